@@ -1,0 +1,111 @@
+"""Builds the ASGI application: one FastAPI app with every domain's router."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.core.config import Settings, get_settings
+from api.core.db import make_engine
+from api.core.middleware import RequestIdMiddleware
+from api.core.migrations import current_revision, head_revision
+from api.core.problems import install_problem_handlers
+
+log = logging.getLogger("syndicate")
+
+DOMAINS = ("staff", "catalogue", "partners", "licensing", "audit", "invoicing", "delivery", "console")
+
+DESCRIPTION = """
+Syndicate is a publisher's licensing desk as an API: partner outlets browse the catalogue, get
+instant quotes and request licences; staff decide; fees are billed; licensed articles are served
+with attribution to token holders.
+
+* Partners authenticate with an API key in `X-API-Key`.
+* Staff authenticate with `Authorization: Bearer <token>` from `POST /v1/staff/login`.
+* Licensed content is fetched with a licence token (JWT) as `Authorization: Bearer`.
+* Errors are RFC 9457 `application/problem+json`; money is integer minor units with an ISO 4217
+  currency; times are UTC ISO 8601; lists use cursor pagination.
+"""
+
+TAGS = [
+    {"name": "catalogue", "description": "Articles available for licensing, and their import."},
+    {"name": "partners", "description": "Partner organisations, contacts and API keys."},
+    {"name": "licensing", "description": "The request form, quotes, licence requests and decisions."},
+    {"name": "licences", "description": "Licences granted to partners."},
+    {"name": "billing", "description": "Invoices, payments and the Stripe webhook."},
+    {"name": "content", "description": "Licensed article delivery (token-protected)."},
+    {"name": "staff", "description": "Staff accounts and logins."},
+    {"name": "audit", "description": "The append-only audit trail."},
+    {"name": "health", "description": "Liveness and readiness."},
+]
+
+
+class UnmigratedDatabase(RuntimeError):
+    pass
+
+
+def check_migrated(settings: Settings, engine) -> None:
+    current, head = current_revision(engine), head_revision(settings.database_url)
+    if current != head:
+        raise UnmigratedDatabase(
+            f"The database at {engine.url.render_as_string(hide_password=True)} is at migration "
+            f"{current or 'none'}, but this version of Syndicate needs {head}. "
+            "Run `syndicate db upgrade` first."
+        )
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+    worker_wanted = settings.run_worker_in_process if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_migrated(settings, engine)
+        worker = None
+        if worker_wanted:
+            from api.worker import Worker
+
+            worker = Worker(engine, settings.worker_poll_seconds)
+            worker.start_thread()
+        for hook in app.state.startup_hooks:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in app.state.shutdown_hooks:
+                await hook(app)
+            if worker:
+                worker.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Syndicate", version="0.1.0", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan,
+        servers=[{"url": settings.public_base_url}],
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    install_problem_handlers(app)
+
+    from api import health
+
+    app.include_router(health.router)
+    for domain in DOMAINS:
+        try:
+            module = importlib.import_module(f"api.{domain}.routes")
+        except ModuleNotFoundError as exc:
+            if exc.name not in (f"api.{domain}", f"api.{domain}.routes"):
+                raise
+            continue
+        module.router and app.include_router(module.router)
+        install = getattr(module, "install", None)
+        if install:
+            install(app)
+    app.add_middleware(RequestIdMiddleware)
+    return app

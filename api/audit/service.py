@@ -1,0 +1,65 @@
+"""Every state change and staff action goes through `record`."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+from api.audit.models import AuditEntry
+from api.core.pagination import keyset_page
+
+# Set by the request-id middleware; jobs leave it empty.
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: str  # "staff" | "partner" | "system"
+    id: str | None = None
+
+    @classmethod
+    def system(cls, name: str = "worker") -> Actor:
+        return cls("system", name)
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str,
+    partner_id: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        actor_type=actor.type, actor_id=actor.id, action=action, object_type=object_type,
+        object_id=object_id, partner_id=partner_id, before=before, after=after,
+        request_id=current_request_id.get(),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_entries(
+    session: Session,
+    *,
+    partner_id: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[AuditEntry], str | None]:
+    stmt = select(AuditEntry)
+    if partner_id is not None:
+        stmt = stmt.where(AuditEntry.partner_id == partner_id)
+    if object_type:
+        stmt = stmt.where(AuditEntry.object_type == object_type)
+    if object_id:
+        stmt = stmt.where(AuditEntry.object_id == object_id)
+    return keyset_page(session, stmt, columns=[AuditEntry.id], kinds=[str], cursor=cursor, limit=limit, descending=True)

@@ -1,0 +1,75 @@
+"""One typed settings object, read from SYNDICATE_* environment variables and an optional .env."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SYNDICATE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./syndicate.db"
+    public_base_url: str = "http://127.0.0.1:8000"
+    publisher_name: str = "Middle East Eye"
+    copyright_holder: str = "Middle East Eye"
+    secret_key: SecretStr = SecretStr("change-me-in-production-please-32b")
+    staff_token_minutes: int = 30
+    jwt_issuer: str = "syndicate"
+    jwt_audience: str = "syndicate-content"
+    licence_token_minutes: int = 60 * 24
+
+    billing_backend: Literal["ledger", "stripe"] = "ledger"
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    invoice_days_until_due: int = 30
+    payment_grace_days: int = 7
+
+    redis_url: str | None = None
+    run_worker_in_process: bool = True
+    worker_poll_seconds: float = 1.0
+
+    email_sender: Literal["log", "smtp"] = "log"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    email_from: str = "licensing@syndicate.local"
+    staff_notification_email: str = "licensing-desk@syndicate.local"
+
+    default_currency: str = Field(default="GBP", min_length=3, max_length=3)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix):]
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("default_currency")
+    @classmethod
+    def _upper_currency(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,104 @@
+"""Domain errors. Each kind has a stable problem `type`; HTTP mapping lives in api.core.problems."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SyndicateError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    slug: ClassVar[str] = "error"
+    title: ClassVar[str] = "Something went wrong"
+    status: ClassVar[int] = 500
+    registry: ClassVar[dict[str, type[SyndicateError]]] = {}
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.title
+        self.extra = extra
+        super().__init__(self.detail)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "slug" in cls.__dict__:
+            SyndicateError.registry[cls.slug] = cls
+
+    @classmethod
+    def type_uri(cls) -> str:
+        return f"/problems/{cls.slug}"
+
+
+class NotFound(SyndicateError):
+    slug = "not-found"
+    title = "Not found"
+    status = 404
+
+
+class Conflict(SyndicateError):
+    slug = "conflict"
+    title = "Conflict with the current state"
+    status = 409
+
+
+class Invalid(SyndicateError):
+    slug = "invalid"
+    title = "The request is not valid"
+    status = 422
+
+
+class Unauthenticated(SyndicateError):
+    slug = "unauthenticated"
+    title = "Authentication required"
+    status = 401
+
+
+class Forbidden(SyndicateError):
+    slug = "forbidden"
+    title = "Not allowed"
+    status = 403
+
+
+class Gone(SyndicateError):
+    slug = "gone"
+    title = "No longer available"
+    status = 410
+
+
+class TooManyRequests(SyndicateError):
+    slug = "rate-limited"
+    title = "Too many requests"
+    status = 429
+
+
+class ServiceUnavailable(SyndicateError):
+    slug = "unavailable"
+    title = "Service unavailable"
+    status = 503
+
+
+class ValidationFailed(SyndicateError):
+    """Request body, query or path parameters did not match the schema."""
+
+    slug = "validation"
+    title = "The request did not validate"
+    status = 422
+
+
+class BadCursor(Invalid):
+    slug = "bad-cursor"
+    title = "The pagination cursor is not valid"
+
+
+class IdempotencyKeyReused(Conflict):
+    slug = "idempotency-key-reused"
+    title = "Idempotency-Key was already used with a different request"
+
+
+class InvalidStateTransition(Conflict):
+    slug = "invalid-transition"
+    title = "That transition is not allowed from the current state"
+
+
+class Unmigrated(ServiceUnavailable):
+    slug = "database-unmigrated"
+    title = "The database schema is not at the current migration"

@@ -1,0 +1,82 @@
+"""Keyset (cursor) pagination: page N costs what page 1 costs, whatever the table's size."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any, Generic, Sequence, TypeVar
+
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, or_
+from sqlalchemy.sql import ColumnElement, Select
+
+from api.core.errors import BadCursor
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to get the next page; absent on the last page."
+    )
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(raw, list) or len(raw) != len(kinds):
+            raise ValueError
+        return [datetime.fromisoformat(v) if kind is datetime else kind(v) for v, kind in zip(raw, kinds)]
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise BadCursor("The cursor is malformed or from another listing; start again without it.") from exc
+
+
+def keyset_page(
+    session: Any,
+    stmt: Select,
+    *,
+    columns: Sequence[ColumnElement],
+    kinds: Sequence[type],
+    cursor: str | None,
+    limit: int,
+    descending: bool = False,
+    key: Any = None,
+) -> tuple[list[Any], str | None]:
+    """Run `stmt` ordered by `columns` from after `cursor`; return rows and the next cursor.
+
+    `key(row)` returns the row's values for `columns` (defaults to attributes of the same names).
+    """
+    limit = max(1, min(limit, MAX_LIMIT))
+    if cursor:
+        after = decode_cursor(cursor, kinds)
+        stmt = stmt.where(_after(columns, after, descending))
+    order = [c.desc() if descending else c.asc() for c in columns]
+    rows = list(session.exec(stmt.order_by(*order).limit(limit + 1)).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        values = key(last) if key else [getattr(last, c.key) for c in columns]
+        next_cursor = encode_cursor(values)
+    return rows, next_cursor
+
+
+def _after(columns: Sequence[ColumnElement], values: Sequence[Any], descending: bool) -> ColumnElement:
+    # (a, b) > (x, y)  ==  a > x OR (a = x AND b > y); written out so SQLite and PostgreSQL agree.
+    clauses = []
+    for i, column in enumerate(columns):
+        equal = [columns[j] == values[j] for j in range(i)]
+        beyond = column < values[i] if descending else column > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)

@@ -1,0 +1,121 @@
+"""The one place where errors become RFC 9457 `application/problem+json` responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.core.errors import SyndicateError, ValidationFailed
+
+log = logging.getLogger("syndicate.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+_HTTP_SLUGS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+}
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Where the problem is, e.g. `body.territories.0`.")
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(examples=["/problems/not-found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    detail: str | None = Field(default=None, examples=["No article art_01jd... in the catalogue."])
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+
+    model_config = {"extra": "allow"}
+
+
+def problem_response(
+    *, status: int, type_: str, title: str, detail: str | None, instance: str | None,
+    headers: dict[str, str] | None = None, **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def error_responses(*errors: type[SyndicateError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entry for the problems a route can answer with."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        entry = out.setdefault(err.status, {"model": Problem, "description": "", "content": {PROBLEM_JSON: {"examples": {}}}})
+        entry["description"] = "; ".join(filter(None, [entry["description"], err.title]))
+        entry["content"][PROBLEM_JSON]["examples"][err.slug] = {
+            "summary": err.title,
+            "value": {"type": err.type_uri(), "title": err.title, "status": err.status},
+        }
+    return out
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SyndicateError)
+    async def _domain_error(request: Request, exc: SyndicateError) -> JSONResponse:
+        headers = exc.extra.pop("headers", None) if isinstance(exc.extra.get("headers"), dict) else None
+        return problem_response(
+            status=exc.status, type_=exc.type_uri(), title=exc.title, detail=exc.detail,
+            instance=request.url.path, headers=headers, **exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_name(e.get("loc", ())), "message": e.get("msg", "invalid"), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        names = ", ".join(dict.fromkeys(err["field"] for err in errors))
+        return problem_response(
+            status=422, type_=ValidationFailed.type_uri(), title=ValidationFailed.title,
+            detail=f"Invalid or missing: {names}." if names else "The request did not validate.",
+            instance=request.url.path, errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = _HTTP_SLUGS.get(exc.status_code, "http-error")
+        return problem_response(
+            status=exc.status_code, type_=f"/problems/{slug}", title=str(exc.detail) if exc.detail else slug,
+            detail=str(exc.detail) if exc.detail else None, instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            status=500, type_="/problems/internal", title="Internal server error",
+            detail="An unexpected error occurred; it has been logged.", instance=request.url.path,
+        )

@@ -1,0 +1,99 @@
+"""FastAPI dependencies: the session, settings, the current partner and the current staff user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.core.config import Settings
+from api.core.errors import Unauthenticated
+from api.partners.keys import authenticate_key
+from api.partners.models import ApiKey, Partner
+from api.staff import service as staff_service
+from api.staff.models import StaffUser
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's unit of work: committed when the handler returns, rolled back if it raises."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+# scope="function": the commit happens before the response is sent, so a 2xx means committed.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="A partner API key (`sk_live_...`).")
+_bearer = HTTPBearer(auto_error=False, description="A staff access token from `POST /v1/staff/login`.")
+
+
+class PartnerAuth:
+    def __init__(self, partner: Partner, key: ApiKey) -> None:
+        self.partner = partner
+        self.key = key
+
+
+def get_partner_auth(session: SessionDep, api_key: Annotated[str | None, Depends(_api_key_header)]) -> PartnerAuth:
+    if not api_key:
+        raise Unauthenticated("Send your API key in the X-API-Key header.")
+    partner, key = authenticate_key(session, api_key)
+    return PartnerAuth(partner, key)
+
+
+def get_current_partner(auth: Annotated[PartnerAuth, Depends(get_partner_auth)]) -> Partner:
+    return auth.partner
+
+
+CurrentPartnerAuth = Annotated[PartnerAuth, Depends(get_partner_auth)]
+CurrentPartner = Annotated[Partner, Depends(get_current_partner)]
+
+
+class StaffAuth:
+    def __init__(self, user: StaffUser, session_id: str) -> None:
+        self.user = user
+        self.session_id = session_id
+
+
+def get_staff_auth(
+    session: SessionDep, settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> StaffAuth:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("Send a staff access token as `Authorization: Bearer <token>`.")
+    user, session_id = staff_service.authenticate(session, settings, credentials.credentials)
+    return StaffAuth(user, session_id)
+
+
+CurrentStaffAuth = Annotated[StaffAuth, Depends(get_staff_auth)]
+
+
+def StaffWith(*roles: str):  # noqa: N802 - reads as a type in signatures: `staff: StaffWith("licensing")`
+    """A staff user holding one of `roles` (admins hold every role)."""
+
+    def dependency(auth: CurrentStaffAuth) -> StaffUser:
+        staff_service.require_role(auth.user, roles)
+        return auth.user
+
+    return Annotated[StaffUser, Depends(dependency)]
+
+
+AnyStaff = StaffWith("admin", "licensing", "finance", "editor")

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from api.core.db import UTCDateTime, new_id, utcnow
+from api.licensing.states import LicenceState, RequestState
+
+
+class ScopeKind(StrEnum):
+    article = "article"          # one article
+    bundle = "bundle"            # a list of articles
+    section_feed = "section_feed"  # everything in a section, during the period
+    catalogue = "catalogue"      # the whole catalogue, during the period
+
+
+class Use(StrEnum):
+    web = "web"
+    print = "print"
+    broadcast = "broadcast"
+    newsletter = "newsletter"
+    app = "app"
+    academic = "academic"
+
+
+class BillingMode(StrEnum):
+    free = "free"
+    one_off = "one_off"            # one invoice (or card checkout) for the fee
+    subscription = "subscription"  # recurring monthly feed fee
+    usage = "usage"                # per article used, billed at period end
+
+
+class LicenceTerms(SQLModel):
+    """What a request asks for and a licence grants; shared by both tables."""
+
+    scope: ScopeKind = Field(max_length=20)
+    article_ids: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    section: str | None = Field(default=None, max_length=100)
+    use: Use = Field(max_length=20)
+    territories: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    language: str = Field(default="en", max_length=35)
+    translation: bool = False
+    starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ends_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    audience_size: int = 0
+    publication_url: str | None = Field(default=None, max_length=1000)
+
+
+class LicenceRequest(LicenceTerms, table=True):
+    __tablename__ = "licence_request"
+    __table_args__ = (Index("ix_licence_request_queue", "state", "created_at"),)
+
+    id: str = Field(default_factory=lambda: new_id("lrq"), primary_key=True, max_length=40)
+    partner_id: str = Field(foreign_key="partner.id", index=True, max_length=40)
+    state: RequestState = Field(default=RequestState.submitted, max_length=20)
+    state_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+    currency: str = Field(max_length=3)
+    quoted_amount: int = 0
+    quote_lines: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    billing_mode: BillingMode = Field(default=BillingMode.one_off, max_length=20)
+    # Set by a counter-offer or an approval at another price.
+    offered_amount: int | None = None
+    conditions: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    decision_reason: str | None = Field(default=None, max_length=2000)
+    decided_by: str | None = Field(default=None, max_length=40)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Licence(LicenceTerms, table=True):
+    __tablename__ = "licence"
+    __table_args__ = (
+        Index("ix_licence_partner", "partner_id", "id"),
+        Index("ix_licence_state_ends", "state", "ends_at"),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("lic"), primary_key=True, max_length=40)
+    # One licence per request, enforced by the database: two approvals cannot make two.
+    request_id: str = Field(foreign_key="licence_request.id", unique=True, max_length=40)
+    partner_id: str = Field(foreign_key="partner.id", max_length=40)
+    state: LicenceState = Field(max_length=20)
+    state_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    currency: str = Field(max_length=3)
+    amount: int = 0
+    billing_mode: BillingMode = Field(max_length=20)
+    conditions: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    # Deliveries allowed per calendar month under these terms; None is unlimited.
+    monthly_quota: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from api.core.db import UTCDateTime, new_id, utcnow
+
+ROLES = ("admin", "licensing", "finance", "editor")
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_user"
+
+    id: str = Field(default_factory=lambda: new_id("stf"), primary_key=True, max_length=40)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=200, repr=False)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class StaffSession(SQLModel, table=True):
+    """Server-side record of each staff login, so a token can be revoked before it expires."""
+
+    __tablename__ = "staff_session"
+
+    id: str = Field(default_factory=lambda: new_id("sss"), primary_key=True, max_length=40)
+    staff_id: str = Field(foreign_key="staff_user.id", index=True, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from api.staff.models import ROLES
+
+
+class StaffLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "desk@example.com", "password": "correct horse battery"}]})
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class StaffToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+
+
+class StaffCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "finance@example.com", "name": "Finance Desk", "password": "a long passphrase", "roles": ["finance"]}]})
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=12, max_length=1000)
+    roles: list[str] = Field(min_length=1, description=f"Any of: {', '.join(ROLES)}.")
+
+
+class StaffUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    roles: list[str] = Field(min_length=1)
+    active: bool | None = None
+
+
+class StaffRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    email: str
+    name: str
+    roles: list[str]
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None

@@ -1,0 +1,89 @@
+"""The worker: drains the outbox and runs periodic jobs (expiry, invoicing, ...).
+
+Runs as a thread inside the API process by default, or as `syndicate worker` processes in
+production; every job is idempotent, so several workers may run at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from api.outbox import service as outbox
+
+log = logging.getLogger("syndicate.worker")
+
+Job = Callable[[Engine], object]
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    every_seconds: float
+    run: Job
+    last_run: float = 0.0
+
+
+_jobs: dict[str, PeriodicJob] = {}
+
+
+def periodic(name: str, *, every_seconds: float) -> Callable[[Job], Job]:
+    """Register a job; it receives the engine and opens its own sessions."""
+
+    def register(fn: Job) -> Job:
+        _jobs[name] = PeriodicJob(name, every_seconds, fn)
+        return fn
+
+    return register
+
+
+def registered_jobs() -> dict[str, PeriodicJob]:
+    import api.jobs  # noqa: F401  - importing registers every domain's jobs and handlers
+
+    return _jobs
+
+
+def run_once(engine: Engine) -> int:
+    """One pass: due periodic jobs, then the outbox. Returns outbox messages delivered."""
+    now = time.monotonic()
+    for job in registered_jobs().values():
+        if now - job.last_run >= job.every_seconds:
+            job.last_run = now
+            try:
+                job.run(engine)
+            except Exception:  # noqa: BLE001 - one failing job must not stop the others
+                log.exception("periodic job %s failed", job.name)
+    return outbox.drain(engine)
+
+
+class Worker:
+    def __init__(self, engine: Engine, poll_seconds: float = 1.0) -> None:
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_forever(self) -> None:
+        log.info("worker started")
+        while not self._stop.is_set():
+            try:
+                delivered = run_once(self.engine)
+            except Exception:  # noqa: BLE001
+                log.exception("worker pass failed")
+                delivered = 0
+            if not delivered:
+                self._stop.wait(self.poll_seconds)
+
+    def start_thread(self) -> None:
+        self._thread = threading.Thread(target=self.run_forever, name="syndicate-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
