@@ -72,3 +72,27 @@ def make_partner(
 def make_api_key(session: Session, partner: Partner, *, name: str = "test key") -> str:
     _key, raw = partner_keys.issue_key(session, partner_id=partner.id, name=name)
     return raw
+
+
+def make_licence(
+    session: Session, *, partner: Partner, articles: list[Article] | None = None, scope: str | None = None,
+    section: str | None = None, amount: int = 0, billing_mode: str = "one_off", use: str = "web",
+    territories: list[str] | None = None, days: int = 30, monthly_quota: int | None = None,
+):
+    """An approved request and its licence (active when free, awaiting payment otherwise)."""
+    from api.licensing import grants
+    from api.licensing.models import LicenceRequest
+    from api.licensing.states import RequestState
+
+    articles = articles or []
+    scope = scope or ("article" if len(articles) == 1 else "bundle" if articles else "catalogue")
+    now = utcnow()
+    request = LicenceRequest(
+        partner_id=partner.id, scope=scope, article_ids=[a.id for a in articles], section=section, use=use,
+        territories=territories or ["GB"], language="en", starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(days=days), audience_size=10_000, currency=partner.currency,
+        quoted_amount=amount, billing_mode=billing_mode, state=RequestState.approved,
+    )
+    session.add(request)
+    session.flush()
+    return grants.grant(session, request, amount=amount, conditions=[], actor=TEST_ACTOR, monthly_quota=monthly_quota)
