@@ -85,7 +85,7 @@ def serve(
     settings = _settings()
     if demo:
         from api.core.migrations import upgrade
-        from api.demo import load_demo
+        from api.demo.loader import load_demo
 
         upgrade(settings.database_url)
         credentials = load_demo(_engine(), settings)
