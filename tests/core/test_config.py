@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from api.core.config import Settings
+
+
+def test_secrets_never_appear_in_repr() -> None:
+    settings = Settings(secret_key="super-secret-value-123", stripe_api_key="sk_test_hidden", database_url="sqlite://")
+    text = repr(settings) + str(settings) + str(settings.model_dump())
+    assert "super-secret-value-123" not in text
+    assert "sk_test_hidden" not in text
+
+
+def test_database_url_is_normalised() -> None:
+    assert Settings(database_url="postgres://u@h/db").database_url == "postgresql+psycopg://u@h/db"
+    assert Settings().database_url.startswith("sqlite:///")
+
+
+def test_settings_read_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("SYNDICATE_BILLING_BACKEND", "stripe")
+    monkeypatch.setenv("SYNDICATE_PUBLIC_BASE_URL", "https://licensing.example.com/")
+    settings = Settings()
+    assert settings.billing_backend == "stripe"
+    assert settings.public_base_url == "https://licensing.example.com"
