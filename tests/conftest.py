@@ -83,10 +83,21 @@ def _clean_database(request) -> Iterator[None]:
         _truncate(request.getfixturevalue("engine"))
 
 
+@pytest.fixture(scope="session")
+def test_engine(app: FastAPI, settings: Settings) -> Iterator[Engine]:
+    """The tests' own engine. On SQLite its transactions start deferred, so a test that reads rows
+    between requests does not hold the write lock the app's requests need."""
+    from api.core.db import make_engine
+
+    own = make_engine(settings.database_url, immediate=False)
+    yield own
+    own.dispose()
+
+
 @pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
+def session(test_engine: Engine) -> Iterator[Session]:
     """A session for building data; commit it before calling the API so requests see the rows."""
-    with Session(engine, expire_on_commit=False) as s:
+    with Session(test_engine, expire_on_commit=False) as s:
         yield s
 
 

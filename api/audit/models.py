@@ -13,7 +13,12 @@ class AuditEntry(SQLModel, table=True):
     """Append-only: rows are inserted, never updated or deleted."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_object", "object_type", "object_id", "id"),)
+    # Listings run newest first by (at, id), alone or for one partner (see service.list_entries).
+    __table_args__ = (
+        Index("ix_audit_entry_object", "object_type", "object_id", "id"),
+        Index("ix_audit_entry_at", "at", "id"),
+        Index("ix_audit_entry_partner_at", "partner_id", "at", "id"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("aud"), primary_key=True, max_length=40)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -62,4 +63,7 @@ def list_entries(
         stmt = stmt.where(AuditEntry.object_type == object_type)
     if object_id:
         stmt = stmt.where(AuditEntry.object_id == object_id)
-    return keyset_page(session, stmt, columns=[AuditEntry.id], kinds=[str], cursor=cursor, limit=limit, descending=True)
+    # Newest first by time, then id: ids share a millisecond prefix, so alone they can misorder
+    # two entries written in the same millisecond.
+    return keyset_page(session, stmt, columns=[AuditEntry.at, AuditEntry.id], kinds=[datetime, str], cursor=cursor,
+                       limit=limit, descending=True)

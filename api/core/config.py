@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     jwt_issuer: str = "syndicate"
     jwt_audience: str = "syndicate-content"
     licence_token_minutes: int = 60 * 24
+    # Per licence token, in `limits` notation ("600/minute"); counters live in Redis when redis_url is set.
+    token_rate_limit: str = "600/minute"
+    # Public self-registrations per client IP ("" turns the limit off); shared through Redis too.
+    registration_rate_limit: str = "10/hour"
 
     billing_backend: Literal["ledger", "stripe"] = "ledger"
     stripe_api_key: SecretStr | None = None
@@ -31,6 +35,9 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     invoice_days_until_due: int = 30
     payment_grace_days: int = 7
+    # How a one-off fee is collected: an invoice with payment terms, an automatic card charge,
+    # or a Stripe Checkout link (the ledger backend always issues an invoice).
+    one_off_payment: Literal["send_invoice", "charge_automatically", "checkout"] = "send_invoice"
 
     redis_url: str | None = None
     run_worker_in_process: bool = True
@@ -41,6 +48,8 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 10.0
     email_from: str = "licensing@syndicate.local"
     staff_notification_email: str = "licensing-desk@syndicate.local"
 

@@ -114,3 +114,14 @@ def drain(engine: Engine, *, limit: int = 100, topics: set[str] | None = None) -
             message.locked_until = None
             delivered += 1
     return delivered
+
+
+def retry_now(session: Session, *, message_ids: list[str]) -> int:
+    """Make pending messages due at once (an operator's "retry now", skipping the backoff wait)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "pending")  # type: ignore[attr-defined]
+        .values(next_attempt_at=utcnow(), locked_until=None)
+    )
+    session.flush()
+    return result.rowcount or 0

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
+from api.audit import service as audit
+from api.audit.service import Actor
 from api.core.db import utcnow
-from api.core.errors import Unauthenticated
+from api.core.errors import Conflict, NotFound, Unauthenticated
+from api.core.pagination import keyset_page
 from api.partners.models import ApiKey, Partner, PartnerStatus
 
 KEY_PREFIX = "sk_live_"
@@ -47,3 +52,73 @@ def authenticate_key(session: Session, raw: str) -> tuple[Partner, ApiKey]:
         session.add(key)
         session.flush()
     return partner, key
+
+
+# --- self-service key management -------------------------------------------------------------
+
+MAX_ACTIVE_KEYS = 20
+
+
+class ApiKeyNotFound(NotFound):
+    slug = "api-key-not-found"
+    title = "No such API key"
+
+
+class TooManyApiKeys(Conflict):
+    slug = "too-many-api-keys"
+    title = "Too many active API keys"
+
+
+class LastApiKey(Conflict):
+    slug = "last-api-key"
+    title = "This is the account's last active API key"
+
+
+def _active_keys(session: Session, partner_id: str) -> int:
+    # Lock the partner row first (PostgreSQL; SQLite transactions are already serial) so two
+    # concurrent revocations cannot both see "another key is left" and lock the account out.
+    session.exec(select(Partner.id).where(Partner.id == partner_id).with_for_update())
+    return session.exec(
+        select(func.count()).select_from(ApiKey).where(ApiKey.partner_id == partner_id, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+    ).one()
+
+
+def create_key(session: Session, *, partner_id: str, name: str, actor: Actor) -> tuple[ApiKey, str]:
+    """Issue a named key (audited); return it with the raw key, which is never stored."""
+    if _active_keys(session, partner_id) >= MAX_ACTIVE_KEYS:
+        raise TooManyApiKeys(f"An account can hold {MAX_ACTIVE_KEYS} active keys; revoke one you no longer use first.")
+    key, raw = issue_key(session, partner_id=partner_id, name=name.strip())
+    audit.record(session, actor=actor, action="api_key.created", object_type="api_key", object_id=key.id,
+                 partner_id=partner_id, after={"name": key.name, "prefix": key.prefix})
+    return key, raw
+
+
+def list_keys(session: Session, *, partner_id: str, cursor: str | None = None, limit: int = 50
+              ) -> tuple[list[ApiKey], str | None]:
+    stmt = select(ApiKey).where(ApiKey.partner_id == partner_id)
+    return keyset_page(session, stmt, columns=[ApiKey.created_at, ApiKey.id], kinds=[datetime, str], cursor=cursor,
+                       limit=limit)
+
+
+def get_key(session: Session, *, partner_id: str, key_id: str) -> ApiKey:
+    """The partner's key; another partner's key id is simply not found."""
+    key = session.get(ApiKey, key_id)
+    if key is None or key.partner_id != partner_id:
+        raise ApiKeyNotFound(f"No API key {key_id} on this partner account.")
+    return key
+
+
+def revoke_key(session: Session, *, partner_id: str, key_id: str, actor: Actor, allow_last: bool = False) -> ApiKey:
+    """Revoke a key at once (idempotent). A partner cannot revoke its last active key (it would lock
+    itself out); staff can (`allow_last`), e.g. for a leaked key, and issue a new one."""
+    key = get_key(session, partner_id=partner_id, key_id=key_id)
+    if key.revoked_at is not None:
+        return key
+    if not allow_last and _active_keys(session, partner_id) <= 1:
+        raise LastApiKey("Create another API key before revoking your last active one, or you could not sign in again.")
+    key.revoked_at = utcnow()
+    session.add(key)
+    audit.record(session, actor=actor, action="api_key.revoked", object_type="api_key", object_id=key.id,
+                 partner_id=partner_id, before={"revoked_at": None}, after={"revoked_at": key.revoked_at.isoformat()})
+    session.flush()
+    return key

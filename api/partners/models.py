@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from api.core.db import UTCDateTime, new_id, utcnow
@@ -23,7 +24,7 @@ class Partner(SQLModel, table=True):
     country: str = Field(max_length=2)
     billing_email: str = Field(max_length=254)
     currency: str = Field(max_length=3)
-    status: PartnerStatus = Field(default=PartnerStatus.pending, max_length=12)
+    status: PartnerStatus = Field(default=PartnerStatus.pending, max_length=12, index=True)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -31,6 +32,8 @@ class Partner(SQLModel, table=True):
 
 class PartnerContact(SQLModel, table=True):
     __tablename__ = "partner_contact"
+    # One contact per address per partner (addresses are stored lower-cased).
+    __table_args__ = (UniqueConstraint("partner_id", "email"),)
 
     id: str = Field(default_factory=lambda: new_id("pct"), primary_key=True, max_length=40)
     partner_id: str = Field(foreign_key="partner.id", index=True, max_length=40, ondelete="CASCADE")
