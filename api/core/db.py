@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,9 +35,21 @@ def utcnow() -> datetime:
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
+_last_id_value = 0
+_id_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
-    """A prefixed, time-ordered id (`lic_01jd...`): sorting by id sorts by creation time."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    """A prefixed, time-ordered id (`lic_01jd...`): sorting by id sorts by creation time.
+
+    Monotonic within a process, like ULIDs: ids made in the same millisecond still sort in order.
+    """
+    global _last_id_value
+    with _id_lock:
+        value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+        if value >> 80 <= _last_id_value >> 80:
+            value = _last_id_value + 1 + int.from_bytes(os.urandom(2), "big")
+        _last_id_value = value
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])

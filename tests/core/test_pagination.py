@@ -17,3 +17,11 @@ def test_cursor_round_trip() -> None:
 def test_bad_cursor_is_a_clear_error(cursor: str) -> None:
     with pytest.raises(BadCursor):
         decode_cursor(cursor, [datetime, str])
+
+
+def test_ids_sort_in_creation_order_within_a_millisecond() -> None:
+    from api.core.db import new_id
+
+    ids = [new_id("tst") for _ in range(2000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
