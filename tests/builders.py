@@ -79,20 +79,40 @@ def make_licence(
     section: str | None = None, amount: int = 0, billing_mode: str = "one_off", use: str = "web",
     territories: list[str] | None = None, days: int = 30, monthly_quota: int | None = None,
 ):
-    """An approved request and its licence (active when free, awaiting payment otherwise)."""
-    from api.licensing import grants
-    from api.licensing.models import LicenceRequest
-    from api.licensing.states import RequestState
+    """A request submitted and approved through the licensing services, and its licence (active
+    when free, awaiting payment otherwise).
 
+    The articles must be licensable (a section feed needs an article in that section) and the
+    partner's currency must be on the rate card (GBP, EUR, USD by default). For convenience,
+    `billing_mode` may be one the scope would not offer, and `days` may be zero or negative (a
+    licence already past its end): both are set on the rows after the services have run.
+    """
+    from datetime import datetime, time
+
+    from api.licensing import decisions, ratecard, requests
+    from api.licensing.quotes import BILLING_MODES, TermsInput
+
+    ratecard.ensure_default_rate_card(session)
     articles = articles or []
     scope = scope or ("article" if len(articles) == 1 else "bundle" if articles else "catalogue")
     now = utcnow()
-    request = LicenceRequest(
-        partner_id=partner.id, scope=scope, article_ids=[a.id for a in articles], section=section, use=use,
-        territories=territories or ["GB"], language="en", starts_at=now - timedelta(minutes=1),
-        ends_at=now + timedelta(days=days), audience_size=10_000, currency=partner.currency,
-        quoted_amount=amount, billing_mode=billing_mode, state=RequestState.approved,
+    starts_at = max(now - timedelta(minutes=1), datetime.combine(now.date(), time.min, tzinfo=now.tzinfo))
+    ends_at = now + timedelta(days=days)
+    offered = [str(m) for m in BILLING_MODES[scope]]
+    terms = TermsInput(
+        scope=scope, use=use, territories=territories or ["GB"], audience_size=10_000,
+        article_ids=[a.id for a in articles] if scope in ("article", "bundle") else [],
+        section=section if scope == "section_feed" else None, language="en", starts_at=starts_at,
+        ends_at=min(max(ends_at, now + timedelta(days=1)), now + timedelta(days=365 * 3)),
+        billing_mode=billing_mode if billing_mode in offered else None,
     )
+    request = requests.submit(session, partner=partner, terms=terms)
+    if str(request.billing_mode) != billing_mode and billing_mode != "free":
+        request.billing_mode = billing_mode
+    if request.ends_at != ends_at:
+        request.ends_at = ends_at
     session.add(request)
     session.flush()
-    return grants.grant(session, request, amount=amount, conditions=[], actor=TEST_ACTOR, monthly_quota=monthly_quota)
+    _request, licence = decisions.approve(session, request.id, actor=TEST_ACTOR, amount=amount,
+                                          monthly_quota=monthly_quota)
+    return licence

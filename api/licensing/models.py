@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from api.core.db import UTCDateTime, new_id, utcnow
@@ -63,6 +63,8 @@ class LicenceRequest(LicenceTerms, table=True):
     quoted_amount: int = 0
     quote_lines: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
     billing_mode: BillingMode = Field(default=BillingMode.one_off, max_length=20)
+    # The rate card version the quote was priced with.
+    rate_card_version: int | None = None
     # Set by a counter-offer or an approval at another price.
     offered_amount: int | None = None
     conditions: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
@@ -92,5 +94,47 @@ class Licence(LicenceTerms, table=True):
     conditions: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     # Deliveries allowed per calendar month under these terms; None is unlimited.
     monthly_quota: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class RateCardVersion(SQLModel, table=True):
+    """One row per published rate card; editing publishes a new version and never changes an old one.
+
+    `card` is a document validated by `api.licensing.ratecard.RateCard` before it is stored.
+    The current rate card is the highest version.
+    """
+
+    __tablename__ = "rate_card_version"
+    __table_args__ = (UniqueConstraint("version"),)
+
+    id: str = Field(default_factory=lambda: new_id("rcv"), primary_key=True, max_length=40)
+    version: int
+    card: dict[str, Any] = Field(sa_type=JSON, nullable=False)
+    note: str | None = Field(default=None, max_length=500)
+    created_by: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class AutoApprovalRule(SQLModel, table=True):
+    """A request matching every condition of an enabled rule is approved at once, by the system.
+
+    Empty lists mean "any"; a currency missing from `max_amounts` never matches.
+    """
+
+    __tablename__ = "auto_approval_rule"
+
+    id: str = Field(default_factory=lambda: new_id("aar"), primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+    enabled: bool = True
+    require_verified_partner: bool = True
+    # Standard terms: the partner wrote no notes (nothing for a person to read).
+    require_standard_terms: bool = True
+    uses: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    scopes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    # Quote must be at most this amount (minor units) in the request's currency.
+    max_amounts: dict[str, int] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+    max_audience: int | None = None
+    max_months: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,86 @@
+"""Licences as partners and staff see them, revocation, and expiry on time.
+
+State changes go through `grants` (which uses the one state machine and tells listeners).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from api.audit.service import Actor
+from api.core.db import is_postgres, session_scope, utcnow
+from api.core.pagination import keyset_page
+from api.licensing import grants
+from api.licensing.errors import InvalidDecision
+from api.licensing.models import Licence
+from api.licensing.states import LicenceState
+from api.partners import notifications
+
+EXPIRY_ACTOR = Actor.system("expiry")
+
+
+def list_licences(
+    session: Session, *, partner_id: str | None = None, state: LicenceState | None = None,
+    request_id: str | None = None, ends_before: datetime | None = None, cursor: str | None = None, limit: int = 50,
+) -> tuple[list[Licence], str | None]:
+    """Newest first. A partner's listing passes its own `partner_id`; staff may filter by any."""
+    stmt = select(Licence)
+    if partner_id:
+        stmt = stmt.where(Licence.partner_id == partner_id)
+    if state:
+        stmt = stmt.where(Licence.state == state)
+    if request_id:
+        stmt = stmt.where(Licence.request_id == request_id)
+    if ends_before:
+        stmt = stmt.where(Licence.ends_at < ends_before)
+    return keyset_page(session, stmt, columns=[Licence.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+                       descending=True)
+
+
+def revoke(session: Session, licence_id: str, *, reason: str, actor: Actor) -> Licence:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidDecision("Say why the licence is revoked: the partner is told the reason.")
+    stmt = select(Licence).where(Licence.id == licence_id).execution_options(populate_existing=True)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    licence = session.exec(stmt).first()
+    if licence is None:
+        raise grants.LicenceNotFound(f"No licence {licence_id}.")
+    was = licence.state
+    grants.revoke(session, licence, actor=actor, reason=reason)
+    if was != LicenceState.revoked:
+        notifications.notify_partner(
+            session, partner_id=licence.partner_id, subject="A licence was revoked",
+            body=f"Licence {licence.id} was revoked and its content is no longer available to you.\nReason: {reason}",
+            dedupe_key=f"licence.revoked:{licence.id}")
+    return licence
+
+
+def expire_due(engine: Engine, *, now: datetime | None = None, batch_size: int = 200) -> int:
+    """Expire active licences whose period has ended, a batch per transaction; returns how many.
+
+    Idempotent and safe in several workers at once: PostgreSQL workers skip rows another holds
+    (`FOR UPDATE SKIP LOCKED`), SQLite runs one writer at a time, and expired rows no longer match.
+    """
+    now = now or utcnow()
+    total = 0
+    while True:
+        with session_scope(engine) as session:
+            stmt = (select(Licence).where(Licence.state == LicenceState.active, Licence.ends_at <= now)
+                    .order_by(Licence.ends_at, Licence.id).limit(batch_size))
+            if is_postgres(session):
+                stmt = stmt.with_for_update(skip_locked=True)
+            batch = list(session.exec(stmt).all())
+            for licence in batch:
+                grants.expire(session, licence, actor=EXPIRY_ACTOR)
+                notifications.notify_partner(
+                    session, partner_id=licence.partner_id, subject="A licence has expired",
+                    body=f"Licence {licence.id} reached the end of its period ({licence.ends_at.isoformat()}).",
+                    dedupe_key=f"licence.expired:{licence.id}")
+        total += len(batch)
+        if len(batch) < batch_size:
+            return total

@@ -1,0 +1,114 @@
+"""Licence requests from the partner's side: submit, list and read its own.
+
+Submitting prices the request with the current rate card, records it, moves it into review
+(`submitted -> in_review`, audited as the system), tells the licensing desk, and lets the
+auto-approval rules decide at once when one matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from api.audit import service as audit
+from api.core.db import is_postgres
+from api.core.pagination import keyset_page
+from api.licensing import quotes, states
+from api.licensing.errors import LicenceRequestNotFound
+from api.licensing.models import Licence, LicenceRequest
+from api.licensing.states import RequestState
+from api.partners import notifications
+from api.partners.models import Partner
+
+
+def get_request(session: Session, request_id: str, *, partner_id: str | None = None, lock: bool = False) -> LicenceRequest:
+    """The request, or LicenceRequestNotFound; with `partner_id`, another partner's is not found either.
+
+    `lock=True` re-reads the row under `SELECT ... FOR UPDATE` on PostgreSQL, so two deciders
+    take turns and the second sees the first one's decision. (SQLite transactions already run
+    one at a time: every transaction starts with BEGIN IMMEDIATE.)
+    """
+    stmt = select(LicenceRequest).where(LicenceRequest.id == request_id).execution_options(populate_existing=True)
+    if lock and is_postgres(session):
+        stmt = stmt.with_for_update()
+    request = session.exec(stmt).first()
+    if request is None or (partner_id is not None and request.partner_id != partner_id):
+        raise LicenceRequestNotFound(f"No licence request {request_id}.")
+    return request
+
+
+def submit(
+    session: Session, *, partner: Partner, terms: quotes.TermsInput, publication_url: str | None = None,
+    notes: str | None = None,
+) -> LicenceRequest:
+    """Check, price and record a request, put it in review, and try the auto-approval rules."""
+    quote = quotes.quote(session, terms, currency=partner.currency)
+    checked = quote.terms
+    request = LicenceRequest(
+        partner_id=partner.id, scope=checked.scope, article_ids=checked.article_ids, section=checked.section,
+        use=checked.use, territories=checked.territories, language=checked.language, translation=checked.translation,
+        starts_at=checked.starts_at, ends_at=checked.ends_at, audience_size=checked.audience_size,
+        publication_url=publication_url, notes=(notes or "").strip() or None, currency=quote.currency,
+        quoted_amount=quote.amount, quote_lines=[asdict(line) for line in quote.lines],
+        billing_mode=quote.billing_mode, rate_card_version=quote.rate_card_version,
+    )
+    session.add(request)
+    session.flush()
+    audit.record(session, actor=audit.Actor("partner", partner.id), action="licence_request.submitted",
+                 object_type="licence_request", object_id=request.id, partner_id=partner.id,
+                 after={"state": str(request.state), "quoted_amount": request.quoted_amount, "currency": request.currency,
+                        "rate_card_version": request.rate_card_version})
+    states.transition(session, request, RequestState.in_review, kind="licence_request", actor=audit.Actor.system("intake"))
+    session.flush()
+    notifications.notify_staff(
+        session, subject=f"New licence request from {partner.name}",
+        body=(f"{partner.name} asks for a {request.scope} licence ({request.use}, {', '.join(request.territories)}) "
+              f"quoted at {request.quoted_amount} {request.currency} minor units.\nRequest: {request.id}"),
+        dedupe_key=f"request.submitted:{request.id}",
+    )
+    from api.licensing import autoapproval
+
+    autoapproval.apply(session, request, partner=partner)
+    return request
+
+
+def list_for_partner(
+    session: Session, *, partner_id: str, state: RequestState | None = None, cursor: str | None = None, limit: int = 50,
+) -> tuple[list[LicenceRequest], str | None]:
+    """The partner's own requests, newest first."""
+    stmt = select(LicenceRequest).where(LicenceRequest.partner_id == partner_id)
+    if state:
+        stmt = stmt.where(LicenceRequest.state == state)
+    return keyset_page(session, stmt, columns=[LicenceRequest.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+                       descending=True)
+
+
+def list_queue(
+    session: Session, *, state: RequestState | None = None, partner_id: str | None = None, currency: str | None = None,
+    sort: str = "age", cursor: str | None = None, limit: int = 50,
+) -> tuple[list[LicenceRequest], str | None]:
+    """The staff queue. `age`: oldest first (on created_at, id); `value`: highest quote first
+    (on quoted_amount, id). Values in different currencies are compared as they are: filter by
+    currency for a like-for-like ranking."""
+    stmt = select(LicenceRequest)
+    if state:
+        stmt = stmt.where(LicenceRequest.state == state)
+    if partner_id:
+        stmt = stmt.where(LicenceRequest.partner_id == partner_id)
+    if currency:
+        stmt = stmt.where(LicenceRequest.currency == currency.upper())
+    if sort == "value":
+        return keyset_page(session, stmt, columns=[LicenceRequest.quoted_amount, LicenceRequest.id], kinds=[int, str],  # type: ignore[list-item]
+                           cursor=cursor, limit=limit, descending=True)
+    return keyset_page(session, stmt, columns=[LicenceRequest.created_at, LicenceRequest.id], kinds=[datetime, str],  # type: ignore[list-item]
+                       cursor=cursor, limit=limit)
+
+
+def licence_ids(session: Session, request_ids: list[str]) -> dict[str, str]:
+    """request id -> licence id, for the given requests that have a licence (one query)."""
+    if not request_ids:
+        return {}
+    rows = session.exec(select(Licence.request_id, Licence.id).where(Licence.request_id.in_(request_ids))).all()  # type: ignore[attr-defined]
+    return dict(rows)  # type: ignore[arg-type]

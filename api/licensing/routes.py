@@ -1,0 +1,238 @@
+"""Licensing over HTTP: the form, the rate card, quotes and requests (partners), and the
+review queue, decisions and auto-approval rules (staff). Licences are in `licences_routes`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, status
+
+from api.audit.service import Actor
+from api.core import idempotency
+from api.core.errors import IdempotencyKeyReused, InvalidStateTransition, Unauthenticated, ValidationFailed
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.problems import error_responses
+from api.deps import CurrentPartner, SessionDep, StaffWith
+from api.licensing import autoapproval, decisions, errors, form, licences_routes, quotes, ratecard, requests
+from api.licensing.models import LicenceRequest
+from api.licensing.schemas import (
+    ApprovalRead, ApproveBody, AutoApprovalRuleCreate, AutoApprovalRuleRead, AutoApprovalRuleUpdate, CounterBody,
+    DeclineBody, FormRead, LicenceRequestCreate, LicenceRequestRead, QuoteRead, RateCardPublish, RateCardRead,
+    RejectBody, StaffLicenceRequestRead, TermsBody,
+)
+from api.licensing.states import RequestState
+from api.staff.service import RoleRequired
+
+# `router` is what the app includes; it is assembled at the bottom of this module.
+router = APIRouter()
+licensing = APIRouter(tags=["licensing"])
+Licensing = StaffWith("licensing")
+
+Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Any unique string, e.g. a UUID.")]
+
+TERMS_ERRORS = (
+    errors.EmptyScope, errors.ScopeMismatch, errors.UnknownArticle, errors.WithdrawnArticle, errors.ArticleNotLicensable,
+    errors.ArticleNotYetPublished, errors.UnknownSection, errors.UnknownTerritory, errors.UnknownLanguage,
+    errors.PeriodInPast, errors.InvalidPeriod, errors.AudienceOutOfRange, errors.CurrencyNotPriced,
+    errors.BillingModeNotOffered, ValidationFailed, Unauthenticated,
+)
+DECISION_ERRORS = (errors.LicenceRequestNotFound, errors.RequestAlreadyDecided, errors.InvalidDecision,
+                   decisions.NoCounterOffer, InvalidStateTransition, ValidationFailed, Unauthenticated, RoleRequired)
+
+
+def _read(session, rows: list[LicenceRequest], schema=LicenceRequestRead) -> list:
+    licence_ids = requests.licence_ids(session, [r.id for r in rows])
+    return [schema.model_validate(r).model_copy(update={"licence_id": licence_ids.get(r.id)}) for r in rows]
+
+
+def _one(session, row: LicenceRequest, schema=LicenceRequestRead):
+    return _read(session, [row], schema)[0]
+
+
+# --- public -----------------------------------------------------------------------------------
+
+
+@licensing.get("/v1/licence-requests/form", response_model=FormRead, summary="Describe the licence request form",
+               description="Fields, types, required flags, allowed options and current prices. No authentication.")
+def get_form(session: SessionDep) -> FormRead:
+    return FormRead.model_validate(form.describe(session))
+
+
+@licensing.get("/v1/rate-card", response_model=RateCardRead, summary="The current rate card",
+               description="Prices per currency (minor units) and multipliers in basis points. No authentication.")
+def get_rate_card(session: SessionDep) -> RateCardRead:
+    return RateCardRead.model_validate(ratecard.current_row(session), from_attributes=True)
+
+
+@licensing.get("/v1/rate-card/versions/{version}", response_model=RateCardRead, summary="A past rate card version",
+               description="The rate card a quote or request was priced with (its `rate_card_version`).",
+               responses=error_responses(errors.RateCardNotFound))
+def get_rate_card_version(version: int, session: SessionDep) -> RateCardRead:
+    return RateCardRead.model_validate(ratecard.get_version(session, version), from_attributes=True)
+
+
+# --- partners ---------------------------------------------------------------------------------
+
+
+@licensing.post("/v1/quotes", response_model=QuoteRead, summary="Price a would-be licence request",
+                description="Instant, line-by-line price in your account's currency. Nothing is stored.",
+                responses=error_responses(*TERMS_ERRORS))
+def create_quote(body: TermsBody, session: SessionDep, partner: CurrentPartner) -> QuoteRead:
+    quote = quotes.quote(session, body.terms(), currency=partner.currency)
+    return QuoteRead(currency=quote.currency, amount=quote.amount, billing_mode=quote.billing_mode,
+                     interval=quote.interval, period_months=quote.period_months, estimated_total=quote.estimated_total,
+                     rate_card_version=quote.rate_card_version, starts_at=quote.terms.starts_at,
+                     ends_at=quote.terms.ends_at, territories=quote.terms.territories, language=quote.terms.language,
+                     lines=[asdict(line) for line in quote.lines])
+
+
+@licensing.post("/v1/licence-requests", response_model=LicenceRequestRead, status_code=status.HTTP_201_CREATED,
+                summary="Request a licence",
+                description="Priced with the current rate card and put in review; auto-approval rules may approve it "
+                            "at once. Send an `Idempotency-Key` to retry safely: the same key and body return the first "
+                            "result; the same key with another body is a 409.",
+                responses=error_responses(*TERMS_ERRORS, IdempotencyKeyReused, idempotency.IdempotencyKeyInvalid))
+def create_request(
+    body: LicenceRequestCreate, session: SessionDep, partner: CurrentPartner,
+    idempotency_key: IdempotencyKey = None,
+):
+    claim = idempotency.claim(session, scope=f"partner:{partner.id}:licence-requests", key=idempotency_key, body=body)
+    if claim.replay:
+        return claim.response()
+    request = requests.submit(session, partner=partner, terms=body.terms(),
+                              publication_url=str(body.publication_url) if body.publication_url else None, notes=body.notes)
+    return claim.respond(status_code=status.HTTP_201_CREATED, content=_one(session, request))
+
+
+@licensing.get("/v1/licence-requests", response_model=Page[LicenceRequestRead], summary="Your licence requests",
+               description="Newest first.", responses=error_responses(Unauthenticated))
+def list_requests(session: SessionDep, partner: CurrentPartner, state: RequestState | None = None,
+                  cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[LicenceRequestRead]:
+    rows, next_cursor = requests.list_for_partner(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
+    return Page(items=_read(session, rows), next_cursor=next_cursor)
+
+
+@licensing.get("/v1/licence-requests/{request_id}", response_model=LicenceRequestRead, summary="One of your licence requests",
+               responses=error_responses(errors.LicenceRequestNotFound, Unauthenticated))
+def get_request(request_id: str, session: SessionDep, partner: CurrentPartner) -> LicenceRequestRead:
+    return _one(session, requests.get_request(session, request_id, partner_id=partner.id))
+
+
+@licensing.post("/v1/licence-requests/{request_id}/accept", response_model=LicenceRequestRead,
+                summary="Accept a counter-offer",
+                description="Approves the request on the offered terms and grants the licence. With an `Idempotency-Key`, "
+                            "a retry returns the first answer instead of a 409.",
+                responses=error_responses(*DECISION_ERRORS, IdempotencyKeyReused))
+def accept_counter(request_id: str, session: SessionDep, partner: CurrentPartner, idempotency_key: IdempotencyKey = None):
+    claim = idempotency.claim(session, scope=f"partner:{partner.id}:accept", key=idempotency_key,
+                              body={"request_id": request_id})
+    if claim.replay:
+        return claim.response()
+    request, _licence = decisions.accept_counter(session, request_id, partner_id=partner.id)
+    return claim.respond(status_code=status.HTTP_200_OK, content=_one(session, request))
+
+
+@licensing.post("/v1/licence-requests/{request_id}/decline", response_model=LicenceRequestRead,
+                summary="Decline a counter-offer", responses=error_responses(*DECISION_ERRORS))
+def decline_counter(request_id: str, session: SessionDep, partner: CurrentPartner,
+                    body: Annotated[DeclineBody | None, Body()] = None) -> LicenceRequestRead:
+    request = decisions.decline_counter(session, request_id, partner_id=partner.id, reason=body.reason if body else None)
+    return _one(session, request)
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+
+@licensing.get("/v1/staff/licence-requests", response_model=Page[StaffLicenceRequestRead], summary="The review queue",
+               description="Filter by state, partner or currency; sort by `age` (oldest first) or `value` (highest quote first).",
+               responses=error_responses(Unauthenticated, RoleRequired))
+def queue(session: SessionDep, staff: Licensing, state: RequestState | None = None, partner_id: str | None = None,
+          currency: str | None = None, sort: Annotated[str, Query(pattern="^(age|value)$")] = "age",
+          cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[StaffLicenceRequestRead]:
+    rows, next_cursor = requests.list_queue(session, state=state, partner_id=partner_id, currency=currency, sort=sort,
+                                            cursor=cursor, limit=limit)
+    return Page(items=_read(session, rows, StaffLicenceRequestRead), next_cursor=next_cursor)
+
+
+@licensing.get("/v1/staff/licence-requests/{request_id}", response_model=StaffLicenceRequestRead, summary="A licence request",
+               responses=error_responses(errors.LicenceRequestNotFound, Unauthenticated, RoleRequired))
+def staff_get_request(request_id: str, session: SessionDep, staff: Licensing) -> StaffLicenceRequestRead:
+    return _one(session, requests.get_request(session, request_id), StaffLicenceRequestRead)
+
+
+@licensing.post("/v1/staff/licence-requests/{request_id}/approve", response_model=ApprovalRead, summary="Approve a request",
+                description="Grants the licence: active at once when free, otherwise awaiting payment. With an "
+                            "`Idempotency-Key`, a retry returns the first answer instead of a 409.",
+                responses=error_responses(*DECISION_ERRORS, IdempotencyKeyReused))
+def approve(request_id: str, session: SessionDep, staff: Licensing,
+            body: Annotated[ApproveBody | None, Body()] = None, idempotency_key: IdempotencyKey = None):
+    body = body or ApproveBody()
+    claim = idempotency.claim(session, scope=f"staff:{staff.id}:approve", key=idempotency_key,
+                              body={"request_id": request_id, **body.model_dump(mode="json")})
+    if claim.replay:
+        return claim.response()
+    request, licence = decisions.approve(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
+                                         conditions=body.conditions, monthly_quota=body.monthly_quota)
+    return claim.respond(status_code=status.HTTP_200_OK, content=ApprovalRead(
+        request=_one(session, request, StaffLicenceRequestRead), licence_id=licence.id, licence_state=licence.state))
+
+
+@licensing.post("/v1/staff/licence-requests/{request_id}/reject", response_model=StaffLicenceRequestRead,
+                summary="Reject a request", responses=error_responses(*DECISION_ERRORS))
+def reject(request_id: str, body: RejectBody, session: SessionDep, staff: Licensing) -> StaffLicenceRequestRead:
+    request = decisions.reject(session, request_id, actor=Actor("staff", staff.id), reason=body.reason)
+    return _one(session, request, StaffLicenceRequestRead)
+
+
+@licensing.post("/v1/staff/licence-requests/{request_id}/counter", response_model=StaffLicenceRequestRead,
+                summary="Counter-offer", description="Offer another price and/or conditions; the partner accepts or declines.",
+                responses=error_responses(*DECISION_ERRORS))
+def counter(request_id: str, body: CounterBody, session: SessionDep, staff: Licensing) -> StaffLicenceRequestRead:
+    request = decisions.counter(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
+                                conditions=body.conditions, message=body.message)
+    return _one(session, request, StaffLicenceRequestRead)
+
+
+@licensing.put("/v1/staff/rate-card", response_model=RateCardRead, status_code=status.HTTP_201_CREATED,
+               summary="Publish a new rate card version",
+               description="Send the whole card; it becomes the next version. Earlier versions stay readable.",
+               responses=error_responses(errors.InvalidRateCard, ValidationFailed, Unauthenticated, RoleRequired))
+def publish_rate_card(body: RateCardPublish, session: SessionDep, staff: Licensing) -> RateCardRead:
+    row = ratecard.publish(session, body.card, actor=Actor("staff", staff.id), note=body.note)
+    return RateCardRead.model_validate(row, from_attributes=True)
+
+
+@licensing.get("/v1/staff/auto-approval-rules", response_model=list[AutoApprovalRuleRead], summary="Auto-approval rules",
+               responses=error_responses(Unauthenticated, RoleRequired))
+def list_rules(session: SessionDep, staff: Licensing) -> list[AutoApprovalRuleRead]:
+    return [AutoApprovalRuleRead.model_validate(r) for r in autoapproval.list_rules(session)]
+
+
+@licensing.post("/v1/staff/auto-approval-rules", response_model=AutoApprovalRuleRead, status_code=status.HTTP_201_CREATED,
+                summary="Add an auto-approval rule", responses=error_responses(ValidationFailed, Unauthenticated, RoleRequired))
+def create_rule(body: AutoApprovalRuleCreate, session: SessionDep, staff: Licensing) -> AutoApprovalRuleRead:
+    rule = autoapproval.create_rule(session, values=body.model_dump(exclude_none=True), actor=Actor("staff", staff.id))
+    return AutoApprovalRuleRead.model_validate(rule)
+
+
+@licensing.patch("/v1/staff/auto-approval-rules/{rule_id}", response_model=AutoApprovalRuleRead,
+                 summary="Change an auto-approval rule",
+                 responses=error_responses(errors.AutoApprovalRuleNotFound, ValidationFailed, Unauthenticated, RoleRequired))
+def update_rule(rule_id: str, body: AutoApprovalRuleUpdate, session: SessionDep, staff: Licensing) -> AutoApprovalRuleRead:
+    rule = autoapproval.update_rule(session, rule_id, values=body.model_dump(exclude_unset=True),
+                                    actor=Actor("staff", staff.id))
+    return AutoApprovalRuleRead.model_validate(rule)
+
+
+@licensing.delete("/v1/staff/auto-approval-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT,
+                  summary="Delete an auto-approval rule",
+                  responses=error_responses(errors.AutoApprovalRuleNotFound, Unauthenticated, RoleRequired))
+def delete_rule(rule_id: str, session: SessionDep, staff: Licensing) -> None:
+    autoapproval.delete_rule(session, rule_id, actor=Actor("staff", staff.id))
+
+
+router.include_router(licensing)
+router.include_router(licences_routes.router)

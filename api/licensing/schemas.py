@@ -1,0 +1,297 @@
+"""Request and response shapes for licensing. Checks that need the database (articles,
+sections, the rate card) live in the services, so each can answer with its own problem type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+
+from api.licensing.models import BillingMode, ScopeKind, Use
+from api.licensing.quotes import TermsInput
+from api.licensing.ratecard import DEFAULT_RATE_CARD, RateCard
+from api.licensing.states import LicenceState, RequestState
+
+_CARD_EXAMPLE = DEFAULT_RATE_CARD.model_dump(mode="json")
+_TERMS_EXAMPLE: dict[str, Any] = {
+    "scope": "bundle", "article_ids": ["art_01jdx3k2m4n5p6q7r8s9t0v1w2", "art_01jdx3k2m4n5p6q7r8s9t0v1w3"],
+    "use": "web", "territories": ["GB", "FR"], "language": "en", "translation": False,
+    "starts_at": "2026-12-01T00:00:00Z", "period_months": 3, "audience_size": 50000,
+}
+
+
+class TermsBody(BaseModel):
+    """What a partner asks for (shared by quotes and requests)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_TERMS_EXAMPLE]})
+    scope: ScopeKind
+    article_ids: list[str] = Field(default_factory=list, max_length=1000,
+                                   description="For scope `article` (one id) or `bundle` (several).")
+    section: str | None = Field(default=None, max_length=100, description="For scope `section_feed`.")
+    use: Use
+    territories: list[str] = Field(min_length=1, max_length=250, description="ISO 3166-1 alpha-2 codes.")
+    language: str = Field(default="en", max_length=35, description="BCP 47 tag of the published language.")
+    translation: bool = Field(default=False, description="True when you translate the article into `language`.")
+    starts_at: AwareDatetime | None = Field(default=None, description="Defaults to now; today or later.")
+    period_months: int | None = Field(default=None, ge=1, description="Either this or `ends_at`.")
+    ends_at: AwareDatetime | None = None
+    audience_size: int = Field(description="Monthly readers, viewers or listeners.")
+    billing_mode: BillingMode | None = Field(
+        default=None, description="Feeds: `subscription` (default) or `usage` (per article used). One-off for articles.")
+
+    def terms(self) -> TermsInput:
+        return TermsInput(**self.model_dump(include=set(TermsInput.__dataclass_fields__)))
+
+
+class LicenceRequestCreate(TermsBody):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        **_TERMS_EXAMPLE, "publication_url": "https://outlet.example/world", "notes": None}]})
+    publication_url: AnyHttpUrl | None = Field(default=None, description="Where the content will be published.")
+    notes: str | None = Field(default=None, max_length=2000,
+                              description="For the licensing desk; a request with notes is read by a person.")
+
+
+class QuoteLineRead(BaseModel):
+    code: str = Field(description="base, use, audience, territory, duration or translation.")
+    label: str
+    factor_bp: int | None = Field(default=None, description="Multiplier in basis points (10000 = x1.00).")
+    amount: int = Field(description="What this line adds, in minor units.")
+    subtotal: int
+
+
+class QuoteRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "currency": "GBP", "amount": 46800, "billing_mode": "one_off", "interval": "once", "period_months": 3,
+        "estimated_total": 46800, "rate_card_version": 1, "starts_at": "2026-12-01T00:00:00Z",
+        "ends_at": "2027-03-01T00:00:00Z", "territories": ["GB", "FR"], "language": "en",
+        "lines": [
+            {"code": "base", "label": "2 articles x 100.00 GBP", "factor_bp": None, "amount": 20000, "subtotal": 20000},
+            {"code": "use", "label": "Use: web: x1.00", "factor_bp": 10000, "amount": 0, "subtotal": 20000},
+            {"code": "audience", "label": "Audience: 10,001 to 100,000 (50,000): x1.50", "factor_bp": 15000,
+             "amount": 10000, "subtotal": 30000},
+            {"code": "territory", "label": "Territory: Europe, Middle East and North Africa (GB, FR): x1.30",
+             "factor_bp": 13000, "amount": 9000, "subtotal": 39000},
+            {"code": "duration", "label": "Period: 3 month(s), band up to 3: x1.20", "factor_bp": 12000,
+             "amount": 7800, "subtotal": 46800},
+        ]}]})
+    currency: str
+    amount: int = Field(description="Minor units: the fee (one_off), the monthly fee (subscription) or the price per article (usage).")
+    billing_mode: BillingMode
+    interval: str = Field(description="once, month or article.")
+    period_months: int
+    estimated_total: int | None = Field(description="Fee over the whole period; null for usage billing.")
+    rate_card_version: int
+    starts_at: datetime
+    ends_at: datetime
+    territories: list[str]
+    language: str
+    lines: list[QuoteLineRead]
+
+
+class LicenceRequestRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "in_review",
+        **{k: v for k, v in _TERMS_EXAMPLE.items() if k not in ("period_months",)},
+        "section": None, "ends_at": "2027-03-01T00:00:00Z", "publication_url": "https://outlet.example/world",
+        "notes": None, "currency": "GBP", "quoted_amount": 46800, "quote_lines": [], "billing_mode": "one_off",
+        "rate_card_version": 1, "offered_amount": None, "conditions": [], "decision_reason": None,
+        "decided_at": None, "licence_id": None, "created_at": "2026-11-25T10:00:00Z",
+        "updated_at": "2026-11-25T10:00:00Z", "state_changed_at": "2026-11-25T10:00:00Z"}]})
+    id: str
+    partner_id: str
+    state: RequestState
+    scope: ScopeKind
+    article_ids: list[str]
+    section: str | None
+    use: Use
+    territories: list[str]
+    language: str
+    translation: bool
+    starts_at: datetime
+    ends_at: datetime
+    audience_size: int
+    publication_url: str | None
+    notes: str | None
+    currency: str
+    quoted_amount: int
+    quote_lines: list[QuoteLineRead]
+    billing_mode: BillingMode
+    rate_card_version: int | None
+    offered_amount: int | None = Field(description="Set by a counter-offer or an approval at another price.")
+    conditions: list[str]
+    decision_reason: str | None = Field(description="The rejection reason or the counter-offer's message.")
+    decided_at: datetime | None
+    licence_id: str | None = None
+    state_changed_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class StaffLicenceRequestRead(LicenceRequestRead):
+    decided_by: str | None = Field(default=None, description="Staff id, partner id (counter accepted) or system name.")
+
+
+class DeclineBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "Over our budget."}]})
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {}, {"amount": 25000, "conditions": ["Credit the author in the first paragraph."]}]})
+    amount: int | None = Field(default=None, ge=0, description="Another price (minor units); omit to keep the quote or offer.")
+    conditions: list[str] = Field(default_factory=list, max_length=20)
+    monthly_quota: int | None = Field(default=None, ge=1, description="Deliveries allowed per calendar month; omit for no limit.")
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "We cannot license this article in that territory."}]})
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CounterBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"amount": 0, "conditions": ["Link to the original article."], "message": "Free for academic use with a link."}]})
+    amount: int | None = Field(default=None, ge=0)
+    conditions: list[str] = Field(default_factory=list, max_length=20)
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class ApprovalRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "request": {"id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "approved", "...": "as GET /v1/staff/licence-requests/{id}"},
+        "licence_id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2", "licence_state": "awaiting_payment"}]})
+    request: StaffLicenceRequestRead
+    licence_id: str
+    licence_state: LicenceState
+
+
+class LicenceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2", "request_id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2",
+        "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "active", "scope": "article",
+        "article_ids": ["art_01jdx3k2m4n5p6q7r8s9t0v1w2"], "section": None, "use": "web", "territories": ["GB"],
+        "language": "en", "translation": False, "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z",
+        "audience_size": 5000, "publication_url": None, "currency": "GBP", "amount": 0, "billing_mode": "free",
+        "conditions": [], "monthly_quota": None, "state_changed_at": "2026-11-25T10:00:00Z",
+        "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z"}]})
+    id: str
+    request_id: str
+    partner_id: str
+    state: LicenceState
+    scope: ScopeKind
+    article_ids: list[str]
+    section: str | None
+    use: Use
+    territories: list[str]
+    language: str
+    translation: bool
+    starts_at: datetime
+    ends_at: datetime
+    audience_size: int
+    publication_url: str | None
+    currency: str
+    amount: int = Field(description="Minor units: the fee, the monthly fee, or the per-article price (usage).")
+    billing_mode: BillingMode
+    conditions: list[str]
+    monthly_quota: int | None
+    state_changed_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class RevokeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "Published outside the licensed territory."}]})
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RateCardRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "version": 2, "note": "Print up 5%", "created_at": "2026-11-25T10:00:00Z", "card": _CARD_EXAMPLE}]})
+    version: int
+    note: str | None
+    created_at: datetime
+    card: RateCard
+
+
+class RateCardPublish(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "note": "Print up 5%", "card": _CARD_EXAMPLE}]})
+    note: str | None = Field(default=None, max_length=500)
+    card: RateCard
+
+
+class FormOption(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    value: str
+    label: str
+
+
+class FormField(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    type: str
+    required: bool
+    description: str | None = None
+    options: list[FormOption] | None = None
+
+
+class FormRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "fields": [{"name": "use", "type": "enum", "required": True, "description": "Where the content will appear.",
+                    "options": [{"value": "web", "label": "Website", "multiplier_bp": 10000}]}],
+        "rate_card_version": 1, "rate_card_published_at": "2026-11-25T10:00:00Z",
+        "rate_card": {"currencies": ["GBP", "EUR", "USD"], "article_price": {"GBP": 15000, "EUR": 17500, "USD": 19000}}}]})
+    fields: list[FormField]
+    rate_card_version: int
+    rate_card_published_at: datetime
+    rate_card: dict[str, Any] = Field(description="The current rate card (see `RateCard`): prices per currency and multipliers.")
+
+
+class AutoApprovalRuleBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    enabled: bool | None = None
+    require_verified_partner: bool | None = None
+    require_standard_terms: bool | None = Field(default=None, description="No notes and no conditions.")
+    uses: list[Use] | None = Field(default=None, description="Empty: any use.")
+    scopes: list[ScopeKind] | None = Field(default=None, description="Empty: any scope.")
+    max_amounts: dict[str, int] | None = Field(
+        default=None, description="Highest quote (minor units) per currency; a currency not listed never matches.")
+    max_audience: int | None = Field(default=None, ge=1)
+    max_months: int | None = Field(default=None, ge=1)
+
+
+_RULE_EXAMPLE = {"name": "Small web requests from verified partners", "enabled": True, "require_verified_partner": True,
+                 "require_standard_terms": True, "uses": ["web", "newsletter"], "scopes": ["article"],
+                 "max_amounts": {"GBP": 30000, "EUR": 35000}, "max_audience": 100000, "max_months": 3}
+
+
+class AutoApprovalRuleCreate(AutoApprovalRuleBase):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_RULE_EXAMPLE]})
+    name: str = Field(min_length=1, max_length=200)
+    max_amounts: dict[str, int] = Field(description="Highest quote (minor units) per currency; a currency not listed never matches.")
+
+
+class AutoApprovalRuleUpdate(AutoApprovalRuleBase):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
+
+
+class AutoApprovalRuleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": "aar_01jdx3k2m4n5p6q7r8s9t0v1w2", **_RULE_EXAMPLE, "created_at": "2026-11-25T10:00:00Z",
+        "updated_at": "2026-11-25T10:00:00Z"}]})
+    id: str
+    name: str
+    enabled: bool
+    require_verified_partner: bool
+    require_standard_terms: bool
+    uses: list[Use]
+    scopes: list[ScopeKind]
+    max_amounts: dict[str, int]
+    max_audience: int | None
+    max_months: int | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,84 @@
+"""Auto-approval rules: staff edit them; matching requests are approved at once by the system."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from api.audit.models import AuditEntry
+from tests.builders import make_article, staff_headers
+from tests.licensing.helpers import partner_with_key, request_body
+
+RULE = {"name": "Small web requests", "uses": ["web", "newsletter"], "scopes": ["article"],
+        "max_amounts": {"GBP": 20000}, "max_audience": 10_000, "max_months": 3}
+
+
+def _rule(client, session, **changes) -> dict:
+    staff = staff_headers(client, session, roles=["licensing"])
+    response = client.post("/v1/staff/auto-approval-rules", headers=staff, json={**RULE, **changes})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _post(client, session, headers, **overrides):
+    article = make_article(session)
+    session.commit()
+    response = client.post("/v1/licence-requests", headers=headers, json=request_body(article_ids=[article.id], **overrides))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_matching_request_is_approved_by_the_system(client, session) -> None:
+    _rule(client, session)
+    _partner, headers = partner_with_key(session, verified=True)
+    request = _post(client, session, headers)
+    assert request["state"] == "approved" and request["licence_id"]
+    licence = client.get(f"/v1/licences/{request['licence_id']}", headers=headers).json()
+    assert licence["state"] == "awaiting_payment" and licence["amount"] == 15000
+    entries = session.exec(select(AuditEntry).where(AuditEntry.object_id == request["id"])
+                           .order_by(AuditEntry.at, AuditEntry.id)).all()
+    assert [(e.action, e.actor_type, e.actor_id) for e in entries] == [
+        ("licence_request.submitted", "partner", request["partner_id"]),
+        ("licence_request.in_review", "system", "intake"),
+        ("licence_request.approved", "system", "auto-approval"),
+    ]
+    assert entries[-1].after["auto_approval_rule"]
+    session.commit()
+
+
+@pytest.mark.parametrize(("partner_kwargs", "overrides", "rule_changes"), [
+    ({"verified": False}, {}, {}),
+    ({}, {"notes": "Can we also use the photo?"}, {}),
+    ({}, {"use": "print"}, {}),
+    ({}, {"audience_size": 50_000}, {}),
+    ({}, {"territories": ["US"], "audience_size": 10_000, "period_months": 3}, {"max_amounts": {"GBP": 20000}, "max_audience": None}),
+    ({}, {"period_months": 6}, {"max_amounts": {"GBP": 100000}}),
+    ({"currency": "EUR"}, {}, {}),
+    ({}, {}, {"enabled": False}),
+], ids=["unverified", "notes", "use", "audience", "over-threshold", "too-long", "other-currency", "disabled"])
+def test_anything_else_waits_for_a_person(client, session, partner_kwargs, overrides, rule_changes) -> None:
+    _rule(client, session, **rule_changes)
+    _partner, headers = partner_with_key(session, **partner_kwargs)
+    request = _post(client, session, headers, **overrides)
+    assert request["state"] == "in_review" and request["licence_id"] is None
+
+
+def test_staff_edit_and_delete_rules(client, session) -> None:
+    rule = _rule(client, session)
+    staff = staff_headers(client, session, roles=["licensing"])
+    changed = client.patch(f"/v1/staff/auto-approval-rules/{rule['id']}", headers=staff,
+                           json={"enabled": False, "max_audience": None})
+    assert changed.status_code == 200
+    assert changed.json()["enabled"] is False and changed.json()["max_audience"] is None
+    assert changed.json()["uses"] == ["web", "newsletter"]
+    assert [r["id"] for r in client.get("/v1/staff/auto-approval-rules", headers=staff).json()] == [rule["id"]]
+    bad = client.post("/v1/staff/auto-approval-rules", headers=staff, json={**RULE, "uses": ["smoke-signals"]})
+    assert bad.status_code == 422 and bad.json()["type"] == "/problems/validation"
+    assert client.delete(f"/v1/staff/auto-approval-rules/{rule['id']}", headers=staff).status_code == 204
+    gone = client.patch(f"/v1/staff/auto-approval-rules/{rule['id']}", headers=staff, json={"enabled": True})
+    assert gone.status_code == 404 and gone.json()["type"] == "/problems/auto-approval-rule-not-found"
+    editor = staff_headers(client, session, roles=["editor"])
+    assert client.post("/v1/staff/auto-approval-rules", headers=editor, json=RULE).status_code == 403
+    actions = {e.action for e in session.exec(select(AuditEntry).where(AuditEntry.object_id == rule["id"])).all()}
+    assert actions == {"auto_approval_rule.created", "auto_approval_rule.updated", "auto_approval_rule.deleted"}
+    session.commit()
