@@ -2,4 +2,45 @@
 
 from __future__ import annotations
 
-STEPS: list = []
+from datetime import timedelta
+
+from sqlmodel import select
+
+from api.core.db import utcnow
+from api.licensing import decisions, ratecard, requests
+from api.licensing.models import Licence, LicenceRequest
+from api.licensing.quotes import TermsInput
+
+
+def rate_card(session, settings, partner, articles) -> list[str]:
+    version = ratecard.ensure_default_rate_card(session)
+    return [f"rate card version {version.version} (GET /v1/rate-card)"]
+
+
+def licences(session, settings, partner, articles) -> list[str]:
+    """A free, active licence for the whole catalogue, and a paid request waiting in the staff queue."""
+    from api.demo.loader import DEMO_ACTOR
+
+    existing = session.exec(select(Licence).where(Licence.partner_id == partner.id)).first()
+    if existing is None:
+        now = utcnow()
+        terms = TermsInput(scope="catalogue", use="web", territories=["GB"], audience_size=50_000, language="en",
+                           starts_at=now, ends_at=now + timedelta(days=365))
+        request = requests.submit(session, partner=partner, terms=terms, notes="Demo: whole catalogue for our website")
+        _request, existing = decisions.approve(session, request.id, actor=DEMO_ACTOR, amount=0,
+                                               conditions=["Demo licence: free of charge"])
+    queued = session.exec(select(LicenceRequest).where(LicenceRequest.partner_id == partner.id,
+                                                       LicenceRequest.state == "in_review")).first()
+    if queued is None and articles:
+        now = utcnow()
+        terms = TermsInput(scope="article", use="print", territories=["FR", "BE"], audience_size=250_000,
+                           article_ids=[articles[0].id], language="fr", translation=True,
+                           starts_at=now, ends_at=now + timedelta(days=90))
+        queued = requests.submit(session, partner=partner, terms=terms, notes="Demo: print edition, translated into French")
+    lines = [f"licence {existing.id} ({existing.state}, {existing.scope})"]
+    if queued is not None:
+        lines.append(f"licence request {queued.id} waiting in the staff queue ({queued.quoted_amount} {queued.currency} minor units)")
+    return lines
+
+
+STEPS: list = [rate_card, licences]
