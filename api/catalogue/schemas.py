@@ -1,10 +1,23 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.catalogue.models import ArticleStatus
+
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Times are UTC: an offset is converted, a time without one is taken to be UTC already."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _clean_tags(value: list[str]) -> list[str]:
+    return list(dict.fromkeys(t.strip() for t in value if t.strip()))
 
 
 class AssetCreate(BaseModel):
@@ -71,14 +84,33 @@ class ArticleCreate(BaseModel):
 
     @field_validator("tags")
     @classmethod
-    def _clean_tags(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(t.strip() for t in value if t.strip()))
+    def _tags(cls, value: list[str]) -> list[str]:
+        return _clean_tags(value)
+
+    @field_validator("published_at", "embargo_until")
+    @classmethod
+    def _times_in_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+    @model_validator(mode="after")
+    def _status_matches_embargo(self) -> ArticleCreate:
+        if self.status == ArticleStatus.withdrawn:
+            raise ValueError("an article cannot be created withdrawn; create it, then withdraw it with a reason")
+        if self.status == ArticleStatus.embargoed and self.embargo_until is None:
+            raise ValueError("status 'embargoed' needs embargo_until, the time the embargo lifts")
+        if self.embargo_until is not None:
+            self.status = ArticleStatus.embargoed
+        return self
 
 
 class ArticleUpdate(BaseModel):
     """A partial update; only the fields sent change."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"headline": "Putin makes surprise visit to Damascus", "correction_note": "An earlier version misnamed the city."},
+        {"embargo_until": "2030-01-01T06:00:00Z"},
+        {"licensable": False},
+    ]})
     headline: str | None = Field(default=None, min_length=1, max_length=500)
     standfirst: str | None = Field(default=None, max_length=2000)
     body_html: str | None = Field(default=None, min_length=1)
@@ -92,16 +124,52 @@ class ArticleUpdate(BaseModel):
     assets: list[AssetCreate] | None = None
     correction_note: str | None = Field(default=None, max_length=2000, description="Shown to licensees as a correction.")
 
+    @field_validator("headline", "body_html", "authors", "tags", "language", "licensable")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Only runs for fields that were sent: `null` cannot clear a required field.
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep its value")
+        return value
+
+    @field_validator("headline")
+    @classmethod
+    def _headline_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("headline is blank")
+        return value.strip()
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return _clean_tags(value)
+
+    @field_validator("embargo_until")
+    @classmethod
+    def _embargo_in_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
 
 class ArticleWithdraw(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "Legal complaint: withdrawn pending review."}]})
     reason: str = Field(min_length=1, max_length=1000)
+
+
+_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "id": "art_01jd4x8k2m3n4p5q6r7s8t9v0w", "slug": "putin-makes-surprise-visit-to-syria",
+    "headline": "Putin makes surprise visit to Syria amid US-Iran tensions",
+    "standfirst": "Rare visit comes as regional tensions intensify", "byline": "MEE staff",
+    "canonical_url": "https://www.middleeasteye.net/news/putin-syria-visit", "section": "news",
+    "tags": ["Russia", "Syria"], "language": "en", "word_count": 512, "licensable": True, "status": "published",
+    "version": 2, "published_at": "2020-01-07T12:00:00Z", "updated_at": "2020-01-07T15:30:00Z",
+}
 
 
 class ArticleSummary(BaseModel):
     """What the public catalogue shows: never the body."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_SUMMARY_EXAMPLE]})
     id: str
     slug: str
     headline: str
@@ -122,6 +190,16 @@ class ArticleSummary(BaseModel):
 class ArticleRead(ArticleSummary):
     """The full record, for staff."""
 
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        **_SUMMARY_EXAMPLE,
+        "external_id": "mee-1234", "authors": ["MEE staff"],
+        "body_html": "<p>Russia's president met his Syrian counterpart...</p>",
+        "body_text": "Russia's president met his Syrian counterpart...", "embargo_until": None, "withdrawn_at": None,
+        "withdrawal_reason": None, "correction_note": None,
+        "assets": [{"id": "ast_01jd4x8k2m3n4p5q6r7s8t9v0w", "kind": "image", "url": "https://example.com/p.jpg",
+                    "caption": "Putin and Assad", "credit": "Reuters", "relicensable": False}],
+    }]})
+
     external_id: str | None
     authors: list[str]
     body_html: str
@@ -134,6 +212,25 @@ class ArticleRead(ArticleSummary):
 
 
 class ImportResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "article": {"id": "art_01jd4x8k2m3n4p5q6r7s8t9v0w", "slug": "putin-makes-surprise-visit-to-syria",
+                    "headline": "Putin makes surprise visit to Syria", "version": 1, "...": "..."},
+        "created": True, "changed": True,
+    }]})
     article: ArticleRead
     created: bool = Field(description="False when an existing article was updated (or unchanged).")
     changed: bool = Field(description="False when the import matched the stored version exactly.")
+
+
+class ImportReport(BaseModel):
+    """What a (batch) import did: it is all-or-nothing, so this lists every article in the document."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "created": 1, "updated": 0, "unchanged": 0,
+        "results": [{"article": {"id": "art_01jd4x8k2m3n4p5q6r7s8t9v0w", "headline": "Putin makes surprise visit to Syria",
+                                 "version": 1, "...": "..."}, "created": True, "changed": True}],
+    }]})
+    created: int
+    updated: int
+    unchanged: int
+    results: list[ImportResult]

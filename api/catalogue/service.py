@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, exists, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.audit import service as audit
+from api.catalogue.errors import ArticleNotFound, ArticleWithdrawn, CanonicalUrlTaken, EmptyArticleBody, locate
 from api.catalogue.models import Article, ArticleRevision, ArticleStatus, ArticleTag, Asset
 from api.catalogue.schemas import ArticleCreate, ArticleUpdate, AssetCreate
 from api.catalogue.text import content_hash, html_to_text, is_agency_credit, sanitise_html, slugify, word_count
 from api.core.db import utcnow
-from api.core.errors import Conflict, Gone, Invalid, NotFound
+from api.core.errors import SyndicateError
 from api.core.pagination import keyset_page
 from api.outbox import service as outbox
-
-
-class ArticleNotFound(NotFound):
-    slug = "article-not-found"
-    title = "No such article"
-
-
-class ArticleWithdrawn(Gone):
-    slug = "article-withdrawn"
-    title = "The article has been withdrawn"
-
-
-class EmptyArticleBody(Invalid):
-    slug = "empty-article-body"
-    title = "The article body has no text"
-
-
-class CanonicalUrlTaken(Conflict):
-    slug = "canonical-url-taken"
-    title = "Another article already has that canonical URL"
 
 
 def get_article(session: Session, article_id: str) -> Article:
@@ -45,16 +27,36 @@ def get_article(session: Session, article_id: str) -> Article:
     return article
 
 
+def get_public_article(session: Session, article_id: str) -> Article:
+    """An article the public catalogue shows: licensable, not withdrawn, not under embargo."""
+    article = session.get(Article, article_id)
+    if article is None or not article.licensable or not is_available(article):
+        raise ArticleNotFound(f"No licensable article {article_id} in the catalogue.")
+    return article
+
+
 def get_assets(session: Session, article_id: str) -> list[Asset]:
     return list(session.exec(select(Asset).where(Asset.article_id == article_id).order_by(Asset.position)).all())
 
 
-def _versioned_fields(data: dict[str, Any], assets: list[AssetCreate]) -> dict[str, Any]:
+def _fingerprint(article: dict[str, Any], assets: list[AssetCreate]) -> str:
+    """A hash of what a licensee sees; an import that hashes the same changes nothing."""
     keys = ("headline", "standfirst", "body_html", "byline", "authors", "section", "tags", "language",
-            "licensable", "embargo_until", "status")
-    fields = {k: data.get(k) for k in keys}
-    fields["assets"] = [a.model_dump() for a in assets]
-    return fields
+            "licensable", "embargo_until", "status", "canonical_url")
+    fields = {k: article.get(k) for k in keys}
+    fields["canonical_url"] = str(fields["canonical_url"])
+    fields["status"] = str(fields["status"])
+    if fields["embargo_until"] is not None:
+        fields["embargo_until"] = fields["embargo_until"].astimezone(UTC).isoformat()
+    fields["assets"] = [
+        {"kind": a.kind, "url": a.url, "caption": a.caption, "credit": a.credit, "relicensable": _relicensable(a)}
+        for a in assets
+    ]
+    return content_hash(fields)
+
+
+def _relicensable(asset: AssetCreate) -> bool:
+    return asset.relicensable if asset.relicensable is not None else not is_agency_credit(asset.credit)
 
 
 def _unique_slug(session: Session, base: str, article_id: str | None) -> str:
@@ -68,95 +70,149 @@ def _unique_slug(session: Session, base: str, article_id: str | None) -> str:
 
 
 def _find_existing(session: Session, data: ArticleCreate) -> Article | None:
-    conditions = [Article.canonical_url == str(data.canonical_url)]
+    """The article this import is a new version of: same external id, else same canonical URL."""
+    url = str(data.canonical_url)
+    by_url = session.exec(select(Article).where(Article.canonical_url == url)).first()
+    by_id = None
     if data.external_id:
-        conditions.append(Article.external_id == data.external_id)
-    return session.exec(select(Article).where(or_(*conditions))).first()
+        by_id = session.exec(select(Article).where(Article.external_id == data.external_id)).first()
+    if by_id is not None:
+        if by_url is not None and by_url.id != by_id.id:
+            raise CanonicalUrlTaken(f"{url} is the canonical URL of article {by_url.id}, not of the article with "
+                                    f"external id {data.external_id!r} ({by_id.id}); send that article's own URL.")
+        return by_id
+    if by_url is not None and data.external_id and by_url.external_id and by_url.external_id != data.external_id:
+        raise CanonicalUrlTaken(f"{url} already belongs to article {by_url.id} (external id {by_url.external_id!r}); "
+                                f"an article with external id {data.external_id!r} needs its own canonical URL.")
+    return by_url
 
 
 def _replace_assets(session: Session, article_id: str, assets: list[AssetCreate]) -> None:
     session.execute(delete(Asset).where(Asset.article_id == article_id))  # type: ignore[arg-type]
+    session.flush()  # the old rows go before new ones reuse their (article, position)
     for position, asset in enumerate(assets):
-        relicensable = asset.relicensable if asset.relicensable is not None else not is_agency_credit(asset.credit)
         session.add(Asset(article_id=article_id, position=position, kind=asset.kind, url=asset.url,
-                          caption=asset.caption, credit=asset.credit, relicensable=relicensable))
+                          caption=asset.caption, credit=asset.credit, relicensable=_relicensable(asset)))
 
 
 def _replace_tags(session: Session, article_id: str, tags: list[str]) -> None:
     session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))  # type: ignore[arg-type]
+    session.flush()
     for tag in dict.fromkeys(t.lower() for t in tags):
         session.add(ArticleTag(article_id=article_id, tag=tag))
 
 
-def _apply_body(article: Article, body_html: str) -> None:
+def _clean_body(body_html: str) -> tuple[str, str]:
     clean = sanitise_html(body_html)
     text = html_to_text(clean)
     if not text.strip():
         raise EmptyArticleBody("After sanitising, the article body has no text; send the article's paragraphs in body_html.")
-    article.body_html = clean
-    article.body_text = text
-    article.word_count = word_count(text)
+    return clean, text
+
+
+def _apply_body(article: Article, body_html: str) -> None:
+    article.body_html, article.body_text = _clean_body(body_html)
+    article.word_count = word_count(article.body_text)
+
+
+def _stored_assets(session: Session, article_id: str) -> list[AssetCreate]:
+    return [AssetCreate(kind=a.kind, url=a.url, caption=a.caption, credit=a.credit, relicensable=a.relicensable)
+            for a in get_assets(session, article_id)]
 
 
 def upsert_article(session: Session, data: ArticleCreate, *, actor: audit.Actor) -> tuple[Article, bool, bool]:
-    """Create the article, or update the one with the same external id or canonical URL.
+    """Create the article, or update the one with the same external id (else canonical URL).
 
     Returns (article, created, changed). An import that matches the stored content exactly
-    changes nothing and keeps the version.
+    changes nothing and keeps the version; anything else is a new version.
     """
+    fields = data.model_dump(exclude={"assets", "external_id", "slug", "published_at", "correction_note"})
+    fields["body_html"], body_text = _clean_body(data.body_html)
+    digest = _fingerprint(fields, data.assets)
     existing = _find_existing(session, data)
-    fields = data.model_dump(exclude={"assets", "canonical_url", "external_id", "slug", "published_at", "correction_note"})
-    fields["body_html"] = sanitise_html(data.body_html)
-    digest = content_hash(_versioned_fields(fields, data.assets))
-    now = utcnow()
+    for _attempt in range(3):
+        if existing is not None:
+            break
+        try:
+            # A savepoint, so losing a race to a concurrent import of the same article (or a
+            # same-headline one taking the slug) costs only this insert: then we look again.
+            with session.begin_nested():
+                return _create(session, data, fields=fields, digest=digest, body_text=body_text, actor=actor), True, True
+        except IntegrityError:
+            existing = _find_existing(session, data)
     if existing is None:
-        article = Article(
-            external_id=data.external_id, canonical_url=str(data.canonical_url),
-            slug=_unique_slug(session, data.slug or slugify(data.headline), None),
-            published_at=data.published_at or now, content_hash=digest, body_html="", body_text="",
-            **{k: v for k, v in fields.items() if k != "body_html"},
-        )
-        _apply_body(article, data.body_html)
-        session.add(article)
-        session.flush()
-        _replace_assets(session, article.id, data.assets)
-        _replace_tags(session, article.id, data.tags)
-        _add_revision(session, article, change="created")
-        audit.record(session, actor=actor, action="article.created", object_type="article", object_id=article.id,
-                     after={"headline": article.headline, "version": 1})
-        session.flush()
-        return article, True, False
+        raise CanonicalUrlTaken(f"{data.canonical_url} could not be claimed: concurrent imports keep colliding; retry.")
+    _lock(session, existing)
     if existing.status == ArticleStatus.withdrawn:
         raise ArticleWithdrawn(f"Article {existing.id} was withdrawn; it cannot be re-imported.")
     if existing.content_hash == digest:
         return existing, False, False
-    update = ArticleUpdate(**{k: v for k, v in fields.items() if k in ArticleUpdate.model_fields},
-                           assets=data.assets, correction_note=data.correction_note)
-    article = update_article(session, existing.id, update, actor=actor)
-    if data.external_id and not article.external_id:
-        article.external_id = data.external_id
+    if data.external_id and not existing.external_id:
+        existing.external_id = data.external_id
+    existing.canonical_url = str(data.canonical_url)
+    session.flush()
+    update = ArticleUpdate.model_validate({
+        **{k: v for k, v in fields.items() if k in ArticleUpdate.model_fields},
+        "assets": data.assets, "correction_note": data.correction_note,
+    })
+    article = update_article(session, existing.id, update, actor=actor, force=True)
     return article, False, True
 
 
-def update_article(session: Session, article_id: str, data: ArticleUpdate, *, actor: audit.Actor) -> Article:
+def _create(session: Session, data: ArticleCreate, *, fields: dict[str, Any], digest: str, body_text: str,
+            actor: audit.Actor) -> Article:
+    article = Article(
+        external_id=data.external_id, slug=_unique_slug(session, data.slug or slugify(data.headline), None),
+        published_at=data.published_at or utcnow(), content_hash=digest, body_text=body_text,
+        word_count=word_count(body_text), **{**fields, "canonical_url": str(data.canonical_url)},
+    )
+    session.add(article)
+    session.flush()
+    _replace_assets(session, article.id, data.assets)
+    _replace_tags(session, article.id, article.tags)
+    _add_revision(session, article, change="created")
+    audit.record(session, actor=actor, action="article.created", object_type="article", object_id=article.id,
+                 after={"headline": article.headline, "version": 1})
+    session.flush()
+    return article
+
+
+def _lock(session: Session, article: Article) -> None:
+    """Re-read the row under a lock (PostgreSQL FOR UPDATE; SQLite's BEGIN IMMEDIATE already serialises),
+    so two editors of one article make versions N+1 and N+2 instead of colliding on N+1."""
+    session.refresh(article, with_for_update=True)
+
+
+def update_article(
+    session: Session, article_id: str, data: ArticleUpdate, *, actor: audit.Actor, force: bool = False,
+) -> Article:
+    """Apply the fields sent; a change (or a correction note) makes a new version and tells licensees.
+
+    An update that leaves the article as it was keeps its version (nothing to announce) unless
+    `force` (an import whose canonical URL or external id moved).
+    """
     article = get_article(session, article_id)
+    _lock(session, article)
     if article.status == ArticleStatus.withdrawn:
         raise ArticleWithdrawn(f"Article {article_id} was withdrawn; it can no longer be changed.")
     changes = data.model_dump(exclude_unset=True, exclude={"assets", "body_html", "tags"})
     before = {"version": article.version, "headline": article.headline}
     for key, value in changes.items():
         setattr(article, key, value)
+    if "embargo_until" in changes:
+        article.status = ArticleStatus.embargoed if data.embargo_until else ArticleStatus.published
     if data.body_html is not None:
         _apply_body(article, data.body_html)
     if data.tags is not None:
-        article.tags = list(dict.fromkeys(t.strip() for t in data.tags if t.strip()))
+        article.tags = list(data.tags)
         _replace_tags(session, article.id, article.tags)
     if data.assets is not None:
         _replace_assets(session, article.id, data.assets)
     session.flush()
-    assets = [AssetCreate(kind=a.kind, url=a.url, caption=a.caption, credit=a.credit, relicensable=a.relicensable)
-              for a in get_assets(session, article.id)]
-    article.content_hash = content_hash(_versioned_fields(article.model_dump(), assets))
+    digest = _fingerprint(article.model_dump(), _stored_assets(session, article.id))
+    if digest == article.content_hash and not data.correction_note and not force:
+        return article
+    article.content_hash = digest
     article.version += 1
     article.updated_at = utcnow()
     session.add(article)
@@ -170,8 +226,24 @@ def update_article(session: Session, article_id: str, data: ArticleUpdate, *, ac
     return article
 
 
+def import_articles(
+    session: Session, articles: list[ArticleCreate], *, actor: audit.Actor,
+) -> list[tuple[Article, bool, bool]]:
+    """Upsert a batch in the caller's transaction: one bad article and the caller rolls back all."""
+    results = []
+    for index, data in enumerate(articles):
+        try:
+            results.append(upsert_article(session, data, actor=actor))
+        except SyndicateError as exc:
+            if len(articles) > 1:
+                locate(exc, f"article {index + 1} ({data.headline!r})")
+            raise
+    return results
+
+
 def withdraw_article(session: Session, article_id: str, *, reason: str, actor: audit.Actor) -> Article:
     article = get_article(session, article_id)
+    _lock(session, article)
     if article.status == ArticleStatus.withdrawn:
         return article
     article.status = ArticleStatus.withdrawn
@@ -223,7 +295,9 @@ def list_articles(
     if language:
         stmt = stmt.where(Article.language == language)
     if tag:
-        stmt = stmt.where(Article.id.in_(select(ArticleTag.article_id).where(ArticleTag.tag == tag.lower())))  # type: ignore[attr-defined]
+        # EXISTS probes the (article_id, tag) key while walking the (updated_at, id) index; IN built the
+        # whole tag's id list first (15 ms against 1 ms for a 10% tag at 100k articles on SQLite).
+        stmt = stmt.where(exists().where(ArticleTag.article_id == Article.id, ArticleTag.tag == tag.lower()))  # type: ignore[arg-type]
     if published_from:
         stmt = stmt.where(Article.published_at >= published_from)
     if published_to:
@@ -231,7 +305,10 @@ def list_articles(
     if updated_since:
         stmt = stmt.where(Article.updated_at > updated_since)
     if q:
-        pattern = f"%{q.strip().lower()}%"
-        stmt = stmt.where(or_(Article.headline.ilike(pattern), Article.standfirst.ilike(pattern)))  # type: ignore[union-attr,attr-defined]
+        # The user's words are matched literally: % and _ are not wildcards here.
+        words = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{words}%"
+        stmt = stmt.where(or_(Article.headline.ilike(pattern, escape="\\"),  # type: ignore[union-attr,attr-defined]
+                              Article.standfirst.ilike(pattern, escape="\\")))  # type: ignore[union-attr,attr-defined]
     return keyset_page(session, stmt, columns=[Article.updated_at, Article.id], kinds=[datetime, str],  # type: ignore[list-item]
                        cursor=cursor, limit=limit)

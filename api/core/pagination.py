@@ -79,4 +79,6 @@ def _after(columns: Sequence[ColumnElement], values: Sequence[Any], descending: 
         equal = [columns[j] == values[j] for j in range(i)]
         beyond = column < values[i] if descending else column > values[i]
         clauses.append(and_(*equal, beyond))
-    return or_(*clauses)
+    # The redundant bound on the first column lets both planners seek the index instead of scanning it.
+    first = columns[0] <= values[0] if descending else columns[0] >= values[0]
+    return and_(first, or_(*clauses))

@@ -1,0 +1,193 @@
+"""Catalogue HTTP API: the public listing (no body, ever) and the staff desk (create, import, edit, withdraw)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlmodel import Session
+
+from api.audit.service import Actor
+from api.catalogue import service
+from api.catalogue.errors import (
+    ArticleNotFound, ArticleWithdrawn, CanonicalUrlRequired, CanonicalUrlTaken, DocumentTooLarge, EmptyArticleBody,
+    EmptyDocument, InvalidArticle, MalformedJson, MissingHeadline, UndecodableDocument, UnknownImportFormat,
+    UnsupportedImportMediaType,
+)
+from api.catalogue.importers import ImportFormat, format_for_media_type, parse_document
+from api.catalogue.models import Article
+from api.catalogue.schemas import (
+    ArticleCreate, ArticleRead, ArticleSummary, ArticleUpdate, ArticleWithdraw, AssetRead, ImportReport, ImportResult,
+)
+from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.problems import error_responses
+from api.deps import SessionDep, StaffWith
+from api.staff.service import RoleRequired
+
+router = APIRouter(tags=["catalogue"])
+Editor = StaffWith("editor")
+STAFF_ERRORS = (Unauthenticated, RoleRequired)
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+def _read(session: Session, article: Article) -> ArticleRead:
+    assets = [AssetRead.model_validate(a) for a in service.get_assets(session, article.id)]
+    return ArticleRead.model_validate(article).model_copy(update={"assets": assets})
+
+
+# --- public ----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/articles", response_model=Page[ArticleSummary], summary="Browse the licensable catalogue",
+    description="Licensable articles that are published and not under embargo, oldest change first, keyed on "
+                "(updated_at, id): pass `next_cursor` back as `cursor` for the next page. For sync, remember the "
+                "last `updated_at` you saw and ask with `updated_since`. Bodies are never listed.",
+    responses=error_responses(BadCursor, ValidationFailed),
+)
+def list_articles(
+    session: SessionDep,
+    cursor: Annotated[str | None, Query(description="`next_cursor` from the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
+    section: Annotated[str | None, Query(examples=["news"])] = None,
+    tag: Annotated[str | None, Query(description="One tag, case-insensitive.", examples=["syria"])] = None,
+    language: Annotated[str | None, Query(description="BCP 47 language tag.", examples=["en"])] = None,
+    published_from: Annotated[datetime | None, Query(description="Published at or after (UTC).")] = None,
+    published_to: Annotated[datetime | None, Query(description="Published before (UTC).")] = None,
+    q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the headline or standfirst.",
+                                   examples=["Putin"])] = None,
+    updated_since: Annotated[datetime | None, Query(description="Changed after this time (UTC).")] = None,
+) -> Page[ArticleSummary]:
+    rows, next_cursor = service.list_articles(
+        session, section=section, tag=tag, language=language, published_from=published_from,
+        published_to=published_to, q=q, updated_since=updated_since, cursor=cursor, limit=limit,
+    )
+    return Page[ArticleSummary](items=[ArticleSummary.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/v1/articles/{article_id}", response_model=ArticleSummary, summary="One licensable article (no body)",
+    responses=error_responses(ArticleNotFound),
+)
+def get_article(article_id: str, session: SessionDep) -> ArticleSummary:
+    return ArticleSummary.model_validate(service.get_public_article(session, article_id))
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/staff/articles", response_model=ImportResult, status_code=status.HTTP_201_CREATED,
+    summary="Create an article, or update the one with the same external id or canonical URL",
+    description="201 when a new article was created; 200 when an existing one was updated (a new version) or "
+                "was already identical (`changed: false`, version kept).",
+    responses={200: {"model": ImportResult, "description": "An existing article was updated or unchanged."},
+               **error_responses(CanonicalUrlTaken, ArticleWithdrawn, EmptyArticleBody, ValidationFailed, *STAFF_ERRORS)},
+)
+def create_article(body: ArticleCreate, session: SessionDep, staff: Editor, response: Response) -> ImportResult:
+    article, created, changed = service.upsert_article(session, body, actor=Actor("staff", staff.id))
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return ImportResult(article=_read(session, article), created=created, changed=changed)
+
+
+async def _raw_document(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise DocumentTooLarge(f"The document is {declared} bytes; the limit is {MAX_IMPORT_BYTES}. Split it up.")
+    body = await request.body()
+    if len(body) > MAX_IMPORT_BYTES:
+        raise DocumentTooLarge(f"The document is {len(body)} bytes; the limit is {MAX_IMPORT_BYTES}. Split it up.")
+    return body
+
+
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The document itself, as its own media type: our JSON (one article or a list), IPTC ninjs "
+                       "(one item or a list), an HTML article page, or a page's plain text.",
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [{"$ref": "#/components/schemas/ArticleCreate"},
+                                     {"type": "array", "items": {"$ref": "#/components/schemas/ArticleCreate"}},
+                                     {"type": "object", "description": "An IPTC ninjs 1.x-3.x item", "required": ["uri"]}]},
+                "examples": {
+                    "own": {"summary": "Our shape", "value": ArticleCreate.model_config["json_schema_extra"]["examples"][0]},  # type: ignore[index]
+                    "ninjs": {"summary": "IPTC ninjs 3", "value": {
+                        "uri": "https://www.middleeasteye.net/news/putin-syria-visit", "type": "text",
+                        "versionCreated": "2020-01-07T12:00:00Z", "language": "en", "by": "MEE staff",
+                        "headlines": [{"role": "main", "value": "Putin makes surprise visit to Syria"}],
+                        "bodies": [{"role": "main", "contentType": "text/html", "value": "<p>Russia's president...</p>"}],
+                        "subjects": [{"name": "Syria"}]}},
+                },
+            },
+            "text/html": {"schema": {"type": "string"}, "example": "<html><head><link rel=\"canonical\" href=\"https://"
+                          "www.middleeasteye.net/news/putin-syria-visit\"></head><body><article><h1>Putin makes surprise "
+                          "visit to Syria</h1><p>Russia's president met...</p></article></body></html>"},
+            "text/plain": {"schema": {"type": "string"}, "example": "Putin makes surprise visit to Syria\n\nRare visit "
+                           "comes as regional tensions intensify\n\nRussia's president met his Syrian counterpart..."},
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/staff/articles/import", response_model=ImportReport, summary="Import a document (JSON, ninjs, HTML or text page)",
+    description="Send the document as the request body with its Content-Type. The whole document is imported in one "
+                "transaction: if any article in it is refused, nothing is written. Re-importing an article updates it "
+                "(a new version) or, when identical, leaves it unchanged. An HTML page may state its canonical URL "
+                "(<link rel=canonical>, og:url, JSON-LD); a text page cannot, so pass `canonical_url`.",
+    openapi_extra=_IMPORT_BODY,
+    responses=error_responses(MalformedJson, EmptyDocument, MissingHeadline, EmptyArticleBody, InvalidArticle,
+                              CanonicalUrlRequired, UnknownImportFormat, UndecodableDocument, UnsupportedImportMediaType,
+                              DocumentTooLarge, CanonicalUrlTaken, ArticleWithdrawn, ValidationFailed, *STAFF_ERRORS),
+)
+def import_document(
+    request: Request, session: SessionDep, staff: Editor, document: Annotated[bytes, Depends(_raw_document)],
+    format: Annotated[str, Query(description="auto (from Content-Type and content), json, ninjs, html or text.",
+                                 examples=["auto"])] = ImportFormat.auto.value,
+    canonical_url: Annotated[str | None, Query(
+        pattern=r"^https?://", max_length=1000,
+        description="The article's public URL; needed for a text page, overrides what an HTML page states.",
+        examples=["https://www.middleeasteye.net/news/putin-syria-visit"])] = None,
+) -> ImportReport:
+    chosen = format if format != ImportFormat.auto.value else format_for_media_type(request.headers.get("content-type"))
+    articles = parse_document(document, format=chosen, canonical_url=canonical_url)
+    outcomes = service.import_articles(session, articles, actor=Actor("staff", staff.id))
+    results = [ImportResult(article=_read(session, a), created=c, changed=ch) for a, c, ch in outcomes]
+    return ImportReport(
+        created=sum(r.created for r in results), updated=sum(r.changed and not r.created for r in results),
+        unchanged=sum(not r.changed for r in results), results=results,
+    )
+
+
+@router.get(
+    "/v1/staff/articles/{article_id}", response_model=ArticleRead, summary="The full article, with body and assets",
+    responses=error_responses(ArticleNotFound, *STAFF_ERRORS),
+)
+def staff_get_article(article_id: str, session: SessionDep, staff: Editor) -> ArticleRead:
+    return _read(session, service.get_article(session, article_id))
+
+
+@router.patch(
+    "/v1/staff/articles/{article_id}", response_model=ArticleRead, summary="Edit an article (a new version)",
+    description="Only the fields sent change. A real change, or a `correction_note`, makes a new version and tells "
+                "licensees; sending the current values changes nothing.",
+    responses=error_responses(ArticleNotFound, ArticleWithdrawn, EmptyArticleBody, ValidationFailed, *STAFF_ERRORS),
+)
+def update_article(article_id: str, body: ArticleUpdate, session: SessionDep, staff: Editor) -> ArticleRead:
+    article = service.update_article(session, article_id, body, actor=Actor("staff", staff.id))
+    return _read(session, article)
+
+
+@router.post(
+    "/v1/staff/articles/{article_id}/withdraw", response_model=ArticleRead, summary="Withdraw an article",
+    description="Takes the article out of the catalogue and out of licensed delivery; licensees are told. "
+                "Withdrawing twice is harmless.",
+    responses=error_responses(ArticleNotFound, ValidationFailed, *STAFF_ERRORS),
+)
+def withdraw_article(article_id: str, body: ArticleWithdraw, session: SessionDep, staff: Editor) -> ArticleRead:
+    article = service.withdraw_article(session, article_id, reason=body.reason, actor=Actor("staff", staff.id))
+    return _read(session, article)
