@@ -4,6 +4,7 @@ from api.audit.models import *  # noqa: F401,F403
 from api.catalogue.models import *  # noqa: F401,F403
 from api.core.idempotency import IdempotencyRecord  # noqa: F401
 from api.delivery.models import *  # noqa: F401,F403
+from api.invoicing.models import *  # noqa: F401,F403
 from api.licensing.models import *  # noqa: F401,F403
 from api.outbox.models import *  # noqa: F401,F403
 from api.partners.models import *  # noqa: F401,F403

@@ -54,8 +54,11 @@ def grant(
     session: Session, request: LicenceRequest, *, amount: int, conditions: list[str], actor: Actor,
     monthly_quota: int | None = None,
 ) -> Licence:
-    """Create the licence for an approved request. Free licences start active; others await payment
-    and a `billing.charge_licence` message is queued in the same transaction."""
+    """Create the licence for an approved request, in the same transaction as the approval.
+
+    Free licences start active. Metered (usage) licences also start active: they are billed in
+    arrears at the end of each period, and suspended if that invoice goes unpaid. Every other
+    licence awaits payment, and a `billing.charge_licence` message is queued to charge it."""
     free = amount == 0 or request.billing_mode == BillingMode.free
     mode = BillingMode.free if free else request.billing_mode
     terms = {name: getattr(request, name) for name in (
@@ -64,7 +67,7 @@ def grant(
     licence = Licence(
         request_id=request.id, partner_id=request.partner_id, currency=request.currency, amount=0 if free else amount,
         billing_mode=mode, conditions=conditions, monthly_quota=monthly_quota,
-        state=LicenceState.active if free else LicenceState.awaiting_payment, **terms,
+        state=LicenceState.active if free or mode == BillingMode.usage else LicenceState.awaiting_payment, **terms,
     )
     session.add(licence)
     session.flush()

@@ -1,0 +1,46 @@
+"""Outbox handlers and periodic jobs of the billing domain (imported by api.jobs)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.core.db import session_scope, utcnow
+from api.invoicing import charging, periods, provider, webhooks
+from api.invoicing import service as invoicing
+from api.outbox import service as outbox
+from api.worker import periodic
+
+log = logging.getLogger("syndicate.billing.jobs")
+
+
+@outbox.handler("billing.charge_licence")
+def charge_licence(session: Session, payload: dict[str, Any]) -> None:
+    # Raises when the provider is unreachable: the outbox retries with backoff.
+    charging.charge_licence(session, licence_id=payload["licence_id"], backend=provider.backend(),
+                            settings=provider.current_settings())
+
+
+@outbox.handler(webhooks.TOPIC)
+def handle_stripe_event(session: Session, payload: dict[str, Any]) -> None:
+    webhooks.handle_event(session, event_id=payload["event_id"], backend=provider.backend())
+
+
+@periodic("billing.suspend_overdue", every_seconds=3600)
+def suspend_overdue(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        suspended = invoicing.suspend_overdue(session, grace_days=provider.current_settings().payment_grace_days)
+    if suspended:
+        log.info("suspended %d licence(s) with invoices unpaid past the grace period", len(suspended))
+
+
+@periodic("billing.period_invoicing", every_seconds=3600)
+def invoice_last_period(engine: Engine) -> None:
+    """Invoice the month that just ended. Hourly, because repeating it is free and catches up after downtime."""
+    period = periods.previous_period(utcnow())
+    summary = periods.run_period(engine, period, backend=provider.backend(), settings=provider.current_settings())
+    if summary.invoices_created or summary.failed:
+        log.info("billing run %s: %d invoice(s), %d failed", period, summary.invoices_created, len(summary.failed))

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.core.pagination import Page
+from api.invoicing.models import InvoiceKind, InvoiceStatus
+
+_INVOICE_EXAMPLE = {
+    "id": "inv_01jdx7k3m2q8r5t9v0w1y2z3a4", "kind": "period", "partner_id": "ptn_01jdx6...", "licence_id": None,
+    "period": "2026-11", "provider": "stripe", "provider_invoice_id": "in_1Pgc6tB7WZ01zgkWu9fdqL6I",
+    "number": "7FE1103-0001", "status": "open", "amount_due": 15000, "amount_paid": 0, "currency": "GBP",
+    "collection_method": "send_invoice", "due_at": "2026-12-31T00:00:00Z", "paid_at": None,
+    "hosted_url": "https://invoice.stripe.com/i/acct_.../test_...", "created_at": "2026-12-01T00:05:00Z",
+}
+
+
+class InvoiceLineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    line_key: str
+    licence_id: str | None
+    article_id: str | None
+    description: str
+    quantity: int
+    unit_amount: int = Field(description="Minor units of `currency`.")
+    amount: int = Field(description="quantity × unit_amount, minor units.")
+    currency: str
+
+
+class InvoiceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_INVOICE_EXAMPLE]})
+    id: str
+    kind: InvoiceKind
+    partner_id: str
+    licence_id: str | None
+    period: str | None = Field(description="YYYY-MM for period invoices.")
+    provider: str = Field(description="`stripe` or `ledger` (bank transfer).")
+    provider_invoice_id: str | None
+    number: str | None
+    status: InvoiceStatus
+    amount_due: int = Field(description="Minor units of `currency`.")
+    amount_paid: int
+    currency: str = Field(description="ISO 4217.")
+    collection_method: str
+    due_at: datetime | None
+    paid_at: datetime | None
+    hosted_url: str | None = Field(description="Where the partner pays (Stripe hosted invoice or Checkout).")
+    created_at: datetime
+
+
+class InvoiceDetail(InvoiceRead):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{**_INVOICE_EXAMPLE, "lines": [{
+        "id": "inl_01jdx7...", "line_key": "usage:lic_01jdx5...", "licence_id": "lic_01jdx5...", "article_id": None,
+        "description": "2026-11: 3 article republication(s) under licence lic_01jdx5...", "quantity": 3,
+        "unit_amount": 5000, "amount": 15000, "currency": "GBP"}]}]})
+    lines: list[InvoiceLineRead]
+
+
+InvoicePage = Page[InvoiceRead]
+
+
+class MarkPaid(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reference": "BACS 2026-12-03 MEE-INV-0042", "paid_at": "2026-12-03T10:00:00Z"}]})
+    reference: str = Field(min_length=1, max_length=200, description="The bank transfer's reference.")
+    paid_at: datetime | None = Field(default=None, description="When the money arrived; defaults to now.")
+
+
+class BillingRunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"period": "2026-11"}]})
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The calendar month to invoice, YYYY-MM.")
+
+
+class BillingRunAccepted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"period": "2026-11", "status": "started"}]})
+    period: str
+    status: str = Field(description="`started`: the run continues after this answer; repeat it safely.")
+
+
+class WebhookAck(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"received": True, "duplicate": False}]})
+    received: bool = True
+    duplicate: bool = Field(description="True when this event id was already received; it is not acted on again.")

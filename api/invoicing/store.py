@@ -1,0 +1,84 @@
+"""Idempotent writes: insert-on-conflict-do-nothing, then read back whatever row won."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, SQLModel, select
+
+from api.core.db import is_postgres, utcnow
+from api.invoicing.models import BillingCustomer, Invoice, InvoiceLine
+from api.partners.models import Partner
+from billing import BillingBackend, LineSpec
+
+
+def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any], *, conflict: list[str]) -> bool:
+    """Insert a row unless one with the same `conflict` columns exists; True if this call inserted it."""
+    table = model.__table__  # type: ignore[attr-defined]
+    for column in table.columns:
+        # Python-side defaults (ids, timestamps) do not run for core inserts: fill them here.
+        if column.name not in values and column.default is not None and column.default.is_callable:
+            values[column.name] = column.default.arg(None)
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    # RETURNING says whether a row went in (rowcount is not reliable through the ORM session).
+    inserted = session.execute(stmt.returning(*table.primary_key.columns)).first()
+    session.flush()
+    return inserted is not None
+
+
+def claim_invoice(session: Session, *, charge_key: str, **values: Any) -> Invoice:
+    """The invoice for `charge_key`, created if needed and locked for this transaction on PostgreSQL."""
+    now = utcnow()
+    insert_ignore(session, Invoice, {"charge_key": charge_key, "created_at": now, "updated_at": now, **values},
+                  conflict=["charge_key"])
+    stmt = select(Invoice).where(Invoice.charge_key == charge_key).execution_options(populate_existing=True)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).one()
+
+
+def add_lines(session: Session, invoice: Invoice, lines: list[LineSpec], *, licence_ids: dict[str, str | None],
+              article_ids: dict[str, str | None] | None = None) -> list[InvoiceLine]:
+    """Add lines not yet on the invoice (a re-run adds nothing) and return all of its lines."""
+    for line in lines:
+        insert_ignore(session, InvoiceLine, {
+            "invoice_id": invoice.id, "line_key": line.key, "licence_id": licence_ids.get(line.key),
+            "article_id": (article_ids or {}).get(line.key), "description": line.description[:500],
+            "quantity": line.quantity, "unit_amount": line.unit_amount, "amount": line.amount,
+            "currency": line.currency,
+        }, conflict=["invoice_id", "line_key"])
+    return lines_of(session, invoice.id)
+
+
+def lines_of(session: Session, invoice_id: str) -> list[InvoiceLine]:
+    return list(session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id)
+                             .order_by(InvoiceLine.line_key)).all())
+
+
+def as_specs(lines: list[InvoiceLine]) -> list[LineSpec]:
+    return [LineSpec(key=line.line_key, description=line.description, unit_amount=line.unit_amount,
+                     quantity=line.quantity, currency=line.currency,
+                     metadata={"syndicate_licence_id": line.licence_id or ""}) for line in lines]
+
+
+def ensure_customer(session: Session, partner: Partner, backend: BillingBackend) -> str:
+    """One provider customer per partner, even when two approvals are charged at the same moment:
+    the provider call is idempotent and the unique partner_id decides which row stays."""
+    found = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner.id)).first()
+    if found is not None and found.provider == backend.name:
+        return found.provider_customer_id
+    customer_id = backend.ensure_customer(partner_id=partner.id, name=partner.name, email=partner.billing_email,
+                                          currency=partner.currency)
+    if found is not None:  # the backend was switched (ledger -> stripe): remember the new customer
+        found.provider, found.provider_customer_id = backend.name, customer_id
+        session.add(found)
+        session.flush()
+        return customer_id
+    insert_ignore(session, BillingCustomer, {"partner_id": partner.id, "provider": backend.name,
+                                             "provider_customer_id": customer_id}, conflict=["partner_id"])
+    row = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner.id)
+                       .execution_options(populate_existing=True)).one()
+    return row.provider_customer_id

@@ -1,0 +1,140 @@
+"""The billing interface the rest of Syndicate calls, and the plain data it speaks.
+
+Backends never see our database session or models: callers pass ids, amounts and idempotency
+keys, and get small frozen records back. Amounts are integers in minor units; currencies are
+ISO 4217 codes in upper case on our side (Stripe wants lower case; the Stripe backend converts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+CollectionMethod = Literal["send_invoice", "charge_automatically"]
+
+
+class BillingError(Exception):
+    """Base of every error a backend raises on purpose."""
+
+
+class ProviderUnavailable(BillingError):
+    """The payment provider could not be reached or answered 5xx: retry later (same idempotency key)."""
+
+
+class PaymentDeclined(BillingError):
+    """The customer's card was declined; the provider's message is in `str(exc)`."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ProviderRejected(BillingError):
+    """The provider refused the request (4xx other than a decline), e.g. an idempotency conflict."""
+
+
+class BadWebhookSignature(BillingError):
+    """A webhook's signature is missing, wrong, or its timestamp is outside the tolerance."""
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One invoice line: `amount` is the line total (unit_amount * quantity)."""
+
+    key: str  # stable, ours: makes the provider's idempotency key for this line
+    description: str
+    unit_amount: int
+    quantity: int
+    currency: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def amount(self) -> int:
+        return self.unit_amount * self.quantity
+
+
+@dataclass(frozen=True)
+class ProviderInvoice:
+    id: str
+    status: str  # draft | open | paid | void | uncollectible
+    amount_due: int
+    amount_paid: int
+    currency: str
+    number: str | None = None
+    hosted_url: str | None = None
+    due_at: datetime | None = None
+    customer_id: str | None = None
+    subscription_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderCheckout:
+    id: str
+    url: str | None
+    status: str | None = None
+    payment_status: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderSubscription:
+    id: str
+    status: str
+    latest_invoice_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    id: str
+    type: str
+    created: int
+    object: dict[str, Any]
+    payload: dict[str, Any]
+
+
+@runtime_checkable
+class BillingBackend(Protocol):
+    """What Syndicate needs from a payment system. Every write takes our own idempotency key."""
+
+    name: str
+
+    def ensure_customer(self, *, partner_id: str, name: str, email: str, currency: str) -> str:
+        """The provider's customer id for this partner, created on first use, never twice."""
+        ...
+
+    def ensure_price(
+        self, *, lookup_key: str, product_name: str, unit_amount: int, currency: str,
+        interval: Literal["month", "year"] | None = None,
+    ) -> str:
+        """The provider's price id for `lookup_key`, created on first use."""
+        ...
+
+    def create_invoice(
+        self, *, idempotency_key: str, customer_id: str, currency: str, lines: Sequence[LineSpec],
+        collection_method: CollectionMethod, days_until_due: int | None, description: str,
+        metadata: dict[str, str],
+    ) -> ProviderInvoice:
+        """Create, fill and finalize an invoice; calling again with the same key returns the same one."""
+        ...
+
+    def create_checkout_session(
+        self, *, idempotency_key: str, customer_id: str, line: LineSpec, success_url: str, cancel_url: str,
+        client_reference_id: str, metadata: dict[str, str],
+    ) -> ProviderCheckout: ...
+
+    def create_subscription(
+        self, *, idempotency_key: str, customer_id: str, price_id: str, collection_method: CollectionMethod,
+        days_until_due: int | None, cancel_at: datetime | None, metadata: dict[str, str],
+    ) -> ProviderSubscription: ...
+
+    def retrieve_invoice(self, invoice_id: str) -> ProviderInvoice: ...
+
+    def retrieve_checkout_session(self, session_id: str) -> ProviderCheckout: ...
+
+    def list_invoices(self, *, created_since: datetime | None = None) -> Iterator[ProviderInvoice]: ...
+
+    def verify_webhook(self, payload: bytes, signature_header: str | None) -> WebhookEvent:
+        """Check `Stripe-Signature` (HMAC-SHA256, 300 s tolerance) and parse the event."""
+        ...

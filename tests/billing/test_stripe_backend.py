@@ -1,0 +1,129 @@
+"""The Stripe backend against the Stripe-shaped loopback server: what it sends, and idempotency."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import stripe
+
+from billing import BadWebhookSignature, LineSpec, PaymentDeclined, ProviderRejected, ProviderUnavailable
+from billing.stripe_backend import StripeBackend
+from tests.billing.events import event, fixture_object, sign, WEBHOOK_SECRET
+
+LINES = [LineSpec(key="lic_a", description="Licence A", unit_amount=5000, quantity=3, currency="GBP"),
+         LineSpec(key="lic_b", description="Licence B", unit_amount=1250, quantity=1, currency="GBP")]
+
+
+def _invoice(backend: StripeBackend, key: str = "invoice:ptn_1:2026-11", lines=LINES):
+    return backend.create_invoice(idempotency_key=key, customer_id="cus_x", currency="GBP", lines=lines,
+                                  collection_method="send_invoice", days_until_due=14, description="Usage 2026-11",
+                                  metadata={"syndicate_partner_id": "ptn_1"})
+
+
+def test_invoice_is_created_filled_and_finalized_with_our_keys(stripe_backend, stripe_double) -> None:
+    invoice = _invoice(stripe_backend)
+    assert (invoice.status, invoice.amount_due, invoice.currency) == ("open", 16250, "GBP")
+    created = stripe_double.calls("POST", "/v1/invoices")[0]
+    assert created.idempotency_key == "invoice:ptn_1:2026-11:create"
+    assert created.params["collection_method"] == "send_invoice"
+    assert created.params["days_until_due"] == "14"
+    assert created.params["currency"] == "gbp"
+    assert created.params["pending_invoice_items_behavior"] == "exclude"
+    items = stripe_double.calls("POST", "/v1/invoiceitems")
+    assert [(i.params["amount"], i.idempotency_key) for i in items] == [
+        ("15000", "invoice:ptn_1:2026-11:line:lic_a"), ("1250", "invoice:ptn_1:2026-11:line:lic_b")]
+    assert all(i.params["invoice"] == invoice.id for i in items)
+    finalize = stripe_double.calls("POST", r"/v1/invoices/in_\w+/finalize")
+    assert finalize[0].idempotency_key == "invoice:ptn_1:2026-11:finalize"
+    # totals agree to the unit with what the provider holds
+    assert stripe_double.state.objects[invoice.id]["amount_due"] == sum(line.amount for line in LINES)
+
+
+def test_repeating_a_create_replays_the_same_objects(stripe_backend, stripe_double) -> None:
+    first = _invoice(stripe_backend)
+    again = _invoice(stripe_backend)
+    assert again.id == first.id
+    assert len(stripe_double.of_kind("invoice")) == 1
+    assert len(stripe_double.of_kind("invoiceitem")) == 2
+
+
+def test_same_key_with_other_amounts_is_refused(stripe_backend) -> None:
+    _invoice(stripe_backend)
+    changed = [LineSpec(key="lic_a", description="Licence A", unit_amount=5000, quantity=4, currency="GBP")]
+    with pytest.raises(ProviderRejected, match="same parameters") as info:
+        _invoice(stripe_backend, lines=changed)
+    assert isinstance(info.value.__cause__, stripe.IdempotencyError)
+
+
+def test_customer_is_found_before_it_is_created(stripe_backend, stripe_double) -> None:
+    first = stripe_backend.ensure_customer(partner_id="ptn_1", name="Outlet", email="b@o.example", currency="GBP")
+    second = stripe_backend.ensure_customer(partner_id="ptn_1", name="Outlet", email="b@o.example", currency="GBP")
+    other = stripe_backend.ensure_customer(partner_id="ptn_2", name="Other", email="b@o.example", currency="GBP")
+    assert first == second != other
+    posts = stripe_double.calls("POST", "/v1/customers")
+    assert [p.idempotency_key for p in posts] == ["customer:ptn_1", "customer:ptn_2"]
+    assert posts[0].params["metadata[syndicate_partner_id]"] == "ptn_1"
+
+
+def test_price_is_found_by_lookup_key(stripe_backend, stripe_double) -> None:
+    kwargs = dict(lookup_key="syndicate-feed-monthly-gbp-9900", product_name="Feed", unit_amount=9900,
+                  currency="GBP", interval="month")
+    first = stripe_backend.ensure_price(**kwargs)
+    assert stripe_backend.ensure_price(**kwargs) == first
+    created = stripe_double.calls("POST", "/v1/prices")
+    assert len(created) == 1 and created[0].idempotency_key == "price:syndicate-feed-monthly-gbp-9900"
+    assert created[0].params["recurring[interval]"] == "month"
+    assert created[0].params["lookup_key"] == "syndicate-feed-monthly-gbp-9900"
+    assert stripe_double.calls("GET", "/v1/prices")[0].params == {"lookup_keys[0]": "syndicate-feed-monthly-gbp-9900",
+                                                                  "limit": "1"}
+
+
+def test_subscription_and_checkout_send_todays_parameters(stripe_backend, stripe_double) -> None:
+    price = stripe_backend.ensure_price(lookup_key="k", product_name="Feed", unit_amount=100, currency="EUR",
+                                        interval="month")
+    sub = stripe_backend.create_subscription(idempotency_key="subscription:lic_1", customer_id="cus_1", price_id=price,
+                                             collection_method="send_invoice", days_until_due=30, cancel_at=None,
+                                             metadata={"syndicate_licence_id": "lic_1"})
+    assert sub.status == "active"
+    sent = stripe_double.calls("POST", "/v1/subscriptions")[0]
+    assert sent.params["items[0][price]"] == price and sent.idempotency_key == "subscription:lic_1"
+    checkout = stripe_backend.create_checkout_session(
+        idempotency_key="checkout:lic_2", customer_id="cus_1", line=LINES[1], success_url="https://s.test/ok",
+        cancel_url="https://s.test/no", client_reference_id="lic_2", metadata={"syndicate_licence_id": "lic_2"})
+    assert checkout.url and checkout.id.startswith("cs_")
+    sent = stripe_double.calls("POST", "/v1/checkout/sessions")[0]
+    assert sent.params["line_items[0][price_data][unit_amount]"] == "1250"
+    assert sent.params["mode"] == "payment" and sent.idempotency_key == "checkout:lic_2"
+
+
+def test_outage_and_server_errors_are_retryable(stripe_backend, stripe_double) -> None:
+    stripe_double.fail("POST", "/v1/invoices", status=500)
+    with pytest.raises(ProviderUnavailable):
+        _invoice(stripe_backend)
+    stripe_double.stop()
+    with pytest.raises(ProviderUnavailable, match="could not be reached"):
+        _invoice(stripe_backend)
+
+
+def test_card_error_becomes_payment_declined(stripe_backend, stripe_double) -> None:
+    stripe_double.fail("POST", r"/v1/invoices/in_\w+/finalize", status=402, error_type="card_error")
+    with pytest.raises(PaymentDeclined) as info:
+        _invoice(stripe_backend)
+    assert isinstance(info.value.__cause__, stripe.CardError)
+
+
+def test_webhook_signature_checks(stripe_backend) -> None:
+    payload = json.dumps(event("invoice.paid", fixture_object("invoice", id="in_1"))).encode()
+    good = stripe_backend.verify_webhook(payload, sign(payload))
+    assert good.type == "invoice.paid" and good.object["id"] == "in_1"
+    with pytest.raises(BadWebhookSignature):
+        stripe_backend.verify_webhook(payload, sign(payload, secret="whsec_wrong"))
+    with pytest.raises(BadWebhookSignature, match="tolerance"):
+        stripe_backend.verify_webhook(payload, sign(payload, timestamp=int(time.time()) - 301))
+    with pytest.raises(BadWebhookSignature):
+        stripe_backend.verify_webhook(payload + b" ", sign(payload))
+    with pytest.raises(BadWebhookSignature):
+        stripe_backend.verify_webhook(payload, None)
+    assert WEBHOOK_SECRET.startswith("whsec_")

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from api.app import create_app
+from api.audit.service import Actor
+from api.core.config import Settings
+from api.delivery.models import UsageEvent
+import api.invoicing.jobs  # noqa: F401 - registers the outbox handlers
+from api.invoicing import provider
+from tests.billing.conftest import stripe_backend, stripe_double  # noqa: F401 - shared fixtures
+from tests.billing.events import WEBHOOK_SECRET
+from tests.billing.stripe_server import StripeDouble
+from tests.conftest import make_settings
+
+FINANCE = Actor("staff", "stf_finance")
+
+
+@pytest.fixture(autouse=True)
+def ledger_settings(settings: Settings) -> Iterator[Settings]:
+    """Outbox handlers and jobs bill through the ledger unless a test switches to Stripe."""
+    with provider.use_settings(settings):
+        yield settings
+
+
+@pytest.fixture
+def stripe_settings(database_url: str, stripe_double: StripeDouble, ledger_settings) -> Iterator[Settings]:  # noqa: F811
+    configured = make_settings(database_url, billing_backend="stripe", stripe_api_key="sk_test_syndicate",
+                               stripe_api_base=stripe_double.url, stripe_webhook_secret=WEBHOOK_SECRET)
+    with provider.use_settings(configured):
+        yield configured
+
+
+@pytest.fixture
+def stripe_client(app, stripe_settings: Settings) -> Iterator[TestClient]:
+    """The API configured for Stripe (against the loopback double), on the same test database."""
+    stripe_app = create_app(stripe_settings, run_worker=False)
+    with TestClient(stripe_app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def add_usage(session: Session, licence, article, *, at: datetime, billable: bool = True) -> UsageEvent:
+    event = UsageEvent(licence_id=licence.id, partner_id=licence.partner_id, article_id=article.id,
+                       article_version=1, format="json", billable=billable, at=at)
+    session.add(event)
+    session.flush()
+    return event

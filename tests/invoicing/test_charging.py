@@ -1,0 +1,193 @@
+"""billing.charge_licence: what an approval leads to, with the ledger and with Stripe."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from api.invoicing.models import BillingCustomer, BillingSubscription, Invoice, InvoiceLine, InvoiceStatus
+from api.invoicing import service as invoicing
+from api.licensing.models import Licence
+from api.licensing.states import LicenceState
+from api.outbox import service as outbox
+from api.outbox.models import OutboxMessage
+from tests.builders import make_article, make_licence, make_partner
+from tests.invoicing.conftest import FINANCE
+
+
+def _charge_message(session, licence_id: str) -> OutboxMessage:
+    session.expire_all()
+    return session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.charge_licence",
+                                                    OutboxMessage.payload["licence_id"].as_string() == licence_id)).one()
+
+
+def test_ledger_one_off_invoice_then_bank_transfer_activates(session, engine) -> None:
+    partner = make_partner(session, currency="EUR")
+    licence = make_licence(session, partner=partner, articles=[make_article(session)], amount=12_500)
+    session.commit()
+    assert outbox.drain(engine) >= 1
+    invoice = session.exec(select(Invoice).where(Invoice.licence_id == licence.id)).one()
+    assert (invoice.status, invoice.amount_due, invoice.currency, invoice.provider) == ("open", 12_500, "EUR", "ledger")
+    assert invoice.due_at is not None and invoice.number
+    lines = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)).all()
+    assert [(line.amount, line.licence_id) for line in lines] == [(12_500, licence.id)]
+    assert session.get(Licence, licence.id).state == LicenceState.awaiting_payment
+    invoicing.mark_paid(session, invoice.id, reference="BACS 123", paid_at=None, actor=FINANCE)
+    session.commit()
+    session.refresh(licence)
+    assert licence.state == LicenceState.active
+
+
+def test_charging_twice_makes_one_invoice(session, engine) -> None:
+    from api.invoicing import charging, provider
+
+    licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=900)
+    session.commit()
+    for _ in range(2):
+        charging.charge_licence(session, licence_id=licence.id, backend=provider.backend(),
+                                settings=provider.current_settings())
+        session.commit()
+    assert len(session.exec(select(Invoice)).all()) == 1
+    assert len(session.exec(select(InvoiceLine)).all()) == 1
+    assert len(session.exec(select(BillingCustomer)).all()) == 1
+
+
+def test_stripe_one_off_invoice_is_sent_with_payment_terms(session, engine, stripe_settings, stripe_double) -> None:
+    partner = make_partner(session, currency="GBP")
+    licence = make_licence(session, partner=partner, articles=[make_article(session)], amount=25_000)
+    session.commit()
+    outbox.drain(engine)
+    invoice = session.exec(select(Invoice).where(Invoice.licence_id == licence.id)).one()
+    assert invoice.provider == "stripe" and invoice.status == InvoiceStatus.open
+    created = stripe_double.calls("POST", "/v1/invoices")[0]
+    assert created.idempotency_key == f"licence-invoice:{licence.id}:create"
+    assert created.params["collection_method"] == "send_invoice"
+    assert created.params["days_until_due"] == str(stripe_settings.invoice_days_until_due)
+    assert created.params["currency"] == "gbp"
+    assert created.params["metadata[syndicate_licence_id]"] == licence.id
+    item = stripe_double.calls("POST", "/v1/invoiceitems")[0]
+    assert item.params["amount"] == "25000" and licence.id in item.params["description"]
+    remote = stripe_double.state.objects[invoice.provider_invoice_id]
+    assert remote["amount_due"] == invoice.amount_due == 25_000  # both sides agree to the unit
+    assert invoice.hosted_url == remote["hosted_invoice_url"]
+    customer = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner.id)).one()
+    assert customer.provider_customer_id == remote["customer"]
+    assert session.get(Licence, licence.id).state == LicenceState.awaiting_payment
+
+
+def test_stripe_outage_leaves_approval_and_retries_later(session, engine, stripe_settings, stripe_double) -> None:
+    stripe_double.stop()
+    licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=4_000)
+    session.commit()  # the approval commits whatever Stripe's state
+    assert outbox.drain(engine, topics={"billing.charge_licence"}) == 0
+    message = _charge_message(session, licence.id)
+    assert message.status == "pending" and message.attempts == 1 and "reached" in message.last_error
+    assert message.next_attempt_at > message.created_at  # backoff
+    assert session.exec(select(Invoice)).all() == []  # nothing half-created on our side
+    assert session.get(Licence, licence.id).state == LicenceState.awaiting_payment
+
+
+def test_stripe_failure_halfway_is_retried_without_duplicates(session, engine, stripe_settings, stripe_double) -> None:
+    licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=4_000)
+    session.commit()
+    stripe_double.fail("POST", r"/v1/invoices/in_\w+/finalize", status=400, error_type="invalid_request_error")
+    outbox.drain(engine)
+    assert session.exec(select(Invoice)).all() == []
+    message = _charge_message(session, licence.id)
+    message.next_attempt_at = message.created_at  # due again now
+    session.add(message)
+    session.commit()
+    assert outbox.drain(engine, topics={"billing.charge_licence"}) == 1
+    invoice = session.exec(select(Invoice)).one()
+    assert invoice.status == InvoiceStatus.open
+    assert len(stripe_double.of_kind("invoice")) == 1  # the retry found the first attempt's draft
+    assert len(stripe_double.of_kind("invoiceitem")) == 1
+    assert len(stripe_double.of_kind("customer")) == 1
+
+
+def test_stripe_subscription_for_a_feed_licence(session, engine, stripe_settings, stripe_double) -> None:
+    licence = make_licence(session, partner=make_partner(session, currency="USD"), scope="catalogue",
+                           amount=99_00, billing_mode="subscription", days=365)
+    session.commit()
+    outbox.drain(engine)
+    sub = session.exec(select(BillingSubscription).where(BillingSubscription.licence_id == licence.id)).one()
+    sent = stripe_double.calls("POST", "/v1/subscriptions")[0]
+    assert sent.idempotency_key == f"subscription:{licence.id}"
+    assert sent.params["items[0][price]"] == sub.price_id
+    assert int(sent.params["cancel_at"]) == int(licence.ends_at.timestamp())
+    price = stripe_double.calls("POST", "/v1/prices")[0]
+    assert price.params["lookup_key"] == "syndicate-feed-monthly-usd-9900"
+    assert price.params["recurring[interval]"] == "month" and price.params["unit_amount"] == "9900"
+    assert session.exec(select(Invoice)).all() == []  # Stripe raises the subscription's invoices
+
+
+def test_stripe_checkout_when_chosen(session, engine, stripe_settings, stripe_double) -> None:
+    stripe_settings.one_off_payment = "checkout"
+    licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=7_500)
+    session.commit()
+    outbox.drain(engine)
+    invoice = session.exec(select(Invoice)).one()
+    assert invoice.collection_method == "checkout" and invoice.hosted_url == "https://checkout.stripe.test/c/pay"
+    sent = stripe_double.calls("POST", "/v1/checkout/sessions")[0]
+    assert sent.idempotency_key == f"checkout:{licence.id}" and sent.params["client_reference_id"] == licence.id
+    assert sent.params["line_items[0][price_data][unit_amount]"] == "7500"
+
+
+def test_usage_licence_is_not_charged_at_approval(session, engine, stripe_settings, stripe_double) -> None:
+    make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=500,
+                 billing_mode="usage")
+    session.commit()
+    outbox.drain(engine)
+    assert session.exec(select(Invoice)).all() == [] and stripe_double.state.requests == []
+
+
+def test_concurrent_approvals_create_one_customer(session, engine, stripe_settings, stripe_double) -> None:
+    import threading
+
+    from api.core.db import session_scope
+    from api.invoicing import charging, provider
+
+    partner = make_partner(session)
+    licences = [make_licence(session, partner=partner, articles=[make_article(session)], amount=100 * (i + 1))
+                for i in range(2)]
+    session.commit()
+    barrier, errors = threading.Barrier(2), []
+
+    def charge(licence_id: str) -> None:
+        barrier.wait()
+        try:
+            with session_scope(engine) as worker_session:
+                charging.charge_licence(worker_session, licence_id=licence_id, backend=provider.backend(),
+                                        settings=stripe_settings)
+        except Exception as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=charge, args=(lic.id,)) for lic in licences]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(session.exec(select(BillingCustomer)).all()) == 1
+    assert len(stripe_double.of_kind("customer")) == 1
+    assert len(session.exec(select(Invoice)).all()) == 2
+
+
+def test_charge_automatically_paid_at_once_activates(session, engine, stripe_settings, stripe_double) -> None:
+    stripe_settings.one_off_payment = "charge_automatically"
+    original = stripe_double.route
+
+    def paid_on_finalize(method, path, params):
+        status, body = original(method, path, params)
+        if path.endswith("/finalize"):
+            body = stripe_double.update(body["id"], status="paid", amount_paid=body["amount_due"])
+        return status, body
+
+    stripe_double.route = paid_on_finalize
+    licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=2_000)
+    session.commit()
+    outbox.drain(engine)
+    created = stripe_double.calls("POST", "/v1/invoices")[0]
+    assert created.params["collection_method"] == "charge_automatically" and "days_until_due" not in created.params
+    session.expire_all()
+    assert session.exec(select(Invoice)).one().status == InvoiceStatus.paid
+    assert session.get(Licence, licence.id).state == LicenceState.active

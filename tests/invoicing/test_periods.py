@@ -1,0 +1,202 @@
+"""Period invoicing: one invoice per partner and month, exactly once, and reconciliation."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from api.cli import app as cli
+from api.invoicing import periods, provider
+from api.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+from api.invoicing.service import BadPeriod
+from tests.builders import make_article, make_licence, make_partner
+from tests.invoicing.conftest import add_usage
+
+PERIOD = "2026-10"
+IN_PERIOD = datetime(2026, 10, 15, 12, tzinfo=UTC)
+
+
+def _usage_world(session, *, partners: int = 2):
+    """Each partner: a usage licence at 500/article with 3 billable republications in the period,
+    one non-billable re-fetch, and one republication the month after."""
+    made = []
+    for n in range(partners):
+        partner = make_partner(session, currency="GBP")
+        articles = [make_article(session) for _ in range(3)]
+        licence = make_licence(session, partner=partner, articles=articles, amount=500 + n, billing_mode="usage")
+        for article in articles:
+            add_usage(session, licence, article, at=IN_PERIOD)
+        add_usage(session, licence, articles[0], at=IN_PERIOD, billable=False)
+        later = make_article(session)
+        add_usage(session, licence, later, at=datetime(2026, 11, 2, tzinfo=UTC))
+        made.append((partner, licence))
+    session.commit()
+    return made
+
+
+def _run(engine, settings=None):
+    settings = settings or provider.current_settings()
+    return periods.run_period(engine, PERIOD, backend=provider.backend(settings), settings=settings)
+
+
+def test_usage_becomes_one_invoice_per_partner(session, engine) -> None:
+    made = _usage_world(session)
+    summary = _run(engine)
+    assert (summary.partners, summary.invoices_created, summary.lines) == (2, 2, 2)
+    assert summary.totals == {"GBP": 3 * 500 + 3 * 501}
+    for partner, licence in made:
+        invoice = session.exec(select(Invoice).where(Invoice.partner_id == partner.id)).one()
+        assert (invoice.period, invoice.status, invoice.currency) == (PERIOD, InvoiceStatus.open, "GBP")
+        line = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)).one()
+        assert (line.licence_id, line.quantity, line.unit_amount) == (licence.id, 3, licence.amount)
+        assert invoice.amount_due == line.amount == 3 * licence.amount
+
+
+def test_running_twice_changes_nothing(session, engine) -> None:
+    """Sequential double run: on SQLite and PostgreSQL."""
+    _usage_world(session)
+    first = _run(engine)
+    second = _run(engine)
+    assert (first.invoices_created, second.invoices_created, second.already_invoiced) == (2, 0, 2)
+    assert len(session.exec(select(Invoice)).all()) == 2
+    assert len(session.exec(select(InvoiceLine)).all()) == 2
+
+
+def test_stripe_run_that_died_halfway_resumes(session, engine, stripe_settings, stripe_double) -> None:
+    made = _usage_world(session, partners=3)
+    # the second partner's invoice is created and filled at Stripe, then finalizing fails: our
+    # transaction for that partner rolls back, as if the process had died there
+    stripe_double.fail("POST", r"/v1/invoices/in_\w+/finalize", status=400, error_type="invalid_request_error",
+                       skip=1)
+    first = _run(engine, stripe_settings)
+    assert first.invoices_created == 2 and len(first.failed) == 1
+    second = _run(engine, stripe_settings)
+    assert (second.invoices_created, second.already_invoiced, second.failed) == (1, 2, {})
+    invoices = session.exec(select(Invoice)).all()
+    assert len(invoices) == 3 and {i.status for i in invoices} == {InvoiceStatus.open}
+    assert len(stripe_double.of_kind("invoice")) == 3  # the resumed partner reused its first draft
+    assert len(stripe_double.of_kind("invoiceitem")) == 3
+    keys = {c.idempotency_key for c in stripe_double.calls("POST", "/v1/invoices")}
+    assert keys == {f"invoice:{p.id}:{PERIOD}:create" for p, _ in made}
+    for invoice in invoices:  # our totals and Stripe's agree to the unit
+        assert stripe_double.state.objects[invoice.provider_invoice_id]["amount_due"] == invoice.amount_due
+    assert periods.reconcile(session, backend=provider.backend(stripe_settings)) == []
+
+
+@pytest.mark.postgres_only
+def test_two_concurrent_runs_make_each_invoice_once(session, engine, stripe_settings, stripe_double) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; SQLite serialises every write transaction")
+    _usage_world(session, partners=4)
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def worker() -> None:
+        barrier.wait()
+        try:
+            results.append(_run(engine, stripe_settings))
+        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(r.invoices_created for r in results) == 4
+    assert sum(r.invoices_created + r.already_invoiced + len(r.failed) for r in results) == 8
+    retry = _run(engine, stripe_settings)  # anything a collision deferred is finished by the next run
+    assert sum(r.invoices_created for r in results) + retry.invoices_created == 4
+    assert len(session.exec(select(Invoice)).all()) == 4
+    assert len(session.exec(select(InvoiceLine)).all()) == 4
+    assert len(stripe_double.of_kind("invoice")) == 4
+    assert len(stripe_double.of_kind("invoiceitem")) == 4
+
+
+def test_reconcile_lists_every_difference(session, engine, stripe_settings, stripe_double) -> None:
+    _usage_world(session)
+    _run(engine, stripe_settings)
+    a, b = session.exec(select(Invoice).order_by(Invoice.id)).all()
+    stripe_double.update(a.provider_invoice_id, status="paid", amount_paid=a.amount_due)
+    del stripe_double.state.objects[b.provider_invoice_id]
+    stray = stripe_double._new("invoice", "in", status="open", metadata={"syndicate_partner_id": "ptn_x"})
+    diffs = periods.reconcile(session, backend=provider.backend(stripe_settings))
+    found = {(d.provider_invoice_id, d.field, d.ours, d.theirs) for d in diffs}
+    assert (a.provider_invoice_id, "status", "open", "paid") in found
+    assert (a.provider_invoice_id, "amount_paid", 0, a.amount_due) in found
+    assert (b.provider_invoice_id, "missing at provider", "open", None) in found
+    assert (stray["id"], "missing locally", None, "open") in found
+    assert len(diffs) == 4
+
+
+def test_cli_run_and_reconcile(session, engine) -> None:
+    _usage_world(session)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["billing", "run", "--period", PERIOD])
+    assert result.exit_code == 0, result.output
+    assert "invoices created" in result.output and "total GBP: 30.03 (3003 minor units)" in result.output
+    again = runner.invoke(cli, ["billing", "run", "--period", PERIOD])
+    assert again.exit_code == 0 and len(session.exec(select(Invoice)).all()) == 2
+    session.commit()  # release SQLite's lock before the next command opens its own connection
+    reconcile = runner.invoke(cli, ["billing", "reconcile"])
+    assert reconcile.exit_code == 0 and "No differences" in reconcile.output
+    bad = runner.invoke(cli, ["billing", "run", "--period", "2026-13"])
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.output
+
+
+def test_period_parsing() -> None:
+    assert periods.parse_period("2026-12") == (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    assert periods.previous_period(datetime(2027, 1, 5, tzinfo=UTC)) == "2026-12"
+    with pytest.raises(BadPeriod):
+        periods.parse_period("26-1")
+
+
+def test_ledger_feed_first_month_then_monthly_fee_on_period_invoice(session, engine) -> None:
+    from api.core.db import utcnow
+    from api.invoicing import service as invoicing
+    from api.licensing.models import Licence
+    from api.licensing.states import LicenceState
+    from api.outbox import service as outbox
+    from tests.invoicing.conftest import FINANCE
+
+    partner = make_partner(session, currency="GBP")
+    licence = make_licence(session, partner=partner, scope="catalogue", amount=20_000, billing_mode="subscription",
+                           days=400)
+    session.commit()
+    outbox.drain(engine)
+    first = session.exec(select(Invoice).where(Invoice.licence_id == licence.id)).one()
+    assert first.amount_due == 20_000 and first.provider == "ledger"
+    invoicing.mark_paid(session, first.id, reference="BACS 1", paid_at=None, actor=FINANCE)
+    session.commit()
+    assert session.get(Licence, licence.id).state == LicenceState.active
+    now = utcnow()
+    next_month = f"{now.year + 1}-01" if now.month == 12 else f"{now.year}-{now.month + 1:02d}"
+    this_month = f"{now:%Y-%m}"
+    settings = provider.current_settings()
+    assert periods.run_period(engine, this_month, backend=provider.backend(settings), settings=settings).partners == 0
+    summary = periods.run_period(engine, next_month, backend=provider.backend(settings), settings=settings)
+    assert (summary.invoices_created, summary.totals) == (1, {"GBP": 20_000})
+    fee = session.exec(select(InvoiceLine).join(Invoice).where(Invoice.period == next_month)).one()
+    assert (fee.line_key, fee.licence_id, fee.amount) == (f"fee:{licence.id}", licence.id, 20_000)
+
+
+def test_worker_job_invoices_the_month_that_ended(session, engine) -> None:
+    from api.core.db import utcnow
+    from api.invoicing import jobs
+
+    last = periods.previous_period(utcnow())
+    start, _ = periods.parse_period(last)
+    partner = make_partner(session)
+    article = make_article(session)
+    licence = make_licence(session, partner=partner, articles=[article], amount=321, billing_mode="usage")
+    add_usage(session, licence, article, at=start)
+    session.commit()
+    jobs.invoice_last_period(engine)
+    jobs.invoice_last_period(engine)
+    invoice = session.exec(select(Invoice).where(Invoice.period == last)).one()
+    assert invoice.amount_due == 321
