@@ -5,8 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+DEVELOPMENT_SECRET = "change-me-in-production-please-32b"
 
 
 class Settings(BaseSettings):
@@ -19,7 +22,7 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     publisher_name: str = "Middle East Eye"
     copyright_holder: str = "Middle East Eye"
-    secret_key: SecretStr = SecretStr("change-me-in-production-please-32b")
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     staff_token_minutes: int = 30
     jwt_issuer: str = "syndicate"
     jwt_audience: str = "syndicate-content"
@@ -73,6 +76,16 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_currency(cls, value: str) -> str:
         return value.upper()
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> "Settings":
+        if self.environment == "production":
+            secret = self.secret_key.get_secret_value()
+            if secret == DEVELOPMENT_SECRET or len(secret) < 32:
+                raise ValueError("SYNDICATE_SECRET_KEY must be set to a random value of at least 32 characters in production")
+            if self.billing_backend == "stripe" and (self.stripe_api_key is None or self.stripe_webhook_secret is None):
+                raise ValueError("the stripe billing backend needs SYNDICATE_STRIPE_API_KEY and SYNDICATE_STRIPE_WEBHOOK_SECRET")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

@@ -21,3 +21,14 @@ def test_settings_read_the_environment(monkeypatch) -> None:
     settings = Settings()
     assert settings.billing_backend == "stripe"
     assert settings.public_base_url == "https://licensing.example.com"
+
+
+def test_production_refuses_the_development_secret() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="SYNDICATE_SECRET_KEY"):
+        Settings(environment="production")
+    with pytest.raises(ValidationError, match="STRIPE"):
+        Settings(environment="production", secret_key="x" * 40, billing_backend="stripe")
+    assert Settings(environment="production", secret_key="x" * 40).environment == "production"
