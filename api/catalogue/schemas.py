@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.catalogue.models import ArticleStatus
 
@@ -18,6 +18,18 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def _clean_tags(value: list[str]) -> list[str]:
     return list(dict.fromkeys(t.strip() for t in value if t.strip()))
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("headline is blank")
+    return value.strip()
+
+
+# Field types shared by create and update, so both validate alike.
+Headline = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)]
+Tags = Annotated[list[str], AfterValidator(_clean_tags)]
+UTCTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class AssetCreate(BaseModel):
@@ -58,7 +70,7 @@ class ArticleCreate(BaseModel):
         }]},
     )
     external_id: str | None = Field(default=None, max_length=500)
-    headline: str = Field(min_length=1, max_length=500)
+    headline: Headline
     standfirst: str | None = Field(default=None, max_length=2000)
     body_html: str = Field(min_length=1, description="HTML; sanitised on the way in.")
     byline: str | None = Field(default=None, max_length=500)
@@ -66,31 +78,14 @@ class ArticleCreate(BaseModel):
     canonical_url: AnyHttpUrl
     slug: str | None = Field(default=None, max_length=300, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
     section: str | None = Field(default=None, max_length=100)
-    tags: list[str] = Field(default_factory=list)
+    tags: Tags = Field(default_factory=list)
     language: str = Field(default="en", max_length=35)
-    published_at: datetime | None = None
+    published_at: UTCTime | None = None
     status: ArticleStatus = ArticleStatus.published
-    embargo_until: datetime | None = None
+    embargo_until: UTCTime | None = None
     licensable: bool = True
     assets: list[AssetCreate] = Field(default_factory=list)
     correction_note: str | None = Field(default=None, max_length=2000)
-
-    @field_validator("headline")
-    @classmethod
-    def _headline_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("headline is blank")
-        return value.strip()
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, value: list[str]) -> list[str]:
-        return _clean_tags(value)
-
-    @field_validator("published_at", "embargo_until")
-    @classmethod
-    def _times_in_utc(cls, value: datetime | None) -> datetime | None:
-        return _utc(value)
 
     @model_validator(mode="after")
     def _status_matches_embargo(self) -> ArticleCreate:
@@ -111,15 +106,15 @@ class ArticleUpdate(BaseModel):
         {"embargo_until": "2030-01-01T06:00:00Z"},
         {"licensable": False},
     ]})
-    headline: str | None = Field(default=None, min_length=1, max_length=500)
+    headline: Headline | None = None
     standfirst: str | None = Field(default=None, max_length=2000)
     body_html: str | None = Field(default=None, min_length=1)
     byline: str | None = Field(default=None, max_length=500)
     authors: list[str] | None = None
     section: str | None = Field(default=None, max_length=100)
-    tags: list[str] | None = None
+    tags: Tags | None = None
     language: str | None = Field(default=None, max_length=35)
-    embargo_until: datetime | None = None
+    embargo_until: UTCTime | None = None
     licensable: bool | None = None
     assets: list[AssetCreate] | None = None
     correction_note: str | None = Field(default=None, max_length=2000, description="Shown to licensees as a correction.")
@@ -132,22 +127,6 @@ class ArticleUpdate(BaseModel):
             raise ValueError("cannot be null; leave the field out to keep its value")
         return value
 
-    @field_validator("headline")
-    @classmethod
-    def _headline_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("headline is blank")
-        return value.strip()
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, value: list[str]) -> list[str]:
-        return _clean_tags(value)
-
-    @field_validator("embargo_until")
-    @classmethod
-    def _embargo_in_utc(cls, value: datetime | None) -> datetime | None:
-        return _utc(value)
 
 
 class ArticleWithdraw(BaseModel):

@@ -89,18 +89,10 @@ class QuoteRead(BaseModel):
     lines: list[QuoteLineRead]
 
 
-class LicenceRequestRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "in_review",
-        **{k: v for k, v in _TERMS_EXAMPLE.items() if k not in ("period_months",)},
-        "section": None, "ends_at": "2027-03-01T00:00:00Z", "publication_url": "https://outlet.example/world",
-        "notes": None, "currency": "GBP", "quoted_amount": 46800, "quote_lines": [], "billing_mode": "one_off",
-        "rate_card_version": 1, "offered_amount": None, "conditions": [], "decision_reason": None,
-        "decided_at": None, "licence_id": None, "created_at": "2026-11-25T10:00:00Z",
-        "updated_at": "2026-11-25T10:00:00Z", "state_changed_at": "2026-11-25T10:00:00Z"}]})
-    id: str
-    partner_id: str
-    state: RequestState
+class TermsRead(BaseModel):
+    """The terms a request asks for and a licence grants (the same columns on both)."""
+
+    model_config = ConfigDict(from_attributes=True)
     scope: ScopeKind
     article_ids: list[str]
     section: str | None
@@ -112,6 +104,20 @@ class LicenceRequestRead(BaseModel):
     ends_at: datetime
     audience_size: int
     publication_url: str | None
+
+
+class LicenceRequestRead(TermsRead):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "in_review",
+        **{k: v for k, v in _TERMS_EXAMPLE.items() if k not in ("period_months",)},
+        "section": None, "ends_at": "2027-03-01T00:00:00Z", "publication_url": "https://outlet.example/world",
+        "notes": None, "currency": "GBP", "quoted_amount": 46800, "quote_lines": [], "billing_mode": "one_off",
+        "rate_card_version": 1, "offered_amount": None, "conditions": [], "decision_reason": None,
+        "decided_at": None, "licence_id": None, "created_at": "2026-11-25T10:00:00Z",
+        "updated_at": "2026-11-25T10:00:00Z", "state_changed_at": "2026-11-25T10:00:00Z"}]})
+    id: str
+    partner_id: str
+    state: RequestState
     notes: str | None
     currency: str
     quoted_amount: int
@@ -168,7 +174,7 @@ class ApprovalRead(BaseModel):
     licence_state: LicenceState
 
 
-class LicenceRead(BaseModel):
+class LicenceRead(TermsRead):
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
         "id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2", "request_id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2",
         "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "active", "scope": "article",
@@ -181,17 +187,6 @@ class LicenceRead(BaseModel):
     request_id: str
     partner_id: str
     state: LicenceState
-    scope: ScopeKind
-    article_ids: list[str]
-    section: str | None
-    use: Use
-    territories: list[str]
-    language: str
-    translation: bool
-    starts_at: datetime
-    ends_at: datetime
-    audience_size: int
-    publication_url: str | None
     currency: str
     amount: int = Field(description="Minor units: the fee, the monthly fee, or the per-article price (usage).")
     billing_mode: BillingMode
