@@ -32,3 +32,16 @@ def test_production_refuses_the_development_secret() -> None:
     with pytest.raises(ValidationError, match="STRIPE"):
         Settings(environment="production", secret_key="x" * 40, billing_backend="stripe")
     assert Settings(environment="production", secret_key="x" * 40).environment == "production"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = []
+    for name in Settings.model_fields:
+        env = f"SYNDICATE_{name.upper()}"
+        prefix, _, rest = name.partition("_")
+        if env not in readme and not (f"`_{rest.upper()}`" in readme or f", `_{rest.upper()}`" in readme or f"`_{rest.upper()}" in readme):
+            missing.append(env)
+    assert missing == [], f"document these settings in README.md: {missing}"
