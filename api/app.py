@@ -17,7 +17,7 @@ from api.core.problems import install_problem_handlers
 
 log = logging.getLogger("syndicate")
 
-DOMAINS = ("staff", "catalogue", "partners", "licensing", "audit", "invoicing", "delivery", "console")
+DOMAINS = ("staff", "catalogue", "partners", "licensing", "audit", "invoicing", "delivery", "reports", "console")
 
 DESCRIPTION = """
 Syndicate is a publisher's licensing desk as an API: partner outlets browse the catalogue, get
@@ -40,6 +40,7 @@ TAGS = [
     {"name": "content", "description": "Licensed article delivery (token-protected)."},
     {"name": "staff", "description": "Staff accounts and logins."},
     {"name": "audit", "description": "The append-only audit trail."},
+    {"name": "reports", "description": "Staff reports: revenue and usage."},
     {"name": "health", "description": "Liveness and readiness."},
 ]
 

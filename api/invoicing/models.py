@@ -43,6 +43,8 @@ class Invoice(SQLModel, table=True):
         UniqueConstraint("partner_id", "period"),
         Index("ix_invoice_partner", "partner_id", "id"),
         Index("ix_invoice_status_due", "status", "due_at"),
+        # Revenue reports: WHERE status = 'paid' AND paid_at in a range.
+        Index("ix_invoice_status_paid", "status", "paid_at"),
     )
 
     id: str = Field(default_factory=lambda: new_id("inv"), primary_key=True, max_length=40)

@@ -1,0 +1,78 @@
+"""The staff web console: server-rendered pages over the same services as the staff API.
+
+Pages live in `licensing_pages` (queue, requests, licences) and `desk_pages` (invoices, partners,
+audit); this module has login, logout and the dashboard, and answers the console's own refusals
+with HTML instead of problem JSON.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.console import desk_pages, licensing_pages, views
+from api.console.deps import ConsoleStaff, PostingStaff
+from api.core.errors import SyndicateError
+from api.deps import SessionDep, SettingsDep
+from api.reports import service as reports
+from api.staff import service as staff_service
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    token = views.new_login_csrf()
+    response = views.render(request, "login.html", login_csrf=token, email="")
+    response.set_cookie(views.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console/login")
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, session: SessionDep, settings: SettingsDep, email: Annotated[str, Form()] = "",
+          password: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""):
+    # No session exists yet, so the login form's token is checked against its own cookie.
+    expected = request.cookies.get(views.LOGIN_CSRF_COOKIE)
+    if not expected or not csrf_token or not hmac.compare_digest(expected, csrf_token):
+        raise views.ConsoleRefusal("The login form is out of date. Open the login page again.")
+    try:
+        token, _staff_session, _user = staff_service.login(session, settings, email=email, password=password)
+    except SyndicateError as error:
+        session.rollback()
+        return views.render(request, "login.html", code=error.status, error=views.error_message(error),
+                            login_csrf=expected, email=email)
+    response = views.redirect("/console")
+    response.set_cookie(views.SESSION_COOKIE, token, max_age=settings.staff_token_minutes * 60,
+                        **views.cookie_args(settings))
+    response.delete_cookie(views.LOGIN_CSRF_COOKIE, path="/console/login")
+    return response
+
+
+@router.post("/logout")
+def logout(staff: PostingStaff, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
+    staff_service.logout(session, staff.session_id)
+    response = views.redirect("/console/login")
+    response.delete_cookie(views.SESSION_COOKIE, **views.cookie_args(settings))
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(request: Request, staff: ConsoleStaff, session: SessionDep) -> HTMLResponse:
+    return views.render(request, "dashboard.html", staff=staff, figures=reports.dashboard(session))
+
+
+router.include_router(licensing_pages.router)
+router.include_router(desk_pages.router)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(views.LoginRequired)
+    async def _login_required(request: Request, exc: views.LoginRequired) -> RedirectResponse:
+        return views.redirect("/console/login")
+
+    @app.exception_handler(views.ConsoleRefusal)
+    async def _refused(request: Request, exc: views.ConsoleRefusal) -> HTMLResponse:
+        return views.render(request, "refused.html", code=exc.status, error=exc.message)

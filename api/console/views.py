@@ -1,0 +1,163 @@
+"""The console's plumbing: templates, the login cookie, CSRF tokens, role checks and money display.
+
+No business rule lives here: decisions, roles and states come from the domain services.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.templating import Jinja2Templates
+
+from api.core.config import Settings
+from api.core.errors import Invalid, SyndicateError, Unauthenticated
+from api.staff import service as staff_service
+from api.staff.models import StaffUser
+
+SESSION_COOKIE = "syndicate_console"
+LOGIN_CSRF_COOKIE = "syndicate_console_login"
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+# ISO 4217 currencies whose minor unit is not a hundredth.
+_EXPONENTS = {"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+              "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "XAF": 0, "XOF": 0}
+
+
+def exponent(currency: str) -> int:
+    return _EXPONENTS.get((currency or "").upper(), 2)
+
+
+def money(amount: int | None, currency: str) -> str:
+    """123456, "GBP" -> "1,234.56 GBP" (integer arithmetic: no float rounding)."""
+    if amount is None:
+        return "-"
+    places = exponent(currency)
+    sign, amount = ("-" if amount < 0 else ""), abs(int(amount))
+    major, minor = divmod(amount, 10 ** places) if places else (amount, 0)
+    return f"{sign}{major:,}{'.' + str(minor).zfill(places) if places else ''} {currency}"
+
+
+class BadAmount(Invalid):
+    slug = "bad-amount"
+    title = "The amount is not a number"
+
+
+def parse_amount(text: str | None, currency: str) -> int | None:
+    """What staff type ("1,234.56") -> minor units (123456); empty -> None."""
+    text = (text or "").replace(",", "").replace(" ", "").strip()
+    if not text:
+        return None
+    places = exponent(currency)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BadAmount(f"“{text}” is not an amount; type it like 1234.56 ({currency}).") from None
+    minor = value.scaleb(places)
+    if value < 0 or minor != minor.to_integral_value():
+        raise BadAmount(f"“{text}” is not an amount in {currency}: use at most {places} decimal places, not negative.")
+    return int(minor)
+
+
+def lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+# --- who is logged in ----------------------------------------------------------------------------
+
+
+class LoginRequired(Exception):
+    """Raised by the console's dependencies; answered with a redirect to the login page."""
+
+
+class ConsoleRefusal(Exception):
+    """Raised by the console's dependencies; answered with an HTML page (403 by default)."""
+
+    def __init__(self, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+@dataclass
+class Staff:
+    user: StaffUser
+    session_id: str
+    csrf: str
+    settings: Settings = field(repr=False)
+
+    def can(self, *roles: str) -> bool:
+        """The API's own role rule (`require_role`), asked without raising."""
+        try:
+            staff_service.require_role(self.user, roles)
+        except staff_service.RoleRequired:
+            return False
+        return True
+
+
+def csrf_token(settings: Settings, session_id: str) -> str:
+    """Bound to the login session: it changes with every login and dies with the session."""
+    key = settings.secret_key.get_secret_value().encode()
+    return hmac.new(key, f"console-csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def authenticate(request: Request, session, settings: Settings) -> Staff:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise LoginRequired()
+    try:
+        user, session_id = staff_service.authenticate(session, settings, token)
+    except Unauthenticated:
+        raise LoginRequired() from None
+    return Staff(user=user, session_id=session_id, csrf=csrf_token(settings, session_id), settings=settings)
+
+
+def check_csrf(staff: Staff, sent: str | None) -> None:
+    if not sent or not hmac.compare_digest(sent, staff.csrf):
+        raise ConsoleRefusal("This form is out of date or did not come from the console. Reload the page and try again.")
+
+
+def require(staff: Staff, *roles: str) -> None:
+    try:
+        staff_service.require_role(staff.user, roles)
+    except staff_service.RoleRequired as exc:
+        raise ConsoleRefusal(exc.detail) from None
+
+
+def cookie_args(settings: Settings) -> dict[str, Any]:
+    return {"httponly": True, "samesite": "strict", "secure": settings.public_base_url.startswith("https://"),
+            "path": "/console"}
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(24)
+
+
+# --- answering -----------------------------------------------------------------------------------
+
+
+def render(request: Request, template: str, *, staff: Staff | None = None, code: int = 200,
+           error: str | None = None, **context: Any) -> HTMLResponse:
+    """`code` is the HTTP status (a domain error's own: 409, 422...)."""
+    return templates.TemplateResponse(request, template, {"staff": staff, "error": error, **context},
+                                      status_code=code)
+
+
+def error_message(exc: SyndicateError) -> str:
+    return exc.detail or exc.title
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+templates.env.filters["money"] = lambda amount, currency: money(amount, currency)
+templates.env.filters["when"] = lambda value: value.strftime("%d %b %Y %H:%M UTC") if value else "-"
+templates.env.filters["day"] = lambda value: value.strftime("%d %b %Y") if value else "-"

@@ -1,0 +1,158 @@
+"""Staff reports, computed by the database: every figure is one GROUP BY query over an indexed
+time range (see `api.reports.models`), never a loop over rows in Python."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Integer, case, func
+from sqlalchemy.sql import ColumnElement, Select
+from sqlmodel import Session, select
+
+from api.catalogue.models import Article
+from api.core.db import utcnow
+from api.core.errors import Invalid
+from api.delivery.models import UsageEvent
+from api.invoicing.models import Invoice, InvoiceStatus
+from api.licensing.models import Licence, LicenceRequest
+from api.licensing.states import LicenceState, RequestState
+from api.partners.models import Partner
+from api.reports.schemas import (
+    ArticleUsage, DashboardFigures, LicenceUsage, MoneyTotal, PartnerUsage, RevenueMonth, RevenueReport, UsageCounts,
+    UsageReport,
+)
+
+MAX_RANGE_DAYS = 3 * 366
+UNPAID = (InvoiceStatus.open, InvoiceStatus.uncollectible)
+
+
+class BadReportRange(Invalid):
+    slug = "bad-report-range"
+    title = "The report's date range is empty or reversed"
+
+
+class ReportRangeTooLong(Invalid):
+    slug = "report-range-too-long"
+    title = "The report's date range is too long"
+
+
+def check_range(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start, end) as UTC datetimes, or a problem saying how to fix the range."""
+    if end <= start:
+        raise BadReportRange(f"`to` ({end}) must be after `from` ({start}); `to` is the first day not counted.")
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise ReportRangeTooLong(f"The range {start} to {end} spans {(end - start).days} days; ask for at most "
+                                 f"{MAX_RANGE_DAYS} days (three years) at a time.", max_days=MAX_RANGE_DAYS)
+    return datetime(start.year, start.month, start.day, tzinfo=UTC), datetime(end.year, end.month, end.day, tzinfo=UTC)
+
+
+def month_of(day: date) -> tuple[date, date]:
+    """The calendar month containing `day`, as [first day, first day of the next month)."""
+    first = day.replace(day=1)
+    return first, (first + timedelta(days=32)).replace(day=1)
+
+
+def _month(session: Session, column) -> ColumnElement:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column)  # SQLite stores UTC as naive text
+
+
+def _republications() -> ColumnElement:
+    return func.coalesce(func.sum(case((UsageEvent.billable, 1), else_=0)), 0).cast(Integer)
+
+
+# --- revenue -------------------------------------------------------------------------------------
+
+
+def paid_by_month_statement(session: Session, start: datetime, end: datetime) -> Select:
+    month = _month(session, Invoice.paid_at).label("month")
+    return (select(month, Invoice.currency, func.sum(Invoice.amount_paid), func.count())
+            .where(Invoice.status == InvoiceStatus.paid, Invoice.paid_at >= start, Invoice.paid_at < end)
+            .group_by(month, Invoice.currency).order_by(month, Invoice.currency))
+
+
+def _paid_statement(start: datetime, end: datetime) -> Select:
+    return (select(Invoice.currency, func.sum(Invoice.amount_paid), func.count())
+            .where(Invoice.status == InvoiceStatus.paid, Invoice.paid_at >= start, Invoice.paid_at < end)
+            .group_by(Invoice.currency).order_by(Invoice.currency))
+
+
+def _unpaid_statement(*, overdue_at: datetime | None = None) -> Select:
+    stmt = (select(Invoice.currency, func.sum(Invoice.amount_due - Invoice.amount_paid), func.count())
+            .where(Invoice.status.in_(UNPAID)))  # type: ignore[attr-defined]
+    if overdue_at is not None:
+        stmt = stmt.where(Invoice.due_at < overdue_at)  # type: ignore[operator]
+    return stmt.group_by(Invoice.currency).order_by(Invoice.currency)
+
+
+def _totals(rows) -> list[MoneyTotal]:
+    return [MoneyTotal(currency=c, amount=int(a or 0), invoices=int(n)) for c, a, n in rows]
+
+
+def revenue(session: Session, *, start: date, end: date, now: datetime | None = None) -> RevenueReport:
+    since, until = check_range(start, end)
+    months = [RevenueMonth(month=m, currency=c, amount=int(a or 0), invoices=int(n))
+              for m, c, a, n in session.exec(paid_by_month_statement(session, since, until)).all()]
+    paid = session.exec(_paid_statement(since, until)).all()
+    return RevenueReport(
+        from_=start, to=end, paid_by_month=months, paid=_totals(paid),
+        outstanding=_totals(session.exec(_unpaid_statement()).all()),
+        overdue=_totals(session.exec(_unpaid_statement(overdue_at=now or utcnow())).all()),
+    )
+
+
+# --- usage ---------------------------------------------------------------------------------------
+
+
+def usage_by_article_statement(start: datetime, end: datetime, limit: int) -> Select:
+    deliveries = func.count().label("deliveries")
+    return (select(UsageEvent.article_id, Article.headline, deliveries, _republications())
+            .join(Article, Article.id == UsageEvent.article_id)
+            .where(UsageEvent.at >= start, UsageEvent.at < end)
+            .group_by(UsageEvent.article_id, Article.headline)
+            .order_by(deliveries.desc(), UsageEvent.article_id).limit(limit))
+
+
+def usage(session: Session, *, start: date, end: date, limit: int = 20) -> UsageReport:
+    since, until = check_range(start, end)
+    in_range = (UsageEvent.at >= since, UsageEvent.at < until)
+    deliveries = func.count().label("deliveries")
+    total = session.exec(select(func.count(), _republications()).where(*in_range)).one()
+    partners = session.exec(
+        select(UsageEvent.partner_id, Partner.name, deliveries, _republications())
+        .join(Partner, Partner.id == UsageEvent.partner_id).where(*in_range)
+        .group_by(UsageEvent.partner_id, Partner.name).order_by(deliveries.desc(), UsageEvent.partner_id).limit(limit)
+    ).all()
+    licences = session.exec(
+        select(UsageEvent.licence_id, UsageEvent.partner_id, deliveries, _republications()).where(*in_range)
+        .group_by(UsageEvent.licence_id, UsageEvent.partner_id)
+        .order_by(deliveries.desc(), UsageEvent.licence_id).limit(limit)
+    ).all()
+    articles = session.exec(usage_by_article_statement(since, until, limit)).all()
+    return UsageReport(
+        from_=start, to=end, total=UsageCounts(deliveries=int(total[0]), republications=int(total[1])),
+        by_partner=[PartnerUsage(partner_id=p, partner_name=name, deliveries=d, republications=r)
+                    for p, name, d, r in partners],
+        by_licence=[LicenceUsage(licence_id=lic, partner_id=p, deliveries=d, republications=r)
+                    for lic, p, d, r in licences],
+        top_articles=[ArticleUsage(article_id=a, headline=h, deliveries=d, republications=r) for a, h, d, r in articles],
+    )
+
+
+# --- the console's dashboard -----------------------------------------------------------------------
+
+
+def dashboard(session: Session, *, today: date | None = None) -> DashboardFigures:
+    """Requests waiting for a decision, licences waiting for their fee, and this month so far."""
+    start, end = month_of(today or utcnow().date())
+    since, until = check_range(start, end)
+    queue = session.exec(select(func.count()).select_from(LicenceRequest)
+                         .where(LicenceRequest.state == RequestState.in_review)).one()
+    awaiting = session.exec(select(func.count()).select_from(Licence)
+                            .where(Licence.state == LicenceState.awaiting_payment)).one()
+    paid = session.exec(_paid_statement(since, until)).all()
+    used = session.exec(select(func.count(), _republications())
+                        .where(UsageEvent.at >= since, UsageEvent.at < until)).one()
+    return DashboardFigures(queue_size=int(queue), awaiting_payment=int(awaiting), revenue_this_month=_totals(paid),
+                            usage_this_month=UsageCounts(deliveries=int(used[0]), republications=int(used[1])))

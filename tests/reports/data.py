@@ -1,0 +1,40 @@
+"""Report data built through the services: paid and open invoices via charging and mark-paid;
+usage rows inserted directly (delivery's metering writes them from its async writer only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from api.audit.service import Actor
+from api.core.config import Settings
+from api.delivery.models import UsageEvent
+from api.invoicing import charging
+from api.invoicing import service as invoicing
+from api.invoicing.models import Invoice
+from billing import build_backend
+from tests.builders import make_article, make_licence
+
+FINANCE = Actor("staff", "stf_reports_test")
+
+
+def invoice_for(session: Session, settings: Settings, *, partner, amount: int) -> Invoice:
+    """A licence at `amount` and its open ledger invoice."""
+    licence = make_licence(session, partner=partner, articles=[make_article(session)], amount=amount)
+    invoice = charging.charge_licence(session, licence_id=licence.id, backend=build_backend(settings), settings=settings)
+    assert invoice is not None
+    return invoice
+
+
+def paid_invoice(session: Session, settings: Settings, *, partner, amount: int, paid_at: datetime) -> Invoice:
+    invoice = invoice_for(session, settings, partner=partner, amount=amount)
+    return invoicing.mark_paid(session, invoice.id, reference=f"BACS {invoice.id}", paid_at=paid_at, actor=FINANCE)
+
+
+def add_usage(session: Session, licence, article, *, at: datetime, billable: bool = False) -> UsageEvent:
+    event = UsageEvent(licence_id=licence.id, partner_id=licence.partner_id, article_id=article.id,
+                       article_version=1, format="json", billable=billable, at=at)
+    session.add(event)
+    session.flush()
+    return event
