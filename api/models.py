@@ -8,6 +8,5 @@ from api.invoicing.models import *  # noqa: F401,F403
 from api.licensing.models import *  # noqa: F401,F403
 from api.outbox.models import *  # noqa: F401,F403
 from api.partners.models import *  # noqa: F401,F403
-import api.reports.models  # noqa: F401 - reporting indexes on invoice and usage_event
 from api.staff.models import *  # noqa: F401,F403
 from api.core.db import metadata  # noqa: F401

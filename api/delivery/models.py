@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from api.core.db import UTCDateTime, new_id, utcnow
@@ -19,6 +20,8 @@ class UsageEvent(SQLModel, table=True):
     __table_args__ = (
         Index("ix_usage_event_partner_at", "partner_id", "at"),
         Index("ix_usage_event_licence_at", "licence_id", "at"),
+        # Usage reports over a time range, across partners.
+        Index("ix_usage_event_at", "at"),
         Index(
             "uq_usage_event_republication", "licence_id", "article_id", unique=True,
             sqlite_where=text("billable"), postgresql_where=text("billable"),
@@ -34,3 +37,93 @@ class UsageEvent(SQLModel, table=True):
     token_id: str | None = Field(default=None, max_length=64)
     billable: bool = False
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class SigningKey(SQLModel, table=True):
+    """A key that signs licence tokens. The private half is encrypted with the app secret; the
+    public half is published as a JWK. A retired key no longer signs but still verifies until the
+    longest-lived token it signed has expired."""
+
+    __tablename__ = "signing_key"
+
+    kid: str = Field(primary_key=True, max_length=40)
+    algorithm: str = Field(default="ES256", max_length=10)
+    private_key_encrypted: str = Field(sa_column=Column(Text, nullable=False), repr=False)
+    public_jwk: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    verify_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LicenceToken(SQLModel, table=True):
+    """One row per minted token (by `jti`), so a single token can be revoked."""
+
+    __tablename__ = "licence_token"
+    __table_args__ = (Index("ix_licence_token_licence", "licence_id", "issued_at"),
+                      Index("ix_licence_token_revoked", "revoked_at"))
+
+    jti: str = Field(primary_key=True, max_length=64)
+    licence_id: str = Field(foreign_key="licence.id", max_length=40)
+    partner_id: str = Field(foreign_key="partner.id", max_length=40)
+    kid: str = Field(foreign_key="signing_key.kid", max_length=40)
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DeliveryGeneration(SQLModel, table=True):
+    """Change counters that API processes poll (every ~0.5 s) to drop cached licences, revoked
+    tokens and signing keys changed by another process."""
+
+    __tablename__ = "delivery_generation"
+
+    name: str = Field(primary_key=True, max_length=20)  # licence | token | key
+    value: int = 0
+
+
+class BeaconSighting(SQLModel, table=True):
+    """Where a licensed copy was displayed, reported by its usage beacon."""
+
+    __tablename__ = "beacon_sighting"
+    __table_args__ = (UniqueConstraint("licence_id", "article_id", "page_url"),)
+
+    id: str = Field(default_factory=lambda: new_id("bcn"), primary_key=True, max_length=40)
+    licence_id: str = Field(foreign_key="licence.id", max_length=40)
+    article_id: str = Field(foreign_key="article.id", max_length=40)
+    page_url: str = Field(max_length=1000)
+    hits: int = 1
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A partner's URL for corrections and takedowns, signed per Standard Webhooks."""
+
+    __tablename__ = "webhook_endpoint"
+    __table_args__ = (Index("ix_webhook_endpoint_partner", "partner_id", "id"),)
+
+    id: str = Field(default_factory=lambda: new_id("whe"), primary_key=True, max_length=40)
+    partner_id: str = Field(foreign_key="partner.id", max_length=40)
+    url: str = Field(max_length=1000)
+    description: str | None = Field(default=None, max_length=500)
+    secret_encrypted: str = Field(max_length=500, repr=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint, with every attempt made to deliver it."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_endpoint", "endpoint_id", "id"),
+                      UniqueConstraint("endpoint_id", "event_key"))
+
+    id: str = Field(default_factory=lambda: new_id("msg"), primary_key=True, max_length=40)
+    endpoint_id: str = Field(foreign_key="webhook_endpoint.id", max_length=40)
+    event_key: str = Field(max_length=200)  # dedupes a fan-out that runs twice
+    event_type: str = Field(max_length=60)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=12)  # pending | succeeded | failed
+    attempts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,5 +1,5 @@
 """Staff reports, computed by the database: every figure is one GROUP BY query over an indexed
-time range (see `api.reports.models`), never a loop over rows in Python."""
+time range (indexes `ix_invoice_status_paid` and `ix_usage_event_at`), never a loop over rows in Python."""
 
 from __future__ import annotations
 

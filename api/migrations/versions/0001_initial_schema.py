@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 12:22:59.330495
+Create Date: 2026-11-25 13:36:25.192158
 """
 from alembic import op
 import sqlalchemy as sa
@@ -71,8 +71,44 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_entry'))
     )
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_entry_at', ['at', 'id'], unique=False)
         batch_op.create_index('ix_audit_entry_object', ['object_type', 'object_id', 'id'], unique=False)
+        batch_op.create_index('ix_audit_entry_partner_at', ['partner_id', 'at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_entry_partner_id'), ['partner_id'], unique=False)
+
+    op.create_table('auto_approval_rule',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('require_verified_partner', sa.Boolean(), nullable=False),
+    sa.Column('require_standard_terms', sa.Boolean(), nullable=False),
+    sa.Column('uses', sa.JSON(), nullable=False),
+    sa.Column('scopes', sa.JSON(), nullable=False),
+    sa.Column('max_amounts', sa.JSON(), nullable=False),
+    sa.Column('max_audience', sa.Integer(), nullable=True),
+    sa.Column('max_months', sa.Integer(), nullable=True),
+    sa.Column('created_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_auto_approval_rule'))
+    )
+    op.create_table('delivery_generation',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_delivery_generation'))
+    )
+    op.create_table('idempotency_record',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('scope', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=True),
+    sa.Column('response_body', sa.JSON(), nullable=True),
+    sa.Column('created_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_record')),
+    sa.UniqueConstraint('scope', 'key', name=op.f('uq_idempotency_record_scope_key'))
+    )
+    with op.batch_alter_table('idempotency_record', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idempotency_record_created_at'), ['created_at'], unique=False)
 
     op.create_table('outbox_message',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -106,6 +142,29 @@ def upgrade() -> None:
     sa.Column('updated_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_partner'))
     )
+    with op.batch_alter_table('partner', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_partner_status'), ['status'], unique=False)
+
+    op.create_table('rate_card_version',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('card', sa.JSON(), nullable=False),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('created_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rate_card_version')),
+    sa.UniqueConstraint('version', name=op.f('uq_rate_card_version_version'))
+    )
+    op.create_table('signing_key',
+    sa.Column('kid', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('algorithm', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('private_key_encrypted', sa.Text(), nullable=False),
+    sa.Column('public_jwk', sa.JSON(), nullable=False),
+    sa.Column('created_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('retired_at', api.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('verify_until', api.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_key'))
+    )
     op.create_table('staff_user',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
@@ -117,6 +176,15 @@ def upgrade() -> None:
     sa.Column('last_login_at', api.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_user')),
     sa.UniqueConstraint('email', name=op.f('uq_staff_user_email'))
+    )
+    op.create_table('stripe_event',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('received_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('handled_at', api.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stripe_event'))
     )
     op.create_table('api_key',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -173,6 +241,16 @@ def upgrade() -> None:
     with op.batch_alter_table('asset', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_asset_article_id'), ['article_id'], unique=False)
 
+    op.create_table('billing_customer',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('partner_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('provider_customer_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('created_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], name=op.f('fk_billing_customer_partner_id_partner')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_customer')),
+    sa.UniqueConstraint('partner_id', name=op.f('uq_billing_customer_partner_id'))
+    )
     op.create_table('licence_request',
     sa.Column('scope', sa.Enum('article', 'bundle', 'section_feed', 'catalogue', name='scopekind'), nullable=False),
     sa.Column('article_ids', sa.JSON(), nullable=False),
@@ -194,6 +272,7 @@ def upgrade() -> None:
     sa.Column('quoted_amount', sa.Integer(), nullable=False),
     sa.Column('quote_lines', sa.JSON(), nullable=False),
     sa.Column('billing_mode', sa.Enum('free', 'one_off', 'subscription', 'usage', name='billingmode'), nullable=False),
+    sa.Column('rate_card_version', sa.Integer(), nullable=True),
     sa.Column('offered_amount', sa.Integer(), nullable=True),
     sa.Column('conditions', sa.JSON(), nullable=False),
     sa.Column('decision_reason', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
@@ -216,7 +295,8 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('notify', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], name=op.f('fk_partner_contact_partner_id_partner'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_partner_contact'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_partner_contact')),
+    sa.UniqueConstraint('partner_id', 'email', name=op.f('uq_partner_contact_partner_id_email'))
     )
     with op.batch_alter_table('partner_contact', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_partner_contact_partner_id'), ['partner_id'], unique=False)
@@ -232,6 +312,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('staff_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_session_staff_id'), ['staff_id'], unique=False)
+
+    op.create_table('webhook_endpoint',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('partner_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('url', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('secret_encrypted', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('created_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deleted_at', api.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], name=op.f('fk_webhook_endpoint_partner_id_partner')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoint'))
+    )
+    with op.batch_alter_table('webhook_endpoint', schema=None) as batch_op:
+        batch_op.create_index('ix_webhook_endpoint_partner', ['partner_id', 'id'], unique=False)
 
     op.create_table('licence',
     sa.Column('scope', sa.Enum('article', 'bundle', 'section_feed', 'catalogue', name='scopekind'), nullable=False),
@@ -266,16 +360,190 @@ def upgrade() -> None:
         batch_op.create_index('ix_licence_partner', ['partner_id', 'id'], unique=False)
         batch_op.create_index('ix_licence_state_ends', ['state', 'ends_at'], unique=False)
 
+    op.create_table('webhook_delivery',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('endpoint_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('event_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('event_type', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('attempts', sa.JSON(), nullable=False),
+    sa.Column('created_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', api.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoint.id'], name=op.f('fk_webhook_delivery_endpoint_id_webhook_endpoint')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_delivery')),
+    sa.UniqueConstraint('endpoint_id', 'event_key', name=op.f('uq_webhook_delivery_endpoint_id_event_key'))
+    )
+    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
+        batch_op.create_index('ix_webhook_delivery_endpoint', ['endpoint_id', 'id'], unique=False)
+
+    op.create_table('beacon_sighting',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('licence_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('article_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('page_url', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('hits', sa.Integer(), nullable=False),
+    sa.Column('first_seen_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['article_id'], ['article.id'], name=op.f('fk_beacon_sighting_article_id_article')),
+    sa.ForeignKeyConstraint(['licence_id'], ['licence.id'], name=op.f('fk_beacon_sighting_licence_id_licence')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_beacon_sighting')),
+    sa.UniqueConstraint('licence_id', 'article_id', 'page_url', name=op.f('uq_beacon_sighting_licence_id_article_id_page_url'))
+    )
+    op.create_table('billing_subscription',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('licence_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('partner_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('provider_subscription_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('price_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('first_period', sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+    sa.Column('created_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', api.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['licence_id'], ['licence.id'], name=op.f('fk_billing_subscription_licence_id_licence')),
+    sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], name=op.f('fk_billing_subscription_partner_id_partner')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_subscription')),
+    sa.UniqueConstraint('licence_id', name=op.f('uq_billing_subscription_licence_id')),
+    sa.UniqueConstraint('provider_subscription_id', name=op.f('uq_billing_subscription_provider_subscription_id'))
+    )
+    with op.batch_alter_table('billing_subscription', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_billing_subscription_partner_id'), ['partner_id'], unique=False)
+
+    op.create_table('invoice',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('charge_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('kind', sa.Enum('licence', 'period', 'subscription', name='invoicekind'), nullable=False),
+    sa.Column('partner_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('licence_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=7), nullable=True),
+    sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('provider_invoice_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('checkout_session_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('collection_method', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('status', sa.Enum('draft', 'open', 'paid', 'void', 'uncollectible', name='invoicestatus'), nullable=False),
+    sa.Column('amount_due', sa.Integer(), nullable=False),
+    sa.Column('amount_paid', sa.Integer(), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('due_at', api.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paid_at', api.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('payment_failed_at', api.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('payment_reference', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('hosted_url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
+    sa.Column('created_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['licence_id'], ['licence.id'], name=op.f('fk_invoice_licence_id_licence')),
+    sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], name=op.f('fk_invoice_partner_id_partner')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice')),
+    sa.UniqueConstraint('charge_key', name=op.f('uq_invoice_charge_key')),
+    sa.UniqueConstraint('checkout_session_id', name=op.f('uq_invoice_checkout_session_id')),
+    sa.UniqueConstraint('partner_id', 'period', name=op.f('uq_invoice_partner_id_period')),
+    sa.UniqueConstraint('provider_invoice_id', name=op.f('uq_invoice_provider_invoice_id'))
+    )
+    with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invoice_licence_id'), ['licence_id'], unique=False)
+        batch_op.create_index('ix_invoice_partner', ['partner_id', 'id'], unique=False)
+        batch_op.create_index('ix_invoice_status_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_invoice_status_paid', ['status', 'paid_at'], unique=False)
+
+    op.create_table('licence_token',
+    sa.Column('jti', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('licence_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('partner_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kid', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('issued_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', api.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['kid'], ['signing_key.kid'], name=op.f('fk_licence_token_kid_signing_key')),
+    sa.ForeignKeyConstraint(['licence_id'], ['licence.id'], name=op.f('fk_licence_token_licence_id_licence')),
+    sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], name=op.f('fk_licence_token_partner_id_partner')),
+    sa.PrimaryKeyConstraint('jti', name=op.f('pk_licence_token'))
+    )
+    with op.batch_alter_table('licence_token', schema=None) as batch_op:
+        batch_op.create_index('ix_licence_token_licence', ['licence_id', 'issued_at'], unique=False)
+        batch_op.create_index('ix_licence_token_revoked', ['revoked_at'], unique=False)
+
+    op.create_table('usage_event',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('licence_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('partner_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('article_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('article_version', sa.Integer(), nullable=False),
+    sa.Column('format', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('token_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('billable', sa.Boolean(), nullable=False),
+    sa.Column('at', api.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['article_id'], ['article.id'], name=op.f('fk_usage_event_article_id_article')),
+    sa.ForeignKeyConstraint(['licence_id'], ['licence.id'], name=op.f('fk_usage_event_licence_id_licence')),
+    sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], name=op.f('fk_usage_event_partner_id_partner')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_event'))
+    )
+    with op.batch_alter_table('usage_event', schema=None) as batch_op:
+        batch_op.create_index('ix_usage_event_at', ['at'], unique=False)
+        batch_op.create_index('ix_usage_event_licence_at', ['licence_id', 'at'], unique=False)
+        batch_op.create_index('ix_usage_event_partner_at', ['partner_id', 'at'], unique=False)
+        batch_op.create_index('uq_usage_event_republication', ['licence_id', 'article_id'], unique=True, sqlite_where=sa.text('billable'), postgresql_where=sa.text('billable'))
+
+    op.create_table('invoice_line',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('invoice_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('line_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('licence_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('article_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('unit_amount', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], name=op.f('fk_invoice_line_invoice_id_invoice')),
+    sa.ForeignKeyConstraint(['licence_id'], ['licence.id'], name=op.f('fk_invoice_line_licence_id_licence')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_line')),
+    sa.UniqueConstraint('invoice_id', 'line_key', name=op.f('uq_invoice_line_invoice_id_line_key'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('invoice_line')
+    with op.batch_alter_table('usage_event', schema=None) as batch_op:
+        batch_op.drop_index('uq_usage_event_republication', sqlite_where=sa.text('billable'), postgresql_where=sa.text('billable'))
+        batch_op.drop_index('ix_usage_event_partner_at')
+        batch_op.drop_index('ix_usage_event_licence_at')
+        batch_op.drop_index('ix_usage_event_at')
+
+    op.drop_table('usage_event')
+    with op.batch_alter_table('licence_token', schema=None) as batch_op:
+        batch_op.drop_index('ix_licence_token_revoked')
+        batch_op.drop_index('ix_licence_token_licence')
+
+    op.drop_table('licence_token')
+    with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.drop_index('ix_invoice_status_paid')
+        batch_op.drop_index('ix_invoice_status_due')
+        batch_op.drop_index('ix_invoice_partner')
+        batch_op.drop_index(batch_op.f('ix_invoice_licence_id'))
+
+    op.drop_table('invoice')
+    with op.batch_alter_table('billing_subscription', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_billing_subscription_partner_id'))
+
+    op.drop_table('billing_subscription')
+    op.drop_table('beacon_sighting')
+    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
+        batch_op.drop_index('ix_webhook_delivery_endpoint')
+
+    op.drop_table('webhook_delivery')
     with op.batch_alter_table('licence', schema=None) as batch_op:
         batch_op.drop_index('ix_licence_state_ends')
         batch_op.drop_index('ix_licence_partner')
 
     op.drop_table('licence')
+    with op.batch_alter_table('webhook_endpoint', schema=None) as batch_op:
+        batch_op.drop_index('ix_webhook_endpoint_partner')
+
+    op.drop_table('webhook_endpoint')
     with op.batch_alter_table('staff_session', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_session_staff_id'))
 
@@ -289,6 +557,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_licence_request_partner_id'))
 
     op.drop_table('licence_request')
+    op.drop_table('billing_customer')
     with op.batch_alter_table('asset', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_asset_article_id'))
 
@@ -302,15 +571,29 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_api_key_partner_id'))
 
     op.drop_table('api_key')
+    op.drop_table('stripe_event')
     op.drop_table('staff_user')
+    op.drop_table('signing_key')
+    op.drop_table('rate_card_version')
+    with op.batch_alter_table('partner', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_partner_status'))
+
     op.drop_table('partner')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_message_due')
 
     op.drop_table('outbox_message')
+    with op.batch_alter_table('idempotency_record', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_idempotency_record_created_at'))
+
+    op.drop_table('idempotency_record')
+    op.drop_table('delivery_generation')
+    op.drop_table('auto_approval_rule')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_entry_partner_id'))
+        batch_op.drop_index('ix_audit_entry_partner_at')
         batch_op.drop_index('ix_audit_entry_object')
+        batch_op.drop_index('ix_audit_entry_at')
 
     op.drop_table('audit_entry')
     with op.batch_alter_table('article', schema=None) as batch_op:

@@ -1,0 +1,297 @@
+"""Benchmark of the content endpoint against a bare ASGI app, over real HTTP, in one run.
+
+    python -m api.delivery.bench --db sqlite            # or: --db postgres [--database-url URL]
+
+Builds a fresh database with demo data (partner, ~6.7 kB article, active licence) and mints a
+real token; starts uvicorn (one worker, uvloop + httptools, pinned to CPU 0 when possible) with
+the real app, then with a bare ASGI app returning the same bytes on the same settings; loads
+each with `wrk -t1 -c64` (pinned to CPU 1) or, without wrk, an aiohttp load generator in a
+separate process; prints requests/s, p50 and p99 for both and their ratio. It also checks that
+every 200 the content endpoint served was recorded as a usage event. Not a test: run it by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+BODY_ENV = "SYNDICATE_BENCH_BODY"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/syndicate_h5"
+
+
+# --- the bare ASGI app: the Python ceiling on the same server settings ----------------------------
+
+def _bare_app():
+    path = os.environ.get(BODY_ENV)
+    body = Path(path).read_bytes() if path else b"{}"
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def __getattr__(name: str):  # `uvicorn api.delivery.bench:bare_app` without building it at import
+    if name == "bare_app":
+        return _bare_app()
+    raise AttributeError(name)
+
+
+# --- demo data -----------------------------------------------------------------------------------
+
+def prepare(database_url: str) -> tuple[str, str]:
+    """Fresh schema, demo data and a real token; returns (article id, token)."""
+    from sqlalchemy import text
+
+    import api.models  # noqa: F401
+    from api.audit.service import Actor
+    from api.catalogue import service as catalogue
+    from api.catalogue.schemas import ArticleCreate, AssetCreate
+    from api.core.config import Settings
+    from api.core.db import make_engine, metadata, session_scope, utcnow
+    from api.core.migrations import stamp
+    from api.delivery import service as delivery
+    from api.licensing import grants
+    from api.licensing.models import LicenceRequest
+    from api.licensing.states import RequestState
+    from api.partners import service as partners
+    from api.partners.models import PartnerStatus
+
+    settings = Settings(database_url=database_url)
+    engine = make_engine(settings.database_url)
+    with engine.begin() as connection:
+        metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        metadata.create_all(connection)
+    stamp(settings.database_url)
+    actor = Actor.system()
+    paragraph = ("<p>Russia's president made a surprise visit to Damascus on Tuesday, meeting his Syrian counterpart "
+                 "at a command centre of Russian forces, as regional tensions intensified after a US strike.</p>")
+    with session_scope(engine) as session:
+        partner = partners.create_partner(
+            session, name="Bench Outlet", country="GB", billing_email="bench@outlet.example", currency="GBP",
+            website="https://outlet.example", contacts=[{"name": "Editor", "email": "editor@outlet.example"}],
+            status=PartnerStatus.active, actor=actor)
+        article, _c, _u = catalogue.upsert_article(session, ArticleCreate(
+            headline="Putin makes surprise visit to Syria", standfirst="Rare visit as regional tensions intensify",
+            body_html=paragraph * 20, byline="MEE staff", authors=["MEE staff"],
+            canonical_url="https://www.middleeasteye.net/news/putin-syria-visit", section="news",
+            tags=["Russia", "Syria"], assets=[AssetCreate(url="https://img.example.com/p.jpg", caption="Putin and Assad",
+                                                          credit="Reuters")]), actor=actor)
+        now = utcnow()
+        request = LicenceRequest(
+            partner_id=partner.id, scope="catalogue", use="web", territories=["GB"], language="en",
+            starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(days=30), audience_size=1000,
+            currency="GBP", quoted_amount=0, billing_mode="free", state=RequestState.approved)
+        session.add(request)
+        session.flush()
+        licence = grants.grant(session, request, amount=0, conditions=[], actor=actor)
+        token, _row, _lic = delivery.mint_token(session, settings, licence_id=licence.id, partner_id=partner.id)
+        article_id = article.id
+    engine.dispose()
+    return article_id, token
+
+
+def count_usage(database_url: str) -> int:
+    from sqlalchemy import text
+
+    from api.core.db import make_engine
+
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM usage_event")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+# --- servers and load ----------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(cpu: int, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *command] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else command
+
+
+def start_server(target: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    command = pinned(0, [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+                         "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                         "--log-level", "warning"])
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"server {target} exited with {process.returncode}")
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"server {target} did not start")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def run_wrk(url: str, headers: dict[str, str], connections: int, seconds: int) -> dict[str, float]:
+    command = pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *[
+        part for k, v in headers.items() for part in ("-H", f"{k}: {v}")], url])
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+            "p50": _ms(re.search(r"^\s*50%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
+            "p99": _ms(re.search(r"^\s*99%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
+            "errors": float(errors.group(1)) if errors else 0.0, "requests": float(total.group(1)) if total else 0.0}
+
+
+async def _aiohttp_load(url: str, headers: dict[str, str], connections: int, seconds: float) -> dict[str, float]:
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(session) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            async with session.get(url, headers=headers) as response:
+                await response.read()
+                errors += response.status >= 400
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*[worker(session) for _ in range(connections)])
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {"rps": len(latencies) / elapsed, "p50": latencies[len(latencies) // 2],
+            "p99": latencies[int(len(latencies) * 0.99)], "errors": float(errors), "requests": float(len(latencies))}
+
+
+def run_load(url: str, headers: dict[str, str], connections: int, seconds: int) -> dict[str, float]:
+    if shutil.which("wrk"):
+        return run_wrk(url, headers, connections, seconds)
+    # A separate (pinned) process, so the load generator does not share the server's interpreter.
+    command = pinned(1, [sys.executable, "-m", "api.delivery.bench", "--load", url, "--connections", str(connections),
+                         "--duration", str(seconds), "--header", json.dumps(headers)])
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def measure(apps: list[tuple[str, str, dict[str, str], dict[str, str]]], args) -> list[list[dict[str, float]]]:
+    """Start every app (target, url, headers, env) on its own port, warm each up, then alternate the
+    measured runs between them, so a change in the machine's load hits both alike."""
+    servers, urls = [], []
+    try:
+        for target, url, _headers, env in apps:
+            port = free_port()
+            servers.append(start_server(target, port, env))
+            urls.append(url.format(port=port))
+        for url, (_t, _u, headers, _e) in zip(urls, apps):
+            run_load(url, headers, args.connections, 2)  # warm-up: caches, pools, page cache
+        results: list[list[dict[str, float]]] = [[] for _ in apps]
+        for _ in range(args.runs):
+            for i, (url, (_t, _u, headers, _e)) in enumerate(zip(urls, apps)):
+                results[i].append(run_load(url, headers, args.connections, args.duration))
+        return results
+    finally:
+        for server in servers:
+            stop_server(server)
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--database-url", help=f"PostgreSQL URL (default {PG_DEFAULT}); its tables are recreated!")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per app; medians are printed")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--header", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:  # the aiohttp load generator, in its own process
+        print(json.dumps(asyncio.run(_aiohttp_load(args.load, json.loads(args.header), args.connections, args.duration))))
+        return
+
+    workdir = Path(tempfile.mkdtemp(prefix="syndicate-bench-"))
+    database_url = (args.database_url or PG_DEFAULT) if args.db == "postgres" else f"sqlite:///{workdir / 'bench.db'}"
+    article_id, token = prepare(database_url)
+    env = {**os.environ, "SYNDICATE_DATABASE_URL": database_url, "SYNDICATE_TOKEN_RATE_LIMIT": "1000000000/second",
+           "SYNDICATE_RUN_WORKER_IN_PROCESS": "false", "SYNDICATE_ENVIRONMENT": "production",
+           "SYNDICATE_SECRET_KEY": "bench-secret-key-that-is-long-enough", "SYNDICATE_REDIS_URL": ""}
+    env.pop("SYNDICATE_REDIS_URL")
+    headers = {"Authorization": f"Bearer {token}"}
+    path = f"/v1/content/articles/{article_id}"
+
+    # The exact bytes the content endpoint serves, for the bare app.
+    import httpx
+
+    port = free_port()
+    server = start_server("api.main:app", port, env)
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers)
+        response.raise_for_status()
+    finally:
+        stop_server(server)
+    body_file = workdir / "body.json"
+    body_file.write_bytes(response.content)
+    usage_before = count_usage(database_url)
+
+    print(f"database: {args.db}; body {len(response.content)} bytes; {args.connections} connections; "
+          f"{args.runs} x {args.duration}s per app; load: {'wrk' if shutil.which('wrk') else 'aiohttp'}", flush=True)
+    content, bare = measure([("api.main:app", "http://127.0.0.1:{port}" + path, headers, env),
+                             ("api.delivery.bench:bare_app", "http://127.0.0.1:{port}/", {}, {**env, BODY_ENV: str(body_file)})],
+                            args)
+    recorded = count_usage(database_url) - usage_before
+
+    print(f"{'app':<22}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}")
+    for name, runs in (("content endpoint", content), ("bare ASGI", bare)):
+        print(f"{name:<22}{median(runs, 'rps'):>12,.0f}{median(runs, 'p50'):>10.2f}{median(runs, 'p99'):>10.2f}"
+              f"{sum(r['errors'] for r in runs):>9.0f}")
+    ratio = median(content, "rps") / median(bare, "rps")
+    print(f"ratio content/bare: {ratio:.2f}x (target >= 0.50x)")
+    served = sum(r["requests"] for r in content)
+    print(f"usage events recorded during the content runs (incl. warm-up): {recorded:,}; "
+          f"requests counted by the load generator: {served:,.0f} (+ warm-up)")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

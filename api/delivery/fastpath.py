@@ -1,0 +1,92 @@
+"""The hot path: `GET /v1/content/articles/{id}` served by a small ASGI handler in front of FastAPI.
+
+FastAPI's routing, dependency injection and response handling cost most of the budget of a request
+that is otherwise a few dictionary lookups (see PERFORMANCE.md). The same operation is declared as
+a FastAPI route for the OpenAPI contract and shares `DeliveryRuntime.serve_article` with it;
+every other path, including the rest of /v1/content, falls through to the app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.core.errors import SyndicateError
+from api.core.problems import PROBLEM_JSON
+from api.delivery.runtime import DeliveryRuntime, Outcome
+
+PREFIX = "/v1/content/articles/"
+_SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
+log = logging.getLogger("syndicate.delivery")
+
+
+class _Internal(SyndicateError):
+    slug = "internal"
+    title = "Internal server error"
+    status = 500
+
+
+def problem_outcome(exc: SyndicateError, instance: str) -> Outcome:
+    extra = dict(exc.extra)
+    headers = extra.pop("headers", None) or {}
+    body = {"type": exc.type_uri(), "title": exc.title, "status": exc.status, "detail": exc.detail, "instance": instance}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    data = json.dumps(body, ensure_ascii=False).encode()
+    raw_headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(data)).encode())]
+    raw_headers += [(k.lower().encode(), str(v).encode()) for k, v in headers.items()]
+    return Outcome(exc.status, raw_headers, data)
+
+
+def bearer(header: bytes | None) -> str | None:
+    if header and header[:7].lower() == b"bearer ":
+        return header[7:].strip().decode("latin-1")
+    return None
+
+
+class ContentFastPath:
+    """Usable as ASGI middleware (`app.add_middleware(ContentFastPath, runtime=...)`) or, as routes.install
+    does, called directly from in front of the FastAPI app (`handles` + `serve`)."""
+
+    def __init__(self, app: ASGIApp | None, runtime: DeliveryRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    @staticmethod
+    def handles(scope: Scope) -> bool:
+        path = scope.get("path", "")
+        return (scope["type"] == "http" and scope["method"] == "GET" and path.startswith(PREFIX)
+                and len(path) > len(PREFIX) and "/" not in path[len(PREFIX):])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.handles(scope):
+            await self.serve(scope, send)
+        elif self.app is not None:
+            await self.app(scope, receive, send)
+
+    async def serve(self, scope: Scope, send: Send) -> None:
+        path = scope["path"]
+        headers = dict(scope["headers"])
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1"))) if scope["query_string"] else {}
+        inm, ims = headers.get(b"if-none-match"), headers.get(b"if-modified-since")
+        accept = headers.get(b"accept")
+        try:
+            outcome = await self.runtime.serve_article(
+                raw_token=bearer(headers.get(b"authorization")) or query.get("token"), article_id=path[len(PREFIX):],
+                fmt=query.get("format"), accept=accept.decode("latin-1") if accept else None,
+                territory=query.get("territory"), if_none_match=inm.decode("latin-1") if inm else None,
+                if_modified_since=ims.decode("latin-1") if ims else None,
+            )
+        except SyndicateError as exc:
+            outcome = problem_outcome(exc, path)
+        except Exception:  # noqa: BLE001 - FastAPI's error middleware is not around us: answer like it
+            log.exception("unhandled error on GET %s", path)
+            outcome = problem_outcome(_Internal("An unexpected error occurred; it has been logged."), path)
+        request_id = headers.get(b"x-request-id")
+        if request_id and _SAFE_ID.match(request_id):
+            outcome.headers = [*outcome.headers, (b"x-request-id", request_id)]
+        await send({"type": "http.response.start", "status": outcome.status, "headers": outcome.headers})
+        await send({"type": "http.response.body", "body": outcome.body})

@@ -1,0 +1,80 @@
+"""Keeping the delivery caches honest.
+
+In this process: changes to articles, licences, tokens and keys are collected when a session
+flushes and applied to every live cache when it commits (a rolled-back change drops nothing).
+In other processes: `bump` increments a change counter in the same transaction as the change,
+and each process polls the counters (and the newest article `updated_at`) about twice a second.
+"""
+
+from __future__ import annotations
+
+import weakref
+from itertools import chain
+from typing import Protocol
+
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from api.catalogue.models import Article
+from api.delivery.models import DeliveryGeneration, LicenceToken, SigningKey
+from api.licensing.grants import on_licence_change
+from api.licensing.models import Licence
+
+_PENDING = "delivery_invalidations"
+
+
+class Invalidatable(Protocol):
+    def invalidate(self, changes: set[tuple[str, str]]) -> None: ...
+
+
+_caches: weakref.WeakSet = weakref.WeakSet()
+
+
+def register(cache: Invalidatable) -> None:
+    _caches.add(cache)
+
+
+def bump(session: Session, name: str) -> None:
+    """Increment the change counter `name` (licence | token | key) inside the caller's transaction."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(DeliveryGeneration).values(name=name, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"value": DeliveryGeneration.value + 1})
+    session.execute(stmt)
+
+
+def _note(session: Session, kind: str, key: str) -> None:
+    session.info.setdefault(_PENDING, set()).add((kind, key))
+
+
+@on_licence_change
+def _licence_changed(session: Session, licence: Licence) -> None:
+    _note(session, "licence", licence.id)
+    bump(session, "licence")
+
+
+@event.listens_for(Session, "after_flush")
+def _collect(session: Session, _context) -> None:
+    for obj in chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, Article):
+            _note(session, "article", obj.id)
+        elif isinstance(obj, Licence):
+            _note(session, "licence", obj.id)
+        elif isinstance(obj, LicenceToken) and obj.revoked_at is not None:
+            _note(session, "token", obj.jti)
+        elif isinstance(obj, SigningKey):
+            _note(session, "key", obj.kid)
+
+
+@event.listens_for(Session, "after_commit")
+def _apply(session: Session) -> None:
+    changes = session.info.pop(_PENDING, None)
+    if changes:
+        for cache in list(_caches):
+            cache.invalidate(changes)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,235 @@
+"""The licensed renditions of an article: JSON, IPTC ninjs and an embeddable HTML fragment.
+
+The licence-independent part of each rendition is built once per (article, version); the
+licence-specific attribution is merged in once per (licence, article, version, format) and the
+resulting bytes are cached by the caller.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.utils import format_datetime
+from html import escape
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+from api.delivery.snapshots import ArticleView, LicenceView
+
+FORMATS = {
+    "json": "application/json",
+    "ninjs": "application/vnd.iptc.ninjs+json",
+    "html": "text/html; charset=utf-8",
+}
+NINJS_SCHEMA = "https://www.iptc.org/std/ninjs/ninjs-schema_3.1.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    name: str
+    copyright_holder: str
+    base_url: str
+    secret: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    body: bytes
+    content_type: str
+    etag: str
+    last_modified: str
+    canonical_url: str
+    ok_headers: tuple[tuple[bytes, bytes], ...] = ()  # the full header list of a 200, built once
+
+    def headers(self, *, with_body: bool) -> list[tuple[bytes, bytes]]:
+        headers = [
+            (b"etag", self.etag.encode()), (b"last-modified", self.last_modified.encode()),
+            (b"cache-control", b"private, no-cache"), (b"vary", b"Accept, Authorization"),
+        ]
+        if self.canonical_url:
+            headers.append((b"link", f'<{self.canonical_url}>; rel="canonical"'.encode()))
+        if with_body:
+            headers += [(b"content-type", self.content_type.encode()), (b"content-length", str(len(self.body)).encode())]
+        return headers
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def http_date(value: datetime) -> str:
+    return format_datetime(value.replace(microsecond=0), usegmt=True)
+
+
+# --- usage beacons: a signed path, so nobody can record sightings for another licence -------------
+
+def beacon_signature(publisher: Publisher, licence_id: str, article_id: str) -> str:
+    mac = hmac.new(publisher.secret, f"beacon:{licence_id}:{article_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+def beacon_url(publisher: Publisher, licence_id: str, article_id: str) -> str:
+    signed = f"{licence_id}.{article_id}.{beacon_signature(publisher, licence_id, article_id)}"
+    return f"{publisher.base_url}/v1/content/beacon/{signed}.gif"
+
+
+def parse_beacon(publisher: Publisher, signed: str) -> tuple[str, str] | None:
+    parts = signed.removesuffix(".gif").split(".")
+    if len(parts) != 3:
+        return None
+    licence_id, article_id, signature = parts
+    expected = beacon_signature(publisher, licence_id, article_id)
+    return (licence_id, article_id) if hmac.compare_digest(expected, signature) else None
+
+
+# --- the licence-independent part ------------------------------------------------------------------
+
+def licensed_body(article: ArticleView) -> tuple[str, list[dict[str, Any]]]:
+    """The body without any non-relicensable asset, and a note for each asset removed."""
+    blocked = {a.url for a in article.assets if not a.relicensable and a.url}
+    removed = [{"position": a.position, "kind": a.kind, "credit": a.credit, "caption": a.caption,
+                "reason": f"Credited to {a.credit or 'a third party'}: not the publisher's to relicense."}
+               for a in article.assets if not a.relicensable]
+    if not blocked:
+        return article.body_html, removed
+    tree = LexborHTMLParser(article.body_html)
+    for img in tree.css("img"):
+        if img.attributes.get("src") in blocked:
+            (img.parent if img.parent is not None and img.parent.tag == "figure" else img).decompose()
+    body = tree.body.inner_html if tree.body is not None else ""
+    return body, removed
+
+
+def attribution(publisher: Publisher, licence: LicenceView, article: ArticleView) -> dict[str, Any]:
+    year = article.published_at.year
+    byline = article.byline or ", ".join(article.authors) or None
+    credit = f"{'By ' + byline + ', ' if byline else ''}{publisher.name}. Republished under licence {licence.id}."
+    notice = f"© {year} {publisher.copyright_holder}. All rights reserved."
+    beacon = beacon_url(publisher, licence.id, article.id)
+    licence_url = f"{publisher.base_url}/v1/licences/{licence.id}"
+    json_ld = {
+        "@context": "https://schema.org", "@type": "NewsArticle", "headline": article.headline,
+        "author": [{"@type": "Person", "name": a} for a in article.authors] or None,
+        "datePublished": _iso(article.published_at), "dateModified": _iso(article.updated_at),
+        "inLanguage": article.language, "isBasedOn": article.canonical_url,
+        "copyrightHolder": {"@type": "Organization", "name": publisher.copyright_holder},
+        "copyrightYear": year, "publisher": {"@type": "Organization", "name": publisher.name},
+        "license": licence_url,
+    }
+    json_ld = {k: v for k, v in json_ld.items() if v is not None}
+    ld_text = json.dumps(json_ld, ensure_ascii=False).replace("</", "<\\/")
+    url = escape(article.canonical_url, quote=True)
+    html = (
+        f'<link rel="canonical" href="{url}">\n'
+        f'<p class="syndicate-attribution">This article was originally published by '
+        f'<a href="{url}" rel="canonical">{escape(publisher.name)}</a>'
+        f'{" (" + escape(byline) + ")" if byline else ""}. {escape(notice)} '
+        f'Republished under licence {escape(licence.id)}.'
+        f'<img src="{escape(beacon, quote=True)}" width="1" height="1" alt="" '
+        f'referrerpolicy="no-referrer-when-downgrade" style="border:0"></p>\n'
+        f'<script type="application/ld+json">{ld_text}</script>'
+    )
+    return {
+        "credit_line": credit, "canonical_url": article.canonical_url, "copyright_notice": notice, "byline": byline,
+        "publisher": publisher.name, "copyright_holder": publisher.copyright_holder,
+        "licence": {"id": licence.id, "use": licence.use, "scope": licence.scope, "territories": list(licence.territories),
+                    "language": licence.language, "starts_at": _iso(licence.starts_at), "ends_at": _iso(licence.ends_at),
+                    "conditions": list(licence.conditions), "terms": licence.terms_text()},
+        "html": html, "json_ld": json_ld, "beacon_url": beacon,
+    }
+
+
+def base_json(article: ArticleView) -> dict[str, Any]:
+    body, removed = licensed_body(article)
+    return {
+        "id": article.id, "version": article.version, "headline": article.headline, "standfirst": article.standfirst,
+        "byline": article.byline, "authors": list(article.authors), "section": article.section, "tags": list(article.tags),
+        "language": article.language, "published_at": _iso(article.published_at), "updated_at": _iso(article.updated_at),
+        "canonical_url": article.canonical_url, "body_html": body, "body_text": article.body_text,
+        "word_count": article.word_count, "correction_note": article.correction_note,
+        "assets": [{"position": a.position, "kind": a.kind, "url": a.url, "caption": a.caption, "credit": a.credit}
+                   for a in article.assets if a.relicensable],
+        "removed_assets": removed,
+    }
+
+
+# --- licence-specific renditions -------------------------------------------------------------------
+
+def render_json(base: dict[str, Any], attr: dict[str, Any]) -> bytes:
+    return json.dumps({**base, "attribution": attr}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def render_ninjs(base: dict[str, Any], attr: dict[str, Any], article: ArticleView) -> bytes:
+    lic = attr["licence"]
+    removed = base["removed_assets"]
+    doc: dict[str, Any] = {
+        "uri": article.canonical_url, "type": "text", "representationType": "full", "profile": "syndicate-licensed",
+        "version": str(article.version), "firstCreated": base["published_at"], "versionCreated": base["updated_at"],
+        "pubStatus": "usable", "language": article.language,
+        "copyrightHolder": attr["copyright_holder"], "copyrightNotice": attr["copyright_notice"],
+        "usageTerms": lic["terms"], "rightsInfo": {"linkedRights": f"{attr['json_ld']['license']}"},
+        "headlines": [{"role": "main", "value": article.headline}],
+        "bodies": [
+            {"role": "main", "contentType": "text/html", "value": base["body_html"], "wordCount": article.word_count},
+            {"role": "main", "contentType": "text/plain", "value": article.body_text, "wordCount": article.word_count},
+            {"role": "attribution", "contentType": "text/html", "value": attr["html"]},
+        ],
+        "altIds": [{"role": "syndicate-id", "value": article.id}, {"role": "licence", "value": lic["id"]}],
+        "infoSources": [{"name": attr["publisher"], "role": "originator", "uri": article.canonical_url}],
+        "subjects": [{"name": t, "rel": "about"} for t in article.tags],
+        "renditions": [{"name": "usage-beacon", "href": attr["beacon_url"], "contentType": "image/gif",
+                        "width": 1, "height": 1}],
+        "associations": [
+            {"name": f"picture{a['position']}", "uri": a["url"], "type": "picture",
+             **({"headlines": [{"value": a["caption"]}]} if a["caption"] else {}),
+             **({"by": a["credit"]} if a["credit"] else {})}
+            for a in base["assets"] if a["url"]
+        ],
+        "standard": {"name": "ninjs", "version": "3.1", "schema": NINJS_SCHEMA},
+    }
+    if article.standfirst:
+        doc["descriptions"] = [{"role": "summary", "value": article.standfirst}]
+    if attr["byline"]:
+        doc["by"] = attr["byline"]
+    if removed:
+        doc["edNote"] = "Removed from this licensed copy: " + "; ".join(r["reason"] for r in removed)
+    if not doc["associations"]:
+        del doc["associations"]
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def render_html(base: dict[str, Any], attr: dict[str, Any], article: ArticleView) -> bytes:
+    notes = "".join(f'<p class="syndicate-removed">{escape(r["reason"])}</p>' for r in base["removed_assets"])
+    figures = "".join(
+        f'<figure><img src="{escape(a["url"], quote=True)}" alt="{escape(a["caption"] or "", quote=True)}">'
+        f'<figcaption>{escape(a["caption"] or "")}{" — " + escape(a["credit"]) if a["credit"] else ""}</figcaption></figure>'
+        for a in base["assets"] if a["url"]
+    )
+    html = (
+        f'<article class="syndicate-article" lang="{escape(article.language, quote=True)}" '
+        f'data-article-id="{article.id}" data-version="{article.version}" data-licence-id="{attr["licence"]["id"]}">\n'
+        f'<h1>{escape(article.headline)}</h1>\n'
+        + (f'<p class="standfirst">{escape(article.standfirst)}</p>\n' if article.standfirst else "")
+        + (f'<p class="byline">{escape(attr["byline"])}</p>\n' if attr["byline"] else "")
+        + f"{figures}{base['body_html']}\n{notes}{attr['html']}\n</article>\n"
+    )
+    return html.encode()
+
+
+def render(publisher: Publisher, licence: LicenceView, article: ArticleView, fmt: str, base: dict[str, Any]) -> Rendered:
+    attr = attribution(publisher, licence, article)
+    if fmt == "ninjs":
+        body = render_ninjs(base, attr, article)
+    elif fmt == "html":
+        body = render_html(base, attr, article)
+    else:
+        body = render_json(base, attr)
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    rendered = Rendered(body=body, content_type=FORMATS[fmt], etag=etag, last_modified=http_date(article.updated_at),
+                        canonical_url=article.canonical_url)
+    return replace(rendered, ok_headers=tuple(rendered.headers(with_body=True)))

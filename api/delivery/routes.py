@@ -1,0 +1,226 @@
+"""Delivery HTTP API: licence tokens, JWKS, licensed content, feeds, beacons and webhook endpoints.
+
+`GET /v1/content/articles/{id}` is answered by the ASGI fast path (fastpath.py) installed in
+front of the app; the route below documents it and serves the same implementation as a fallback.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.problems import error_responses
+from api.deps import CurrentPartner, SessionDep, SettingsDep
+from api.delivery import errors, render, service, webhooks
+from api.delivery.fastpath import ContentFastPath
+from api.delivery.feeds import serve_feed
+from api.delivery.keys import jwks as published_keys
+from api.delivery.runtime import DeliveryRuntime, Outcome
+from api.delivery.schemas import (ContentArticle, FeedPage, Jwks, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryRead,
+                                  WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointRead)
+from api.licensing.grants import LicenceNotFound
+
+router = APIRouter()
+
+_licence_bearer = HTTPBearer(auto_error=False, scheme_name="LicenceToken",
+                             description="A licence token from `POST /v1/licences/{id}/tokens`.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_licence_bearer)]
+TokenQuery = Annotated[str | None, Query(description="The licence token, for clients that cannot send headers.")]
+Cursor = Annotated[str | None, Query(description="From `next_cursor` of the previous page.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+TOKEN_ERRORS = (errors.InvalidToken, errors.TokenRevoked, errors.LicenceNotActive, errors.RateLimited)
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+def _runtime(request: Request) -> DeliveryRuntime:
+    return request.app.state.delivery
+
+
+def _response(outcome: Outcome) -> Response:
+    response = Response(content=outcome.body, status_code=outcome.status)
+    response.raw_headers = list(outcome.headers)
+    return response
+
+
+# --- tokens (partner API key) --------------------------------------------------------------------
+
+@router.post("/v1/licences/{licence_id}/tokens", response_model=TokenRead, status_code=status.HTTP_201_CREATED,
+             tags=["licences"], summary="Mint a licence token",
+             description="A JWT (ES256, `kid` header) for one of your active licences; it never outlives the licence.",
+             responses=error_responses(LicenceNotFound, errors.CannotMintToken))
+def mint_token(licence_id: str, partner: CurrentPartner, session: SessionDep, settings: SettingsDep,
+               body: Annotated[TokenCreate | None, Body()] = None) -> TokenRead:
+    raw, row, licence = service.mint_token(session, settings, licence_id=licence_id, partner_id=partner.id,
+                                           minutes=body.expires_in_minutes if body else None)
+    return TokenRead(token=raw, jti=row.jti, kid=row.kid, licence_id=licence.id, scope=str(licence.scope),
+                     expires_at=row.expires_at)
+
+
+@router.get("/v1/licences/{licence_id}/tokens", response_model=Page[TokenInfo], tags=["licences"],
+            summary="List a licence's tokens", responses=error_responses(LicenceNotFound))
+def list_tokens(licence_id: str, partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
+                limit: Limit = DEFAULT_LIMIT) -> Page[TokenInfo]:
+    rows, next_cursor = service.list_tokens(session, licence_id=licence_id, partner_id=partner.id, cursor=cursor, limit=limit)
+    return Page[TokenInfo](items=[TokenInfo.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.delete("/v1/licences/{licence_id}/tokens/{jti}", status_code=status.HTTP_204_NO_CONTENT, tags=["licences"],
+               summary="Revoke a licence token", description="Takes effect at once, in every API process.",
+               responses=error_responses(LicenceNotFound, errors.TokenNotFound))
+def revoke_token(licence_id: str, jti: str, partner: CurrentPartner, session: SessionDep) -> Response:
+    service.revoke_token(session, licence_id=licence_id, partner_id=partner.id, jti=jti)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/.well-known/jwks.json", response_model=Jwks, tags=["content"],
+            summary="Public keys that verify licence tokens")
+def jwks(session: SessionDep) -> Jwks:
+    return Jwks(**published_keys(session))
+
+
+# --- content (licence token) ---------------------------------------------------------------------
+
+_CONTENT_EXAMPLES = {
+    render.FORMATS["ninjs"]: {"schema": {"type": "object", "description": "IPTC ninjs 3.1"}},
+    "text/html": {"schema": {"type": "string", "description": "Embeddable HTML fragment with attribution"}},
+}
+
+
+@router.get(
+    "/v1/content/articles/{article_id}", response_model=ContentArticle, tags=["content"],
+    summary="Fetch a licensed article",
+    description="The licensed rendition with attribution, as JSON (default), IPTC ninjs (`format=ninjs` or "
+                "`Accept: application/vnd.iptc.ninjs+json`) or an HTML fragment (`format=html` or `Accept: text/html`). "
+                "Every 200 is metered before it is sent; send `If-None-Match` to revalidate for free.",
+    responses={200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
+               **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
+                                 errors.NotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded)},
+)
+async def content_article(
+    request: Request, article_id: str, credentials: BearerDep, token: TokenQuery = None,
+    format: Annotated[Literal["json", "ninjs", "html"] | None, Query(description="Overrides Accept.")] = None,
+    territory: Annotated[str | None, Query(description="ISO country where the copy will appear.")] = None,
+    if_none_match: Annotated[str | None, Header()] = None, if_modified_since: Annotated[str | None, Header()] = None,
+) -> Response:
+    outcome = await _runtime(request).serve_article(
+        raw_token=credentials.credentials if credentials else token, article_id=article_id, fmt=format,
+        accept=request.headers.get("accept"), territory=territory, if_none_match=if_none_match,
+        if_modified_since=if_modified_since)
+    return _response(outcome)
+
+
+@router.get(
+    "/v1/content/feed", response_model=FeedPage, tags=["content"], summary="What the licence covers (sync or Atom/RSS)",
+    description="JSON: a keyset-paginated listing (oldest change first) with `updated_since` for sync; withdrawn "
+                "articles appear with `status: withdrawn`. Atom/RSS (`format` or Accept): the licensed bodies with "
+                "attribution, each entry metered.",
+    responses={200: {"content": {"application/atom+xml": {"schema": {"type": "string"}},
+                                 "application/rss+xml": {"schema": {"type": "string"}}}},
+               304: {"description": "Not modified"},
+               **error_responses(*TOKEN_ERRORS, errors.NotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded)},
+)
+async def content_feed(
+    request: Request, credentials: BearerDep, token: TokenQuery = None,
+    format: Annotated[Literal["json", "atom", "rss"] | None, Query(description="Overrides Accept.")] = None,
+    updated_since: Annotated[datetime | None, Query(description="Only articles changed after this instant.")] = None,
+    cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
+    if_none_match: Annotated[str | None, Header()] = None, if_modified_since: Annotated[str | None, Header()] = None,
+) -> Response:
+    outcome = await serve_feed(
+        _runtime(request), raw_token=credentials.credentials if credentials else token, fmt=format,
+        accept=request.headers.get("accept"), updated_since=updated_since, cursor=cursor, limit=limit,
+        if_none_match=if_none_match, if_modified_since=if_modified_since)
+    return _response(outcome)
+
+
+@router.get("/v1/content/beacon/{signed}.gif", tags=["content"], summary="Usage beacon (1x1 GIF)",
+            description="Embedded by the attribution block; records the page (`url`, else Referer) showing the copy.",
+            response_class=Response, responses={200: {"content": {"image/gif": {}}}, **error_responses(errors.BadBeacon)})
+def beacon(request: Request, signed: str, session: SessionDep,
+           url: Annotated[str | None, Query(max_length=1000, description="The page displaying the copy.")] = None) -> Response:
+    ids = render.parse_beacon(_runtime(request).publisher, signed)
+    if ids is None:
+        raise errors.BadBeacon("This beacon URL is not one we issued; copy the attribution block again.")
+    page = url or request.headers.get("referer") or "unknown"
+    service.record_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page)
+    return Response(PIXEL, media_type="image/gif", headers={"cache-control": "no-store"})
+
+
+# --- webhook endpoints (partner API key) ---------------------------------------------------------
+
+@router.post("/v1/webhook-endpoints", response_model=WebhookEndpointCreated, status_code=status.HTTP_201_CREATED,
+             tags=["content"], summary="Register a webhook endpoint",
+             description="Corrections and takedowns of articles you license are POSTed here, signed per Standard "
+                         "Webhooks. The `secret` is shown only in this response.",
+             responses=error_responses(service.BadWebhookUrl))
+def create_endpoint(body: WebhookEndpointCreate, partner: CurrentPartner, session: SessionDep,
+                    settings: SettingsDep) -> WebhookEndpointCreated:
+    endpoint, secret = service.create_endpoint(session, settings, partner_id=partner.id, url=str(body.url),
+                                               description=body.description)
+    return WebhookEndpointCreated(**WebhookEndpointRead.model_validate(endpoint).model_dump(), secret=secret)
+
+
+@router.get("/v1/webhook-endpoints", response_model=Page[WebhookEndpointRead], tags=["content"],
+            summary="List your webhook endpoints")
+def list_endpoints(partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
+                   limit: Limit = DEFAULT_LIMIT) -> Page[WebhookEndpointRead]:
+    rows, next_cursor = service.list_endpoints(session, partner_id=partner.id, cursor=cursor, limit=limit)
+    return Page[WebhookEndpointRead](items=[WebhookEndpointRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.delete("/v1/webhook-endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["content"],
+               summary="Delete a webhook endpoint", responses=error_responses(errors.WebhookEndpointNotFound))
+def delete_endpoint(endpoint_id: str, partner: CurrentPartner, session: SessionDep) -> Response:
+    service.delete_endpoint(session, endpoint_id=endpoint_id, partner_id=partner.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries", response_model=Page[WebhookDeliveryRead],
+            tags=["content"], summary="Deliveries to an endpoint, with their attempts",
+            responses=error_responses(errors.WebhookEndpointNotFound))
+def list_deliveries(endpoint_id: str, partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
+                    limit: Limit = DEFAULT_LIMIT) -> Page[WebhookDeliveryRead]:
+    rows, next_cursor = service.list_deliveries(session, endpoint_id=endpoint_id, partner_id=partner.id,
+                                                cursor=cursor, limit=limit)
+    return Page[WebhookDeliveryRead](items=[WebhookDeliveryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+# --- wiring --------------------------------------------------------------------------------------
+
+def install(app: FastAPI) -> None:
+    """Put the content fast path in front of the app and run the delivery runtime with it.
+
+    The fast path must sit in front of FastAPI itself, not inside its middleware stack: FastAPI's
+    own `__call__` (telemetry check, body-limit wrappers, error middleware) costs more than the
+    whole content request. So the app becomes an instance of a subclass whose `__call__` hands
+    `GET /v1/content/articles/{id}` to the fast path and everything else to FastAPI unchanged.
+    """
+    runtime = DeliveryRuntime(app.state.settings, app.state.engine)
+    app.state.delivery = runtime
+    webhooks.configure(app.state.settings)
+    fast = ContentFastPath(None, runtime)
+    fastapi_call = type(app).__call__
+
+    class SyndicateApp(type(app)):  # type: ignore[misc, valid-type]
+        async def __call__(self, scope, receive, send) -> None:
+            if fast.handles(scope):
+                await fast.serve(scope, send)
+            else:
+                await fastapi_call(self, scope, receive, send)
+
+    app.__class__ = SyndicateApp
+
+    async def start(_app: FastAPI) -> None:
+        runtime.start()
+
+    async def stop(_app: FastAPI) -> None:
+        await runtime.stop()
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(stop)

@@ -1,0 +1,307 @@
+"""The per-process state behind content delivery: verified tokens, licences and renditions in
+memory, the usage writer, the limiter, and the poller that keeps caches fresh across processes.
+
+Both the fast ASGI path and the documented FastAPI routes call `serve_article`, so they share
+one implementation of the rules: token -> revocation -> licence -> article -> limits -> usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from api.core.config import Settings
+from api.core.db import utcnow
+from api.delivery import invalidation, keys as signing_keys, render
+from api.delivery.errors import ContentWithdrawn, InvalidToken, NotAcceptable, NotCovered, TokenRevoked
+from api.delivery.metering import Usage, UsageWriter
+from api.delivery.models import LicenceToken, UsageEvent
+from api.delivery.quotas import Limiter
+from api.delivery.snapshots import ArticleView, LicenceView, load_article, load_licence
+from api.delivery.tokens import Claims, TokenVerifier
+
+log = logging.getLogger("syndicate.delivery")
+
+POLL_SECONDS = 0.5
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: int
+    headers: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+
+def negotiate(fmt: str | None, accept: str | None) -> str:
+    """`format` wins; otherwise the first Accept match; JSON by default."""
+    if fmt:
+        if fmt in render.FORMATS:
+            return fmt
+        raise NotAcceptable(f"Unknown format {fmt!r}; use one of {', '.join(render.FORMATS)}.")
+    if not accept or accept == "*/*":
+        return "json"
+    accept = accept.lower()
+    offers = {"ninjs": accept.find("ninjs"), "html": accept.find("text/html"), "json": accept.find("json"),
+              "any": max(accept.find("*/*"), accept.find("application/*"))}
+    found = sorted((position, name) for name, position in offers.items() if position >= 0)
+    if not found:
+        raise NotAcceptable("This article is available as application/json, application/vnd.iptc.ninjs+json or text/html.")
+    return "json" if found[0][1] == "any" else found[0][1]
+
+
+class DeliveryRuntime:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.publisher = render.Publisher(
+            name=settings.publisher_name, copyright_holder=settings.copyright_holder,
+            base_url=settings.public_base_url, secret=("beacon:" + settings.secret_key.get_secret_value()).encode())
+        self.verifier = TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        self.writer = UsageWriter(engine)
+        self.limiter = Limiter(settings)
+        self.licences: dict[str, LicenceView] = {}
+        self.articles: dict[str, ArticleView] = {}
+        self.bases: dict[tuple[str, int], dict[str, Any]] = {}
+        self.rendered: dict[tuple[str, str, int, str], render.Rendered] = {}
+        self.revoked: frozenset[str] = frozenset()
+        self._revoked_here: set[str] = set()  # survives a concurrent reload by the poller
+        self._marks: tuple[Any, ...] | None = None
+        self._keys_loaded_at = 0.0
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        invalidation.register(self)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Call on the serving event loop (a startup hook): the usage writer runs there."""
+        self.clear()
+        self._revoked_here.clear()
+        self.refresh_keys()
+        self.refresh_revocations()
+        self._marks = self._read_marks()
+        self.writer.start()
+        self._stop.clear()
+        self._poller = threading.Thread(target=self._poll_forever, name="syndicate-delivery-poller", daemon=True)
+        self._poller.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._poller:
+            self._poller.join(timeout=5)
+        await self.writer.aclose()
+
+    def clear(self) -> None:
+        self.licences.clear()
+        self.articles.clear()
+        self.bases.clear()
+        self.rendered.clear()
+        self.limiter.reset()
+
+    # --- invalidation ----------------------------------------------------------------------------
+
+    def invalidate(self, changes: set[tuple[str, str]]) -> None:
+        """Called after a commit in this process (see invalidation.py)."""
+        revoked = set()
+        for kind, key in changes:
+            if kind == "licence":
+                self.licences.pop(key, None)
+            elif kind == "article":
+                self.articles.pop(key, None)
+            elif kind == "token":
+                revoked.add(key)
+            elif kind == "key":
+                self._keys_loaded_at = 0.0
+        if revoked:
+            self._revoked_here |= revoked
+            self.revoked = self.revoked | revoked
+        if any(kind == "key" for kind, _ in changes):
+            self.refresh_keys()
+
+    def refresh_keys(self) -> None:
+        with Session(self.engine) as session:
+            self.verifier.load_keys(signing_keys.verification_keys(session))
+        self._keys_loaded_at = time.monotonic()
+
+    def refresh_revocations(self) -> None:
+        with Session(self.engine) as session:
+            stmt = select(LicenceToken.jti).where(LicenceToken.revoked_at.is_not(None), LicenceToken.expires_at > utcnow())  # type: ignore[union-attr]
+            self.revoked = frozenset(session.execute(stmt).scalars().all()) | self._revoked_here
+
+    def _read_marks(self) -> tuple[Any, ...]:
+        # A raw DBAPI connection outside any transaction: on SQLite, the engine's own connections
+        # start every transaction with BEGIN IMMEDIATE, which would take the write lock twice a second.
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT name, value FROM delivery_generation")
+            generations = dict(cursor.fetchall())
+            cursor.execute("SELECT max(updated_at) FROM article")
+            newest_article = cursor.fetchone()[0]
+            if self.writer.sqlite:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.close()
+            if not self.writer.sqlite:
+                connection.rollback()
+        finally:
+            connection.close()
+        return generations.get("licence"), generations.get("token"), generations.get("key"), newest_article
+
+    def poll_once(self) -> None:
+        """Drop whatever another process changed since the last poll; on SQLite, checkpoint the WAL
+        here, off the event loop (the usage writer has automatic checkpoints turned off)."""
+        marks = self._read_marks()
+        if self._marks is not None and marks != self._marks:
+            old = self._marks
+            if marks[0] != old[0]:
+                self.licences.clear()
+            if marks[1] != old[1]:
+                self.refresh_revocations()
+            if marks[2] != old[2]:
+                self.refresh_keys()
+            if marks[3] != old[3]:
+                self.articles.clear()
+        self._marks = marks
+
+    def _poll_forever(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                self.poll_once()
+            except Exception:  # noqa: BLE001 - a database blip must not kill the poller
+                log.exception("delivery cache poll failed")
+
+    # --- lookups (memory first, database on a miss, in a worker thread) ----------------------------
+
+    async def in_thread(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    def _verify(self, raw: str) -> Claims:
+        kid = self.verifier.kid_of(raw)
+        # A key rotated by another process: reload, at most once a second.
+        if not self.verifier.knows(kid) and time.monotonic() - self._keys_loaded_at > 1.0:
+            self.refresh_keys()
+        return self.verifier.verify(raw)
+
+    def _load_licence(self, licence_id: str) -> LicenceView | None:
+        with Session(self.engine) as session:
+            return load_licence(session, licence_id)
+
+    def _load_article(self, article_id: str) -> ArticleView:
+        with Session(self.engine) as session:
+            return load_article(session, article_id)
+
+    def _cached_authorization(self, raw: str | None) -> tuple[Claims, LicenceView] | None:
+        """The hot path: a verified token and its licence, both already in memory (no await)."""
+        claims = self.verifier.cached(raw) if raw else None
+        licence = self.licences.get(claims.licence_id) if claims else None
+        if claims is None or licence is None:
+            return None
+        return self._check_authorization(claims, licence)
+
+    def _check_authorization(self, claims: Claims, licence: LicenceView) -> tuple[Claims, LicenceView]:
+        if claims.jti in self.revoked:
+            raise TokenRevoked(f"Token {claims.jti} was revoked; mint a new one if the licence is still active.")
+        if licence.partner_id != claims.partner_id:
+            raise InvalidToken("The token's subject does not hold this licence; mint a new token.")
+        licence.check_usable(time.time())
+        return claims, licence
+
+    async def authorize(self, raw: str | None) -> tuple[Claims, LicenceView]:
+        found = self._cached_authorization(raw)
+        if found is not None:
+            return found
+        if not raw:
+            raise InvalidToken("Send a licence token as `Authorization: Bearer <token>` or `?token=`; "
+                               "mint one with POST /v1/licences/{id}/tokens.")
+        claims = self.verifier.cached(raw) or await self.in_thread(self._verify, raw)
+        if claims.jti in self.revoked:  # before touching the database for its licence
+            raise TokenRevoked(f"Token {claims.jti} was revoked; mint a new one if the licence is still active.")
+        licence = self.licences.get(claims.licence_id)
+        if licence is None:
+            licence = await self.in_thread(self._load_licence, claims.licence_id)
+            if licence is None:
+                raise InvalidToken("The token names a licence that does not exist; mint a new token.")
+            self.licences[licence.id] = licence
+        return self._check_authorization(claims, licence)
+
+    async def article(self, article_id: str) -> ArticleView:
+        article = self.articles.get(article_id)
+        if article is None:
+            article = await self.in_thread(self._load_article, article_id)
+            self.articles[article_id] = article
+        return article
+
+    def rendition(self, licence: LicenceView, article: ArticleView, fmt: str) -> render.Rendered:
+        key = (licence.id, article.id, article.version, fmt)
+        found = self.rendered.get(key)
+        if found is None:
+            base = self.bases.get((article.id, article.version))
+            if base is None:
+                base = self.bases[(article.id, article.version)] = render.base_json(article)
+            found = render.render(self.publisher, licence, article, fmt, base)
+            if len(self.rendered) > 20_000:
+                self.rendered.clear()
+                self.bases.clear()
+            self.rendered[key] = found
+        return found
+
+    def _count_usage(self, licence_id: str, since: datetime) -> int:
+        with Session(self.engine) as session:
+            stmt = select(func.count()).select_from(UsageEvent).where(UsageEvent.licence_id == licence_id, UsageEvent.at >= since)
+            return int(session.execute(stmt).scalar_one())
+
+    async def used_since(self, licence_id: str, since: datetime) -> int:
+        return await self.in_thread(self._count_usage, licence_id, since)
+
+    def check_article(self, licence: LicenceView, article: ArticleView, territory: str | None) -> None:
+        licence.check_covers(article, territory)  # first: others' articles reveal nothing, not even a takedown
+        if article.withdrawn:
+            raise ContentWithdrawn(
+                f"Article {article.id} was withdrawn on {article.withdrawn_at.isoformat() if article.withdrawn_at else 'request'}"
+                f"{': ' + article.withdrawal_reason if article.withdrawal_reason else ''}. Remove any copy you published.",
+                article_id=article.id, version=article.version)
+        if not article.available:
+            raise NotCovered(f"Article {article.id} is not available yet (embargoed).")
+
+    async def serve_article(
+        self, *, raw_token: str | None, article_id: str, fmt: str | None, accept: str | None, territory: str | None,
+        if_none_match: str | None, if_modified_since: str | None,
+    ) -> Outcome:
+        # Every step is a dictionary lookup when warm; awaits happen only on a miss (or with Redis).
+        claims, licence = self._cached_authorization(raw_token) or await self.authorize(raw_token)
+        chosen = negotiate(fmt, accept)
+        article = self.articles.get(article_id) or await self.article(article_id)
+        self.check_article(licence, article, territory)
+        if self.limiter.shared:
+            await self.limiter.check_token(claims.jti)
+        else:
+            self.limiter.check_token_here(claims.jti)
+        rendered = self.rendition(licence, article, chosen)
+        if (if_none_match or if_modified_since) and not_modified(rendered, if_none_match, if_modified_since):
+            return Outcome(304, rendered.headers(with_body=False), b"")
+        if licence.monthly_quota is not None:
+            await self.limiter.take_quota(licence, lambda since: self.used_since(licence.id, since))
+        await self.writer.record(Usage(licence.id, licence.partner_id, article.id, article.version, chosen, claims.jti))
+        return Outcome(200, rendered.ok_headers, rendered.body)  # type: ignore[arg-type]
+
+
+def not_modified(rendered: render.Rendered, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    if if_none_match is not None:
+        tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+        return "*" in tags or rendered.etag in tags
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+            return parsedate_to_datetime(rendered.last_modified) <= since
+        except (TypeError, ValueError):
+            return False
+    return False

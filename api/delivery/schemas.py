@@ -1,0 +1,209 @@
+"""Request and response shapes for tokens, content, feeds and webhook endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+TOKEN_EXAMPLE = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtpZF8wMWpkLi4uIiwidHlwIjoiSldUIn0.eyJpc3MiOiJzeW5kaWNhdGUiLCJ..."
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"expires_in_minutes": 60}]})
+    expires_in_minutes: int | None = Field(
+        default=None, ge=1, le=60 * 24 * 366,
+        description="Shorter than the default lifetime if you like; never past the licence's end.")
+
+
+class TokenRead(BaseModel):
+    """A minted licence token. The token itself is shown only in this response."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "token": TOKEN_EXAMPLE, "token_type": "Bearer", "jti": "Wm9fX2V4YW1wbGVfanRp", "kid": "kid_01jd7w3m5q...",
+        "licence_id": "lic_01jd7w3m5q...", "scope": "bundle", "expires_at": "2026-11-26T12:00:00Z"}]})
+    token: str
+    token_type: str = "Bearer"
+    jti: str
+    kid: str
+    licence_id: str
+    scope: str
+    expires_at: datetime
+
+
+class TokenInfo(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "jti": "Wm9fX2V4YW1wbGVfanRp", "licence_id": "lic_01jd7w3m5q...", "kid": "kid_01jd7w3m5q...",
+        "issued_at": "2026-11-25T12:00:00Z", "expires_at": "2026-11-26T12:00:00Z", "revoked_at": None}]})
+    jti: str
+    licence_id: str
+    kid: str
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class Jwks(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"keys": [{
+        "kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "kid_01jd7w3m5q...", "alg": "ES256", "use": "sig"}]}]})
+    keys: list[dict[str, Any]]
+
+
+class LicenceTermsRead(BaseModel):
+    id: str
+    use: str
+    scope: str
+    territories: list[str]
+    language: str
+    starts_at: datetime
+    ends_at: datetime
+    conditions: list[str]
+    terms: str
+
+
+class Attribution(BaseModel):
+    credit_line: str
+    canonical_url: str
+    copyright_notice: str
+    byline: str | None
+    publisher: str
+    copyright_holder: str
+    licence: LicenceTermsRead
+    html: str = Field(description='Ready to paste: a rel="canonical" link, the credit paragraph with the usage '
+                                  "beacon, and the JSON-LD script.")
+    json_ld: dict[str, Any] = Field(description="schema.org NewsArticle with isBasedOn, copyrightHolder and license.")
+    beacon_url: str = Field(description="A signed 1x1 GIF; append `?url=<page where the copy is shown>`.")
+
+
+class ContentAsset(BaseModel):
+    position: int
+    kind: str
+    url: str | None
+    caption: str | None
+    credit: str | None
+
+
+class RemovedAsset(BaseModel):
+    position: int
+    kind: str
+    credit: str | None
+    caption: str | None
+    reason: str
+
+
+class ContentArticle(BaseModel):
+    """The licensed rendition (JSON format). Non-relicensable assets are removed and listed."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "art_01jd7w3m5q...", "version": 2, "headline": "Putin makes surprise visit to Syria",
+        "standfirst": "Rare visit comes as regional tensions intensify", "byline": "MEE staff", "authors": ["MEE staff"],
+        "section": "news", "tags": ["russia", "syria"], "language": "en", "published_at": "2020-01-07T12:00:00Z",
+        "updated_at": "2020-01-07T15:00:00Z", "canonical_url": "https://www.middleeasteye.net/news/putin-syria-visit",
+        "body_html": "<p>Russia's president met his Syrian counterpart...</p>",
+        "body_text": "Russia's president met his Syrian counterpart...", "word_count": 7, "correction_note": None,
+        "assets": [], "removed_assets": [{"position": 0, "kind": "image", "credit": "Reuters", "caption": "Putin and Assad",
+                                          "reason": "Credited to Reuters: not the publisher's to relicense."}],
+        "attribution": {"credit_line": "By MEE staff, Middle East Eye. Republished under licence lic_01jd...",
+                        "canonical_url": "https://www.middleeasteye.net/news/putin-syria-visit",
+                        "copyright_notice": "© 2020 Middle East Eye. All rights reserved.", "byline": "MEE staff",
+                        "publisher": "Middle East Eye", "copyright_holder": "Middle East Eye",
+                        "licence": {"id": "lic_01jd...", "use": "web", "scope": "article", "territories": ["GB"],
+                                    "language": "en", "starts_at": "2026-11-01T00:00:00Z", "ends_at": "2026-12-01T00:00:00Z",
+                                    "conditions": [], "terms": "Licence lic_01jd...: web use, ..."},
+                        "html": '<link rel="canonical" href="https://www.middleeasteye.net/news/putin-syria-visit">...',
+                        "json_ld": {"@context": "https://schema.org", "@type": "NewsArticle"},
+                        "beacon_url": "https://syndicate.example.com/v1/content/beacon/lic_01jd.art_01jd.sig.gif"},
+    }]})
+    id: str
+    version: int
+    headline: str
+    standfirst: str | None
+    byline: str | None
+    authors: list[str]
+    section: str | None
+    tags: list[str]
+    language: str
+    published_at: datetime
+    updated_at: datetime
+    canonical_url: str
+    body_html: str
+    body_text: str
+    word_count: int
+    correction_note: str | None
+    assets: list[ContentAsset]
+    removed_assets: list[RemovedAsset]
+    attribution: Attribution
+
+
+class FeedItem(BaseModel):
+    id: str
+    version: int
+    status: str = Field(description="`published`, or `withdrawn`: remove your copy.")
+    headline: str
+    canonical_url: str
+    content_url: str
+    published_at: datetime
+    updated_at: datetime
+
+
+class FeedPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "id": "art_01jd7w3m5q...", "version": 3, "status": "published", "headline": "Putin makes surprise visit to Syria",
+        "canonical_url": "https://www.middleeasteye.net/news/putin-syria-visit",
+        "content_url": "https://syndicate.example.com/v1/content/articles/art_01jd7w3m5q...",
+        "published_at": "2020-01-07T12:00:00Z", "updated_at": "2020-01-08T09:00:00Z"}], "next_cursor": None}]})
+    items: list[FeedItem]
+    next_cursor: str | None = None
+
+
+class WebhookEndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "url": "https://cms.outlet.example/hooks/syndicate", "description": "Corrections and takedowns"}]})
+    url: AnyHttpUrl
+    description: str | None = Field(default=None, max_length=500)
+
+
+class WebhookEndpointRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": "whe_01jd7w3m5q...", "url": "https://cms.outlet.example/hooks/syndicate",
+        "description": "Corrections and takedowns", "created_at": "2026-11-25T12:00:00Z"}]})
+    id: str
+    url: str
+    description: str | None
+    created_at: datetime
+
+
+class WebhookEndpointCreated(WebhookEndpointRead):
+    """The endpoint with its signing secret, shown only once: store it now."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "whe_01jd7w3m5q...", "url": "https://cms.outlet.example/hooks/syndicate",
+        "description": "Corrections and takedowns", "created_at": "2026-11-25T12:00:00Z",
+        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]})
+    secret: str = Field(description="Verify `webhook-signature` with it (Standard Webhooks).")
+
+
+class WebhookAttempt(BaseModel):
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float | None = None
+
+
+class WebhookDeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": "msg_01jd7w3m5q...", "endpoint_id": "whe_01jd7w3m5q...", "event_type": "article.withdrawn",
+        "status": "succeeded", "payload": {"type": "article.withdrawn", "data": {"article_id": "art_01jd..."}},
+        "attempts": [{"at": "2026-11-25T12:00:01Z", "status_code": 500, "error": "HTTP 500", "duration_ms": 12.5},
+                     {"at": "2026-11-25T12:00:03Z", "status_code": 204, "error": None, "duration_ms": 9.1}],
+        "created_at": "2026-11-25T12:00:00Z", "delivered_at": "2026-11-25T12:00:03Z"}]})
+    id: str
+    endpoint_id: str
+    event_type: str
+    status: str
+    payload: dict[str, Any]
+    attempts: list[WebhookAttempt]
+    created_at: datetime
+    delivered_at: datetime | None

@@ -1,0 +1,144 @@
+"""Immutable, in-memory views of licences and articles: what the hot path needs, read once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from api.catalogue import service as catalogue
+from api.catalogue.models import ArticleStatus
+from api.delivery.errors import ContentArticleNotFound, LicenceNotActive, NotCovered
+from api.licensing.models import Licence
+from api.licensing.states import LicenceState
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceView:
+    id: str
+    partner_id: str
+    state: str
+    scope: str
+    article_ids: frozenset[str]
+    section: str | None
+    use: str
+    territories: tuple[str, ...]
+    language: str
+    translation: bool
+    starts_at: datetime
+    ends_at: datetime
+    starts_ts: float
+    ends_ts: float
+    monthly_quota: int | None
+    conditions: tuple[str, ...]
+
+    @classmethod
+    def of(cls, licence: Licence) -> LicenceView:
+        return cls(
+            id=licence.id, partner_id=licence.partner_id, state=str(licence.state), scope=str(licence.scope),
+            article_ids=frozenset(licence.article_ids or ()), section=licence.section, use=str(licence.use),
+            territories=tuple(licence.territories or ()), language=licence.language, translation=licence.translation,
+            starts_at=licence.starts_at, ends_at=licence.ends_at, starts_ts=licence.starts_at.timestamp(),
+            ends_ts=licence.ends_at.timestamp(), monthly_quota=licence.monthly_quota,
+            conditions=tuple(licence.conditions or ()),
+        )
+
+    def check_usable(self, now: float) -> None:
+        if self.state != LicenceState.active:
+            raise LicenceNotActive(f"Licence {self.id} is {self.state}; its tokens no longer give access. "
+                                   "Contact the licensing desk.", licence_state=self.state)
+        if now < self.starts_ts:
+            raise LicenceNotActive(f"Licence {self.id} starts at {self.starts_at.isoformat()}.")
+        if now >= self.ends_ts:
+            raise LicenceNotActive(f"Licence {self.id} ended at {self.ends_at.isoformat()}; request a new licence.")
+
+    def covers(self, article: ArticleView) -> bool:
+        if not article.licensable:
+            return False
+        if self.scope in ("article", "bundle"):
+            return article.id in self.article_ids
+        if self.scope == "section_feed":
+            return article.section is not None and article.section == self.section
+        return self.scope == "catalogue"
+
+    def check_covers(self, article: ArticleView, territory: str | None) -> None:
+        if not self.covers(article):
+            raise NotCovered(f"Licence {self.id} ({self.scope}) does not cover article {article.id}; "
+                             "request a licence that includes it.")
+        if territory and self.territories and territory.upper() not in self.territories and "WW" not in self.territories:
+            raise NotCovered(f"Licence {self.id} covers {', '.join(self.territories)}, not {territory.upper()}.")
+
+    def terms_text(self) -> str:
+        parts = [f"Licence {self.id}: {self.use} use", f"scope {self.scope.replace('_', ' ')}",
+                 f"territories {', '.join(self.territories) or 'as agreed'}", f"language {self.language}",
+                 f"from {self.starts_at.date().isoformat()} to {self.ends_at.date().isoformat()}"]
+        if self.monthly_quota is not None:
+            parts.append(f"up to {self.monthly_quota} deliveries a month")
+        text = ", ".join(parts) + "."
+        if self.conditions:
+            text += " Conditions: " + "; ".join(self.conditions) + "."
+        return text + " Keep the attribution and canonical link; do not edit the meaning; remove on takedown."
+
+
+@dataclass(frozen=True, slots=True)
+class AssetView:
+    position: int
+    kind: str
+    url: str | None
+    caption: str | None
+    credit: str | None
+    relicensable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    id: str
+    version: int
+    status: str
+    available: bool
+    licensable: bool
+    section: str | None
+    language: str
+    headline: str
+    standfirst: str | None
+    byline: str | None
+    authors: tuple[str, ...]
+    tags: tuple[str, ...]
+    canonical_url: str
+    body_html: str
+    body_text: str
+    word_count: int
+    published_at: datetime
+    updated_at: datetime
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
+    correction_note: str | None
+    assets: tuple[AssetView, ...]
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.status == ArticleStatus.withdrawn
+
+
+def load_licence(session: Session, licence_id: str) -> LicenceView | None:
+    licence = session.get(Licence, licence_id)
+    return LicenceView.of(licence) if licence else None
+
+
+def load_article(session: Session, article_id: str) -> ArticleView:
+    try:
+        article = catalogue.get_article(session, article_id)
+    except catalogue.ArticleNotFound as exc:
+        raise ContentArticleNotFound(f"No article {article_id} in the catalogue.") from exc
+    assets = tuple(AssetView(a.position, a.kind, a.url, a.caption, a.credit, a.relicensable)
+                   for a in catalogue.get_assets(session, article.id))
+    return ArticleView(
+        id=article.id, version=article.version, status=str(article.status), available=catalogue.is_available(article),
+        licensable=article.licensable, section=article.section, language=article.language, headline=article.headline,
+        standfirst=article.standfirst, byline=article.byline, authors=tuple(article.authors or ()),
+        tags=tuple(article.tags or ()), canonical_url=article.canonical_url, body_html=article.body_html,
+        body_text=article.body_text, word_count=article.word_count, published_at=article.published_at,
+        updated_at=article.updated_at, withdrawn_at=article.withdrawn_at, withdrawal_reason=article.withdrawal_reason,
+        correction_note=article.correction_note, assets=assets,
+    )
