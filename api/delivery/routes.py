@@ -194,27 +194,12 @@ def list_deliveries(endpoint_id: str, partner: CurrentPartner, session: SessionD
 # --- wiring --------------------------------------------------------------------------------------
 
 def install(app: FastAPI) -> None:
-    """Put the content fast path in front of the app and run the delivery runtime with it.
-
-    The fast path must sit in front of FastAPI itself, not inside its middleware stack: FastAPI's
-    own `__call__` (telemetry check, body-limit wrappers, error middleware) costs more than the
-    whole content request. So the app becomes an instance of a subclass whose `__call__` hands
-    `GET /v1/content/articles/{id}` to the fast path and everything else to FastAPI unchanged.
-    """
+    """Put the content fast path in front of the app (see `SyndicateApp.front`) and run the
+    delivery runtime with it."""
     runtime = DeliveryRuntime(app.state.settings, app.state.engine)
     app.state.delivery = runtime
     webhooks.configure(app.state.settings)
-    fast = ContentFastPath(None, runtime)
-    fastapi_call = type(app).__call__
-
-    class SyndicateApp(type(app)):  # type: ignore[misc, valid-type]
-        async def __call__(self, scope, receive, send) -> None:
-            if fast.handles(scope):
-                await fast.serve(scope, send)
-            else:
-                await fastapi_call(self, scope, receive, send)
-
-    app.__class__ = SyndicateApp
+    app.front = ContentFastPath(None, runtime)  # type: ignore[attr-defined]
 
     async def start(_app: FastAPI) -> None:
         runtime.start()
