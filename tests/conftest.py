@@ -22,6 +22,13 @@ from api.core.migrations import stamp
 TEST_DATABASE_URL = os.environ.get("SYNDICATE_TEST_DATABASE_URL")
 
 
+def pytest_runtest_setup(item) -> None:
+    """`@pytest.mark.postgres_only` tests prove behaviour under truly concurrent writers, which
+    SQLite (one writer at a time, BEGIN IMMEDIATE) cannot exhibit; CI runs them on PostgreSQL."""
+    if item.get_closest_marker("postgres_only") and not (TEST_DATABASE_URL or "").startswith("postgres"):
+        pytest.skip("needs concurrent writers: runs on PostgreSQL (SYNDICATE_TEST_DATABASE_URL)")
+
+
 def pytest_report_header(config) -> str:
     return f"syndicate database: {TEST_DATABASE_URL or 'sqlite (temporary file)'}"
 

@@ -16,7 +16,7 @@ from api.core.config import get_settings
 from tests.catalogue.pages import HEADLINE, SAMPLE_TEXT, mee_html_page
 from tests.conftest import STANDARDS
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "400"})  # rich wraps errors at the terminal width; long tmp paths would split
 
 
 @pytest.fixture

@@ -89,8 +89,6 @@ def test_stripe_run_that_died_halfway_resumes(session, engine, stripe_settings, 
 
 @pytest.mark.postgres_only
 def test_two_concurrent_runs_make_each_invoice_once(session, engine, stripe_settings, stripe_double) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; SQLite serialises every write transaction")
     _usage_world(session, partners=4)
     results, errors = [], []
     barrier = threading.Barrier(2)

@@ -61,20 +61,24 @@ def test_approving_twice_gives_one_licence_and_a_conflict(client, session) -> No
     assert len(_licences(session)) == 1
 
 
-@pytest.mark.postgres_only
-def test_two_staff_racing_to_approve_make_one_licence(engine, session) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("needs PostgreSQL row locks; SQLite runs one transaction at a time (BEGIN IMMEDIATE)")
+def _submitted_requests(session, count: int = 1) -> list:
+    """`count` submitted requests of one partner for one article, committed so other sessions see them."""
     from api.licensing import requests
     from api.licensing.quotes import TermsInput
 
     partner = make_partner(session)
     article = make_article(session)
-    request = requests.submit(session, partner=partner, terms=TermsInput(
+    submitted = [requests.submit(session, partner=partner, terms=TermsInput(
         scope="article", use="web", territories=["GB"], audience_size=1000, article_ids=[article.id], period_months=1))
+        for _ in range(count)]
     session.commit()
+    return submitted
 
+
+@pytest.mark.postgres_only
+def test_two_staff_racing_to_approve_make_one_licence(engine, session) -> None:
     rounds = 5
+    request_ids = [request.id for request in _submitted_requests(session, rounds)]
     outcomes: list[str] = []
     lock = threading.Lock()
 
@@ -91,12 +95,6 @@ def test_two_staff_racing_to_approve_make_one_licence(engine, session) -> None:
         with lock:
             outcomes.append(result)
 
-    request_ids = [request.id]
-    for _ in range(rounds - 1):
-        extra = requests.submit(session, partner=partner, terms=TermsInput(
-            scope="article", use="web", territories=["GB"], audience_size=1000, article_ids=[article.id], period_months=1))
-        request_ids.append(extra.id)
-    session.commit()
     for request_id in request_ids:
         barrier = threading.Barrier(2)
         threads = [threading.Thread(target=approve, args=(barrier, request_id, f"stf_{n}")) for n in range(2)]
@@ -111,16 +109,7 @@ def test_two_staff_racing_to_approve_make_one_licence(engine, session) -> None:
 
 @pytest.mark.postgres_only
 def test_second_approver_waits_for_the_first_and_sees_its_decision(engine, session) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("needs PostgreSQL row locks; SQLite runs one transaction at a time (BEGIN IMMEDIATE)")
-    from api.licensing import requests
-    from api.licensing.quotes import TermsInput
-
-    partner = make_partner(session)
-    article = make_article(session)
-    request = requests.submit(session, partner=partner, terms=TermsInput(
-        scope="article", use="web", territories=["GB"], audience_size=1000, article_ids=[article.id], period_months=1))
-    session.commit()
+    request, = _submitted_requests(session)
     outcome: dict[str, object] = {}
 
     def second() -> None:

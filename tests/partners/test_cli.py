@@ -9,7 +9,7 @@ from api.core.config import get_settings
 from api.partners import keys
 from api.partners.models import Partner, PartnerStatus
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "400"})  # rich wraps errors at the terminal width; long tmp paths would split
 
 
 @pytest.fixture
