@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.shutdown_hooks = []
     install_problem_handlers(app)
 
-    from api import health
+    from api import health, openapi_doc
 
     app.include_router(health.router)
     for domain in DOMAINS:
@@ -124,4 +124,5 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         if install:
             install(app)
     app.add_middleware(RequestIdMiddleware)
+    openapi_doc.install(app)
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from api.openapi_doc import render
 
 COMMITTED = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
@@ -22,3 +24,52 @@ def test_every_operation_has_summary_and_tags() -> None:
         for method, operation in operations.items():
             assert operation.get("summary"), f"{method.upper()} {path} has no summary"
             assert operation.get("tags"), f"{method.upper()} {path} has no tags"
+
+
+def _operations():
+    document = json.loads(render())
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            yield f"{method.upper()} {path}", operation, document
+
+
+OPERATIONS = {name: (operation, document) for name, operation, document in _operations()}
+
+
+def _json_media(content: dict) -> list[tuple[str, dict]]:
+    return [(kind, media) for kind, media in (content or {}).items() if kind == "application/json" or kind.endswith("+json")]
+
+
+def _examples(media: dict, document: dict) -> list:
+    found = list(media.get("examples", {}).values())
+    found = [e["value"] for e in found if "value" in e]
+    if "example" in media:
+        found.append(media["example"])
+    schema = media.get("schema", {})
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return found + list(schema.get("examples", []))
+
+
+def _validator(schema: dict, document: dict):
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator({**schema, "components": document["components"]})
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_every_json_body_has_examples_that_match_its_schema(name: str) -> None:
+    """Partners' developers read the contract first: each request and each success response shows
+    a real example, and every example is valid against the schema it illustrates."""
+    operation, document = OPERATIONS[name]
+    bodies = [("request", kind, media) for kind, media in _json_media(operation.get("requestBody", {}).get("content"))]
+    for status, response in operation.get("responses", {}).items():
+        if status.startswith("2"):
+            bodies += [(f"response {status}", kind, media) for kind, media in _json_media(response.get("content"))]
+    for where, kind, media in bodies:
+        examples = _examples(media, document)
+        assert examples, f"{name}: the {where} ({kind}) has no example"
+        validator = _validator(media.get("schema", {}), document)
+        for example in examples:
+            errors = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(example)]
+            assert not errors, f"{name}: an example of the {where} does not match its schema: {errors}"
