@@ -1,9 +1,13 @@
 """A Stripe-shaped HTTP server for tests: the real SDK talks to it over real HTTP.
 
 It answers the routes our Stripe backend uses with current-shape objects taken from Stripe's own
-fixtures (standards/stripe/fixtures3.json), records every request, and honours Idempotency-Key
-as Stripe promises: the same key with the same parameters replays the first response; the same
-key with other parameters is a 400 `idempotency_error`. It is a double of the network, not of the
+fixtures (standards/stripe/fixtures3.json): customers (list by e-mail; a negative `balance` is a
+credit applied at finalization, as Stripe does), prices by lookup key, invoices (list by
+customer, draft, finalize), invoice items (list by invoice, delete from a draft), Checkout
+sessions on a price, subscriptions, charges, disputes and invoice payments (list by payment
+intent). It records every request, and honours Idempotency-Key as Stripe promises: the same key
+with the same parameters replays the first response; the same key with other parameters is a 400
+`idempotency_error`; `forget_idempotency_keys()` is what 24 hours do. It is a double of the network, not of the
 SDK: serialisation, headers, retries and error mapping all run for real.
 """
 
@@ -220,6 +224,7 @@ class StripeDouble:
             return 200, self._new("checkout.session", "cs", customer=p.get("customer"), metadata=meta,
                                   client_reference_id=p.get("client_reference_id"), mode="payment", status="open",
                                   payment_status="unpaid", amount_total=total, amount_subtotal=total, invoice=None,
+                                  invoice_creation=p.get("invoice_creation"),
                                   currency=currency, url=f"https://checkout.stripe.test/c/pay/{next(self._ids)}",
                                   success_url=p.get("success_url"), cancel_url=p.get("cancel_url"))
         if (method, path) == ("POST", "/v1/subscriptions"):

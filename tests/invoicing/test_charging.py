@@ -120,16 +120,27 @@ def test_stripe_subscription_for_a_feed_licence(session, engine, stripe_settings
     assert session.exec(select(Invoice)).all() == []  # Stripe raises the subscription's invoices
 
 
-def test_stripe_checkout_when_chosen(session, engine, stripe_settings, stripe_double) -> None:
+def test_stripe_checkout_when_chosen_uses_one_price_per_amount(session, engine, stripe_settings, stripe_double) -> None:
     stripe_settings.one_off_payment = "checkout"
-    licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=7_500)
+    partner = make_partner(session)
+    licences = [make_licence(session, partner=partner, articles=[make_article(session)], amount=7_500) for _ in range(2)]
     session.commit()
     outbox.drain(engine)
-    invoice = session.exec(select(Invoice)).one()
-    assert invoice.collection_method == "checkout" and invoice.hosted_url == "https://checkout.stripe.test/c/pay"
-    sent = stripe_double.calls("POST", "/v1/checkout/sessions")[0]
-    assert sent.idempotency_key == f"checkout:{licence.id}" and sent.params["client_reference_id"] == licence.id
-    assert sent.params["line_items[0][price_data][unit_amount]"] == "7500"
+    invoices = {i.licence_id: i for i in session.exec(select(Invoice)).all()}
+    sessions = {c.params["client_reference_id"]: c for c in stripe_double.calls("POST", "/v1/checkout/sessions")}
+    prices = stripe_double.calls("POST", "/v1/prices")
+    # one Price found by its lookup key for both sessions, no product_data (a Product per session)
+    assert len(prices) == 1 and prices[0].params["lookup_key"] == "syndicate-licence-fee-gbp-7500"
+    assert prices[0].params["unit_amount"] == "7500" and "recurring[interval]" not in prices[0].params
+    price_id = stripe_double.of_kind("price")[0]["id"]
+    for licence in licences:
+        invoice, sent = invoices[licence.id], sessions[licence.id]
+        assert invoice.collection_method == "checkout" and invoice.status == InvoiceStatus.open
+        assert invoice.hosted_url == stripe_double.state.objects[invoice.checkout_session_id]["url"]
+        assert (invoice.total, invoice.amount_due) == (7_500, 7_500)
+        assert sent.idempotency_key == f"checkout:{licence.id}"
+        assert sent.params["line_items[0][price]"] == price_id and sent.params["line_items[0][quantity]"] == "1"
+        assert not any("price_data" in key or "product_data" in key for key in sent.params)
 
 
 def test_usage_licence_is_not_charged_at_approval(session, engine, stripe_settings, stripe_double) -> None:
