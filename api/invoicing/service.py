@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -52,6 +53,13 @@ def list_invoices(
     session: Session, *, partner_id: str | None = None, status: InvoiceStatus | None = None,
     period: str | None = None, licence_id: str | None = None, cursor: str | None = None, limit: int = 50,
 ) -> tuple[list[Invoice], str | None]:
+    stmt = list_statement(partner_id=partner_id, status=status, period=period, licence_id=licence_id)
+    return keyset_page(session, stmt, columns=[Invoice.id], kinds=[str], cursor=cursor, limit=limit, descending=True)
+
+
+def list_statement(*, partner_id: str | None = None, status: InvoiceStatus | None = None, period: str | None = None,
+                   licence_id: str | None = None) -> SelectOfScalar[Invoice]:
+    """The invoice listing's filters, paged newest id first; each filter alone has an (x, id) index."""
     stmt = select(Invoice)
     if partner_id is not None:
         stmt = stmt.where(Invoice.partner_id == partner_id)
@@ -61,7 +69,7 @@ def list_invoices(
         stmt = stmt.where(Invoice.period == period)
     if licence_id is not None:
         stmt = stmt.where(Invoice.licence_id == licence_id)
-    return keyset_page(session, stmt, columns=[Invoice.id], kinds=[str], cursor=cursor, limit=limit, descending=True)
+    return stmt
 
 
 def licences_of(session: Session, invoice: Invoice) -> list[Licence]:
