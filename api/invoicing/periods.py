@@ -2,7 +2,11 @@
 
 Exactly once, however often or concurrently it runs: the invoice row is unique per (partner,
 period), each line unique per (invoice, line key), and the provider calls carry idempotency keys
-built from the partner and period, so a run that died halfway is simply run again.
+built from the partner and period, so a run that died halfway is simply run again. Beyond the
+provider's 24 hours of idempotency the backend finds the draft it made by our metadata, and until
+an invoice is issued its lines follow the usage counted at each attempt (line keys carry their
+amount), so late usage is billed rather than refused. An invoice is sent only once the
+provider's total agrees with ours; otherwise it stays an unsent draft that reconcile shows.
 """
 
 from __future__ import annotations
