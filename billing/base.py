@@ -59,9 +59,10 @@ class LineSpec:
 class ProviderInvoice:
     id: str
     status: str  # draft | open | paid | void | uncollectible
-    amount_due: int
+    amount_due: int  # what the customer still owes at finalization: total less any credit balance applied
     amount_paid: int
     currency: str
+    total: int = 0  # the sum of the invoice's lines: the figure that must agree with ours
     number: str | None = None
     hosted_url: str | None = None
     due_at: datetime | None = None
@@ -76,6 +77,28 @@ class ProviderCheckout:
     url: str | None
     status: str | None = None
     payment_status: str | None = None
+    invoice_id: str | None = None  # the invoice Checkout raised for the payment (invoice_creation)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderCharge:
+    id: str
+    amount: int
+    amount_refunded: int
+    currency: str
+    invoice_id: str | None = None  # the invoice this charge paid, if any
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderDispute:
+    id: str
+    charge_id: str
+    amount: int
+    currency: str
+    status: str  # warning_needs_response | needs_response | under_review | won | lost | ...
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,17 +134,25 @@ class BillingBackend(Protocol):
         """The provider's price id for `lookup_key`, created on first use."""
         ...
 
-    def create_invoice(
+    def prepare_invoice(
         self, *, idempotency_key: str, customer_id: str, currency: str, lines: Sequence[LineSpec],
         collection_method: CollectionMethod, days_until_due: int | None, description: str,
         metadata: dict[str, str],
     ) -> ProviderInvoice:
-        """Create, fill and finalize an invoice; calling again with the same key returns the same one."""
+        """The invoice for `idempotency_key`, holding exactly `lines`, as a draft that is not sent.
+
+        Finds the invoice an earlier attempt made (even after the provider forgot the idempotency
+        key) instead of making a second one; a draft's lines are brought in line with `lines`. An
+        invoice already finalized is returned as it is, never changed."""
+        ...
+
+    def finalize_invoice(self, invoice: ProviderInvoice, *, idempotency_key: str) -> ProviderInvoice:
+        """Finalize a prepared draft: from here on the provider sends (or charges) it."""
         ...
 
     def create_checkout_session(
-        self, *, idempotency_key: str, customer_id: str, line: LineSpec, success_url: str, cancel_url: str,
-        client_reference_id: str, metadata: dict[str, str],
+        self, *, idempotency_key: str, customer_id: str, price_id: str, quantity: int, description: str,
+        success_url: str, cancel_url: str, client_reference_id: str, metadata: dict[str, str],
     ) -> ProviderCheckout: ...
 
     def create_subscription(
@@ -134,6 +165,12 @@ class BillingBackend(Protocol):
     def retrieve_checkout_session(self, session_id: str) -> ProviderCheckout: ...
 
     def list_invoices(self, *, created_since: datetime | None = None) -> Iterator[ProviderInvoice]: ...
+
+    def retrieve_charge(self, charge_id: str) -> ProviderCharge:
+        """The charge's current state, with the invoice it paid (resolved through its payment)."""
+        ...
+
+    def retrieve_dispute(self, dispute_id: str) -> ProviderDispute: ...
 
     def verify_webhook(self, payload: bytes, signature_header: str | None) -> WebhookEvent:
         """Check `Stripe-Signature` (HMAC-SHA256, 300 s tolerance) and parse the event."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from billing.base import (
-    BadWebhookSignature, CollectionMethod, LineSpec, ProviderCheckout, ProviderInvoice, ProviderSubscription,
-    WebhookEvent,
+    BadWebhookSignature, CollectionMethod, LineSpec, ProviderCharge, ProviderCheckout, ProviderDispute,
+    ProviderInvoice, ProviderSubscription, WebhookEvent,
 )
 
 
@@ -34,7 +35,7 @@ class LedgerBackend:
     ) -> str:
         return _ref("ledgerprice", lookup_key)
 
-    def create_invoice(
+    def prepare_invoice(
         self, *, idempotency_key: str, customer_id: str, currency: str, lines: Sequence[LineSpec],
         collection_method: CollectionMethod, days_until_due: int | None, description: str,
         metadata: dict[str, str],
@@ -42,15 +43,18 @@ class LedgerBackend:
         total = sum(line.amount for line in lines)
         ref = _ref("ledgerinv", idempotency_key)
         return ProviderInvoice(
-            id=ref, status="open", amount_due=total, amount_paid=0, currency=currency.upper(),
+            id=ref, status="draft", amount_due=total, amount_paid=0, currency=currency.upper(), total=total,
             number="SYN-" + ref.rsplit("_", 1)[1][:10].upper(), hosted_url=None,
             due_at=datetime.now(UTC) + timedelta(days=days_until_due or 30), customer_id=customer_id,
             metadata=dict(metadata),
         )
 
+    def finalize_invoice(self, invoice: ProviderInvoice, *, idempotency_key: str) -> ProviderInvoice:
+        return replace(invoice, status="open")
+
     def create_checkout_session(
-        self, *, idempotency_key: str, customer_id: str, line: LineSpec, success_url: str, cancel_url: str,
-        client_reference_id: str, metadata: dict[str, str],
+        self, *, idempotency_key: str, customer_id: str, price_id: str, quantity: int, description: str,
+        success_url: str, cancel_url: str, client_reference_id: str, metadata: dict[str, str],
     ) -> ProviderCheckout:
         # No card payments without a provider: the caller falls back to a bank-transfer invoice.
         return ProviderCheckout(id=_ref("ledgercs", idempotency_key), url=None, status="open", payment_status="unpaid")
@@ -70,6 +74,12 @@ class LedgerBackend:
 
     def list_invoices(self, *, created_since: datetime | None = None) -> Iterator[ProviderInvoice]:
         return iter(())
+
+    def retrieve_charge(self, charge_id: str) -> ProviderCharge:
+        raise LookupError("The ledger takes no card payments.")
+
+    def retrieve_dispute(self, dispute_id: str) -> ProviderDispute:
+        raise LookupError("The ledger takes no card payments.")
 
     def verify_webhook(self, payload: bytes, signature_header: str | None) -> WebhookEvent:
         raise BadWebhookSignature("Stripe webhooks are not accepted: the billing backend is the local ledger.")

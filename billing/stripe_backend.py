@@ -15,8 +15,8 @@ from typing import Any, Literal
 import stripe
 
 from billing.base import (
-    BadWebhookSignature, CollectionMethod, LineSpec, PaymentDeclined, ProviderCheckout, ProviderInvoice,
-    ProviderRejected, ProviderSubscription, ProviderUnavailable, WebhookEvent,
+    BadWebhookSignature, CollectionMethod, LineSpec, PaymentDeclined, ProviderCharge, ProviderCheckout,
+    ProviderDispute, ProviderInvoice, ProviderRejected, ProviderSubscription, ProviderUnavailable, WebhookEvent,
 )
 
 WEBHOOK_TOLERANCE_SECONDS = 300
@@ -45,6 +45,14 @@ def _str_dict(values: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (values or {}).items()}
 
 
+def _id(value: Any) -> str | None:
+    """An expandable field: a bare id, or the expanded object."""
+    if value is None or isinstance(value, str):
+        return value
+    found = value.get("id") if isinstance(value, dict) else getattr(value, "id", None)
+    return str(found) if found else None
+
+
 def invoice_from_stripe(data: dict[str, Any]) -> ProviderInvoice:
     parent = data.get("parent") or {}
     details = parent.get("subscription_details") or {}
@@ -53,12 +61,18 @@ def invoice_from_stripe(data: dict[str, Any]) -> ProviderInvoice:
     return ProviderInvoice(
         id=data["id"], status=data.get("status") or "draft", amount_due=int(data.get("amount_due") or 0),
         amount_paid=int(data.get("amount_paid") or 0), currency=str(data.get("currency") or "").upper(),
-        number=data.get("number"), hosted_url=data.get("hosted_invoice_url"), due_at=_when(data.get("due_date")),
-        customer_id=customer if isinstance(customer, str) else (customer or {}).get("id"),
+        total=int(data.get("total") or 0), number=data.get("number"), hosted_url=data.get("hosted_invoice_url"), due_at=_when(data.get("due_date")),
+        customer_id=_id(customer),
         subscription_id=subscription if isinstance(subscription, str) else None,
         # a subscription's invoices carry our metadata on the subscription, not on themselves
         metadata={**_str_dict(details.get("metadata")), **_str_dict(data.get("metadata"))},
     )
+
+
+def _checkout(data: dict[str, Any]) -> ProviderCheckout:
+    return ProviderCheckout(id=str(data["id"]), url=data.get("url"), status=data.get("status"),
+                            payment_status=data.get("payment_status"), invoice_id=_id(data.get("invoice")),
+                            metadata=_str_dict(data.get("metadata")))
 
 
 class StripeBackend:
@@ -105,29 +119,73 @@ class StripeBackend:
 
     # invoices --------------------------------------------------------------------------------
 
-    def create_invoice(
+    def prepare_invoice(
         self, *, idempotency_key: str, customer_id: str, currency: str, lines: Sequence[LineSpec],
         collection_method: CollectionMethod, days_until_due: int | None, description: str,
         metadata: dict[str, str],
     ) -> ProviderInvoice:
-        params: stripe.params.InvoiceCreateParams = {
-            "customer": customer_id, "currency": currency.lower(), "collection_method": collection_method,
-            "auto_advance": True, "pending_invoice_items_behavior": "exclude", "description": description,
-            "metadata": {**metadata, "syndicate_key": idempotency_key},
-        }
-        if collection_method == "send_invoice":
-            params["days_until_due"] = days_until_due or 30
         with _translated():
-            draft = self._client.v1.invoices.create(params=params, options={"idempotency_key": f"{idempotency_key}:create"})
-            for line in lines:
-                self._client.v1.invoice_items.create(
-                    params={"customer": customer_id, "invoice": draft.id, "amount": line.amount,
-                            "currency": line.currency.lower(), "description": line.description,
-                            "metadata": {**line.metadata, "syndicate_line": line.key}},
-                    options={"idempotency_key": f"{idempotency_key}:line:{line.key}"},
-                )
+            found = self._find_invoice(customer_id, idempotency_key)
+            if found is not None and found.get("status") != "draft":
+                return invoice_from_stripe(found)  # finalized by an earlier attempt: never touch it again
+            if found is None:
+                # auto_advance off: a draft we leave behind (crash, totals disagree) stays a draft
+                # instead of being finalized and sent by Stripe an hour later.
+                params: stripe.params.InvoiceCreateParams = {
+                    "customer": customer_id, "currency": currency.lower(), "collection_method": collection_method,
+                    "auto_advance": False, "pending_invoice_items_behavior": "exclude", "description": description,
+                    "metadata": {**metadata, "syndicate_key": idempotency_key},
+                }
+                if collection_method == "send_invoice":
+                    params["days_until_due"] = days_until_due or 30
+                created = self._client.v1.invoices.create(
+                    params=params, options={"idempotency_key": f"{idempotency_key}:create"})
+                invoice_id = created.id
+            else:
+                invoice_id = str(found["id"])
+            self._fill(invoice_id, customer_id, lines, idempotency_key)
+            return invoice_from_stripe(self._client.v1.invoices.retrieve(invoice_id).to_dict())
+
+    def _find_invoice(self, customer_id: str, key: str) -> dict[str, Any] | None:
+        """The invoice an earlier attempt created under `key`, whatever Stripe's idempotency store
+        still remembers. Listing the customer's invoices is read-after-write consistent (Search
+        is not, and lags by up to a minute), and a customer has few invoices."""
+        listing = self._client.v1.invoices.list(params={"customer": customer_id, "limit": 100})
+        for invoice in listing.auto_paging_iter():
+            data = invoice.to_dict()
+            if _str_dict(data.get("metadata")).get("syndicate_key") == key and data.get("status") != "void":
+                return data
+        return None
+
+    def _fill(self, invoice_id: str, customer_id: str, lines: Sequence[LineSpec], key: str) -> None:
+        """Make the draft hold exactly `lines`: keep items that match, delete stale ones, add the rest.
+
+        A line's idempotency key carries its amount, so a line whose quantity changed (late usage
+        before the invoice was issued) is a new write, not a replay refused for other parameters."""
+        wanted = {line.key: line for line in lines}
+        kept: set[str] = set()
+        for item in self._client.v1.invoice_items.list(params={"invoice": invoice_id, "limit": 100}).auto_paging_iter():
+            data = item.to_dict()
+            line = wanted.get(_str_dict(data.get("metadata")).get("syndicate_line", ""))
+            if line is not None and line.key not in kept and int(data.get("amount") or 0) == line.amount \
+                    and str(data.get("currency") or "").upper() == line.currency.upper():
+                kept.add(line.key)
+            else:
+                self._client.v1.invoice_items.delete(item.id)
+        for line in lines:
+            if line.key in kept:
+                continue
+            self._client.v1.invoice_items.create(
+                params={"customer": customer_id, "invoice": invoice_id, "amount": line.amount,
+                        "currency": line.currency.lower(), "description": line.description,
+                        "metadata": {**line.metadata, "syndicate_line": line.key}},
+                options={"idempotency_key": f"{key}:line:{line.key}:{line.amount}"},
+            )
+
+    def finalize_invoice(self, invoice: ProviderInvoice, *, idempotency_key: str) -> ProviderInvoice:
+        with _translated():
             final = self._client.v1.invoices.finalize_invoice(
-                draft.id, params={"auto_advance": True}, options={"idempotency_key": f"{idempotency_key}:finalize"},
+                invoice.id, params={"auto_advance": True}, options={"idempotency_key": f"{idempotency_key}:finalize"},
             )
         return invoice_from_stripe(final.to_dict())
 
@@ -146,29 +204,55 @@ class StripeBackend:
     # checkout and subscriptions ----------------------------------------------------------------
 
     def create_checkout_session(
-        self, *, idempotency_key: str, customer_id: str, line: LineSpec, success_url: str, cancel_url: str,
-        client_reference_id: str, metadata: dict[str, str],
+        self, *, idempotency_key: str, customer_id: str, price_id: str, quantity: int, description: str,
+        success_url: str, cancel_url: str, client_reference_id: str, metadata: dict[str, str],
     ) -> ProviderCheckout:
         with _translated():
+            # The price comes from ensure_price (found by lookup key): price_data would make a new
+            # Product at every session.
             session = self._client.v1.checkout.sessions.create(
                 params={
                     "mode": "payment", "customer": customer_id, "client_reference_id": client_reference_id,
                     "success_url": success_url, "cancel_url": cancel_url, "metadata": metadata,
-                    "line_items": [{"quantity": line.quantity, "price_data": {
-                        "currency": line.currency.lower(), "unit_amount": line.unit_amount,
-                        "product_data": {"name": line.description}}}],
-                    "invoice_creation": {"enabled": True, "invoice_data": {"metadata": metadata}},
+                    "line_items": [{"price": price_id, "quantity": quantity}],
+                    "payment_intent_data": {"description": description, "metadata": metadata},
+                    "invoice_creation": {"enabled": True, "invoice_data": {"description": description,
+                                                                           "metadata": metadata}},
                 },
                 options={"idempotency_key": idempotency_key},
             )
-        return ProviderCheckout(id=session.id, url=session.url, status=session.status,
-                                payment_status=session.payment_status)
+        return _checkout(session.to_dict())
 
     def retrieve_checkout_session(self, session_id: str) -> ProviderCheckout:
         with _translated():
-            session = self._client.v1.checkout.sessions.retrieve(session_id)
-        return ProviderCheckout(id=session.id, url=session.url, status=session.status,
-                                payment_status=session.payment_status)
+            return _checkout(self._client.v1.checkout.sessions.retrieve(session_id).to_dict())
+
+    # charges and disputes ----------------------------------------------------------------------
+
+    def retrieve_charge(self, charge_id: str) -> ProviderCharge:
+        with _translated():
+            charge = self._client.v1.charges.retrieve(charge_id).to_dict()
+            payment_intent = _id(charge.get("payment_intent"))
+            invoice_id = None
+            if payment_intent:
+                # Today's API links invoices and payments through InvoicePayment (a charge no
+                # longer names its invoice).
+                payments = self._client.v1.invoice_payments.list(params={
+                    "payment": {"type": "payment_intent", "payment_intent": payment_intent}, "limit": 1})
+                if payments.data:
+                    invoice_id = _id(payments.data[0].to_dict().get("invoice"))
+        return ProviderCharge(id=str(charge["id"]), amount=int(charge.get("amount") or 0),
+                              amount_refunded=int(charge.get("amount_refunded") or 0),
+                              currency=str(charge.get("currency") or "").upper(), invoice_id=invoice_id,
+                              customer_id=_id(charge.get("customer")))
+
+    def retrieve_dispute(self, dispute_id: str) -> ProviderDispute:
+        with _translated():
+            dispute = self._client.v1.disputes.retrieve(dispute_id).to_dict()
+        return ProviderDispute(id=str(dispute["id"]), charge_id=str(_id(dispute.get("charge")) or ""),
+                               amount=int(dispute.get("amount") or 0),
+                               currency=str(dispute.get("currency") or "").upper(),
+                               status=str(dispute.get("status") or ""), reason=dispute.get("reason"))
 
     def create_subscription(
         self, *, idempotency_key: str, customer_id: str, price_id: str, collection_method: CollectionMethod,

@@ -22,6 +22,7 @@ def run(period: Annotated[Optional[str], typer.Option(help="Month to invoice, YY
 
     from api.core.db import make_engine, session_scope, utcnow
     from api.core.errors import SyndicateError
+    from api.core.money import format_amount
     from api.invoicing import periods, provider
 
     settings = provider.current_settings()
@@ -45,7 +46,7 @@ def run(period: Annotated[Optional[str], typer.Option(help="Month to invoice, YY
                   str(summary.lines), str(len(summary.failed)))
     console.print(table)
     for currency, total in sorted(summary.totals.items()):
-        console.print(f"total {currency}: {total / 100:,.2f} ({total} minor units)")
+        console.print(f"total {currency}: {format_amount(total, currency)} ({total} minor units)")
     for line in summary.skipped:
         console.print(f"[yellow]skipped[/yellow] {line}")
     for partner_id, error in summary.failed.items():

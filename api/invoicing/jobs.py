@@ -11,13 +11,14 @@ from sqlmodel import Session
 from api.core.db import session_scope, utcnow
 from api.invoicing import charging, periods, provider, webhooks
 from api.invoicing import service as invoicing
+from api.invoicing.policy import CHARGE_TOPIC
 from api.outbox import service as outbox
 from api.worker import periodic
 
 log = logging.getLogger("syndicate.billing.jobs")
 
 
-@outbox.handler("billing.charge_licence")
+@outbox.handler(CHARGE_TOPIC)
 def charge_licence(session: Session, payload: dict[str, Any]) -> None:
     # Raises when the provider is unreachable: the outbox retries with backoff.
     charging.charge_licence(session, licence_id=payload["licence_id"], backend=provider.backend(),
@@ -26,7 +27,18 @@ def charge_licence(session: Session, payload: dict[str, Any]) -> None:
 
 @outbox.handler(webhooks.TOPIC)
 def handle_stripe_event(session: Session, payload: dict[str, Any]) -> None:
-    webhooks.handle_event(session, event_id=payload["event_id"], backend=provider.backend())
+    webhooks.handle_event(session, event_id=payload["event_id"], backend=provider.backend(),
+                          settings=provider.current_settings())
+
+
+@periodic("billing.charge_sweep", every_seconds=3600)
+def sweep_uncharged(engine: Engine) -> None:
+    """Licences still awaiting payment with nothing to pay (their charge gave up in a long outage,
+    or was held back) get their charge queued again."""
+    with session_scope(engine) as session:
+        queued = charging.sweep_uncharged(session)
+    if queued:
+        log.warning("charge sweep: queued the charge of %d licence(s) again: %s", len(queued), ", ".join(queued))
 
 
 @periodic("billing.suspend_overdue", every_seconds=3600)

@@ -42,6 +42,9 @@ class Invoice(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("partner_id", "period"),
         Index("ix_invoice_partner", "partner_id", "id"),
+        # Staff lists: WHERE period = ? / status = ? ORDER BY id DESC, paged by id.
+        Index("ix_invoice_period_id", "period", "id"),
+        Index("ix_invoice_status_id", "status", "id"),
         Index("ix_invoice_status_due", "status", "due_at"),
         # Revenue reports: WHERE status = 'paid' AND paid_at in a range.
         Index("ix_invoice_status_paid", "status", "paid_at"),
@@ -61,8 +64,12 @@ class Invoice(SQLModel, table=True):
     collection_method: str = Field(default="send_invoice", max_length=30)
     number: str | None = Field(default=None, max_length=100)
     status: InvoiceStatus = Field(default=InvoiceStatus.draft, max_length=20)
-    amount_due: int = 0
+    total: int = 0  # the sum of our lines; the provider's invoice total must agree to the unit
+    amount_due: int = 0  # total less any credit the provider applied
     amount_paid: int = 0
+    amount_refunded: int = 0  # refunded on the charge that paid it
+    amount_disputed: int = 0  # under (or lost in) a dispute on that charge
+    dispute_status: str | None = Field(default=None, max_length=40)  # Stripe's dispute status
     currency: str = Field(max_length=3)
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

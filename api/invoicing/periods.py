@@ -2,7 +2,11 @@
 
 Exactly once, however often or concurrently it runs: the invoice row is unique per (partner,
 period), each line unique per (invoice, line key), and the provider calls carry idempotency keys
-built from the partner and period, so a run that died halfway is simply run again.
+built from the partner and period, so a run that died halfway is simply run again. Beyond the
+provider's 24 hours of idempotency the backend finds the draft it made by our metadata, and until
+an invoice is issued its lines follow the usage counted at each attempt (line keys carry their
+amount), so late usage is billed rather than refused. An invoice is sent only once the
+provider's total agrees with ours; otherwise it stays an unsent draft that reconcile shows.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from api.core.config import Settings
 from api.core.db import session_scope
 from api.delivery.models import UsageEvent
 from api.invoicing.models import BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
-from api.invoicing.service import BadPeriod, apply_provider_state
-from api.invoicing.store import add_lines, as_specs, claim_invoice, ensure_customer
+from api.invoicing.service import BadPeriod, issue
+from api.invoicing.store import as_specs, claim_invoice, ensure_customer, set_lines
 from api.licensing.models import BillingMode, Licence
 from api.licensing.states import LicenceState
 from api.partners import service as partners
@@ -32,10 +36,6 @@ from billing import BillingBackend, BillingError, LineSpec
 
 log = logging.getLogger("syndicate.billing.periods")
 ACTOR = Actor.system("billing-run")
-
-
-class TotalsDisagree(BillingError):
-    """The provider's invoice total differs from ours: stop rather than bill a wrong amount."""
 
 
 def parse_period(period: str) -> tuple[datetime, datetime]:
@@ -125,6 +125,8 @@ def run_period(
 
 def _invoice_partner(engine: Engine, partner_id: str, period: str, billables: list[Billable], *,
                      backend: BillingBackend, settings: Settings, summary: RunSummary) -> None:
+    # One transaction per partner, holding the invoice row's lock (PostgreSQL) through the provider
+    # calls: a concurrent run waits here, then finds the invoice issued and leaves it alone.
     with session_scope(engine) as session:
         partner = partners.get_partner(session, partner_id)
         mine = [b for b in billables if b.line.currency == partner.currency]
@@ -138,27 +140,29 @@ def _invoice_partner(engine: Engine, partner_id: str, period: str, billables: li
         if invoice.status != InvoiceStatus.draft:
             summary.already_invoiced += 1
             return
-        rows = add_lines(session, invoice, [b.line for b in mine],
-                         licence_ids={b.line.key: b.licence_id for b in mine})
-        ours = sum(row.amount for row in rows)
+        # Still a draft (new, or left by a run that died or was held back): its lines follow the
+        # usage counted now, and prepare_invoice brings the provider's draft to the same lines.
+        rows = set_lines(session, invoice, [b.line for b in mine], licence_ids={b.line.key: b.licence_id for b in mine})
         customer_id = ensure_customer(session, partner, backend)
-        remote = backend.create_invoice(
-            idempotency_key=f"invoice:{partner_id}:{period}", customer_id=customer_id, currency=partner.currency,
-            lines=as_specs(rows), collection_method="send_invoice", days_until_due=settings.invoice_days_until_due,
-            description=f"Syndicate usage and fees, {period}",
-            metadata={"syndicate_partner_id": partner_id, "syndicate_period": period},  # stable values only
-        )
-        if remote.amount_due != ours or remote.currency != partner.currency:
-            raise TotalsDisagree(f"Provider invoice {remote.id} is {remote.amount_due} {remote.currency}; "
-                                 f"ours is {ours} {partner.currency}.")
-        apply_provider_state(invoice, remote)
+        held = issue(invoice, backend, idempotency_key=f"invoice:{partner_id}:{period}", customer_id=customer_id,
+                     lines=as_specs(rows), collection_method="send_invoice",
+                     days_until_due=settings.invoice_days_until_due, description=f"Syndicate usage and fees, {period}",
+                     metadata={"syndicate_partner_id": partner_id, "syndicate_period": period})  # stable values only
         session.add(invoice)
+        if held:
+            # Committed as an unsent draft: reconcile shows it, and the next run tries it again.
+            summary.failed[partner_id] = f"TotalsDisagree: {held}"
+            log.error("billing run %s: partner %s held back: %s", period, partner_id, held)
+            audit.record(session, actor=ACTOR, action="invoice.held", object_type="invoice", object_id=invoice.id,
+                         partner_id=partner_id, after={"period": period, "total": invoice.total, "reason": held})
+            return
         audit.record(session, actor=ACTOR, action="invoice.issued", object_type="invoice", object_id=invoice.id,
-                     partner_id=partner_id, after={"period": period, "amount_due": ours, "currency": partner.currency,
+                     partner_id=partner_id, after={"period": period, "total": invoice.total,
+                                                   "amount_due": invoice.amount_due, "currency": partner.currency,
                                                    "lines": len(rows), "provider": backend.name})
         summary.invoices_created += 1
         summary.lines += len(rows)
-        summary.totals[partner.currency] = summary.totals.get(partner.currency, 0) + ours
+        summary.totals[partner.currency] = summary.totals.get(partner.currency, 0) + invoice.total
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,8 @@ class Difference:
 
 
 def reconcile(session: Session, *, backend: BillingBackend) -> list[Difference]:
-    """Every way our invoices and the provider's disagree (missing on either side, status, amount, currency)."""
+    """Every way our invoices and the provider's disagree (missing on either side, status, totals,
+    currency), and the money that came back after payment (refunds, disputes) for staff to act on."""
     local = list(session.exec(select(Invoice).where(Invoice.provider == backend.name,
                                                     Invoice.provider_invoice_id.is_not(None))).all())  # type: ignore[union-attr]
     if backend.name == "ledger":
@@ -185,11 +190,17 @@ def reconcile(session: Session, *, backend: BillingBackend) -> list[Difference]:
             diffs.append(Difference(inv.id, inv.provider_invoice_id, "missing at provider", str(inv.status), None))
             continue
         for name, ours_value, their_value in (("status", str(inv.status), theirs.status),
+                                              ("total", inv.total, theirs.total),
                                               ("amount_due", inv.amount_due, theirs.amount_due),
                                               ("amount_paid", inv.amount_paid, theirs.amount_paid),
                                               ("currency", inv.currency, theirs.currency)):
             if ours_value != their_value:
                 diffs.append(Difference(inv.id, theirs.id, name, ours_value, their_value))
+        # Paid, then money went back: Stripe's invoice still reads paid, so only our record shows it.
+        if inv.amount_refunded:
+            diffs.append(Difference(inv.id, theirs.id, "refunded", inv.amount_refunded, None))
+        if inv.dispute_status:
+            diffs.append(Difference(inv.id, theirs.id, "disputed", inv.amount_disputed, inv.dispute_status))
     for theirs in remote.values():
         if theirs.metadata.get("syndicate_partner_id"):
             diffs.append(Difference(None, theirs.id, "missing locally", None, theirs.status))

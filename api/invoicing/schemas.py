@@ -10,7 +10,8 @@ from api.invoicing.models import InvoiceKind, InvoiceStatus
 _INVOICE_EXAMPLE = {
     "id": "inv_01jdx7k3m2q8r5t9v0w1y2z3a4", "kind": "period", "partner_id": "ptn_01jdx6...", "licence_id": None,
     "period": "2026-11", "provider": "stripe", "provider_invoice_id": "in_1Pgc6tB7WZ01zgkWu9fdqL6I",
-    "number": "7FE1103-0001", "status": "open", "amount_due": 15000, "amount_paid": 0, "currency": "GBP",
+    "number": "7FE1103-0001", "status": "open", "total": 15000, "amount_due": 15000, "amount_paid": 0,
+    "amount_refunded": 0, "amount_disputed": 0, "dispute_status": None, "currency": "GBP",
     "collection_method": "send_invoice", "due_at": "2026-12-31T00:00:00Z", "paid_at": None,
     "hosted_url": "https://invoice.stripe.com/i/acct_.../test_...", "created_at": "2026-12-01T00:05:00Z",
 }
@@ -40,8 +41,13 @@ class InvoiceRead(BaseModel):
     provider_invoice_id: str | None
     number: str | None
     status: InvoiceStatus
-    amount_due: int = Field(description="Minor units of `currency`.")
+    total: int = Field(description="The sum of the lines, minor units of `currency`.")
+    amount_due: int = Field(description="What is to be paid: `total` less any credit balance applied, minor units.")
     amount_paid: int
+    amount_refunded: int = Field(description="Refunded after payment, minor units.")
+    amount_disputed: int = Field(description="Under (or lost in) a card dispute, minor units.")
+    dispute_status: str | None = Field(description="The card dispute's status at Stripe (`needs_response`, "
+                                                   "`under_review`, `won`, `lost`, ...); null without a dispute.")
     currency: str = Field(description="ISO 4217.")
     collection_method: str
     due_at: datetime | None
@@ -58,7 +64,9 @@ class InvoiceDetail(InvoiceRead):
     lines: list[InvoiceLineRead]
 
 
-InvoicePage = Page[InvoiceRead]
+class InvoicePage(Page[InvoiceRead]):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [_INVOICE_EXAMPLE], "next_cursor": "WyJpbnZfMDFqZHg3azNtMnE4cjV0OXYwdzF5MnozYTQiXQ"}]})
 
 
 class MarkPaid(BaseModel):

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -18,7 +19,7 @@ from api.invoicing.store import lines_of
 from api.licensing import grants
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
-from billing import ProviderInvoice
+from billing import BillingBackend, CollectionMethod, LineSpec, ProviderInvoice
 
 
 class InvoiceNotFound(NotFound):
@@ -52,6 +53,13 @@ def list_invoices(
     session: Session, *, partner_id: str | None = None, status: InvoiceStatus | None = None,
     period: str | None = None, licence_id: str | None = None, cursor: str | None = None, limit: int = 50,
 ) -> tuple[list[Invoice], str | None]:
+    stmt = list_statement(partner_id=partner_id, status=status, period=period, licence_id=licence_id)
+    return keyset_page(session, stmt, columns=[Invoice.id], kinds=[str], cursor=cursor, limit=limit, descending=True)
+
+
+def list_statement(*, partner_id: str | None = None, status: InvoiceStatus | None = None, period: str | None = None,
+                   licence_id: str | None = None) -> SelectOfScalar[Invoice]:
+    """The invoice listing's filters, paged newest id first; each filter alone has an (x, id) index."""
     stmt = select(Invoice)
     if partner_id is not None:
         stmt = stmt.where(Invoice.partner_id == partner_id)
@@ -61,7 +69,7 @@ def list_invoices(
         stmt = stmt.where(Invoice.period == period)
     if licence_id is not None:
         stmt = stmt.where(Invoice.licence_id == licence_id)
-    return keyset_page(session, stmt, columns=[Invoice.id], kinds=[str], cursor=cursor, limit=limit, descending=True)
+    return stmt
 
 
 def licences_of(session: Session, invoice: Invoice) -> list[Licence]:
@@ -85,6 +93,34 @@ def apply_provider_state(invoice: Invoice, remote: ProviderInvoice) -> None:
     if invoice.status == InvoiceStatus.paid and invoice.paid_at is None:
         invoice.paid_at = utcnow()
     invoice.updated_at = utcnow()
+
+
+def issue(
+    invoice: Invoice, backend: BillingBackend, *, idempotency_key: str, customer_id: str, lines: list[LineSpec],
+    collection_method: CollectionMethod, days_until_due: int | None, description: str, metadata: dict[str, str],
+) -> str | None:
+    """Draft the invoice at the provider, compare its total with ours, and finalize it (which sends
+    or charges it) only when they agree to the unit.
+
+    Returns None once issued, or why it was held back; either way our row now carries the
+    provider's state, so a held-back draft is visible to reconcile and is tried again later.
+    `total` is compared, not `amount_due`: a customer's credit balance lowers what is due, never
+    what was invoiced."""
+    ours = sum(line.amount for line in lines)
+    invoice.total = ours
+    remote = backend.prepare_invoice(
+        idempotency_key=idempotency_key, customer_id=customer_id, currency=invoice.currency, lines=lines,
+        collection_method=collection_method, days_until_due=days_until_due, description=description,
+        metadata=metadata,
+    )
+    if remote.total != ours or remote.currency != invoice.currency.upper():
+        apply_provider_state(invoice, remote)
+        return (f"{backend.name} invoice {remote.id} totals {remote.total} {remote.currency}, ours {ours} "
+                f"{invoice.currency}: left {remote.status}, not sent")
+    if remote.status == InvoiceStatus.draft:
+        remote = backend.finalize_invoice(remote, idempotency_key=idempotency_key)
+    apply_provider_state(invoice, remote)
+    return None
 
 
 def settle(session: Session, invoice: Invoice, *, actor: Actor, reason: str) -> list[Licence]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api.core.db import is_postgres, utcnow
 from api.invoicing.models import BillingCustomer, Invoice, InvoiceLine
+from api.outbox.models import OutboxMessage
 from api.partners.models import Partner
 from billing import BillingBackend, LineSpec
 
@@ -51,6 +54,29 @@ def add_lines(session: Session, invoice: Invoice, lines: list[LineSpec], *, lice
             "currency": line.currency,
         }, conflict=["invoice_id", "line_key"])
     return lines_of(session, invoice.id)
+
+
+def set_lines(session: Session, invoice: Invoice, lines: list[LineSpec], *, licence_ids: dict[str, str | None]) -> list[InvoiceLine]:
+    """A draft's lines become exactly `lines` (quantities grow with usage recorded late, before the
+    invoice is issued); an issued invoice's lines never change."""
+    wanted = {line.key: line for line in lines}
+    for row in lines_of(session, invoice.id):
+        line = wanted.get(row.line_key)
+        if line is None:
+            session.execute(delete(InvoiceLine).where(InvoiceLine.id == row.id))  # type: ignore[arg-type]
+        elif (row.quantity, row.unit_amount, row.description) != (line.quantity, line.unit_amount, line.description[:500]):
+            row.quantity, row.unit_amount, row.amount = line.quantity, line.unit_amount, line.amount
+            row.description = line.description[:500]
+            session.add(row)
+    session.flush()
+    return add_lines(session, invoice, lines, licence_ids=licence_ids)
+
+
+def pending_messages(topic: str, field: str, value: Any) -> SelectOfScalar[str]:
+    """Outbox messages of `topic` still to be delivered whose payload[field] is `value` (a value or
+    a correlated column). Read-only: the outbox owns its rows and offers no such query itself."""
+    return select(OutboxMessage.id).where(OutboxMessage.topic == topic, OutboxMessage.status == "pending",
+                                          OutboxMessage.payload[field].as_string() == value)
 
 
 def lines_of(session: Session, invoice_id: str) -> list[InvoiceLine]:

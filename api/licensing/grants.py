@@ -14,6 +14,7 @@ from sqlmodel import Session
 from api.audit.service import Actor
 from api.core.db import utcnow
 from api.core.errors import NotFound
+from api.invoicing.policy import BILLING_MAX_ATTEMPTS
 from api.licensing import states
 from api.licensing.models import BillingMode, Licence, LicenceRequest
 from api.licensing.states import LicenceState
@@ -78,7 +79,7 @@ def grant(
                                                         "currency": licence.currency, "billing_mode": str(mode)})
     if not free:
         outbox.enqueue(session, "billing.charge_licence", {"licence_id": licence.id},
-                       dedupe_key=f"charge-licence:{licence.id}")
+                       dedupe_key=f"charge-licence:{licence.id}", max_attempts=BILLING_MAX_ATTEMPTS)
     _changed(session, licence)
     return licence
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article, ArticleStatus
 from api.core.db import utcnow
+from api.core.money import format_money as _money
 from api.licensing.errors import (
     ArticleNotLicensable, ArticleNotYetPublished, AudienceOutOfRange, BillingModeNotOffered, CurrencyNotPriced,
     EmptyScope, InvalidPeriod, PeriodInPast, ScopeMismatch, UnknownArticle, UnknownLanguage, UnknownSection,
@@ -230,14 +231,6 @@ def _apply(subtotal: int, factor_bp: int) -> int:
     """subtotal x factor, rounded half up to the minor unit (all values are non-negative)."""
     return (subtotal * factor_bp + BP // 2) // BP
 
-
-_ZERO_DECIMAL = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
-
-
-def _money(amount: int, currency: str) -> str:
-    if currency in _ZERO_DECIMAL:
-        return f"{amount:,} {currency}"
-    return f"{amount // 100:,}.{amount % 100:02d} {currency}"
 
 
 def price(card: RateCard, terms: Terms, *, currency: str, version: int) -> Quote:

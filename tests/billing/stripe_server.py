@@ -1,9 +1,13 @@
 """A Stripe-shaped HTTP server for tests: the real SDK talks to it over real HTTP.
 
 It answers the routes our Stripe backend uses with current-shape objects taken from Stripe's own
-fixtures (standards/stripe/fixtures3.json), records every request, and honours Idempotency-Key
-as Stripe promises: the same key with the same parameters replays the first response; the same
-key with other parameters is a 400 `idempotency_error`. It is a double of the network, not of the
+fixtures (standards/stripe/fixtures3.json): customers (list by e-mail; a negative `balance` is a
+credit applied at finalization, as Stripe does), prices by lookup key, invoices (list by
+customer, draft, finalize), invoice items (list by invoice, delete from a draft), Checkout
+sessions on a price, subscriptions, charges, disputes and invoice payments (list by payment
+intent). It records every request, and honours Idempotency-Key as Stripe promises: the same key
+with the same parameters replays the first response; the same key with other parameters is a 400
+`idempotency_error`; `forget_idempotency_keys()` is what 24 hours do. It is a double of the network, not of the
 SDK: serialisation, headers, retries and error mapping all run for real.
 """
 
@@ -80,10 +84,15 @@ class StripeDouble:
         self.state = State()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.port = 0
+        self.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """(Re)start serving on the same port, with the state kept: the end of an outage."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler_class())
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -91,6 +100,10 @@ class StripeDouble:
         """Take the server down: the next SDK call gets a connection error (an outage)."""
         self._server.shutdown()
         self._server.server_close()
+
+    def forget_idempotency_keys(self) -> None:
+        """What Stripe does after 24 hours: a repeated key is new again."""
+        self.state.idempotency.clear()
 
     # helpers for tests -----------------------------------------------------------------------
 
@@ -144,6 +157,7 @@ class StripeDouble:
                 "invoice", "in", customer=p["customer"], currency=p["currency"], status="draft", metadata=meta,
                 collection_method=p.get("collection_method", "charge_automatically"), amount_due=0, amount_paid=0,
                 amount_remaining=0, subtotal=0, total=0, number=None, hosted_invoice_url=None, parent=None,
+                auto_advance=p.get("auto_advance") == "true", starting_balance=0, ending_balance=None,
                 lines={"object": "list", "data": [], "has_more": False, "url": "/v1/invoices/x/lines"},
                 due_date=int(time.time()) + 86400 * int(p.get("days_until_due", 0)) if p.get("days_until_due") else None)
         if (method, path) == ("POST", "/v1/invoiceitems"):
@@ -155,27 +169,63 @@ class StripeDouble:
                 if invoice["status"] != "draft":
                     return 400, _error("invalid_request_error", f"Invoice {invoice['id']} is not a draft.")
                 invoice["lines"]["data"].append({"id": f"il_{item['id']}", "amount": amount, "currency": p["currency"],
-                                                 "description": p.get("description"), "object": "line_item"})
+                                                 "description": p.get("description"), "object": "line_item",
+                                                 "metadata": meta})
                 for key in ("amount_due", "amount_remaining", "subtotal", "total"):
                     invoice[key] += amount
             return 200, item
+        if (method, path) == ("GET", "/v1/invoiceitems"):
+            return 200, self._list([o for o in self.of_kind("invoiceitem")
+                                    if "invoice" not in p or o.get("invoice") == p["invoice"]], path)
+        if (m := re.fullmatch(r"/v1/invoiceitems/(ii_\w+)", path)) and method == "DELETE":
+            item = objs.pop(m[1])
+            invoice = objs.get(item.get("invoice") or "")
+            if invoice is not None:
+                if invoice["status"] != "draft":
+                    return 400, _error("invalid_request_error", f"Invoice {invoice['id']} is not a draft.")
+                invoice["lines"]["data"] = [li for li in invoice["lines"]["data"] if li["id"] != f"il_{m[1]}"]
+                for key in ("amount_due", "amount_remaining", "subtotal", "total"):
+                    invoice[key] -= item["amount"]
+            return 200, {"id": m[1], "object": "invoiceitem", "deleted": True}
         if m := re.fullmatch(r"/v1/invoices/(in_\w+)/finalize", path):
             invoice = objs[m[1]]
-            invoice.update(status="open", number=f"TEST-{m[1][-6:]}",
+            if invoice["status"] != "draft":
+                return 400, _error("invalid_request_error", f"Invoice {m[1]} is already finalized.")
+            # Stripe applies the customer's credit balance when the invoice is finalized.
+            customer = objs.get(invoice["customer"]) or {}
+            balance = int(customer.get("balance") or 0)
+            applied = min(-balance, invoice["total"]) if balance < 0 else 0
+            if customer:
+                customer["balance"] = balance + applied
+            invoice.update(status="open", number=f"TEST-{m[1][-6:]}", starting_balance=balance,
+                           ending_balance=balance + applied, amount_due=invoice["total"] - applied,
+                           amount_remaining=invoice["total"] - applied,
+                           auto_advance=p.get("auto_advance", "false") == "true",
                            hosted_invoice_url=f"https://invoice.stripe.test/i/{m[1]}")
             return 200, invoice
-        if m := re.fullmatch(r"/v1/(invoices|checkout/sessions|customers|subscriptions)/([\w]+)", path):
+        if m := re.fullmatch(r"/v1/(invoices|checkout/sessions|customers|subscriptions|charges|disputes)/([\w]+)", path):
             if method == "GET" and m[2] in objs:
                 return 200, objs[m[2]]
         if (method, path) == ("GET", "/v1/invoices"):
-            return 200, self._list(self.of_kind("invoice"), path)
+            return 200, self._list([o for o in self.of_kind("invoice")
+                                    if "customer" not in p or o.get("customer") == p["customer"]], path)
+        if (method, path) == ("GET", "/v1/invoice_payments"):
+            wanted = (p.get("payment") or {}).get("payment_intent")
+            return 200, self._list([o for o in self.of_kind("invoice_payment")
+                                    if (o.get("payment") or {}).get("payment_intent") == wanted], path)
         if (method, path) == ("POST", "/v1/checkout/sessions"):
             item = p["line_items"][0]
-            total = int(item["price_data"]["unit_amount"]) * int(item.get("quantity", 1))
+            if "price" in item:
+                price = objs[item["price"]]
+                unit, currency = int(price["unit_amount"]), price["currency"]
+            else:
+                unit, currency = int(item["price_data"]["unit_amount"]), item["price_data"]["currency"]
+            total = unit * int(item.get("quantity", 1))
             return 200, self._new("checkout.session", "cs", customer=p.get("customer"), metadata=meta,
                                   client_reference_id=p.get("client_reference_id"), mode="payment", status="open",
-                                  payment_status="unpaid", amount_total=total, amount_subtotal=total,
-                                  currency=item["price_data"]["currency"], url="https://checkout.stripe.test/c/pay",
+                                  payment_status="unpaid", amount_total=total, amount_subtotal=total, invoice=None,
+                                  invoice_creation=p.get("invoice_creation"),
+                                  currency=currency, url=f"https://checkout.stripe.test/c/pay/{next(self._ids)}",
                                   success_url=p.get("success_url"), cancel_url=p.get("cancel_url"))
         if (method, path) == ("POST", "/v1/subscriptions"):
             price = objs[p["items"][0]["price"]]

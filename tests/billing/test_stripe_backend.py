@@ -16,10 +16,15 @@ LINES = [LineSpec(key="lic_a", description="Licence A", unit_amount=5000, quanti
          LineSpec(key="lic_b", description="Licence B", unit_amount=1250, quantity=1, currency="GBP")]
 
 
+def _draft(backend: StripeBackend, key: str = "invoice:ptn_1:2026-11", lines=LINES, customer: str = "cus_x"):
+    return backend.prepare_invoice(idempotency_key=key, customer_id=customer, currency="GBP", lines=lines,
+                                   collection_method="send_invoice", days_until_due=14, description="Usage 2026-11",
+                                   metadata={"syndicate_partner_id": "ptn_1"})
+
+
 def _invoice(backend: StripeBackend, key: str = "invoice:ptn_1:2026-11", lines=LINES):
-    return backend.create_invoice(idempotency_key=key, customer_id="cus_x", currency="GBP", lines=lines,
-                                  collection_method="send_invoice", days_until_due=14, description="Usage 2026-11",
-                                  metadata={"syndicate_partner_id": "ptn_1"})
+    draft = _draft(backend, key, lines)
+    return backend.finalize_invoice(draft, idempotency_key=key) if draft.status == "draft" else draft
 
 
 def test_invoice_is_created_filled_and_finalized_with_our_keys(stripe_backend, stripe_double) -> None:
@@ -32,11 +37,13 @@ def test_invoice_is_created_filled_and_finalized_with_our_keys(stripe_backend, s
     assert created.params["currency"] == "gbp"
     assert created.params["pending_invoice_items_behavior"] == "exclude"
     items = stripe_double.calls("POST", "/v1/invoiceitems")
+    assert created.params["auto_advance"] == "false"  # a draft left behind is never sent by Stripe on its own
     assert [(i.params["amount"], i.idempotency_key) for i in items] == [
-        ("15000", "invoice:ptn_1:2026-11:line:lic_a"), ("1250", "invoice:ptn_1:2026-11:line:lic_b")]
+        ("15000", "invoice:ptn_1:2026-11:line:lic_a:15000"), ("1250", "invoice:ptn_1:2026-11:line:lic_b:1250")]
     assert all(i.params["invoice"] == invoice.id for i in items)
     finalize = stripe_double.calls("POST", r"/v1/invoices/in_\w+/finalize")
     assert finalize[0].idempotency_key == "invoice:ptn_1:2026-11:finalize"
+    assert finalize[0].params["auto_advance"] == "true"
     # totals agree to the unit with what the provider holds
     assert stripe_double.state.objects[invoice.id]["amount_due"] == sum(line.amount for line in LINES)
 
@@ -49,12 +56,31 @@ def test_repeating_a_create_replays_the_same_objects(stripe_backend, stripe_doub
     assert len(stripe_double.of_kind("invoiceitem")) == 2
 
 
-def test_same_key_with_other_amounts_is_refused(stripe_backend) -> None:
-    _invoice(stripe_backend)
-    changed = [LineSpec(key="lic_a", description="Licence A", unit_amount=5000, quantity=4, currency="GBP")]
+def test_same_key_with_other_parameters_is_refused(stripe_backend) -> None:
+    stripe_backend.ensure_customer(partner_id="ptn_1", name="Outlet", email="a@o.example", currency="GBP")
+    # the same partner under another e-mail is not found by the lookup, and its key is reused
     with pytest.raises(ProviderRejected, match="same parameters") as info:
-        _invoice(stripe_backend, lines=changed)
+        stripe_backend.ensure_customer(partner_id="ptn_1", name="Outlet", email="b@o.example", currency="GBP")
     assert isinstance(info.value.__cause__, stripe.IdempotencyError)
+
+
+def test_found_draft_is_reused_and_its_lines_follow_ours(stripe_backend, stripe_double) -> None:
+    """Beyond Stripe's 24 h the keys are forgotten: the draft is found by our metadata, a line
+    whose quantity grew is replaced, and nothing is created twice."""
+    first = _draft(stripe_backend)
+    stale = next(o["id"] for o in stripe_double.of_kind("invoiceitem") if o["amount"] == 15000)
+    stripe_double.forget_idempotency_keys()
+    grown = [LineSpec(key="lic_a", description="Licence A", unit_amount=5000, quantity=4, currency="GBP"), LINES[1]]
+    again = _draft(stripe_backend, lines=grown)
+    assert again.id == first.id and again.status == "draft" and again.total == 4 * 5000 + 1250
+    assert len(stripe_double.calls("POST", "/v1/invoices")) == 1
+    assert [r.path for r in stripe_double.state.requests if r.method == "DELETE"] == [f"/v1/invoiceitems/{stale}"]
+    assert sorted(o["amount"] for o in stripe_double.of_kind("invoiceitem")) == [1250, 20000]
+    final = stripe_backend.finalize_invoice(again, idempotency_key="invoice:ptn_1:2026-11")
+    stripe_double.forget_idempotency_keys()
+    assert _draft(stripe_backend, lines=grown).id == final.id  # finalized: returned as it is, never refilled
+    assert len(stripe_double.calls("POST", "/v1/invoiceitems")) == 3
+    assert _draft(stripe_backend, customer="cus_other").id != first.id  # another customer's invoice is not ours
 
 
 def test_customer_is_found_before_it_is_created(stripe_backend, stripe_double) -> None:
@@ -89,12 +115,15 @@ def test_subscription_and_checkout_send_todays_parameters(stripe_backend, stripe
     assert sub.status == "active"
     sent = stripe_double.calls("POST", "/v1/subscriptions")[0]
     assert sent.params["items[0][price]"] == price and sent.idempotency_key == "subscription:lic_1"
+    fee = stripe_backend.ensure_price(lookup_key="fee-eur-1250", product_name="Fee", unit_amount=1250, currency="EUR")
     checkout = stripe_backend.create_checkout_session(
-        idempotency_key="checkout:lic_2", customer_id="cus_1", line=LINES[1], success_url="https://s.test/ok",
-        cancel_url="https://s.test/no", client_reference_id="lic_2", metadata={"syndicate_licence_id": "lic_2"})
+        idempotency_key="checkout:lic_2", customer_id="cus_1", price_id=fee, quantity=1, description="Licence B",
+        success_url="https://s.test/ok", cancel_url="https://s.test/no", client_reference_id="lic_2",
+        metadata={"syndicate_licence_id": "lic_2"})
     assert checkout.url and checkout.id.startswith("cs_")
     sent = stripe_double.calls("POST", "/v1/checkout/sessions")[0]
-    assert sent.params["line_items[0][price_data][unit_amount]"] == "1250"
+    assert sent.params["line_items[0][price]"] == fee and not any("price_data" in k for k in sent.params)
+    assert sent.params["invoice_creation[invoice_data][metadata][syndicate_licence_id]"] == "lic_2"
     assert sent.params["mode"] == "payment" and sent.idempotency_key == "checkout:lic_2"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from api.audit.models import AuditEntry
 from api.invoicing.models import BillingCustomer, BillingSubscription, Invoice, InvoiceLine, InvoiceStatus
 from api.invoicing import service as invoicing
 from api.licensing.models import Licence
@@ -17,7 +18,8 @@ from tests.invoicing.conftest import FINANCE
 def _charge_message(session, licence_id: str) -> OutboxMessage:
     session.expire_all()
     return session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.charge_licence",
-                                                    OutboxMessage.payload["licence_id"].as_string() == licence_id)).one()
+                                                    OutboxMessage.payload["licence_id"].as_string() == licence_id)
+                        .order_by(OutboxMessage.created_at)).first()
 
 
 def test_ledger_one_off_invoice_then_bank_transfer_activates(session, engine) -> None:
@@ -120,16 +122,27 @@ def test_stripe_subscription_for_a_feed_licence(session, engine, stripe_settings
     assert session.exec(select(Invoice)).all() == []  # Stripe raises the subscription's invoices
 
 
-def test_stripe_checkout_when_chosen(session, engine, stripe_settings, stripe_double) -> None:
+def test_stripe_checkout_when_chosen_uses_one_price_per_amount(session, engine, stripe_settings, stripe_double) -> None:
     stripe_settings.one_off_payment = "checkout"
-    licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=7_500)
+    partner = make_partner(session)
+    licences = [make_licence(session, partner=partner, articles=[make_article(session)], amount=7_500) for _ in range(2)]
     session.commit()
     outbox.drain(engine)
-    invoice = session.exec(select(Invoice)).one()
-    assert invoice.collection_method == "checkout" and invoice.hosted_url == "https://checkout.stripe.test/c/pay"
-    sent = stripe_double.calls("POST", "/v1/checkout/sessions")[0]
-    assert sent.idempotency_key == f"checkout:{licence.id}" and sent.params["client_reference_id"] == licence.id
-    assert sent.params["line_items[0][price_data][unit_amount]"] == "7500"
+    invoices = {i.licence_id: i for i in session.exec(select(Invoice)).all()}
+    sessions = {c.params["client_reference_id"]: c for c in stripe_double.calls("POST", "/v1/checkout/sessions")}
+    prices = stripe_double.calls("POST", "/v1/prices")
+    # one Price found by its lookup key for both sessions, no product_data (a Product per session)
+    assert len(prices) == 1 and prices[0].params["lookup_key"] == "syndicate-licence-fee-gbp-7500"
+    assert prices[0].params["unit_amount"] == "7500" and "recurring[interval]" not in prices[0].params
+    price_id = stripe_double.of_kind("price")[0]["id"]
+    for licence in licences:
+        invoice, sent = invoices[licence.id], sessions[licence.id]
+        assert invoice.collection_method == "checkout" and invoice.status == InvoiceStatus.open
+        assert invoice.hosted_url == stripe_double.state.objects[invoice.checkout_session_id]["url"]
+        assert (invoice.total, invoice.amount_due) == (7_500, 7_500)
+        assert sent.idempotency_key == f"checkout:{licence.id}"
+        assert sent.params["line_items[0][price]"] == price_id and sent.params["line_items[0][quantity]"] == "1"
+        assert not any("price_data" in key or "product_data" in key for key in sent.params)
 
 
 def test_usage_licence_is_not_charged_at_approval(session, engine, stripe_settings, stripe_double) -> None:
@@ -191,3 +204,79 @@ def test_charge_automatically_paid_at_once_activates(session, engine, stripe_set
     session.expire_all()
     assert session.exec(select(Invoice)).one().status == InvoiceStatus.paid
     assert session.get(Licence, licence.id).state == LicenceState.active
+
+
+def _due_now(session, message: OutboxMessage) -> None:
+    message.next_attempt_at = message.created_at
+    session.add(message)
+    session.commit()
+
+
+def test_one_off_invoice_whose_total_disagrees_is_held_unsent(session, engine, stripe_settings, stripe_double) -> None:
+    from api.invoicing import charging
+
+    original = stripe_double.route
+
+    def with_surprise_fee(method, path, params):
+        status, body = original(method, path, params)
+        if (method, path, status) == ("POST", "/v1/invoiceitems", 200):
+            stripe_double.state.objects[body["invoice"]]["total"] += 30
+        return status, body
+
+    stripe_double.route = with_surprise_fee
+    licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=6_000)
+    session.commit()
+    outbox.drain(engine)
+    assert stripe_double.calls("POST", r"/v1/invoices/in_\w+/finalize") == []  # not sent to the partner
+    invoice = session.exec(select(Invoice)).one()
+    (remote,) = stripe_double.of_kind("invoice")
+    assert (invoice.status, invoice.provider_invoice_id, invoice.total) == (InvoiceStatus.draft, remote["id"], 6_000)
+    assert session.get(Licence, licence.id).state == LicenceState.awaiting_payment
+    held = session.exec(select(AuditEntry).where(AuditEntry.action == "invoice.held")).one()
+    assert "6030" in held.after["reason"] and held.object_id == invoice.id
+    assert charging.sweep_uncharged(session) == [licence.id]  # a held draft is tried again
+    session.commit()
+    stripe_double.route = original
+    stripe_double.update(remote["id"], total=6_000)  # staff removed the stray fee at Stripe
+    outbox.drain(engine)
+    session.expire_all()
+    assert session.get(Invoice, invoice.id).status == InvoiceStatus.open
+    assert len(stripe_double.calls("POST", r"/v1/invoices/in_\w+/finalize")) == 1
+    assert len(stripe_double.of_kind("invoice")) == 1
+
+
+def test_charge_survives_an_outage_longer_than_its_retries(session, engine, stripe_settings, stripe_double) -> None:
+    from api.invoicing import charging, jobs
+
+    stripe_double.stop()
+    licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=4_000)
+    session.commit()
+    for _ in range(2):
+        assert outbox.drain(engine, topics={"billing.charge_licence"}) == 0
+        _due_now(session, _charge_message(session, licence.id))
+    message = _charge_message(session, licence.id)
+    message.attempts = 11  # skip ahead: the 12th attempt was its last (~68 minutes of backoff)
+    _due_now(session, message)
+    assert outbox.drain(engine, topics={"billing.charge_licence"}) == 0
+    message = _charge_message(session, licence.id)
+    assert (message.status, message.attempts) == ("pending", 12)
+    assert message.max_attempts >= 12 + 24 * 3  # it keeps trying hourly for days
+    message.attempts = message.max_attempts - 1  # ... and beyond even those days, it gives up
+    _due_now(session, message)
+    outbox.drain(engine, topics={"billing.charge_licence"})
+    assert _charge_message(session, licence.id).status == "dead"
+    assert session.exec(select(Invoice)).all() == []
+    assert session.get(Licence, licence.id).state == LicenceState.awaiting_payment
+    stripe_double.start()  # the outage ends
+    session.commit()
+    jobs.sweep_uncharged(engine)
+    assert charging.sweep_uncharged(session) == []  # its charge is queued already
+    session.rollback()
+    outbox.drain(engine)
+    session.expire_all()
+    invoice = session.exec(select(Invoice)).one()
+    assert invoice.status == InvoiceStatus.open and invoice.licence_id == licence.id
+    assert len(stripe_double.of_kind("invoice")) == 1
+    jobs.sweep_uncharged(engine)  # invoiced: nothing more to queue
+    charges = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.charge_licence")).all()
+    assert sorted(m.status for m in charges) == ["dead", "done"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime
 
@@ -89,7 +90,7 @@ def test_stripe_run_that_died_halfway_resumes(session, engine, stripe_settings, 
 
 @pytest.mark.postgres_only
 def test_two_concurrent_runs_make_each_invoice_once(session, engine, stripe_settings, stripe_double) -> None:
-    _usage_world(session, partners=4)
+    made = _usage_world(session, partners=4)
     results, errors = [], []
     barrier = threading.Barrier(2)
 
@@ -106,14 +107,87 @@ def test_two_concurrent_runs_make_each_invoice_once(session, engine, stripe_sett
     for t in threads:
         t.join()
     assert errors == []
+    assert [r.failed for r in results] == [{}, {}]  # a collision is a failure, not something a later run tidies
     assert sum(r.invoices_created for r in results) == 4
-    assert sum(r.invoices_created + r.already_invoiced + len(r.failed) for r in results) == 8
-    retry = _run(engine, stripe_settings)  # anything a collision deferred is finished by the next run
-    assert sum(r.invoices_created for r in results) + retry.invoices_created == 4
+    assert sum(r.already_invoiced for r in results) == 4
+    creates = [c.idempotency_key for c in stripe_double.calls("POST", "/v1/invoices")]
+    assert sorted(creates) == sorted(f"invoice:{p.id}:{PERIOD}:create" for p, _ in made)  # each reached Stripe once
+    assert len(stripe_double.calls("POST", r"/v1/invoices/in_\w+/finalize")) == 4
     assert len(session.exec(select(Invoice)).all()) == 4
     assert len(session.exec(select(InvoiceLine)).all()) == 4
     assert len(stripe_double.of_kind("invoice")) == 4
     assert len(stripe_double.of_kind("invoiceitem")) == 4
+
+
+def test_resume_after_stripe_forgot_our_keys_makes_no_second_invoice(
+        session, engine, stripe_settings, stripe_double) -> None:
+    made = _usage_world(session, partners=2)
+    stripe_double.fail("POST", r"/v1/invoices/in_\w+/finalize", status=500, skip=1, times=3)  # the SDK retries twice
+    assert len(_run(engine, stripe_settings).failed) == 1
+    stripe_double.forget_idempotency_keys()  # the resume comes more than 24 hours later
+    resumed = _run(engine, stripe_settings)
+    assert (resumed.invoices_created, resumed.already_invoiced, resumed.failed) == (1, 1, {})
+    assert len(stripe_double.of_kind("invoice")) == 2 and len(stripe_double.of_kind("invoiceitem")) == 2
+    assert sorted(c.idempotency_key for c in stripe_double.calls("POST", "/v1/invoices")) == sorted(
+        f"invoice:{p.id}:{PERIOD}:create" for p, _ in made)  # the draft was found, not made again
+    assert {i.status for i in session.exec(select(Invoice)).all()} == {InvoiceStatus.open}
+    assert periods.reconcile(session, backend=provider.backend(stripe_settings)) == []
+
+
+def test_usage_recorded_between_failure_and_resume_is_billed_once(
+        session, engine, stripe_settings, stripe_double) -> None:
+    ((partner, licence),) = _usage_world(session, partners=1)
+    stripe_double.fail("POST", r"/v1/invoices/in_\w+/finalize", status=500, times=3)  # the SDK retries twice
+    assert len(_run(engine, stripe_settings).failed) == 1
+    add_usage(session, licence, make_article(session), at=IN_PERIOD)  # counted late, before the invoice went out
+    session.commit()
+    resumed = _run(engine, stripe_settings)
+    assert (resumed.invoices_created, resumed.failed, resumed.totals) == (1, {}, {"GBP": 4 * 500})
+    invoice = session.exec(select(Invoice)).one()
+    line = session.exec(select(InvoiceLine)).one()
+    assert (line.quantity, line.amount, invoice.total, invoice.amount_due) == (4, 2_000, 2_000, 2_000)
+    (remote,) = stripe_double.of_kind("invoice")
+    items = [o for o in stripe_double.of_kind("invoiceitem") if o["invoice"] == remote["id"]]
+    assert [o["amount"] for o in items] == [2_000] and remote["total"] == 2_000 and remote["status"] == "open"
+    assert periods.reconcile(session, backend=provider.backend(stripe_settings)) == []
+
+
+def test_customer_credit_lowers_amount_due_not_the_total(session, engine, stripe_settings, stripe_double) -> None:
+    from api.invoicing.store import ensure_customer
+    from api.partners import service as partners
+
+    ((partner, licence),) = _usage_world(session, partners=1)
+    customer_id = ensure_customer(session, partners.get_partner(session, partner.id), provider.backend(stripe_settings))
+    session.commit()
+    stripe_double.update(customer_id, balance=-400)  # a credit the partner holds at Stripe
+    summary = _run(engine, stripe_settings)
+    assert (summary.invoices_created, summary.failed, summary.totals) == (1, {}, {"GBP": 1_500})
+    invoice = session.exec(select(Invoice)).one()
+    assert (invoice.status, invoice.total, invoice.amount_due) == (InvoiceStatus.open, 1_500, 1_100)
+    assert periods.reconcile(session, backend=provider.backend(stripe_settings)) == []
+
+
+def test_provider_total_that_disagrees_leaves_an_unsent_draft(session, engine, stripe_settings, stripe_double) -> None:
+    ((partner, licence),) = _usage_world(session, partners=1)
+    original = stripe_double.route
+
+    def with_surprise_tax(method, path, params):
+        status, body = original(method, path, params)
+        if (method, path, status) == ("POST", "/v1/invoiceitems", 200):
+            stripe_double.state.objects[body["invoice"]]["total"] += 75
+        return status, body
+
+    stripe_double.route = with_surprise_tax
+    for _ in range(2):  # held back, and held back again by the next run
+        summary = _run(engine, stripe_settings)
+        assert summary.invoices_created == 0 and "TotalsDisagree" in summary.failed[partner.id]
+    assert stripe_double.calls("POST", r"/v1/invoices/in_\w+/finalize") == []  # never sent
+    (remote,) = stripe_double.of_kind("invoice")
+    assert remote["status"] == "draft" and remote["auto_advance"] is False
+    invoice = session.exec(select(Invoice)).one()
+    assert (invoice.status, invoice.provider_invoice_id, invoice.total) == (InvoiceStatus.draft, remote["id"], 1_500)
+    diffs = {(d.field, d.ours, d.theirs) for d in periods.reconcile(session, backend=provider.backend(stripe_settings))}
+    assert ("total", 1_500, 1_575) in diffs
 
 
 def test_reconcile_lists_every_difference(session, engine, stripe_settings, stripe_double) -> None:
@@ -132,14 +206,26 @@ def test_reconcile_lists_every_difference(session, engine, stripe_settings, stri
     assert len(diffs) == 4
 
 
-def test_cli_run_and_reconcile(session, engine) -> None:
+def test_cli_run_shows_progress_on_a_terminal_and_reports_totals(session, engine) -> None:
     _usage_world(session)
+    yen = make_partner(session, currency="GBP")
+    article = make_article(session)
+    licence = make_licence(session, partner=yen, articles=[article], amount=1_500, billing_mode="usage")
+    # the default rate card prices no yen: move this partner and its licence to JPY on the rows
+    yen.currency = licence.currency = "JPY"
+    session.add_all([yen, licence])
+    add_usage(session, licence, article, at=IN_PERIOD)
+    session.commit()
     runner = CliRunner()
-    result = runner.invoke(cli, ["billing", "run", "--period", PERIOD])
+    result = runner.invoke(cli, ["billing", "run", "--period", PERIOD], env={"TTY_COMPATIBLE": "1", "COLUMNS": "160"})
     assert result.exit_code == 0, result.output
-    assert "invoices created" in result.output and "total GBP: 30.03 (3003 minor units)" in result.output
+    assert f"Invoicing {PERIOD}" in result.output and "100%" in result.output  # the progress bar rendered
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.output)
+    assert "invoices created" in text
+    assert "total GBP: 30.03 (3003 minor units)" in text
+    assert "total JPY: 1,500 (1500 minor units)" in text  # no minor unit: not "15.00"
     again = runner.invoke(cli, ["billing", "run", "--period", PERIOD])
-    assert again.exit_code == 0 and len(session.exec(select(Invoice)).all()) == 2
+    assert again.exit_code == 0 and len(session.exec(select(Invoice)).all()) == 3
     session.commit()  # release SQLite's lock before the next command opens its own connection
     reconcile = runner.invoke(cli, ["billing", "reconcile"])
     assert reconcile.exit_code == 0 and "No differences" in reconcile.output
