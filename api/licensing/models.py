@@ -119,10 +119,13 @@ class RateCardVersion(SQLModel, table=True):
 class AutoApprovalRule(SQLModel, table=True):
     """A request matching every condition of an enabled rule is approved at once, by the system.
 
-    Empty lists mean "any"; a currency missing from `max_amounts` never matches.
+    Empty lists mean "any" (for `billing_modes`: any mode with a bounded total, so not usage);
+    a currency missing from `max_amounts` never matches.
     """
 
     __tablename__ = "auto_approval_rule"
+    # Listed oldest first, by key (every submission reads them in that order).
+    __table_args__ = (Index("ix_auto_approval_rule_created", "created_at", "id"),)
 
     id: str = Field(default_factory=lambda: new_id("aar"), primary_key=True, max_length=40)
     name: str = Field(max_length=200)
@@ -132,7 +135,10 @@ class AutoApprovalRule(SQLModel, table=True):
     require_standard_terms: bool = True
     uses: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     scopes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    # Quote must be at most this amount (minor units) in the request's currency.
+    # Empty: one_off and subscription. Usage billing matches only when listed here.
+    billing_modes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    # The request's total commitment over its period (for usage: the per-article price) must be
+    # at most this amount (minor units) in the request's currency.
     max_amounts: dict[str, int] = Field(default_factory=dict, sa_type=JSON, nullable=False)
     max_audience: int | None = None
     max_months: int | None = None

@@ -245,6 +245,12 @@ class FormRead(BaseModel):
     rate_card: dict[str, Any] = Field(description="The current rate card (see `RateCard`): prices per currency and multipliers.")
 
 
+MAX_AMOUNTS_DESCRIPTION = (
+    "Highest total commitment (minor units) per currency: the one-off fee, or the monthly fee times the months of "
+    "the period; for usage billing (when listed in `billing_modes`) the price per article. A currency not listed "
+    "never matches.")
+
+
 class AutoApprovalRuleBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -253,21 +259,23 @@ class AutoApprovalRuleBase(BaseModel):
     require_standard_terms: bool | None = Field(default=None, description="No notes and no conditions.")
     uses: list[Use] | None = Field(default=None, description="Empty: any use.")
     scopes: list[ScopeKind] | None = Field(default=None, description="Empty: any scope.")
-    max_amounts: dict[str, int] | None = Field(
-        default=None, description="Highest quote (minor units) per currency; a currency not listed never matches.")
+    billing_modes: list[BillingMode] | None = Field(
+        default=None, description="Empty: `one_off` and `subscription`. Usage billing has no bounded total and is "
+                                  "approved only by a rule that lists `usage`.")
+    max_amounts: dict[str, int] | None = Field(default=None, description=MAX_AMOUNTS_DESCRIPTION)
     max_audience: int | None = Field(default=None, ge=1)
     max_months: int | None = Field(default=None, ge=1)
 
 
 _RULE_EXAMPLE = {"name": "Small web requests from verified partners", "enabled": True, "require_verified_partner": True,
                  "require_standard_terms": True, "uses": ["web", "newsletter"], "scopes": ["article"],
-                 "max_amounts": {"GBP": 30000, "EUR": 35000}, "max_audience": 100000, "max_months": 3}
+                 "billing_modes": [], "max_amounts": {"GBP": 30000, "EUR": 35000}, "max_audience": 100000, "max_months": 3}
 
 
 class AutoApprovalRuleCreate(AutoApprovalRuleBase):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_RULE_EXAMPLE]})
     name: str = Field(min_length=1, max_length=200)
-    max_amounts: dict[str, int] = Field(description="Highest quote (minor units) per currency; a currency not listed never matches.")
+    max_amounts: dict[str, int] = Field(description=MAX_AMOUNTS_DESCRIPTION)
 
 
 class AutoApprovalRuleUpdate(AutoApprovalRuleBase):
@@ -285,6 +293,7 @@ class AutoApprovalRuleRead(BaseModel):
     require_standard_terms: bool
     uses: list[Use]
     scopes: list[ScopeKind]
+    billing_modes: list[BillingMode]
     max_amounts: dict[str, int]
     max_audience: int | None
     max_months: int | None
