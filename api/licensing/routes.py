@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, status
+from fastapi import APIRouter, Body, FastAPI, Header, Query, status
+from fastapi.concurrency import run_in_threadpool
 
 from api.audit.service import Actor
 from api.core import idempotency
@@ -24,6 +25,16 @@ from api.licensing.schemas import (
 from api.licensing.states import RequestState
 from api.staff.service import RoleRequired
 
+def install(app: FastAPI) -> None:
+    """Publish the default rate card when the API starts, if none is published yet, so that
+    reading the form or the rate card never writes (and the first quote has prices)."""
+
+    async def on_startup(app: FastAPI) -> None:
+        await run_in_threadpool(ratecard.seed_default_rate_card, app.state.engine)
+
+    app.state.startup_hooks.append(on_startup)
+
+
 # `router` is what the app includes; it is assembled at the bottom of this module.
 router = APIRouter()
 licensing = APIRouter(tags=["licensing"])
@@ -37,7 +48,7 @@ TERMS_ERRORS = (
     errors.EmptyScope, errors.ScopeMismatch, errors.UnknownArticle, errors.WithdrawnArticle, errors.ArticleNotLicensable,
     errors.ArticleNotYetPublished, errors.UnknownSection, errors.UnknownTerritory, errors.UnknownLanguage,
     errors.PeriodInPast, errors.InvalidPeriod, errors.AudienceOutOfRange, errors.CurrencyNotPriced,
-    errors.BillingModeNotOffered, ValidationFailed, Unauthenticated,
+    errors.BillingModeNotOffered, errors.RateCardNotPublished, ValidationFailed, Unauthenticated,
 )
 DECISION_ERRORS = (errors.LicenceRequestNotFound, errors.RequestAlreadyDecided, errors.InvalidDecision,
                    decisions.NoCounterOffer, InvalidStateTransition, ValidationFailed, Unauthenticated, RoleRequired)
@@ -56,13 +67,15 @@ def _one(session, row: LicenceRequest, schema=LicenceRequestRead):
 
 
 @licensing.get("/v1/licence-requests/form", response_model=FormRead, summary="Describe the licence request form",
-               description="Fields, types, required flags, allowed options and current prices. No authentication.")
+               description="Fields, types, required flags, allowed options and current prices. No authentication.",
+               responses=error_responses(errors.RateCardNotPublished))
 def get_form(session: SessionDep) -> FormRead:
     return FormRead.model_validate(form.describe(session))
 
 
 @licensing.get("/v1/rate-card", response_model=RateCardRead, summary="The current rate card",
-               description="Prices per currency (minor units) and multipliers in basis points. No authentication.")
+               description="Prices per currency (minor units) and multipliers in basis points. No authentication.",
+               responses=error_responses(errors.RateCardNotPublished))
 def get_rate_card(session: SessionDep) -> RateCardRead:
     return RateCardRead.model_validate(ratecard.current_row(session), from_attributes=True)
 
@@ -199,7 +212,8 @@ def counter(request_id: str, body: CounterBody, session: SessionDep, staff: Lice
 @licensing.put("/v1/staff/rate-card", response_model=RateCardRead, status_code=status.HTTP_201_CREATED,
                summary="Publish a new rate card version",
                description="Send the whole card; it becomes the next version. Earlier versions stay readable.",
-               responses=error_responses(errors.InvalidRateCard, ValidationFailed, Unauthenticated, RoleRequired))
+               responses=error_responses(errors.InvalidRateCard, errors.RateCardVersionConflict, ValidationFailed,
+                                         Unauthenticated, RoleRequired))
 def publish_rate_card(body: RateCardPublish, session: SessionDep, staff: Licensing) -> RateCardRead:
     row = ratecard.publish(session, body.card, actor=Actor("staff", staff.id), note=body.note)
     return RateCardRead.model_validate(row, from_attributes=True)
