@@ -11,12 +11,14 @@ approves it only when it lists `usage` in `billing_modes` (and then bounds the p
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.core.db import utcnow
+from api.core.pagination import keyset_page
 from api.licensing import decisions
 from api.licensing.errors import AutoApprovalRuleNotFound
 from api.licensing.models import AutoApprovalRule, BillingMode, LicenceRequest
@@ -26,8 +28,17 @@ from api.partners.models import Partner, PartnerStatus
 AUTO_APPROVER = audit.Actor.system("auto-approval")
 
 
-def list_rules(session: Session) -> list[AutoApprovalRule]:
-    return list(session.exec(select(AutoApprovalRule).order_by(AutoApprovalRule.created_at, AutoApprovalRule.id)).all())
+def list_rules(session: Session, *, cursor: str | None = None, limit: int = 50
+               ) -> tuple[list[AutoApprovalRule], str | None]:
+    """Oldest first: the order in which they are tried."""
+    return keyset_page(session, select(AutoApprovalRule), columns=[AutoApprovalRule.created_at, AutoApprovalRule.id],  # type: ignore[list-item]
+                       kinds=[datetime, str], cursor=cursor, limit=limit)
+
+
+def enabled_rules(session: Session) -> list[AutoApprovalRule]:
+    stmt = (select(AutoApprovalRule).where(AutoApprovalRule.enabled == True)  # noqa: E712
+            .order_by(AutoApprovalRule.created_at, AutoApprovalRule.id))
+    return list(session.exec(stmt).all())
 
 
 def get_rule(session: Session, rule_id: str) -> AutoApprovalRule:
@@ -130,7 +141,7 @@ def rule_matches(rule: AutoApprovalRule, request: LicenceRequest, partner: Partn
 
 def apply(session: Session, request: LicenceRequest, *, partner: Partner) -> AutoApprovalRule | None:
     """Approve `request` at once if an enabled rule matches; return the rule that did."""
-    for rule in list_rules(session):
+    for rule in enabled_rules(session):
         if rule_matches(rule, request, partner):
             decisions.approve(session, request.id, actor=AUTO_APPROVER, rule_id=rule.id)
             return rule

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.audit.service import Actor
 from api.core import idempotency
-from api.core.errors import IdempotencyKeyReused, InvalidStateTransition, Unauthenticated, ValidationFailed
+from api.core.errors import BadCursor, IdempotencyKeyReused, InvalidStateTransition, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffWith
@@ -219,10 +219,13 @@ def publish_rate_card(body: RateCardPublish, session: SessionDep, staff: Licensi
     return RateCardRead.model_validate(row, from_attributes=True)
 
 
-@licensing.get("/v1/staff/auto-approval-rules", response_model=list[AutoApprovalRuleRead], summary="Auto-approval rules",
-               responses=error_responses(Unauthenticated, RoleRequired))
-def list_rules(session: SessionDep, staff: Licensing) -> list[AutoApprovalRuleRead]:
-    return [AutoApprovalRuleRead.model_validate(r) for r in autoapproval.list_rules(session)]
+@licensing.get("/v1/staff/auto-approval-rules", response_model=Page[AutoApprovalRuleRead], summary="Auto-approval rules",
+               description="Oldest first: the order in which a new request is tried against them.",
+               responses=error_responses(BadCursor, ValidationFailed, Unauthenticated, RoleRequired))
+def list_rules(session: SessionDep, staff: Licensing, cursor: Cursor = None,
+               limit: Limit = DEFAULT_LIMIT) -> Page[AutoApprovalRuleRead]:
+    rows, next_cursor = autoapproval.list_rules(session, cursor=cursor, limit=limit)
+    return Page(items=[AutoApprovalRuleRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @licensing.post("/v1/staff/auto-approval-rules", response_model=AutoApprovalRuleRead, status_code=status.HTTP_201_CREATED,

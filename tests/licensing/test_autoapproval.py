@@ -71,7 +71,7 @@ def test_staff_edit_and_delete_rules(client, session) -> None:
     assert changed.status_code == 200
     assert changed.json()["enabled"] is False and changed.json()["max_audience"] is None
     assert changed.json()["uses"] == ["web", "newsletter"]
-    assert [r["id"] for r in client.get("/v1/staff/auto-approval-rules", headers=staff).json()] == [rule["id"]]
+    assert [r["id"] for r in client.get("/v1/staff/auto-approval-rules", headers=staff).json()["items"]] == [rule["id"]]
     bad = client.post("/v1/staff/auto-approval-rules", headers=staff, json={**RULE, "uses": ["smoke-signals"]})
     assert bad.status_code == 422 and bad.json()["type"] == "/problems/validation"
     assert client.delete(f"/v1/staff/auto-approval-rules/{rule['id']}", headers=staff).status_code == 204
@@ -124,3 +124,21 @@ def test_rules_list_their_billing_modes(client, session) -> None:
     staff = staff_headers(client, session, roles=["licensing"])
     bad = client.post("/v1/staff/auto-approval-rules", headers=staff, json={**RULE, "billing_modes": ["barter"]})
     assert bad.status_code == 422 and bad.json()["type"] == "/problems/validation"
+
+
+def test_rules_are_listed_a_page_at_a_time_oldest_first(client, session) -> None:
+    made = [_rule(client, session, name=f"Rule {n}")["id"] for n in range(3)]
+    staff = staff_headers(client, session, roles=["licensing"])
+    seen, cursor = [], None
+    while True:
+        page = client.get("/v1/staff/auto-approval-rules", headers=staff,
+                          params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        assert len(page.json()["items"]) <= 2
+        seen += [r["id"] for r in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if not cursor:
+            break
+    assert seen == made
+    bad = client.get("/v1/staff/auto-approval-rules", headers=staff, params={"cursor": "nonsense"})
+    assert bad.status_code == 422 and bad.json()["type"] == "/problems/bad-cursor"
