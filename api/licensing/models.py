@@ -52,10 +52,19 @@ class LicenceTerms(SQLModel):
 
 class LicenceRequest(LicenceTerms, table=True):
     __tablename__ = "licence_request"
-    __table_args__ = (Index("ix_licence_request_queue", "state", "created_at"),)
+    # One index per list order, with the equality filter first (requests.list_for_partner, list_queue).
+    __table_args__ = (
+        Index("ix_licence_request_partner", "partner_id", "id"),
+        Index("ix_licence_request_partner_created", "partner_id", "created_at", "id"),
+        Index("ix_licence_request_partner_value", "partner_id", "quoted_amount", "id"),
+        Index("ix_licence_request_queue", "state", "created_at", "id"),
+        Index("ix_licence_request_queue_value", "state", "quoted_amount", "id"),
+        Index("ix_licence_request_created", "created_at", "id"),
+        Index("ix_licence_request_value", "quoted_amount", "id"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("lrq"), primary_key=True, max_length=40)
-    partner_id: str = Field(foreign_key="partner.id", index=True, max_length=40)
+    partner_id: str = Field(foreign_key="partner.id", max_length=40)
     state: RequestState = Field(default=RequestState.submitted, max_length=20)
     state_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     notes: str | None = Field(default=None, sa_column=Column(Text))
@@ -79,6 +88,7 @@ class Licence(LicenceTerms, table=True):
     __tablename__ = "licence"
     __table_args__ = (
         Index("ix_licence_partner", "partner_id", "id"),
+        Index("ix_licence_state", "state", "id"),
         Index("ix_licence_state_ends", "state", "ends_at"),
     )
 

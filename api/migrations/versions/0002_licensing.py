@@ -21,8 +21,55 @@ def upgrade() -> None:
         batch_op.alter_column("billing_modes", server_default=None)
         batch_op.create_index("ix_auto_approval_rule_created", ["created_at", "id"], unique=False)
 
+    # Indexes that serve each list's filter and order (tests/*/test_query_plans.py).
+    for name, table in _DROPPED:
+        op.drop_index(name, table_name=table)
+    for name, table, columns in _CREATED:
+        op.create_index(name, table, columns, unique=False)
+
+
+_DROPPED = [
+    ("ix_licence_request_partner_id", "licence_request"),
+    ("ix_licence_request_queue", "licence_request"),
+    ("ix_partner_status", "partner"),
+    ("ix_partner_contact_partner_id", "partner_contact"),
+    ("ix_api_key_partner_id", "api_key"),
+    ("ix_audit_entry_object", "audit_entry"),
+    ("ix_audit_entry_partner_id", "audit_entry"),
+]
+_CREATED = [
+    ("ix_licence_request_partner", "licence_request", ["partner_id", "id"]),
+    ("ix_licence_request_partner_created", "licence_request", ["partner_id", "created_at", "id"]),
+    ("ix_licence_request_partner_value", "licence_request", ["partner_id", "quoted_amount", "id"]),
+    ("ix_licence_request_queue", "licence_request", ["state", "created_at", "id"]),
+    ("ix_licence_request_queue_value", "licence_request", ["state", "quoted_amount", "id"]),
+    ("ix_licence_request_created", "licence_request", ["created_at", "id"]),
+    ("ix_licence_request_value", "licence_request", ["quoted_amount", "id"]),
+    ("ix_licence_state", "licence", ["state", "id"]),
+    ("ix_partner_created", "partner", ["created_at", "id"]),
+    ("ix_partner_status_created", "partner", ["status", "created_at", "id"]),
+    ("ix_partner_contact_partner", "partner_contact", ["partner_id", "id"]),
+    ("ix_api_key_partner", "api_key", ["partner_id", "created_at", "id"]),
+    ("ix_audit_entry_object_at", "audit_entry", ["object_id", "at", "id"]),
+    ("ix_audit_entry_type_at", "audit_entry", ["object_type", "at", "id"]),
+]
+# What 0001 had, for downgrade.
+_RESTORED = [
+    ("ix_licence_request_partner_id", "licence_request", ["partner_id"]),
+    ("ix_licence_request_queue", "licence_request", ["state", "created_at"]),
+    ("ix_partner_status", "partner", ["status"]),
+    ("ix_partner_contact_partner_id", "partner_contact", ["partner_id"]),
+    ("ix_api_key_partner_id", "api_key", ["partner_id"]),
+    ("ix_audit_entry_object", "audit_entry", ["object_type", "object_id", "id"]),
+    ("ix_audit_entry_partner_id", "audit_entry", ["partner_id"]),
+]
+
 
 def downgrade() -> None:
+    for name, table, _columns in reversed(_CREATED):
+        op.drop_index(name, table_name=table)
+    for name, table, columns in _RESTORED:
+        op.create_index(name, table, columns, unique=False)
     with op.batch_alter_table("auto_approval_rule", schema=None) as batch_op:
         batch_op.drop_index("ix_auto_approval_rule_created")
         batch_op.drop_column("billing_modes")
