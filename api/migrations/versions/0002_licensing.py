@@ -27,6 +27,21 @@ def upgrade() -> None:
     for name, table, columns in _CREATED:
         op.create_index(name, table, columns, unique=False)
 
+    # The audit log is append-only in the database, not only by convention (api/audit/models.py
+    # has the same statements for databases built from the models). A later SQLite batch
+    # migration that rebuilds audit_entry drops these triggers and must create them again.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE OR REPLACE FUNCTION audit_entry_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'audit_entry is append-only: % refused', TG_OP USING ERRCODE = 'restrict_violation'; END $$")
+        op.execute("CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry "
+                   "FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()")
+    else:
+        op.execute("CREATE TRIGGER audit_entry_no_update BEFORE UPDATE ON audit_entry "
+                   "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only: an entry cannot be updated'); END")
+        op.execute("CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry "
+                   "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only: an entry cannot be deleted'); END")
+
 
 _DROPPED = [
     ("ix_licence_request_partner_id", "licence_request"),
@@ -66,6 +81,12 @@ _RESTORED = [
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_entry_append_only ON audit_entry")
+        op.execute("DROP FUNCTION IF EXISTS audit_entry_append_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS audit_entry_no_update")
+        op.execute("DROP TRIGGER IF EXISTS audit_entry_no_delete")
     for name, table, _columns in reversed(_CREATED):
         op.drop_index(name, table_name=table)
     for name, table, columns in _RESTORED:
