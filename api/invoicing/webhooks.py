@@ -22,7 +22,7 @@ from api.invoicing.models import (
 )
 from api.invoicing.service import apply_provider_state, settle
 from api.invoicing.store import add_lines, claim_invoice, insert_ignore
-from api.licensing import grants
+from api.licensing import service as licensing
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
@@ -144,9 +144,9 @@ def _subscription_deleted(session: Session, type_: str, obj: dict[str, Any], bac
     # The feed's term ran out (Stripe cancels at the licence's end): it expires. Cancelled early,
     # nobody pays for it any more: it is revoked. Both are final states in the machine.
     if licence.state == LicenceState.active and licence.ends_at <= utcnow():
-        grants.expire(session, licence, actor=STRIPE)
+        licensing.expire(session, licence, actor=STRIPE)
     else:
-        grants.revoke(session, licence, actor=STRIPE, reason=f"feed subscription {obj['id']} cancelled")
+        licensing.revoke(session, licence, actor=STRIPE, reason=f"feed subscription {obj['id']} cancelled")
     return f"subscription {sub.id} ended; licence {licence.id} {licence.state}"
 
 

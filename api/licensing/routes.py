@@ -15,7 +15,8 @@ from api.core.errors import BadCursor, IdempotencyKeyReused, InvalidStateTransit
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffWith
-from api.licensing import autoapproval, decisions, errors, form, licences_routes, quotes, ratecard, requests
+from api.licensing import errors, licences_routes
+from api.licensing import service
 from api.licensing.models import LicenceRequest
 from api.licensing.schemas import (
     ApprovalRead, ApproveBody, AutoApprovalRuleCreate, AutoApprovalRuleRead, AutoApprovalRuleUpdate, CounterBody,
@@ -30,7 +31,7 @@ def install(app: FastAPI) -> None:
     reading the form or the rate card never writes (and the first quote has prices)."""
 
     async def on_startup(app: FastAPI) -> None:
-        await run_in_threadpool(ratecard.seed_default_rate_card, app.state.engine)
+        await run_in_threadpool(service.seed_default_rate_card, app.state.engine)
 
     app.state.startup_hooks.append(on_startup)
 
@@ -51,11 +52,11 @@ TERMS_ERRORS = (
     errors.BillingModeNotOffered, errors.RateCardNotPublished, ValidationFailed, Unauthenticated,
 )
 DECISION_ERRORS = (errors.LicenceRequestNotFound, errors.RequestAlreadyDecided, errors.InvalidDecision,
-                   decisions.NoCounterOffer, InvalidStateTransition, ValidationFailed, Unauthenticated, RoleRequired)
+                   errors.NoCounterOffer, InvalidStateTransition, ValidationFailed, Unauthenticated, RoleRequired)
 
 
 def _read(session, rows: list[LicenceRequest], schema=LicenceRequestRead) -> list:
-    licence_ids = requests.licence_ids(session, [r.id for r in rows])
+    licence_ids = service.licence_ids(session, [r.id for r in rows])
     return [schema.model_validate(r).model_copy(update={"licence_id": licence_ids.get(r.id)}) for r in rows]
 
 
@@ -70,21 +71,21 @@ def _one(session, row: LicenceRequest, schema=LicenceRequestRead):
                description="Fields, types, required flags, allowed options and current prices. No authentication.",
                responses=error_responses(errors.RateCardNotPublished))
 def get_form(session: SessionDep) -> FormRead:
-    return FormRead.model_validate(form.describe(session))
+    return FormRead.model_validate(service.describe_form(session))
 
 
 @licensing.get("/v1/rate-card", response_model=RateCardRead, summary="The current rate card",
                description="Prices per currency (minor units) and multipliers in basis points. No authentication.",
                responses=error_responses(errors.RateCardNotPublished))
 def get_rate_card(session: SessionDep) -> RateCardRead:
-    return RateCardRead.model_validate(ratecard.current_row(session), from_attributes=True)
+    return RateCardRead.model_validate(service.current_rate_card(session), from_attributes=True)
 
 
 @licensing.get("/v1/rate-card/versions/{version}", response_model=RateCardRead, summary="A past rate card version",
                description="The rate card a quote or request was priced with (its `rate_card_version`).",
                responses=error_responses(errors.RateCardNotFound))
 def get_rate_card_version(version: int, session: SessionDep) -> RateCardRead:
-    return RateCardRead.model_validate(ratecard.get_version(session, version), from_attributes=True)
+    return RateCardRead.model_validate(service.get_rate_card_version(session, version), from_attributes=True)
 
 
 # --- partners ---------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ def get_rate_card_version(version: int, session: SessionDep) -> RateCardRead:
                 description="Instant, line-by-line price in your account's currency. Nothing is stored.",
                 responses=error_responses(*TERMS_ERRORS))
 def create_quote(body: TermsBody, session: SessionDep, partner: CurrentPartner) -> QuoteRead:
-    quote = quotes.quote(session, body.terms(), currency=partner.currency)
+    quote = service.quote(session, body.terms(), currency=partner.currency)
     return QuoteRead(currency=quote.currency, amount=quote.amount, billing_mode=quote.billing_mode,
                      interval=quote.interval, period_months=quote.period_months, estimated_total=quote.estimated_total,
                      rate_card_version=quote.rate_card_version, starts_at=quote.terms.starts_at,
@@ -115,7 +116,7 @@ def create_request(
     claim = idempotency.claim(session, scope=f"partner:{partner.id}:licence-requests", key=idempotency_key, body=body)
     if claim.replay:
         return claim.response()
-    request = requests.submit(session, partner=partner, terms=body.terms(),
+    request = service.submit_request(session, partner=partner, terms=body.terms(),
                               publication_url=str(body.publication_url) if body.publication_url else None, notes=body.notes)
     return claim.respond(status_code=status.HTTP_201_CREATED, content=_one(session, request))
 
@@ -124,14 +125,14 @@ def create_request(
                description="Newest first.", responses=error_responses(Unauthenticated))
 def list_requests(session: SessionDep, partner: CurrentPartner, state: RequestState | None = None,
                   cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[LicenceRequestRead]:
-    rows, next_cursor = requests.list_for_partner(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
+    rows, next_cursor = service.list_requests(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
     return Page(items=_read(session, rows), next_cursor=next_cursor)
 
 
 @licensing.get("/v1/licence-requests/{request_id}", response_model=LicenceRequestRead, summary="One of your licence requests",
                responses=error_responses(errors.LicenceRequestNotFound, Unauthenticated))
 def get_request(request_id: str, session: SessionDep, partner: CurrentPartner) -> LicenceRequestRead:
-    return _one(session, requests.get_request(session, request_id, partner_id=partner.id))
+    return _one(session, service.get_request(session, request_id, partner_id=partner.id))
 
 
 @licensing.post("/v1/licence-requests/{request_id}/accept", response_model=LicenceRequestRead,
@@ -144,7 +145,7 @@ def accept_counter(request_id: str, session: SessionDep, partner: CurrentPartner
                               body={"request_id": request_id})
     if claim.replay:
         return claim.response()
-    request, _licence = decisions.accept_counter(session, request_id, partner_id=partner.id)
+    request, _licence = service.accept_counter(session, request_id, partner_id=partner.id)
     return claim.respond(status_code=status.HTTP_200_OK, content=_one(session, request))
 
 
@@ -152,7 +153,7 @@ def accept_counter(request_id: str, session: SessionDep, partner: CurrentPartner
                 summary="Decline a counter-offer", responses=error_responses(*DECISION_ERRORS))
 def decline_counter(request_id: str, session: SessionDep, partner: CurrentPartner,
                     body: Annotated[DeclineBody | None, Body()] = None) -> LicenceRequestRead:
-    request = decisions.decline_counter(session, request_id, partner_id=partner.id, reason=body.reason if body else None)
+    request = service.decline_counter(session, request_id, partner_id=partner.id, reason=body.reason if body else None)
     return _one(session, request)
 
 
@@ -165,7 +166,7 @@ def decline_counter(request_id: str, session: SessionDep, partner: CurrentPartne
 def queue(session: SessionDep, staff: Licensing, state: RequestState | None = None, partner_id: str | None = None,
           currency: str | None = None, sort: Annotated[str, Query(pattern="^(age|value)$")] = "age",
           cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[StaffLicenceRequestRead]:
-    rows, next_cursor = requests.list_queue(session, state=state, partner_id=partner_id, currency=currency, sort=sort,
+    rows, next_cursor = service.list_queue(session, state=state, partner_id=partner_id, currency=currency, sort=sort,
                                             cursor=cursor, limit=limit)
     return Page(items=_read(session, rows, StaffLicenceRequestRead), next_cursor=next_cursor)
 
@@ -173,7 +174,7 @@ def queue(session: SessionDep, staff: Licensing, state: RequestState | None = No
 @licensing.get("/v1/staff/licence-requests/{request_id}", response_model=StaffLicenceRequestRead, summary="A licence request",
                responses=error_responses(errors.LicenceRequestNotFound, Unauthenticated, RoleRequired))
 def staff_get_request(request_id: str, session: SessionDep, staff: Licensing) -> StaffLicenceRequestRead:
-    return _one(session, requests.get_request(session, request_id), StaffLicenceRequestRead)
+    return _one(session, service.get_request(session, request_id), StaffLicenceRequestRead)
 
 
 @licensing.post("/v1/staff/licence-requests/{request_id}/approve", response_model=ApprovalRead, summary="Approve a request",
@@ -187,7 +188,7 @@ def approve(request_id: str, session: SessionDep, staff: Licensing,
                               body={"request_id": request_id, **body.model_dump(mode="json")})
     if claim.replay:
         return claim.response()
-    request, licence = decisions.approve(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
+    request, licence = service.approve(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
                                          conditions=body.conditions, monthly_quota=body.monthly_quota)
     return claim.respond(status_code=status.HTTP_200_OK, content=ApprovalRead(
         request=_one(session, request, StaffLicenceRequestRead), licence_id=licence.id, licence_state=licence.state))
@@ -196,7 +197,7 @@ def approve(request_id: str, session: SessionDep, staff: Licensing,
 @licensing.post("/v1/staff/licence-requests/{request_id}/reject", response_model=StaffLicenceRequestRead,
                 summary="Reject a request", responses=error_responses(*DECISION_ERRORS))
 def reject(request_id: str, body: RejectBody, session: SessionDep, staff: Licensing) -> StaffLicenceRequestRead:
-    request = decisions.reject(session, request_id, actor=Actor("staff", staff.id), reason=body.reason)
+    request = service.reject(session, request_id, actor=Actor("staff", staff.id), reason=body.reason)
     return _one(session, request, StaffLicenceRequestRead)
 
 
@@ -204,7 +205,7 @@ def reject(request_id: str, body: RejectBody, session: SessionDep, staff: Licens
                 summary="Counter-offer", description="Offer another price and/or conditions; the partner accepts or declines.",
                 responses=error_responses(*DECISION_ERRORS))
 def counter(request_id: str, body: CounterBody, session: SessionDep, staff: Licensing) -> StaffLicenceRequestRead:
-    request = decisions.counter(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
+    request = service.counter(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
                                 conditions=body.conditions, message=body.message)
     return _one(session, request, StaffLicenceRequestRead)
 
@@ -215,7 +216,7 @@ def counter(request_id: str, body: CounterBody, session: SessionDep, staff: Lice
                responses=error_responses(errors.InvalidRateCard, errors.RateCardVersionConflict, ValidationFailed,
                                          Unauthenticated, RoleRequired))
 def publish_rate_card(body: RateCardPublish, session: SessionDep, staff: Licensing) -> RateCardRead:
-    row = ratecard.publish(session, body.card, actor=Actor("staff", staff.id), note=body.note)
+    row = service.publish_rate_card(session, body.card, actor=Actor("staff", staff.id), note=body.note)
     return RateCardRead.model_validate(row, from_attributes=True)
 
 
@@ -224,14 +225,14 @@ def publish_rate_card(body: RateCardPublish, session: SessionDep, staff: Licensi
                responses=error_responses(BadCursor, ValidationFailed, Unauthenticated, RoleRequired))
 def list_rules(session: SessionDep, staff: Licensing, cursor: Cursor = None,
                limit: Limit = DEFAULT_LIMIT) -> Page[AutoApprovalRuleRead]:
-    rows, next_cursor = autoapproval.list_rules(session, cursor=cursor, limit=limit)
+    rows, next_cursor = service.list_rules(session, cursor=cursor, limit=limit)
     return Page(items=[AutoApprovalRuleRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @licensing.post("/v1/staff/auto-approval-rules", response_model=AutoApprovalRuleRead, status_code=status.HTTP_201_CREATED,
                 summary="Add an auto-approval rule", responses=error_responses(ValidationFailed, Unauthenticated, RoleRequired))
 def create_rule(body: AutoApprovalRuleCreate, session: SessionDep, staff: Licensing) -> AutoApprovalRuleRead:
-    rule = autoapproval.create_rule(session, values=body.model_dump(exclude_none=True), actor=Actor("staff", staff.id))
+    rule = service.create_rule(session, values=body.model_dump(exclude_none=True), actor=Actor("staff", staff.id))
     return AutoApprovalRuleRead.model_validate(rule)
 
 
@@ -239,7 +240,7 @@ def create_rule(body: AutoApprovalRuleCreate, session: SessionDep, staff: Licens
                  summary="Change an auto-approval rule",
                  responses=error_responses(errors.AutoApprovalRuleNotFound, ValidationFailed, Unauthenticated, RoleRequired))
 def update_rule(rule_id: str, body: AutoApprovalRuleUpdate, session: SessionDep, staff: Licensing) -> AutoApprovalRuleRead:
-    rule = autoapproval.update_rule(session, rule_id, values=body.model_dump(exclude_unset=True),
+    rule = service.update_rule(session, rule_id, values=body.model_dump(exclude_unset=True),
                                     actor=Actor("staff", staff.id))
     return AutoApprovalRuleRead.model_validate(rule)
 
@@ -248,7 +249,7 @@ def update_rule(rule_id: str, body: AutoApprovalRuleUpdate, session: SessionDep,
                   summary="Delete an auto-approval rule",
                   responses=error_responses(errors.AutoApprovalRuleNotFound, Unauthenticated, RoleRequired))
 def delete_rule(rule_id: str, session: SessionDep, staff: Licensing) -> None:
-    autoapproval.delete_rule(session, rule_id, actor=Actor("staff", staff.id))
+    service.delete_rule(session, rule_id, actor=Actor("staff", staff.id))
 
 
 router.include_router(licensing)
