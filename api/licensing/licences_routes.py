@@ -8,15 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.audit.service import Actor
-from api.core.errors import Unauthenticated, ValidationFailed
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.errors import BadCursor, InvalidStateTransition, Unauthenticated, ValidationFailed
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffWith
 from api.licensing import service
 from api.licensing.errors import InvalidDecision, LicenceNotFound
-from api.licensing.schemas import LicenceRead, RevokeBody
+from api.licensing.schemas import LicencePage, LicenceRead, RevokeBody
 from api.licensing.states import LicenceState
-from api.core.errors import InvalidStateTransition
 from api.staff.service import RoleRequired
 
 router = APIRouter(tags=["licences"])
@@ -25,12 +24,12 @@ Cursor = Annotated[str | None, Query(description="`next_cursor` from the previou
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
-@router.get("/v1/licences", response_model=Page[LicenceRead], summary="Your licences", description="Newest first.",
-            responses=error_responses(Unauthenticated))
+@router.get("/v1/licences", response_model=LicencePage, summary="Your licences", description="Newest first.",
+            responses=error_responses(Unauthenticated, BadCursor, ValidationFailed))
 def list_licences(session: SessionDep, partner: CurrentPartner, state: LicenceState | None = None,
-                  cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[LicenceRead]:
+                  cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> LicencePage:
     rows, next_cursor = service.list_licences(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
-    return Page(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return LicencePage(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/v1/licences/{licence_id}", response_model=LicenceRead, summary="One of your licences",
@@ -39,18 +38,18 @@ def get_licence(licence_id: str, session: SessionDep, partner: CurrentPartner) -
     return LicenceRead.model_validate(service.get_licence(session, licence_id, partner_id=partner.id))
 
 
-@router.get("/v1/staff/licences", response_model=Page[LicenceRead], summary="All licences",
+@router.get("/v1/staff/licences", response_model=LicencePage, summary="All licences",
             description="Newest first; filter by partner, state, request or end date.",
-            responses=error_responses(Unauthenticated, RoleRequired))
+            responses=error_responses(Unauthenticated, RoleRequired, BadCursor, ValidationFailed))
 def staff_list_licences(
     session: SessionDep, staff: Licensing, partner_id: str | None = None, state: LicenceState | None = None,
     request_id: str | None = None,
     ends_before: Annotated[datetime | None, Query(description="Only licences ending before this time.")] = None,
     cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
-) -> Page[LicenceRead]:
+) -> LicencePage:
     rows, next_cursor = service.list_licences(session, partner_id=partner_id, state=state, request_id=request_id,
                                                ends_before=ends_before, cursor=cursor, limit=limit)
-    return Page(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return LicencePage(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/v1/staff/licences/{licence_id}", response_model=LicenceRead, summary="A licence",

@@ -12,16 +12,17 @@ from fastapi.concurrency import run_in_threadpool
 from api.audit.service import Actor
 from api.core import idempotency
 from api.core.errors import BadCursor, IdempotencyKeyReused, InvalidStateTransition, Unauthenticated, ValidationFailed
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffWith
 from api.licensing import errors, licences_routes
 from api.licensing import service
 from api.licensing.models import LicenceRequest
 from api.licensing.schemas import (
-    ApprovalRead, ApproveBody, AutoApprovalRuleCreate, AutoApprovalRuleRead, AutoApprovalRuleUpdate, CounterBody,
-    DeclineBody, FormRead, LicenceRequestCreate, LicenceRequestRead, QuoteRead, RateCardPublish, RateCardRead,
-    RejectBody, StaffLicenceRequestRead, TermsBody,
+    ApprovalRead, ApproveBody, AutoApprovalRuleCreate, AutoApprovalRulePage, AutoApprovalRuleRead,
+    AutoApprovalRuleUpdate, CounterBody, DeclineBody, FormRead, LicenceRequestCreate, LicenceRequestPage,
+    LicenceRequestRead, QuoteRead, RateCardPublish, RateCardRead, RejectBody, StaffLicenceRequestPage,
+    StaffLicenceRequestRead, TermsBody,
 )
 from api.licensing.states import RequestState
 from api.staff.service import RoleRequired
@@ -53,6 +54,19 @@ TERMS_ERRORS = (
 )
 DECISION_ERRORS = (errors.LicenceRequestNotFound, errors.RequestAlreadyDecided, errors.InvalidDecision,
                    errors.NoCounterOffer, InvalidStateTransition, ValidationFailed, Unauthenticated, RoleRequired)
+PARTNER_DECISION_ERRORS = tuple(e for e in DECISION_ERRORS if e is not RoleRequired)
+# What a POST with an `Idempotency-Key` may answer besides its own problems.
+IDEMPOTENCY_ERRORS = (IdempotencyKeyReused, idempotency.IdempotencyKeyInProgress, idempotency.IdempotencyKeyInvalid)
+OptionalDecline = Annotated[DeclineBody | None, Body(openapi_examples={
+    "with reason": {"summary": "Say why (the desk reads it)", "value": {"reason": "Over our budget."}},
+    "empty": {"summary": "No body", "value": {}},
+})]
+OptionalApproval = Annotated[ApproveBody | None, Body(openapi_examples={
+    "as quoted": {"summary": "At the quoted (or offered) price", "value": {}},
+    "other terms": {"summary": "Another price, conditions and a monthly quota",
+                    "value": {"amount": 25000, "conditions": ["Credit the author in the first paragraph."],
+                              "monthly_quota": 50}},
+})]
 
 
 def _read(session, rows: list[LicenceRequest], schema=LicenceRequestRead) -> list:
@@ -108,7 +122,7 @@ def create_quote(body: TermsBody, session: SessionDep, partner: CurrentPartner) 
                 description="Priced with the current rate card and put in review; auto-approval rules may approve it "
                             "at once. Send an `Idempotency-Key` to retry safely: the same key and body return the first "
                             "result; the same key with another body is a 409.",
-                responses=error_responses(*TERMS_ERRORS, IdempotencyKeyReused, idempotency.IdempotencyKeyInvalid))
+                responses=error_responses(*TERMS_ERRORS, *IDEMPOTENCY_ERRORS))
 def create_request(
     body: LicenceRequestCreate, session: SessionDep, partner: CurrentPartner,
     idempotency_key: IdempotencyKey = None,
@@ -121,12 +135,12 @@ def create_request(
     return claim.respond(status_code=status.HTTP_201_CREATED, content=_one(session, request))
 
 
-@licensing.get("/v1/licence-requests", response_model=Page[LicenceRequestRead], summary="Your licence requests",
-               description="Newest first.", responses=error_responses(Unauthenticated))
+@licensing.get("/v1/licence-requests", response_model=LicenceRequestPage, summary="Your licence requests",
+               description="Newest first.", responses=error_responses(Unauthenticated, BadCursor, ValidationFailed))
 def list_requests(session: SessionDep, partner: CurrentPartner, state: RequestState | None = None,
-                  cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[LicenceRequestRead]:
+                  cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> LicenceRequestPage:
     rows, next_cursor = service.list_requests(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
-    return Page(items=_read(session, rows), next_cursor=next_cursor)
+    return LicenceRequestPage(items=_read(session, rows), next_cursor=next_cursor)
 
 
 @licensing.get("/v1/licence-requests/{request_id}", response_model=LicenceRequestRead, summary="One of your licence requests",
@@ -139,7 +153,7 @@ def get_request(request_id: str, session: SessionDep, partner: CurrentPartner) -
                 summary="Accept a counter-offer",
                 description="Approves the request on the offered terms and grants the licence. With an `Idempotency-Key`, "
                             "a retry returns the first answer instead of a 409.",
-                responses=error_responses(*DECISION_ERRORS, IdempotencyKeyReused))
+                responses=error_responses(*PARTNER_DECISION_ERRORS, *IDEMPOTENCY_ERRORS))
 def accept_counter(request_id: str, session: SessionDep, partner: CurrentPartner, idempotency_key: IdempotencyKey = None):
     claim = idempotency.claim(session, scope=f"partner:{partner.id}:accept", key=idempotency_key,
                               body={"request_id": request_id})
@@ -150,9 +164,9 @@ def accept_counter(request_id: str, session: SessionDep, partner: CurrentPartner
 
 
 @licensing.post("/v1/licence-requests/{request_id}/decline", response_model=LicenceRequestRead,
-                summary="Decline a counter-offer", responses=error_responses(*DECISION_ERRORS))
+                summary="Decline a counter-offer", responses=error_responses(*PARTNER_DECISION_ERRORS))
 def decline_counter(request_id: str, session: SessionDep, partner: CurrentPartner,
-                    body: Annotated[DeclineBody | None, Body()] = None) -> LicenceRequestRead:
+                    body: OptionalDecline = None) -> LicenceRequestRead:
     request = service.decline_counter(session, request_id, partner_id=partner.id, reason=body.reason if body else None)
     return _one(session, request)
 
@@ -160,15 +174,15 @@ def decline_counter(request_id: str, session: SessionDep, partner: CurrentPartne
 # --- staff ------------------------------------------------------------------------------------
 
 
-@licensing.get("/v1/staff/licence-requests", response_model=Page[StaffLicenceRequestRead], summary="The review queue",
+@licensing.get("/v1/staff/licence-requests", response_model=StaffLicenceRequestPage, summary="The review queue",
                description="Filter by state, partner or currency; sort by `age` (oldest first) or `value` (highest quote first).",
-               responses=error_responses(Unauthenticated, RoleRequired))
+               responses=error_responses(BadCursor, ValidationFailed, Unauthenticated, RoleRequired))
 def queue(session: SessionDep, staff: Licensing, state: RequestState | None = None, partner_id: str | None = None,
           currency: str | None = None, sort: Annotated[str, Query(pattern="^(age|value)$")] = "age",
-          cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[StaffLicenceRequestRead]:
+          cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> StaffLicenceRequestPage:
     rows, next_cursor = service.list_queue(session, state=state, partner_id=partner_id, currency=currency, sort=sort,
                                             cursor=cursor, limit=limit)
-    return Page(items=_read(session, rows, StaffLicenceRequestRead), next_cursor=next_cursor)
+    return StaffLicenceRequestPage(items=_read(session, rows, StaffLicenceRequestRead), next_cursor=next_cursor)
 
 
 @licensing.get("/v1/staff/licence-requests/{request_id}", response_model=StaffLicenceRequestRead, summary="A licence request",
@@ -180,9 +194,9 @@ def staff_get_request(request_id: str, session: SessionDep, staff: Licensing) ->
 @licensing.post("/v1/staff/licence-requests/{request_id}/approve", response_model=ApprovalRead, summary="Approve a request",
                 description="Grants the licence: active at once when free, otherwise awaiting payment. With an "
                             "`Idempotency-Key`, a retry returns the first answer instead of a 409.",
-                responses=error_responses(*DECISION_ERRORS, IdempotencyKeyReused))
+                responses=error_responses(*DECISION_ERRORS, *IDEMPOTENCY_ERRORS))
 def approve(request_id: str, session: SessionDep, staff: Licensing,
-            body: Annotated[ApproveBody | None, Body()] = None, idempotency_key: IdempotencyKey = None):
+            body: OptionalApproval = None, idempotency_key: IdempotencyKey = None):
     body = body or ApproveBody()
     claim = idempotency.claim(session, scope=f"staff:{staff.id}:approve", key=idempotency_key,
                               body={"request_id": request_id, **body.model_dump(mode="json")})
@@ -220,13 +234,13 @@ def publish_rate_card(body: RateCardPublish, session: SessionDep, staff: Licensi
     return RateCardRead.model_validate(row, from_attributes=True)
 
 
-@licensing.get("/v1/staff/auto-approval-rules", response_model=Page[AutoApprovalRuleRead], summary="Auto-approval rules",
+@licensing.get("/v1/staff/auto-approval-rules", response_model=AutoApprovalRulePage, summary="Auto-approval rules",
                description="Oldest first: the order in which a new request is tried against them.",
                responses=error_responses(BadCursor, ValidationFailed, Unauthenticated, RoleRequired))
 def list_rules(session: SessionDep, staff: Licensing, cursor: Cursor = None,
-               limit: Limit = DEFAULT_LIMIT) -> Page[AutoApprovalRuleRead]:
+               limit: Limit = DEFAULT_LIMIT) -> AutoApprovalRulePage:
     rows, next_cursor = service.list_rules(session, cursor=cursor, limit=limit)
-    return Page(items=[AutoApprovalRuleRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return AutoApprovalRulePage(items=[AutoApprovalRuleRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @licensing.post("/v1/staff/auto-approval-rules", response_model=AutoApprovalRuleRead, status_code=status.HTTP_201_CREATED,
