@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 import api.models  # noqa: F401
+from api.audit.models import APPEND_ONLY_TABLES
 from api.app import create_app
 from api.core.config import Settings
 from api.core.db import metadata
@@ -79,7 +80,11 @@ def _truncate(engine: Engine) -> None:
             connection.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
         else:
             for table in tables:
-                connection.execute(text(f'DELETE FROM "{table}"'))
+                if table in APPEND_ONLY_TABLES:  # its triggers refuse DELETE: start it afresh
+                    metadata.tables[table].drop(connection)
+                    metadata.tables[table].create(connection)
+                else:
+                    connection.execute(text(f'DELETE FROM "{table}"'))
 
 
 @pytest.fixture(autouse=True)

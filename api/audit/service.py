@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from api.audit.models import AuditEntry
@@ -56,13 +57,17 @@ def list_entries(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[AuditEntry], str | None]:
+    # The most selective filter picks the index (one object, else one partner, else one kind of
+    # object); the others are written so that no index matches them, because SQLite has no
+    # statistics to choose between two indexes that each match one column.
     stmt = select(AuditEntry)
-    if partner_id is not None:
-        stmt = stmt.where(AuditEntry.partner_id == partner_id)
-    if object_type:
-        stmt = stmt.where(AuditEntry.object_type == object_type)
-    if object_id:
-        stmt = stmt.where(AuditEntry.object_id == object_id)
+    keyed = False
+    for column, value in ((AuditEntry.object_id, object_id or None), (AuditEntry.partner_id, partner_id),
+                          (AuditEntry.object_type, object_type or None)):
+        if value is None:
+            continue
+        stmt = stmt.where(func.coalesce(column, "") == value if keyed else column == value)
+        keyed = True
     # Newest first by time, then id: ids share a millisecond prefix, so alone they can misorder
     # two entries written in the same millisecond.
     return keyset_page(session, stmt, columns=[AuditEntry.at, AuditEntry.id], kinds=[datetime, str], cursor=cursor,

@@ -16,7 +16,7 @@ from api.console.deps import ConsoleStaff, PostingStaff, attempt, found
 from api.console.views import Staff
 from api.core.errors import NotFound, SyndicateError
 from api.deps import SessionDep
-from api.licensing import decisions, licences, requests, states
+from api.licensing import service as licensing
 from api.licensing.states import LicenceState, RequestState
 from api.partners import service as partners
 
@@ -36,17 +36,17 @@ def queue(request: Request, staff: ConsoleStaff, session: SessionDep, state: str
           sort: str = "age", cursor: str | None = None) -> HTMLResponse:
     views.require(staff, *LICENSING)
     chosen = RequestState(state) if state in RequestState.__members__ else None
-    rows, next_cursor = found(requests.list_queue, session, state=chosen, sort="value" if sort == "value" else "age",
+    rows, next_cursor = found(licensing.list_queue, session, state=chosen, sort="value" if sort == "value" else "age",
                                             cursor=cursor, limit=25)
     return views.render(request, "queue.html", staff=staff, rows=rows, next_cursor=next_cursor,
                         state=state if chosen else "any", sort=sort, states=list(RequestState),
                         names=_partner_names(session, [r.partner_id for r in rows]),
-                        licence_ids=requests.licence_ids(session, [r.id for r in rows]))
+                        licence_ids=licensing.licence_ids(session, [r.id for r in rows]))
 
 
 def _request_page(request: Request, session, staff: Staff, request_id: str, *, error: SyndicateError | None = None,
                   form: str | None = None, values: dict | None = None) -> HTMLResponse:
-    row = found(requests.get_request, session, request_id)
+    row = found(licensing.get_request, session, request_id)
     articles: list[Article | None] = []
     for article_id in row.article_ids:
         try:
@@ -55,8 +55,9 @@ def _request_page(request: Request, session, staff: Staff, request_id: str, *, e
             articles.append(None)
     return views.render(
         request, "request.html", staff=staff, row=row, partner=partners.get_partner(session, row.partner_id),
-        articles=list(zip(row.article_ids, articles)), licence_id=requests.licence_ids(session, [row.id]).get(row.id),
-        next_states=states.allowed("licence_request", row.state), done=DONE.get(request.query_params.get("done", "")),
+        articles=list(zip(row.article_ids, articles)), licence_id=licensing.licence_ids(session, [row.id]).get(row.id),
+        next_states=licensing.allowed_transitions("licence_request", row.state),
+        done=DONE.get(request.query_params.get("done", "")),
         error=views.error_message(error) if error else None, code=error.status if error else 200,
         form=form, values=values or {},
     )
@@ -80,8 +81,8 @@ def _decide(request: Request, session, staff: Staff, request_id: str, form: str,
 def approve(request: Request, request_id: str, staff: PostingStaff, session: SessionDep,
             amount: Annotated[str, Form()] = "", conditions: Annotated[str, Form()] = ""):
     def act() -> None:
-        row = found(requests.get_request, session, request_id)
-        decisions.approve(session, request_id, actor=Actor("staff", staff.user.id),
+        row = found(licensing.get_request, session, request_id)
+        licensing.approve(session, request_id, actor=Actor("staff", staff.user.id),
                           amount=views.parse_amount(amount, row.currency), conditions=views.lines(conditions))
 
     return _decide(request, session, staff, request_id, "approve", {"amount": amount, "conditions": conditions}, act)
@@ -91,7 +92,7 @@ def approve(request: Request, request_id: str, staff: PostingStaff, session: Ses
 def reject(request: Request, request_id: str, staff: PostingStaff, session: SessionDep,
            reason: Annotated[str, Form()] = ""):
     def act() -> None:
-        decisions.reject(session, request_id, actor=Actor("staff", staff.user.id), reason=reason)
+        licensing.reject(session, request_id, actor=Actor("staff", staff.user.id), reason=reason)
 
     return _decide(request, session, staff, request_id, "reject", {"reason": reason}, act)
 
@@ -101,8 +102,8 @@ def counter(request: Request, request_id: str, staff: PostingStaff, session: Ses
             amount: Annotated[str, Form()] = "", conditions: Annotated[str, Form()] = "",
             message: Annotated[str, Form()] = ""):
     def act() -> None:
-        row = found(requests.get_request, session, request_id)
-        decisions.counter(session, request_id, actor=Actor("staff", staff.user.id),
+        row = found(licensing.get_request, session, request_id)
+        licensing.counter(session, request_id, actor=Actor("staff", staff.user.id),
                           amount=views.parse_amount(amount, row.currency), conditions=views.lines(conditions),
                           message=message)
 
@@ -113,11 +114,11 @@ def counter(request: Request, request_id: str, staff: PostingStaff, session: Ses
 def _licences_page(request: Request, session, staff: Staff, *, state: str, cursor: str | None,
                    error: SyndicateError | None = None, failed: str | None = None, values: dict | None = None):
     chosen = LicenceState(state) if state in LicenceState.__members__ else None
-    rows, next_cursor = found(licences.list_licences, session, state=chosen, cursor=cursor, limit=25)
+    rows, next_cursor = found(licensing.list_licences, session, state=chosen, cursor=cursor, limit=25)
     return views.render(
         request, "licences.html", staff=staff, rows=rows, next_cursor=next_cursor, state=state if chosen else "any",
         states=list(LicenceState), names=_partner_names(session, [r.partner_id for r in rows]),
-        revocable={r.id for r in rows if LicenceState.revoked in states.allowed("licence", r.state)},
+        revocable={r.id for r in rows if LicenceState.revoked in licensing.allowed_transitions("licence", r.state)},
         done=DONE.get(request.query_params.get("done", "")), error=views.error_message(error) if error else None,
         code=error.status if error else 200, failed=failed, values=values or {},
     )
@@ -134,8 +135,8 @@ def licences_page(request: Request, staff: ConsoleStaff, session: SessionDep, st
 def revoke(request: Request, licence_id: str, staff: PostingStaff, session: SessionDep,
            reason: Annotated[str, Form()] = ""):
     views.require(staff, *LICENSING)
-    error = attempt(session, lambda: licences.revoke(session, licence_id, reason=reason,
-                                                     actor=Actor("staff", staff.user.id)))
+    error = attempt(session, lambda: licensing.revoke_licence(session, licence_id, reason=reason,
+                                                              actor=Actor("staff", staff.user.id)))
     if error:
         return _licences_page(request, session, staff, state="any", cursor=None, error=error, failed=licence_id,
                               values={"reason": reason})

@@ -68,7 +68,7 @@ def prepare(database_url: str) -> tuple[str, str]:
     from api.core.db import make_engine, metadata, session_scope, utcnow
     from api.core.migrations import stamp
     from api.delivery import service as delivery
-    from api.licensing import grants
+    from api.licensing import service as licensing
     from api.licensing.models import LicenceRequest
     from api.licensing.states import RequestState
     from api.partners import service as partners
@@ -102,7 +102,7 @@ def prepare(database_url: str) -> tuple[str, str]:
             currency="GBP", quoted_amount=0, billing_mode="free", state=RequestState.approved)
         session.add(request)
         session.flush()
-        licence = grants.grant(session, request, amount=0, conditions=[], actor=actor)
+        licence = licensing.grant(session, request, amount=0, conditions=[], actor=actor)
         token, _row, _lic = delivery.mint_token(session, settings, licence_id=licence.id, partner_id=partner.id)
         article_id = article.id
     engine.dispose()

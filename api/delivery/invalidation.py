@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from api.catalogue.models import Article
 from api.delivery.models import DeliveryGeneration, LicenceToken, SigningKey
-from api.licensing.grants import on_licence_change
+from api.licensing.service import on_licence_change
 from api.licensing.models import Licence
 
 _PENDING = "delivery_invalidations"

@@ -23,7 +23,7 @@ from api.delivery.keys import jwks as published_keys
 from api.delivery.runtime import DeliveryRuntime, Outcome
 from api.delivery.schemas import (ContentArticle, FeedPage, Jwks, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryRead,
                                   WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointRead)
-from api.licensing.grants import LicenceNotFound
+from api.licensing.service import LicenceNotFound
 
 router = APIRouter()
 

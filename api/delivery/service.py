@@ -24,7 +24,7 @@ from api.delivery import invalidation, keys as signing_keys, tokens
 from api.delivery.errors import CannotMintToken, TokenNotFound, WebhookEndpointNotFound
 from api.delivery.models import BeaconSighting, LicenceToken, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import LicenceView
-from api.licensing.grants import get_licence
+from api.licensing.service import get_licence
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
 

@@ -7,13 +7,13 @@ from datetime import timedelta
 from sqlmodel import select
 
 from api.core.db import utcnow
-from api.licensing import decisions, ratecard, requests
+from api.licensing import service as licensing
 from api.licensing.models import Licence, LicenceRequest
-from api.licensing.quotes import TermsInput
+from api.licensing.service import TermsInput
 
 
 def rate_card(session, settings, partner, articles) -> list[str]:
-    version = ratecard.ensure_default_rate_card(session)
+    version = licensing.ensure_default_rate_card(session)
     return [f"rate card version {version.version} (GET /v1/rate-card)"]
 
 
@@ -26,8 +26,8 @@ def licences(session, settings, partner, articles) -> list[str]:
         now = utcnow()
         terms = TermsInput(scope="catalogue", use="web", territories=["GB"], audience_size=50_000, language="en",
                            starts_at=now, ends_at=now + timedelta(days=365))
-        request = requests.submit(session, partner=partner, terms=terms, notes="Demo: whole catalogue for our website")
-        _request, existing = decisions.approve(session, request.id, actor=DEMO_ACTOR, amount=0,
+        request = licensing.submit_request(session, partner=partner, terms=terms, notes="Demo: whole catalogue for our website")
+        _request, existing = licensing.approve(session, request.id, actor=DEMO_ACTOR, amount=0,
                                                conditions=["Demo licence: free of charge"])
     queued = session.exec(select(LicenceRequest).where(LicenceRequest.partner_id == partner.id,
                                                        LicenceRequest.state == "in_review")).first()
@@ -36,7 +36,7 @@ def licences(session, settings, partner, articles) -> list[str]:
         terms = TermsInput(scope="article", use="print", territories=["FR", "BE"], audience_size=250_000,
                            article_ids=[articles[0].id], language="fr", translation=True,
                            starts_at=now, ends_at=now + timedelta(days=90))
-        queued = requests.submit(session, partner=partner, terms=terms, notes="Demo: print edition, translated into French")
+        queued = licensing.submit_request(session, partner=partner, terms=terms, notes="Demo: print edition, translated into French")
     lines = [f"licence {existing.id} ({existing.state}, {existing.scope})"]
     if queued is not None:
         lines.append(f"licence request {queued.id} waiting in the staff queue ({queued.quoted_amount} {queued.currency} minor units)")

@@ -16,7 +16,7 @@ from api.core.errors import Conflict, Invalid, NotFound
 from api.core.pagination import keyset_page
 from api.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from api.invoicing.store import lines_of
-from api.licensing import grants
+from api.licensing import service as licensing
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
 from billing import BillingBackend, CollectionMethod, LineSpec, ProviderInvoice
@@ -128,7 +128,7 @@ def settle(session: Session, invoice: Invoice, *, actor: Actor, reason: str) -> 
     activated = []
     for licence in licences_of(session, invoice):
         if licence.state in (LicenceState.awaiting_payment, LicenceState.suspended):
-            grants.activate(session, licence, actor=actor, reason=reason)
+            licensing.activate(session, licence, actor=actor, reason=reason)
             activated.append(licence)
     return activated
 
@@ -169,7 +169,7 @@ def suspend_overdue(session: Session, *, grace_days: int, now: datetime | None =
     for invoice in overdue:
         for licence in licences_of(session, invoice):
             if licence.state == LicenceState.active:
-                grants.suspend(session, licence, actor=Actor.system("billing"),
+                licensing.suspend(session, licence, actor=Actor.system("billing"),
                                reason=f"invoice {invoice.id} unpaid {grace_days} days after it failed or fell due")
                 suspended.append(licence)
     return suspended

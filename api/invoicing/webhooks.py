@@ -23,7 +23,7 @@ from api.invoicing.models import BillingSubscription, Invoice, InvoiceKind, Invo
 from api.invoicing.policy import BILLING_MAX_ATTEMPTS
 from api.invoicing.service import apply_provider_state, settle
 from api.invoicing.store import add_lines, insert_ignore, pending_messages
-from api.licensing import grants
+from api.licensing import service as licensing
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
@@ -182,9 +182,9 @@ def _subscription_deleted(ctx: Context, type_: str, obj: dict[str, Any]) -> str:
     # The feed's term ran out (Stripe cancels at the licence's end): it expires. Cancelled early,
     # nobody pays for it any more: it is revoked. Both are final states in the machine.
     if licence.state == LicenceState.active and licence.ends_at <= utcnow():
-        grants.expire(session, licence, actor=STRIPE)
+        licensing.expire(session, licence, actor=STRIPE)
     else:
-        grants.revoke(session, licence, actor=STRIPE, reason=f"feed subscription {obj['id']} cancelled")
+        licensing.revoke(session, licence, actor=STRIPE, reason=f"feed subscription {obj['id']} cancelled")
     return f"subscription {sub.id} ended; licence {licence.id} {licence.state}"
 
 

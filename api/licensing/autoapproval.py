@@ -2,27 +2,43 @@
 
 A request matches a rule when every condition the rule sets holds; the first enabled matching
 rule (oldest first) approves it as the system (`submitted -> in_review -> approved`, audited).
+
+A rule's `max_amounts` bounds what the partner commits to over the whole period, not the quoted
+price: a feed's quote is a monthly fee and a usage-billed quote is a price per article, either
+of which looks small while the licence is not. Usage billing has no bounded total, so a rule
+approves it only when it lists `usage` in `billing_modes` (and then bounds the per-article price).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.core.db import utcnow
+from api.core.pagination import keyset_page
 from api.licensing import decisions
 from api.licensing.errors import AutoApprovalRuleNotFound
-from api.licensing.models import AutoApprovalRule, LicenceRequest
-from api.licensing.quotes import months_between
+from api.licensing.models import AutoApprovalRule, BillingMode, LicenceRequest
+from api.licensing.quotes import months_between, total_commitment
 from api.partners.models import Partner, PartnerStatus
 
 AUTO_APPROVER = audit.Actor.system("auto-approval")
 
 
-def list_rules(session: Session) -> list[AutoApprovalRule]:
-    return list(session.exec(select(AutoApprovalRule).order_by(AutoApprovalRule.created_at, AutoApprovalRule.id)).all())
+def list_rules(session: Session, *, cursor: str | None = None, limit: int = 50
+               ) -> tuple[list[AutoApprovalRule], str | None]:
+    """Oldest first: the order in which they are tried."""
+    return keyset_page(session, select(AutoApprovalRule), columns=[AutoApprovalRule.created_at, AutoApprovalRule.id],  # type: ignore[list-item]
+                       kinds=[datetime, str], cursor=cursor, limit=limit)
+
+
+def enabled_rules(session: Session) -> list[AutoApprovalRule]:
+    stmt = (select(AutoApprovalRule).where(AutoApprovalRule.enabled == True)  # noqa: E712
+            .order_by(AutoApprovalRule.created_at, AutoApprovalRule.id))
+    return list(session.exec(stmt).all())
 
 
 def get_rule(session: Session, rule_id: str) -> AutoApprovalRule:
@@ -68,7 +84,10 @@ def delete_rule(session: Session, rule_id: str, *, actor: audit.Actor) -> None:
                  object_id=rule_id, before=before)
 
 
-_NOT_NULL = ("name", "enabled", "require_verified_partner", "require_standard_terms", "uses", "scopes", "max_amounts")
+_NOT_NULL = ("name", "enabled", "require_verified_partner", "require_standard_terms", "uses", "scopes", "billing_modes",
+             "max_amounts")
+# Long enough for any period the rate card offers; only caps the month count of a period.
+_MONTHS_CAP = 1200
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, Any]:
@@ -76,10 +95,16 @@ def _normalise(values: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in values.items() if not (v is None and k in _NOT_NULL)}
     if out.get("max_amounts") is not None:
         out["max_amounts"] = {k.upper(): v for k, v in out["max_amounts"].items()}
-    for name in ("uses", "scopes"):
+    for name in ("uses", "scopes", "billing_modes"):
         if out.get(name) is not None:
             out[name] = [str(v) for v in out[name]]
     return out
+
+
+def commitment(request: LicenceRequest) -> int | None:
+    """The request's total over its period at the quoted price; None when it has no bound (usage)."""
+    months = months_between(request.starts_at, request.ends_at, _MONTHS_CAP)
+    return total_commitment(BillingMode(request.billing_mode), request.quoted_amount, months)
 
 
 def rule_matches(rule: AutoApprovalRule, request: LicenceRequest, partner: Partner) -> bool:
@@ -93,8 +118,19 @@ def rule_matches(rule: AutoApprovalRule, request: LicenceRequest, partner: Partn
         return False
     if rule.scopes and str(request.scope) not in rule.scopes:
         return False
+    mode = str(request.billing_mode)
+    total = commitment(request)
+    if total is None:
+        # Unbounded (usage billing): only a rule that names the mode takes the risk.
+        if mode not in rule.billing_modes:
+            return False
+        compared = request.quoted_amount
+    else:
+        if rule.billing_modes and mode not in rule.billing_modes:
+            return False
+        compared = total
     limit = rule.max_amounts.get(request.currency)
-    if limit is None or request.quoted_amount > limit:
+    if limit is None or compared > limit:
         return False
     if rule.max_audience is not None and request.audience_size > rule.max_audience:
         return False
@@ -105,7 +141,7 @@ def rule_matches(rule: AutoApprovalRule, request: LicenceRequest, partner: Partn
 
 def apply(session: Session, request: LicenceRequest, *, partner: Partner) -> AutoApprovalRule | None:
     """Approve `request` at once if an enabled rule matches; return the rule that did."""
-    for rule in list_rules(session):
+    for rule in enabled_rules(session):
         if rule_matches(rule, request, partner):
             decisions.approve(session, request.id, actor=AUTO_APPROVER, rule_id=rule.id)
             return rule

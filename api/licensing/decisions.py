@@ -12,20 +12,14 @@ from sqlmodel import Session
 
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.core.errors import Conflict
 from api.licensing import grants, states
-from api.licensing.errors import InvalidDecision, RequestAlreadyDecided
+from api.licensing.errors import InvalidDecision, NoCounterOffer, RequestAlreadyDecided
 from api.licensing.models import Licence, LicenceRequest
 from api.licensing.requests import get_request
 from api.licensing.states import RequestState
 from api.partners import notifications
 
 KIND = "licence_request"
-
-
-class NoCounterOffer(Conflict):
-    slug = "no-counter-offer"
-    title = "There is no counter-offer to answer"
 
 
 def _open_for_decision(request: LicenceRequest) -> None:

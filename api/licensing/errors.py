@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.core.errors import Conflict, Invalid, NotFound
+from api.core.errors import Conflict, Invalid, NotFound, ServiceUnavailable
 
 
 class LicenceRequestNotFound(NotFound):
@@ -10,9 +10,27 @@ class LicenceRequestNotFound(NotFound):
     title = "No such licence request"
 
 
+class LicenceNotFound(NotFound):
+    slug = "licence-not-found"
+    title = "No such licence"
+
+
 class RateCardNotFound(NotFound):
     slug = "rate-card-not-found"
     title = "No such rate card version"
+
+
+class RateCardNotPublished(ServiceUnavailable):
+    """Reads never publish one: the default card is seeded at start-up, by the demo loader or by
+    `syndicate licences seed-rate-card`."""
+
+    slug = "rate-card-not-published"
+    title = "No rate card has been published yet"
+
+
+class RateCardVersionConflict(Conflict):
+    slug = "rate-card-version-conflict"
+    title = "Another rate card version was published first"
 
 
 class AutoApprovalRuleNotFound(NotFound):
@@ -103,3 +121,8 @@ class InvalidDecision(Invalid):
 class RequestAlreadyDecided(Conflict):
     slug = "request-already-decided"
     title = "The licence request has already been decided"
+
+
+class NoCounterOffer(Conflict):
+    slug = "no-counter-offer"
+    title = "There is no counter-offer to answer"

@@ -13,20 +13,15 @@ from sqlmodel import Session
 
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.core.errors import NotFound
 from api.invoicing.policy import BILLING_MAX_ATTEMPTS
 from api.licensing import states
+from api.licensing.errors import LicenceNotFound
 from api.licensing.models import BillingMode, Licence, LicenceRequest
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
 
 LicenceListener = Callable[[Session, Licence], None]
 _listeners: list[LicenceListener] = []
-
-
-class LicenceNotFound(NotFound):
-    slug = "licence-not-found"
-    title = "No such licence"
 
 
 def on_licence_change(listener: LicenceListener) -> LicenceListener:

@@ -8,15 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.audit.service import Actor
-from api.core.errors import Unauthenticated, ValidationFailed
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.errors import BadCursor, InvalidStateTransition, Unauthenticated, ValidationFailed
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffWith
-from api.licensing import grants, licences
-from api.licensing.errors import InvalidDecision
-from api.licensing.schemas import LicenceRead, RevokeBody
+from api.licensing import service
+from api.licensing.errors import InvalidDecision, LicenceNotFound
+from api.licensing.schemas import LicencePage, LicenceRead, RevokeBody
 from api.licensing.states import LicenceState
-from api.core.errors import InvalidStateTransition
 from api.staff.service import RoleRequired
 
 router = APIRouter(tags=["licences"])
@@ -25,43 +24,43 @@ Cursor = Annotated[str | None, Query(description="`next_cursor` from the previou
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
-@router.get("/v1/licences", response_model=Page[LicenceRead], summary="Your licences", description="Newest first.",
-            responses=error_responses(Unauthenticated))
+@router.get("/v1/licences", response_model=LicencePage, summary="Your licences", description="Newest first.",
+            responses=error_responses(Unauthenticated, BadCursor, ValidationFailed))
 def list_licences(session: SessionDep, partner: CurrentPartner, state: LicenceState | None = None,
-                  cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[LicenceRead]:
-    rows, next_cursor = licences.list_licences(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
-    return Page(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+                  cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> LicencePage:
+    rows, next_cursor = service.list_licences(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
+    return LicencePage(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/v1/licences/{licence_id}", response_model=LicenceRead, summary="One of your licences",
-            responses=error_responses(grants.LicenceNotFound, Unauthenticated))
+            responses=error_responses(LicenceNotFound, Unauthenticated))
 def get_licence(licence_id: str, session: SessionDep, partner: CurrentPartner) -> LicenceRead:
-    return LicenceRead.model_validate(grants.get_licence(session, licence_id, partner_id=partner.id))
+    return LicenceRead.model_validate(service.get_licence(session, licence_id, partner_id=partner.id))
 
 
-@router.get("/v1/staff/licences", response_model=Page[LicenceRead], summary="All licences",
+@router.get("/v1/staff/licences", response_model=LicencePage, summary="All licences",
             description="Newest first; filter by partner, state, request or end date.",
-            responses=error_responses(Unauthenticated, RoleRequired))
+            responses=error_responses(Unauthenticated, RoleRequired, BadCursor, ValidationFailed))
 def staff_list_licences(
     session: SessionDep, staff: Licensing, partner_id: str | None = None, state: LicenceState | None = None,
     request_id: str | None = None,
     ends_before: Annotated[datetime | None, Query(description="Only licences ending before this time.")] = None,
     cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
-) -> Page[LicenceRead]:
-    rows, next_cursor = licences.list_licences(session, partner_id=partner_id, state=state, request_id=request_id,
+) -> LicencePage:
+    rows, next_cursor = service.list_licences(session, partner_id=partner_id, state=state, request_id=request_id,
                                                ends_before=ends_before, cursor=cursor, limit=limit)
-    return Page(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return LicencePage(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/v1/staff/licences/{licence_id}", response_model=LicenceRead, summary="A licence",
-            responses=error_responses(grants.LicenceNotFound, Unauthenticated, RoleRequired))
+            responses=error_responses(LicenceNotFound, Unauthenticated, RoleRequired))
 def staff_get_licence(licence_id: str, session: SessionDep, staff: Licensing) -> LicenceRead:
-    return LicenceRead.model_validate(grants.get_licence(session, licence_id))
+    return LicenceRead.model_validate(service.get_licence(session, licence_id))
 
 
 @router.post("/v1/staff/licences/{licence_id}/revoke", response_model=LicenceRead, summary="Revoke a licence",
              description="Takes effect at once; the partner is told the reason. Revoking a revoked licence changes nothing.",
-             responses=error_responses(grants.LicenceNotFound, InvalidStateTransition, InvalidDecision, ValidationFailed,
+             responses=error_responses(LicenceNotFound, InvalidStateTransition, InvalidDecision, ValidationFailed,
                                        Unauthenticated, RoleRequired))
 def revoke(licence_id: str, body: RevokeBody, session: SessionDep, staff: Licensing) -> LicenceRead:
-    return LicenceRead.model_validate(licences.revoke(session, licence_id, reason=body.reason, actor=Actor("staff", staff.id)))
+    return LicenceRead.model_validate(service.revoke_licence(session, licence_id, reason=body.reason, actor=Actor("staff", staff.id)))

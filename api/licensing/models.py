@@ -52,10 +52,19 @@ class LicenceTerms(SQLModel):
 
 class LicenceRequest(LicenceTerms, table=True):
     __tablename__ = "licence_request"
-    __table_args__ = (Index("ix_licence_request_queue", "state", "created_at"),)
+    # One index per list order, with the equality filter first (requests.list_for_partner, list_queue).
+    __table_args__ = (
+        Index("ix_licence_request_partner", "partner_id", "id"),
+        Index("ix_licence_request_partner_created", "partner_id", "created_at", "id"),
+        Index("ix_licence_request_partner_value", "partner_id", "quoted_amount", "id"),
+        Index("ix_licence_request_queue", "state", "created_at", "id"),
+        Index("ix_licence_request_queue_value", "state", "quoted_amount", "id"),
+        Index("ix_licence_request_created", "created_at", "id"),
+        Index("ix_licence_request_value", "quoted_amount", "id"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("lrq"), primary_key=True, max_length=40)
-    partner_id: str = Field(foreign_key="partner.id", index=True, max_length=40)
+    partner_id: str = Field(foreign_key="partner.id", max_length=40)
     state: RequestState = Field(default=RequestState.submitted, max_length=20)
     state_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     notes: str | None = Field(default=None, sa_column=Column(Text))
@@ -79,6 +88,7 @@ class Licence(LicenceTerms, table=True):
     __tablename__ = "licence"
     __table_args__ = (
         Index("ix_licence_partner", "partner_id", "id"),
+        Index("ix_licence_state", "state", "id"),
         Index("ix_licence_state_ends", "state", "ends_at"),
     )
 
@@ -119,10 +129,13 @@ class RateCardVersion(SQLModel, table=True):
 class AutoApprovalRule(SQLModel, table=True):
     """A request matching every condition of an enabled rule is approved at once, by the system.
 
-    Empty lists mean "any"; a currency missing from `max_amounts` never matches.
+    Empty lists mean "any" (for `billing_modes`: any mode with a bounded total, so not usage);
+    a currency missing from `max_amounts` never matches.
     """
 
     __tablename__ = "auto_approval_rule"
+    # Listed oldest first, by key (every submission reads them in that order).
+    __table_args__ = (Index("ix_auto_approval_rule_created", "created_at", "id"),)
 
     id: str = Field(default_factory=lambda: new_id("aar"), primary_key=True, max_length=40)
     name: str = Field(max_length=200)
@@ -132,7 +145,10 @@ class AutoApprovalRule(SQLModel, table=True):
     require_standard_terms: bool = True
     uses: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     scopes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    # Quote must be at most this amount (minor units) in the request's currency.
+    # Empty: one_off and subscription. Usage billing matches only when listed here.
+    billing_modes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    # The request's total commitment over its period (for usage: the per-article price) must be
+    # at most this amount (minor units) in the request's currency.
     max_amounts: dict[str, int] = Field(default_factory=dict, sa_type=JSON, nullable=False)
     max_audience: int | None = None
     max_months: int | None = None

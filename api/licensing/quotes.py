@@ -113,6 +113,18 @@ def months_between(start: datetime, end: datetime, limit: int) -> int:
     return months
 
 
+def total_commitment(mode: BillingMode | str, amount: int, months: int) -> int | None:
+    """What the partner commits to over the whole period: the fee (one-off), the monthly fee for
+    every month (subscription). Usage billing has no bound (it depends on how many articles are
+    used), so it has no total: None."""
+    mode = BillingMode(mode)
+    if mode == BillingMode.usage:
+        return None
+    if mode == BillingMode.subscription:
+        return amount * months
+    return amount
+
+
 def check_terms(session: Session, data: TermsInput, card: RateCard) -> Terms:
     """Validate everything a request asks for; raise the specific problem for the first fault."""
     article_ids = _check_scope(session, data, card)
@@ -271,7 +283,7 @@ def price(card: RateCard, terms: Terms, *, currency: str, version: int) -> Quote
         lines.append(QuoteLine(code=code, label=f"{step_label}: x{factor / BP:.2f}", amount=new - subtotal,
                                subtotal=new, factor_bp=factor))
         subtotal = new
-    estimated = {BillingMode.one_off: subtotal, BillingMode.subscription: subtotal * terms.months}.get(mode)
+    estimated = total_commitment(mode, subtotal, terms.months)
     return Quote(currency=currency, amount=subtotal, billing_mode=mode, interval=INTERVALS[mode],
                  period_months=terms.months, estimated_total=estimated, rate_card_version=version, lines=lines,
                  terms=terms)

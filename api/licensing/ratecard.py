@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.audit import service as audit
-from api.licensing.errors import InvalidRateCard, RateCardNotFound
+from api.core.db import session_scope
+from api.licensing.errors import InvalidRateCard, RateCardNotFound, RateCardNotPublished, RateCardVersionConflict
 from api.licensing.models import RateCardVersion, ScopeKind, Use
 
 Money = dict[str, int]
@@ -194,8 +196,14 @@ def get_version(session: Session, version: int) -> RateCardVersion:
 
 
 def current_row(session: Session) -> RateCardVersion:
-    """The current rate card version, publishing the default one on first use."""
-    return current_version(session) or ensure_default_rate_card(session)
+    """The current rate card version. Only reads: the default card is published at start-up
+    (`seed_default_rate_card`), by the demo loader or by `syndicate licences seed-rate-card`."""
+    row = current_version(session)
+    if row is None:
+        raise RateCardNotPublished(
+            "No rate card is published yet, so nothing can be priced. Staff publish one with PUT /v1/staff/rate-card; "
+            "the service publishes the default card when it starts.")
+    return row
 
 
 def current_card(session: Session) -> tuple[RateCard, int]:
@@ -204,29 +212,42 @@ def current_card(session: Session) -> tuple[RateCard, int]:
 
 
 def ensure_default_rate_card(session: Session) -> RateCardVersion:
-    """Publish the built-in rate card as version 1 unless a rate card exists (safe to call again)."""
+    """Publish the built-in rate card as version 1 unless a rate card exists (safe to call again,
+    and from several processes at once: the one that loses the race uses the winner's card)."""
     row = current_version(session)
     if row is not None:
         return row
     try:
-        # A savepoint: if another transaction seeds version 1 at the same moment, use theirs.
-        with session.begin_nested():
-            return publish(session, DEFAULT_RATE_CARD, actor=audit.Actor.system("seed"), note="Default rate card")
-    except IntegrityError:
+        return publish(session, DEFAULT_RATE_CARD, actor=audit.Actor.system("seed"), note="Default rate card")
+    except RateCardVersionConflict:
         row = current_version(session)
         assert row is not None
         return row
 
 
+def seed_default_rate_card(engine: Engine) -> RateCardVersion:
+    """`ensure_default_rate_card` in its own transaction (what the API does when it starts)."""
+    with session_scope(engine) as session:
+        return ensure_default_rate_card(session)
+
+
 def publish(session: Session, card: RateCard, *, actor: audit.Actor, note: str | None = None) -> RateCardVersion:
-    """Store `card` as the next version. Two editors publishing at once get one version each,
-    or (PostgreSQL) one gets a unique-constraint conflict and can retry."""
+    """Store `card` as the next version. Of two editors publishing at once, one gets the version
+    and the other a RateCardVersionConflict (the unique `version` decides), with nothing written."""
     card = validate_card(card)
     previous = current_version(session)
-    row = RateCardVersion(version=(previous.version + 1) if previous else 1, card=card.model_dump(mode="json"),
-                          note=note, created_by=actor.id if actor.type == "staff" else None)
-    session.add(row)
-    session.flush()
+    version = (previous.version + 1) if previous else 1
+    row = RateCardVersion(version=version, card=card.model_dump(mode="json"), note=note,
+                          created_by=actor.id if actor.type == "staff" else None)
+    try:
+        # A savepoint, so the loser's transaction stays usable (PostgreSQL) and holds nothing of it.
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError as exc:
+        raise RateCardVersionConflict(
+            f"Someone published rate card version {version} first; reload the current card (GET /v1/rate-card), "
+            "apply your changes to it and publish again.", version=version) from exc
     audit.record(session, actor=actor, action="rate_card.published", object_type="rate_card", object_id=row.id,
                  before={"version": previous.version} if previous else None, after={"version": row.version, "note": note})
     return row

@@ -6,23 +6,36 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, status
+from fastapi import APIRouter, Body, FastAPI, Header, Query, status
+from fastapi.concurrency import run_in_threadpool
 
 from api.audit.service import Actor
 from api.core import idempotency
-from api.core.errors import IdempotencyKeyReused, InvalidStateTransition, Unauthenticated, ValidationFailed
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.errors import BadCursor, IdempotencyKeyReused, InvalidStateTransition, Unauthenticated, ValidationFailed
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffWith
-from api.licensing import autoapproval, decisions, errors, form, licences_routes, quotes, ratecard, requests
+from api.licensing import errors, licences_routes
+from api.licensing import service
 from api.licensing.models import LicenceRequest
 from api.licensing.schemas import (
-    ApprovalRead, ApproveBody, AutoApprovalRuleCreate, AutoApprovalRuleRead, AutoApprovalRuleUpdate, CounterBody,
-    DeclineBody, FormRead, LicenceRequestCreate, LicenceRequestRead, QuoteRead, RateCardPublish, RateCardRead,
-    RejectBody, StaffLicenceRequestRead, TermsBody,
+    ApprovalRead, ApproveBody, AutoApprovalRuleCreate, AutoApprovalRulePage, AutoApprovalRuleRead,
+    AutoApprovalRuleUpdate, CounterBody, DeclineBody, FormRead, LicenceRequestCreate, LicenceRequestPage,
+    LicenceRequestRead, QuoteRead, RateCardPublish, RateCardRead, RejectBody, StaffLicenceRequestPage,
+    StaffLicenceRequestRead, TermsBody,
 )
 from api.licensing.states import RequestState
 from api.staff.service import RoleRequired
+
+def install(app: FastAPI) -> None:
+    """Publish the default rate card when the API starts, if none is published yet, so that
+    reading the form or the rate card never writes (and the first quote has prices)."""
+
+    async def on_startup(app: FastAPI) -> None:
+        await run_in_threadpool(service.seed_default_rate_card, app.state.engine)
+
+    app.state.startup_hooks.append(on_startup)
+
 
 # `router` is what the app includes; it is assembled at the bottom of this module.
 router = APIRouter()
@@ -37,14 +50,27 @@ TERMS_ERRORS = (
     errors.EmptyScope, errors.ScopeMismatch, errors.UnknownArticle, errors.WithdrawnArticle, errors.ArticleNotLicensable,
     errors.ArticleNotYetPublished, errors.UnknownSection, errors.UnknownTerritory, errors.UnknownLanguage,
     errors.PeriodInPast, errors.InvalidPeriod, errors.AudienceOutOfRange, errors.CurrencyNotPriced,
-    errors.BillingModeNotOffered, ValidationFailed, Unauthenticated,
+    errors.BillingModeNotOffered, errors.RateCardNotPublished, ValidationFailed, Unauthenticated,
 )
 DECISION_ERRORS = (errors.LicenceRequestNotFound, errors.RequestAlreadyDecided, errors.InvalidDecision,
-                   decisions.NoCounterOffer, InvalidStateTransition, ValidationFailed, Unauthenticated, RoleRequired)
+                   errors.NoCounterOffer, InvalidStateTransition, ValidationFailed, Unauthenticated, RoleRequired)
+PARTNER_DECISION_ERRORS = tuple(e for e in DECISION_ERRORS if e is not RoleRequired)
+# What a POST with an `Idempotency-Key` may answer besides its own problems.
+IDEMPOTENCY_ERRORS = (IdempotencyKeyReused, idempotency.IdempotencyKeyInProgress, idempotency.IdempotencyKeyInvalid)
+OptionalDecline = Annotated[DeclineBody | None, Body(openapi_examples={
+    "with reason": {"summary": "Say why (the desk reads it)", "value": {"reason": "Over our budget."}},
+    "empty": {"summary": "No body", "value": {}},
+})]
+OptionalApproval = Annotated[ApproveBody | None, Body(openapi_examples={
+    "as quoted": {"summary": "At the quoted (or offered) price", "value": {}},
+    "other terms": {"summary": "Another price, conditions and a monthly quota",
+                    "value": {"amount": 25000, "conditions": ["Credit the author in the first paragraph."],
+                              "monthly_quota": 50}},
+})]
 
 
 def _read(session, rows: list[LicenceRequest], schema=LicenceRequestRead) -> list:
-    licence_ids = requests.licence_ids(session, [r.id for r in rows])
+    licence_ids = service.licence_ids(session, [r.id for r in rows])
     return [schema.model_validate(r).model_copy(update={"licence_id": licence_ids.get(r.id)}) for r in rows]
 
 
@@ -56,22 +82,24 @@ def _one(session, row: LicenceRequest, schema=LicenceRequestRead):
 
 
 @licensing.get("/v1/licence-requests/form", response_model=FormRead, summary="Describe the licence request form",
-               description="Fields, types, required flags, allowed options and current prices. No authentication.")
+               description="Fields, types, required flags, allowed options and current prices. No authentication.",
+               responses=error_responses(errors.RateCardNotPublished))
 def get_form(session: SessionDep) -> FormRead:
-    return FormRead.model_validate(form.describe(session))
+    return FormRead.model_validate(service.describe_form(session))
 
 
 @licensing.get("/v1/rate-card", response_model=RateCardRead, summary="The current rate card",
-               description="Prices per currency (minor units) and multipliers in basis points. No authentication.")
+               description="Prices per currency (minor units) and multipliers in basis points. No authentication.",
+               responses=error_responses(errors.RateCardNotPublished))
 def get_rate_card(session: SessionDep) -> RateCardRead:
-    return RateCardRead.model_validate(ratecard.current_row(session), from_attributes=True)
+    return RateCardRead.model_validate(service.current_rate_card(session), from_attributes=True)
 
 
 @licensing.get("/v1/rate-card/versions/{version}", response_model=RateCardRead, summary="A past rate card version",
                description="The rate card a quote or request was priced with (its `rate_card_version`).",
                responses=error_responses(errors.RateCardNotFound))
 def get_rate_card_version(version: int, session: SessionDep) -> RateCardRead:
-    return RateCardRead.model_validate(ratecard.get_version(session, version), from_attributes=True)
+    return RateCardRead.model_validate(service.get_rate_card_version(session, version), from_attributes=True)
 
 
 # --- partners ---------------------------------------------------------------------------------
@@ -81,7 +109,7 @@ def get_rate_card_version(version: int, session: SessionDep) -> RateCardRead:
                 description="Instant, line-by-line price in your account's currency. Nothing is stored.",
                 responses=error_responses(*TERMS_ERRORS))
 def create_quote(body: TermsBody, session: SessionDep, partner: CurrentPartner) -> QuoteRead:
-    quote = quotes.quote(session, body.terms(), currency=partner.currency)
+    quote = service.quote(session, body.terms(), currency=partner.currency)
     return QuoteRead(currency=quote.currency, amount=quote.amount, billing_mode=quote.billing_mode,
                      interval=quote.interval, period_months=quote.period_months, estimated_total=quote.estimated_total,
                      rate_card_version=quote.rate_card_version, starts_at=quote.terms.starts_at,
@@ -94,7 +122,7 @@ def create_quote(body: TermsBody, session: SessionDep, partner: CurrentPartner) 
                 description="Priced with the current rate card and put in review; auto-approval rules may approve it "
                             "at once. Send an `Idempotency-Key` to retry safely: the same key and body return the first "
                             "result; the same key with another body is a 409.",
-                responses=error_responses(*TERMS_ERRORS, IdempotencyKeyReused, idempotency.IdempotencyKeyInvalid))
+                responses=error_responses(*TERMS_ERRORS, *IDEMPOTENCY_ERRORS))
 def create_request(
     body: LicenceRequestCreate, session: SessionDep, partner: CurrentPartner,
     idempotency_key: IdempotencyKey = None,
@@ -102,79 +130,79 @@ def create_request(
     claim = idempotency.claim(session, scope=f"partner:{partner.id}:licence-requests", key=idempotency_key, body=body)
     if claim.replay:
         return claim.response()
-    request = requests.submit(session, partner=partner, terms=body.terms(),
+    request = service.submit_request(session, partner=partner, terms=body.terms(),
                               publication_url=str(body.publication_url) if body.publication_url else None, notes=body.notes)
     return claim.respond(status_code=status.HTTP_201_CREATED, content=_one(session, request))
 
 
-@licensing.get("/v1/licence-requests", response_model=Page[LicenceRequestRead], summary="Your licence requests",
-               description="Newest first.", responses=error_responses(Unauthenticated))
+@licensing.get("/v1/licence-requests", response_model=LicenceRequestPage, summary="Your licence requests",
+               description="Newest first.", responses=error_responses(Unauthenticated, BadCursor, ValidationFailed))
 def list_requests(session: SessionDep, partner: CurrentPartner, state: RequestState | None = None,
-                  cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[LicenceRequestRead]:
-    rows, next_cursor = requests.list_for_partner(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
-    return Page(items=_read(session, rows), next_cursor=next_cursor)
+                  cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> LicenceRequestPage:
+    rows, next_cursor = service.list_requests(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
+    return LicenceRequestPage(items=_read(session, rows), next_cursor=next_cursor)
 
 
 @licensing.get("/v1/licence-requests/{request_id}", response_model=LicenceRequestRead, summary="One of your licence requests",
                responses=error_responses(errors.LicenceRequestNotFound, Unauthenticated))
 def get_request(request_id: str, session: SessionDep, partner: CurrentPartner) -> LicenceRequestRead:
-    return _one(session, requests.get_request(session, request_id, partner_id=partner.id))
+    return _one(session, service.get_request(session, request_id, partner_id=partner.id))
 
 
 @licensing.post("/v1/licence-requests/{request_id}/accept", response_model=LicenceRequestRead,
                 summary="Accept a counter-offer",
                 description="Approves the request on the offered terms and grants the licence. With an `Idempotency-Key`, "
                             "a retry returns the first answer instead of a 409.",
-                responses=error_responses(*DECISION_ERRORS, IdempotencyKeyReused))
+                responses=error_responses(*PARTNER_DECISION_ERRORS, *IDEMPOTENCY_ERRORS))
 def accept_counter(request_id: str, session: SessionDep, partner: CurrentPartner, idempotency_key: IdempotencyKey = None):
     claim = idempotency.claim(session, scope=f"partner:{partner.id}:accept", key=idempotency_key,
                               body={"request_id": request_id})
     if claim.replay:
         return claim.response()
-    request, _licence = decisions.accept_counter(session, request_id, partner_id=partner.id)
+    request, _licence = service.accept_counter(session, request_id, partner_id=partner.id)
     return claim.respond(status_code=status.HTTP_200_OK, content=_one(session, request))
 
 
 @licensing.post("/v1/licence-requests/{request_id}/decline", response_model=LicenceRequestRead,
-                summary="Decline a counter-offer", responses=error_responses(*DECISION_ERRORS))
+                summary="Decline a counter-offer", responses=error_responses(*PARTNER_DECISION_ERRORS))
 def decline_counter(request_id: str, session: SessionDep, partner: CurrentPartner,
-                    body: Annotated[DeclineBody | None, Body()] = None) -> LicenceRequestRead:
-    request = decisions.decline_counter(session, request_id, partner_id=partner.id, reason=body.reason if body else None)
+                    body: OptionalDecline = None) -> LicenceRequestRead:
+    request = service.decline_counter(session, request_id, partner_id=partner.id, reason=body.reason if body else None)
     return _one(session, request)
 
 
 # --- staff ------------------------------------------------------------------------------------
 
 
-@licensing.get("/v1/staff/licence-requests", response_model=Page[StaffLicenceRequestRead], summary="The review queue",
+@licensing.get("/v1/staff/licence-requests", response_model=StaffLicenceRequestPage, summary="The review queue",
                description="Filter by state, partner or currency; sort by `age` (oldest first) or `value` (highest quote first).",
-               responses=error_responses(Unauthenticated, RoleRequired))
+               responses=error_responses(BadCursor, ValidationFailed, Unauthenticated, RoleRequired))
 def queue(session: SessionDep, staff: Licensing, state: RequestState | None = None, partner_id: str | None = None,
           currency: str | None = None, sort: Annotated[str, Query(pattern="^(age|value)$")] = "age",
-          cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[StaffLicenceRequestRead]:
-    rows, next_cursor = requests.list_queue(session, state=state, partner_id=partner_id, currency=currency, sort=sort,
+          cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> StaffLicenceRequestPage:
+    rows, next_cursor = service.list_queue(session, state=state, partner_id=partner_id, currency=currency, sort=sort,
                                             cursor=cursor, limit=limit)
-    return Page(items=_read(session, rows, StaffLicenceRequestRead), next_cursor=next_cursor)
+    return StaffLicenceRequestPage(items=_read(session, rows, StaffLicenceRequestRead), next_cursor=next_cursor)
 
 
 @licensing.get("/v1/staff/licence-requests/{request_id}", response_model=StaffLicenceRequestRead, summary="A licence request",
                responses=error_responses(errors.LicenceRequestNotFound, Unauthenticated, RoleRequired))
 def staff_get_request(request_id: str, session: SessionDep, staff: Licensing) -> StaffLicenceRequestRead:
-    return _one(session, requests.get_request(session, request_id), StaffLicenceRequestRead)
+    return _one(session, service.get_request(session, request_id), StaffLicenceRequestRead)
 
 
 @licensing.post("/v1/staff/licence-requests/{request_id}/approve", response_model=ApprovalRead, summary="Approve a request",
                 description="Grants the licence: active at once when free, otherwise awaiting payment. With an "
                             "`Idempotency-Key`, a retry returns the first answer instead of a 409.",
-                responses=error_responses(*DECISION_ERRORS, IdempotencyKeyReused))
+                responses=error_responses(*DECISION_ERRORS, *IDEMPOTENCY_ERRORS))
 def approve(request_id: str, session: SessionDep, staff: Licensing,
-            body: Annotated[ApproveBody | None, Body()] = None, idempotency_key: IdempotencyKey = None):
+            body: OptionalApproval = None, idempotency_key: IdempotencyKey = None):
     body = body or ApproveBody()
     claim = idempotency.claim(session, scope=f"staff:{staff.id}:approve", key=idempotency_key,
                               body={"request_id": request_id, **body.model_dump(mode="json")})
     if claim.replay:
         return claim.response()
-    request, licence = decisions.approve(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
+    request, licence = service.approve(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
                                          conditions=body.conditions, monthly_quota=body.monthly_quota)
     return claim.respond(status_code=status.HTTP_200_OK, content=ApprovalRead(
         request=_one(session, request, StaffLicenceRequestRead), licence_id=licence.id, licence_state=licence.state))
@@ -183,7 +211,7 @@ def approve(request_id: str, session: SessionDep, staff: Licensing,
 @licensing.post("/v1/staff/licence-requests/{request_id}/reject", response_model=StaffLicenceRequestRead,
                 summary="Reject a request", responses=error_responses(*DECISION_ERRORS))
 def reject(request_id: str, body: RejectBody, session: SessionDep, staff: Licensing) -> StaffLicenceRequestRead:
-    request = decisions.reject(session, request_id, actor=Actor("staff", staff.id), reason=body.reason)
+    request = service.reject(session, request_id, actor=Actor("staff", staff.id), reason=body.reason)
     return _one(session, request, StaffLicenceRequestRead)
 
 
@@ -191,7 +219,7 @@ def reject(request_id: str, body: RejectBody, session: SessionDep, staff: Licens
                 summary="Counter-offer", description="Offer another price and/or conditions; the partner accepts or declines.",
                 responses=error_responses(*DECISION_ERRORS))
 def counter(request_id: str, body: CounterBody, session: SessionDep, staff: Licensing) -> StaffLicenceRequestRead:
-    request = decisions.counter(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
+    request = service.counter(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
                                 conditions=body.conditions, message=body.message)
     return _one(session, request, StaffLicenceRequestRead)
 
@@ -199,22 +227,26 @@ def counter(request_id: str, body: CounterBody, session: SessionDep, staff: Lice
 @licensing.put("/v1/staff/rate-card", response_model=RateCardRead, status_code=status.HTTP_201_CREATED,
                summary="Publish a new rate card version",
                description="Send the whole card; it becomes the next version. Earlier versions stay readable.",
-               responses=error_responses(errors.InvalidRateCard, ValidationFailed, Unauthenticated, RoleRequired))
+               responses=error_responses(errors.InvalidRateCard, errors.RateCardVersionConflict, ValidationFailed,
+                                         Unauthenticated, RoleRequired))
 def publish_rate_card(body: RateCardPublish, session: SessionDep, staff: Licensing) -> RateCardRead:
-    row = ratecard.publish(session, body.card, actor=Actor("staff", staff.id), note=body.note)
+    row = service.publish_rate_card(session, body.card, actor=Actor("staff", staff.id), note=body.note)
     return RateCardRead.model_validate(row, from_attributes=True)
 
 
-@licensing.get("/v1/staff/auto-approval-rules", response_model=list[AutoApprovalRuleRead], summary="Auto-approval rules",
-               responses=error_responses(Unauthenticated, RoleRequired))
-def list_rules(session: SessionDep, staff: Licensing) -> list[AutoApprovalRuleRead]:
-    return [AutoApprovalRuleRead.model_validate(r) for r in autoapproval.list_rules(session)]
+@licensing.get("/v1/staff/auto-approval-rules", response_model=AutoApprovalRulePage, summary="Auto-approval rules",
+               description="Oldest first: the order in which a new request is tried against them.",
+               responses=error_responses(BadCursor, ValidationFailed, Unauthenticated, RoleRequired))
+def list_rules(session: SessionDep, staff: Licensing, cursor: Cursor = None,
+               limit: Limit = DEFAULT_LIMIT) -> AutoApprovalRulePage:
+    rows, next_cursor = service.list_rules(session, cursor=cursor, limit=limit)
+    return AutoApprovalRulePage(items=[AutoApprovalRuleRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @licensing.post("/v1/staff/auto-approval-rules", response_model=AutoApprovalRuleRead, status_code=status.HTTP_201_CREATED,
                 summary="Add an auto-approval rule", responses=error_responses(ValidationFailed, Unauthenticated, RoleRequired))
 def create_rule(body: AutoApprovalRuleCreate, session: SessionDep, staff: Licensing) -> AutoApprovalRuleRead:
-    rule = autoapproval.create_rule(session, values=body.model_dump(exclude_none=True), actor=Actor("staff", staff.id))
+    rule = service.create_rule(session, values=body.model_dump(exclude_none=True), actor=Actor("staff", staff.id))
     return AutoApprovalRuleRead.model_validate(rule)
 
 
@@ -222,7 +254,7 @@ def create_rule(body: AutoApprovalRuleCreate, session: SessionDep, staff: Licens
                  summary="Change an auto-approval rule",
                  responses=error_responses(errors.AutoApprovalRuleNotFound, ValidationFailed, Unauthenticated, RoleRequired))
 def update_rule(rule_id: str, body: AutoApprovalRuleUpdate, session: SessionDep, staff: Licensing) -> AutoApprovalRuleRead:
-    rule = autoapproval.update_rule(session, rule_id, values=body.model_dump(exclude_unset=True),
+    rule = service.update_rule(session, rule_id, values=body.model_dump(exclude_unset=True),
                                     actor=Actor("staff", staff.id))
     return AutoApprovalRuleRead.model_validate(rule)
 
@@ -231,7 +263,7 @@ def update_rule(rule_id: str, body: AutoApprovalRuleUpdate, session: SessionDep,
                   summary="Delete an auto-approval rule",
                   responses=error_responses(errors.AutoApprovalRuleNotFound, Unauthenticated, RoleRequired))
 def delete_rule(rule_id: str, session: SessionDep, staff: Licensing) -> None:
-    autoapproval.delete_rule(session, rule_id, actor=Actor("staff", staff.id))
+    service.delete_rule(session, rule_id, actor=Actor("staff", staff.id))
 
 
 router.include_router(licensing)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
+from api.core.pagination import Page
 from api.licensing.models import BillingMode, ScopeKind, Use
 from api.licensing.quotes import TermsInput
 from api.licensing.ratecard import DEFAULT_RATE_CARD, RateCard
@@ -60,21 +61,30 @@ class QuoteLineRead(BaseModel):
     subtotal: int
 
 
+_QUOTE_LINES_EXAMPLE = [
+    {"code": "base", "label": "2 articles x 100.00 GBP", "factor_bp": None, "amount": 20000, "subtotal": 20000},
+    {"code": "use", "label": "Use: web: x1.00", "factor_bp": 10000, "amount": 0, "subtotal": 20000},
+    {"code": "audience", "label": "Audience: 10,001 to 100,000 (50,000): x1.50", "factor_bp": 15000,
+     "amount": 10000, "subtotal": 30000},
+    {"code": "territory", "label": "Territory: Europe, Middle East and North Africa (GB, FR): x1.30",
+     "factor_bp": 13000, "amount": 9000, "subtotal": 39000},
+    {"code": "duration", "label": "Period: 3 month(s), band up to 3: x1.20", "factor_bp": 12000,
+     "amount": 7800, "subtotal": 46800},
+]
+# A `next_cursor` as the lists return it (opaque to clients).
+_CURSOR_EXAMPLE = "WyIyMDI2LTExLTI1VDEwOjAwOjAwKzAwOjAwIiwibHJxXzAxamR4M2sybTRuNXA2cTdyOHM5dDB2MXcyIl0"
+
+
+def _page_of(example: dict[str, Any]) -> dict[str, Any]:
+    return {"examples": [{"items": [example], "next_cursor": _CURSOR_EXAMPLE}]}
+
+
 class QuoteRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "currency": "GBP", "amount": 46800, "billing_mode": "one_off", "interval": "once", "period_months": 3,
         "estimated_total": 46800, "rate_card_version": 1, "starts_at": "2026-12-01T00:00:00Z",
         "ends_at": "2027-03-01T00:00:00Z", "territories": ["GB", "FR"], "language": "en",
-        "lines": [
-            {"code": "base", "label": "2 articles x 100.00 GBP", "factor_bp": None, "amount": 20000, "subtotal": 20000},
-            {"code": "use", "label": "Use: web: x1.00", "factor_bp": 10000, "amount": 0, "subtotal": 20000},
-            {"code": "audience", "label": "Audience: 10,001 to 100,000 (50,000): x1.50", "factor_bp": 15000,
-             "amount": 10000, "subtotal": 30000},
-            {"code": "territory", "label": "Territory: Europe, Middle East and North Africa (GB, FR): x1.30",
-             "factor_bp": 13000, "amount": 9000, "subtotal": 39000},
-            {"code": "duration", "label": "Period: 3 month(s), band up to 3: x1.20", "factor_bp": 12000,
-             "amount": 7800, "subtotal": 46800},
-        ]}]})
+        "lines": _QUOTE_LINES_EXAMPLE}]})
     currency: str
     amount: int = Field(description="Minor units: the fee (one_off), the monthly fee (subscription) or the price per article (usage).")
     billing_mode: BillingMode
@@ -106,15 +116,24 @@ class TermsRead(BaseModel):
     publication_url: str | None
 
 
+_REQUEST_EXAMPLE: dict[str, Any] = {
+    "id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "in_review",
+    **{k: v for k, v in _TERMS_EXAMPLE.items() if k not in ("period_months",)},
+    "section": None, "ends_at": "2027-03-01T00:00:00Z", "publication_url": "https://outlet.example/world",
+    "notes": None, "currency": "GBP", "quoted_amount": 46800, "quote_lines": _QUOTE_LINES_EXAMPLE,
+    "billing_mode": "one_off", "rate_card_version": 1, "offered_amount": None, "conditions": [],
+    "decision_reason": None, "decided_at": None, "licence_id": None, "created_at": "2026-11-25T10:00:00Z",
+    "updated_at": "2026-11-25T10:00:00Z", "state_changed_at": "2026-11-25T10:00:00Z"}
+_STAFF_REQUEST_EXAMPLE: dict[str, Any] = {**_REQUEST_EXAMPLE, "decided_by": None}
+_APPROVED_REQUEST_EXAMPLE: dict[str, Any] = {
+    **_REQUEST_EXAMPLE, "state": "approved", "conditions": ["Credit the author in the first paragraph."],
+    "offered_amount": 25000, "decided_by": "stf_01jdx3k2m4n5p6q7r8s9t0v1w2", "decided_at": "2026-11-25T11:30:00Z",
+    "licence_id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2", "updated_at": "2026-11-25T11:30:00Z",
+    "state_changed_at": "2026-11-25T11:30:00Z"}
+
+
 class LicenceRequestRead(TermsRead):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "in_review",
-        **{k: v for k, v in _TERMS_EXAMPLE.items() if k not in ("period_months",)},
-        "section": None, "ends_at": "2027-03-01T00:00:00Z", "publication_url": "https://outlet.example/world",
-        "notes": None, "currency": "GBP", "quoted_amount": 46800, "quote_lines": [], "billing_mode": "one_off",
-        "rate_card_version": 1, "offered_amount": None, "conditions": [], "decision_reason": None,
-        "decided_at": None, "licence_id": None, "created_at": "2026-11-25T10:00:00Z",
-        "updated_at": "2026-11-25T10:00:00Z", "state_changed_at": "2026-11-25T10:00:00Z"}]})
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_REQUEST_EXAMPLE]})
     id: str
     partner_id: str
     state: RequestState
@@ -135,7 +154,16 @@ class LicenceRequestRead(TermsRead):
 
 
 class StaffLicenceRequestRead(LicenceRequestRead):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_STAFF_REQUEST_EXAMPLE]})
     decided_by: str | None = Field(default=None, description="Staff id, partner id (counter accepted) or system name.")
+
+
+class LicenceRequestPage(Page[LicenceRequestRead]):
+    model_config = ConfigDict(json_schema_extra=_page_of(_REQUEST_EXAMPLE))
+
+
+class StaffLicenceRequestPage(Page[StaffLicenceRequestRead]):
+    model_config = ConfigDict(json_schema_extra=_page_of(_STAFF_REQUEST_EXAMPLE))
 
 
 class DeclineBody(BaseModel):
@@ -167,22 +195,25 @@ class CounterBody(BaseModel):
 
 class ApprovalRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "request": {"id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "approved", "...": "as GET /v1/staff/licence-requests/{id}"},
-        "licence_id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2", "licence_state": "awaiting_payment"}]})
+        "request": _APPROVED_REQUEST_EXAMPLE, "licence_id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2",
+        "licence_state": "awaiting_payment"}]})
     request: StaffLicenceRequestRead
     licence_id: str
     licence_state: LicenceState
 
 
+_LICENCE_EXAMPLE: dict[str, Any] = {
+    "id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2", "request_id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2",
+    "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "active", "scope": "article",
+    "article_ids": ["art_01jdx3k2m4n5p6q7r8s9t0v1w2"], "section": None, "use": "web", "territories": ["GB"],
+    "language": "en", "translation": False, "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z",
+    "audience_size": 5000, "publication_url": None, "currency": "GBP", "amount": 0, "billing_mode": "free",
+    "conditions": [], "monthly_quota": None, "state_changed_at": "2026-11-25T10:00:00Z",
+    "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z"}
+
+
 class LicenceRead(TermsRead):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2", "request_id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2",
-        "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "active", "scope": "article",
-        "article_ids": ["art_01jdx3k2m4n5p6q7r8s9t0v1w2"], "section": None, "use": "web", "territories": ["GB"],
-        "language": "en", "translation": False, "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z",
-        "audience_size": 5000, "publication_url": None, "currency": "GBP", "amount": 0, "billing_mode": "free",
-        "conditions": [], "monthly_quota": None, "state_changed_at": "2026-11-25T10:00:00Z",
-        "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z"}]})
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_LICENCE_EXAMPLE]})
     id: str
     request_id: str
     partner_id: str
@@ -195,6 +226,10 @@ class LicenceRead(TermsRead):
     state_changed_at: datetime
     created_at: datetime
     updated_at: datetime
+
+
+class LicencePage(Page[LicenceRead]):
+    model_config = ConfigDict(json_schema_extra=_page_of(_LICENCE_EXAMPLE))
 
 
 class RevokeBody(BaseModel):
@@ -245,6 +280,12 @@ class FormRead(BaseModel):
     rate_card: dict[str, Any] = Field(description="The current rate card (see `RateCard`): prices per currency and multipliers.")
 
 
+MAX_AMOUNTS_DESCRIPTION = (
+    "Highest total commitment (minor units) per currency: the one-off fee, or the monthly fee times the months of "
+    "the period; for usage billing (when listed in `billing_modes`) the price per article. A currency not listed "
+    "never matches.")
+
+
 class AutoApprovalRuleBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -253,31 +294,35 @@ class AutoApprovalRuleBase(BaseModel):
     require_standard_terms: bool | None = Field(default=None, description="No notes and no conditions.")
     uses: list[Use] | None = Field(default=None, description="Empty: any use.")
     scopes: list[ScopeKind] | None = Field(default=None, description="Empty: any scope.")
-    max_amounts: dict[str, int] | None = Field(
-        default=None, description="Highest quote (minor units) per currency; a currency not listed never matches.")
+    billing_modes: list[BillingMode] | None = Field(
+        default=None, description="Empty: `one_off` and `subscription`. Usage billing has no bounded total and is "
+                                  "approved only by a rule that lists `usage`.")
+    max_amounts: dict[str, int] | None = Field(default=None, description=MAX_AMOUNTS_DESCRIPTION)
     max_audience: int | None = Field(default=None, ge=1)
     max_months: int | None = Field(default=None, ge=1)
 
 
 _RULE_EXAMPLE = {"name": "Small web requests from verified partners", "enabled": True, "require_verified_partner": True,
                  "require_standard_terms": True, "uses": ["web", "newsletter"], "scopes": ["article"],
-                 "max_amounts": {"GBP": 30000, "EUR": 35000}, "max_audience": 100000, "max_months": 3}
+                 "billing_modes": [], "max_amounts": {"GBP": 30000, "EUR": 35000}, "max_audience": 100000, "max_months": 3}
 
 
 class AutoApprovalRuleCreate(AutoApprovalRuleBase):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_RULE_EXAMPLE]})
     name: str = Field(min_length=1, max_length=200)
-    max_amounts: dict[str, int] = Field(description="Highest quote (minor units) per currency; a currency not listed never matches.")
+    max_amounts: dict[str, int] = Field(description=MAX_AMOUNTS_DESCRIPTION)
 
 
 class AutoApprovalRuleUpdate(AutoApprovalRuleBase):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
 
 
+_RULE_READ_EXAMPLE = {"id": "aar_01jdx3k2m4n5p6q7r8s9t0v1w2", **_RULE_EXAMPLE, "created_at": "2026-11-25T10:00:00Z",
+                      "updated_at": "2026-11-25T10:00:00Z"}
+
+
 class AutoApprovalRuleRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "aar_01jdx3k2m4n5p6q7r8s9t0v1w2", **_RULE_EXAMPLE, "created_at": "2026-11-25T10:00:00Z",
-        "updated_at": "2026-11-25T10:00:00Z"}]})
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_RULE_READ_EXAMPLE]})
     id: str
     name: str
     enabled: bool
@@ -285,8 +330,13 @@ class AutoApprovalRuleRead(BaseModel):
     require_standard_terms: bool
     uses: list[Use]
     scopes: list[ScopeKind]
+    billing_modes: list[BillingMode]
     max_amounts: dict[str, int]
     max_audience: int | None
     max_months: int | None
     created_at: datetime
     updated_at: datetime
+
+
+class AutoApprovalRulePage(Page[AutoApprovalRuleRead]):
+    model_config = ConfigDict(json_schema_extra=_page_of(_RULE_READ_EXAMPLE))

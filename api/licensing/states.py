@@ -1,8 +1,10 @@
 """The licence lifecycle, as data, and the one function that moves an object through it.
 
+Exactly the list in PRODUCT.md ("A transition that is not on this list is refused"):
 Requests:  submitted -> in_review -> approved | rejected | countered;  countered -> approved | declined
 Licences:  awaiting_payment -> active;  active -> expired | revoked | suspended;
            suspended -> active (paid) | revoked.   A free licence is created `active`.
+An unpaid licence (`awaiting_payment`) has no way out but payment: the brief lists none.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 LICENCE_TRANSITIONS: dict[str, frozenset[str]] = {
-    LicenceState.awaiting_payment: frozenset({LicenceState.active, LicenceState.revoked}),
+    LicenceState.awaiting_payment: frozenset({LicenceState.active}),
     LicenceState.active: frozenset({LicenceState.expired, LicenceState.revoked, LicenceState.suspended}),
     LicenceState.suspended: frozenset({LicenceState.active, LicenceState.revoked}),
     LicenceState.expired: frozenset(),

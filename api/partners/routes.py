@@ -7,17 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, status
 
 from api.audit.service import Actor
-from api.core.errors import Unauthenticated, ValidationFailed
-from api.core.pagination import Page
+from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
 from api.deps import AnyStaff, CurrentPartner, SessionDep, StaffWith
 from api.partners import keys, notifications, service
 from api.partners.deps import RegistrationLimiter, RegistrationRateLimited, limit_registrations
 from api.partners.models import Partner, PartnerStatus
 from api.partners.schemas import (
-    CONTACT_READ_EXAMPLE, KEY_READ_EXAMPLE, PARTNER_READ_EXAMPLE, ApiKeyCreate, ApiKeyCreated, ApiKeyRead,
-    ContactCreate, ContactRead, ContactUpdate, PartnerCreate, PartnerDetail, PartnerRead, PartnerRegistered,
-    PartnerUpdate, StaffPartnerCreate, StatusChange,
+    ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead, ContactCreate, ContactPage, ContactRead, ContactUpdate,
+    PartnerCreate, PartnerDetail, PartnerPage, PartnerRead, PartnerRegistered, PartnerUpdate, StaffPartnerCreate,
+    StatusChange,
 )
 from api.staff.service import RoleRequired
 
@@ -33,11 +32,6 @@ OptionalReason = Annotated[StatusChange | None, Body(openapi_examples={
     "with reason": {"summary": "With a reason for the audit trail", "value": {"reason": "Checked the outlet's masthead."}},
     "empty": {"summary": "No body", "value": {}},
 })]
-
-
-def page_example(item: dict) -> dict:
-    """An OpenAPI 200 response example: a page holding `item`."""
-    return {200: {"content": {"application/json": {"example": {"items": [item], "next_cursor": "WyIyMDI2LTExLTI1VDEyOjAwOjAwWiJd"}}}}}
 
 
 def install(app: FastAPI) -> None:
@@ -104,11 +98,11 @@ def update_me(body: PartnerUpdate, partner: CurrentPartner, session: SessionDep)
     return _detail(session, updated)
 
 
-@router.get("/v1/partners/me/contacts", response_model=Page[ContactRead], summary="List your contacts",
-            responses={**page_example(CONTACT_READ_EXAMPLE), **error_responses(*_PARTNER_AUTH, ValidationFailed)})
-def list_contacts(partner: CurrentPartner, session: SessionDep, cursor: Cursor = None, limit: Limit = 50) -> Page[ContactRead]:
+@router.get("/v1/partners/me/contacts", response_model=ContactPage, summary="List your contacts",
+            responses=error_responses(*_PARTNER_AUTH, BadCursor, ValidationFailed))
+def list_contacts(partner: CurrentPartner, session: SessionDep, cursor: Cursor = None, limit: Limit = 50) -> ContactPage:
     rows, next_cursor = service.list_contacts(session, partner_id=partner.id, cursor=cursor, limit=limit)
-    return Page[ContactRead](items=[ContactRead.model_validate(c) for c in rows], next_cursor=next_cursor)
+    return ContactPage(items=[ContactRead.model_validate(c) for c in rows], next_cursor=next_cursor)
 
 
 @router.post("/v1/partners/me/contacts", response_model=ContactRead, status_code=status.HTTP_201_CREATED,
@@ -140,12 +134,12 @@ def delete_contact(contact_id: str, partner: CurrentPartner, session: SessionDep
     service.delete_contact(session, partner_id=partner.id, contact_id=contact_id, actor=Actor("partner", partner.id))
 
 
-@router.get("/v1/partners/me/api-keys", response_model=Page[ApiKeyRead], summary="List your API keys",
+@router.get("/v1/partners/me/api-keys", response_model=ApiKeyPage, summary="List your API keys",
             description="Keys are listed by name and visible prefix; the keys themselves are never shown again.",
-            responses={**page_example(KEY_READ_EXAMPLE), **error_responses(*_PARTNER_AUTH, ValidationFailed)})
-def list_api_keys(partner: CurrentPartner, session: SessionDep, cursor: Cursor = None, limit: Limit = 50) -> Page[ApiKeyRead]:
+            responses=error_responses(*_PARTNER_AUTH, BadCursor, ValidationFailed))
+def list_api_keys(partner: CurrentPartner, session: SessionDep, cursor: Cursor = None, limit: Limit = 50) -> ApiKeyPage:
     rows, next_cursor = keys.list_keys(session, partner_id=partner.id, cursor=cursor, limit=limit)
-    return Page[ApiKeyRead](items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=next_cursor)
+    return ApiKeyPage(items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=next_cursor)
 
 
 @router.post("/v1/partners/me/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED,
@@ -178,15 +172,15 @@ def staff_create_partner(body: StaffPartnerCreate, staff: Licensing, session: Se
     return _registered(session, partner, key, raw)
 
 
-@router.get("/v1/staff/partners", response_model=Page[PartnerRead], summary="List partners (staff)",
+@router.get("/v1/staff/partners", response_model=PartnerPage, summary="List partners (staff)",
             description="Newest first; filter by `status` (e.g. `pending` for the verification queue).",
-            responses={**page_example(PARTNER_READ_EXAMPLE), **error_responses(*_STAFF_AUTH, ValidationFailed)})
+            responses=error_responses(*_STAFF_AUTH, BadCursor, ValidationFailed))
 def staff_list_partners(
     staff: AnyStaff, session: SessionDep, status_filter: Annotated[PartnerStatus | None, Query(alias="status")] = None,
     cursor: Cursor = None, limit: Limit = 50,
-) -> Page[PartnerRead]:
+) -> PartnerPage:
     rows, next_cursor = service.list_partners(session, status=status_filter, cursor=cursor, limit=limit)
-    return Page[PartnerRead](items=[PartnerRead.model_validate(p) for p in rows], next_cursor=next_cursor)
+    return PartnerPage(items=[PartnerRead.model_validate(p) for p in rows], next_cursor=next_cursor)
 
 
 @router.get("/v1/staff/partners/{partner_id}", response_model=PartnerDetail, summary="One partner (staff)",
@@ -211,13 +205,13 @@ def staff_suspend_partner(partner_id: str, staff: Licensing, session: SessionDep
     return PartnerRead.model_validate(partner)
 
 
-@router.get("/v1/staff/partners/{partner_id}/api-keys", response_model=Page[ApiKeyRead], summary="A partner's API keys (staff)",
-            responses={**page_example(KEY_READ_EXAMPLE), **error_responses(*_STAFF_AUTH, service.PartnerNotFound, ValidationFailed)})
+@router.get("/v1/staff/partners/{partner_id}/api-keys", response_model=ApiKeyPage, summary="A partner's API keys (staff)",
+            responses=error_responses(*_STAFF_AUTH, service.PartnerNotFound, BadCursor, ValidationFailed))
 def staff_list_api_keys(partner_id: str, staff: AnyStaff, session: SessionDep, cursor: Cursor = None,
-                        limit: Limit = 50) -> Page[ApiKeyRead]:
+                        limit: Limit = 50) -> ApiKeyPage:
     partner = service.get_partner(session, partner_id)
     rows, next_cursor = keys.list_keys(session, partner_id=partner.id, cursor=cursor, limit=limit)
-    return Page[ApiKeyRead](items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=next_cursor)
+    return ApiKeyPage(items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=next_cursor)
 
 
 @router.post("/v1/staff/partners/{partner_id}/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED,

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from api.core.pagination import Page
 from api.partners.models import PartnerStatus
 
 _CONTACT_EXAMPLE = {"name": "Amira Haddad", "email": "amira@outlet.example", "role": "Syndication editor", "notify": True}
@@ -156,3 +157,21 @@ class PartnerRegistered(BaseModel):
     }]})
     partner: PartnerDetail
     api_key: ApiKeyCreated
+
+
+# Pages as the lists return them. Their examples sit on the models (FastAPI would strip the nulls
+# from a response-level example, leaving one its own schema refuses).
+_CURSOR_EXAMPLE = "WyIyMDI2LTExLTI1VDEyOjAwOjAwKzAwOjAwIiwia2V5XzAxamR6M2s0bTVuNnA3cThyOXMwdDF2MnczIl0"
+
+
+class ContactPage(Page[ContactRead]):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [CONTACT_READ_EXAMPLE], "next_cursor": None}]})
+
+
+class ApiKeyPage(Page[ApiKeyRead]):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [KEY_READ_EXAMPLE], "next_cursor": _CURSOR_EXAMPLE}]})
+
+
+class PartnerPage(Page[PartnerRead]):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [PARTNER_READ_EXAMPLE], "next_cursor": _CURSOR_EXAMPLE}]})

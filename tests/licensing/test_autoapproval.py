@@ -71,7 +71,7 @@ def test_staff_edit_and_delete_rules(client, session) -> None:
     assert changed.status_code == 200
     assert changed.json()["enabled"] is False and changed.json()["max_audience"] is None
     assert changed.json()["uses"] == ["web", "newsletter"]
-    assert [r["id"] for r in client.get("/v1/staff/auto-approval-rules", headers=staff).json()] == [rule["id"]]
+    assert [r["id"] for r in client.get("/v1/staff/auto-approval-rules", headers=staff).json()["items"]] == [rule["id"]]
     bad = client.post("/v1/staff/auto-approval-rules", headers=staff, json={**RULE, "uses": ["smoke-signals"]})
     assert bad.status_code == 422 and bad.json()["type"] == "/problems/validation"
     assert client.delete(f"/v1/staff/auto-approval-rules/{rule['id']}", headers=staff).status_code == 204
@@ -82,3 +82,63 @@ def test_staff_edit_and_delete_rules(client, session) -> None:
     actions = {e.action for e in session.exec(select(AuditEntry).where(AuditEntry.object_id == rule["id"])).all()}
     assert actions == {"auto_approval_rule.created", "auto_approval_rule.updated", "auto_approval_rule.deleted"}
     session.commit()
+
+
+# A rule of "up to 3,000.00 GBP" over any scope and use: the threshold is the whole commitment.
+WIDE_RULE = {"name": "Anything under 3,000 GBP", "uses": [], "scopes": [], "max_amounts": {"GBP": 300_000},
+             "max_audience": None, "max_months": None}
+
+
+@pytest.mark.parametrize(("body", "billing_modes", "state"), [
+    # 40.00 GBP per article used, for 36 months of the whole catalogue: no bound at all.
+    ({"scope": "catalogue", "billing_mode": "usage", "period_months": 36}, [], "in_review"),
+    # 2,500.00 GBP a month is under the threshold; 36 months of it (90,000.00 GBP) is not.
+    ({"scope": "catalogue", "billing_mode": "subscription", "period_months": 36}, [], "in_review"),
+    # 600.00 GBP a month for 12 months is 7,200.00 GBP.
+    ({"scope": "section_feed", "section": "news", "period_months": 12}, [], "in_review"),
+    # A rule that lists only bounded modes still refuses usage billing.
+    ({"scope": "catalogue", "billing_mode": "usage", "period_months": 36}, ["one_off", "subscription"], "in_review"),
+    # 600.00 GBP for one month of a feed is under it: a bounded subscription can be approved.
+    ({"scope": "section_feed", "section": "news", "period_months": 1}, [], "approved"),
+    # A rule that explicitly takes usage billing bounds the price per article.
+    ({"scope": "catalogue", "billing_mode": "usage", "period_months": 36}, ["usage"], "approved"),
+    # A small one-off article request (150.00 GBP).
+    ({"article": True}, [], "approved"),
+], ids=["catalogue-usage", "catalogue-subscription", "feed-subscription-12-months", "usage-not-listed",
+        "feed-subscription-1-month", "usage-listed", "one-off-article"])
+def test_the_threshold_bounds_the_whole_commitment(client, session, body, billing_modes, state) -> None:
+    _rule(client, session, **WIDE_RULE, billing_modes=billing_modes)
+    _partner, headers = partner_with_key(session, verified=True)
+    article = make_article(session, section="news")
+    session.commit()
+    overrides = {"article_ids": [article.id]} if body.pop("article", False) else {}
+    response = client.post("/v1/licence-requests", headers=headers, json=request_body(**{**overrides, **body}))
+    assert response.status_code == 201, response.text
+    assert response.json()["state"] == state
+    assert (response.json()["licence_id"] is not None) == (state == "approved")
+
+
+def test_rules_list_their_billing_modes(client, session) -> None:
+    rule = _rule(client, session, billing_modes=["usage"])
+    assert rule["billing_modes"] == ["usage"]
+    staff = staff_headers(client, session, roles=["licensing"])
+    bad = client.post("/v1/staff/auto-approval-rules", headers=staff, json={**RULE, "billing_modes": ["barter"]})
+    assert bad.status_code == 422 and bad.json()["type"] == "/problems/validation"
+
+
+def test_rules_are_listed_a_page_at_a_time_oldest_first(client, session) -> None:
+    made = [_rule(client, session, name=f"Rule {n}")["id"] for n in range(3)]
+    staff = staff_headers(client, session, roles=["licensing"])
+    seen, cursor = [], None
+    while True:
+        page = client.get("/v1/staff/auto-approval-rules", headers=staff,
+                          params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        assert len(page.json()["items"]) <= 2
+        seen += [r["id"] for r in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if not cursor:
+            break
+    assert seen == made
+    bad = client.get("/v1/staff/auto-approval-rules", headers=staff, params={"cursor": "nonsense"})
+    assert bad.status_code == 422 and bad.json()["type"] == "/problems/bad-cursor"

@@ -63,9 +63,10 @@ def test_approving_twice_gives_one_licence_and_a_conflict(client, session) -> No
 
 def _submitted_requests(session, count: int = 1) -> list:
     """`count` submitted requests of one partner for one article, committed so other sessions see them."""
-    from api.licensing import requests
+    from api.licensing import ratecard, requests
     from api.licensing.quotes import TermsInput
 
+    ratecard.ensure_default_rate_card(session)
     partner = make_partner(session)
     article = make_article(session)
     submitted = [requests.submit(session, partner=partner, terms=TermsInput(

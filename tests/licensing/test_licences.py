@@ -65,6 +65,24 @@ def test_an_expired_licence_cannot_be_revoked(client, session) -> None:
     assert response.status_code == 409 and response.json()["type"] == "/problems/invalid-transition"
 
 
+def test_an_unpaid_licence_cannot_be_revoked(client, session) -> None:
+    """The brief lists no way out of `awaiting_payment` but payment: revoking is refused clearly,
+    and nothing is written or sent."""
+    staff = staff_headers(client, session, roles=["licensing"])
+    unpaid = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=5000)
+    session.commit()
+    response = client.post(f"/v1/staff/licences/{unpaid.id}/revoke", headers=staff, json={"reason": "Never paid."})
+    assert response.status_code == 409 and response.json()["type"] == "/problems/invalid-transition"
+    assert response.json()["current_state"] == "awaiting_payment" and response.json()["requested_state"] == "revoked"
+    assert "allowed next states: active" in response.json()["detail"]
+    assert _state(session, unpaid.id) == "awaiting_payment"
+    assert session.exec(select(AuditEntry).where(AuditEntry.object_id == unpaid.id,
+                                                 AuditEntry.action == "licence.revoked")).all() == []
+    emails = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "email.send")).all()
+    assert not [m for m in emails if m.payload["subject"] == "A licence was revoked"]
+    session.commit()
+
+
 def test_expiry_job_expires_only_ended_active_licences_once(engine, session) -> None:
     partner = make_partner(session)
     ended = [make_licence(session, partner=partner, articles=[make_article(session)], days=-1) for _ in range(5)]

@@ -80,6 +80,7 @@ def test_an_end_date_counts_part_months_as_whole() -> None:
 
 
 def test_quote_service_records_the_rate_card_version(session) -> None:
+    ratecard.ensure_default_rate_card(session)
     article = make_article(session)
     data = TermsInput(scope=ScopeKind.article, use=Use.print, territories=["gb"], audience_size=10, article_ids=[article.id],
                       language="EN-gb", ends_at=utcnow() + timedelta(days=45))

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, delete, select
+
+from api.audit.models import AuditEntry
+from api.audit.service import Actor
+from api.licensing import ratecard
+from api.licensing.errors import RateCardVersionConflict
+from api.licensing.models import RateCardVersion
 from tests.builders import make_article, staff_headers
 from tests.licensing.helpers import partner_with_key, request_body
 
@@ -50,3 +61,85 @@ def test_only_licensing_staff_publish(client, session) -> None:
     response = client.put("/v1/staff/rate-card", headers=finance, json={"card": card})
     assert response.status_code == 403 and response.json()["type"] == "/problems/role-required"
     assert client.put("/v1/staff/rate-card", json={"card": card}).status_code == 401
+
+
+def _versions(session) -> list[int]:
+    rows = session.exec(select(RateCardVersion.version).order_by(RateCardVersion.version)).all()
+    session.commit()
+    return list(rows)
+
+
+def _published_entries(session) -> int:
+    count = len(session.exec(select(AuditEntry).where(AuditEntry.action == "rate_card.published")).all())
+    session.commit()
+    return count
+
+
+def test_the_api_publishes_the_default_card_when_it_starts_and_never_on_a_read(app, session) -> None:
+    with TestClient(app) as client:  # starting up seeds version 1
+        assert _versions(session) == [1]
+        session.exec(delete(RateCardVersion))
+        session.commit()
+        for path in ("/v1/rate-card", "/v1/licence-requests/form"):
+            response = client.get(path)
+            assert response.status_code == 503, response.text
+            assert response.json()["type"] == "/problems/rate-card-not-published"
+            assert "PUT /v1/staff/rate-card" in response.json()["detail"]
+        assert _versions(session) == []  # the reads wrote nothing
+    with TestClient(app) as client:
+        assert _versions(session) == [1]
+        assert client.get("/v1/rate-card").json()["version"] == 1
+    with TestClient(app):  # starting again with a card in place publishes nothing
+        assert _versions(session) == [1]
+
+
+def test_a_stale_publisher_gets_a_conflict_and_writes_nothing(client, session, monkeypatch) -> None:
+    """What the loser of two simultaneous publications sees (the race itself is tested on
+    PostgreSQL below): it read version 1 as current after the winner had published version 2."""
+    card = client.get("/v1/rate-card").json()["card"]
+    first = staff_headers(client, session, roles=["licensing"])
+    second = staff_headers(client, session, roles=["licensing"])
+    stale = ratecard.current_version(session)
+    session.commit()
+    assert client.put("/v1/staff/rate-card", headers=first, json={"note": "first", "card": card}).status_code == 201
+
+    monkeypatch.setattr(ratecard, "current_version", lambda _session: stale)
+    response = client.put("/v1/staff/rate-card", headers=second, json={"note": "second", "card": card})
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert body["type"] == "/problems/rate-card-version-conflict" and body["version"] == 2
+    assert "published rate card version 2 first" in body["detail"] and "reload" in body["detail"]
+    monkeypatch.undo()
+    assert _versions(session) == [1, 2]
+    assert _published_entries(session) == 2  # the seed and the first publication only
+    assert client.get("/v1/rate-card").json()["note"] == "first"
+
+
+@pytest.mark.postgres_only
+def test_two_staff_publishing_at_once_get_one_version_and_one_conflict(engine, session) -> None:
+    ratecard.ensure_default_rate_card(session)
+    session.commit()
+    outcome: dict[str, object] = {}
+
+    def second() -> None:
+        with Session(engine, expire_on_commit=False) as own:
+            try:
+                ratecard.publish(own, ratecard.DEFAULT_RATE_CARD, actor=Actor("staff", "stf_second"), note="second")
+                own.commit()
+                outcome["result"] = "published"
+            except RateCardVersionConflict as exc:
+                own.rollback()
+                outcome["result"] = exc
+
+    with Session(engine, expire_on_commit=False) as first:
+        ratecard.publish(first, ratecard.DEFAULT_RATE_CARD, actor=Actor("staff", "stf_first"), note="first")
+        thread = threading.Thread(target=second)  # reads version 1 too, then waits on the unique index
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive(), "the second publication should be waiting on the first one's version 2"
+        first.commit()
+    thread.join()
+    assert isinstance(outcome["result"], RateCardVersionConflict)
+    assert outcome["result"].extra == {"version": 2}  # type: ignore[union-attr]
+    assert _versions(session) == [1, 2]
+    assert _published_entries(session) == 2

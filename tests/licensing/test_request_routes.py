@@ -181,11 +181,11 @@ def test_another_partners_request_and_licence_are_not_found(client, session) -> 
     _other, other_headers = partner_with_key(session)
     licence = make_licence(session, partner=owner, articles=[make_article(session)])
     session.commit()
-    for path in (f"/v1/licence-requests/{licence.request_id}", f"/v1/licences/{licence.id}"):
+    for path, problem in ((f"/v1/licence-requests/{licence.request_id}", "/problems/licence-request-not-found"),
+                          (f"/v1/licences/{licence.id}", "/problems/licence-not-found")):
         assert client.get(path, headers=owner_headers).status_code == 200
         response = client.get(path, headers=other_headers)
-        assert response.status_code == 404
-        assert response.json()["type"] in ("/problems/licence-request-not-found", "/problems/licence-not-found")
+        assert (response.status_code, response.json()["type"]) == (404, problem), path
     for action in ("accept", "decline"):
         response = client.post(f"/v1/licence-requests/{licence.request_id}/{action}", headers=other_headers)
         assert response.status_code == 404 and response.json()["type"] == "/problems/licence-request-not-found"

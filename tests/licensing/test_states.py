@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import product
 
 import pytest
@@ -15,16 +16,39 @@ from api.licensing.models import LicenceRequest
 from api.licensing.states import LicenceState, RequestState
 from tests.builders import make_article, make_licence, make_partner
 
+# PRODUCT.md, "Licence request states", copied word for word. The tables in the code must be
+# exactly this list: "A transition that is not on this list is refused with a clear error."
+BRIEF = (
+    "`submitted -> in_review -> approved | rejected | countered`; `countered -> approved | declined`;\n"
+    "`approved -> awaiting_payment -> active` (free: `approved -> active`);\n"
+    "`active -> expired | revoked | suspended`; `suspended -> active` (paid) or `revoked`."
+)
+
+
+def _brief_pairs(text: str) -> set[tuple[str, str]]:
+    """Every (from, to) the brief lists. A chain `a -> b -> c | d` gives a->b, b->c, b->d; a bare
+    `x` after "or" continues the previous chain's last source (`suspended -> active` or `revoked`)."""
+    pairs: set[tuple[str, str]] = set()
+    source = None
+    for chunk in re.findall(r"`([^`]*)`", text):
+        steps = [[name.strip() for name in step.split("|")] for step in chunk.split("->")]
+        if len(steps) == 1:
+            pairs.update((source, name) for name in steps[0])
+            continue
+        for before, after in zip(steps, steps[1:]):
+            pairs.update((a, b) for a in before for b in after)
+            source = before[-1]
+    return pairs
+
+
+BRIEF_PAIRS = _brief_pairs(BRIEF)
+REQUEST_STATES, LICENCE_STATES = {str(s) for s in RequestState}, {str(s) for s in LicenceState}
 ALLOWED = {
-    "licence_request": {
-        ("submitted", "in_review"), ("in_review", "approved"), ("in_review", "rejected"), ("in_review", "countered"),
-        ("countered", "approved"), ("countered", "declined"),
-    },
-    "licence": {
-        ("awaiting_payment", "active"), ("awaiting_payment", "revoked"), ("active", "expired"), ("active", "revoked"),
-        ("active", "suspended"), ("suspended", "active"), ("suspended", "revoked"),
-    },
+    "licence_request": {(a, b) for a, b in BRIEF_PAIRS if a in REQUEST_STATES and b in REQUEST_STATES},
+    "licence": {(a, b) for a, b in BRIEF_PAIRS if a in LICENCE_STATES and b in LICENCE_STATES},
 }
+# `approved -> awaiting_payment` and `approved -> active`: an approval creates the licence in one of these.
+GRANTED = {b for a, b in BRIEF_PAIRS if a in REQUEST_STATES and b in LICENCE_STATES}
 PAIRS = [("licence_request", a, b) for a, b in product(RequestState, RequestState)] + \
         [("licence", a, b) for a, b in product(LicenceState, LicenceState)]
 
@@ -40,10 +64,30 @@ def _thing(session, kind: str, state: str):
     return thing
 
 
+def test_the_brief_is_read_as_written() -> None:
+    assert BRIEF_PAIRS == {
+        ("submitted", "in_review"), ("in_review", "approved"), ("in_review", "rejected"), ("in_review", "countered"),
+        ("countered", "approved"), ("countered", "declined"), ("approved", "awaiting_payment"),
+        ("awaiting_payment", "active"), ("approved", "active"), ("active", "expired"), ("active", "revoked"),
+        ("active", "suspended"), ("suspended", "active"), ("suspended", "revoked"),
+    }
+    # Every state the brief names is one of ours, and the brief's pairs are all accounted for.
+    assert {s for pair in BRIEF_PAIRS for s in pair} == REQUEST_STATES | LICENCE_STATES
+    assert len(ALLOWED["licence_request"]) + len(ALLOWED["licence"]) + len(GRANTED) == len(BRIEF_PAIRS)
+
+
 def test_the_machine_is_the_product_brief() -> None:
     for kind, allowed in ALLOWED.items():
         listed = {(a, b) for a, nexts in states.MACHINES[kind].items() for b in nexts}
-        assert listed == allowed
+        assert listed == allowed, f"{kind}: not in the brief {listed - allowed}, missing {allowed - listed}"
+    assert set(states.MACHINES["licence"]) == LICENCE_STATES
+    assert set(states.MACHINES["licence_request"]) == REQUEST_STATES
+
+
+@pytest.mark.parametrize(("amount", "state"), [(0, "active"), (5000, "awaiting_payment")])
+def test_an_approval_grants_a_licence_in_a_state_the_brief_allows(session, amount: int, state: str) -> None:
+    licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=amount)
+    assert licence.state == state and state in GRANTED
 
 
 def _audit_count(session, object_id: str) -> int:

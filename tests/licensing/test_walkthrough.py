@@ -72,6 +72,31 @@ def test_registration_quote_request_counter_acceptance_free_licence(client, sess
             "Counter-offer accepted", "Your licence request was approved"} <= subjects
     # Nothing to bill: a free licence queues no charge.
     assert session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.charge_licence")).first() is None
+    session.commit()
+
+    # The partner reads the trail of its own request and licence; which staff member acted is not shown.
+    trail = client.get("/v1/audit", headers=partner, params={"object_id": request["id"]})
+    assert trail.status_code == 200, trail.text
+    assert [(e["action"], e["actor_type"], e["actor_id"]) for e in trail.json()["items"]] == [
+        ("licence_request.approved", "partner", partner_id),
+        ("licence_request.countered", "staff", None),
+        ("licence_request.in_review", "system", "intake"),
+        ("licence_request.submitted", "partner", partner_id),
+    ]
+    countered_entry = trail.json()["items"][1]
+    assert countered_entry["before"] == {"state": "in_review"} and countered_entry["after"]["amount"] == 0
+    staff_view = client.get("/v1/staff/audit", headers=staff, params={"object_id": request["id"]}).json()["items"]
+    assert staff_view[1]["actor_id"] is not None  # the desk does see who countered
+    granted = client.get("/v1/audit", headers=partner, params={"object_type": "licence"})
+    assert [(e["action"], e["object_id"], e["after"]["state"]) for e in granted.json()["items"]] == [
+        ("licence.granted", licence_id, "active")]
+
+    # Another partner asking for the same ids sees nothing.
+    _other_id, other = _register(client, "Another Outlet")
+    for params in ({"object_id": request["id"]}, {"object_id": licence_id}, {"object_type": "licence"},
+                   {"object_type": "licence_request", "object_id": request["id"]}):
+        theirs = client.get("/v1/audit", headers=other, params=params)
+        assert theirs.status_code == 200 and theirs.json() == {"items": [], "next_cursor": None}, params
 
 
 def test_registration_quote_request_rejection(client, session) -> None:

@@ -1,0 +1,47 @@
+"""Licensing's public face: the functions other domains (billing, delivery, the console, the
+demo) and licensing's own routes call. Import it as `from api.licensing import service as licensing`.
+
+The rules live in the modules named on each line below, split along their seams (pricing,
+the rate card, requests, decisions, granting and moving licences, auto-approval); this module
+only re-exports what is meant to be used from outside them, so they can be reorganised without
+touching their callers. Every function takes the session first and flushes, never commits.
+"""
+
+from __future__ import annotations
+
+from api.licensing import errors
+from api.licensing.autoapproval import create_rule, delete_rule, get_rule, list_rules, update_rule
+from api.licensing.decisions import accept_counter, approve, counter, decline_counter, reject
+from api.licensing.errors import LicenceNotFound, LicenceRequestNotFound
+from api.licensing.form import describe as describe_form
+from api.licensing.grants import activate, expire, get_licence, grant, on_licence_change, revoke, suspend
+from api.licensing.licences import expire_due, list_licences
+from api.licensing.licences import revoke as revoke_licence
+from api.licensing.models import BillingMode, Licence, LicenceRequest, ScopeKind, Use
+from api.licensing.quotes import BILLING_MODES, Quote, TermsInput, quote
+from api.licensing.ratecard import (
+    DEFAULT_RATE_CARD, RateCard, current_row as current_rate_card, ensure_default_rate_card,
+    get_version as get_rate_card_version, publish as publish_rate_card, seed_default_rate_card,
+)
+from api.licensing.requests import get_request, licence_ids, list_for_partner as list_requests, list_queue
+from api.licensing.requests import submit as submit_request
+from api.licensing.states import LicenceState, RequestState, allowed as allowed_transitions
+
+__all__ = [
+    # requests, from the partner's side
+    "TermsInput", "Quote", "BILLING_MODES", "quote", "submit_request", "get_request", "list_requests",
+    "licence_ids", "describe_form",
+    # the staff queue and decisions
+    "list_queue", "approve", "reject", "counter", "accept_counter", "decline_counter",
+    # licences: granting, reading, and moving them through their states (billing, delivery, jobs)
+    "grant", "get_licence", "list_licences", "activate", "suspend", "expire", "revoke", "revoke_licence",
+    "expire_due", "on_licence_change", "allowed_transitions",
+    # the rate card
+    "RateCard", "DEFAULT_RATE_CARD", "current_rate_card", "get_rate_card_version", "publish_rate_card",
+    "ensure_default_rate_card", "seed_default_rate_card",
+    # auto-approval rules
+    "list_rules", "get_rule", "create_rule", "update_rule", "delete_rule",
+    # data and errors other domains name
+    "Licence", "LicenceRequest", "LicenceState", "RequestState", "BillingMode", "ScopeKind", "Use",
+    "LicenceNotFound", "LicenceRequestNotFound", "errors",
+]

@@ -1,0 +1,58 @@
+"""Query plans of the statements a service function really runs (SQLite's EXPLAIN QUERY PLAN).
+
+`captured(session)` records every SELECT run on the session's connection, with its parameters;
+`plan_problems` names each step of their plans that reads a whole table or sorts in a temporary
+B-tree, which is what a list endpoint must not do once the table is large.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import Session
+
+from tests.conftest import TEST_DATABASE_URL
+
+# EXPLAIN QUERY PLAN is SQLite's; PostgreSQL keeps statistics and chooses its own plans.
+sqlite_only = pytest.mark.skipif((TEST_DATABASE_URL or "").startswith("postgres"),
+                                 reason="reads SQLite's EXPLAIN QUERY PLAN")
+
+
+@contextmanager
+def captured(session: Session) -> Iterator[list[tuple[str, Any]]]:
+    statements: list[tuple[str, Any]] = []
+    connection = session.connection()
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+
+
+def plan(session: Session, statement: str, parameters: Any) -> list[str]:
+    rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    return [str(row[-1]) for row in rows]
+
+
+def plan_problems(session: Session, statements: list[tuple[str, Any]], *, search: bool) -> list[str]:
+    """Steps that scan a table without an index or sort in a temporary B-tree. With `search`, a
+    query that filters must also seek its index (`SEARCH ... USING INDEX`), not walk all of it."""
+    assert statements, "the function ran no SELECT"
+    problems = []
+    for statement, parameters in statements:
+        steps = plan(session, statement, parameters)
+        for step in steps:
+            bad = "TEMP B-TREE" in step or (step.startswith("SCAN") and "INDEX" not in step) or (
+                search and step.startswith("SCAN"))
+            if bad:
+                problems.append(f"{step}  <-  {' '.join(statement.split())[:300]}")
+    return problems
