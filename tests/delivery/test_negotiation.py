@@ -1,9 +1,10 @@
-"""Accept negotiation weighs q-values (RFC 9110 §12.5.1)."""
+"""Accept negotiation weighs q-values (RFC 9110 §12.5.1), for articles and feeds."""
 
 from __future__ import annotations
 
 import pytest
 
+from api.delivery.feeds import FEED_OFFERS
 from api.delivery.runtime import ARTICLE_OFFERS
 from tests.delivery.conftest import bearer, mint
 
@@ -28,6 +29,16 @@ def test_article_accept_negotiation(accept, chosen):
     assert ARTICLE_OFFERS.choose(accept) == chosen
 
 
+@pytest.mark.parametrize("accept, chosen", [
+    (None, "json"), ("application/atom+xml", "atom"), ("application/rss+xml", "rss"),
+    ("application/rss+xml, application/rdf+xml;q=0.8, application/atom+xml;q=0.6, application/xml;q=0.4", "rss"),
+    ("application/atom+xml;q=0.2, application/rss+xml;q=0.7", "rss"), ("application/xml", "atom"),
+    ("text/html", None), ("application/rss+xml;q=0", None),
+])
+def test_feed_accept_negotiation(accept, chosen):
+    assert FEED_OFFERS.choose(accept) == chosen
+
+
 def test_each_distinct_accept_is_parsed_once(monkeypatch):
     calls = []
     parse = ARTICLE_OFFERS._choose
@@ -45,3 +56,7 @@ def test_q_values_decide_over_http(client, licensed):
     refused = client.get(url, headers={**bearer(token), "Accept": "application/json;q=0"})
     assert refused.status_code == 406 and refused.json()["type"] == "/problems/format-not-acceptable"
     assert refused.json()["available"] == ["json", "ninjs", "html"]
+    feed = client.get("/v1/content/feed", headers={**bearer(token), "Accept": "application/atom+xml;q=0.5, application/rss+xml"})
+    assert feed.status_code == 200 and feed.headers["content-type"] == "application/rss+xml"
+    unknown = client.get("/v1/content/feed", headers={**bearer(token), "Accept": "text/calendar"})
+    assert unknown.status_code == 406 and unknown.json()["type"] == "/problems/format-not-acceptable"
