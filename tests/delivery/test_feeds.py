@@ -95,6 +95,12 @@ def test_tombstones_are_not_deliveries(client, session, licensed):
     assert [r.article_id for r in session.exec(select(UsageEvent)).all()] == [licensed.articles[1].id]
 
 
+def test_an_unknown_feed_format_is_406_not_422(client, licensed):
+    token = mint(client, licensed)["token"]
+    response = client.get("/v1/content/feed", headers=bearer(token), params={"format": "pdf"})
+    assert response.status_code == 406 and response.json()["available"] == ["json", "atom", "rss"]
+
+
 # --- query plans ---------------------------------------------------------------------------------
 
 def _explain(session, statement: str, parameters) -> str:
