@@ -125,6 +125,6 @@ def licensed_body(article: ArticleView) -> LicensedBody:
                 for t in (a.caption, a.credit, f"{a.caption or ''} {a.credit or ''}") if _normal(t)}
     if captions:
         _remove([b for b in root.css(_CAPTION_BLOCKS) if _normal(b.text(separator=" ")) in captions])
-    html = root.inner_html
+    html = root.inner_html or ""
     text = html_to_text(html)
     return LicensedBody(html, text, word_count(text), assets, removed)

@@ -12,7 +12,7 @@ TOKEN_CREATE_EXAMPLES = {
     "default": {"summary": "The default lifetime (never past the licence's end)", "value": {}},
     "short": {"summary": "A token for one hour", "value": {"expires_in_minutes": 60}},
 }
-_TOKEN_INFO_EXAMPLE = {
+_TOKEN_INFO_EXAMPLE: dict[str, Any] = {
     "jti": "Wm9fX2V4YW1wbGVfanRp", "licence_id": "lic_01jd7w3m5q...", "kid": "kid_01jd7w3m5q...",
     "issued_at": "2026-11-25T12:00:00Z", "expires_at": "2026-11-26T12:00:00Z", "revoked_at": None}
 TOKEN_PAGE_EXAMPLE = {"items": [

@@ -77,8 +77,8 @@ def _visible(stmt, now: datetime):
     """Licensable and out of any embargo (as `catalogue.is_available`, except that withdrawn
     articles stay: the feed announces their takedown)."""
     stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
-    return stmt.where(or_(and_(Article.embargo_until.is_(None), Article.status != ArticleStatus.embargoed),  # type: ignore[union-attr]
-                          Article.embargo_until <= now))  # type: ignore[operator]
+    unembargoed = and_(Article.embargo_until.is_(None), Article.status != ArticleStatus.embargoed)  # type: ignore[union-attr,arg-type]
+    return stmt.where(or_(unembargoed, Article.embargo_until <= now))  # type: ignore[operator,arg-type]
 
 
 def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime | None, cursor: str | None,
