@@ -21,6 +21,7 @@ class Article(SQLModel, table=True):
         Index("ix_article_sync", "updated_at", "id"),
         Index("ix_article_published", "published_at", "id"),
         Index("ix_article_section_published", "section", "published_at"),
+        Index("ix_article_section_sync", "section", "updated_at", "id"),  # section feeds, keyset by (updated_at, id)
     )
 
     id: str = Field(default_factory=lambda: new_id("art"), primary_key=True, max_length=40)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -51,16 +52,39 @@ class Problem(BaseModel):
     model_config = {"extra": "allow"}
 
 
-def problem_response(
-    *, status: int, type_: str, title: str, detail: str | None, instance: str | None,
-    headers: dict[str, str] | None = None, **extra: Any,
-) -> JSONResponse:
+def problem_body(
+    *, status: int, type_: str, title: str, detail: str | None, instance: str | None, **extra: Any,
+) -> dict[str, Any]:
+    """The RFC 9457 document; every problem answer (FastAPI's handlers and the content fast path)
+    is built here, so they cannot drift apart."""
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if instance:
         body["instance"] = instance
     body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def error_problem(exc: SyndicateError, instance: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """A domain error's problem document and the response headers it asks for (e.g. Retry-After)."""
+    extra = dict(exc.extra)
+    headers = extra.pop("headers", None)
+    body = problem_body(status=exc.status, type_=exc.type_uri(), title=exc.title, detail=exc.detail,
+                        instance=instance, **extra)
+    return body, headers if isinstance(headers, dict) else {}
+
+
+def problem_bytes(body: dict[str, Any]) -> bytes:
+    """Encoded exactly as JSONResponse encodes it."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+
+
+def problem_response(
+    *, status: int, type_: str, title: str, detail: str | None, instance: str | None,
+    headers: dict[str, str] | None = None, **extra: Any,
+) -> JSONResponse:
+    body = problem_body(status=status, type_=type_, title=title, detail=detail, instance=instance, **extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -84,11 +108,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SyndicateError)
     async def _domain_error(request: Request, exc: SyndicateError) -> JSONResponse:
-        headers = exc.extra.pop("headers", None) if isinstance(exc.extra.get("headers"), dict) else None
-        return problem_response(
-            status=exc.status, type_=exc.type_uri(), title=exc.title, detail=exc.detail,
-            instance=request.url.path, headers=headers, **exc.extra,
-        )
+        body, headers = error_problem(exc, request.url.path)
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,19 +8,21 @@ every other path, including the rest of /v1/content, falls through to the app.
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import re
+from itertools import count
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.core.errors import SyndicateError
-from api.core.problems import PROBLEM_JSON
+from api.core.problems import PROBLEM_JSON, error_problem, problem_bytes
 from api.delivery.runtime import DeliveryRuntime, Outcome
 
 PREFIX = "/v1/content/articles/"
 _SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
+_PROBLEM_TYPE = PROBLEM_JSON.encode()
 log = logging.getLogger("syndicate.delivery")
 
 
@@ -31,14 +33,32 @@ class _Internal(SyndicateError):
 
 
 def problem_outcome(exc: SyndicateError, instance: str) -> Outcome:
-    extra = dict(exc.extra)
-    headers = extra.pop("headers", None) or {}
-    body = {"type": exc.type_uri(), "title": exc.title, "status": exc.status, "detail": exc.detail, "instance": instance}
-    body.update({k: v for k, v in extra.items() if v is not None})
-    data = json.dumps(body, ensure_ascii=False).encode()
-    raw_headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(data)).encode())]
+    body, headers = error_problem(exc, instance)
+    data = problem_bytes(body)
+    raw_headers = [(b"content-type", _PROBLEM_TYPE), (b"content-length", str(len(data)).encode())]
     raw_headers += [(k.lower().encode(), str(v).encode()) for k, v in headers.items()]
     return Outcome(exc.status, raw_headers, data)
+
+
+# Request ids for requests that bring none (RequestIdMiddleware is not around the fast path): a
+# random per-process prefix and a counter, as unique as uuid4().hex and a fraction of its cost.
+_ids = count(1)
+_id_prefix = b""
+
+
+def _new_prefix() -> None:
+    global _id_prefix, _ids
+    _id_prefix, _ids = os.urandom(10).hex().encode(), count(1)
+
+
+_new_prefix()
+os.register_at_fork(after_in_child=_new_prefix)
+
+
+def request_id(incoming: bytes | None) -> bytes:
+    if incoming and _SAFE_ID.match(incoming):
+        return incoming
+    return b"%s%012x" % (_id_prefix, next(_ids))
 
 
 def bearer(header: bytes | None) -> str | None:
@@ -73,6 +93,7 @@ class ContentFastPath:
         query = dict(parse_qsl(scope["query_string"].decode("latin-1"))) if scope["query_string"] else {}
         inm, ims = headers.get(b"if-none-match"), headers.get(b"if-modified-since")
         accept = headers.get(b"accept")
+        rid = request_id(headers.get(b"x-request-id"))
         try:
             outcome = await self.runtime.serve_article(
                 raw_token=bearer(headers.get(b"authorization")) or query.get("token"), article_id=path[len(PREFIX):],
@@ -83,10 +104,8 @@ class ContentFastPath:
         except SyndicateError as exc:
             outcome = problem_outcome(exc, path)
         except Exception:  # noqa: BLE001 - FastAPI's error middleware is not around us: answer like it
-            log.exception("unhandled error on GET %s", path)
+            log.exception("unhandled error on GET %s (request %s)", path, rid.decode())
             outcome = problem_outcome(_Internal("An unexpected error occurred; it has been logged."), path)
-        request_id = headers.get(b"x-request-id")
-        if request_id and _SAFE_ID.match(request_id):
-            outcome.headers = [*outcome.headers, (b"x-request-id", request_id)]
-        await send({"type": "http.response.start", "status": outcome.status, "headers": outcome.headers})
+        await send({"type": "http.response.start", "status": outcome.status,
+                    "headers": [*outcome.headers, (b"x-request-id", rid)]})
         await send({"type": "http.response.body", "body": outcome.body})

@@ -1,7 +1,18 @@
 """`GET /v1/content/feed`: what a licence covers, as a JSON sync listing or an Atom/RSS feed.
 
 The JSON listing carries no bodies (fetch each article; that fetch is metered); Atom and RSS
-carry the licensed body and attribution of each entry, so every entry is metered as a delivery.
+carry the licensed body and attribution of each entry, so every entry is metered as a delivery,
+and a page is served whole or not at all (its entries must all fit in the licence's quota).
+
+Takedowns show in every format, so a licensee's system learns of them from the feed it reads:
+- JSON: the article stays listed, with `status: withdrawn`;
+- Atom: an RFC 6721 tombstone, `<at:deleted-entry ref="{entry id}" when="{withdrawn at}">`, with
+  the reason as `at:comment`;
+- RSS has no standard for this. A withdrawn article appears as an item with the same `guid` as
+  its entry (so readers that update items by guid replace it), the title prefixed "Withdrawn: ",
+  a `<category>withdrawn</category>` and, as its description, the reason and the request to remove
+  the copy; it carries no body.
+Tombstones are not deliveries: they are not metered and take no quota.
 """
 
 from __future__ import annotations
@@ -10,27 +21,68 @@ import hashlib
 import json
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 from sqlmodel import Session
 
-from api.catalogue.models import ArticleStatus
 from api.delivery import render, service
 from api.delivery.errors import NotAcceptable
 from api.delivery.metering import Usage
+from api.delivery.negotiation import Negotiator
 from api.delivery.runtime import DeliveryRuntime, Outcome, not_modified
-from api.delivery.snapshots import LicenceView, load_article
+from api.delivery.snapshots import ArticleView, LicenceView, load_article
 
 FEED_TYPES = {"json": "application/json", "atom": "application/atom+xml", "rss": "application/rss+xml"}
+FEED_OFFERS = Negotiator([
+    ("application/json", "json"), ("application/atom+xml", "atom"), ("application/rss+xml", "rss"),
+    ("application/xml", "atom"), ("text/xml", "atom"),
+])
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 def negotiate_feed(fmt: str | None, accept: str | None) -> str:
     if fmt:
         if fmt not in FEED_TYPES:
-            raise NotAcceptable(f"Unknown feed format {fmt!r}; use json, atom or rss.")
+            raise NotAcceptable(f"Unknown feed format {fmt!r}; use json, atom or rss.", available=list(FEED_TYPES))
         return fmt
-    accept = (accept or "").lower()
-    return "atom" if "atom" in accept else "rss" if "rss" in accept else "json"
+    chosen = FEED_OFFERS.choose(accept)
+    if chosen is None:
+        raise NotAcceptable("The feed is available as application/json, application/atom+xml or application/rss+xml "
+                            "(or ?format=json|atom|rss).", available=list(FEED_TYPES))
+    return chosen
+
+
+class _Tombstones(BaseExtension):
+    """RFC 6721 `at:deleted-entry` elements on an Atom feed (feedgen has no support of its own)."""
+
+    def __init__(self) -> None:
+        self.deleted: list[ArticleView] = []
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"at": TOMBSTONES_NS}
+
+    def extend_atom(self, feed):
+        for article in self.deleted:
+            when = article.withdrawn_at or article.updated_at
+            element = etree.SubElement(feed, f"{{{TOMBSTONES_NS}}}deleted-entry", ref=article.canonical_url,
+                                       when=when.isoformat())
+            etree.SubElement(element, f"{{{ATOM_NS}}}link", rel="alternate", href=article.canonical_url)
+            comment = etree.SubElement(element, f"{{{TOMBSTONES_NS}}}comment")
+            comment.text = _withdrawal_note(article)
+        return feed
+
+
+class _NoEntryExtension(BaseEntryExtension):
+    pass
+
+
+def _withdrawal_note(article: ArticleView) -> str:
+    reason = f": {article.withdrawal_reason}" if article.withdrawal_reason else ""
+    return f"Withdrawn by the publisher{reason}. Remove any copy you published."
 
 
 def _page(runtime: DeliveryRuntime, licence: LicenceView, updated_since: datetime | None, cursor: str | None,
@@ -49,12 +101,17 @@ def _json_listing(runtime: DeliveryRuntime, rows, next_cursor: str | None) -> by
     return json.dumps({"items": items, "next_cursor": next_cursor}, ensure_ascii=False).encode()
 
 
-def _xml_feed(runtime: DeliveryRuntime, licence: LicenceView, views, fmt: str, newest: datetime) -> bytes:
+def _xml_feed(runtime: DeliveryRuntime, licence: LicenceView, views: list[ArticleView], fmt: str,
+              newest: datetime, self_url: str) -> bytes:
     publisher = runtime.publisher
     fg = FeedGenerator()
+    tombstones = [a for a in views if a.withdrawn]
+    if fmt == "atom" and tombstones:
+        fg.register_extension("tombstones", _Tombstones, _NoEntryExtension, atom=True, rss=False)
+        fg.tombstones.deleted = tombstones  # type: ignore[attr-defined]
     fg.id(f"{publisher.base_url}/v1/content/feed?licence={licence.id}")
     fg.title(f"{publisher.name} — licensed feed ({licence.id})")
-    fg.link(href=f"{publisher.base_url}/v1/content/feed?format={fmt}", rel="self")
+    fg.link(href=self_url, rel="self")
     fg.link(href=publisher.base_url, rel="alternate")
     fg.description(licence.terms_text())
     fg.rights(f"© {publisher.copyright_holder}. {licence.terms_text()}")
@@ -62,22 +119,31 @@ def _xml_feed(runtime: DeliveryRuntime, licence: LicenceView, views, fmt: str, n
     fg.updated(newest)
     fg.lastBuildDate(newest)
     for article in views:
-        if article.status == ArticleStatus.withdrawn:
-            continue
-        rendered = runtime.rendition(licence, article, "html")
+        if article.withdrawn and fmt == "atom":
+            continue  # a tombstone, above
         entry = fg.add_entry(order="append")
         entry.id(article.canonical_url)
         entry.guid(article.canonical_url, permalink=True)
-        entry.title(article.headline)
         entry.link(href=article.canonical_url, rel="alternate")
         entry.published(article.published_at)
         entry.updated(article.updated_at)
+        if article.withdrawn:  # RSS: see the module docstring
+            entry.title(f"Withdrawn: {article.headline}")
+            entry.category({"term": "withdrawn"})
+            entry.description(_withdrawal_note(article))
+            continue
+        entry.title(article.headline)
         if article.byline:
             entry.author({"name": article.byline})
         if article.standfirst:
             entry.summary(article.standfirst)
-        entry.content(rendered.body.decode(), type="CDATA" if fmt == "rss" else "html")
+        entry.content(runtime.rendition(licence, article, "html").body.decode(), type="CDATA" if fmt == "rss" else "html")
     return fg.atom_str(pretty=False) if fmt == "atom" else fg.rss_str(pretty=False)
+
+
+def _feed_url(runtime: DeliveryRuntime, **params: Any) -> str:
+    query = urlencode({k: v.isoformat() if isinstance(v, datetime) else v for k, v in params.items() if v is not None})
+    return f"{runtime.settings.public_base_url}/v1/content/feed?{query}"
 
 
 async def serve_feed(runtime: DeliveryRuntime, *, raw_token: str | None, fmt: str | None, accept: str | None,
@@ -89,20 +155,23 @@ async def serve_feed(runtime: DeliveryRuntime, *, raw_token: str | None, fmt: st
     rows, views, next_cursor = await runtime.in_thread(_page, runtime, licence, updated_since, cursor, limit,
                                                          chosen != "json")
     newest = max((a.updated_at for a in rows), default=licence.starts_at)
-    body = _json_listing(runtime, rows, next_cursor) if chosen == "json" else _xml_feed(runtime, licence, views, chosen, newest)
+    self_url = _feed_url(runtime, format=chosen, limit=limit, updated_since=updated_since, cursor=cursor)
+    body = (_json_listing(runtime, rows, next_cursor) if chosen == "json"
+            else _xml_feed(runtime, licence, views, chosen, newest, self_url))
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
     conditional = render.Rendered(body, FEED_TYPES[chosen], etag, render.http_date(newest), "")
     headers: list[tuple[bytes, bytes]] = [(b"etag", etag.encode()), (b"last-modified", conditional.last_modified.encode()),
                                           (b"cache-control", b"private, no-cache"), (b"vary", b"Accept, Authorization")]
     if next_cursor:
-        headers.append((b"link", f'<{runtime.settings.public_base_url}/v1/content/feed?cursor={next_cursor}>; rel="next"'.encode()))
+        # The same listing, one page on: the same format, page size and sync point.
+        following = _feed_url(runtime, format=chosen, limit=limit, updated_since=updated_since, cursor=next_cursor)
+        headers.append((b"link", f'<{following}>; rel="next"'.encode()))
     if not_modified(conditional, if_none_match, if_modified_since):
         return Outcome(304, headers, b"")
     usages: list[Any] = [Usage(licence.id, licence.partner_id, a.id, a.version, "feed", claims.jti)
-                         for a in views if a.status != ArticleStatus.withdrawn]
-    for _ in usages:
-        await runtime.limiter.take_quota(licence, lambda since: runtime.used_since(licence.id, since))
+                         for a in views if not a.withdrawn]
     if usages:
+        await runtime.limiter.take_quota(licence, lambda since: runtime.used_since(licence.id, since), len(usages))
         await runtime.writer.record(*usages)
     headers += [(b"content-type", FEED_TYPES[chosen].encode()), (b"content-length", str(len(body)).encode())]
     return Outcome(200, headers, body)

@@ -3,7 +3,13 @@
 In this process: changes to articles, licences, tokens and keys are collected when a session
 flushes and applied to every live cache when it commits (a rolled-back change drops nothing).
 In other processes: `bump` increments a change counter in the same transaction as the change,
-and each process polls the counters (and the newest article `updated_at`) about twice a second.
+and each process polls the counters about twice a second.
+
+Articles are counted too, at commit time, for any transaction that changed an article row through
+the ORM (whichever service did it): comparing the newest `updated_at` instead would let a clock
+behind another host's hide a takedown. The bump is the transaction's last statement, so on
+PostgreSQL the counter's row lock is held only while committing and never ordered before an
+article's row lock (two imports locking articles could otherwise deadlock on it).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from api.licensing.service import on_licence_change
 from api.licensing.models import Licence
 
 _PENDING = "delivery_invalidations"
+_ARTICLE_CHANGED = "delivery_article_changed"
+GENERATIONS = ("licence", "token", "key", "article")  # the counters API processes poll
 
 
 class Invalidatable(Protocol):
@@ -37,7 +45,7 @@ def register(cache: Invalidatable) -> None:
 
 
 def bump(session: Session, name: str) -> None:
-    """Increment the change counter `name` (licence | token | key) inside the caller's transaction."""
+    """Increment the change counter `name` (one of GENERATIONS) inside the caller's transaction."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(DeliveryGeneration).values(name=name, value=1)
     stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"value": DeliveryGeneration.value + 1})
@@ -59,12 +67,23 @@ def _collect(session: Session, _context) -> None:
     for obj in chain(session.new, session.dirty, session.deleted):
         if isinstance(obj, Article):
             _note(session, "article", obj.id)
+            if obj not in session.new:  # a new article is in nobody's cache
+                session.info[_ARTICLE_CHANGED] = True
         elif isinstance(obj, Licence):
             _note(session, "licence", obj.id)
         elif isinstance(obj, LicenceToken) and obj.revoked_at is not None:
             _note(session, "token", obj.jti)
         elif isinstance(obj, SigningKey):
             _note(session, "key", obj.kid)
+
+
+@event.listens_for(Session, "before_commit")
+def _count_article_changes(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the outer commit counts
+    session.flush()  # so every article change of this transaction has been collected
+    if session.info.pop(_ARTICLE_CHANGED, False):
+        bump(session, "article")
 
 
 @event.listens_for(Session, "after_commit")
@@ -78,3 +97,4 @@ def _apply(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_ARTICLE_CHANGED, None)

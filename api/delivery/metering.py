@@ -1,9 +1,15 @@
 """Usage metering with group commit: durable before the body is sent, without a commit per request.
 
-A request appends its event to the open batch and awaits the batch's future. A writer task on the
+A request appends its event to the open batch and awaits its own future. A writer task on the
 same event loop takes the batch, writes it in ONE transaction, commits, and only then releases
 the waiting requests (or fails them: they answer 503 instead of serving an unrecorded
 copy). A crash can only lose events whose bodies were never sent.
+
+A client that disconnects while its request waits cancels only that request's future: the rest of
+the batch is served. Its event stays in the batch and is committed with it (it may already be
+being written; taking it back would race the commit), so a fetch whose client went away after it
+was queued is recorded although its body may never have reached the client. Metering errs on the
+side of counting a delivery that was attempted, never of serving one unrecorded.
 
 Why a task and not a thread: a writer thread must win the GIL back from a busy event loop after
 every database call, and each hand-over waits for the interpreter's switch interval (5 ms), which
@@ -117,9 +123,10 @@ class UsageWriter:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self._insert = f"INSERT INTO usage_event ({_COLUMNS}) VALUES ({', '.join(['?'] * 9)})"  # SQLite
-        # The open batch: its events, and ONE future every request in it awaits.
+        # The open batch: its events, and one future per request in it (a shared future would be
+        # cancelled for everyone by one waiter's cancellation).
         self._pending: list[Usage] = []
-        self._future: asyncio.Future | None = None
+        self._waiters: list[asyncio.Future] = []
         self._billed: set[tuple[str, str]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
@@ -168,21 +175,20 @@ class UsageWriter:
             self._tasks = []
 
     def submit(self, usages: list[Usage]) -> asyncio.Future:
-        """Queue events; the returned future (shared by the whole batch) resolves once they are committed."""
+        """Queue events; the returned future (this caller's own) resolves once they are committed."""
         if not self._accepting or asyncio.get_running_loop() is not self._loop:
             raise UsageNotRecorded("Usage metering is not running, so the article was not served; retry shortly.")
-        if self._future is None:
-            self._future = self._loop.create_future()
+        if not self._waiters:
             self._wake.set()  # type: ignore[union-attr]
+        future = self._loop.create_future()
+        self._waiters.append(future)
         self._pending.extend(usages)
-        return self._future
+        return future
 
     async def record(self, *usages: Usage) -> None:
         future = self.submit(list(usages))
         try:
-            # Not shielded: cancelling an await of a plain Future cancels the Future itself, which would
-            # fail the whole batch; a batch future is only ever set by the writer, so await it bare.
-            await future
+            await future  # cancelling this request cancels only its own future (see the module doc)
         except Exception as exc:  # noqa: BLE001 - whatever failed, the body must not go out
             raise UsageNotRecorded("The delivery could not be recorded, so it was not served; retry shortly.") from exc
 
@@ -196,27 +202,26 @@ class UsageWriter:
                 self._wake.clear()  # type: ignore[union-attr]
                 # Let the requests already in flight in this loop iteration join the batch.
                 await asyncio.sleep(self.gather_seconds)
-                usages, future = self._pending, self._future
-                self._pending, self._future = [], None
-                if future is not None:
+                usages, waiters = self._pending, self._waiters
+                self._pending, self._waiters = [], []
+                if waiters:
                     try:
                         if connection is None:
                             connection = await self._connect()
                         await self._write(connection, usages)
-                        _settle(future, None)
+                        _settle(waiters, None)
                     except Exception as exc:  # noqa: BLE001
                         log.exception("usage batch of %d event(s) failed", len(usages))
-                        _settle(future, exc)
+                        _settle(waiters, exc)
                         connection = await self._discard(connection)
-                if self._future is not None:
+                if self._waiters:
                     self._wake.set()  # type: ignore[union-attr]  # more arrived while writing
                 elif not self._accepting:
                     self._wake.set()  # type: ignore[union-attr]  # let the other writer task see the stop
                     break
         finally:
-            if self._future is not None:
-                _settle(self._future, UsageNotRecorded("metering stopped"))
-            self._pending, self._future = [], None
+            _settle(self._waiters, UsageNotRecorded("metering stopped"))
+            self._pending, self._waiters = [], []
             await self._close(connection)
 
     async def _connect(self):
@@ -351,9 +356,10 @@ def _array_fields(cache: dict[Usage, tuple[str, ...]], u: Usage) -> tuple[str, .
     return found
 
 
-def _settle(future: asyncio.Future, error: BaseException | None) -> None:
-    if not future.done():
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
+def _settle(waiters: list[asyncio.Future], error: BaseException | None) -> None:
+    for future in waiters:
+        if not future.done():  # a cancelled waiter (its client went away) is simply skipped
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)

@@ -116,8 +116,10 @@ class Limiter:
                      "RateLimit-Reset": str(retry), "RateLimit-Policy": self.policy},
         )
 
-    async def take_quota(self, licence: LicenceView, used_this_month: Callable[[datetime], Awaitable[int]]) -> None:
-        """Count one delivery against the licence's monthly quota, or refuse with 429."""
+    async def take_quota(self, licence: LicenceView, used_this_month: Callable[[datetime], Awaitable[int]],
+                         amount: int = 1) -> None:
+        """Count `amount` deliveries (one article, or a feed page's entries) against the licence's
+        monthly quota, all or nothing: if they do not all fit, none is counted and the answer is 429."""
         if licence.monthly_quota is None:
             return
         now = datetime.now(UTC)
@@ -126,16 +128,22 @@ class Limiter:
         expiry = int((end - now).total_seconds()) + 86_400
         if key not in self._seeded:
             if not await self.storage.get(key):
-                used = await used_this_month(start)
-                if used:
-                    await self.storage.incr(key, expiry, used)
+                recorded = await used_this_month(start)
+                if recorded:
+                    await self.storage.incr(key, expiry, recorded)
             self._seeded.add(key)
-        if await self.storage.incr(key, expiry) > licence.monthly_quota:
+        if amount <= 0:
+            return
+        used = await self.storage.incr(key, expiry, amount)
+        if used > licence.monthly_quota:
+            await self.storage.incr(key, expiry, -amount)  # give back what this refusal took
+            remaining = max(0, licence.monthly_quota - (used - amount))
             retry = max(1, math.ceil((end - now).total_seconds()))
             raise QuotaExceeded(
-                f"Licence {licence.id} allows {licence.monthly_quota} deliveries a month and they are used up; "
+                f"Licence {licence.id} allows {licence.monthly_quota} deliveries a month and "
+                f"{'they are used up' if amount == 1 else f'these {amount} would go past it'}; "
                 f"the quota renews on {end.date().isoformat()}. Ask the licensing desk for a larger quota.",
                 headers={"Retry-After": str(retry), "RateLimit-Limit": str(licence.monthly_quota),
-                         "RateLimit-Remaining": "0", "RateLimit-Reset": str(retry),
+                         "RateLimit-Remaining": str(remaining), "RateLimit-Reset": str(retry),
                          "RateLimit-Policy": f"{licence.monthly_quota};w={int((end - start).total_seconds())}"},
             )

@@ -17,8 +17,7 @@ from email.utils import format_datetime
 from html import escape
 from typing import Any
 
-from selectolax.lexbor import LexborHTMLParser
-
+from api.delivery.licensed import licensed_body
 from api.delivery.snapshots import ArticleView, LicenceView
 
 FORMATS = {
@@ -89,22 +88,6 @@ def parse_beacon(publisher: Publisher, signed: str) -> tuple[str, str] | None:
 
 # --- the licence-independent part ------------------------------------------------------------------
 
-def licensed_body(article: ArticleView) -> tuple[str, list[dict[str, Any]]]:
-    """The body without any non-relicensable asset, and a note for each asset removed."""
-    blocked = {a.url for a in article.assets if not a.relicensable and a.url}
-    removed = [{"position": a.position, "kind": a.kind, "credit": a.credit, "caption": a.caption,
-                "reason": f"Credited to {a.credit or 'a third party'}: not the publisher's to relicense."}
-               for a in article.assets if not a.relicensable]
-    if not blocked:
-        return article.body_html, removed
-    tree = LexborHTMLParser(article.body_html)
-    for img in tree.css("img"):
-        if img.attributes.get("src") in blocked:
-            (img.parent if img.parent is not None and img.parent.tag == "figure" else img).decompose()
-    body = tree.body.inner_html if tree.body is not None else ""
-    return body, removed
-
-
 def attribution(publisher: Publisher, licence: LicenceView, article: ArticleView) -> dict[str, Any]:
     year = article.published_at.year
     byline = article.byline or ", ".join(article.authors) or None
@@ -145,16 +128,18 @@ def attribution(publisher: Publisher, licence: LicenceView, article: ArticleView
 
 
 def base_json(article: ArticleView) -> dict[str, Any]:
-    body, removed = licensed_body(article)
+    """The licence-independent part, from the licensed body (see licensed.py): the body HTML and
+    text, word count and assets all come from it, never from the article as stored."""
+    body = licensed_body(article)
     return {
         "id": article.id, "version": article.version, "headline": article.headline, "standfirst": article.standfirst,
         "byline": article.byline, "authors": list(article.authors), "section": article.section, "tags": list(article.tags),
         "language": article.language, "published_at": _iso(article.published_at), "updated_at": _iso(article.updated_at),
-        "canonical_url": article.canonical_url, "body_html": body, "body_text": article.body_text,
-        "word_count": article.word_count, "correction_note": article.correction_note,
+        "canonical_url": article.canonical_url, "body_html": body.html, "body_text": body.text,
+        "word_count": body.word_count, "correction_note": article.correction_note,
         "assets": [{"position": a.position, "kind": a.kind, "url": a.url, "caption": a.caption, "credit": a.credit}
-                   for a in article.assets if a.relicensable],
-        "removed_assets": removed,
+                   for a in body.assets],
+        "removed_assets": body.removed,
     }
 
 
@@ -175,8 +160,8 @@ def render_ninjs(base: dict[str, Any], attr: dict[str, Any], article: ArticleVie
         "usageTerms": lic["terms"], "rightsInfo": {"linkedRights": f"{attr['json_ld']['license']}"},
         "headlines": [{"role": "main", "value": article.headline}],
         "bodies": [
-            {"role": "main", "contentType": "text/html", "value": base["body_html"], "wordCount": article.word_count},
-            {"role": "main", "contentType": "text/plain", "value": article.body_text, "wordCount": article.word_count},
+            {"role": "main", "contentType": "text/html", "value": base["body_html"], "wordCount": base["word_count"]},
+            {"role": "main", "contentType": "text/plain", "value": base["body_text"], "wordCount": base["word_count"]},
             {"role": "attribution", "contentType": "text/html", "value": attr["html"]},
         ],
         "altIds": [{"role": "syndicate-id", "value": article.id}, {"role": "licence", "value": lic["id"]}],

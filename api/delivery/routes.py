@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.core.errors import Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, SettingsDep
@@ -21,8 +22,10 @@ from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
 from api.delivery.runtime import DeliveryRuntime, Outcome
-from api.delivery.schemas import (ContentArticle, FeedPage, Jwks, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryRead,
-                                  WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointRead)
+from api.delivery.feeds import FEED_TYPES
+from api.delivery.schemas import (NINJS_EXAMPLE, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
+                                  TokenCreate, TokenInfo, TokenRead, WebhookDeliveryRead, WebhookEndpointCreate,
+                                  WebhookEndpointCreated, WebhookEndpointRead)
 from api.licensing.service import LicenceNotFound
 
 router = APIRouter()
@@ -42,6 +45,29 @@ def _runtime(request: Request) -> DeliveryRuntime:
     return request.app.state.delivery
 
 
+def _header(description: str, kind: str = "string") -> dict:
+    return {"description": description, "schema": {"type": kind}}
+
+
+VALIDATORS = {
+    "ETag": _header("The representation's tag: send it back as `If-None-Match` to revalidate (304, not metered)."),
+    "Last-Modified": _header("When the article last changed; `If-Modified-Since` works too."),
+}
+RATE_LIMIT_HEADERS = {
+    "Retry-After": _header("Seconds until a retry can succeed.", "integer"),
+    "RateLimit-Limit": _header("Requests (per token) or deliveries (per licence, a month) allowed in the window.", "integer"),
+    "RateLimit-Remaining": _header("What is left of it.", "integer"),
+    "RateLimit-Reset": _header("Seconds until the window resets.", "integer"),
+    "RateLimit-Policy": _header("The limit and its window in seconds, e.g. `600;w=60`."),
+}
+
+
+def _with_headers(responses: dict, **by_status: dict) -> dict:
+    for code, headers in by_status.items():
+        responses.setdefault(int(code.removeprefix("s")), {}).setdefault("headers", {}).update(headers)
+    return responses
+
+
 def _response(outcome: Outcome) -> Response:
     response = Response(content=outcome.body, status_code=outcome.status)
     response.raw_headers = list(outcome.headers)
@@ -53,9 +79,9 @@ def _response(outcome: Outcome) -> Response:
 @router.post("/v1/licences/{licence_id}/tokens", response_model=TokenRead, status_code=status.HTTP_201_CREATED,
              tags=["licences"], summary="Mint a licence token",
              description="A JWT (ES256, `kid` header) for one of your active licences; it never outlives the licence.",
-             responses=error_responses(LicenceNotFound, errors.CannotMintToken))
+             responses=error_responses(Unauthenticated, LicenceNotFound, errors.CannotMintToken, ValidationFailed))
 def mint_token(licence_id: str, partner: CurrentPartner, session: SessionDep, settings: SettingsDep,
-               body: Annotated[TokenCreate | None, Body()] = None) -> TokenRead:
+               body: Annotated[TokenCreate | None, Body(openapi_examples=TOKEN_CREATE_EXAMPLES)] = None) -> TokenRead:
     raw, row, licence = service.mint_token(session, settings, licence_id=licence_id, partner_id=partner.id,
                                            minutes=body.expires_in_minutes if body else None)
     return TokenRead(token=raw, jti=row.jti, kid=row.kid, licence_id=licence.id, scope=str(licence.scope),
@@ -63,7 +89,9 @@ def mint_token(licence_id: str, partner: CurrentPartner, session: SessionDep, se
 
 
 @router.get("/v1/licences/{licence_id}/tokens", response_model=Page[TokenInfo], tags=["licences"],
-            summary="List a licence's tokens", responses=error_responses(LicenceNotFound))
+            summary="List a licence's tokens",
+            responses={200: {"content": {"application/json": {"example": TOKEN_PAGE_EXAMPLE}}},
+                       **error_responses(Unauthenticated, LicenceNotFound, ValidationFailed)})
 def list_tokens(licence_id: str, partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
                 limit: Limit = DEFAULT_LIMIT) -> Page[TokenInfo]:
     rows, next_cursor = service.list_tokens(session, licence_id=licence_id, partner_id=partner.id, cursor=cursor, limit=limit)
@@ -72,7 +100,7 @@ def list_tokens(licence_id: str, partner: CurrentPartner, session: SessionDep, c
 
 @router.delete("/v1/licences/{licence_id}/tokens/{jti}", status_code=status.HTTP_204_NO_CONTENT, tags=["licences"],
                summary="Revoke a licence token", description="Takes effect at once, in every API process.",
-               responses=error_responses(LicenceNotFound, errors.TokenNotFound))
+               responses=error_responses(Unauthenticated, LicenceNotFound, errors.TokenNotFound))
 def revoke_token(licence_id: str, jti: str, partner: CurrentPartner, session: SessionDep) -> Response:
     service.revoke_token(session, licence_id=licence_id, partner_id=partner.id, jti=jti)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -87,9 +115,19 @@ def jwks(session: SessionDep) -> Jwks:
 # --- content (licence token) ---------------------------------------------------------------------
 
 _CONTENT_EXAMPLES = {
-    render.FORMATS["ninjs"]: {"schema": {"type": "object", "description": "IPTC ninjs 3.1"}},
+    render.FORMATS["ninjs"]: {"schema": {"type": "object", "description": f"IPTC ninjs 3.1 ({render.NINJS_SCHEMA})"},
+                              "example": NINJS_EXAMPLE},
     "text/html": {"schema": {"type": "string", "description": "Embeddable HTML fragment with attribution"}},
 }
+
+
+def _format_query(formats):
+    names = list(formats)
+    # A plain string, not an enum FastAPI would check: an unknown format is 406 Not Acceptable (the
+    # server cannot produce it), the same answer the fast path gives, not a 422.
+    return Query(description=f"Overrides Accept: one of {', '.join(names)}; anything else is 406.",
+                 json_schema_extra={"anyOf": [{"type": "string", "enum": names}, {"type": "null"}]},
+                 examples=[names[1]])
 
 
 @router.get(
@@ -98,13 +136,15 @@ _CONTENT_EXAMPLES = {
     description="The licensed rendition with attribution, as JSON (default), IPTC ninjs (`format=ninjs` or "
                 "`Accept: application/vnd.iptc.ninjs+json`) or an HTML fragment (`format=html` or `Accept: text/html`). "
                 "Every 200 is metered before it is sent; send `If-None-Match` to revalidate for free.",
-    responses={200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
-               **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
-                                 errors.NotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded)},
+    responses=_with_headers(
+        {200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
+         **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
+                           errors.NotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded)},
+        s200=VALIDATORS, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
 )
 async def content_article(
     request: Request, article_id: str, credentials: BearerDep, token: TokenQuery = None,
-    format: Annotated[Literal["json", "ninjs", "html"] | None, Query(description="Overrides Accept.")] = None,
+    format: Annotated[str | None, _format_query(render.FORMATS)] = None,
     territory: Annotated[str | None, Query(description="ISO country where the copy will appear.")] = None,
     if_none_match: Annotated[str | None, Header()] = None, if_modified_since: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -119,15 +159,23 @@ async def content_article(
     "/v1/content/feed", response_model=FeedPage, tags=["content"], summary="What the licence covers (sync or Atom/RSS)",
     description="JSON: a keyset-paginated listing (oldest change first) with `updated_since` for sync; withdrawn "
                 "articles appear with `status: withdrawn`. Atom/RSS (`format` or Accept): the licensed bodies with "
-                "attribution, each entry metered.",
-    responses={200: {"content": {"application/atom+xml": {"schema": {"type": "string"}},
-                                 "application/rss+xml": {"schema": {"type": "string"}}}},
-               304: {"description": "Not modified"},
-               **error_responses(*TOKEN_ERRORS, errors.NotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded)},
+                "attribution, each entry metered; a page is served whole or refused (429) if its entries would "
+                "exceed the licence's quota. Withdrawn articles appear in Atom as RFC 6721 `at:deleted-entry` "
+                "tombstones, and in RSS as an item with the same `guid`, titled `Withdrawn: ...`, in category "
+                "`withdrawn`, without a body. The `Link: rel=\"next\"` URL keeps `format`, `limit` and `updated_since` "
+                "(add `token` again if you pass it in the query).",
+    responses=_with_headers(
+        {200: {"content": {"application/atom+xml": {"schema": {"type": "string"}},
+                           "application/rss+xml": {"schema": {"type": "string"}}}},
+         304: {"description": "Not modified"},
+         **error_responses(*TOKEN_ERRORS, errors.NotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded,
+                           ValidationFailed)},
+        s200={**VALIDATORS, "Link": _header('`<next page URL>; rel="next"` while there are more pages.')},
+        s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
 )
 async def content_feed(
     request: Request, credentials: BearerDep, token: TokenQuery = None,
-    format: Annotated[Literal["json", "atom", "rss"] | None, Query(description="Overrides Accept.")] = None,
+    format: Annotated[str | None, _format_query(FEED_TYPES)] = None,
     updated_since: Annotated[datetime | None, Query(description="Only articles changed after this instant.")] = None,
     cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
     if_none_match: Annotated[str | None, Header()] = None, if_modified_since: Annotated[str | None, Header()] = None,

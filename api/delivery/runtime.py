@@ -24,9 +24,10 @@ from api.core.db import utcnow
 from api.delivery import invalidation, keys as signing_keys, render
 from api.delivery.errors import ContentWithdrawn, InvalidToken, NotAcceptable, NotCovered, TokenRevoked
 from api.delivery.metering import Usage, UsageWriter
+from api.delivery.negotiation import Negotiator
 from api.delivery.models import LicenceToken, UsageEvent
 from api.delivery.quotas import Limiter
-from api.delivery.snapshots import ArticleView, LicenceView, load_article, load_licence
+from api.delivery.snapshots import ArticleView, LicenceView, ViewCache, load_article, load_licence
 from api.delivery.tokens import Claims, TokenVerifier
 
 log = logging.getLogger("syndicate.delivery")
@@ -41,21 +42,31 @@ class Outcome:
     body: bytes
 
 
+ARTICLE_OFFERS = Negotiator([
+    ("application/json", "json"), ("application/vnd.iptc.ninjs+json", "ninjs"),
+    ("application/ninjs+json", "ninjs"), ("text/html", "html"),
+])
+_NOT_ACCEPTABLE = ("This article is available as application/json, application/vnd.iptc.ninjs+json or "
+                   "text/html (or ?format=json|ninjs|html).")
+
+# Per process. Licence views are small; article views hold a body (tens of kB): 4,096 of them are
+# ~100 MB at most. Past the cap the oldest stored is evicted; a hit never costs more than a dict lookup.
+LICENCE_CACHE_SIZE = 50_000
+ARTICLE_CACHE_SIZE = 4_096
+RENDERED_CACHE_SIZE = 20_000  # renditions (bytes); cleared together with `bases` when full
+
+
 def negotiate(fmt: str | None, accept: str | None) -> str:
-    """`format` wins; otherwise the first Accept match; JSON by default."""
+    """`format` wins; otherwise Accept, weighed by its q-values; JSON by default."""
     if fmt:
         if fmt in render.FORMATS:
             return fmt
-        raise NotAcceptable(f"Unknown format {fmt!r}; use one of {', '.join(render.FORMATS)}.")
-    if not accept or accept == "*/*":
-        return "json"
-    accept = accept.lower()
-    offers = {"ninjs": accept.find("ninjs"), "html": accept.find("text/html"), "json": accept.find("json"),
-              "any": max(accept.find("*/*"), accept.find("application/*"))}
-    found = sorted((position, name) for name, position in offers.items() if position >= 0)
-    if not found:
-        raise NotAcceptable("This article is available as application/json, application/vnd.iptc.ninjs+json or text/html.")
-    return "json" if found[0][1] == "any" else found[0][1]
+        raise NotAcceptable(f"Unknown format {fmt!r}; use one of {', '.join(render.FORMATS)}.",
+                            available=list(render.FORMATS))
+    chosen = ARTICLE_OFFERS.choose(accept)
+    if chosen is None:
+        raise NotAcceptable(_NOT_ACCEPTABLE, available=list(render.FORMATS))
+    return chosen
 
 
 class DeliveryRuntime:
@@ -68,8 +79,8 @@ class DeliveryRuntime:
         self.verifier = TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience)
         self.writer = UsageWriter(engine)
         self.limiter = Limiter(settings)
-        self.licences: dict[str, LicenceView] = {}
-        self.articles: dict[str, ArticleView] = {}
+        self.licences: ViewCache = ViewCache(LICENCE_CACHE_SIZE)
+        self.articles: ViewCache = ViewCache(ARTICLE_CACHE_SIZE)
         self.bases: dict[tuple[str, int], dict[str, Any]] = {}
         self.rendered: dict[tuple[str, str, int, str], render.Rendered] = {}
         self.revoked: frozenset[str] = frozenset()
@@ -101,8 +112,8 @@ class DeliveryRuntime:
         await self.writer.aclose()
 
     def clear(self) -> None:
-        self.licences.clear()
-        self.articles.clear()
+        self.licences.invalidate()
+        self.articles.invalidate()
         self.bases.clear()
         self.rendered.clear()
         self.limiter.reset()
@@ -114,9 +125,9 @@ class DeliveryRuntime:
         revoked = set()
         for kind, key in changes:
             if kind == "licence":
-                self.licences.pop(key, None)
+                self.licences.invalidate(key)
             elif kind == "article":
-                self.articles.pop(key, None)
+                self.articles.invalidate(key)
             elif kind == "token":
                 revoked.add(key)
             elif kind == "key":
@@ -145,8 +156,6 @@ class DeliveryRuntime:
             cursor = connection.cursor()
             cursor.execute("SELECT name, value FROM delivery_generation")
             generations = dict(cursor.fetchall())
-            cursor.execute("SELECT max(updated_at) FROM article")
-            newest_article = cursor.fetchone()[0]
             if self.writer.sqlite:
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
             cursor.close()
@@ -154,7 +163,7 @@ class DeliveryRuntime:
                 connection.rollback()
         finally:
             connection.close()
-        return generations.get("licence"), generations.get("token"), generations.get("key"), newest_article
+        return tuple(generations.get(name) for name in invalidation.GENERATIONS)
 
     def poll_once(self) -> None:
         """Drop whatever another process changed since the last poll; on SQLite, checkpoint the WAL
@@ -162,14 +171,15 @@ class DeliveryRuntime:
         marks = self._read_marks()
         if self._marks is not None and marks != self._marks:
             old = self._marks
-            if marks[0] != old[0]:
-                self.licences.clear()
-            if marks[1] != old[1]:
+            changed = {name for name, now, before in zip(invalidation.GENERATIONS, marks, old) if now != before}
+            if "licence" in changed:
+                self.licences.invalidate()
+            if "token" in changed:
                 self.refresh_revocations()
-            if marks[2] != old[2]:
+            if "key" in changed:
                 self.refresh_keys()
-            if marks[3] != old[3]:
-                self.articles.clear()
+            if "article" in changed:
+                self.articles.invalidate()
         self._marks = marks
 
     def _poll_forever(self) -> None:
@@ -227,17 +237,19 @@ class DeliveryRuntime:
             raise TokenRevoked(f"Token {claims.jti} was revoked; mint a new one if the licence is still active.")
         licence = self.licences.get(claims.licence_id)
         if licence is None:
+            epoch = self.licences.epoch  # before the read: a change committed during it must win
             licence = await self.in_thread(self._load_licence, claims.licence_id)
             if licence is None:
                 raise InvalidToken("The token names a licence that does not exist; mint a new token.")
-            self.licences[licence.id] = licence
+            self.licences.store(licence.id, licence, epoch)
         return self._check_authorization(claims, licence)
 
     async def article(self, article_id: str) -> ArticleView:
         article = self.articles.get(article_id)
         if article is None:
+            epoch = self.articles.epoch
             article = await self.in_thread(self._load_article, article_id)
-            self.articles[article_id] = article
+            self.articles.store(article_id, article, epoch)
         return article
 
     def rendition(self, licence: LicenceView, article: ArticleView, fmt: str) -> render.Rendered:
@@ -248,7 +260,7 @@ class DeliveryRuntime:
             if base is None:
                 base = self.bases[(article.id, article.version)] = render.base_json(article)
             found = render.render(self.publisher, licence, article, fmt, base)
-            if len(self.rendered) > 20_000:
+            if len(self.rendered) >= RENDERED_CACHE_SIZE:
                 self.rendered.clear()
                 self.bases.clear()
             self.rendered[key] = found
@@ -269,8 +281,9 @@ class DeliveryRuntime:
                 f"Article {article.id} was withdrawn on {article.withdrawn_at.isoformat() if article.withdrawn_at else 'request'}"
                 f"{': ' + article.withdrawal_reason if article.withdrawal_reason else ''}. Remove any copy you published.",
                 article_id=article.id, version=article.version)
-        if not article.available:
-            raise NotCovered(f"Article {article.id} is not available yet (embargoed).")
+        if time.time() < article.available_from:
+            until = f" until {article.embargo_until.isoformat()}" if article.embargo_until else ""
+            raise NotCovered(f"Article {article.id} is under embargo{until}; fetch it again then.")
 
     async def serve_article(
         self, *, raw_token: str | None, article_id: str, fmt: str | None, accept: str | None, territory: str | None,

@@ -8,6 +8,18 @@ from typing import Any
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 TOKEN_EXAMPLE = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtpZF8wMWpkLi4uIiwidHlwIjoiSldUIn0.eyJpc3MiOiJzeW5kaWNhdGUiLCJ..."
+TOKEN_CREATE_EXAMPLES = {
+    "default": {"summary": "The default lifetime (never past the licence's end)", "value": {}},
+    "short": {"summary": "A token for one hour", "value": {"expires_in_minutes": 60}},
+}
+_TOKEN_INFO_EXAMPLE: dict[str, Any] = {
+    "jti": "Wm9fX2V4YW1wbGVfanRp", "licence_id": "lic_01jd7w3m5q...", "kid": "kid_01jd7w3m5q...",
+    "issued_at": "2026-11-25T12:00:00Z", "expires_at": "2026-11-26T12:00:00Z", "revoked_at": None}
+TOKEN_PAGE_EXAMPLE = {"items": [
+    _TOKEN_INFO_EXAMPLE,
+    {**_TOKEN_INFO_EXAMPLE, "jti": "cmV2b2tlZF9leGFtcGxl", "issued_at": "2026-11-24T09:00:00Z",
+     "expires_at": "2026-11-25T09:00:00Z", "revoked_at": "2026-11-24T17:30:00Z"},
+], "next_cursor": None}
 
 
 class TokenCreate(BaseModel):
@@ -33,15 +45,13 @@ class TokenRead(BaseModel):
 
 
 class TokenInfo(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "jti": "Wm9fX2V4YW1wbGVfanRp", "licence_id": "lic_01jd7w3m5q...", "kid": "kid_01jd7w3m5q...",
-        "issued_at": "2026-11-25T12:00:00Z", "expires_at": "2026-11-26T12:00:00Z", "revoked_at": None}]})
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_TOKEN_INFO_EXAMPLE]})
     jti: str
     licence_id: str
     kid: str
     issued_at: datetime
     expires_at: datetime
-    revoked_at: datetime | None
+    revoked_at: datetime | None = Field(default=None, description="Set once the token is revoked (always present).")
 
 
 class Jwks(BaseModel):
@@ -86,10 +96,11 @@ class ContentAsset(BaseModel):
 
 
 class RemovedAsset(BaseModel):
+    """An asset kept out of the licensed copy (its caption too: it describes a picture you may not show)."""
+
     position: int
     kind: str
     credit: str | None
-    caption: str | None
     reason: str
 
 
@@ -103,7 +114,7 @@ class ContentArticle(BaseModel):
         "updated_at": "2020-01-07T15:00:00Z", "canonical_url": "https://www.middleeasteye.net/news/putin-syria-visit",
         "body_html": "<p>Russia's president met his Syrian counterpart...</p>",
         "body_text": "Russia's president met his Syrian counterpart...", "word_count": 7, "correction_note": None,
-        "assets": [], "removed_assets": [{"position": 0, "kind": "image", "credit": "Reuters", "caption": "Putin and Assad",
+        "assets": [], "removed_assets": [{"position": 0, "kind": "image", "credit": "Reuters",
                                           "reason": "Credited to Reuters: not the publisher's to relicense."}],
         "attribution": {"credit_line": "By MEE staff, Middle East Eye. Republished under licence lic_01jd...",
                         "canonical_url": "https://www.middleeasteye.net/news/putin-syria-visit",
@@ -207,3 +218,33 @@ class WebhookDeliveryRead(BaseModel):
     attempts: list[WebhookAttempt]
     created_at: datetime
     delivered_at: datetime | None
+
+
+_CANONICAL = "https://www.middleeasteye.net/news/putin-syria-visit"
+_LICENCE_URL = "https://syndicate.example.com/v1/licences/lic_01jd..."
+_BEACON = "https://syndicate.example.com/v1/content/beacon/lic_01jd.art_01jd.sig.gif"
+# The ninjs rendition (`format=ninjs`); a test validates it against the IPTC ninjs 3.1 schema.
+NINJS_EXAMPLE: dict[str, Any] = {
+    "uri": _CANONICAL, "type": "text", "representationType": "full", "profile": "syndicate-licensed", "version": "2",
+    "firstCreated": "2020-01-07T12:00:00Z", "versionCreated": "2020-01-07T15:00:00Z", "pubStatus": "usable",
+    "language": "en", "copyrightHolder": "Middle East Eye", "copyrightNotice": "© 2020 Middle East Eye. All rights reserved.",
+    "usageTerms": "Licence lic_01jd...: web use, scope article, territories GB, language en, from 2026-11-01 to "
+                  "2026-12-01. Keep the attribution and canonical link; do not edit the meaning; remove on takedown.",
+    "rightsInfo": {"linkedRights": _LICENCE_URL},
+    "headlines": [{"role": "main", "value": "Putin makes surprise visit to Syria"}],
+    "bodies": [
+        {"role": "main", "contentType": "text/html", "value": "<p>Russia's president met his Syrian counterpart...</p>",
+         "wordCount": 6},
+        {"role": "main", "contentType": "text/plain", "value": "Russia's president met his Syrian counterpart...",
+         "wordCount": 6},
+        {"role": "attribution", "contentType": "text/html", "value": f'<link rel="canonical" href="{_CANONICAL}">...'},
+    ],
+    "altIds": [{"role": "syndicate-id", "value": "art_01jd7w3m5q..."}, {"role": "licence", "value": "lic_01jd..."}],
+    "infoSources": [{"name": "Middle East Eye", "role": "originator", "uri": _CANONICAL}],
+    "subjects": [{"name": "russia", "rel": "about"}, {"name": "syria", "rel": "about"}],
+    "renditions": [{"name": "usage-beacon", "href": _BEACON, "contentType": "image/gif", "width": 1, "height": 1}],
+    "standard": {"name": "ninjs", "version": "3.1", "schema": "https://www.iptc.org/std/ninjs/ninjs-schema_3.1.json"},
+    "descriptions": [{"role": "summary", "value": "Rare visit comes as regional tensions intensify"}],
+    "by": "MEE staff",
+    "edNote": "Removed from this licensed copy: Credited to Reuters: not the publisher's to relicense.",
+}

@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -19,7 +19,7 @@ from api.catalogue.models import Article, ArticleStatus
 from api.core.config import Settings
 from api.core.db import utcnow
 from api.core.errors import Invalid
-from api.core.pagination import keyset_page
+from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_page
 from api.delivery import invalidation, keys as signing_keys, tokens
 from api.delivery.errors import CannotMintToken, TokenNotFound, WebhookEndpointNotFound
 from api.delivery.models import BeaconSighting, LicenceToken, WebhookDelivery, WebhookEndpoint
@@ -73,20 +73,51 @@ def rotate_keys(session: Session, settings: Settings) -> str:
 
 # --- feeds ---------------------------------------------------------------------------------------
 
+def _visible(stmt, now: datetime):
+    """Licensable and out of any embargo (as `catalogue.is_available`, except that withdrawn
+    articles stay: the feed announces their takedown)."""
+    stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
+    unembargoed = and_(Article.embargo_until.is_(None), Article.status != ArticleStatus.embargoed)  # type: ignore[union-attr,arg-type]
+    return stmt.where(or_(unembargoed, Article.embargo_until <= now))  # type: ignore[operator,arg-type]
+
+
 def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime | None, cursor: str | None,
               limit: int) -> tuple[list[Article], str | None]:
     """What the licence covers, oldest change first, keyed on (updated_at, id). Withdrawn articles stay
-    in the listing (status `withdrawn`) so a syncing partner learns to take them down."""
-    stmt = select(Article).where(Article.licensable.is_(True))  # type: ignore[attr-defined]
-    stmt = stmt.where(Article.status != ArticleStatus.embargoed)
+    in the listing (status `withdrawn`) so a syncing partner learns to take them down.
+
+    Catalogue and section feeds walk an index in (updated_at, id) order (`ix_article_sync`,
+    `ix_article_section_sync`), so page N costs what page 1 does. An article or bundle licence lists
+    at most a thousand ids: those are looked up by key and ordered here, so no query sorts."""
+    now = utcnow()
     if licence.scope in ("article", "bundle"):
-        stmt = stmt.where(Article.id.in_(sorted(licence.article_ids) or [""]))  # type: ignore[attr-defined]
-    elif licence.scope == "section_feed":
+        return _listed_page(session, sorted(licence.article_ids), now=now, updated_since=updated_since,
+                            cursor=cursor, limit=limit)
+    stmt = _visible(select(Article), now)
+    if licence.scope == "section_feed":
         stmt = stmt.where(Article.section == (licence.section or ""))
     if updated_since:
         stmt = stmt.where(Article.updated_at > updated_since)
     return keyset_page(session, stmt, columns=[Article.updated_at, Article.id], kinds=[datetime, str],  # type: ignore[list-item]
                        cursor=cursor, limit=limit)
+
+
+def listed_keys_statement(ids: list[str], *, now: datetime, updated_since: datetime | None):
+    stmt = _visible(select(Article.updated_at, Article.id).where(Article.id.in_(ids or [""])), now)  # type: ignore[attr-defined]
+    return stmt.where(Article.updated_at > updated_since) if updated_since else stmt
+
+
+def _listed_page(session: Session, ids: list[str], *, now: datetime, updated_since: datetime | None,
+                 cursor: str | None, limit: int) -> tuple[list[Article], str | None]:
+    limit = max(1, min(limit, MAX_LIMIT))
+    keys = sorted(tuple(row) for row in session.exec(listed_keys_statement(ids, now=now, updated_since=updated_since)).all())
+    if cursor:
+        after = tuple(decode_cursor(cursor, [datetime, str]))
+        keys = [k for k in keys if k > after]
+    page = keys[:limit]
+    rows = {a.id: a for a in session.exec(select(Article).where(Article.id.in_([k[1] for k in page] or [""]))).all()}  # type: ignore[attr-defined]
+    next_cursor = encode_cursor(list(page[-1])) if len(keys) > limit else None
+    return [rows[k[1]] for k in page if k[1] in rows], next_cursor
 
 
 # --- usage beacons -------------------------------------------------------------------------------

@@ -1,9 +1,14 @@
-"""Immutable, in-memory views of licences and articles: what the hot path needs, read once."""
+"""Immutable, in-memory views of licences and articles: what the hot path needs, read once, and
+the bounded caches that hold them."""
 
 from __future__ import annotations
 
+import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import count
+from typing import Any
 
 from sqlmodel import Session
 
@@ -96,7 +101,9 @@ class ArticleView:
     id: str
     version: int
     status: str
-    available: bool
+    # When the article may be served (a POSIX time): 0 when published, its embargo's end, or +inf
+    # when it is embargoed without a date. Compared per request, so an embargo lifts on time.
+    available_from: float
     licensable: bool
     section: str | None
     language: str
@@ -116,9 +123,18 @@ class ArticleView:
     correction_note: str | None
     assets: tuple[AssetView, ...]
 
+    embargo_until: datetime | None
+
     @property
     def withdrawn(self) -> bool:
         return self.status == ArticleStatus.withdrawn
+
+
+def _available_from(article) -> float:
+    """The instant from which `catalogue.is_available` holds (ignoring withdrawal, checked apart)."""
+    if article.embargo_until is not None:
+        return article.embargo_until.timestamp()
+    return math.inf if article.status == ArticleStatus.embargoed else 0.0
 
 
 def load_licence(session: Session, licence_id: str) -> LicenceView | None:
@@ -134,11 +150,52 @@ def load_article(session: Session, article_id: str) -> ArticleView:
     assets = tuple(AssetView(a.position, a.kind, a.url, a.caption, a.credit, a.relicensable)
                    for a in catalogue.get_assets(session, article.id))
     return ArticleView(
-        id=article.id, version=article.version, status=str(article.status), available=catalogue.is_available(article),
+        id=article.id, version=article.version, status=str(article.status), available_from=_available_from(article),
         licensable=article.licensable, section=article.section, language=article.language, headline=article.headline,
         standfirst=article.standfirst, byline=article.byline, authors=tuple(article.authors or ()),
         tags=tuple(article.tags or ()), canonical_url=article.canonical_url, body_html=article.body_html,
         body_text=article.body_text, word_count=article.word_count, published_at=article.published_at,
         updated_at=article.updated_at, withdrawn_at=article.withdrawn_at, withdrawal_reason=article.withdrawal_reason,
-        correction_note=article.correction_note, assets=assets,
+        correction_note=article.correction_note, assets=assets, embargo_until=article.embargo_until,
     )
+
+
+_epochs = count(1)
+
+
+class ViewCache(OrderedDict):
+    """Views by id: at most `limit` of them (the oldest stored is evicted first, in O(1)), and an
+    `epoch` that moves on every invalidation.
+
+    A view read from the database while an invalidation runs may already be stale, and storing it
+    would serve it until the next change. So a reader notes `epoch` before its read and stores with
+    `store(key, view, epoch)`, which keeps the view only if no invalidation came in between.
+    Invalidations run on other threads (the poller, threads committing a change), so `invalidate`
+    moves the epoch before it drops entries, and `store` looks again after it writes.
+    Reads are plain `dict.get` (the hot path).
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.epoch = 0
+
+    def invalidate(self, key: Any = None) -> None:
+        """Drop `key` (or everything) and fail every store begun before now."""
+        self.epoch = next(_epochs)
+        if key is None:
+            self.clear()
+        else:
+            self.pop(key, None)
+
+    def store(self, key: Any, view: Any, epoch: int) -> None:
+        if self.epoch != epoch:
+            return
+        while len(self) >= self.limit:
+            try:
+                self.popitem(last=False)
+            except KeyError:  # emptied meanwhile by an invalidation on another thread
+                break
+        self[key] = view
+        if self.epoch != epoch:
+            self.pop(key, None)

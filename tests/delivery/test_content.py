@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from xml.etree import ElementTree
 
 import jsonschema
+from sqlalchemy import update
 from sqlmodel import select
 
 from api.catalogue import service as catalogue
+from api.catalogue.models import Article, ArticleStatus
 from api.catalogue.schemas import ArticleUpdate
 from api.core.db import utcnow
 from api.delivery.models import BeaconSighting
@@ -185,3 +188,24 @@ def test_licence_period_not_started_is_refused(client, session, licensed):
     session.add(licensed.licence)
     session.commit()
     assert _get(client, licensed.articles[0].id, token).status_code == 403
+
+
+def test_an_embargo_lifts_on_time_although_the_article_is_cached(client, session, licensed):
+    token = mint(client, licensed)["token"]
+    article = licensed.articles[1]
+    lifts_at = utcnow() + timedelta(seconds=1)
+    catalogue.update_article(session, article.id, ArticleUpdate(embargo_until=lifts_at), actor=TEST_ACTOR)
+    session.commit()
+    early = _get(client, article.id, token)
+    assert early.status_code == 403 and "embargo" in early.json()["detail"]
+    assert article.id in client.app.state.delivery.articles  # the view is cached, embargo and all
+    time.sleep(max(0.0, (lifts_at - utcnow()).total_seconds()) + 0.05)
+    assert _get(client, article.id, token).status_code == 200
+
+
+def test_an_embargo_without_an_end_is_never_served(client, session, licensed):
+    token = mint(client, licensed)["token"]
+    article = licensed.articles[1]
+    session.execute(update(Article).where(Article.id == article.id).values(status=ArticleStatus.embargoed))
+    session.commit()
+    assert _get(client, article.id, token).status_code == 403

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sqlalchemy import text
 from sqlmodel import select
 
-from api.core.db import session_scope, utcnow
+from api.core.db import session_scope
 from api.delivery.models import UsageEvent
 from tests.delivery.conftest import bearer, mint
 
@@ -96,24 +95,29 @@ def test_a_failing_usage_write_fails_the_request(client, session, licensed, monk
     assert len(_usage(session, licensed.licence.id)) == 1
 
 
-def test_changes_made_by_another_process_are_seen_after_a_poll(client, session, licensed, engine, app):
-    """Raw SQL bypasses this process's ORM hooks, like a change made by another API worker."""
-    token = mint(client, licensed)["token"]
-    article = licensed.articles[0]
-    assert client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 200
+async def test_a_cancelled_request_fails_only_itself_not_its_batch(app, session, licensed):
+    """Two requests wait on one batch; the client of one goes away. The other is served, and both
+    events are recorded (the batch commits as a whole: see metering.py on disconnected clients)."""
     runtime = app.state.delivery
-    with engine.begin() as connection:
-        connection.execute(text("UPDATE licence SET state = 'suspended' WHERE id = :id"), {"id": licensed.licence.id})
-        connection.execute(text("INSERT INTO delivery_generation (name, value) VALUES ('licence', 1000) "
-                                "ON CONFLICT (name) DO UPDATE SET value = delivery_generation.value + 1000"))
-    assert client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 200  # still cached
-    runtime.poll_once()
-    assert client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 403
-    with engine.begin() as connection:
-        connection.execute(text("UPDATE licence SET state = 'active' WHERE id = :id"), {"id": licensed.licence.id})
-        connection.execute(text("UPDATE delivery_generation SET value = value + 1 WHERE name = 'licence'"))
-        connection.execute(text("UPDATE article SET status = 'withdrawn', updated_at = :now WHERE id = :id"),
-                           {"id": article.id, "now": utcnow() if engine.dialect.name == "postgresql"
-                            else utcnow().replace(tzinfo=None).isoformat(sep=" ")})
-    runtime.poll_once()
-    assert client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 410
+    runtime.start()
+    writer = runtime.writer
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://syndicate.test") as client:
+            token = (await client.post(f"/v1/licences/{licensed.licence.id}/tokens",
+                                       headers=licensed.key_headers)).json()["token"]
+            for article in licensed.articles:  # warm the caches: both requests reach the writer at once
+                assert (await client.get(f"/v1/content/articles/{article.id}", headers=bearer(token))).status_code == 200
+            writer.gather_seconds = 0.2  # hold the batch open while one of its requests is cancelled
+            gone, served = (asyncio.create_task(client.get(f"/v1/content/articles/{a.id}", headers=bearer(token)))
+                            for a in licensed.articles)
+            while len(writer._pending) < 2:
+                await asyncio.sleep(0.001)
+            gone.cancel()
+            response = await served
+            assert gone.cancelled()
+        assert response.status_code == 200 and response.json()["id"] == licensed.articles[1].id
+    finally:
+        writer.gather_seconds = 0.0
+        await runtime.stop()
+    rows = _usage(session, licensed.licence.id)
+    assert sorted(r.article_id for r in rows) == sorted([a.id for a in licensed.articles] * 2)

@@ -1,0 +1,115 @@
+"""Nothing that is not the publisher's to relicense goes out, in any format: not an agency picture
+inline in the body, not its caption, not a link to it or to a resized variant of it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from api.audit.service import Actor
+from api.catalogue import service as catalogue
+from api.catalogue.schemas import ArticleCreate, AssetCreate
+from api.delivery.licensed import licensed_body, url_key
+from api.delivery.snapshots import ArticleView, AssetView
+from tests.builders import make_api_key, make_licence, make_partner
+from tests.delivery.conftest import bearer
+
+WIRE = "https://img.example.com/wire/putin-assad.jpg"
+CAPTION = "Photo: Reuters/Jane"
+BODY = (
+    "<p>Russia's president made a surprise visit to Damascus.</p>"
+    f'<figure><img src="{WIRE}" alt="Putin and Assad"><figcaption>{CAPTION}</figcaption></figure>'
+    f'<p>The two leaders met at a command post (<a href="{WIRE}?w=1600">see the full picture</a>).</p>'
+    f'<p><img src="{WIRE}?w=800&amp;q=70#top" alt="">They discussed the ceasefire.</p>'
+    "<figure><img src=\"https://img.example.com/staff/damascus.jpg\"><figcaption>Damascus at dawn</figcaption></figure>"
+    "<p>The visit lasted three hours.</p>"
+)
+
+
+def _view(body: str, *, assets=None) -> ArticleView:
+    now = datetime.now(UTC)
+    return ArticleView(
+        id="art_1", version=1, status="published", available_from=0.0, licensable=True, section="news", language="en",
+        headline="Headline", standfirst=None, byline=None, authors=(), tags=(),
+        canonical_url="https://www.middleeasteye.net/news/putin-syria", body_html=body, body_text="(as stored)",
+        word_count=2, published_at=now, updated_at=now, withdrawn_at=None, withdrawal_reason=None, correction_note=None,
+        assets=assets or (AssetView(0, "image", "https://img.example.com/staff/damascus.jpg", "Damascus at dawn", "MEE", True),
+                          AssetView(1, "image", WIRE, CAPTION, "Reuters/Jane", False)),
+        embargo_until=None)
+
+
+def test_url_keys_ignore_scheme_query_fragment_and_resolve_relative_urls():
+    base = "https://www.middleeasteye.net/news/x"
+    assert url_key(f"{WIRE}?w=800#a", base) == url_key(WIRE.replace("https", "http"), base) == "img.example.com/wire/putin-assad.jpg"
+    assert url_key("/images/a%20b.jpg", base) == "www.middleeasteye.net/images/a b.jpg"
+    assert url_key("//IMG.example.com/x.jpg", base) == "img.example.com/x.jpg"
+    assert url_key("", base) is None and url_key(None, base) is None
+
+
+def test_the_licensed_body_strips_every_reference_to_a_blocked_asset_and_its_caption():
+    body = licensed_body(_view(BODY))
+    for text in (body.html, body.text):
+        assert "putin-assad" not in text and CAPTION not in text and "Putin and Assad" not in text
+    assert "see the full picture" in body.text  # a text link is unwrapped: its words stay
+    assert "They discussed the ceasefire." in body.text and "Damascus at dawn" in body.html  # the rest stays
+    assert "staff/damascus.jpg" in body.html
+    assert body.text.startswith("Russia's president") and body.word_count == len(body.text.split())
+    assert [(r["position"], r["credit"]) for r in body.removed] == [(1, "Reuters/Jane")]
+    assert "caption" not in body.removed[0]
+
+
+@pytest.mark.parametrize("markup", [
+    f'<p>x</p><figure><picture><source srcset="{WIRE}?w=400 400w, {WIRE} 1200w"><img src="/p.jpg"></picture></figure>',
+    f'<p>x</p><img src="/other.jpg" srcset="/other.jpg 1x, {WIRE}?w=2000 2x">',
+    f'<p>x</p><figure><a href="{WIRE}"><img src="/thumb.jpg"></a><figcaption>Caption here</figcaption></figure>',
+    f'<p>x</p><div style="background-image: url(\'{WIRE}\')">decor</div>',
+    f'<p>x</p><img data-src="{WIRE}">',
+    f'<p>x</p><p>{CAPTION}</p>',  # a caption outside any figure
+])
+def test_other_ways_of_showing_the_picture_are_stripped_too(markup):
+    body = licensed_body(_view(markup))
+    assert "putin-assad" not in body.html and CAPTION not in body.text and "Caption here" not in body.html
+    assert body.text == "x"
+
+
+def test_a_relicensable_asset_at_a_blocked_url_is_not_shown_either():
+    view = _view("<p>x</p>", assets=(AssetView(0, "image", WIRE + "?w=300", "Thumb", "MEE", True),
+                                     AssetView(1, "image", WIRE, CAPTION, "Reuters", False)))
+    assert licensed_body(view).assets == []
+    assert licensed_body(replace(view, assets=view.assets[:1])).html == "<p>x</p>"  # nothing blocked: as stored
+
+
+def test_no_format_carries_the_agency_picture_its_caption_or_links_to_it(client, session):
+    partner = make_partner(session)
+    api_key = make_api_key(session, partner)
+    article, _created, _changed = catalogue.upsert_article(session, ArticleCreate(
+        headline="Putin makes surprise visit to Syria", standfirst="Rare visit", body_html=BODY, byline="MEE staff",
+        canonical_url="https://www.middleeasteye.net/news/putin-syria", section="news", tags=["syria"],
+        published_at=datetime(2020, 1, 7, 12, tzinfo=UTC),
+        assets=[AssetCreate(url="https://img.example.com/staff/damascus.jpg", caption="Damascus at dawn", credit="MEE/Staff"),
+                AssetCreate(url=WIRE, caption=CAPTION, credit="Reuters/Jane")],
+    ), actor=Actor("system", "tests"))
+    licence = make_licence(session, partner=partner, articles=[article], scope="article")
+    session.commit()
+    token = client.post(f"/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
+    url = f"/v1/content/articles/{article.id}"
+    answers = {
+        "json": client.get(url, headers=bearer(token)),
+        "ninjs": client.get(url, headers=bearer(token), params={"format": "ninjs"}),
+        "html": client.get(url, headers={**bearer(token), "Accept": "text/html"}),
+        "atom": client.get("/v1/content/feed", headers=bearer(token), params={"format": "atom"}),
+        "rss": client.get("/v1/content/feed", headers=bearer(token), params={"format": "rss"}),
+        "feed json": client.get("/v1/content/feed", headers=bearer(token)),
+    }
+    for name, response in answers.items():
+        assert response.status_code == 200, name
+        assert "putin-assad" not in response.text and CAPTION not in response.text, name
+    for name in ("json", "ninjs", "html", "atom", "rss"):
+        assert "They discussed the ceasefire." in answers[name].text and "damascus.jpg" in answers[name].text, name
+    as_json = answers["json"].json()
+    assert "see the full picture" in as_json["body_text"] and "Damascus at dawn" in as_json["body_text"]
+    assert [a["credit"] for a in as_json["removed_assets"]] == ["Reuters/Jane"]
+    plain = next(b for b in answers["ninjs"].json()["bodies"] if b["contentType"] == "text/plain")
+    assert plain["value"] == as_json["body_text"] and plain["wordCount"] == as_json["word_count"]
