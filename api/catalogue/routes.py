@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -23,6 +22,7 @@ from api.catalogue.schemas import (
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
+from api.core.times import UTCTime
 from api.deps import SessionDep, StaffWith
 from api.staff.service import RoleRequired
 
@@ -54,11 +54,11 @@ def list_articles(
     section: Annotated[str | None, Query(examples=["news"])] = None,
     tag: Annotated[str | None, Query(description="One tag, case-insensitive.", examples=["syria"])] = None,
     language: Annotated[str | None, Query(description="BCP 47 language tag.", examples=["en"])] = None,
-    published_from: Annotated[datetime | None, Query(description="Published at or after (UTC).")] = None,
-    published_to: Annotated[datetime | None, Query(description="Published before (UTC).")] = None,
+    published_from: Annotated[UTCTime | None, Query(description="Published at or after (UTC).")] = None,
+    published_to: Annotated[UTCTime | None, Query(description="Published before (UTC).")] = None,
     q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the headline or standfirst.",
                                    examples=["Putin"])] = None,
-    updated_since: Annotated[datetime | None, Query(description="Changed after this time (UTC).")] = None,
+    updated_since: Annotated[UTCTime | None, Query(description="Changed after this time (UTC).")] = None,
 ) -> Page[ArticleSummary]:
     rows, next_cursor = service.list_articles(
         session, section=section, tag=tag, language=language, published_from=published_from,

@@ -1,19 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.catalogue.models import ArticleStatus
-
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """Times are UTC: an offset is converted, a time without one is taken to be UTC already."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from api.core.times import UTCTime
 
 
 def _clean_tags(value: list[str]) -> list[str]:
@@ -29,7 +22,6 @@ def _not_blank(value: str) -> str:
 # Field types shared by create and update, so both validate alike.
 Headline = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)]
 Tags = Annotated[list[str], AfterValidator(_clean_tags)]
-UTCTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class AssetCreate(BaseModel):

@@ -185,3 +185,10 @@ def test_licence_period_not_started_is_refused(client, session, licensed):
     session.add(licensed.licence)
     session.commit()
     assert _get(client, licensed.articles[0].id, token).status_code == 403
+
+
+def test_feed_takes_updated_since_without_an_offset_as_utc(client, licensed):
+    token = mint(client, licensed)["token"]
+    response = client.get("/v1/content/feed", headers=bearer(token), params={"updated_since": "2000-01-01T00:00:00"})
+    assert response.status_code == 200, response.text
+    assert {i["id"] for i in response.json()["items"]} == {a.id for a in licensed.articles}
