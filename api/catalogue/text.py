@@ -12,9 +12,11 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 ALLOWED_TAGS = {
     "p", "br", "a", "em", "strong", "b", "i", "u", "blockquote", "q", "cite", "h2", "h3", "h4",
-    "ul", "ol", "li", "figure", "figcaption", "img", "table", "thead", "tbody", "tr", "th", "td", "sup", "sub",
+    "ul", "ol", "li", "figure", "figcaption", "table", "thead", "tbody", "tr", "th", "td", "sup", "sub",
 }
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
+# No <img>: pictures leave the body at ingest and become assets (api/catalogue/inline_images.py),
+# where the rules on third-party pictures apply; one that slipped through is dropped here.
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
 
 # Credits that belong to wire services and picture agencies: not the publisher's to relicense.
 AGENCY_CREDITS = (
@@ -51,6 +53,26 @@ def slugify(text: str, *, max_length: int = 120) -> str:
 
 def is_agency_credit(credit: str | None) -> bool:
     return bool(credit and _AGENCY_PATTERN.search(credit))
+
+
+_PAREN_CREDIT = re.compile(r"^(?P<caption>.{15,}?)\s*[(\[](?P<credit>[^()\[\]]{2,80})[)\]]$")
+_LABELLED_CREDIT = re.compile(
+    r"^(?P<caption>.{15,}?)[\s.,;|–—-]+(?:photo|picture|image|credit|photograph)s?\s*(?:by|:)\s*(?P<credit>[^()]{2,80})$", re.I
+)
+_CREDIT_WORDS = re.compile(r"(/|\bphoto|\bpicture|\bimage|\bcredit|\bcourtesy|\bfile\b|\bstaff\b|\bhandout\b|\bvia\b)", re.I)
+
+
+def split_caption(text: str) -> tuple[str, str] | None:
+    """(caption, credit) when the block reads as a picture caption with a credit, else None."""
+    text = text.strip()
+    for pattern in (_PAREN_CREDIT, _LABELLED_CREDIT):
+        match = pattern.match(text)
+        if not match:
+            continue
+        credit = match["credit"].strip(" .")
+        if pattern is _LABELLED_CREDIT or is_agency_credit(credit) or _CREDIT_WORDS.search(credit):
+            return match["caption"].strip(" -–—,;"), credit
+    return None
 
 
 def content_hash(fields: dict) -> str:

@@ -8,7 +8,8 @@ Shared by the text and HTML page importers, which both reduce a page to a list o
   headline rather than a sentence).
 * The publisher's footer ("... To learn more about republishing this content ...", copyright
   lines) ends the article: it and everything after it are dropped.
-* A line ending in a parenthesised credit, "(Reuters)", or "Photo: AFP", is a picture caption.
+* A line ending in a parenthesised credit, "(Reuters)", or "Photo: AFP", is a picture caption
+  (`api.catalogue.text.split_caption`, shared with the inline-picture rule).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from api.catalogue.text import is_agency_credit
+from api.catalogue.text import split_caption
+
+__all__ = ["Block", "split_caption", "strip_furniture"]
 
 NAVIGATION = re.compile(
     r"^(skip to (the )?(main )?content|skip to navigation|jump to (main )?content|advertisement|"
@@ -32,11 +35,6 @@ FOOTER = re.compile(
     re.I,
 )
 SENTENCE_END = re.compile(r"[.!?…:;\"”'’)\]]$")
-_PAREN_CREDIT = re.compile(r"^(?P<caption>.{15,}?)\s*[(\[](?P<credit>[^()\[\]]{2,80})[)\]]$")
-_LABELLED_CREDIT = re.compile(
-    r"^(?P<caption>.{15,}?)[\s.,;|–—-]+(?:photo|picture|image|credit|photograph)s?\s*(?:by|:)\s*(?P<credit>[^()]{2,80})$", re.I
-)
-_CREDIT_WORDS = re.compile(r"(/|\bphoto|\bpicture|\bimage|\bcredit|\bcourtesy|\bfile\b|\bstaff\b|\bhandout\b|\bvia\b)", re.I)
 
 
 @dataclass
@@ -57,19 +55,6 @@ def looks_like_heading(text: str) -> bool:
 
 def looks_like_teaser_headline(text: str) -> bool:
     return 0 < len(text.split()) <= 25 and not ends_sentence(text)
-
-
-def split_caption(text: str) -> tuple[str, str] | None:
-    """(caption, credit) when the block reads as a picture caption with a credit, else None."""
-    text = text.strip()
-    for pattern in (_PAREN_CREDIT, _LABELLED_CREDIT):
-        match = pattern.match(text)
-        if not match:
-            continue
-        credit = match["credit"].strip(" .")
-        if pattern is _LABELLED_CREDIT or is_agency_credit(credit) or _CREDIT_WORDS.search(credit):
-            return match["caption"].strip(" -–—,;"), credit
-    return None
 
 
 def strip_furniture(blocks: list[Block]) -> list[Block]:
