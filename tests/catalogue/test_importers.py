@@ -260,3 +260,39 @@ def test_overlong_headline_is_invalid_not_missing() -> None:
         parse_document(json.dumps({**_own(), "headline": None}))
     with pytest.raises(MissingHeadline):
         parse_document(json.dumps({**_own(), "headline": "   "}))
+
+
+# --- furniture rules -------------------------------------------------------------------------
+
+_BODY = ["The label's lawyers argued the songs were covered by a licence signed in 2001.",
+         "The court was shown a 2019 letter stating that all rights reserved by the band had passed to the label.",
+         "Copyright 2019 filings, the judge said, told a different story about who owned the recordings.",
+         "The case continues next week in London, where the band is expected to give evidence in person."]
+
+
+def test_a_body_paragraph_that_mentions_rights_does_not_end_the_article() -> None:
+    page = "\n\n".join(["Band loses first round in rights case", "A short standfirst without a full stop", *_BODY])
+    [article] = parse_document(page, format="text", canonical_url=CANONICAL)
+    assert _paragraphs(article.body_html) == _BODY
+    html_page = ("<html><body><article><h1>Band loses first round in rights case</h1>"
+                 + "".join(f"<p>{p}</p>" for p in _BODY) + "</article></body></html>")
+    [from_html] = parse_document(html_page, format="html", canonical_url=CANONICAL)
+    assert _paragraphs(from_html.body_html) == _BODY
+
+
+def test_the_footer_and_the_short_lines_after_it_still_go() -> None:
+    page = "\n\n".join(["Band loses first round in rights case", *_BODY,
+                        "Middle East Eye delivers independent and unrivalled coverage. To learn more about "
+                        "republishing this content and the associated fees, please fill out this form.",
+                        "About us", "Contact", "© 2024 Middle East Eye. All rights reserved."])
+    [article] = parse_document(page, format="text", canonical_url=CANONICAL)
+    assert _paragraphs(article.body_html) == _BODY
+    assert "About us" not in article.body_html and "unrivalled" not in article.body_html and "©" not in article.body_html
+
+
+def test_a_question_teaser_headline_goes_with_its_read_more_even_after_a_blank_line() -> None:
+    teaser = "Is Russia preparing to leave Syria?"
+    page = "\n\n".join(["Band loses first round in rights case", _BODY[0], _BODY[1], teaser, "Read More »", _BODY[3]])
+    [article] = parse_document(page, format="text", canonical_url=CANONICAL)
+    assert teaser not in article.body_html
+    assert _paragraphs(article.body_html) == [_BODY[0], _BODY[1], _BODY[3]]
