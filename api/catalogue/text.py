@@ -31,14 +31,47 @@ def sanitise_html(html: str) -> str:
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, link_rel="noopener").strip()
 
 
+# Elements that start a new paragraph of plain text; everything else flows inline.
+BLOCK_ELEMENTS = frozenset({
+    "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "h1", "h2", "h3", "h4", "h5",
+    "h6", "blockquote", "figure", "figcaption", "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody",
+    "tfoot", "tr", "td", "th", "caption", "pre", "hr", "address", "details", "summary",
+})
+
+
 def html_to_text(html: str) -> str:
+    """Paragraphs of plain text, separated by blank lines: each run of inline content between block
+    boundaries is one paragraph, so text in nested blocks (a <p> in a <blockquote>, a list in a list
+    item) appears once, and loose text outside any block is not lost."""
     tree = HTMLParser(html)
-    blocks = [node.text(separator=" ", strip=True) for node in tree.css("p, h2, h3, h4, li, blockquote, figcaption")]
-    blocks = [b for b in blocks if b]
-    if not blocks:
-        body = tree.body or tree.root
-        return re.sub(r"\s+", " ", body.text(separator=" ", strip=True) if body else "").strip()
-    return "\n\n".join(re.sub(r"\s+", " ", b) for b in blocks)
+    root = tree.body or tree.root
+    if root is None:
+        return ""
+    paragraphs: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        text = re.sub(r"\s+", " ", "".join(run)).strip()
+        if text:
+            paragraphs.append(text)
+        run.clear()
+
+    def walk(node) -> None:
+        for child in node.iter(include_text=True):
+            if child.tag == "-text":
+                run.append(child.text_content or "")
+            elif child.tag == "br":
+                run.append(" ")
+            elif child.tag in BLOCK_ELEMENTS:
+                flush()
+                walk(child)
+                flush()
+            elif child.tag not in ("script", "style", "template"):
+                walk(child)
+
+    walk(root)
+    flush()
+    return "\n\n".join(paragraphs)
 
 
 def word_count(text: str) -> int:
