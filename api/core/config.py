@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 DEVELOPMENT_SECRET = "change-me-in-production-please-32b"
+
+_USERINFO_PASSWORD = re.compile(r"(?<=://)([^/@:?#]*):[^/@?#]*@")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&](?:password|passwd|pwd)=)[^&#]*")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by `***`: `postgresql://user:***@host/db`."""
+    masked = _USERINFO_PASSWORD.sub(lambda m: f"{m[1]}:***@", str.__str__(url))
+    return _QUERY_PASSWORD.sub(lambda m: f"{m[1]}***", masked)
+
+
+class SecretUrl(str):
+    """A URL that is an ordinary string to the code using it (engines, Redis clients) but shows its
+    password masked wherever it is displayed: repr, the settings' repr and str, JSON dumps."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_url(self))
+
+    def masked(self) -> str:
+        return mask_url(self)
 
 
 class Settings(BaseSettings):
@@ -64,8 +87,17 @@ class Settings(BaseSettings):
         # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
         for prefix in ("postgres://", "postgresql://"):
             if value.startswith(prefix):
-                return "postgresql+psycopg://" + value[len(prefix):]
-        return value
+                return SecretUrl("postgresql+psycopg://" + value[len(prefix):])
+        return SecretUrl(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _secret_redis_url(cls, value: str | None) -> str | None:
+        return SecretUrl(value) if value else value
+
+    @field_serializer("database_url", "redis_url", when_used="json")
+    def _masked_in_json(self, value: Any) -> Any:
+        return mask_url(value) if isinstance(value, str) else value
 
     @field_validator("public_base_url")
     @classmethod
