@@ -17,13 +17,14 @@ from api.catalogue.errors import (
 from api.catalogue.importers import ImportFormat, format_for_media_type, parse_document
 from api.catalogue.models import Article
 from api.catalogue.schemas import (
-    ArticleCreate, ArticleRead, ArticleSummary, ArticleUpdate, ArticleWithdraw, AssetRead, ImportReport, ImportResult,
+    SUMMARY_EXAMPLE, ArticleCreate, ArticleRead, ArticleSummary, ArticleUpdate, ArticleWithdraw, AssetRead, ImportReport,
+    ImportResult,
 )
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
 from api.core.times import UTCTime
-from api.deps import SessionDep, StaffWith
+from api.deps import ReadSessionDep, SessionDep, StaffWith
 from api.staff.service import RoleRequired
 
 router = APIRouter(tags=["catalogue"])
@@ -45,10 +46,10 @@ def _read(session: Session, article: Article) -> ArticleRead:
     description="Licensable articles that are published and not under embargo, oldest change first, keyed on "
                 "(updated_at, id): pass `next_cursor` back as `cursor` for the next page. For sync, remember the "
                 "last `updated_at` you saw and ask with `updated_since`. Bodies are never listed.",
-    responses=error_responses(BadCursor, ValidationFailed),
+    responses={**page_example(SUMMARY_EXAMPLE), **error_responses(BadCursor, ValidationFailed)},
 )
 def list_articles(
-    session: SessionDep,
+    session: ReadSessionDep,
     cursor: Annotated[str | None, Query(description="`next_cursor` from the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
     section: Annotated[str | None, Query(examples=["news"])] = None,
@@ -71,7 +72,7 @@ def list_articles(
     "/v1/articles/{article_id}", response_model=ArticleSummary, summary="One licensable article (no body)",
     responses=error_responses(ArticleNotFound),
 )
-def get_article(article_id: str, session: SessionDep) -> ArticleSummary:
+def get_article(article_id: str, session: ReadSessionDep) -> ArticleSummary:
     return ArticleSummary.model_validate(service.get_public_article(session, article_id))
 
 

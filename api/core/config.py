@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     token_rate_limit: str = "600/minute"
     # Public self-registrations per client IP ("" turns the limit off); shared through Redis too.
     registration_rate_limit: str = "10/hour"
+    # Staff login attempts per client IP ("" turns the limit off); shared through Redis too.
+    login_rate_limit: str = "20/minute"
 
     billing_backend: Literal["ledger", "stripe"] = "ledger"
     stripe_api_key: SecretStr | None = None
@@ -98,6 +100,18 @@ class Settings(BaseSettings):
     @field_serializer("database_url", "redis_url", when_used="json")
     def _masked_in_json(self, value: Any) -> Any:
         return mask_url(value) if isinstance(value, str) else value
+
+    @field_validator("login_rate_limit")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        if value:
+            from limits import parse
+
+            try:
+                parse(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a rate limit in `limits` notation, such as '20/minute'") from exc
+        return value
 
     @field_validator("public_base_url")
     @classmethod

@@ -27,6 +27,11 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+def page_example(item: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entry giving a list endpoint's 200 a one-item example page."""
+    return {200: {"content": {"application/json": {"example": {"items": [item], "next_cursor": None}}}}}
+
+
 def encode_cursor(values: Sequence[Any]) -> str:
     raw = [v.isoformat() if isinstance(v, datetime) else v for v in values]
     return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
