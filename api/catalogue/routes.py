@@ -24,7 +24,7 @@ from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
 from api.core.times import UTCTime
-from api.deps import ReadSessionDep, SessionDep, StaffWith
+from api.deps import ReadSessionDep, SessionDep, SettingsDep, StaffWith
 from api.staff.service import RoleRequired
 
 router = APIRouter(tags=["catalogue"])
@@ -139,23 +139,27 @@ _IMPORT_BODY: dict[str, Any] = {
     description="Send the document as the request body with its Content-Type. The whole document is imported in one "
                 "transaction: if any article in it is refused, nothing is written. Re-importing an article updates it "
                 "(a new version) or, when identical, leaves it unchanged. An HTML page may state its canonical URL "
-                "(<link rel=canonical>, og:url, JSON-LD); a text page cannot, so pass `canonical_url`.",
+                "(<link rel=canonical>, og:url, JSON-LD); a text page cannot, so pass `canonical_url` (unless the "
+                "publisher's URL pattern is configured, SYNDICATE_CANONICAL_URL_TEMPLATE).",
     openapi_extra=_IMPORT_BODY,
     responses=error_responses(MalformedJson, EmptyDocument, MissingHeadline, EmptyArticleBody, InvalidArticle,
                               CanonicalUrlRequired, UnknownImportFormat, UndecodableDocument, UnsupportedImportMediaType,
                               DocumentTooLarge, CanonicalUrlTaken, ArticleWithdrawn, ValidationFailed, *STAFF_ERRORS),
 )
 def import_document(
-    request: Request, session: SessionDep, staff: Editor, document: Annotated[bytes, Depends(_raw_document)],
+    request: Request, session: SessionDep, settings: SettingsDep, staff: Editor,
+    document: Annotated[bytes, Depends(_raw_document)],
     format: Annotated[str, Query(description="auto (from Content-Type and content), json, ninjs, html or text.",
                                  examples=["auto"])] = ImportFormat.auto.value,
     canonical_url: Annotated[str | None, Query(
         pattern=r"^https?://", max_length=1000,
-        description="The article's public URL; needed for a text page, overrides what an HTML page states.",
+        description="The article's public URL on the publisher's site; needed for a text page (unless "
+                    "SYNDICATE_CANONICAL_URL_TEMPLATE is set), overrides what an HTML page states.",
         examples=["https://www.middleeasteye.net/news/putin-syria-visit"])] = None,
 ) -> ImportReport:
     chosen = format if format != ImportFormat.auto.value else format_for_media_type(request.headers.get("content-type"))
-    articles = parse_document(document, format=chosen, canonical_url=canonical_url)
+    articles = parse_document(document, format=chosen, canonical_url=canonical_url,
+                              canonical_template=settings.canonical_url_template)
     outcomes = service.import_articles(session, articles, actor=Actor("staff", staff.id))
     results = [ImportResult(article=_read(session, a), created=c, changed=ch) for a, c, ch in outcomes]
     return ImportReport(

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./syndicate.db"
     public_base_url: str = "http://127.0.0.1:8000"
+    # How the publisher's own article URLs look, with `{slug}` for the headline's slug
+    # ("https://www.middleeasteye.net/news/{slug}"): imported pages that state no canonical URL get
+    # one from it. Unset, such pages need an explicit canonical URL.
+    canonical_url_template: str | None = None
     publisher_name: str = "Middle East Eye"
     copyright_holder: str = "Middle East Eye"
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
@@ -112,6 +116,13 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{value!r} is not a rate limit in `limits` notation, such as '20/minute'") from exc
         return value
+
+    @field_validator("canonical_url_template")
+    @classmethod
+    def _template_has_slug(cls, value: str | None) -> str | None:
+        if value and (not re.match(r"^https?://[^\s/]+", value) or "{slug}" not in value):
+            raise ValueError("must be an http(s) URL containing {slug}, e.g. https://www.example.com/news/{slug}")
+        return value or None
 
     @field_validator("public_base_url")
     @classmethod

@@ -186,6 +186,23 @@ def test_import_sample_text_page(client, session) -> None:
     assert asset.relicensable is False
 
 
+def test_import_text_page_gets_its_url_from_the_publishers_url_pattern(settings, session) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    patterned = create_app(settings.model_copy(update={"canonical_url_template": "https://www.middleeasteye.net/news/{slug}"}),
+                           run_worker=False)
+    with TestClient(patterned) as client:
+        editor = staff_headers(client, session, roles=["editor"])
+        response = client.post("/v1/staff/articles/import", content=SAMPLE_TEXT.read_bytes(),
+                               headers={**editor, "Content-Type": "text/plain"})
+    patterned.state.engine.dispose()
+    assert response.status_code == 200, response.text
+    assert response.json()["results"][0]["article"]["canonical_url"] == \
+        "https://www.middleeasteye.net/news/putin-makes-surprise-visit-to-syria-amid-us-iran-tensions"
+
+
 def test_import_html_page_and_json_batch(client, session) -> None:
     editor = staff_headers(client, session, roles=["editor"])
     page = client.post("/v1/staff/articles/import", content=mee_html_page(),

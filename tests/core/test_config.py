@@ -92,3 +92,15 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         if env not in readme and not (f"`_{rest.upper()}`" in readme or f", `_{rest.upper()}`" in readme or f"`_{rest.upper()}" in readme):
             missing.append(env)
     assert missing == [], f"document these settings in README.md: {missing}"
+
+
+def test_the_canonical_url_template_must_be_a_url_with_a_slug() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    assert Settings(canonical_url_template="https://www.example.com/news/{slug}").canonical_url_template
+    for bad in ("https://www.example.com/news/", "www.example.com/{slug}"):
+        with pytest.raises(ValidationError, match="slug"):
+            Settings(canonical_url_template=bad)
+    with pytest.raises(ValidationError, match="login_rate_limit"):
+        Settings(login_rate_limit="lots")

@@ -46,13 +46,13 @@ def text_blocks(text: str) -> list[Block]:
     return blocks
 
 
-def parse_text_page(text: str, *, canonical_url: str | None = None, canonical_base: str | None = None) -> ArticleCreate:
+def parse_text_page(text: str, *, canonical_url: str | None = None, canonical_template: str | None = None) -> ArticleCreate:
     if not text.strip():
         raise EmptyDocument("The page is empty; send the article page's text (headline first, then the paragraphs).")
     headline, standfirst, body, assets = _article_from_blocks(strip_furniture(text_blocks(text)))
     return build_article({
         "headline": headline, "standfirst": standfirst, "body_html": "".join(body), "assets": assets,
-        "canonical_url": resolve_canonical_url(None, override=canonical_url, base=canonical_base, headline=headline),
+        "canonical_url": resolve_canonical_url(None, override=canonical_url, template=canonical_template, headline=headline),
     })
 
 
@@ -108,7 +108,7 @@ STANDFIRST_SELECTORS = (".standfirst", ".dek", ".summary", ".subtitle", ".sub-ti
                         "[itemprop=description]", ".field-name-field-summary")
 
 
-def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_base: str | None = None) -> ArticleCreate:
+def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_template: str | None = None) -> ArticleCreate:
     if not markup.strip():
         raise EmptyDocument("The page is empty; send the article page's HTML.")
     tree = LexborHTMLParser(markup)
@@ -153,7 +153,7 @@ def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_
     fields: dict[str, Any] = {
         "headline": headline, "standfirst": standfirst, "body_html": "".join(body),
         "assets": assets + caption_assets,
-        "canonical_url": resolve_canonical_url(found_url, override=canonical_url, base=canonical_base, headline=headline),
+        "canonical_url": resolve_canonical_url(found_url, override=canonical_url, template=canonical_template, headline=headline),
         "byline": byline,
         "section": squash(_first(ld.get("articleSection")) or meta.get("article:section")) or None,
         "tags": _tags(ld, meta),
