@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from tests.builders import STAFF_PASSWORD, make_staff, staff_headers
@@ -126,26 +127,41 @@ def test_accounts_on_internal_domains_can_log_in(client, session) -> None:
 # --- login floods ------------------------------------------------------------------------------
 
 
-def test_logins_past_the_per_address_limit_get_429_with_retry_after(settings, session) -> None:
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_logins_past_the_per_address_limit_get_429_with_retry_after(settings, session, shared) -> None:
+    import secrets
+
     from fastapi.testclient import TestClient
 
     from api.app import create_app
 
-    limited = create_app(settings.model_copy(update={"login_rate_limit": "3/minute"}), run_worker=False)
+    limited = settings.model_copy(update={"login_rate_limit": "3/minute", "redis_url": REDIS_URL if shared else None})
+    # With Redis, two API workers count together; in process, one app is one worker.
+    workers = [create_app(limited, run_worker=False) for _ in range(2 if shared else 1)]
+    address = f"198.51.100.{secrets.randbelow(250) + 1}-{secrets.token_hex(4)}"  # a fresh counter each run
     user = make_staff(session, roles=["editor"])
     session.commit()
-    with TestClient(limited, raise_server_exceptions=False) as client:
-        answers = [client.post("/v1/staff/login", json={"email": user.email, "password": "wrong-password-here"})
-                   for _ in range(3)]
+    clients = [TestClient(w, raise_server_exceptions=False, client=(address, 50000)) for w in workers]
+    try:
+        answers = [clients[n % len(clients)].post("/v1/staff/login", json={"email": user.email, "password": "wrong-password"})
+                   for n in range(3)]
         assert [a.status_code for a in answers] == [401, 401, 401]
-        refused = client.post("/v1/staff/login", json={"email": user.email, "password": STAFF_PASSWORD})
+        refused = clients[-1].post("/v1/staff/login", json={"email": user.email, "password": STAFF_PASSWORD})
         assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["type"] == "/problems/login-rate-limited"
         assert 1 <= int(refused.headers["retry-after"]) <= 60
-        other = client.post("/v1/staff/login", headers={"X-Forwarded-For": "203.0.113.9"},
-                            json={"email": user.email, "password": STAFF_PASSWORD})
-        assert other.status_code == 429  # the address is the connection's, not a header the client sets
-    limited.state.engine.dispose()
+        spoofed = clients[0].post("/v1/staff/login", headers={"X-Forwarded-For": "203.0.113.9"},
+                                  json={"email": user.email, "password": STAFF_PASSWORD})
+        assert spoofed.status_code == 429  # the connection's address counts, not a header the client sets
+        elsewhere = TestClient(workers[0], client=("192.0.2.1" + secrets.token_hex(2), 50000))
+        assert elsewhere.post("/v1/staff/login", json={"email": user.email, "password": STAFF_PASSWORD}).status_code == 200
+    finally:
+        for w in workers:
+            w.state.engine.dispose()
 
 
 async def test_waiting_logins_do_not_starve_synchronous_endpoints(app, session) -> None:
