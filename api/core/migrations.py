@@ -48,7 +48,12 @@ class UnmigratedDatabase(RuntimeError):
 def require_current(engine: Engine, database_url: str) -> None:
     """Refuse to work on a database whose schema this code was not written for: the server at start,
     and every CLI command that touches the database, say the same thing."""
-    current, head = current_revision(engine), head_revision(database_url)
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:") \
+            and not Path(engine.url.database).exists():
+        current = None  # do not leave an empty database file behind just to find it empty
+    else:
+        current = current_revision(engine)
+    head = head_revision(database_url)
     if current != head:
         raise UnmigratedDatabase(
             f"The database at {engine.url.render_as_string(hide_password=True)} is at migration "
