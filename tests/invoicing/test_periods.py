@@ -132,14 +132,8 @@ def test_reconcile_lists_every_difference(session, engine, stripe_settings, stri
     assert len(diffs) == 4
 
 
-def test_cli_run_and_reconcile(session, engine, database_url, monkeypatch, request) -> None:
-    from api.core.config import get_settings
-
+def test_cli_run_and_reconcile(session, engine) -> None:
     _usage_world(session)
-    # The CLI checks the database it is configured with (SYNDICATE_DATABASE_URL) before any command runs.
-    monkeypatch.setenv("SYNDICATE_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    request.addfinalizer(get_settings.cache_clear)
     runner = CliRunner()
     result = runner.invoke(cli, ["billing", "run", "--period", PERIOD])
     assert result.exit_code == 0, result.output
