@@ -31,9 +31,6 @@ class SecretUrl(str):
     def __repr__(self) -> str:
         return repr(mask_url(self))
 
-    def masked(self) -> str:
-        return mask_url(self)
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
