@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api.core.config import Settings, get_settings
 from api.core.db import make_engine
 from api.core.middleware import RequestIdMiddleware
-from api.core.migrations import current_revision, head_revision
+from api.core.migrations import require_current
 from api.core.problems import install_problem_handlers
 
 log = logging.getLogger("syndicate")
@@ -60,18 +60,8 @@ class SyndicateApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-class UnmigratedDatabase(RuntimeError):
-    pass
-
-
 def check_migrated(settings: Settings, engine) -> None:
-    current, head = current_revision(engine), head_revision(settings.database_url)
-    if current != head:
-        raise UnmigratedDatabase(
-            f"The database at {engine.url.render_as_string(hide_password=True)} is at migration "
-            f"{current or 'none'}, but this version of Syndicate needs {head}. "
-            "Run `syndicate db upgrade` first."
-        )
+    require_current(engine, settings.database_url)
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:

@@ -8,8 +8,32 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(help="Syndicate: a publisher's content-licensing desk.", no_args_is_help=True,
+# Commands that work on any database, or check it themselves (`serve` migrates first with --demo).
+NO_MIGRATED_DATABASE_NEEDED = {"db", "openapi", "serve"}
+HELP_FLAGS = {"--help", "-h"}
+
+
+def fail(message: str) -> typer.Exit:
+    """Print `error: message` on stderr; raise the returned Exit (status 2, like a usage error)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+class _Syndicate(TyperGroup):
+    """Checks, before any command that touches the database runs, that the database is reachable
+    and migrated: a clear message and status 2, never a SQLAlchemy traceback halfway through."""
+
+    def resolve_command(self, ctx, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        asks_for_help = bool(HELP_FLAGS & set(rest)) or (isinstance(command, TyperGroup) and not rest)
+        if name not in NO_MIGRATED_DATABASE_NEEDED and not asks_for_help and not ctx.resilient_parsing:
+            require_database()
+        return name, command, rest
+
+
+app = typer.Typer(cls=_Syndicate, help="Syndicate: a publisher's content-licensing desk.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
@@ -18,15 +42,41 @@ app.add_typer(staff_app, name="staff")
 
 
 def _settings():
+    from pydantic import ValidationError
+
     from api.core.config import get_settings
 
-    return get_settings()
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise fail(f"the SYNDICATE_* settings are not valid: {problems}") from exc
 
 
 def _engine():
     from api.core.db import make_engine
 
     return make_engine(_settings().database_url)
+
+
+def require_database() -> None:
+    """Exit with the server's own message when the database is unreachable or not migrated."""
+    from sqlalchemy.exc import DBAPIError
+
+    from api.core.config import mask_url
+    from api.core.migrations import UnmigratedDatabase, require_current
+
+    settings = _settings()
+    engine = _engine()
+    try:
+        require_current(engine, settings.database_url)
+    except UnmigratedDatabase as exc:
+        raise fail(str(exc)) from exc
+    except DBAPIError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise fail(f"cannot reach the database at {mask_url(settings.database_url)}: {reason}") from exc
+    finally:
+        engine.dispose()
 
 
 @db_app.command("upgrade")
@@ -41,10 +91,39 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's migration and the latest one."""
+    from sqlalchemy.exc import DBAPIError
+
+    from api.core.config import mask_url
     from api.core.migrations import current_revision, head_revision
 
     settings = _settings()
-    typer.echo(f"current: {current_revision(_engine()) or 'none'}\nlatest:  {head_revision(settings.database_url)}")
+    try:
+        current = current_revision(_engine())
+    except DBAPIError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise fail(f"cannot reach the database at {mask_url(settings.database_url)}: {reason}") from exc
+    typer.echo(f"current: {current or 'none'}\nlatest:  {head_revision(settings.database_url)}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Report drift between the database's schema and the models (exit 1 when they differ)."""
+    from api.core.schema_diff import schema_differences
+
+    engine = _engine()
+    try:
+        differences = schema_differences(engine)
+    finally:
+        engine.dispose()
+    if not differences:
+        typer.echo("the database schema matches the models")
+        return
+    typer.echo(f"the database schema differs from the models in {len(differences)} place(s):")
+    for difference in differences:
+        typer.echo(f"  {difference}")
+    typer.echo("Run `syndicate db upgrade`; if that does not clear it, a migration is missing or the schema was "
+               "changed by hand.")
+    raise typer.Exit(1)
 
 
 @staff_app.command("create")
@@ -65,8 +144,7 @@ def staff_create(
         with session_scope(_engine()) as session:
             user = service.create_staff(session, email=email, name=name, password=password, roles=role)
     except SyndicateError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(2) from exc
+        raise fail(exc.detail) from exc
     typer.echo(f"created staff user {user.id} <{user.email}> roles={','.join(user.roles)}")
 
 
@@ -80,25 +158,34 @@ def serve(
     """Run the API server."""
     import uvicorn
 
-    from api.app import UnmigratedDatabase, check_migrated
-
     settings = _settings()
+    credentials: list[str] = []
     if demo:
+        if settings.environment == "production":
+            raise fail("--demo loads demo accounts with a published password and is refused when "
+                       "SYNDICATE_ENVIRONMENT=production; run `syndicate serve` without --demo.")
         from api.core.migrations import upgrade
         from api.demo.loader import load_demo
 
         upgrade(settings.database_url)
-        credentials = load_demo(_engine(), settings)
-        typer.echo("Demo data loaded. Credentials:")
-        for line in credentials:
-            typer.echo(f"  {line}")
-    try:
-        check_migrated(settings, _engine())
-    except UnmigratedDatabase as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(f"Syndicate listening on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+        engine = _engine()
+        try:
+            credentials = load_demo(engine, settings)
+        finally:
+            engine.dispose()
+    require_database()
+    for line in banner(host, port, credentials, demo=demo):
+        typer.echo(line)
     uvicorn.run("api.main:app", host=host, port=port, workers=workers, proxy_headers=True, log_level="info")
+
+
+def banner(host: str, port: int, credentials: list[str], *, demo: bool) -> list[str]:
+    """What `serve` prints before it starts: the demo credentials, then where it listens."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+    lines = ["Demo data loaded. Credentials:", *(f"  {line}" for line in credentials)] if demo else []
+    lines += [f"Syndicate listening on {base}  (API docs: {base}/docs, staff console: {base}/console)"]
+    return lines
 
 
 @app.command("worker")

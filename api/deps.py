@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.core.config import Settings
+from api.core.db import read_only
 from api.core.errors import Unauthenticated
 from api.partners.keys import authenticate_key
 from api.partners.models import ApiKey, Partner
@@ -37,10 +38,18 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A session for handlers that only read: deferred on SQLite (never waits for the write lock),
+    read-only on both databases; its transaction is simply ended afterwards."""
+    with Session(read_only(request.app.state.engine), expire_on_commit=False) as session:
+        yield session
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 # scope="function": the commit happens before the response is sent, so a 2xx means committed.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="A partner API key (`sk_live_...`).")
 _bearer = HTTPBearer(auto_error=False, description="A staff access token from `POST /v1/staff/login`.")

@@ -1,42 +1,62 @@
+"""Liveness, readiness and the problem-type documentation."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from typing import Any
 
-from api.core.errors import SyndicateError, Unmigrated
-from api.core.migrations import is_current
-from api.core.problems import problem_response
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.core.errors import DatabaseUnreachable, NotFound, SyndicateError, Unmigrated
+from api.core.problems import error_responses
+from api.core.readiness import check_ready
 from api.deps import EngineDep, SettingsDep
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+class HealthStatus(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+    status: str = Field(description="`ok` while the process runs.")
 
 
-@router.get("/readyz", summary="The database is reachable and migrated",
-            responses={503: {"description": "Not ready", "content": {"application/problem+json": {}}}})
-def readyz(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        current = is_current(engine, settings.database_url)
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        return problem_response(status=503, type_="/problems/database-unreachable", title="Database unreachable",
-                                detail=type(exc).__name__, instance="/readyz")
-    if not current:
-        return problem_response(status=503, type_=Unmigrated.type_uri(), title=Unmigrated.title,
-                                detail="Run `syndicate db upgrade`.", instance="/readyz")
-    return JSONResponse({"status": "ready"})
+class ReadyStatus(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ready"}]})
+    status: str = Field(description="`ready` when the database answers and is migrated.")
 
 
-@router.get("/problems/{slug}", summary="What a problem type means", tags=["health"])
-def problem_type(slug: str) -> dict[str, object]:
+class ProblemType(BaseModel):
+    """What one problem `type` means."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "/problems/bad-cursor", "title": "The pagination cursor is not valid", "status": 422,
+        "description": None,
+    }, {
+        "type": "/problems/database-unreachable", "title": "Database unreachable", "status": 503,
+        "description": "The service cannot open a connection to its database, or the database refused the probe.",
+    }]})
+    type: str
+    title: str
+    status: int
+    description: str | None
+
+
+@router.get("/healthz", response_model=HealthStatus, summary="The process is up")
+def healthz() -> HealthStatus:
+    return HealthStatus(status="ok")
+
+
+@router.get("/readyz", response_model=ReadyStatus, summary="The database is reachable and migrated",
+            responses=error_responses(DatabaseUnreachable, Unmigrated))
+def readyz(engine: EngineDep, settings: SettingsDep) -> ReadyStatus:
+    check_ready(engine, settings.database_url)
+    return ReadyStatus(status="ready")
+
+
+@router.get("/problems/{slug}", response_model=ProblemType, summary="What a problem type means",
+            responses=error_responses(NotFound))
+def problem_type(slug: str) -> dict[str, Any]:
     err = SyndicateError.registry.get(slug)
     if err is None:
-        from api.core.errors import NotFound
         raise NotFound(f"No problem type {slug!r}.")
     return {"type": err.type_uri(), "title": err.title, "status": err.status, "description": (err.__doc__ or "").strip() or None}

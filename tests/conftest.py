@@ -46,6 +46,8 @@ def make_settings(database_url: str, **overrides) -> Settings:
         database_url=database_url, environment="test", run_worker_in_process=False,
         public_base_url="https://syndicate.test", secret_key="test-secret-key-which-is-long-enough",
         email_sender="log",
+        # The suite logs in hundreds of times from one test client; tests/staff checks the real limit.
+        login_rate_limit="100000/minute",
     )
     values.update(overrides)
     return Settings(**values)

@@ -20,8 +20,8 @@ def import_command(
         exists=True, dir_okay=False, readable=True, help="Files to import: .json (ours or ninjs), .html, .txt.")],
     format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "auto",
     canonical_url: Annotated[Optional[str], typer.Option(
-        help="The article's public URL (one file, one article). Without it a page that states none gets "
-             "<public_base_url>/articles/<slug-of-headline>, so re-importing it finds the same article.")] = None,
+        help="The article's public URL on the publisher's site (one file, one article). Needed for a page that "
+             "states none (a text page), unless SYNDICATE_CANONICAL_URL_TEMPLATE derives one from the headline.")] = None,
 ) -> None:
     """Import articles from files, all or nothing: one bad file and nothing is written.
 
@@ -42,7 +42,7 @@ def import_command(
         articles = []
         for path in paths:
             articles += parse_document(path.read_bytes(), format=format, source=str(path),
-                                       canonical_url=canonical_url, canonical_base=settings.public_base_url)
+                                       canonical_url=canonical_url, canonical_template=settings.canonical_url_template)
         with session_scope(engine) as session:
             outcomes = service.import_articles(session, articles, actor=Actor("system", "cli-import"))
             lines = [f"{'created' if created else 'updated' if changed else 'unchanged'}  {a.id}  v{a.version}  {a.headline}"

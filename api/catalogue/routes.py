@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -18,12 +17,14 @@ from api.catalogue.errors import (
 from api.catalogue.importers import ImportFormat, format_for_media_type, parse_document
 from api.catalogue.models import Article
 from api.catalogue.schemas import (
-    ArticleCreate, ArticleRead, ArticleSummary, ArticleUpdate, ArticleWithdraw, AssetRead, ImportReport, ImportResult,
+    SUMMARY_EXAMPLE, ArticleCreate, ArticleRead, ArticleSummary, ArticleUpdate, ArticleWithdraw, AssetRead, ImportReport,
+    ImportResult,
 )
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
-from api.deps import SessionDep, StaffWith
+from api.core.times import UTCTime
+from api.deps import ReadSessionDep, SessionDep, SettingsDep, StaffWith
 from api.staff.service import RoleRequired
 
 router = APIRouter(tags=["catalogue"])
@@ -45,20 +46,20 @@ def _read(session: Session, article: Article) -> ArticleRead:
     description="Licensable articles that are published and not under embargo, oldest change first, keyed on "
                 "(updated_at, id): pass `next_cursor` back as `cursor` for the next page. For sync, remember the "
                 "last `updated_at` you saw and ask with `updated_since`. Bodies are never listed.",
-    responses=error_responses(BadCursor, ValidationFailed),
+    responses={**page_example(SUMMARY_EXAMPLE), **error_responses(BadCursor, ValidationFailed)},
 )
 def list_articles(
-    session: SessionDep,
+    session: ReadSessionDep,
     cursor: Annotated[str | None, Query(description="`next_cursor` from the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
     section: Annotated[str | None, Query(examples=["news"])] = None,
     tag: Annotated[str | None, Query(description="One tag, case-insensitive.", examples=["syria"])] = None,
     language: Annotated[str | None, Query(description="BCP 47 language tag.", examples=["en"])] = None,
-    published_from: Annotated[datetime | None, Query(description="Published at or after (UTC).")] = None,
-    published_to: Annotated[datetime | None, Query(description="Published before (UTC).")] = None,
+    published_from: Annotated[UTCTime | None, Query(description="Published at or after (UTC).")] = None,
+    published_to: Annotated[UTCTime | None, Query(description="Published before (UTC).")] = None,
     q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the headline or standfirst.",
                                    examples=["Putin"])] = None,
-    updated_since: Annotated[datetime | None, Query(description="Changed after this time (UTC).")] = None,
+    updated_since: Annotated[UTCTime | None, Query(description="Changed after this time (UTC).")] = None,
 ) -> Page[ArticleSummary]:
     rows, next_cursor = service.list_articles(
         session, section=section, tag=tag, language=language, published_from=published_from,
@@ -71,7 +72,7 @@ def list_articles(
     "/v1/articles/{article_id}", response_model=ArticleSummary, summary="One licensable article (no body)",
     responses=error_responses(ArticleNotFound),
 )
-def get_article(article_id: str, session: SessionDep) -> ArticleSummary:
+def get_article(article_id: str, session: ReadSessionDep) -> ArticleSummary:
     return ArticleSummary.model_validate(service.get_public_article(session, article_id))
 
 
@@ -138,23 +139,27 @@ _IMPORT_BODY: dict[str, Any] = {
     description="Send the document as the request body with its Content-Type. The whole document is imported in one "
                 "transaction: if any article in it is refused, nothing is written. Re-importing an article updates it "
                 "(a new version) or, when identical, leaves it unchanged. An HTML page may state its canonical URL "
-                "(<link rel=canonical>, og:url, JSON-LD); a text page cannot, so pass `canonical_url`.",
+                "(<link rel=canonical>, og:url, JSON-LD); a text page cannot, so pass `canonical_url` (unless the "
+                "publisher's URL pattern is configured, SYNDICATE_CANONICAL_URL_TEMPLATE).",
     openapi_extra=_IMPORT_BODY,
     responses=error_responses(MalformedJson, EmptyDocument, MissingHeadline, EmptyArticleBody, InvalidArticle,
                               CanonicalUrlRequired, UnknownImportFormat, UndecodableDocument, UnsupportedImportMediaType,
                               DocumentTooLarge, CanonicalUrlTaken, ArticleWithdrawn, ValidationFailed, *STAFF_ERRORS),
 )
 def import_document(
-    request: Request, session: SessionDep, staff: Editor, document: Annotated[bytes, Depends(_raw_document)],
+    request: Request, session: SessionDep, settings: SettingsDep, staff: Editor,
+    document: Annotated[bytes, Depends(_raw_document)],
     format: Annotated[str, Query(description="auto (from Content-Type and content), json, ninjs, html or text.",
                                  examples=["auto"])] = ImportFormat.auto.value,
     canonical_url: Annotated[str | None, Query(
         pattern=r"^https?://", max_length=1000,
-        description="The article's public URL; needed for a text page, overrides what an HTML page states.",
+        description="The article's public URL on the publisher's site; needed for a text page (unless "
+                    "SYNDICATE_CANONICAL_URL_TEMPLATE is set), overrides what an HTML page states.",
         examples=["https://www.middleeasteye.net/news/putin-syria-visit"])] = None,
 ) -> ImportReport:
     chosen = format if format != ImportFormat.auto.value else format_for_media_type(request.headers.get("content-type"))
-    articles = parse_document(document, format=chosen, canonical_url=canonical_url)
+    articles = parse_document(document, format=chosen, canonical_url=canonical_url,
+                              canonical_template=settings.canonical_url_template)
     outcomes = service.import_articles(session, articles, actor=Actor("staff", staff.id))
     results = [ImportResult(article=_read(session, a), created=c, changed=ch) for a, c, ch in outcomes]
     return ImportReport(

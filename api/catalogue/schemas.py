@@ -1,19 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.catalogue.models import ArticleStatus
-
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """Times are UTC: an offset is converted, a time without one is taken to be UTC already."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from api.core.times import UTCTime
 
 
 def _clean_tags(value: list[str]) -> list[str]:
@@ -29,7 +22,6 @@ def _not_blank(value: str) -> str:
 # Field types shared by create and update, so both validate alike.
 Headline = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)]
 Tags = Annotated[list[str], AfterValidator(_clean_tags)]
-UTCTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class AssetCreate(BaseModel):
@@ -135,7 +127,7 @@ class ArticleWithdraw(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-_SUMMARY_EXAMPLE: dict[str, Any] = {
+SUMMARY_EXAMPLE: dict[str, Any] = {
     "id": "art_01jd4x8k2m3n4p5q6r7s8t9v0w", "slug": "putin-makes-surprise-visit-to-syria",
     "headline": "Putin makes surprise visit to Syria amid US-Iran tensions",
     "standfirst": "Rare visit comes as regional tensions intensify", "byline": "MEE staff",
@@ -145,10 +137,21 @@ _SUMMARY_EXAMPLE: dict[str, Any] = {
 }
 
 
+ARTICLE_READ_EXAMPLE: dict[str, Any] = {
+    **SUMMARY_EXAMPLE,
+    "external_id": "mee-1234", "authors": ["MEE staff"],
+    "body_html": "<p>Russia's president met his Syrian counterpart...</p>",
+    "body_text": "Russia's president met his Syrian counterpart...", "embargo_until": None, "withdrawn_at": None,
+    "withdrawal_reason": None, "correction_note": None,
+    "assets": [{"id": "ast_01jd4x8k2m3n4p5q6r7s8t9v0w", "kind": "image", "url": "https://example.com/p.jpg",
+                "caption": "Putin and Assad", "credit": "Reuters", "relicensable": False}],
+}
+
+
 class ArticleSummary(BaseModel):
     """What the public catalogue shows: never the body."""
 
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_SUMMARY_EXAMPLE]})
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [SUMMARY_EXAMPLE]})
     id: str
     slug: str
     headline: str
@@ -169,15 +172,7 @@ class ArticleSummary(BaseModel):
 class ArticleRead(ArticleSummary):
     """The full record, for staff."""
 
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        **_SUMMARY_EXAMPLE,
-        "external_id": "mee-1234", "authors": ["MEE staff"],
-        "body_html": "<p>Russia's president met his Syrian counterpart...</p>",
-        "body_text": "Russia's president met his Syrian counterpart...", "embargo_until": None, "withdrawn_at": None,
-        "withdrawal_reason": None, "correction_note": None,
-        "assets": [{"id": "ast_01jd4x8k2m3n4p5q6r7s8t9v0w", "kind": "image", "url": "https://example.com/p.jpg",
-                    "caption": "Putin and Assad", "credit": "Reuters", "relicensable": False}],
-    }]})
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [ARTICLE_READ_EXAMPLE]})
 
     external_id: str | None
     authors: list[str]
@@ -191,11 +186,8 @@ class ArticleRead(ArticleSummary):
 
 
 class ImportResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "article": {"id": "art_01jd4x8k2m3n4p5q6r7s8t9v0w", "slug": "putin-makes-surprise-visit-to-syria",
-                    "headline": "Putin makes surprise visit to Syria", "version": 1, "...": "..."},
-        "created": True, "changed": True,
-    }]})
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"article": ARTICLE_READ_EXAMPLE, "created": True, "changed": True}]})
     article: ArticleRead
     created: bool = Field(description="False when an existing article was updated (or unchanged).")
     changed: bool = Field(description="False when the import matched the stored version exactly.")
@@ -206,8 +198,7 @@ class ImportReport(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "created": 1, "updated": 0, "unchanged": 0,
-        "results": [{"article": {"id": "art_01jd4x8k2m3n4p5q6r7s8t9v0w", "headline": "Putin makes surprise visit to Syria",
-                                 "version": 1, "...": "..."}, "created": True, "changed": True}],
+        "results": [{"article": ARTICLE_READ_EXAMPLE, "created": True, "changed": True}],
     }]})
     created: int
     updated: int

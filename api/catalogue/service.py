@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.catalogue.errors import ArticleNotFound, ArticleWithdrawn, CanonicalUrlTaken, EmptyArticleBody, locate
+from api.catalogue.inline_images import extract_images
 from api.catalogue.models import Article, ArticleRevision, ArticleStatus, ArticleTag, Asset
 from api.catalogue.schemas import ArticleCreate, ArticleUpdate, AssetCreate
 from api.catalogue.text import content_hash, html_to_text, is_agency_credit, sanitise_html, slugify, word_count
@@ -102,17 +103,28 @@ def _replace_tags(session: Session, article_id: str, tags: list[str]) -> None:
         session.add(ArticleTag(article_id=article_id, tag=tag))
 
 
-def _clean_body(body_html: str) -> tuple[str, str]:
-    clean = sanitise_html(body_html)
+def _clean_body(body_html: str) -> tuple[str, str, list[AssetCreate]]:
+    """Sanitised HTML, plain text, and the pictures the body carried (now assets, not body)."""
+    text_only, images = extract_images(body_html)
+    clean = sanitise_html(text_only)
     text = html_to_text(clean)
     if not text.strip():
         raise EmptyArticleBody("After sanitising, the article body has no text; send the article's paragraphs in body_html.")
-    return clean, text
+    return clean, text, [AssetCreate.model_validate(image) for image in images]
 
 
-def _apply_body(article: Article, body_html: str) -> None:
-    article.body_html, article.body_text = _clean_body(body_html)
-    article.word_count = word_count(article.body_text)
+def _with_inline(assets: list[AssetCreate], inline: list[AssetCreate]) -> list[AssetCreate]:
+    """The assets sent, then the body's own pictures that are not among them already."""
+    def key(asset: AssetCreate) -> tuple[str | None, ...]:
+        return (asset.url,) if asset.url else (None, asset.caption, asset.credit)
+
+    seen = {key(a) for a in assets}
+    extra = []
+    for image in inline:
+        if key(image) not in seen:
+            seen.add(key(image))
+            extra.append(image)
+    return [*assets, *extra]
 
 
 def _stored_assets(session: Session, article_id: str) -> list[AssetCreate]:
@@ -127,8 +139,9 @@ def upsert_article(session: Session, data: ArticleCreate, *, actor: audit.Actor)
     changes nothing and keeps the version; anything else is a new version.
     """
     fields = data.model_dump(exclude={"assets", "external_id", "slug", "published_at", "correction_note"})
-    fields["body_html"], body_text = _clean_body(data.body_html)
-    digest = _fingerprint(fields, data.assets)
+    fields["body_html"], body_text, inline = _clean_body(data.body_html)
+    assets = _with_inline(data.assets, inline)
+    digest = _fingerprint(fields, assets)
     existing = _find_existing(session, data)
     for _attempt in range(3):
         if existing is not None:
@@ -137,7 +150,8 @@ def upsert_article(session: Session, data: ArticleCreate, *, actor: audit.Actor)
             # A savepoint, so losing a race to a concurrent import of the same article (or a
             # same-headline one taking the slug) costs only this insert: then we look again.
             with session.begin_nested():
-                return _create(session, data, fields=fields, digest=digest, body_text=body_text, actor=actor), True, True
+                return _create(session, data, fields=fields, assets=assets, digest=digest, body_text=body_text,
+                               actor=actor), True, True
         except IntegrityError:
             existing = _find_existing(session, data)
     if existing is None:
@@ -153,14 +167,14 @@ def upsert_article(session: Session, data: ArticleCreate, *, actor: audit.Actor)
     session.flush()
     update = ArticleUpdate.model_validate({
         **{k: v for k, v in fields.items() if k in ArticleUpdate.model_fields},
-        "assets": data.assets, "correction_note": data.correction_note,
+        "assets": assets, "correction_note": data.correction_note,
     })
     article = update_article(session, existing.id, update, actor=actor, force=True)
     return article, False, True
 
 
-def _create(session: Session, data: ArticleCreate, *, fields: dict[str, Any], digest: str, body_text: str,
-            actor: audit.Actor) -> Article:
+def _create(session: Session, data: ArticleCreate, *, fields: dict[str, Any], assets: list[AssetCreate], digest: str,
+            body_text: str, actor: audit.Actor) -> Article:
     article = Article(
         external_id=data.external_id, slug=_unique_slug(session, data.slug or slugify(data.headline), None),
         published_at=data.published_at or utcnow(), content_hash=digest, body_text=body_text,
@@ -168,7 +182,7 @@ def _create(session: Session, data: ArticleCreate, *, fields: dict[str, Any], di
     )
     session.add(article)
     session.flush()
-    _replace_assets(session, article.id, data.assets)
+    _replace_assets(session, article.id, assets)
     _replace_tags(session, article.id, article.tags)
     _add_revision(session, article, change="created")
     audit.record(session, actor=actor, action="article.created", object_type="article", object_id=article.id,
@@ -201,13 +215,17 @@ def update_article(
         setattr(article, key, value)
     if "embargo_until" in changes:
         article.status = ArticleStatus.embargoed if data.embargo_until else ArticleStatus.published
+    assets = data.assets
     if data.body_html is not None:
-        _apply_body(article, data.body_html)
+        article.body_html, article.body_text, inline = _clean_body(data.body_html)
+        article.word_count = word_count(article.body_text)
+        if inline:  # pictures in the new body join the assets sent, or the stored ones
+            assets = _with_inline(assets if assets is not None else _stored_assets(session, article.id), inline)
     if data.tags is not None:
         article.tags = list(data.tags)
         _replace_tags(session, article.id, article.tags)
-    if data.assets is not None:
-        _replace_assets(session, article.id, data.assets)
+    if assets is not None:
+        _replace_assets(session, article.id, assets)
     session.flush()
     digest = _fingerprint(article.model_dump(), _stored_assets(session, article.id))
     if digest == article.content_hash and not data.correction_note and not force:

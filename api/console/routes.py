@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -19,6 +20,7 @@ from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
 from api.reports import service as reports
 from api.staff import service as staff_service
+from api.staff.deps import limit_logins
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -32,14 +34,16 @@ def login_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, session: SessionDep, settings: SettingsDep, email: Annotated[str, Form()] = "",
-          password: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""):
+async def login(request: Request, session: SessionDep, settings: SettingsDep, email: Annotated[str, Form()] = "",
+                password: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""):
     # No session exists yet, so the login form's token is checked against its own cookie.
     expected = request.cookies.get(views.LOGIN_CSRF_COOKIE)
     if not expected or not csrf_token or not hmac.compare_digest(expected, csrf_token):
         raise views.ConsoleRefusal("The login form is out of date. Open the login page again.")
     try:
-        token, _staff_session, _user = staff_service.login(session, settings, email=email, password=password)
+        # Async, like the API login: Argon2 waits in its own bounded threads, not in the thread pool.
+        await to_thread.run_sync(limit_logins, request)
+        token, _staff_session, _user = await staff_service.login(session, settings, email=email, password=password)
     except SyndicateError as error:
         session.rollback()
         return views.render(request, "login.html", code=error.status, error=views.error_message(error),

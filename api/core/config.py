@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 DEVELOPMENT_SECRET = "change-me-in-production-please-32b"
+
+_USERINFO_PASSWORD = re.compile(r"(?<=://)([^/@:?#]*):[^/@?#]*@")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&](?:password|passwd|pwd)=)[^&#]*")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by `***`: `postgresql://user:***@host/db`."""
+    masked = _USERINFO_PASSWORD.sub(lambda m: f"{m[1]}:***@", str.__str__(url))
+    return _QUERY_PASSWORD.sub(lambda m: f"{m[1]}***", masked)
+
+
+class SecretUrl(str):
+    """A URL that is an ordinary string to the code using it (engines, Redis clients) but shows its
+    password masked wherever it is displayed: repr, the settings' repr and str, JSON dumps."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_url(self))
 
 
 class Settings(BaseSettings):
@@ -20,6 +40,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./syndicate.db"
     public_base_url: str = "http://127.0.0.1:8000"
+    # How the publisher's own article URLs look, with `{slug}` for the headline's slug
+    # ("https://www.middleeasteye.net/news/{slug}"): imported pages that state no canonical URL get
+    # one from it. Unset, such pages need an explicit canonical URL.
+    canonical_url_template: str | None = None
     publisher_name: str = "Middle East Eye"
     copyright_holder: str = "Middle East Eye"
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
@@ -31,6 +55,8 @@ class Settings(BaseSettings):
     token_rate_limit: str = "600/minute"
     # Public self-registrations per client IP ("" turns the limit off); shared through Redis too.
     registration_rate_limit: str = "10/hour"
+    # Staff login attempts per client IP ("" turns the limit off); shared through Redis too.
+    login_rate_limit: str = "20/minute"
 
     billing_backend: Literal["ledger", "stripe"] = "ledger"
     stripe_api_key: SecretStr | None = None
@@ -64,8 +90,36 @@ class Settings(BaseSettings):
         # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
         for prefix in ("postgres://", "postgresql://"):
             if value.startswith(prefix):
-                return "postgresql+psycopg://" + value[len(prefix):]
+                return SecretUrl("postgresql+psycopg://" + value[len(prefix):])
+        return SecretUrl(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _secret_redis_url(cls, value: str | None) -> str | None:
+        return SecretUrl(value) if value else value
+
+    @field_serializer("database_url", "redis_url", when_used="json")
+    def _masked_in_json(self, value: Any) -> Any:
+        return mask_url(value) if isinstance(value, str) else value
+
+    @field_validator("login_rate_limit")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        if value:
+            from limits import parse
+
+            try:
+                parse(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a rate limit in `limits` notation, such as '20/minute'") from exc
         return value
+
+    @field_validator("canonical_url_template")
+    @classmethod
+    def _template_has_slug(cls, value: str | None) -> str | None:
+        if value and (not re.match(r"^https?://[^\s/]+", value) or "{slug}" not in value):
+            raise ValueError("must be an http(s) URL containing {slug}, e.g. https://www.example.com/news/{slug}")
+        return value or None
 
     @field_validator("public_base_url")
     @classmethod

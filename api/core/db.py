@@ -81,6 +81,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Execution option marking a connection as a reader: see `read_only`.
+READ_ONLY = "syndicate_read_only"
+
+
 def make_engine(url: str, *, pool_size: int = 10, immediate: bool = True) -> Engine:
     """`immediate=False` (SQLite only) starts transactions deferred: for readers that must not
     hold the write lock, such as a test inspecting rows while requests write."""
@@ -88,7 +92,24 @@ def make_engine(url: str, *, pool_size: int = 10, immediate: bool = True) -> Eng
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine, immediate=immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    _configure_postgres(engine)
+    return engine
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine and pool, for pure reads (readiness probe, public listings).
+
+    On SQLite its transactions start with a deferred BEGIN, so a reader never waits for (or holds)
+    the write lock that BEGIN IMMEDIATE takes; in WAL mode it reads the last committed state while a
+    writer works. Writes are refused rather than silently upgraded: `PRAGMA query_only` on SQLite,
+    `SET TRANSACTION READ ONLY` on PostgreSQL. Writers are unchanged.
+    """
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+def _is_reader(connection) -> bool:
+    return bool(connection.get_execution_options().get(READ_ONLY))
 
 
 def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
@@ -106,7 +127,19 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        reader = _is_reader(connection)
+        # query_only belongs to the pooled connection, so it is set for readers and cleared for the next writer.
+        if reader != connection.info.get("query_only", False):
+            connection.exec_driver_sql(f"PRAGMA query_only={int(reader)}")
+            connection.info["query_only"] = reader
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate and not reader else "BEGIN")
+
+
+def _configure_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        if _is_reader(connection):
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 @contextmanager

@@ -100,5 +100,79 @@ class InvalidStateTransition(Conflict):
 
 
 class Unmigrated(ServiceUnavailable):
+    """The database is reachable but not at the migration this code needs: run `syndicate db upgrade`."""
+
     slug = "database-unmigrated"
     title = "The database schema is not at the current migration"
+
+
+class DatabaseUnreachable(ServiceUnavailable):
+    """The service cannot open a connection to its database, or the database refused the probe."""
+
+    slug = "database-unreachable"
+    title = "Database unreachable"
+
+
+class InvalidData(Invalid):
+    """The database refused a value the request carried (a NUL character in text, a number out of range)."""
+
+    slug = "invalid-data"
+    title = "A value in the request cannot be stored or compared"
+
+
+# --- problems the HTTP layer itself answers with (routing, content negotiation, body limits) ---
+
+
+class BadRequest(SyndicateError):
+    """The request could not be read (malformed syntax, a bad header)."""
+
+    slug = "bad-request"
+    title = "Bad request"
+    status = 400
+
+
+class MethodNotAllowed(SyndicateError):
+    """The path exists but not with this HTTP method; the `Allow` header lists the methods it takes."""
+
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+    status = 405
+
+
+class NotAcceptable(SyndicateError):
+    """None of the media types in `Accept` can be produced for this resource."""
+
+    slug = "not-acceptable"
+    title = "Not acceptable"
+    status = 406
+
+
+class PayloadTooLarge(SyndicateError):
+    """The request body is larger than this endpoint accepts."""
+
+    slug = "payload-too-large"
+    title = "Payload too large"
+    status = 413
+
+
+class UnsupportedMediaType(SyndicateError):
+    """The request body's Content-Type is not one this endpoint reads."""
+
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+    status = 415
+
+
+class HttpError(SyndicateError):
+    """Any other HTTP error status; `status` and `detail` say which."""
+
+    slug = "http-error"
+    title = "HTTP error"
+
+
+class InternalError(SyndicateError):
+    """Something failed on our side; it has been logged. Retrying later may work."""
+
+    slug = "internal"
+    title = "Internal server error"
+    status = 500

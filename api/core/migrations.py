@@ -39,3 +39,24 @@ def current_revision(engine: Engine) -> str | None:
 
 def is_current(engine: Engine, database_url: str) -> bool:
     return current_revision(engine) == head_revision(database_url)
+
+
+class UnmigratedDatabase(RuntimeError):
+    """The database is not at the migration this code needs (the message says what to run)."""
+
+
+def require_current(engine: Engine, database_url: str) -> None:
+    """Refuse to work on a database whose schema this code was not written for: the server at start,
+    and every CLI command that touches the database, say the same thing."""
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:") \
+            and not Path(engine.url.database).exists():
+        current = None  # do not leave an empty database file behind just to find it empty
+    else:
+        current = current_revision(engine)
+    head = head_revision(database_url)
+    if current != head:
+        raise UnmigratedDatabase(
+            f"The database at {engine.url.render_as_string(hide_password=True)} is at migration "
+            f"{current or 'none'}, but this version of Syndicate needs {head}. "
+            "Run `syndicate db upgrade` first."
+        )

@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.sql import ColumnElement, Select
 
 from api.core.errors import BadCursor
+from api.core.times import as_utc
 
 T = TypeVar("T")
 
@@ -26,9 +27,32 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+def page_example(item: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entry giving a list endpoint's 200 a one-item example page."""
+    return {200: {"content": {"application/json": {"example": {"items": [item], "next_cursor": None}}}}}
+
+
 def encode_cursor(values: Sequence[Any]) -> str:
     raw = [v.isoformat() if isinstance(v, datetime) else v for v in values]
     return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _cursor_value(value: Any, kind: type) -> Any:
+    """One key value, checked strictly: a cursor is client input, and a value of the wrong shape
+    must become a bad-cursor problem here rather than an error in the database driver."""
+    if kind is datetime:
+        if not isinstance(value, str):
+            raise TypeError("a time must be an ISO 8601 string")
+        return as_utc(datetime.fromisoformat(value))
+    if kind is str:
+        if not isinstance(value, str) or "\x00" in value:
+            raise TypeError("not a text value")
+        return value
+    if kind is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError("not an integer")
+        return value
+    return kind(value)
 
 
 def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
@@ -37,8 +61,8 @@ def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
         raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(raw, list) or len(raw) != len(kinds):
             raise ValueError
-        return [datetime.fromisoformat(v) if kind is datetime else kind(v) for v, kind in zip(raw, kinds)]
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        return [_cursor_value(v, kind) for v, kind in zip(raw, kinds)]
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
         raise BadCursor("The cursor is malformed or from another listing; start again without it.") from exc
 
 

@@ -12,25 +12,24 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.core.errors import SyndicateError, ValidationFailed
+from sqlalchemy.exc import DataError
+
+from api.core.errors import (
+    BadRequest, Conflict, Forbidden, Gone, HttpError, InternalError, InvalidData, MethodNotAllowed, NotAcceptable,
+    NotFound, PayloadTooLarge, SyndicateError, TooManyRequests, Unauthenticated, UnsupportedMediaType,
+    ValidationFailed,
+)
 
 log = logging.getLogger("syndicate.errors")
 
 PROBLEM_JSON = "application/problem+json"
 
-_HTTP_SLUGS = {
-    400: "bad-request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    406: "not-acceptable",
-    409: "conflict",
-    410: "gone",
-    413: "payload-too-large",
-    415: "unsupported-media-type",
-    429: "rate-limited",
-}
+# Problem types for errors raised by the HTTP layer (Starlette/FastAPI) rather than by a service;
+# each is a registered SyndicateError, so `GET /problems/{slug}` documents it.
+_HTTP_ERRORS: dict[int, type[SyndicateError]] = {err.status: err for err in (
+    BadRequest, Unauthenticated, Forbidden, NotFound, MethodNotAllowed, NotAcceptable, Conflict, Gone,
+    PayloadTooLarge, UnsupportedMediaType, TooManyRequests,
+)}
 
 
 class FieldProblem(BaseModel):
@@ -126,17 +125,29 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug = _HTTP_SLUGS.get(exc.status_code, "http-error")
+        err = _HTTP_ERRORS.get(exc.status_code, HttpError)
         return problem_response(
-            status=exc.status_code, type_=f"/problems/{slug}", title=str(exc.detail) if exc.detail else slug,
+            status=exc.status_code, type_=err.type_uri(), title=str(exc.detail) if exc.detail else err.title,
             detail=str(exc.detail) if exc.detail else None, instance=request.url.path,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value from the request (PostgreSQL will not store or compare text
+        # holding NUL, for one): the client's input, not our failure, so a 422 rather than a 500.
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path,
+                    str(exc.orig or exc).splitlines()[0])
+        return problem_response(
+            status=InvalidData.status, type_=InvalidData.type_uri(), title=InvalidData.title,
+            detail="A value in the request cannot be stored or compared (for instance text holding a NUL "
+                   "character); correct it and try again.", instance=request.url.path,
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(
-            status=500, type_="/problems/internal", title="Internal server error",
+            status=InternalError.status, type_=InternalError.type_uri(), title=InternalError.title,
             detail="An unexpected error occurred; it has been logged.", instance=request.url.path,
         )

@@ -7,7 +7,6 @@ front of the app; the route below documents it and serves the same implementatio
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response, status
@@ -16,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.core.errors import Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
+from api.core.times import UTCTime
 from api.deps import CurrentPartner, SessionDep, SettingsDep
 from api.delivery import errors, render, service, webhooks
 from api.delivery.fastpath import ContentFastPath
@@ -176,7 +176,7 @@ async def content_article(
 async def content_feed(
     request: Request, credentials: BearerDep, token: TokenQuery = None,
     format: Annotated[str | None, _format_query(FEED_TYPES)] = None,
-    updated_since: Annotated[datetime | None, Query(description="Only articles changed after this instant.")] = None,
+    updated_since: Annotated[UTCTime | None, Query(description="Only articles changed after this instant.")] = None,
     cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
     if_none_match: Annotated[str | None, Header()] = None, if_modified_since: Annotated[str | None, Header()] = None,
 ) -> Response:

@@ -9,11 +9,16 @@ from api.staff.models import ROLES
 
 class StaffLogin(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "desk@example.com", "password": "correct horse battery"}]})
-    email: EmailStr
+    # Not EmailStr: logging in only looks the address up, and accounts on internal domains
+    # (the demo's `@syndicate.local`) must be able to log in.
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     password: str = Field(min_length=1, max_length=1000)
 
 
 class StaffToken(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzdGZfMDFqZDR4OGsyIn0.c2lnbmF0dXJl",
+        "token_type": "bearer", "expires_at": "2026-11-02T09:30:00Z"}]})
     access_token: str
     token_type: str = "bearer"
     expires_at: datetime
@@ -28,13 +33,21 @@ class StaffCreate(BaseModel):
 
 
 class StaffUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"roles": ["licensing", "finance"]}, {"roles": ["editor"], "active": False}]})
     roles: list[str] = Field(min_length=1)
     active: bool | None = None
 
 
+STAFF_READ_EXAMPLE = {
+    "id": "stf_01jd4x8k2m3n4p5q6r7s8t9v0w", "email": "finance@example.com", "name": "Finance Desk",
+    "roles": ["finance"], "active": True, "created_at": "2026-11-01T09:00:00Z",
+    "last_login_at": "2026-11-02T09:00:00Z",
+}
+
+
 class StaffRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [STAFF_READ_EXAMPLE]})
     id: str
     email: str
     name: str

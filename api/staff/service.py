@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from anyio import to_thread
 from jose import JWTError, jwt
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.core.config import Settings
-from api.core.db import utcnow
-from api.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
-from api.core.passwords import hash_password, needs_rehash, verify_password
+from api.core.db import read_only, utcnow
+from api.core.pagination import keyset_page
+from api.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
+from api.core.passwords import hash_password, hash_password_async, needs_rehash, verify_password_async
 from api.staff.models import ROLES, StaffSession, StaffUser
 
 STAFF_AUDIENCE = "syndicate-staff"
@@ -31,6 +34,16 @@ class StaffEmailTaken(Conflict):
 class UnknownRole(Invalid):
     slug = "unknown-role"
     title = "Unknown staff role"
+
+
+class LoginRateLimited(TooManyRequests):
+    slug = "login-rate-limited"
+    title = "Too many login attempts from this address"
+
+
+class StaffNotFound(NotFound):
+    slug = "staff-not-found"
+    title = "No such staff user"
 
 
 class RoleRequired(Forbidden):
@@ -64,12 +77,14 @@ def create_staff(session: Session, *, email: str, name: str, password: str, role
 def get_staff(session: Session, staff_id: str) -> StaffUser:
     user = session.get(StaffUser, staff_id)
     if user is None:
-        raise NotFound(f"No staff user {staff_id}.")
+        raise StaffNotFound(f"No staff user {staff_id}.")
     return user
 
 
-def list_staff(session: Session) -> list[StaffUser]:
-    return list(session.exec(select(StaffUser).order_by(StaffUser.email)).all())
+def list_staff(session: Session, *, cursor: str | None = None, limit: int = 50) -> tuple[list[StaffUser], str | None]:
+    """By e-mail address, keyed on it (unique, so indexed): pass the returned cursor for the next page."""
+    return keyset_page(session, select(StaffUser), columns=[StaffUser.email], kinds=[str],  # type: ignore[list-item]
+                       cursor=cursor, limit=limit)
 
 
 def update_roles(session: Session, staff_id: str, *, roles: list[str], active: bool | None, actor: audit.Actor) -> StaffUser:
@@ -85,12 +100,34 @@ def update_roles(session: Session, staff_id: str, *, roles: list[str], active: b
     return user
 
 
-def login(session: Session, settings: Settings, *, email: str, password: str) -> tuple[str, StaffSession, StaffUser]:
-    user = session.exec(select(StaffUser).where(StaffUser.email == email.strip().lower())).first()
-    if not verify_password(user.password_hash if user else None, password) or user is None or not user.active:
+async def login(session: Session, settings: Settings, *, email: str, password: str) -> tuple[str, StaffSession, StaffUser]:
+    """Check the password and open a staff session; returns (token, session, user).
+
+    Async so that Argon2 runs in its own bounded threads (api.core.passwords) and waiting logins
+    hold no thread. The account is looked up through a read-only connection that is closed before
+    hashing starts, so no login holds a database transaction (on SQLite, the write lock) while it
+    waits; only the short write at the end uses the caller's session.
+    """
+    found = await to_thread.run_sync(_find_user, session.get_bind(), email)
+    valid = await verify_password_async(found.password_hash if found else None, password)
+    if not valid or found is None or not found.active:
         raise BadCredentials("E-mail or password is wrong, or the account is disabled.")
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    new_hash = await hash_password_async(password) if needs_rehash(found.password_hash) else None
+    return await to_thread.run_sync(_open_session, session, settings, found.id, new_hash)
+
+
+def _find_user(engine: Engine, email: str) -> StaffUser | None:
+    with Session(read_only(engine)) as lookup:
+        return lookup.exec(select(StaffUser).where(StaffUser.email == email.strip().lower())).first()
+
+
+def _open_session(session: Session, settings: Settings, user_id: str,
+                  new_hash: str | None) -> tuple[str, StaffSession, StaffUser]:
+    user = session.get(StaffUser, user_id)
+    if user is None or not user.active:  # disabled while its password was being checked
+        raise BadCredentials("E-mail or password is wrong, or the account is disabled.")
+    if new_hash:
+        user.password_hash = new_hash
     now = utcnow()
     staff_session = StaffSession(staff_id=user.id, expires_at=now + timedelta(minutes=settings.staff_token_minutes))
     user.last_login_at = now

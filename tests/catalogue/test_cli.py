@@ -23,6 +23,7 @@ runner = CliRunner(env={"COLUMNS": "400"})  # rich wraps errors at the terminal 
 def cli_env(monkeypatch, database_url: str, engine) -> Iterator[None]:
     monkeypatch.setenv("SYNDICATE_DATABASE_URL", database_url)
     monkeypatch.setenv("SYNDICATE_PUBLIC_BASE_URL", "https://syndicate.test")
+    monkeypatch.setenv("SYNDICATE_CANONICAL_URL_TEMPLATE", "https://www.middleeasteye.net/news/{slug}")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -41,7 +42,8 @@ def test_import_files_then_reimport_is_unchanged(cli_env, engine, tmp_path: Path
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("3 created, 0 updated, 0 unchanged")
     text_article = next(a for a in _articles(engine) if a.headline == HEADLINE)
-    assert text_article.canonical_url == "https://syndicate.test/articles/putin-makes-surprise-visit-to-syria-amid-us-iran-tensions"
+    assert text_article.canonical_url == \
+        "https://www.middleeasteye.net/news/putin-makes-surprise-visit-to-syria-amid-us-iran-tensions"
     with Session(engine) as session:
         [asset] = session.exec(select(Asset).where(Asset.article_id == text_article.id)).all()
         assert (asset.credit, asset.relicensable) == ("Reuters", False)
@@ -103,3 +105,15 @@ def test_help_describes_every_option() -> None:
     assert result.exit_code == 0
     for text in ("--format", "--canonical-url", "all or nothing"):
         assert text in result.output
+
+
+def test_a_text_page_without_a_url_or_a_url_pattern_is_refused(cli_env, engine, monkeypatch) -> None:
+    monkeypatch.delenv("SYNDICATE_CANONICAL_URL_TEMPLATE")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["import", str(SAMPLE_TEXT)])
+    assert result.exit_code == 2
+    assert "states no canonical URL" in result.output and "--canonical-url" in result.output
+    assert "syndicate.test/articles" not in result.output and _articles(engine) == []
+    pinned = runner.invoke(app, ["import", str(SAMPLE_TEXT), "--canonical-url", "https://www.middleeasteye.net/news/p"])
+    assert pinned.exit_code == 0, pinned.output
+    assert [a.canonical_url for a in _articles(engine)] == ["https://www.middleeasteye.net/news/p"]

@@ -21,7 +21,7 @@ from tests.catalogue.pages import (
 from tests.conftest import STANDARDS
 
 NINJS_EXAMPLES = STANDARDS / "ninjs" / "examples-3.1"
-BASE = "https://syndicate.test"
+TEMPLATE = "https://www.middleeasteye.net/news/{slug}"
 
 
 def _paragraphs(body_html: str) -> list[str]:
@@ -32,7 +32,7 @@ def _paragraphs(body_html: str) -> list[str]:
 
 
 def test_sample_text_page_becomes_a_clean_article() -> None:
-    [article] = parse_document(SAMPLE_TEXT.read_bytes(), source=str(SAMPLE_TEXT), canonical_base=BASE)
+    [article] = parse_document(SAMPLE_TEXT.read_bytes(), source=str(SAMPLE_TEXT), canonical_template=TEMPLATE)
     assert article.headline == HEADLINE
     assert article.standfirst == STANDFIRST
     [asset] = article.assets
@@ -48,18 +48,19 @@ def test_sample_text_page_becomes_a_clean_article() -> None:
     assert HEADLINE not in article.body_html and STANDFIRST not in article.body_html and "(Reuters)" not in article.body_html
 
 
-def test_text_page_canonical_url_is_explicit_or_derived_from_the_headline() -> None:
-    [pinned] = parse_document(SAMPLE_TEXT.read_text(), format="text", canonical_url=CANONICAL, canonical_base=BASE)
+def test_text_page_canonical_url_is_explicit_or_derived_from_the_publishers_url_pattern() -> None:
+    [pinned] = parse_document(SAMPLE_TEXT.read_text(), format="text", canonical_url=CANONICAL, canonical_template=TEMPLATE)
     assert str(pinned.canonical_url) == CANONICAL
-    [derived] = parse_document(SAMPLE_TEXT.read_text(), format="text", canonical_base=BASE)
-    assert str(derived.canonical_url) == f"{BASE}/articles/putin-makes-surprise-visit-to-syria-amid-us-iran-tensions"
-    with pytest.raises(CanonicalUrlRequired, match="canonical_url"):
-        parse_document(SAMPLE_TEXT.read_text(), format="text")  # the API's mode: no derivation
+    [derived] = parse_document(SAMPLE_TEXT.read_text(), format="text", canonical_template=TEMPLATE)
+    assert str(derived.canonical_url) == \
+        "https://www.middleeasteye.net/news/putin-makes-surprise-visit-to-syria-amid-us-iran-tensions"
+    with pytest.raises(CanonicalUrlRequired, match="SYNDICATE_CANONICAL_URL_TEMPLATE"):
+        parse_document(SAMPLE_TEXT.read_text(), format="text")  # no pattern configured: nothing is made up
 
 
 @pytest.mark.parametrize("page", [mee_html_page, bare_html_page], ids=["publisher-page", "paragraphs-only"])
 def test_html_page_becomes_the_same_clean_article(page) -> None:
-    [article] = parse_document(page(), format="html", canonical_base=BASE)
+    [article] = parse_document(page(), format="html", canonical_template=TEMPLATE)
     assert article.headline == HEADLINE
     assert article.standfirst == STANDFIRST
     [asset] = article.assets
@@ -83,7 +84,7 @@ def test_html_page_metadata_comes_from_json_ld_meta_and_canonical_link() -> None
 def test_html_page_byline_and_date_without_json_ld() -> None:
     page = ('<html><body><article><h1>Talks resume</h1><p class="byline">Jane Doe</p>'
             '<time datetime="not a date">Monday</time><p>Negotiators met on Monday.</p></article></body></html>')
-    [article] = parse_document(page, canonical_base=BASE)
+    [article] = parse_document(page, canonical_template=TEMPLATE)
     assert article.byline == "Jane Doe" and article.published_at is None  # a broken date is ignored, not fatal
     assert _paragraphs(article.body_html) == ["Negotiators met on Monday."]
 
@@ -199,19 +200,19 @@ def test_malformed_json_says_line_and_column() -> None:
 @pytest.mark.parametrize("fmt", ["text", "html", "json", "auto"])
 def test_empty_documents_are_empty_document(fmt: str) -> None:
     with pytest.raises(EmptyDocument):
-        parse_document(b"  \n\n ", format=fmt, canonical_base=BASE)
+        parse_document(b"  \n\n ", format=fmt, canonical_template=TEMPLATE)
 
 
 def test_page_of_furniture_only_is_empty_document() -> None:
     with pytest.raises(EmptyDocument, match="furniture"):
-        parse_document("Skip to main content\n\nRead More »\n", format="text", canonical_base=BASE)
+        parse_document("Skip to main content\n\nRead More »\n", format="text", canonical_template=TEMPLATE)
 
 
 def test_headline_without_body_is_empty_body() -> None:
     with pytest.raises(EmptyArticleBody):
-        parse_document("Just a headline\n", format="text", canonical_base=BASE)
+        parse_document("Just a headline\n", format="text", canonical_template=TEMPLATE)
     with pytest.raises(EmptyArticleBody):
-        parse_document("<html><body><article><h1>Only a headline</h1></article></body></html>", canonical_base=BASE)
+        parse_document("<html><body><article><h1>Only a headline</h1></article></body></html>", canonical_template=TEMPLATE)
 
 
 def test_unknown_format_and_media_type() -> None:
@@ -260,3 +261,39 @@ def test_overlong_headline_is_invalid_not_missing() -> None:
         parse_document(json.dumps({**_own(), "headline": None}))
     with pytest.raises(MissingHeadline):
         parse_document(json.dumps({**_own(), "headline": "   "}))
+
+
+# --- furniture rules -------------------------------------------------------------------------
+
+_BODY = ["The label's lawyers argued the songs were covered by a licence signed in 2001.",
+         "The court was shown a 2019 letter stating that all rights reserved by the band had passed to the label.",
+         "Copyright 2019 filings, the judge said, told a different story about who owned the recordings.",
+         "The case continues next week in London, where the band is expected to give evidence in person."]
+
+
+def test_a_body_paragraph_that_mentions_rights_does_not_end_the_article() -> None:
+    page = "\n\n".join(["Band loses first round in rights case", "A short standfirst without a full stop", *_BODY])
+    [article] = parse_document(page, format="text", canonical_url=CANONICAL)
+    assert _paragraphs(article.body_html) == _BODY
+    html_page = ("<html><body><article><h1>Band loses first round in rights case</h1>"
+                 + "".join(f"<p>{p}</p>" for p in _BODY) + "</article></body></html>")
+    [from_html] = parse_document(html_page, format="html", canonical_url=CANONICAL)
+    assert _paragraphs(from_html.body_html) == _BODY
+
+
+def test_the_footer_and_the_short_lines_after_it_still_go() -> None:
+    page = "\n\n".join(["Band loses first round in rights case", *_BODY,
+                        "Middle East Eye delivers independent and unrivalled coverage. To learn more about "
+                        "republishing this content and the associated fees, please fill out this form.",
+                        "About us", "Contact", "© 2024 Middle East Eye. All rights reserved."])
+    [article] = parse_document(page, format="text", canonical_url=CANONICAL)
+    assert _paragraphs(article.body_html) == _BODY
+    assert "About us" not in article.body_html and "unrivalled" not in article.body_html and "©" not in article.body_html
+
+
+def test_a_question_teaser_headline_goes_with_its_read_more_even_after_a_blank_line() -> None:
+    teaser = "Is Russia preparing to leave Syria?"
+    page = "\n\n".join(["Band loses first round in rights case", _BODY[0], _BODY[1], teaser, "Read More »", _BODY[3]])
+    [article] = parse_document(page, format="text", canonical_url=CANONICAL)
+    assert teaser not in article.body_html
+    assert _paragraphs(article.body_html) == [_BODY[0], _BODY[1], _BODY[3]]

@@ -186,6 +186,23 @@ def test_import_sample_text_page(client, session) -> None:
     assert asset.relicensable is False
 
 
+def test_import_text_page_gets_its_url_from_the_publishers_url_pattern(settings, session) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    patterned = create_app(settings.model_copy(update={"canonical_url_template": "https://www.middleeasteye.net/news/{slug}"}),
+                           run_worker=False)
+    with TestClient(patterned) as client:
+        editor = staff_headers(client, session, roles=["editor"])
+        response = client.post("/v1/staff/articles/import", content=SAMPLE_TEXT.read_bytes(),
+                               headers={**editor, "Content-Type": "text/plain"})
+    patterned.state.engine.dispose()
+    assert response.status_code == 200, response.text
+    assert response.json()["results"][0]["article"]["canonical_url"] == \
+        "https://www.middleeasteye.net/news/putin-makes-surprise-visit-to-syria-amid-us-iran-tensions"
+
+
 def test_import_html_page_and_json_batch(client, session) -> None:
     editor = staff_headers(client, session, roles=["editor"])
     page = client.post("/v1/staff/articles/import", content=mee_html_page(),
@@ -256,3 +273,39 @@ def test_import_refuses_oversized_documents_before_parsing(client, session) -> N
                            headers={**editor, "Content-Type": "text/plain"})
     assert response.status_code == 413 and response.json()["type"] == "/problems/document-too-large"
     assert _count(session) == 0
+
+
+@pytest.mark.parametrize("params", [
+    {"updated_since": "2020-01-01T00:00:00"}, {"published_from": "2020-01-01"}, {"published_to": "2999-01-01T00:00"},
+    {"updated_since": "2020-01-01T02:00:00+02:00"},
+], ids=["naive-updated-since", "date-only", "naive-published-to", "with-offset"])
+def test_public_listing_takes_times_without_an_offset_as_utc(client, session, params) -> None:
+    article = make_article(session)
+    session.commit()
+    response = client.get("/v1/articles", params=params)
+    assert response.status_code == 200, response.text
+    assert [i["id"] for i in response.json()["items"]] == [article.id]
+
+
+def test_public_listing_cursor_with_a_naive_time_is_read_as_utc(client, session) -> None:
+    from api.core.pagination import encode_cursor
+
+    older, newer = make_article(session), make_article(session)
+    session.commit()
+    naive = older.updated_at.replace(tzinfo=None)
+    response = client.get("/v1/articles", params={"cursor": encode_cursor([naive, older.id])})
+    assert response.status_code == 200, response.text
+    assert [i["id"] for i in response.json()["items"]] == [newer.id]
+
+
+@pytest.mark.parametrize("values", [
+    ["2020-01-01T00:00:00", {"not": "an id"}], [12, "art_1"], ["2020-01-01T00:00:00", "art\u0000x"],
+    [None, "art_1"], ["9999-12-31T23:59:59-23:59", "art_1"],
+], ids=["object-id", "number-time", "nul-in-id", "null-time", "out-of-range-time"])
+def test_public_listing_malformed_cursor_is_a_bad_cursor_problem(client, values) -> None:
+    import base64
+
+    cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    response = client.get("/v1/articles", params={"cursor": cursor})
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "/problems/bad-cursor"

@@ -75,7 +75,7 @@ def test_changed_reimport_is_a_new_version_and_then_stable(session: Session) -> 
 
 
 def test_sample_page_reimport_matches_on_canonical_url(session: Session) -> None:
-    [data] = parse_document(SAMPLE_TEXT.read_bytes(), format="text", canonical_base="https://syndicate.test")
+    [data] = parse_document(SAMPLE_TEXT.read_bytes(), format="text", canonical_template="https://www.middleeasteye.net/news/{slug}")
     first, created, _ = service.upsert_article(session, data, actor=TEST_ACTOR)
     second, created_again, changed = service.upsert_article(session, data, actor=TEST_ACTOR)
     assert created and not created_again and not changed and second.id == first.id

@@ -10,6 +10,53 @@ def test_secrets_never_appear_in_repr() -> None:
     assert "sk_test_hidden" not in text
 
 
+DB_URL = "postgresql://syndicate:db-pa55word@db.internal:5432/syndicate?sslmode=require"
+REDIS_URL = "redis://:redis-pa55word@cache.internal:6379/0"
+
+
+def test_passwords_in_database_and_redis_urls_are_masked_but_the_urls_still_work() -> None:
+    settings = Settings(database_url=DB_URL, redis_url=REDIS_URL)
+    shown = repr(settings) + str(settings) + str(settings.model_dump()) + settings.model_dump_json()
+    shown += repr(settings.database_url) + repr(settings.redis_url) + f"{settings!r}"
+    assert "db-pa55word" not in shown and "redis-pa55word" not in shown
+    assert "postgresql+psycopg://syndicate:***@db.internal:5432/syndicate" in repr(settings)
+    assert "redis://:***@cache.internal:6379/0" in repr(settings)
+    # The values themselves are the real URLs: engines and Redis clients get what was configured.
+    assert settings.database_url == "postgresql+psycopg://syndicate:db-pa55word@db.internal:5432/syndicate?sslmode=require"
+    assert str(settings.redis_url) == REDIS_URL and settings.redis_url.startswith("redis://")
+    from sqlalchemy.engine import make_url
+
+    assert make_url(settings.database_url).password == "db-pa55word"
+    query_secret = Settings(database_url="postgresql://u@h/db?password=in-the-query")
+    assert "in-the-query" not in repr(query_secret) and "password=***" in repr(query_secret)
+
+
+def test_nothing_logs_the_raw_database_or_redis_url(caplog, capsys) -> None:
+    import logging
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    caplog.set_level(logging.DEBUG)
+    unreachable = "postgresql://syndicate:db-pa55word@127.0.0.1:1/syndicate"
+    env = {"SYNDICATE_DATABASE_URL": unreachable, "SYNDICATE_REDIS_URL": REDIS_URL}
+    from api.core.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["db", "current"], env=env)
+        result_check = CliRunner().invoke(app, ["staff", "create", "--email", "a@b.example", "--name", "A",
+                                                "--role", "admin", "--password", "x" * 16], env=env)
+    finally:
+        get_settings.cache_clear()
+    logging.getLogger("syndicate").info("settings: %s", Settings(database_url=unreachable, redis_url=REDIS_URL))
+    captured = capsys.readouterr()
+    everything = result.output + result_check.output + caplog.text + captured.out + captured.err
+    assert result_check.exit_code == 2 and "127.0.0.1" in result_check.output
+    assert "db-pa55word" not in everything and "redis-pa55word" not in everything
+
+
 def test_database_url_is_normalised() -> None:
     assert Settings(database_url="postgres://u@h/db").database_url == "postgresql+psycopg://u@h/db"
     assert Settings().database_url.startswith("sqlite:///")
@@ -45,3 +92,15 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         if env not in readme and not (f"`_{rest.upper()}`" in readme or f", `_{rest.upper()}`" in readme or f"`_{rest.upper()}" in readme):
             missing.append(env)
     assert missing == [], f"document these settings in README.md: {missing}"
+
+
+def test_the_canonical_url_template_must_be_a_url_with_a_slug() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    assert Settings(canonical_url_template="https://www.example.com/news/{slug}").canonical_url_template
+    for bad in ("https://www.example.com/news/", "www.example.com/{slug}"):
+        with pytest.raises(ValidationError, match="slug"):
+            Settings(canonical_url_template=bad)
+    with pytest.raises(ValidationError, match="login_rate_limit"):
+        Settings(login_rate_limit="lots")

@@ -209,3 +209,10 @@ def test_an_embargo_without_an_end_is_never_served(client, session, licensed):
     session.execute(update(Article).where(Article.id == article.id).values(status=ArticleStatus.embargoed))
     session.commit()
     assert _get(client, article.id, token).status_code == 403
+
+
+def test_feed_takes_updated_since_without_an_offset_as_utc(client, licensed):
+    token = mint(client, licensed)["token"]
+    response = client.get("/v1/content/feed", headers=bearer(token), params={"updated_since": "2000-01-01T00:00:00"})
+    assert response.status_code == 200, response.text
+    assert {i["id"] for i in response.json()["items"]} == {a.id for a in licensed.articles}

@@ -99,15 +99,16 @@ def _load_json(text: str) -> object:
 
 def parse_document(
     raw: bytes | str, *, format: ImportFormat | str = ImportFormat.auto, source: str | None = None,
-    canonical_url: str | None = None, canonical_base: str | None = None,
+    canonical_url: str | None = None, canonical_template: str | None = None,
 ) -> list[ArticleCreate]:
     """Parse one document into articles, or raise a catalogue problem naming `source`.
 
-    `canonical_url` pins the article's URL (one-article documents only); `canonical_base` lets a
-    page without a stated URL get one derived from its headline (see common.resolve_canonical_url).
+    `canonical_url` pins the article's URL (one-article documents only); `canonical_template` (the
+    publisher's URL pattern with `{slug}`) lets a page without a stated URL get one derived from its
+    headline (see common.resolve_canonical_url).
     """
     try:
-        return _parse(raw, format=format, source=source, canonical_url=canonical_url, canonical_base=canonical_base)
+        return _parse(raw, format=format, source=source, canonical_url=canonical_url, canonical_template=canonical_template)
     except SyndicateError as exc:
         if source:
             locate(exc, source)
@@ -116,7 +117,7 @@ def parse_document(
 
 
 def _parse(raw: bytes | str, *, format: ImportFormat | str, source: str | None, canonical_url: str | None,
-           canonical_base: str | None) -> list[ArticleCreate]:
+           canonical_template: str | None) -> list[ArticleCreate]:
     try:
         chosen = ImportFormat(format)
     except ValueError as exc:
@@ -128,13 +129,13 @@ def _parse(raw: bytes | str, *, format: ImportFormat | str, source: str | None, 
     if detected:
         chosen = detect_format(text, source=source)
     if chosen is ImportFormat.text:
-        return [parse_text_page(text, canonical_url=canonical_url, canonical_base=canonical_base)]
+        return [parse_text_page(text, canonical_url=canonical_url, canonical_template=canonical_template)]
     if chosen is ImportFormat.html:
-        return [parse_html_page(text, canonical_url=canonical_url, canonical_base=canonical_base)]
+        return [parse_html_page(text, canonical_url=canonical_url, canonical_template=canonical_template)]
     document = _load_json(text)
     if canonical_url and isinstance(document, list) and len(document) != 1:
         raise InvalidArticle(f"canonical_url names one article, but the document holds {len(document)}; "
                              "leave it out and give each article its own URL.")
     if chosen is ImportFormat.ninjs or (detected and looks_like_ninjs(document)):
-        return parse_ninjs(document, canonical_url=canonical_url, canonical_base=canonical_base)
+        return parse_ninjs(document, canonical_url=canonical_url, canonical_template=canonical_template)
     return parse_own_json(document, canonical_url=canonical_url)

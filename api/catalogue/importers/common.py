@@ -44,24 +44,28 @@ def text_to_paragraphs(text: str) -> str:
     return "".join(f"<p>{html.escape(c, quote=False)}</p>" for c in chunks if c)
 
 
-def resolve_canonical_url(found: str | None, *, override: str | None, base: str | None, headline: str) -> str:
+def resolve_canonical_url(found: str | None, *, override: str | None, template: str | None, headline: str) -> str:
     """The canonical URL rule, shared by every importer.
 
     1. An explicit URL (API `canonical_url`, CLI `--canonical-url`) wins.
     2. Otherwise the one the document states (`<link rel=canonical>`, og:url, JSON-LD url, ninjs uri).
-    3. Otherwise, when the caller allows it (the CLI does, the API does not), one is derived from
-       the headline: `<base>/articles/<slug-of-headline>`. Re-importing the same page finds the same
-       article; a page whose headline changed would become a new article, so pin it with a URL.
+    3. Otherwise, when the publisher has configured how its article URLs look
+       (`SYNDICATE_CANONICAL_URL_TEMPLATE`, e.g. `https://www.example.com/news/{slug}`), one is derived
+       from the headline. Re-importing the same page finds the same article; a page whose headline
+       changed would become a new article, so pin it with a URL.
+    4. Otherwise the import is refused: a canonical URL on Syndicate's own host would serve nothing,
+       and licensed copies carry it as rel=canonical.
     """
     if override:
         return override
     if found and is_http_url(found):
         return found.strip()
-    if base:
-        return f"{base.rstrip('/')}/articles/{slugify(headline)}"
+    if template:
+        return template.replace("{slug}", slugify(headline))
     raise CanonicalUrlRequired(
         "The document states no canonical URL (no <link rel=canonical>, og:url, JSON-LD url or http(s) ninjs uri); "
-        "pass the article's public address as canonical_url (CLI: --canonical-url)."
+        "pass the article's public address on the publisher's site as canonical_url (CLI: --canonical-url), or "
+        "set SYNDICATE_CANONICAL_URL_TEMPLATE so one can be derived from the headline."
     )
 
 

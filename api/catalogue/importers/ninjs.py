@@ -121,14 +121,14 @@ def _assets(item: dict) -> list[dict[str, Any]]:
     return assets
 
 
-def parse_ninjs(document: Any, *, canonical_url: str | None = None, canonical_base: str | None = None) -> list[ArticleCreate]:
+def parse_ninjs(document: Any, *, canonical_url: str | None = None, canonical_template: str | None = None) -> list[ArticleCreate]:
     items = document if isinstance(document, list) else [document]
     return [_parse_item(item, where=f"ninjs item {n + 1}" if isinstance(document, list) else "ninjs",
-                        canonical_url=canonical_url, canonical_base=canonical_base)
+                        canonical_url=canonical_url, canonical_template=canonical_template)
             for n, item in enumerate(items)]
 
 
-def _parse_item(raw: Any, *, where: str, canonical_url: str | None, canonical_base: str | None) -> ArticleCreate:
+def _parse_item(raw: Any, *, where: str, canonical_url: str | None, canonical_template: str | None) -> ArticleCreate:
     if not isinstance(raw, dict):
         raise InvalidArticle(f"{where}: expected a ninjs object, got {type(raw).__name__}.")
     item = _lower_keys(raw)
@@ -160,7 +160,7 @@ def _parse_item(raw: Any, *, where: str, canonical_url: str | None, canonical_ba
     stated_url = next((a.get("value") for a in item.get("altids") or []
                        if isinstance(a, dict) and str(a.get("role", "")).lower() in ("canonical", "url", "web")), None)
     url = resolve_canonical_url(stated_url if is_http_url(stated_url) else uri, override=canonical_url,
-                                base=canonical_base, headline=headline)
+                                template=canonical_template, headline=headline)
     published = (parse_datetime(item.get("firstcreated") or item.get("contentcreated"), field=f"{where}: firstCreated")
                  or parse_datetime(item.get("versioncreated"), field=f"{where}: versionCreated"))
     fields: dict[str, Any] = {

@@ -9,7 +9,7 @@ everything else is a body paragraph.
 
 HTML page: metadata from JSON-LD (NewsArticle and kin), OpenGraph/article: meta tags and
 <link rel=canonical>; the article is the <article> element (else <main>, else <body>); <figure>s
-become assets; page chrome (nav, aside, footer, share/related/newsletter boxes, teaser boxes
+and other pictures (an <img> in a paragraph, with its caption) become assets; page chrome (nav, aside, footer, share/related/newsletter boxes, teaser boxes
 ending in "Read More") is removed before the paragraphs are read with the text rules.
 """
 
@@ -28,6 +28,7 @@ from api.catalogue.importers.common import build_article, parse_datetime, resolv
 from api.catalogue.importers.furniture import (
     READ_MORE, Block, ends_sentence, looks_like_heading, split_caption, strip_furniture,
 )
+from api.catalogue.inline_images import extract_images
 from api.catalogue.schemas import ArticleCreate
 
 # --- text pages -------------------------------------------------------------------------------
@@ -45,13 +46,13 @@ def text_blocks(text: str) -> list[Block]:
     return blocks
 
 
-def parse_text_page(text: str, *, canonical_url: str | None = None, canonical_base: str | None = None) -> ArticleCreate:
+def parse_text_page(text: str, *, canonical_url: str | None = None, canonical_template: str | None = None) -> ArticleCreate:
     if not text.strip():
         raise EmptyDocument("The page is empty; send the article page's text (headline first, then the paragraphs).")
     headline, standfirst, body, assets = _article_from_blocks(strip_furniture(text_blocks(text)))
     return build_article({
         "headline": headline, "standfirst": standfirst, "body_html": "".join(body), "assets": assets,
-        "canonical_url": resolve_canonical_url(None, override=canonical_url, base=canonical_base, headline=headline),
+        "canonical_url": resolve_canonical_url(None, override=canonical_url, template=canonical_template, headline=headline),
     })
 
 
@@ -79,7 +80,10 @@ def _read_body(blocks: list[Block], *, skip: set[str] | None = None) -> tuple[li
             continue
         caption = split_caption(block.text) if block.tag == "p" else None
         if caption:
-            assets.append({"caption": caption[0], "credit": caption[1]})
+            # "<p><img src=...> Putin and Assad (Reuters)</p>": the picture goes with its caption.
+            pictures = extract_images(block.html)[1] if block.html else []
+            url = next((p["url"] for p in pictures if p["url"]), None)
+            assets.append({"caption": caption[0], "credit": caption[1], **({"url": url} if url else {})})
         elif block.html is not None:
             body.append(block.html)
         elif body and looks_like_heading(block.text):
@@ -104,7 +108,7 @@ STANDFIRST_SELECTORS = (".standfirst", ".dek", ".summary", ".subtitle", ".sub-ti
                         "[itemprop=description]", ".field-name-field-summary")
 
 
-def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_base: str | None = None) -> ArticleCreate:
+def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_template: str | None = None) -> ArticleCreate:
     if not markup.strip():
         raise EmptyDocument("The page is empty; send the article page's HTML.")
     tree = LexborHTMLParser(markup)
@@ -121,6 +125,8 @@ def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_
     byline, published = _byline(ld, meta, container), _published(ld, meta, container)
     _remove_chrome(container)
     assets = _figures(container) or _json_ld_images(ld)
+    container, pictures = _without_pictures(container)
+    assets += pictures
     standfirst = None
     for selector in STANDFIRST_SELECTORS:
         node = container.css_first(selector)
@@ -147,7 +153,7 @@ def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_
     fields: dict[str, Any] = {
         "headline": headline, "standfirst": standfirst, "body_html": "".join(body),
         "assets": assets + caption_assets,
-        "canonical_url": resolve_canonical_url(found_url, override=canonical_url, base=canonical_base, headline=headline),
+        "canonical_url": resolve_canonical_url(found_url, override=canonical_url, template=canonical_template, headline=headline),
         "byline": byline,
         "section": squash(_first(ld.get("articleSection")) or meta.get("article:section")) or None,
         "tags": _tags(ld, meta),
@@ -338,6 +344,17 @@ def _figures(container: LexborNode) -> list[dict[str, Any]]:
                            "credit": squash(credit).strip("()") if credit else None})
     _decompose(list(container.css("figure")))
     return assets
+
+
+def _without_pictures(container: LexborNode) -> tuple[LexborNode, list[dict[str, Any]]]:
+    """Pictures outside <figure>s (an <img> in a paragraph, with its caption) become assets here,
+    before the paragraphs are read: an image-only paragraph has no text to be read as a block."""
+    markup, pictures = extract_images(container.html or "")
+    if not pictures and markup == (container.html or ""):
+        return container, []
+    tree = LexborHTMLParser(f"<html><body>{markup}</body></html>")
+    rebuilt = tree.body if container.tag == "body" else tree.css_first(container.tag or "body")
+    return (rebuilt if rebuilt is not None else container), pictures
 
 
 def _json_ld_images(ld: dict[str, Any]) -> list[dict[str, Any]]:
