@@ -109,7 +109,9 @@ def test_no_format_carries_the_agency_picture_its_caption_or_links_to_it(client,
     for name in ("json", "ninjs", "html", "atom", "rss"):
         assert "They discussed the ceasefire." in answers[name].text and "damascus.jpg" in answers[name].text, name
     as_json = answers["json"].json()
-    assert "see the full picture" in as_json["body_text"] and "Damascus at dawn" in as_json["body_text"]
+    assert "see the full picture" in as_json["body_text"]
+    # Ingest moved the pictures out of the body into assets: the publisher's own one goes out, captioned.
+    assert [(a["caption"], a["credit"]) for a in as_json["assets"]] == [("Damascus at dawn", "MEE/Staff")]
     assert [a["credit"] for a in as_json["removed_assets"]] == ["Reuters/Jane"]
     plain = next(b for b in answers["ninjs"].json()["bodies"] if b["contentType"] == "text/plain")
     assert plain["value"] == as_json["body_text"] and plain["wordCount"] == as_json["word_count"]
