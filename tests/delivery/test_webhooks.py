@@ -46,7 +46,14 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def allow_private_networks(settings, monkeypatch):
+    """The receivers listen on 127.0.0.1, which webhooks may reach only when the setting says so."""
+    monkeypatch.setattr(settings, "webhook_allow_private_networks", True)
+    return settings
+
+
+@pytest.fixture
+def receiver(allow_private_networks):
     created: list[Receiver] = []
 
     def make(statuses: list[int]) -> Receiver:
