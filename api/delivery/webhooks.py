@@ -67,7 +67,8 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 def _names_article(session: Session, article_id: str) -> ColumnElement[bool]:
     """An article or bundle licence whose `article_ids` list holds the article, tested in SQL."""
     if session.get_bind().dialect.name == "postgresql":
-        listed: ColumnElement[bool] = cast(Licence.article_ids, JSONB).contains([article_id])
+        listed: ColumnElement[bool] = cast(Licence.article_ids, JSONB).op("@>", is_comparison=True)(
+            func.jsonb_build_array(article_id))
     else:
         items = func.json_each(Licence.article_ids).table_valued("value")
         listed = exists(select(literal_column("1")).select_from(items).where(items.c.value == article_id))
