@@ -79,9 +79,8 @@ def retry_now(session: Session, *, message_ids: list[str]) -> int:
 # --- operators: see and revive -----------------------------------------------------------------
 
 
-def list_messages(session: Session, *, status: str | None = None, topic: str | None = None,
-                  cursor: str | None = None, limit: int = 50) -> tuple[list[OutboxMessage], str | None]:
-    """Newest first, by key, on an index for every combination of filters."""
+def list_statement(*, status: str | None = None, topic: str | None = None):
+    """The listing's filters; ordered by id (newest first) each combination has its own index."""
     stmt = select(OutboxMessage)
     if status is not None:
         if status not in STATUSES:
@@ -89,8 +88,13 @@ def list_messages(session: Session, *, status: str | None = None, topic: str | N
         stmt = stmt.where(OutboxMessage.status == status)
     if topic is not None:
         stmt = stmt.where(OutboxMessage.topic == topic)
-    return keyset_page(session, stmt, columns=[OutboxMessage.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
-                       descending=True)
+    return stmt
+
+
+def list_messages(session: Session, *, status: str | None = None, topic: str | None = None,
+                  cursor: str | None = None, limit: int = 50) -> tuple[list[OutboxMessage], str | None]:
+    return keyset_page(session, list_statement(status=status, topic=topic), columns=[OutboxMessage.id],  # type: ignore[list-item]
+                       kinds=[str], cursor=cursor, limit=limit, descending=True)
 
 
 def get_message(session: Session, message_id: str) -> OutboxMessage:
