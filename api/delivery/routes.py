@@ -159,7 +159,10 @@ def beacon(request: Request, signed: str, session: SessionDep,
 @router.post("/v1/webhook-endpoints", response_model=WebhookEndpointCreated, status_code=status.HTTP_201_CREATED,
              tags=["content"], summary="Register a webhook endpoint",
              description="Corrections and takedowns of articles you license are POSTed here, signed per Standard "
-                         "Webhooks. The `secret` is shown only in this response.",
+                         "Webhooks. The `secret` is shown only in this response. The URL must reach the public "
+                         "internet: one naming, or resolving to, a loopback, private, link-local or reserved address "
+                         "is refused (`bad-webhook-url`, its `reason` and `address` say why), and is checked again "
+                         "before every delivery.",
              responses=error_responses(service.BadWebhookUrl))
 def create_endpoint(body: WebhookEndpointCreate, partner: CurrentPartner, session: SessionDep,
                     settings: SettingsDep) -> WebhookEndpointCreated:

@@ -191,8 +191,7 @@ class WebhookSend:
         try:
             target = resolve_for_send(request.url, require_https=request.require_https, allow_private=request.allow_private)
             extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
-            # trust_env=False: no proxy from the environment may reroute the checked address.
-            with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
+            with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
                 with client.stream("POST", target.url, content=request.body, extensions=extensions,
                                    headers={**request.headers, "host": target.host_header}) as response:
                     attempt["status_code"] = response.status_code  # the body is never read
