@@ -85,12 +85,15 @@ def _verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 def _drain_everything_due(engine) -> None:
-    """Run the worker until nothing is due; retries are made due at once instead of waiting."""
+    """Run the worker until nothing is pending (or ten passes); retries are made due at once instead of
+    waiting. A failed attempt delivers nothing, so "drain returned 0" does not mean "nothing left"."""
     for _ in range(10):
         with session_scope(engine) as session:
-            session.execute(update(OutboxMessage).where(OutboxMessage.status == "pending").values(next_attempt_at=utcnow()))
-        if not outbox.drain(engine):
+            due = session.execute(update(OutboxMessage).where(OutboxMessage.status == "pending")
+                                  .values(next_attempt_at=utcnow())).rowcount
+        if not due:
             return
+        outbox.drain(engine)
 
 
 def test_endpoint_secret_is_shown_once_and_endpoints_are_private(client, session, licensed):
@@ -202,7 +205,7 @@ def test_a_slow_partner_endpoint_does_not_hold_the_database(client, session, eng
     from api.core.db import make_engine
 
     hook = receiver([])
-    hook.delay = 3.0
+    hook.delay = 4.0
     client.post("/v1/webhook-endpoints", headers=licensed.key_headers, json={"url": hook.url})
     catalogue.withdraw_article(session, licensed.articles[0].id, reason="Slow", actor=TEST_ACTOR)
     session.commit()
@@ -215,7 +218,7 @@ def test_a_slow_partner_endpoint_does_not_hold_the_database(client, session, eng
         started = time.perf_counter()
         with session_scope(other) as s:  # another API worker writes meanwhile
             outbox.enqueue(s, "test.unrelated", {"n": 1})
-        assert time.perf_counter() - started < 1.0  # the endpoint is still answering for ~3 s
+        assert time.perf_counter() - started < 2.0  # the endpoint takes 4 s to answer
     finally:
         worker.join(20)
         other.dispose()

@@ -200,7 +200,7 @@ def _unrelated_write_seconds(database_url: str) -> float:
 def test_a_slow_smtp_server_does_not_hold_the_database(session, engine, smtp_server, database_url) -> None:
     """The SMTP conversation runs with no transaction open: on SQLite an open transaction holds the
     write lock, and every other writer would wait for the mail server."""
-    smtp_server.inbox.delay = 3.0
+    smtp_server.inbox.delay = 4.0
     notify_staff(session, subject="Slow", body="Takes a while.", dedupe_key="slow")
     session.commit()
     drained: list[int] = []
@@ -208,7 +208,7 @@ def test_a_slow_smtp_server_does_not_hold_the_database(session, engine, smtp_ser
     worker.start()
     try:
         assert smtp_server.inbox.in_data.wait(10), "the worker never reached the SMTP server's DATA"
-        assert _unrelated_write_seconds(database_url) < 1.0  # the server is still in DATA for ~3 s
+        assert _unrelated_write_seconds(database_url) < 2.0  # the server stays in DATA for 4 s
     finally:
         worker.join(20)
     assert drained == [1] and smtp_server.inbox.subjects() == ["Slow"]
