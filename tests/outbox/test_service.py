@@ -77,13 +77,16 @@ def _plan(session, stmt) -> str:
     return "\n".join(str(r[-1]) for r in session.exec(text(f"EXPLAIN QUERY PLAN {compiled}")).all())
 
 
-@pytest.mark.parametrize(("filters", "index"), [
-    ({"status": "dead"}, "ix_outbox_message_status_id"),
-    ({"topic": "email.send"}, "ix_outbox_message_topic_id"),
-    ({"status": "dead", "topic": "email.send"}, "ix_outbox_message_topic_status_id"),
+@pytest.mark.parametrize(("filters", "indexes"), [
+    ({"status": "dead"}, ["ix_outbox_message_status_id"]),
+    ({"topic": "email.send"}, ["ix_outbox_message_topic_id"]),
+    # On a near-empty table PostgreSQL may settle for the topic index and filter the status.
+    ({"status": "dead", "topic": "email.send"}, ["ix_outbox_message_topic_status_id", "ix_outbox_message_topic_id"]),
 ])
-def test_each_listing_reads_its_index_in_order(session, filters, index) -> None:
+def test_each_listing_reads_its_index_in_order(session, filters, indexes) -> None:
     stmt = outbox.list_statement(**filters).order_by(OutboxMessage.id.desc()).limit(51)
     plan = _plan(session, stmt)
-    assert index in plan and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+    assert any(index in plan for index in indexes) and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+    if session.get_bind().dialect.name == "sqlite":
+        assert indexes[0] in plan, plan
     session.rollback()
