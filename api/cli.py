@@ -220,7 +220,8 @@ def openapi(output: Annotated[Optional[Path], typer.Option(help="Write here inst
 def _register_domain_commands() -> None:
     import importlib
 
-    for module_name in ("api.catalogue.cli", "api.partners.cli", "api.licensing.cli", "api.delivery.cli", "api.invoicing.cli"):
+    for module_name in ("api.catalogue.cli", "api.partners.cli", "api.licensing.cli", "api.delivery.cli", "api.invoicing.cli",
+                        "api.outbox.cli"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # or a Stripe Checkout link (the ledger backend always issues an invoice).
     one_off_payment: Literal["send_invoice", "charge_automatically", "checkout"] = "send_invoice"
 
+    # Partner webhook URLs may name loopback/private/link-local addresses (development and tests only).
+    webhook_allow_private_networks: bool = False
+
     redis_url: str | None = None
     run_worker_in_process: bool = True
     worker_poll_seconds: float = 1.0

@@ -22,6 +22,8 @@ class UsageEvent(SQLModel, table=True):
         Index("ix_usage_event_licence_at", "licence_id", "at"),
         # Usage reports over a time range, across partners.
         Index("ix_usage_event_at", "at"),
+        # Who has fetched an article (webhook fan-out): only the first fetch per licence is indexed.
+        Index("ix_usage_event_article_readers", "article_id", "partner_id", sqlite_where=text("billable"), postgresql_where=text("billable")),
         Index(
             "uq_usage_event_republication", "licence_id", "article_id", unique=True,
             sqlite_where=text("billable"), postgresql_where=text("billable"),

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.core.errors import Unauthenticated, ValidationFailed
+from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
@@ -24,8 +24,8 @@ from api.delivery.keys import jwks as published_keys
 from api.delivery.runtime import DeliveryRuntime, Outcome
 from api.delivery.feeds import FEED_TYPES
 from api.delivery.schemas import (NINJS_EXAMPLE, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
-                                  TokenCreate, TokenInfo, TokenRead, WebhookDeliveryRead, WebhookEndpointCreate,
-                                  WebhookEndpointCreated, WebhookEndpointRead)
+                                  TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
+                                  WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointPage, WebhookEndpointRead)
 from api.licensing.service import LicenceNotFound
 
 router = APIRouter()
@@ -205,7 +205,10 @@ def beacon(request: Request, signed: str, session: SessionDep,
 @router.post("/v1/webhook-endpoints", response_model=WebhookEndpointCreated, status_code=status.HTTP_201_CREATED,
              tags=["content"], summary="Register a webhook endpoint",
              description="Corrections and takedowns of articles you license are POSTed here, signed per Standard "
-                         "Webhooks. The `secret` is shown only in this response.",
+                         "Webhooks. The `secret` is shown only in this response. The URL must reach the public "
+                         "internet: one naming, or resolving to, a loopback, private, link-local or reserved address "
+                         "is refused (`bad-webhook-url`, its `reason` and `address` say why), and is checked again "
+                         "before every delivery.",
              responses=error_responses(service.BadWebhookUrl))
 def create_endpoint(body: WebhookEndpointCreate, partner: CurrentPartner, session: SessionDep,
                     settings: SettingsDep) -> WebhookEndpointCreated:
@@ -214,12 +217,12 @@ def create_endpoint(body: WebhookEndpointCreate, partner: CurrentPartner, sessio
     return WebhookEndpointCreated(**WebhookEndpointRead.model_validate(endpoint).model_dump(), secret=secret)
 
 
-@router.get("/v1/webhook-endpoints", response_model=Page[WebhookEndpointRead], tags=["content"],
-            summary="List your webhook endpoints")
+@router.get("/v1/webhook-endpoints", response_model=WebhookEndpointPage, tags=["content"],
+            summary="List your webhook endpoints", responses=error_responses(Unauthenticated, BadCursor))
 def list_endpoints(partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
-                   limit: Limit = DEFAULT_LIMIT) -> Page[WebhookEndpointRead]:
+                   limit: Limit = DEFAULT_LIMIT) -> WebhookEndpointPage:
     rows, next_cursor = service.list_endpoints(session, partner_id=partner.id, cursor=cursor, limit=limit)
-    return Page[WebhookEndpointRead](items=[WebhookEndpointRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return WebhookEndpointPage(items=[WebhookEndpointRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.delete("/v1/webhook-endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["content"],
@@ -229,14 +232,16 @@ def delete_endpoint(endpoint_id: str, partner: CurrentPartner, session: SessionD
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries", response_model=Page[WebhookDeliveryRead],
+@router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries", response_model=WebhookDeliveryPage,
             tags=["content"], summary="Deliveries to an endpoint, with their attempts",
-            responses=error_responses(errors.WebhookEndpointNotFound))
+            description="Newest first. A failing delivery is retried with backoff for three days (`status: pending`), "
+                        "then `failed`; each attempt shows its HTTP status or error.",
+            responses=error_responses(Unauthenticated, errors.WebhookEndpointNotFound, BadCursor))
 def list_deliveries(endpoint_id: str, partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
-                    limit: Limit = DEFAULT_LIMIT) -> Page[WebhookDeliveryRead]:
+                    limit: Limit = DEFAULT_LIMIT) -> WebhookDeliveryPage:
     rows, next_cursor = service.list_deliveries(session, endpoint_id=endpoint_id, partner_id=partner.id,
                                                 cursor=cursor, limit=limit)
-    return Page[WebhookDeliveryRead](items=[WebhookDeliveryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return WebhookDeliveryPage(items=[WebhookDeliveryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 # --- wiring --------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from api.core.pagination import Page
+
 TOKEN_EXAMPLE = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtpZF8wMWpkLi4uIiwidHlwIjoiSldUIn0.eyJpc3MiOiJzeW5kaWNhdGUiLCJ..."
 TOKEN_CREATE_EXAMPLES = {
     "default": {"summary": "The default lifetime (never past the licence's end)", "value": {}},
@@ -176,10 +178,12 @@ class WebhookEndpointCreate(BaseModel):
     description: str | None = Field(default=None, max_length=500)
 
 
+_ENDPOINT_EXAMPLE = {"id": "whe_01jd7w3m5q...", "url": "https://cms.outlet.example/hooks/syndicate",
+                     "description": "Corrections and takedowns", "created_at": "2026-11-25T12:00:00Z"}
+
+
 class WebhookEndpointRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "whe_01jd7w3m5q...", "url": "https://cms.outlet.example/hooks/syndicate",
-        "description": "Corrections and takedowns", "created_at": "2026-11-25T12:00:00Z"}]})
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_ENDPOINT_EXAMPLE]})
     id: str
     url: str
     description: str | None
@@ -203,13 +207,16 @@ class WebhookAttempt(BaseModel):
     duration_ms: float | None = None
 
 
+_DELIVERY_EXAMPLE = {
+    "id": "msg_01jd7w3m5q...", "endpoint_id": "whe_01jd7w3m5q...", "event_type": "article.withdrawn",
+    "status": "succeeded", "payload": {"type": "article.withdrawn", "data": {"article_id": "art_01jd..."}},
+    "attempts": [{"at": "2026-11-25T12:00:01Z", "status_code": 500, "error": "HTTP 500", "duration_ms": 12.5},
+                 {"at": "2026-11-25T12:00:03Z", "status_code": 204, "error": None, "duration_ms": 9.1}],
+    "created_at": "2026-11-25T12:00:00Z", "delivered_at": "2026-11-25T12:00:03Z"}
+
+
 class WebhookDeliveryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "msg_01jd7w3m5q...", "endpoint_id": "whe_01jd7w3m5q...", "event_type": "article.withdrawn",
-        "status": "succeeded", "payload": {"type": "article.withdrawn", "data": {"article_id": "art_01jd..."}},
-        "attempts": [{"at": "2026-11-25T12:00:01Z", "status_code": 500, "error": "HTTP 500", "duration_ms": 12.5},
-                     {"at": "2026-11-25T12:00:03Z", "status_code": 204, "error": None, "duration_ms": 9.1}],
-        "created_at": "2026-11-25T12:00:00Z", "delivered_at": "2026-11-25T12:00:03Z"}]})
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_DELIVERY_EXAMPLE]})
     id: str
     endpoint_id: str
     event_type: str
@@ -248,3 +255,12 @@ NINJS_EXAMPLE: dict[str, Any] = {
     "by": "MEE staff",
     "edNote": "Removed from this licensed copy: Credited to Reuters: not the publisher's to relicense.",
 }
+
+
+class WebhookEndpointPage(Page[WebhookEndpointRead]):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_ENDPOINT_EXAMPLE], "next_cursor": None}]})
+
+
+class WebhookDeliveryPage(Page[WebhookDeliveryRead]):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "items": [_DELIVERY_EXAMPLE], "next_cursor": "WyJtc2dfMDFqZDd3M201cS4uLiJd"}]})

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import secrets
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,20 +17,15 @@ from sqlmodel import Session, select
 from api.catalogue.models import Article, ArticleStatus
 from api.core.config import Settings
 from api.core.db import utcnow
-from api.core.errors import Invalid
 from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_page
 from api.delivery import invalidation, keys as signing_keys, tokens
 from api.delivery.errors import CannotMintToken, TokenNotFound, WebhookEndpointNotFound
 from api.delivery.models import BeaconSighting, LicenceToken, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import LicenceView
+from api.delivery.webhook_urls import BadWebhookUrl, check_registration  # noqa: F401 - routes name service.BadWebhookUrl
 from api.licensing.service import get_licence
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
-
-
-class BadWebhookUrl(Invalid):
-    slug = "bad-webhook-url"
-    title = "The webhook URL is not acceptable"
 
 
 # --- tokens --------------------------------------------------------------------------------------
@@ -143,10 +137,8 @@ def sightings(session: Session, *, licence_id: str) -> list[BeaconSighting]:
 # --- webhook endpoints ---------------------------------------------------------------------------
 
 def _check_url(settings: Settings, url: str) -> None:
-    parts = urlsplit(url)
-    allowed = ("https",) if settings.environment == "production" else ("https", "http")
-    if parts.scheme not in allowed or not parts.hostname:
-        raise BadWebhookUrl(f"Webhook URLs must be absolute {' or '.join(allowed)} URLs; got {url!r}.")
+    check_registration(url, require_https=settings.environment == "production",
+                       allow_private=settings.webhook_allow_private_networks)
 
 
 def create_endpoint(session: Session, settings: Settings, *, partner_id: str, url: str,

@@ -2,8 +2,11 @@
 
 Deliveries follow Standard Webhooks (https://www.standardwebhooks.com): headers `webhook-id`,
 `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed
-with the base64 part of the endpoint's `whsec_` secret. Each attempt is recorded on the delivery;
-a failed attempt schedules the next one through the outbox with exponential backoff.
+with the base64 part of the endpoint's `whsec_` secret. One outbox message per delivery, sent by a
+three-step outbox sender so the POST never runs inside a database transaction; every attempt is
+recorded on the delivery, and failures are retried with capped exponential backoff for three days
+(`outbox.RETRY_WINDOW`, as Stripe does). The URL is checked against private networks again right
+before each send (webhook_urls.py).
 """
 
 from __future__ import annotations
@@ -14,27 +17,31 @@ import hmac
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import or_
+from sqlalchemy import and_, cast, exists, literal_column, or_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Session, func, select
 
 from api.catalogue import service as catalogue
 from api.core.config import Settings, get_settings
 from api.core.db import utcnow
 from api.delivery import keys as signing_keys
 from api.delivery.models import UsageEvent, WebhookDelivery, WebhookEndpoint
-from api.delivery.snapshots import LicenceView, load_article
-from api.licensing.models import Licence
+from api.delivery.snapshots import load_article
+from api.delivery.webhook_urls import BadWebhookUrl, resolve_for_send
+from api.licensing.models import Licence, ScopeKind
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
 
 log = logging.getLogger("syndicate.delivery.webhooks")
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = outbox.attempts_within(outbox.RETRY_WINDOW)
 TIMEOUT_SECONDS = 5.0
 SEND_TOPIC = "delivery.webhook_send"
 
@@ -57,16 +64,44 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
+def _names_article(session: Session, article_id: str) -> ColumnElement[bool]:
+    """An article or bundle licence whose `article_ids` list holds the article, tested in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        listed: ColumnElement[bool] = cast(Licence.article_ids, JSONB).op("@>", is_comparison=True)(
+            func.jsonb_build_array(article_id))
+    else:
+        items = func.json_each(Licence.article_ids).table_valued("value")
+        listed = exists(select(literal_column("1")).select_from(items).where(items.c.value == article_id))
+    return and_(Licence.scope.in_([ScopeKind.article, ScopeKind.bundle]), listed)  # type: ignore[attr-defined]
+
+
+def licence_holders_statement(session: Session, article_id: str, section: str | None):
+    """Partners holding a current licence that covers the article (see `LicenceView.covers`). The
+    state index narrows it to current licences; the scope test runs in SQL, never in Python."""
+    covers = [Licence.scope == ScopeKind.catalogue, _names_article(session, article_id)]
+    if section is not None:
+        covers.append(and_(Licence.scope == ScopeKind.section_feed, Licence.section == section))
+    return (select(Licence.partner_id)
+            .where(Licence.state.in_([LicenceState.active, LicenceState.suspended]), or_(*covers))  # type: ignore[attr-defined]
+            .distinct())
+
+
+def readers_statement(article_id: str):
+    """Partners who have fetched the article. The first fetch under each licence is the billable
+    republication (one row per licence and article, see metering.py), so the partial index on
+    billable rows answers this in as many rows as there were licences that fetched it."""
+    return (select(UsageEvent.partner_id)
+            .where(UsageEvent.article_id == article_id, literal_column("usage_event.billable"))
+            .distinct())
+
+
 def _licensees(session: Session, article_id: str) -> set[str]:
     """Partners to tell about a change: holders of a current licence covering the article, and anyone
     who has already fetched it (a takedown matters most to them)."""
     article = load_article(session, article_id)
-    stmt = select(Licence).where(Licence.state.in_([LicenceState.active, LicenceState.suspended]))  # type: ignore[attr-defined]
-    stmt = stmt.where(or_(Licence.scope.in_(["article", "bundle", "catalogue"]),  # type: ignore[attr-defined]
-                          Licence.section == article.section))
-    partners = {lic.partner_id for lic in session.exec(stmt).all() if LicenceView.of(lic).covers(article)}
-    fetched = select(UsageEvent.partner_id).where(UsageEvent.article_id == article_id).distinct()
-    partners.update(session.exec(fetched).all())
+    partners: set[str] = set(session.exec(readers_statement(article_id)).all())
+    if article.licensable:
+        partners.update(session.exec(licence_holders_statement(session, article_id, article.section)).all())
     return partners
 
 
@@ -102,47 +137,88 @@ def fan_out(session: Session, payload: dict[str, Any]) -> None:
             status="pending", attempts=[], created_at=utcnow(),
         ).on_conflict_do_nothing(index_elements=["endpoint_id", "event_key"]))
         if result.rowcount:
-            outbox.enqueue(session, SEND_TOPIC, {"delivery_id": delivery_id}, dedupe_key=f"webhook:{delivery_id}:0")
+            outbox.enqueue(session, SEND_TOPIC, {"delivery_id": delivery_id}, dedupe_key=f"webhook:{delivery_id}:0",
+                           max_attempts=MAX_ATTEMPTS)
 
 
-@outbox.handler(SEND_TOPIC)
-def send(session: Session, payload: dict[str, Any]) -> None:
-    """One attempt. Failures are recorded and retried later by a new outbox message, so the attempt
-    history survives (an exception would roll it back)."""
-    delivery = session.get(WebhookDelivery, payload["delivery_id"])
-    if delivery is None or delivery.status != "pending":
-        return
-    endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-    if endpoint is None or endpoint.deleted_at is not None:
-        delivery.status = "failed"
+@dataclass(frozen=True)
+class WebhookRequest:
+    delivery_id: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    require_https: bool
+    allow_private: bool
+
+
+class AttemptFailed(Exception):
+    def __init__(self, attempt: dict[str, Any]) -> None:
+        super().__init__(attempt["error"])
+        self.attempt = attempt
+
+
+@outbox.sender(SEND_TOPIC)
+class WebhookSend:
+    """One attempt: prepare reads and signs, send POSTs with no transaction open, record stores the attempt."""
+
+    timeout = TIMEOUT_SECONDS
+
+    def prepare(self, session: Session, payload: dict[str, Any]) -> WebhookRequest | None:
+        delivery = session.get(WebhookDelivery, payload["delivery_id"])
+        if delivery is None or delivery.status == "succeeded":
+            return None
+        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+        if endpoint is None or endpoint.deleted_at is not None:
+            delivery.status = "failed"
+            session.add(delivery)
+            return None
+        if delivery.status != "pending":  # an operator revived its dead outbox message
+            delivery.status = "pending"
+            session.add(delivery)
+        settings = _settings()
+        secret = signing_keys.decrypt(settings, "webhook-secret", endpoint.secret_encrypted)
+        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        timestamp = int(time.time())
+        headers = {"content-type": "application/json", "user-agent": "Syndicate-Webhooks/1",
+                   "webhook-id": delivery.id, "webhook-timestamp": str(timestamp),
+                   "webhook-signature": sign(secret, delivery.id, timestamp, body)}
+        return WebhookRequest(delivery.id, endpoint.url, body, headers, require_https=settings.environment == "production",
+                              allow_private=settings.webhook_allow_private_networks)
+
+    def send(self, request: WebhookRequest) -> dict[str, Any]:
+        started = time.perf_counter()
+        attempt: dict[str, Any] = {"at": utcnow().isoformat(), "status_code": None, "error": None}
+        try:
+            target = resolve_for_send(request.url, require_https=request.require_https, allow_private=request.allow_private)
+            extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
+            with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+                with client.stream("POST", target.url, content=request.body, extensions=extensions,
+                                   headers={**request.headers, "host": target.host_header}) as response:
+                    attempt["status_code"] = response.status_code  # the body is never read
+            if not 200 <= response.status_code < 300:
+                attempt["error"] = f"HTTP {response.status_code}"
+        except BadWebhookUrl as exc:
+            attempt["error"] = f"Refused: {exc.detail}"[:500]
+        except (httpx.HTTPError, OSError) as exc:
+            attempt["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        attempt["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        if attempt["error"]:
+            raise AttemptFailed(attempt)
+        return attempt
+
+    def record(self, session: Session, payload: dict[str, Any], outcome: outbox.Outcome) -> None:
+        delivery = session.get(WebhookDelivery, payload["delivery_id"])
+        if delivery is None:
+            return
+        if outcome.ok:
+            attempt = outcome.result
+        else:
+            attempt = getattr(outcome.error, "attempt", None) or {
+                "at": utcnow().isoformat(), "status_code": None, "error": f"{type(outcome.error).__name__}: {outcome.error}"[:500]}
+        delivery.attempts = [*delivery.attempts, attempt]
+        if outcome.ok:
+            delivery.status, delivery.delivered_at = "succeeded", utcnow()
+        elif outcome.final:
+            delivery.status = "failed"
+            log.warning("webhook %s to %s failed %d times; giving up", delivery.id, outcome.request.url, outcome.attempt)
         session.add(delivery)
-        return
-    secret = signing_keys.decrypt(_settings(), "webhook-secret", endpoint.secret_encrypted)
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-    timestamp = int(time.time())
-    headers = {"content-type": "application/json", "user-agent": "Syndicate-Webhooks/1",
-               "webhook-id": delivery.id, "webhook-timestamp": str(timestamp),
-               "webhook-signature": sign(secret, delivery.id, timestamp, body)}
-    started = time.perf_counter()
-    attempt: dict[str, Any] = {"at": utcnow().isoformat(), "status_code": None, "error": None}
-    try:
-        response = httpx.post(endpoint.url, content=body, headers=headers, timeout=TIMEOUT_SECONDS, follow_redirects=False)
-        attempt["status_code"] = response.status_code
-        ok = 200 <= response.status_code < 300
-        if not ok:
-            attempt["error"] = f"HTTP {response.status_code}"
-    except httpx.HTTPError as exc:
-        attempt["error"] = f"{type(exc).__name__}: {exc}"[:500]
-        ok = False
-    attempt["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    delivery.attempts = [*delivery.attempts, attempt]
-    number = len(delivery.attempts)
-    if ok:
-        delivery.status, delivery.delivered_at = "succeeded", utcnow()
-    elif number >= MAX_ATTEMPTS:
-        delivery.status = "failed"
-        log.warning("webhook %s to %s failed %d times; giving up", delivery.id, endpoint.url, number)
-    else:
-        outbox.enqueue(session, SEND_TOPIC, {"delivery_id": delivery.id}, dedupe_key=f"webhook:{delivery.id}:{number}",
-                       delay=outbox.backoff(number))
-    session.add(delivery)

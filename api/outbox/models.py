@@ -13,7 +13,13 @@ class OutboxMessage(SQLModel, table=True):
     """Work that must leave the process only once its transaction has committed."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+        # The operators' listing (newest first), filtered by status, topic, or both.
+        Index("ix_outbox_message_status_id", "status", "id"),
+        Index("ix_outbox_message_topic_id", "topic", "id"),
+        Index("ix_outbox_message_topic_status_id", "topic", "status", "id"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("obx"), primary_key=True, max_length=40)
     topic: str = Field(max_length=60)
@@ -24,6 +30,8 @@ class OutboxMessage(SQLModel, table=True):
     max_attempts: int = 12
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Which worker's claim holds the lease: every step of a delivery checks it is still its own.
+    lease_token: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

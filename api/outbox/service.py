@@ -1,40 +1,46 @@
 """The outbox: enqueue work inside the caller's transaction; a worker delivers it afterwards.
 
-Handlers are registered by topic and must be idempotent: a message can be delivered again
-if the process dies between doing the work and marking it done.
+Handlers are registered by topic (`handler`, or `sender` for network work, see dispatch.py) and
+must be idempotent: a message can be delivered again if the process dies between doing the work
+and marking it done. Operators see messages and revive dead ones (`list_messages`, `retry`).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from api.core.db import session_scope, utcnow
+from api.audit import service as audit
+from api.audit.service import Actor
+from api.core.db import utcnow
+from api.core.errors import Conflict, Invalid, NotFound
+from api.core.pagination import keyset_page
+from api.outbox.dispatch import (  # noqa: F401 - the outbox's public interface
+    LEASE, RETRY_WINDOW, Handler, Outcome, Sender, attempts_within, backoff, drain, handler, sender,
+)
 from api.outbox.models import OutboxMessage
 
-log = logging.getLogger("syndicate.outbox")
-
-Handler = Callable[[Session, dict[str, Any]], None]
-_handlers: dict[str, Handler] = {}
-
-LEASE = timedelta(minutes=2)
+STATUSES = ("pending", "done", "dead")
 
 
-def handler(topic: str) -> Callable[[Handler], Handler]:
-    """Register the function that delivers messages of `topic`; it gets a fresh session."""
+class OutboxMessageNotFound(NotFound):
+    slug = "outbox-message-not-found"
+    title = "No such outbox message"
 
-    def register(fn: Handler) -> Handler:
-        _handlers[topic] = fn
-        return fn
 
-    return register
+class OutboxMessageNotRetryable(Conflict):
+    slug = "outbox-message-not-retryable"
+    title = "The outbox message cannot be retried"
+
+
+class BadOutboxStatus(Invalid):
+    slug = "bad-outbox-status"
+    title = "Unknown outbox message status"
 
 
 def enqueue(
@@ -56,72 +62,86 @@ def enqueue(
     session.flush()
 
 
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(2 ** attempts, 3600))
-
-
-def _claim(engine: Engine, limit: int) -> list[str]:
-    now = utcnow()
-    with session_scope(engine) as session:
-        stmt = (
-            select(OutboxMessage.id)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-            .where(or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now))  # type: ignore[union-attr]
-            .order_by(OutboxMessage.next_attempt_at)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = list(session.exec(stmt).all())
-        if ids:
-            session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(locked_until=now + LEASE)  # type: ignore[attr-defined]
-            )
-        return ids
-
-
-def drain(engine: Engine, *, limit: int = 100, topics: set[str] | None = None) -> int:
-    """Deliver due messages; return how many were delivered. Safe to run in many workers at once."""
-    delivered = 0
-    for message_id in _claim(engine, limit):
-        with session_scope(engine) as session:
-            message = session.get(OutboxMessage, message_id)
-            if message is None or message.status != "pending":
-                continue
-            if topics is not None and message.topic not in topics:
-                message.locked_until = None
-                continue
-            fn = _handlers.get(message.topic)
-            try:
-                if fn is None:
-                    raise LookupError(f"no handler registered for topic {message.topic!r}")
-                with session.begin_nested():
-                    fn(session, dict(message.payload))
-            except Exception as exc:  # noqa: BLE001 - any failure is retried later
-                message.attempts += 1
-                message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                message.locked_until = None
-                if message.attempts >= message.max_attempts:
-                    message.status = "dead"
-                    log.error("outbox %s (%s) gave up after %d attempts: %s", message.id, message.topic, message.attempts, exc)
-                else:
-                    message.next_attempt_at = utcnow() + backoff(message.attempts)
-                    log.warning("outbox %s (%s) attempt %d failed: %s", message.id, message.topic, message.attempts, exc)
-                continue
-            message.status = "done"
-            message.attempts += 1
-            message.done_at = utcnow()
-            message.locked_until = None
-            delivered += 1
-    return delivered
-
-
 def retry_now(session: Session, *, message_ids: list[str]) -> int:
-    """Make pending messages due at once (an operator's "retry now", skipping the backoff wait)."""
+    """Make pending messages due at once (an operator's "retry now", skipping the backoff wait).
+
+    A message being delivered right now keeps its lease: clearing it would let a second worker
+    send it too."""
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "pending")  # type: ignore[attr-defined]
-        .values(next_attempt_at=utcnow(), locked_until=None)
+        .values(next_attempt_at=utcnow())
     )
     session.flush()
     return result.rowcount or 0
+
+
+# --- operators: see and revive -----------------------------------------------------------------
+
+
+def list_statement(*, status: str | None = None, topic: str | None = None):
+    """The listing's filters; ordered by id (newest first) each combination has its own index."""
+    stmt = select(OutboxMessage)
+    if status is not None:
+        if status not in STATUSES:
+            raise BadOutboxStatus(f"Outbox status {status!r} is not one of {', '.join(STATUSES)}.")
+        stmt = stmt.where(OutboxMessage.status == status)
+    if topic is not None:
+        stmt = stmt.where(OutboxMessage.topic == topic)
+    return stmt
+
+
+def list_messages(session: Session, *, status: str | None = None, topic: str | None = None,
+                  cursor: str | None = None, limit: int = 50) -> tuple[list[OutboxMessage], str | None]:
+    return keyset_page(session, list_statement(status=status, topic=topic), columns=[OutboxMessage.id],  # type: ignore[list-item]
+                       kinds=[str], cursor=cursor, limit=limit, descending=True)
+
+
+def get_message(session: Session, message_id: str) -> OutboxMessage:
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise OutboxMessageNotFound(f"No outbox message {message_id}.")
+    return message
+
+
+def _revive(message: OutboxMessage) -> None:
+    """Due at once. A dead message starts a fresh run of attempts (backoff from the start again);
+    `last_error` stays to show why it had died."""
+    if message.status == "dead":
+        message.status, message.attempts = "pending", 0
+    message.next_attempt_at = utcnow()
+
+
+def retry(session: Session, *, message_id: str, actor: Actor) -> OutboxMessage:
+    """Revive a dead message, or make a pending one due now; a delivered one is refused."""
+    message = session.exec(select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()).first()
+    if message is None:
+        raise OutboxMessageNotFound(f"No outbox message {message_id}.")
+    if message.status == "done":
+        raise OutboxMessageNotRetryable(
+            f"Outbox message {message_id} was delivered at {message.done_at.isoformat() if message.done_at else '?'}; "
+            "only pending and dead messages can be retried.", message_status=message.status)
+    before = {"status": message.status, "attempts": message.attempts}
+    _revive(message)
+    session.add(message)
+    audit.record(session, actor=actor, action="outbox.retry", object_type="outbox_message", object_id=message.id,
+                 before=before, after={"status": message.status, "attempts": message.attempts})
+    session.flush()
+    return message
+
+
+def retry_dead(session: Session, *, topic: str | None = None, actor: Actor) -> list[str]:
+    """Revive every dead message (of `topic`); returns their ids."""
+    stmt = select(OutboxMessage).where(OutboxMessage.status == "dead").with_for_update()
+    if topic is not None:
+        stmt = stmt.where(OutboxMessage.topic == topic)
+    revived = []
+    for message in session.exec(stmt).all():
+        _revive(message)
+        session.add(message)
+        revived.append(message.id)
+    if revived:
+        audit.record(session, actor=actor, action="outbox.retry_dead", object_type="outbox_message",
+                     object_id=topic or "*", after={"revived": revived})
+    session.flush()
+    return revived

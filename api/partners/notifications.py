@@ -7,7 +7,11 @@ hands it to a sender chosen by `settings.email_sender`:
 * ``log``  (the embedded default) writes the message to the log;
 * ``smtp`` talks to `settings.smtp_host:smtp_port`, with optional STARTTLS and login.
 
-A sender that fails raises, and the outbox retries the message later with backoff: nothing is lost.
+A sender that fails raises, and the outbox retries the message later with backoff, for three days
+(`outbox.RETRY_WINDOW`); a message still undelivered then is `dead`, listed by `syndicate outbox
+list --status dead` and `GET /v1/staff/outbox`, and revived by `syndicate outbox retry` or
+`POST /v1/staff/outbox/{id}/retry`. The SMTP conversation runs outside any database transaction
+(see api/outbox/dispatch.py).
 Each message gets its Message-ID when it is queued, so every retry carries the same one and a
 receiving system can drop the rare duplicate left by a worker that died between sending and
 marking the message done.
@@ -79,7 +83,8 @@ def _enqueue(session: Session, *, audience: str, to: list[str], subject: str, bo
         "audience": audience, "to": to, "subject": subject, "body": body, "partner_id": partner_id,
         "message_id": make_msgid(idstring=_safe_idstring(dedupe_key), domain="syndicate"),
     }
-    outbox.enqueue(session, TOPIC, payload, dedupe_key=f"email:{dedupe_key}"[:200])
+    outbox.enqueue(session, TOPIC, payload, dedupe_key=f"email:{dedupe_key}"[:200],
+                   max_attempts=outbox.attempts_within(outbox.RETRY_WINDOW))
 
 
 def _safe_idstring(key: str) -> str:
@@ -157,7 +162,23 @@ def build_message(payload: dict[str, Any], settings: Settings) -> EmailMessage:
     return message
 
 
-@outbox.handler(TOPIC)
-def send_email(session: Session, payload: dict[str, Any]) -> None:
-    settings = current_settings()
-    build_sender(settings).send(build_message(payload, settings))
+@outbox.sender(TOPIC)
+class EmailDelivery:
+    """The worker's side of `email.send`: the SMTP conversation happens with no transaction open."""
+
+    @property
+    def timeout(self) -> float:
+        return current_settings().smtp_timeout_seconds
+
+    def prepare(self, session: Session, payload: dict[str, Any]) -> tuple[EmailSender, EmailMessage]:
+        settings = current_settings()
+        return build_sender(settings), build_message(payload, settings)
+
+    def send(self, request: tuple[EmailSender, EmailMessage]) -> None:
+        email_sender, message = request
+        email_sender.send(message)
+
+    def record(self, session: Session, payload: dict[str, Any], outcome: outbox.Outcome) -> None:
+        if outcome.final:
+            log.error("e-mail %r to %s not sent after %d attempts; `syndicate outbox retry --dead` revives it",
+                      payload.get("subject"), payload.get("to") or payload.get("audience"), outcome.attempt)

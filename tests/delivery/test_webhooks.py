@@ -7,10 +7,13 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import select
 
 from api.catalogue import service as catalogue
@@ -28,10 +31,14 @@ class Receiver:
     def __init__(self, statuses: list[int]) -> None:
         self.statuses = statuses
         self.received: list[tuple[dict[str, str], bytes]] = []
+        self.delay = 0.0  # seconds before answering, like a slow partner endpoint
+        self.in_post = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
+                receiver.in_post.set()
+                time.sleep(receiver.delay)
                 body = self.rfile.read(int(self.headers["content-length"]))
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
@@ -46,7 +53,18 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def allow_private_networks(settings, monkeypatch):
+    """The receivers listen on 127.0.0.1, which webhooks may reach only when the setting says so."""
+    from api.delivery import webhooks
+
+    monkeypatch.setattr(settings, "webhook_allow_private_networks", True)
+    # The worker's settings are the app's; another app built meanwhile (the OpenAPI render) replaces them.
+    monkeypatch.setattr(webhooks, "_configured", settings)
+    return settings
+
+
+@pytest.fixture
+def receiver(allow_private_networks):
     created: list[Receiver] = []
 
     def make(statuses: list[int]) -> Receiver:
@@ -67,12 +85,15 @@ def _verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 def _drain_everything_due(engine) -> None:
-    """Run the worker until nothing is due; retries are made due at once instead of waiting."""
+    """Run the worker until nothing is pending (or ten passes); retries are made due at once instead of
+    waiting. A failed attempt delivers nothing, so "drain returned 0" does not mean "nothing left"."""
     for _ in range(10):
         with session_scope(engine) as session:
-            session.execute(update(OutboxMessage).where(OutboxMessage.status == "pending").values(next_attempt_at=utcnow()))
-        if not outbox.drain(engine):
+            due = session.execute(update(OutboxMessage).where(OutboxMessage.status == "pending")
+                                  .values(next_attempt_at=utcnow())).rowcount
+        if not due:
             return
+        outbox.drain(engine)
 
 
 def test_endpoint_secret_is_shown_once_and_endpoints_are_private(client, session, licensed):
@@ -137,14 +158,205 @@ def test_fan_out_reaches_only_partners_concerned_and_runs_once(client, session, 
     assert len(ours.received) == 1 and theirs.received == []
 
 
-def test_endpoint_that_never_answers_ends_failed_after_max_attempts(client, session, engine, licensed, receiver):
+def _fail_until_dead(engine) -> int:
+    """Fail every attempt the outbox makes, without waiting out the backoff; returns how many."""
+    attempts = 0
+    while True:
+        with session_scope(engine) as session:
+            due = session.execute(update(OutboxMessage).where(OutboxMessage.status == "pending",
+                                                              OutboxMessage.topic == "delivery.webhook_send")
+                                  .values(next_attempt_at=utcnow())).rowcount
+        if not due:
+            return attempts
+        outbox.drain(engine)
+        attempts += 1
+
+
+def test_endpoint_that_never_answers_is_retried_for_days_then_failed_and_can_be_revived(
+        client, session, engine, licensed, receiver):
+    from api.audit.service import Actor
     from api.delivery import webhooks
 
     hook = receiver([500] * webhooks.MAX_ATTEMPTS)
     created = client.post("/v1/webhook-endpoints", headers=licensed.key_headers, json={"url": hook.url}).json()
     catalogue.withdraw_article(session, licensed.articles[0].id, reason="Gone", actor=TEST_ACTOR)
     session.commit()
-    for _ in range(3):
-        _drain_everything_due(engine)
+    outbox.drain(engine)  # the fan-out
+    assert _fail_until_dead(engine) == webhooks.MAX_ATTEMPTS
+    assert webhooks.MAX_ATTEMPTS > 12 and sum((outbox.backoff(n) for n in range(1, webhooks.MAX_ATTEMPTS)),
+                                              timedelta()) >= timedelta(days=2, hours=23)
     [delivery] = client.get(f"/v1/webhook-endpoints/{created['id']}/deliveries", headers=licensed.key_headers).json()["items"]
     assert delivery["status"] == "failed" and len(delivery["attempts"]) == webhooks.MAX_ATTEMPTS
+    assert {a["error"] for a in delivery["attempts"]} == {"HTTP 500"}
+
+    # The partner fixes its endpoint; an operator revives the dead message: delivered once, same id.
+    [dead] = session.exec(select(OutboxMessage).where(OutboxMessage.status == "dead")).all()
+    outbox.retry(session, message_id=dead.id, actor=Actor("system", "test"))
+    session.commit()
+    assert outbox.drain(engine) == 1 and outbox.drain(engine) == 0
+    [delivery] = client.get(f"/v1/webhook-endpoints/{created['id']}/deliveries", headers=licensed.key_headers).json()["items"]
+    assert delivery["status"] == "succeeded" and delivery["attempts"][-1]["status_code"] == 204
+    assert len(hook.received) == webhooks.MAX_ATTEMPTS + 1 and hook.received[-1][0]["webhook-id"] == delivery["id"]
+
+
+def test_a_slow_partner_endpoint_does_not_hold_the_database(client, session, engine, licensed, receiver,
+                                                             database_url):
+    """The POST runs with no transaction open (on SQLite an open transaction holds the write lock)."""
+    from api.core.db import make_engine
+
+    hook = receiver([])
+    hook.delay = 4.0
+    client.post("/v1/webhook-endpoints", headers=licensed.key_headers, json={"url": hook.url})
+    catalogue.withdraw_article(session, licensed.articles[0].id, reason="Slow", actor=TEST_ACTOR)
+    session.commit()
+    assert outbox.drain(engine, topics={"article.changed"}) == 1
+    worker = threading.Thread(target=outbox.drain, args=(engine,))
+    worker.start()
+    other = make_engine(database_url)
+    try:
+        assert hook.in_post.wait(10), "the worker never reached the endpoint"
+        started = time.perf_counter()
+        with session_scope(other) as s:  # another API worker writes meanwhile
+            outbox.enqueue(s, "test.unrelated", {"n": 1})
+        assert time.perf_counter() - started < 2.0  # the endpoint takes 4 s to answer
+    finally:
+        worker.join(20)
+        other.dispose()
+    assert len(hook.received) == 1
+
+
+# --- where webhooks may go (SSRF) ---------------------------------------------------------------
+
+REFUSED = {
+    "loopback": "http://127.0.0.1:8080/hooks",
+    "loopback by name": "http://localhost/hooks",
+    "loopback, decimal": "http://2130706433/hooks",
+    "loopback IPv6": "http://[::1]/hooks",
+    "IPv4-mapped loopback": "http://[::ffff:127.0.0.1]/hooks",
+    "private 10/8": "https://10.1.2.3/hooks",
+    "private 172.16/12": "https://172.16.0.9/hooks",
+    "private 192.168/16": "https://192.168.1.20/hooks",
+    "unique local IPv6": "https://[fd00::1]/hooks",
+    "link-local (cloud metadata)": "http://169.254.169.254/latest/meta-data/",
+    "link-local IPv6": "http://[fe80::1]/hooks",
+    "unspecified": "http://0.0.0.0/hooks",
+    "reserved": "https://240.0.0.1/hooks",
+    "shared address space": "https://100.64.0.1/hooks",
+    "multicast": "https://224.0.0.1/hooks",
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_webhook_urls_into_private_networks_are_refused(client, licensed, case):
+    response = client.post("/v1/webhook-endpoints", headers=licensed.key_headers, json={"url": REFUSED[case]})
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == "/problems/bad-webhook-url" and problem["reason"] == "private-address"
+    assert "public internet" in problem["detail"] and problem["address"] in problem["detail"]
+    assert client.get("/v1/webhook-endpoints", headers=licensed.key_headers).json()["items"] == []
+
+
+def test_a_refusal_names_the_host_and_the_kind_of_address(client, licensed):
+    problem = client.post("/v1/webhook-endpoints", headers=licensed.key_headers,
+                          json={"url": "http://localhost:9000/hooks"}).json()
+    assert "localhost resolves to 127.0.0.1, which is a loopback address" in problem["detail"]
+    problem = client.post("/v1/webhook-endpoints", headers=licensed.key_headers,
+                          json={"url": "http://169.254.169.254/"}).json()
+    assert "169.254.169.254 is a link-local address" in problem["detail"]
+
+
+def test_public_and_not_yet_resolvable_urls_are_accepted(client, licensed):
+    for url in ("https://93.184.215.14/hooks", "https://cms.outlet.example/hooks", "https://[2606:4700::1111]/h"):
+        assert client.post("/v1/webhook-endpoints", headers=licensed.key_headers, json={"url": url}).status_code == 201
+
+
+def test_the_setting_allows_private_networks(client, licensed, allow_private_networks):
+    for url in (REFUSED["loopback"], REFUSED["private 10/8"], REFUSED["loopback by name"]):
+        assert client.post("/v1/webhook-endpoints", headers=licensed.key_headers, json={"url": url}).status_code == 201
+
+
+def test_production_requires_https(settings, monkeypatch):
+    from api.delivery.webhook_urls import BadWebhookUrl, check_registration
+
+    with pytest.raises(BadWebhookUrl, match="https URLs"):
+        check_registration("http://93.184.215.14/hooks", require_https=True, allow_private=False)
+    check_registration("https://93.184.215.14/hooks", require_https=True, allow_private=False)
+    with pytest.raises(BadWebhookUrl, match="user name or password"):
+        check_registration("https://user:pw@93.184.215.14/hooks", require_https=True, allow_private=False)
+
+
+def test_the_address_is_checked_again_before_every_send(client, session, engine, licensed, receiver, settings,
+                                                         monkeypatch):
+    """Registered while allowed (think: a name that resolved to a public address then); by send time
+    it leads into a private network: nothing is sent, and the attempt says why."""
+    hook = receiver([])
+    created = client.post("/v1/webhook-endpoints", headers=licensed.key_headers,
+                          json={"url": hook.url.replace("127.0.0.1", "localhost")}).json()
+    monkeypatch.setattr(settings, "webhook_allow_private_networks", False)
+    catalogue.withdraw_article(session, licensed.articles[0].id, reason="Gone", actor=TEST_ACTOR)
+    session.commit()
+    _drain_everything_due(engine)
+    assert hook.received == []
+    [delivery] = client.get(f"/v1/webhook-endpoints/{created['id']}/deliveries", headers=licensed.key_headers).json()["items"]
+    assert delivery["status"] == "pending" and delivery["attempts"]
+    assert "localhost resolves to 127.0.0.1, which is a loopback address" in delivery["attempts"][0]["error"]
+
+    monkeypatch.setattr(settings, "webhook_allow_private_networks", True)
+    _drain_everything_due(engine)
+    assert len(hook.received) == 1
+    assert hook.received[0][0]["host"] == f"localhost:{hook.server.server_address[1]}"  # pinned, but named
+
+
+# --- who is told (fan-out) ----------------------------------------------------------------------
+
+def test_fan_out_finds_licence_holders_and_readers_in_sql(session):
+    from api.delivery.webhooks import _licensees
+    from api.licensing.states import LicenceState
+    from tests.builders import make_article, make_licence
+    from tests.reports.data import add_usage
+
+    news, culture = make_article(session, section="news"), make_article(session, section="culture")
+    partners = {name: make_partner(session) for name in
+                ("bundle", "other bundle", "news feed", "culture feed", "catalogue", "expired catalogue", "reader")}
+    make_licence(session, partner=partners["bundle"], articles=[news, culture], scope="bundle")
+    other = make_licence(session, partner=partners["other bundle"], articles=[culture], scope="article")
+    make_licence(session, partner=partners["news feed"], scope="section_feed", section="news")
+    make_licence(session, partner=partners["culture feed"], scope="section_feed", section="culture")
+    make_licence(session, partner=partners["catalogue"], scope="catalogue")
+    expired = make_licence(session, partner=partners["expired catalogue"], scope="catalogue")
+    expired.state = LicenceState.expired
+    session.add(expired)
+    read = make_licence(session, partner=partners["reader"], articles=[news], scope="article")
+    read.state = LicenceState.revoked  # no longer current, but it fetched the article: tell it of a takedown
+    session.add(read)
+    add_usage(session, read, news, at=utcnow(), billable=True)
+    add_usage(session, read, news, at=utcnow())  # a later fetch
+    add_usage(session, other, culture, at=utcnow(), billable=True)
+    session.flush()
+
+    told = {name for name, p in partners.items() if p.id in _licensees(session, news.id)}
+    assert told == {"bundle", "news feed", "catalogue", "reader"}
+    told = {name for name, p in partners.items() if p.id in _licensees(session, culture.id)}
+    assert told == {"bundle", "other bundle", "culture feed", "catalogue"}
+    session.rollback()
+
+
+def _plan(session, stmt) -> str:
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(text("SET LOCAL enable_seqscan = off"))  # tiny tables: make the planner show its index choice
+        return "\n".join(r[0] for r in session.exec(text(f"EXPLAIN {compiled}")).all())
+    return "\n".join(str(r[-1]) for r in session.exec(text(f"EXPLAIN QUERY PLAN {compiled}")).all())
+
+
+def test_fan_out_queries_use_indexes_not_scans(session):
+    """Neither query reads all usage or every licence: readers come from the partial index on first
+    fetches, holders from the licence state index."""
+    from api.delivery.webhooks import licence_holders_statement, readers_statement
+
+    readers = _plan(session, readers_statement("art_x"))
+    assert "ix_usage_event_article_readers" in readers, readers
+    holders = _plan(session, licence_holders_statement(session, "art_x", "news"))
+    assert "ix_licence_state_ends" in holders, holders
+    assert "SCAN licence" not in holders and "Seq Scan on licence" not in holders, holders
+    session.rollback()

@@ -3,17 +3,22 @@ server (aiosmtpd) that goes away and comes back."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import logging
 import socket
+import threading
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from email.policy import default as default_policy
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import update
 from sqlmodel import select
 
-from api.core.db import utcnow
+from api.core.db import make_engine, session_scope, utcnow
 from api.outbox import service as outbox
 from api.outbox.models import OutboxMessage
 from api.partners import notifications, service
@@ -27,8 +32,12 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
+        self.delay = 0.0  # seconds to spend in DATA, like a slow or overloaded server
+        self.in_data = threading.Event()
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.in_data.set()
+        await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=default_policy)
         self.messages.append((list(envelope.rcpt_tos), parsed))
         return "250 Message accepted for delivery"
@@ -174,3 +183,67 @@ def test_verifying_over_http_emails_the_partner_through_the_apps_sender(client, 
     verified = [r.getMessage() for r in caplog.records if "account is verified" in r.getMessage()]
     assert len(verified) == 1 and "accounts@mail.example, ed@mail.example:" in verified[0]
     assert "quiet@mail.example" not in caplog.text
+
+
+def _unrelated_write_seconds(database_url: str) -> float:
+    """How long a small write transaction takes from another connection (another API worker)."""
+    other = make_engine(database_url)
+    try:
+        started = time.perf_counter()
+        with session_scope(other) as session:
+            notify_staff(session, subject="Unrelated", body="A write by someone else.", dedupe_key=f"unrelated:{started}")
+        return time.perf_counter() - started
+    finally:
+        other.dispose()
+
+
+def test_a_slow_smtp_server_does_not_hold_the_database(session, engine, smtp_server, database_url) -> None:
+    """The SMTP conversation runs with no transaction open: on SQLite an open transaction holds the
+    write lock, and every other writer would wait for the mail server."""
+    smtp_server.inbox.delay = 4.0
+    notify_staff(session, subject="Slow", body="Takes a while.", dedupe_key="slow")
+    session.commit()
+    drained: list[int] = []
+    worker = threading.Thread(target=lambda: drained.append(outbox.drain(engine, topics={"email.send"})))
+    worker.start()
+    try:
+        assert smtp_server.inbox.in_data.wait(10), "the worker never reached the SMTP server's DATA"
+        assert _unrelated_write_seconds(database_url) < 2.0  # the server stays in DATA for 4 s
+    finally:
+        worker.join(20)
+    assert drained == [1] and smtp_server.inbox.subjects() == ["Slow"]
+
+
+def _fail_once_more(engine) -> None:
+    """One more failed attempt, without waiting out the backoff."""
+    with session_scope(engine) as s:
+        s.execute(update(OutboxMessage).where(OutboxMessage.status == "pending").values(next_attempt_at=utcnow()))
+    assert outbox.drain(engine) == 0
+
+
+def test_an_smtp_outage_of_days_is_survived_and_a_dead_email_revived(session, engine, smtp_server) -> None:
+    from api.audit.service import Actor
+
+    smtp_server.stop()
+    notify_staff(session, subject="Outage", body="Sent once the server is back.", dedupe_key="outage")
+    session.commit()
+    for _ in range(12):  # the old limit: 12 attempts, about 68 minutes of outage
+        _fail_once_more(engine)
+    [message] = email_messages(session)
+    assert (message.status, message.attempts) == ("pending", 12)
+    waits = sum((outbox.backoff(n) for n in range(1, message.max_attempts)), timedelta())
+    assert outbox.RETRY_WINDOW - timedelta(hours=1) <= waits <= outbox.RETRY_WINDOW  # it keeps trying for three days
+
+    while email_messages(session)[0].status == "pending":
+        _fail_once_more(engine)
+    [dead] = email_messages(session)
+    assert (dead.status, dead.attempts) == ("dead", dead.max_attempts) and "Connection refused" in dead.last_error
+
+    smtp_server.start()
+    assert outbox.drain(engine) == 0  # dead stays dead until someone revives it
+    outbox.retry(session, message_id=dead.id, actor=Actor("system", "test"))
+    session.commit()
+    assert outbox.drain(engine) == 1
+    assert outbox.drain(engine) == 0
+    assert smtp_server.inbox.subjects() == ["Outage"]
+    assert email_messages(session)[0].status == "done"

@@ -1,0 +1,263 @@
+"""Delivering outbox messages: claim them under a lease, run each topic's handler, settle the outcome.
+
+Two kinds of handler:
+
+* ``handler(topic)``: a function run inside the message's own transaction (with a savepoint), for
+  work that is mostly database writes. The message row stays locked for the whole call.
+* ``sender(topic)``: a class in three steps for work that goes over the network (e-mail, partner
+  webhooks). `prepare` runs in a short transaction and returns what to send; `send` runs with NO
+  transaction open; `record` stores the outcome in a new short transaction. On SQLite every
+  transaction holds the database's write lock (BEGIN IMMEDIATE), so a slow SMTP server or partner
+  endpoint must never be waited on inside one.
+
+Between the steps the message stays leased to this worker (`locked_until`, `lease_token`): the
+lease is longer than the sender's timeout, a heartbeat renews it while `send` runs, and every step
+checks the lease is still its own, so no other worker takes the message meanwhile. If the process
+dies mid-send the lease runs out and another worker retries: handlers must be idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Engine, or_, update
+from sqlmodel import Session, select
+
+from api.core.db import session_scope, utcnow
+from api.outbox.models import OutboxMessage
+
+log = logging.getLogger("syndicate.outbox")
+
+Handler = Callable[[Session, dict[str, Any]], None]
+
+# How long a claimed message stays reserved before its first step starts; each step re-extends it.
+LEASE = timedelta(minutes=2)
+BACKOFF_CAP = timedelta(hours=1)
+# E-mails and webhooks keep trying for this long (Stripe and Standard Webhooks retry for ~3 days).
+RETRY_WINDOW = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `Sender.send` did, handed to `Sender.record`."""
+
+    request: Any
+    result: Any = None
+    error: BaseException | None = None
+    attempt: int = 1  # this message's attempt number, from 1
+    final: bool = False  # a failure after which the outbox gives up (the message becomes dead)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Sender(Protocol):
+    timeout: float  # seconds a `send` may take; the lease is longer
+
+    def prepare(self, session: Session, payload: dict[str, Any]) -> Any:
+        """Read what the send needs (plain data, no ORM rows); None: nothing to send, the message is done."""
+
+    def send(self, request: Any) -> Any:
+        """Do the network call, without the database. Raise to fail this attempt."""
+
+    def record(self, session: Session, payload: dict[str, Any], outcome: Outcome) -> None:
+        """Store the outcome (called for successes and failures alike)."""
+
+
+_handlers: dict[str, Handler] = {}
+_senders: dict[str, Sender] = {}
+
+S = TypeVar("S")
+
+
+def handler(topic: str) -> Callable[[Handler], Handler]:
+    """Register the function that delivers messages of `topic`; it gets a fresh session."""
+
+    def register(fn: Handler) -> Handler:
+        _handlers[topic] = fn
+        return fn
+
+    return register
+
+
+def sender(topic: str) -> Callable[[type[S]], type[S]]:
+    """Register a `Sender` class (instantiated once) for `topic`: network work outside transactions."""
+
+    def register(cls: type[S]) -> type[S]:
+        _senders[topic] = cls()  # type: ignore[assignment]
+        return cls
+
+    return register
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 30)), BACKOFF_CAP)
+
+
+def attempts_within(window: timedelta) -> int:
+    """The number of attempts whose backoff waits add up to `window`: a `max_attempts` for it."""
+    attempts, waited = 1, timedelta()
+    while waited + backoff(attempts) <= window:
+        waited += backoff(attempts)
+        attempts += 1
+    return attempts
+
+
+def _lease(spec: Sender) -> timedelta:
+    return max(LEASE, timedelta(seconds=3 * spec.timeout))
+
+
+def _claim(engine: Engine, limit: int, topics: set[str] | None) -> tuple[str, list[tuple[str, str]]]:
+    now, token = utcnow(), secrets.token_hex(16)
+    with session_scope(engine) as session:
+        stmt = (
+            select(OutboxMessage.id, OutboxMessage.topic)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .where(or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now))  # type: ignore[union-attr]
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(limit)
+        )
+        if topics is not None:
+            stmt = stmt.where(OutboxMessage.topic.in_(sorted(topics)))  # type: ignore[attr-defined]
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        claimed = [(row[0], row[1]) for row in session.exec(stmt).all()]
+        if claimed:
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_([c[0] for c in claimed]))  # type: ignore[attr-defined]
+                .values(locked_until=now + LEASE, lease_token=token)
+            )
+        return token, claimed
+
+
+def _lock(session: Session, message_id: str, token: str) -> OutboxMessage | None:
+    """The message, row-locked, if it is still pending and still leased to `token`."""
+    stmt = select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
+    message = session.exec(stmt.execution_options(populate_existing=True)).first()
+    if message is None or message.status != "pending" or message.lease_token != token:
+        return None
+    return message
+
+
+def _settle(message: OutboxMessage, error: BaseException | None) -> None:
+    message.attempts += 1
+    message.locked_until = None
+    message.lease_token = None
+    if error is None:
+        message.status, message.done_at = "done", utcnow()
+        return
+    message.last_error = f"{type(error).__name__}: {error}"[:2000]
+    if message.attempts >= message.max_attempts:
+        message.status = "dead"
+        log.error("outbox %s (%s) gave up after %d attempts: %s", message.id, message.topic, message.attempts, error)
+    else:
+        message.next_attempt_at = utcnow() + backoff(message.attempts)
+        log.warning("outbox %s (%s) attempt %d failed: %s", message.id, message.topic, message.attempts, error)
+
+
+def _run_handler(engine: Engine, message_id: str, token: str, fn: Handler | None) -> bool:
+    with session_scope(engine) as session:
+        message = _lock(session, message_id, token)
+        if message is None:
+            return False
+        error: BaseException | None = None
+        try:
+            if fn is None:
+                raise LookupError(f"no handler registered for topic {message.topic!r}")
+            with session.begin_nested():
+                fn(session, dict(message.payload))
+        except Exception as exc:  # noqa: BLE001 - any failure is retried later
+            error = exc
+        _settle(message, error)
+        return error is None
+
+
+class _Heartbeat:
+    """Renews a lease while a send runs, so even a send slower than the lease keeps its message."""
+
+    def __init__(self, engine: Engine, message_id: str, token: str, lease: timedelta) -> None:
+        self.engine, self.message_id, self.token, self.lease = engine, message_id, token, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"outbox-lease-{message_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.lease.total_seconds() / 3):
+            try:
+                with session_scope(self.engine) as session:
+                    session.execute(update(OutboxMessage).where(
+                        OutboxMessage.id == self.message_id, OutboxMessage.lease_token == self.token,  # type: ignore[arg-type]
+                    ).values(locked_until=utcnow() + self.lease))
+            except Exception:  # noqa: BLE001 - the next beat tries again; the lease is 3 beats long
+                log.exception("outbox %s: could not renew the lease", self.message_id)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _run_sender(engine: Engine, message_id: str, token: str, spec: Sender) -> bool:
+    lease = _lease(spec)
+    with session_scope(engine) as session:
+        message = _lock(session, message_id, token)
+        if message is None:
+            return False
+        payload = dict(message.payload)
+        attempt = message.attempts + 1
+        final = attempt >= message.max_attempts
+        try:
+            with session.begin_nested():
+                request = spec.prepare(session, payload)
+        except Exception as exc:  # noqa: BLE001
+            _settle(message, exc)
+            return False
+        if request is None:
+            _settle(message, None)
+            return True
+        message.locked_until = utcnow() + lease
+
+    # No transaction is open from here until the outcome is recorded.
+    with _Heartbeat(engine, message_id, token, lease):
+        try:
+            result, error = spec.send(request), None
+        except Exception as exc:  # noqa: BLE001
+            result, error = None, exc
+    outcome = Outcome(request, result, error, attempt, final=error is not None and final)
+
+    with session_scope(engine) as session:
+        message = _lock(session, message_id, token)
+        if message is None:
+            log.error("outbox %s: lease lost while sending; the outcome was not recorded", message_id)
+            return False
+        try:
+            with session.begin_nested():
+                spec.record(session, payload, outcome)
+        except Exception as exc:  # noqa: BLE001 - retried: senders are idempotent
+            log.exception("outbox %s: recording the outcome failed", message_id)
+            error = error or exc
+        _settle(message, error)
+        return error is None
+
+
+def drain(engine: Engine, *, limit: int = 100, topics: set[str] | None = None) -> int:
+    """Deliver due messages; return how many were delivered. Safe to run in many workers at once."""
+    token, claimed = _claim(engine, limit, topics)
+    delivered = 0
+    for message_id, topic in claimed:
+        spec = _senders.get(topic)
+        if spec is not None:
+            delivered += _run_sender(engine, message_id, token, spec)
+        else:
+            delivered += _run_handler(engine, message_id, token, _handlers.get(topic))
+    return delivered
+
