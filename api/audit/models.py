@@ -36,7 +36,7 @@ class AuditEntry(SQLModel, table=True):
 
 
 # The database itself refuses to change or remove an entry, whatever the code does. The same
-# statements are in migration 0002_licensing; TRUNCATE (PostgreSQL) fires no row trigger, so a
+# statements are in migration 0003_licensing; TRUNCATE (PostgreSQL) fires no row trigger, so a
 # test database can still be emptied, and SQLite's is emptied by dropping and re-creating the table.
 APPEND_ONLY_TABLES = ("audit_entry",)
 SQLITE_TRIGGERS = (

@@ -1,13 +1,13 @@
 """licensing: auto-approval billing modes, list indexes, an append-only audit log
 
-Revision ID: 0002_licensing
-Revises: 0001
+Revision ID: 0003_licensing
+Revises: 0002_billing
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0002_licensing"
+revision = "0003_licensing"
 down_revision = "0002_billing"
 branch_labels = None
 depends_on = None

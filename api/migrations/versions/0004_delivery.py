@@ -1,12 +1,12 @@
 """delivery: section feeds page by an index in (updated_at, id) order
 
-Revision ID: 0002_delivery
-Revises: 0001
+Revision ID: 0004_delivery
+Revises: 0003_licensing
 """
 from alembic import op
 
-revision = "0002_delivery"
-down_revision = "0002_licensing"
+revision = "0004_delivery"
+down_revision = "0003_licensing"
 branch_labels = None
 depends_on = None
 

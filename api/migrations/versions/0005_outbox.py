@@ -1,15 +1,15 @@
 """outbox leases and operator listing; usage_event readers index for webhook fan-out
 
-Revision ID: 0002_outbox
-Revises: 0001
+Revision ID: 0005_outbox
+Revises: 0004_delivery
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0002_outbox'
-down_revision = "0002_delivery"
+revision = '0005_outbox'
+down_revision = "0004_delivery"
 branch_labels = None
 depends_on = None
 
