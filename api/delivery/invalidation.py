@@ -14,11 +14,12 @@ article's row lock (two imports locking articles could otherwise deadlock on it)
 
 from __future__ import annotations
 
+import logging
 import weakref
 from itertools import chain
 from typing import Protocol
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -33,8 +34,15 @@ _ARTICLE_CHANGED = "delivery_article_changed"
 GENERATIONS = ("licence", "token", "key", "article")  # the counters API processes poll
 
 
+log = logging.getLogger("syndicate.delivery")
+
+
 class Invalidatable(Protocol):
+    engine: Engine
+
     def invalidate(self, changes: set[tuple[str, str]]) -> None: ...
+
+    def clear(self) -> None: ...
 
 
 _caches: weakref.WeakSet = weakref.WeakSet()
@@ -89,9 +97,17 @@ def _count_article_changes(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _apply(session: Session) -> None:
     changes = session.info.pop(_PENDING, None)
-    if changes:
-        for cache in list(_caches):
+    if not changes:
+        return
+    url = session.get_bind().url
+    for cache in list(_caches):
+        if cache.engine.url != url:
+            continue  # another database's cache (several apps in one process: tests, tools)
+        try:
             cache.invalidate(changes)
+        except Exception:  # noqa: BLE001 - the change is committed: never fail its request over a cache
+            log.exception("delivery cache invalidation failed; dropping the whole cache instead")
+            cache.clear()
 
 
 @event.listens_for(Session, "after_rollback")

@@ -220,3 +220,37 @@ def test_view_caches_are_bounded_and_evict_the_oldest(client, session, licensed,
     # Evicted views are simply read again.
     assert client.get(f"/v1/content/articles/{licensed.articles[0].id}", headers=bearer(token)).status_code == 200
     assert list(runtime.licences) == [licensed.licence.id] and len(runtime.articles) == 2
+
+
+class _RecordingCache:
+    """A cache of some other app in this process (tests and tools build several)."""
+
+    def __init__(self, engine, *, fails: bool = False) -> None:
+        self.engine, self.fails = engine, fails
+        self.seen: list[set] = []
+        self.cleared = 0
+
+    def invalidate(self, changes) -> None:
+        self.seen.append(set(changes))
+        if self.fails:
+            raise RuntimeError("this cache's database is gone")
+
+    def clear(self) -> None:
+        self.cleared += 1
+
+
+def test_a_commit_reaches_only_the_caches_of_its_own_database_and_never_fails_over_one(session, engine, tmp_path):
+    from sqlalchemy import create_engine
+
+    from api.delivery import invalidation
+
+    elsewhere = _RecordingCache(create_engine(f"sqlite:///{tmp_path / 'other.db'}"), fails=True)
+    broken_here = _RecordingCache(engine, fails=True)
+    invalidation.register(elsewhere)
+    invalidation.register(broken_here)
+    article = make_article(session)
+    session.commit()
+    catalogue.withdraw_article(session, article.id, reason="legal", actor=TEST_ACTOR)
+    session.commit()  # would raise if a cache's failure escaped the committed transaction
+    assert elsewhere.seen == []
+    assert ("article", article.id) in broken_here.seen[-1] and broken_here.cleared == len(broken_here.seen)
