@@ -17,8 +17,9 @@ from api.partners.models import Partner
 from billing import BillingBackend, LineSpec
 
 
-def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any], *, conflict: list[str]) -> bool:
-    """Insert a row unless one with the same `conflict` columns exists; True if this call inserted it."""
+def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any], *, conflict: list[str] | None) -> bool:
+    """Insert a row unless one with the same `conflict` columns exists (None: unless it collides with
+    any unique constraint); True if this call inserted it."""
     table = model.__table__  # type: ignore[attr-defined]
     for column in table.columns:
         # Python-side defaults (ids, timestamps) do not run for core inserts: fill them here.
@@ -35,8 +36,11 @@ def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any
 def claim_invoice(session: Session, *, charge_key: str, **values: Any) -> Invoice:
     """The invoice for `charge_key`, created if needed and locked for this transaction on PostgreSQL."""
     now = utcnow()
+    # Any unique conflict, not only charge_key's: a period invoice is also unique by (partner, period),
+    # and on PostgreSQL a concurrent run's uncommitted row collides there too, which an insert that
+    # names only charge_key as its arbiter would raise instead of skipping.
     insert_ignore(session, Invoice, {"charge_key": charge_key, "created_at": now, "updated_at": now, **values},
-                  conflict=["charge_key"])
+                  conflict=None)
     stmt = select(Invoice).where(Invoice.charge_key == charge_key).execution_options(populate_existing=True)
     if is_postgres(session):
         stmt = stmt.with_for_update()
