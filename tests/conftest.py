@@ -121,5 +121,8 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
-STANDARDS = Path(__file__).resolve().parents[1].parent / "shared" / "standards"
+# Copies of the brief's sample page and of the IPTC ninjs and Stripe fixtures (MIT, their LICENSE
+# files beside them), so a fresh clone tests with nothing outside the repository.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SAMPLES = FIXTURES / "samples"
+STANDARDS = FIXTURES / "standards"

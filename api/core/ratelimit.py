@@ -24,11 +24,13 @@ def counter_storage(settings: Settings) -> storage.Storage:
 class AddressLimit:
     """At most `limit` ("20/minute"; empty turns it off) hits per address in `scope`."""
 
-    def __init__(self, settings: Settings, *, limit: str, scope: str, error: type[TooManyRequests], what: str) -> None:
+    def __init__(self, settings: Settings, *, limit: str, scope: str, error: type[TooManyRequests], what: str,
+                 advice: str = "") -> None:
         self.item = parse(limit) if limit else None
         self.scope = scope
         self.error = error
         self.what = what
+        self.advice = advice
         self.limiter = strategies.FixedWindowRateLimiter(counter_storage(settings))
 
     def hit(self, address: str) -> None:
@@ -39,6 +41,6 @@ class AddressLimit:
         window = self.item.get_expiry()
         per = f"{window // 60} minute(s)" if window >= 60 else f"{window} second(s)"
         raise self.error(
-            f"At most {self.item.amount} {self.what} per {per} come from one address; retry in {retry} s.",
+            f"At most {self.item.amount} {self.what} per {per} come from one address; retry in {retry} s{self.advice}.",
             headers={"Retry-After": str(retry)}, retry_after=retry,
         )

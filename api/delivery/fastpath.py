@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.core.errors import SyndicateError
+from api.core.errors import InternalError, SyndicateError
 from api.core.problems import PROBLEM_JSON, error_problem, problem_bytes
 from api.delivery.runtime import DeliveryRuntime, Outcome
 
@@ -24,12 +24,6 @@ PREFIX = "/v1/content/articles/"
 _SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 _PROBLEM_TYPE = PROBLEM_JSON.encode()
 log = logging.getLogger("syndicate.delivery")
-
-
-class _Internal(SyndicateError):
-    slug = "internal"
-    title = "Internal server error"
-    status = 500
 
 
 def problem_outcome(exc: SyndicateError, instance: str) -> Outcome:
@@ -105,7 +99,7 @@ class ContentFastPath:
             outcome = problem_outcome(exc, path)
         except Exception:  # noqa: BLE001 - FastAPI's error middleware is not around us: answer like it
             log.exception("unhandled error on GET %s (request %s)", path, rid.decode())
-            outcome = problem_outcome(_Internal("An unexpected error occurred; it has been logged."), path)
+            outcome = problem_outcome(InternalError("An unexpected error occurred; it has been logged."), path)
         await send({"type": "http.response.start", "status": outcome.status,
                     "headers": [*outcome.headers, (b"x-request-id", rid)]})
         await send({"type": "http.response.body", "body": outcome.body})

@@ -41,3 +41,14 @@ def licensed(session) -> Setup:
     licence = make_licence(session, partner=partner, articles=articles, scope="bundle")
     session.commit()
     return Setup(partner, api_key, articles, licence)
+
+
+@pytest.fixture
+def allow_private_networks(settings, monkeypatch):
+    """The receivers listen on 127.0.0.1, which webhooks may reach only when the setting says so."""
+    from api.delivery import webhooks
+
+    monkeypatch.setattr(settings, "webhook_allow_private_networks", True)
+    # The worker's settings are the app's; another app built meanwhile (the OpenAPI render) replaces them.
+    monkeypatch.setattr(webhooks, "_configured", settings)
+    return settings

@@ -30,7 +30,7 @@ TOMBSTONE = "{http://purl.org/atompub/tombstones/1.0}"
 
 
 @pytest.fixture
-def hook():
+def hook(allow_private_networks):
     """A real HTTP endpoint that keeps the webhook deliveries it receives."""
     received: list[dict] = []
 
