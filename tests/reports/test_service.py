@@ -102,8 +102,11 @@ def _plan(session, stmt) -> str:
 
 def test_report_queries_use_their_time_indexes(session) -> None:
     since, until = at(2026, 10, 1, 0), at(2026, 11, 1, 0)
-    # On near-empty tables PostgreSQL may pick either (status, ...) index; both avoid a table scan.
+    # On near-empty tables PostgreSQL may pick any (status, ...) index; each avoids a table scan, and
+    # SQLite (whose choice does not depend on statistics) takes (status, paid_at).
     revenue_plan = _plan(session, reports.paid_by_month_statement(session, since, until))
-    assert "ix_invoice_status_paid" in revenue_plan or "ix_invoice_status_due" in revenue_plan, revenue_plan
+    expected = ("ix_invoice_status_paid",) if session.get_bind().dialect.name == "sqlite" else (
+        "ix_invoice_status_paid", "ix_invoice_status_due", "ix_invoice_status_id")
+    assert any(name in revenue_plan for name in expected), revenue_plan
     assert "ix_usage_event_at" in _plan(session, reports.usage_by_article_statement(since, until, 10))
     session.rollback()
