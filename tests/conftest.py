@@ -12,11 +12,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session
+from typer.testing import CliRunner
 
 import api.models  # noqa: F401
 from api.audit.models import APPEND_ONLY_TABLES
 from api.app import create_app
-from api.core.config import Settings
+from api.core.config import Settings, get_settings
 from api.core.db import metadata
 from api.core.migrations import stamp
 
@@ -126,3 +127,16 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLES = FIXTURES / "samples"
 STANDARDS = FIXTURES / "standards"
+
+
+# Rich wraps the CLI's messages at the terminal's width: a wide one keeps long temporary paths whole.
+cli_runner = CliRunner(env={"COLUMNS": "400"})
+
+
+@pytest.fixture
+def cli_env(monkeypatch, database_url: str, engine: Engine) -> Iterator[None]:
+    """The CLI builds its settings from the environment: point it at the migrated test database."""
+    monkeypatch.setenv("SYNDICATE_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

@@ -56,3 +56,15 @@ def plan_problems(session: Session, statements: list[tuple[str, Any]], *, search
             if bad:
                 problems.append(f"{step}  <-  {' '.join(statement.split())[:300]}")
     return problems
+
+
+def statement_plan(session: Session, stmt) -> str:
+    """The plan of a SQLAlchemy statement on either database, as text. PostgreSQL is told not to
+    choose sequential scans, so on the tests' tiny tables it shows the index it would use."""
+    from sqlalchemy import text
+
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(text("SET LOCAL enable_seqscan = off"))
+        return "\n".join(r[0] for r in session.exec(text(f"EXPLAIN {compiled}")).all())
+    return "\n".join(str(r[-1]) for r in session.exec(text(f"EXPLAIN QUERY PLAN {compiled}")).all())

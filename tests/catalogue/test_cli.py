@@ -8,20 +8,17 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
-from typer.testing import CliRunner
 
 from api.catalogue.models import Article, Asset
 from api.cli import app
 from api.core.config import get_settings
 from tests.catalogue.pages import HEADLINE, SAMPLE_TEXT, mee_html_page
-from tests.conftest import STANDARDS
+from tests.conftest import STANDARDS, cli_runner as runner
 
-runner = CliRunner(env={"COLUMNS": "400"})  # rich wraps errors at the terminal width; long tmp paths would split
 
 
 @pytest.fixture
-def cli_env(monkeypatch, database_url: str, engine) -> Iterator[None]:
-    monkeypatch.setenv("SYNDICATE_DATABASE_URL", database_url)
+def cli_env(cli_env, monkeypatch) -> Iterator[None]:
     monkeypatch.setenv("SYNDICATE_PUBLIC_BASE_URL", "https://syndicate.test")
     monkeypatch.setenv("SYNDICATE_CANONICAL_URL_TEMPLATE", "https://www.middleeasteye.net/news/{slug}")
     get_settings.cache_clear()

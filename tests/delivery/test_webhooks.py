@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlmodel import select
 
 from api.catalogue import service as catalogue
@@ -23,6 +23,7 @@ from api.outbox import service as outbox
 from api.outbox.models import OutboxMessage
 from tests.builders import TEST_ACTOR, make_api_key, make_partner
 import api.jobs  # noqa: F401  - registers the outbox handlers
+from tests.query_plans import statement_plan
 
 
 class Receiver:
@@ -330,22 +331,14 @@ def test_fan_out_finds_licence_holders_and_readers_in_sql(session):
     session.rollback()
 
 
-def _plan(session, stmt) -> str:
-    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(text("SET LOCAL enable_seqscan = off"))  # tiny tables: make the planner show its index choice
-        return "\n".join(r[0] for r in session.exec(text(f"EXPLAIN {compiled}")).all())
-    return "\n".join(str(r[-1]) for r in session.exec(text(f"EXPLAIN QUERY PLAN {compiled}")).all())
-
-
 def test_fan_out_queries_use_indexes_not_scans(session):
     """Neither query reads all usage or every licence: readers come from the partial index on first
     fetches, holders from the licence state index."""
     from api.delivery.webhooks import licence_holders_statement, readers_statement
 
-    readers = _plan(session, readers_statement("art_x"))
+    readers = statement_plan(session, readers_statement("art_x"))
     assert "ix_usage_event_article_readers" in readers, readers
-    holders = _plan(session, licence_holders_statement(session, "art_x", "news"))
+    holders = statement_plan(session, licence_holders_statement(session, "art_x", "news"))
     assert "ix_licence_state" in holders and "SCAN licence" not in holders, holders  # either state index
     assert "SCAN licence" not in holders and "Seq Scan on licence" not in holders, holders
     session.rollback()

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 
 from api.invoicing import service as invoicing
 from api.invoicing.models import Invoice, InvoiceStatus
-
-
-def _plan(session, stmt) -> str:
-    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(text("SET LOCAL enable_seqscan = off"))  # tiny tables: make the planner show its index choice
-        return "\n".join(r[0] for r in session.exec(text(f"EXPLAIN {compiled}")).all())
-    return "\n".join(str(r[-1]) for r in session.exec(text(f"EXPLAIN QUERY PLAN {compiled}")).all())
+from tests.query_plans import statement_plan
 
 
 @pytest.mark.parametrize("filters, indexes", [
@@ -27,7 +19,7 @@ def _plan(session, stmt) -> str:
 def test_invoice_listings_use_an_index(session, filters, indexes) -> None:
     # the page query as keyset_page runs it: newest id first, one row more than the page
     stmt = invoicing.list_statement(**filters).order_by(Invoice.id.desc()).limit(51)
-    plan = _plan(session, stmt)
+    plan = statement_plan(session, stmt)
     assert any(index in plan for index in indexes), plan
     assert "TEMP B-TREE" not in plan.upper() and "Sort" not in plan, plan  # the index gives the order too
     session.rollback()

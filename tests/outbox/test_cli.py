@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlmodel import select
-from typer.testing import CliRunner
 
 from api.cli import app as cli
-from api.core.config import get_settings
 from api.core.db import session_scope
 from api.outbox.models import OutboxMessage
 from tests.outbox.test_service import make_messages
+from tests.conftest import cli_runner as runner
 
-runner = CliRunner(env={"COLUMNS": "400"})
-
-
-@pytest.fixture
-def cli_env(monkeypatch, database_url, engine):
-    monkeypatch.setenv("SYNDICATE_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _statuses(engine) -> dict[str, str]:

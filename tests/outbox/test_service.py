@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlmodel import select
 
 from api.audit.models import AuditEntry
@@ -11,6 +11,7 @@ from api.audit.service import Actor
 from api.core.db import session_scope
 from api.outbox import service as outbox
 from api.outbox.models import OutboxMessage
+from tests.query_plans import statement_plan
 
 OPERATOR = Actor("system", "test")
 
@@ -69,14 +70,6 @@ def test_retry_dead_revives_every_dead_message_of_a_topic(engine) -> None:
         assert {m.status for m in session.exec(select(OutboxMessage)).all()} == {"pending", "done"}
 
 
-def _plan(session, stmt) -> str:
-    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(text("SET LOCAL enable_seqscan = off"))  # tiny tables: make the planner show its index choice
-        return "\n".join(r[0] for r in session.exec(text(f"EXPLAIN {compiled}")).all())
-    return "\n".join(str(r[-1]) for r in session.exec(text(f"EXPLAIN QUERY PLAN {compiled}")).all())
-
-
 @pytest.mark.parametrize(("filters", "indexes"), [
     ({"status": "dead"}, ["ix_outbox_message_status_id"]),
     ({"topic": "email.send"}, ["ix_outbox_message_topic_id"]),
@@ -85,7 +78,7 @@ def _plan(session, stmt) -> str:
 ])
 def test_each_listing_reads_its_index_in_order(session, filters, indexes) -> None:
     stmt = outbox.list_statement(**filters).order_by(OutboxMessage.id.desc()).limit(51)
-    plan = _plan(session, stmt)
+    plan = statement_plan(session, stmt)
     assert any(index in plan for index in indexes) and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
     if session.get_bind().dialect.name == "sqlite":
         assert indexes[0] in plan, plan

@@ -2,22 +2,12 @@ from __future__ import annotations
 
 import pytest
 from sqlmodel import Session
-from typer.testing import CliRunner
 
 from api.cli import app as cli
-from api.core.config import get_settings
 from api.partners import keys
 from api.partners.models import Partner, PartnerStatus
+from tests.conftest import cli_runner as runner
 
-runner = CliRunner(env={"COLUMNS": "400"})  # rich wraps errors at the terminal width; long tmp paths would split
-
-
-@pytest.fixture
-def cli_env(monkeypatch, database_url, engine):
-    monkeypatch.setenv("SYNDICATE_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_create_prints_a_working_key_and_list_shows_the_partner(cli_env, engine) -> None:

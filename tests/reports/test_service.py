@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
 from api.reports import service as reports
 from tests.builders import make_article, make_licence, make_partner
 from tests.reports.data import add_usage, invoice_for, paid_invoice
+from tests.query_plans import statement_plan
 
 
 def at(y: int, m: int, d: int, h: int = 12) -> datetime:
@@ -92,21 +92,13 @@ def test_dashboard_counts_this_month(session, settings) -> None:
     assert (figures.usage_this_month.deliveries, figures.usage_this_month.republications) == (1, 1)
 
 
-def _plan(session, stmt) -> str:
-    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(text("SET LOCAL enable_seqscan = off"))  # tiny tables: make the planner show its index choice
-        return "\n".join(r[0] for r in session.exec(text(f"EXPLAIN {compiled}")).all())
-    return "\n".join(str(r[-1]) for r in session.exec(text(f"EXPLAIN QUERY PLAN {compiled}")).all())
-
-
 def test_report_queries_use_their_time_indexes(session) -> None:
     since, until = at(2026, 10, 1, 0), at(2026, 11, 1, 0)
     # On near-empty tables PostgreSQL may pick any (status, ...) index; each avoids a table scan, and
     # SQLite (whose choice does not depend on statistics) takes (status, paid_at).
-    revenue_plan = _plan(session, reports.paid_by_month_statement(session, since, until))
+    revenue_plan = statement_plan(session, reports.paid_by_month_statement(session, since, until))
     expected = ("ix_invoice_status_paid",) if session.get_bind().dialect.name == "sqlite" else (
         "ix_invoice_status_paid", "ix_invoice_status_due", "ix_invoice_status_id")
     assert any(name in revenue_plan for name in expected), revenue_plan
-    assert "ix_usage_event_at" in _plan(session, reports.usage_by_article_statement(since, until, 10))
+    assert "ix_usage_event_at" in statement_plan(session, reports.usage_by_article_statement(since, until, 10))
     session.rollback()
