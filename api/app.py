@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -80,6 +81,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             worker.start_thread()
         for hook in app.state.startup_hooks:
             await hook(app)
+        # Everything built so far (routes, models, metadata, SDK modules) lives as long as the process:
+        # keep it out of the cyclic collector's full passes, which otherwise stall every request.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

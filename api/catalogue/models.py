@@ -35,7 +35,7 @@ class Article(SQLModel, table=True):
     body_text: str = Field(sa_column=Column(Text, nullable=False))
     byline: str | None = Field(default=None, max_length=500)
     authors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    section: str | None = Field(default=None, max_length=100, index=True)
+    section: str | None = Field(default=None, max_length=100)  # indexed with published_at and with (updated_at, id)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     language: str = Field(default="en", max_length=35, index=True)
     word_count: int = 0

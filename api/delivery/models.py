@@ -18,7 +18,6 @@ class UsageEvent(SQLModel, table=True):
 
     __tablename__ = "usage_event"
     __table_args__ = (
-        Index("ix_usage_event_partner_at", "partner_id", "at"),
         Index("ix_usage_event_licence_at", "licence_id", "at"),
         # Usage reports over a time range, across partners.
         Index("ix_usage_event_at", "at"),

@@ -157,7 +157,17 @@ class DeliveryRuntime:
             cursor.execute("SELECT name, value FROM delivery_generation")
             generations = dict(cursor.fetchall())
             if self.writer.sqlite:
+                # Under a steady stream of commits a PASSIVE checkpoint never catches up, so the WAL
+                # would grow without bound (to ~1 GB in a minute of load) and every commit with it.
+                # Copy what is there without blocking anyone, then RESTART: it briefly holds back the
+                # next writer (the usage writer retries off the loop) so the log starts over; a short
+                # busy timeout keeps a long reader from stalling this poller's cache invalidation.
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                cursor.execute("PRAGMA busy_timeout=100")
+                try:
+                    cursor.execute("PRAGMA wal_checkpoint(RESTART)")
+                finally:
+                    cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
             if not self.writer.sqlite:
                 connection.rollback()

@@ -121,3 +121,47 @@ async def test_a_cancelled_request_fails_only_itself_not_its_batch(app, session,
         await runtime.stop()
     rows = _usage(session, licensed.licence.id)
     assert sorted(r.article_id for r in rows) == sorted([a.id for a in licensed.articles] * 2)
+
+
+def test_the_sqlite_write_ahead_log_stays_bounded_under_a_steady_stream_of_commits(app, engine, tmp_path):
+    """Commits arriving faster than a passive checkpoint can finish would grow the WAL (and each
+    commit's cost) without bound; the poller's checkpoint makes the log start over."""
+    import os
+    import sqlite3
+    import threading
+    import time
+
+    import pytest
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the write-ahead log is SQLite's")
+    path = engine.url.database
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # as the usage writer runs
+    writer.execute("CREATE TABLE IF NOT EXISTS wal_probe (n INTEGER PRIMARY KEY, payload TEXT)")
+    stop, commits = threading.Event(), [0]
+
+    def commit_forever() -> None:
+        while not stop.is_set():
+            writer.execute("INSERT INTO wal_probe (payload) VALUES (?)", ("x" * 100,))
+            commits[0] += 1
+            time.sleep(0)  # a gap between commits, as between usage batches
+
+    thread = threading.Thread(target=commit_forever)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            app.state.delivery.poll_once()
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join()
+        writer.execute("DROP TABLE wal_probe")
+        writer.close()
+    # The frames in the log since it last started over, against the frames all those commits wrote.
+    probe = sqlite3.connect(path)
+    busy, in_log, _checkpointed = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    probe.close()
+    assert commits[0] > 500, f"only {commits[0]} commits: the test did not stress the log"
+    assert in_log < commits[0] / 4, f"{in_log} frames in the log after {commits[0]} commits: it never started over"
