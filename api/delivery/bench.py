@@ -32,7 +32,7 @@ from pathlib import Path
 
 BODY_ENV = "SYNDICATE_BENCH_BODY"
 HEADERS_ENV = "SYNDICATE_BENCH_HEADERS"
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/syndicate_h5"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/syndicate_bench"
 
 
 # --- the bare ASGI app: the Python ceiling on the same server settings ----------------------------
@@ -63,15 +63,13 @@ def __getattr__(name: str):  # `uvicorn api.delivery.bench:bare_app` without bui
 
 def prepare(database_url: str) -> tuple[str, str]:
     """Fresh schema, demo data and a real token; returns (article id, token)."""
-    from sqlalchemy import text
-
     import api.models  # noqa: F401
     from api.audit.service import Actor
     from api.catalogue import service as catalogue
     from api.catalogue.schemas import ArticleCreate, AssetCreate
     from api.core.config import Settings
-    from api.core.db import make_engine, metadata, session_scope, utcnow
-    from api.core.migrations import stamp
+    from api.core.db import make_engine, session_scope, utcnow
+    from api.core.migrations import upgrade
     from api.delivery import service as delivery
     from api.licensing import service as licensing
     from api.licensing.models import LicenceRequest
@@ -81,11 +79,9 @@ def prepare(database_url: str) -> tuple[str, str]:
 
     settings = Settings(database_url=database_url)
     engine = make_engine(settings.database_url)
-    with engine.begin() as connection:
-        metadata.drop_all(connection)
-        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        metadata.create_all(connection)
-    stamp(settings.database_url)
+    if engine.dialect.name == "postgresql":
+        _fresh_postgres_database(engine)
+    upgrade(settings.database_url)  # the schema production runs: the migrations, not create_all
     actor = Actor.system()
     paragraph = ("<p>Russia's president made a surprise visit to Damascus on Tuesday, meeting his Syrian counterpart "
                  "at a command centre of Russian forces, as regional tensions intensified after a US strike.</p>")
@@ -112,6 +108,21 @@ def prepare(database_url: str) -> tuple[str, str]:
         article_id = article.id
     engine.dispose()
     return article_id, token
+
+
+def _fresh_postgres_database(engine) -> None:
+    """Create the benchmark database if it is missing, and empty it if it is not."""
+    from sqlalchemy import create_engine, text
+
+    name = engine.url.database
+    maintenance = create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with maintenance.connect() as connection:
+        if not connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    maintenance.dispose()
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
 
 
 def count_usage(database_url: str) -> int:
