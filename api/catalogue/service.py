@@ -40,6 +40,19 @@ def get_assets(session: Session, article_id: str) -> list[Asset]:
     return list(session.exec(select(Asset).where(Asset.article_id == article_id).order_by(Asset.position)).all())
 
 
+def get_articles_with_assets(session: Session, article_ids: list[str]) -> list[tuple[Article, list[Asset]]]:
+    """The articles of `article_ids` that exist, in that order, each with its assets: two queries
+    whatever the number (a feed page must not cost a query per entry)."""
+    if not article_ids:
+        return []
+    found = {a.id: a for a in session.exec(select(Article).where(Article.id.in_(article_ids))).all()}  # type: ignore[attr-defined]
+    assets: dict[str, list[Asset]] = {article_id: [] for article_id in found}
+    stmt = select(Asset).where(Asset.article_id.in_(list(found))).order_by(Asset.article_id, Asset.position)  # type: ignore[attr-defined]
+    for asset in session.exec(stmt).all():
+        assets[asset.article_id].append(asset)
+    return [(found[i], assets[i]) for i in article_ids if i in found]
+
+
 def _fingerprint(article: dict[str, Any], assets: list[AssetCreate]) -> str:
     """A hash of what a licensee sees; an import that hashes the same changes nothing."""
     keys = ("headline", "standfirst", "body_html", "byline", "authors", "section", "tags", "language",

@@ -33,7 +33,7 @@ from api.delivery.errors import NotAcceptable
 from api.delivery.metering import Usage
 from api.delivery.negotiation import Negotiator
 from api.delivery.runtime import DeliveryRuntime, Outcome, not_modified
-from api.delivery.snapshots import ArticleView, LicenceView, load_article
+from api.delivery.snapshots import ArticleView, LicenceView, load_articles
 
 FEED_TYPES = {"json": "application/json", "atom": "application/atom+xml", "rss": "application/rss+xml"}
 FEED_OFFERS = Negotiator([
@@ -89,7 +89,7 @@ def _page(runtime: DeliveryRuntime, licence: LicenceView, updated_since: datetim
           limit: int, with_bodies: bool):
     with Session(runtime.engine) as session:
         rows, next_cursor = service.feed_page(session, licence, updated_since=updated_since, cursor=cursor, limit=limit)
-        views = [load_article(session, row.id) for row in rows] if with_bodies else []
+        views = load_articles(session, [row.id for row in rows]) if with_bodies else []
         return rows, views, next_cursor
 
 

@@ -147,8 +147,15 @@ def load_article(session: Session, article_id: str) -> ArticleView:
         article = catalogue.get_article(session, article_id)
     except catalogue.ArticleNotFound as exc:
         raise ContentArticleNotFound(f"No article {article_id} in the catalogue.") from exc
-    assets = tuple(AssetView(a.position, a.kind, a.url, a.caption, a.credit, a.relicensable)
-                   for a in catalogue.get_assets(session, article.id))
+    return _article_view(article, catalogue.get_assets(session, article.id))
+
+
+def load_articles(session: Session, article_ids: list[str]) -> list[ArticleView]:
+    """Views of the articles that exist among `article_ids`, in that order, in two queries."""
+    return [_article_view(article, assets) for article, assets in catalogue.get_articles_with_assets(session, article_ids)]
+
+
+def _article_view(article, assets) -> ArticleView:
     return ArticleView(
         id=article.id, version=article.version, status=str(article.status), available_from=_available_from(article),
         licensable=article.licensable, section=article.section, language=article.language, headline=article.headline,
@@ -156,7 +163,8 @@ def load_article(session: Session, article_id: str) -> ArticleView:
         tags=tuple(article.tags or ()), canonical_url=article.canonical_url, body_html=article.body_html,
         body_text=article.body_text, word_count=article.word_count, published_at=article.published_at,
         updated_at=article.updated_at, withdrawn_at=article.withdrawn_at, withdrawal_reason=article.withdrawal_reason,
-        correction_note=article.correction_note, assets=assets, embargo_until=article.embargo_until,
+        correction_note=article.correction_note, embargo_until=article.embargo_until,
+        assets=tuple(AssetView(a.position, a.kind, a.url, a.caption, a.credit, a.relicensable) for a in assets),
     )
 
 

@@ -154,3 +154,30 @@ def test_feed_queries_page_by_index_without_sorting_or_scanning(session, scope):
             if page["cursor"] and scope != "bundle":
                 assert "SCAN" not in plan, plan  # page N seeks its start: it costs what page 1 costs
     session.rollback()
+
+
+def test_a_feed_page_with_bodies_costs_the_same_queries_whatever_its_length(app, client, session, engine):
+    partner = make_partner(session)
+    api_key = make_api_key(session, partner)
+    articles = [make_article(session) for _ in range(6)]
+    licence = make_licence(session, partner=partner, articles=articles, scope="bundle")
+    session.commit()
+    token = client.post(f"/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
+    client.get("/v1/content/feed", headers=bearer(token), params={"format": "atom", "limit": 1})  # warm the caches
+    selects: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    def queries_for(limit: int) -> int:
+        selects.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            page = client.get("/v1/content/feed", headers=bearer(token), params={"format": "atom", "limit": limit})
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert page.status_code == 200 and page.content.count(b"<entry>") == limit, page.text
+        return len(selects)
+
+    assert queries_for(2) == queries_for(6)
