@@ -7,6 +7,7 @@ from datetime import timedelta
 from anyio import to_thread
 from jose import JWTError, jwt
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.audit import service as audit
@@ -67,8 +68,12 @@ def create_staff(session: Session, *, email: str, name: str, password: str, role
     if len(password) < 12:
         raise Invalid("A staff password needs at least 12 characters.")
     user = StaffUser(email=email, name=name, password_hash=hash_password(password), roles=_check_roles(roles))
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # the unique e-mail decides a race the check above cannot see
+            session.add(user)
+            session.flush()
+    except IntegrityError as exc:
+        raise StaffEmailTaken(f"{email} already has a staff account.") from exc
     audit.record(session, actor=actor or audit.Actor.system("cli"), action="staff.created", object_type="staff_user",
                  object_id=user.id, after={"email": email, "roles": user.roles})
     return user
