@@ -33,6 +33,8 @@ from api.delivery.tokens import Claims, TokenVerifier
 log = logging.getLogger("syndicate.delivery")
 
 POLL_SECONDS = 0.5
+# SQLite: past this many frames (4 KiB pages) in the write-ahead log, the poller makes it start over.
+WAL_RESTART_FRAMES = 1000
 
 
 @dataclass(slots=True)
@@ -159,15 +161,19 @@ class DeliveryRuntime:
             if self.writer.sqlite:
                 # Under a steady stream of commits a PASSIVE checkpoint never catches up, so the WAL
                 # would grow without bound (to ~1 GB in a minute of load) and every commit with it.
-                # Copy what is there without blocking anyone, then RESTART: it briefly holds back the
-                # next writer (the usage writer retries off the loop) so the log starts over; a short
-                # busy timeout keeps a long reader from stalling this poller's cache invalidation.
+                # Copy what is there without blocking anyone; once the log is long, RESTART: it
+                # briefly holds back the next writer (the usage writer retries off the loop) so the
+                # log starts over. Only then, because a writer held back also refuses, at once, a
+                # connection that read and now wants to write; the short busy timeout keeps a long
+                # reader from stalling this poller's cache invalidation.
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                cursor.execute("PRAGMA busy_timeout=100")
-                try:
-                    cursor.execute("PRAGMA wal_checkpoint(RESTART)")
-                finally:
-                    cursor.execute("PRAGMA busy_timeout=30000")
+                _busy, frames, _copied = cursor.fetchone()
+                if frames > WAL_RESTART_FRAMES:
+                    cursor.execute("PRAGMA busy_timeout=100")
+                    try:
+                        cursor.execute("PRAGMA wal_checkpoint(RESTART)")
+                    finally:
+                        cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
             if not self.writer.sqlite:
                 connection.rollback()

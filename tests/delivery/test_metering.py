@@ -123,7 +123,7 @@ async def test_a_cancelled_request_fails_only_itself_not_its_batch(app, session,
     assert sorted(r.article_id for r in rows) == sorted([a.id for a in licensed.articles] * 2)
 
 
-def test_the_sqlite_write_ahead_log_stays_bounded_under_a_steady_stream_of_commits(app, engine, tmp_path):
+def test_the_sqlite_write_ahead_log_stays_bounded_under_a_steady_stream_of_commits(app, engine, monkeypatch):
     """Commits arriving faster than a passive checkpoint can finish would grow the WAL (and each
     commit's cost) without bound; the poller's checkpoint makes the log start over."""
     import os
@@ -135,6 +135,9 @@ def test_the_sqlite_write_ahead_log_stays_bounded_under_a_steady_stream_of_commi
 
     if engine.dialect.name != "sqlite":
         pytest.skip("the write-ahead log is SQLite's")
+    from api.delivery import runtime
+
+    monkeypatch.setattr(runtime, "WAL_RESTART_FRAMES", 100)  # a short log for a short test
     path = engine.url.database
     writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     writer.execute("PRAGMA wal_autocheckpoint=0")  # as the usage writer runs
