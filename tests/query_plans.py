@@ -68,3 +68,10 @@ def statement_plan(session: Session, stmt) -> str:
         session.exec(text("SET LOCAL enable_seqscan = off"))
         return "\n".join(r[0] for r in session.exec(text(f"EXPLAIN {compiled}")).all())
     return "\n".join(str(r[-1]) for r in session.exec(text(f"EXPLAIN QUERY PLAN {compiled}")).all())
+
+
+def list_problems(session: Session, function, kwargs: dict[str, Any], *, search: bool) -> list[str]:
+    """`plan_problems` of every SELECT that calling the list `function(session, **kwargs)` runs."""
+    with captured(session) as statements:
+        function(session, **kwargs)
+    return plan_problems(session, statements, search=search)
