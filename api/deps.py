@@ -51,7 +51,7 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="A partner API key (`sk_live_...`).")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="A partner API key (`synd_...`; keys issued as `sk_live_...` before keep working until revoked).")
 _bearer = HTTPBearer(auto_error=False, description="A staff access token from `POST /v1/staff/login`.")
 
 

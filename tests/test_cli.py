@@ -185,7 +185,7 @@ def test_serve_demo_prints_where_it_listens_and_the_demo_credentials(tmp_path) -
         printed = "".join(lines)
         assert f"Syndicate listening on http://127.0.0.1:{port}" in printed, printed
         assert f"staff licensing@syndicate.local" in printed and f"password {DEMO_PASSWORD}" in printed
-        assert "X-API-Key: sk_" in printed
+        assert "X-API-Key: synd_" in printed
         for _attempt in range(100):
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:

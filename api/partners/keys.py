@@ -1,10 +1,18 @@
 """API keys: shown once, stored as a SHA-256 hash (they are long random strings, so a fast
-hash is safe), looked up by hash in one indexed query."""
+hash is safe), looked up by hash in one indexed query.
+
+Format: `synd_` + 32 random base62 characters + a 6-character base62 CRC32 of those 32 (the
+shape GitHub gives its tokens). The prefix lets a secret scanner recognise a Syndicate key (and
+never mistake it for Stripe's `sk_live_`); the checksum lets a scanner, and `authenticate_key`,
+reject a typo or a made-up string without a database look-up. Keys issued before this format
+(`sk_live_...`, no checksum) keep working until revoked."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import string
+import zlib
 from datetime import datetime
 
 from sqlalchemy import func
@@ -17,17 +25,44 @@ from api.core.errors import Conflict, NotFound, Unauthenticated
 from api.core.pagination import keyset_page
 from api.partners.models import ApiKey, Partner, PartnerStatus
 
-KEY_PREFIX = "sk_live_"
+KEY_PREFIX = "synd_"
+LEGACY_KEY_PREFIX = "sk_live_"
+_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_RANDOM_LENGTH = 32
+_CHECKSUM_LENGTH = 6
+KEY_LENGTH = len(KEY_PREFIX) + _RANDOM_LENGTH + _CHECKSUM_LENGTH
 
 
 def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def _checksum(random_part: str) -> str:
+    value = zlib.crc32(random_part.encode())
+    digits = []
+    for _ in range(_CHECKSUM_LENGTH):
+        value, digit = divmod(value, 62)
+        digits.append(_BASE62[digit])
+    return "".join(reversed(digits))
+
+
 def generate_key() -> tuple[str, str]:
     """Return (raw key, visible prefix)."""
-    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    random_part = "".join(secrets.choice(_BASE62) for _ in range(_RANDOM_LENGTH))
+    raw = KEY_PREFIX + random_part + _checksum(random_part)
     return raw, raw[: len(KEY_PREFIX) + 6]
+
+
+def is_well_formed(raw: str) -> bool:
+    """True for a current-format key whose checksum holds, and for any legacy `sk_live_` key (those
+    carry no checksum; the database decides)."""
+    if raw.startswith(LEGACY_KEY_PREFIX):
+        return True
+    if len(raw) != KEY_LENGTH or not raw.startswith(KEY_PREFIX):
+        return False
+    body = raw[len(KEY_PREFIX):]
+    random_part, checksum = body[:_RANDOM_LENGTH], body[_RANDOM_LENGTH:]
+    return all(c in _BASE62 for c in body) and _checksum(random_part) == checksum
 
 
 def issue_key(session: Session, *, partner_id: str, name: str) -> tuple[ApiKey, str]:
@@ -39,6 +74,8 @@ def issue_key(session: Session, *, partner_id: str, name: str) -> tuple[ApiKey, 
 
 
 def authenticate_key(session: Session, raw: str) -> tuple[Partner, ApiKey]:
+    if not is_well_formed(raw):
+        raise Unauthenticated("The API key is malformed (a Syndicate key is `synd_` followed by 38 letters and digits); check it was copied whole.")
     key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(raw))).first()
     if key is None or key.revoked_at is not None:
         raise Unauthenticated("The API key is unknown or revoked.")

@@ -21,7 +21,7 @@ PARTNER_READ_EXAMPLE = {
     "verified_at": None, "created_at": "2026-11-25T12:00:00Z", "updated_at": "2026-11-25T12:00:00Z",
 }
 KEY_READ_EXAMPLE = {
-    "id": "key_01jdz3k4m5n6p7q8r9s0t1v2w3", "name": "CMS plug-in", "prefix": "sk_live_Ab3dE9",
+    "id": "key_01jdz3k4m5n6p7q8r9s0t1v2w3", "name": "CMS plug-in", "prefix": "synd_Ab3dE9",
     "created_at": "2026-11-25T12:00:00Z", "last_used_at": None, "revoked_at": None,
 }
 CONTACT_READ_EXAMPLE = {"id": "pct_01jdz3k4m5n6p7q8r9s0t1v2w3", **_CONTACT_EXAMPLE}
@@ -146,14 +146,14 @@ class ApiKeyRead(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyRead):
-    model_config = ConfigDict(json_schema_extra={"examples": [{**KEY_READ_EXAMPLE, "key": "sk_live_Ab3dE9..."}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{**KEY_READ_EXAMPLE, "key": "synd_Ab3dE9..."}]})
     key: str = Field(description="The API key. It is shown only now: store it safely.")
 
 
 class PartnerRegistered(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "partner": {**PARTNER_READ_EXAMPLE, "contacts": [CONTACT_READ_EXAMPLE]},
-        "api_key": {**KEY_READ_EXAMPLE, "key": "sk_live_Ab3dE9..."},
+        "api_key": {**KEY_READ_EXAMPLE, "key": "synd_Ab3dE9..."},
     }]})
     partner: PartnerDetail
     api_key: ApiKeyCreated

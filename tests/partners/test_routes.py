@@ -116,7 +116,7 @@ def test_api_keys_list_create_revoke(client, session) -> None:
     created = client.post("/v1/partners/me/api-keys", headers=headers, json={"name": "CMS plug-in"})
     assert created.status_code == 201, created.text
     second = created.json()
-    assert second["key"].startswith("sk_live_") and second["key"] != first["key"]
+    assert second["key"].startswith("synd_") and second["key"] != first["key"]
 
     listed = client.get("/v1/partners/me/api-keys", headers=headers).json()["items"]
     assert {k["name"] for k in listed} == {"default", "CMS plug-in"}
@@ -156,7 +156,7 @@ def test_staff_create_list_verify_suspend(client, session) -> None:
                           json={**REGISTRATION, "name": "Staff Made", "contacts": []})
     assert created.status_code == 201, created.text
     made = created.json()
-    assert made["partner"]["status"] == "active" and made["api_key"]["key"].startswith("sk_live_")
+    assert made["partner"]["status"] == "active" and made["api_key"]["key"].startswith("synd_")
 
     queue = client.get("/v1/staff/partners", headers=editor, params={"status": "pending"})
     assert queue.status_code == 200 and [p["id"] for p in queue.json()["items"]] == [pending["id"]]
