@@ -159,6 +159,17 @@ def serve(
     import uvicorn
 
     settings = _settings()
+    base = listening_url(host, port)
+    if "public_base_url" not in settings.model_fields_set:
+        # Absolute URLs (JWKS, feeds, attribution, sign-in links) must reach this server: unless the
+        # operator named a public URL, it is where we listen. The workers read it from the environment.
+        import os
+
+        from api.core.config import get_settings
+
+        os.environ["SYNDICATE_PUBLIC_BASE_URL"] = base
+        get_settings.cache_clear()
+        settings = _settings()
     credentials: list[str] = []
     if demo:
         if settings.environment == "production":
@@ -179,10 +190,15 @@ def serve(
     uvicorn.run("api.main:app", host=host, port=port, workers=workers, proxy_headers=True, log_level="info")
 
 
+def listening_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches `serve --host --port`."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
 def banner(host: str, port: int, credentials: list[str], *, demo: bool) -> list[str]:
     """What `serve` prints before it starts: the demo credentials, then where it listens."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+    base = listening_url(host, port)
     lines = ["Demo data loaded. Credentials:", *(f"  {line}" for line in credentials)] if demo else []
     lines += [f"Syndicate listening on {base}  (API docs: {base}/docs, staff console: {base}/console)"]
     return lines

@@ -198,6 +198,12 @@ def test_serve_demo_prints_where_it_listens_and_the_demo_credentials(tmp_path) -
         login = httpx.post(f"http://127.0.0.1:{port}/v1/staff/login", timeout=10,
                            json={"email": "licensing@syndicate.local", "password": DEMO_PASSWORD})
         assert login.status_code == 200, login.text
+        # The banner tells the truth: its key works, its money is formatted, and absolute URLs follow --port.
+        key = printed.split("X-API-Key: ", 1)[1].split()[0]
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/partners/me", headers={"X-API-Key": key}, timeout=10).status_code == 200
+        assert "minor units" not in printed and " GBP)" in printed
+        servers = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).json()["servers"]
+        assert servers == [{"url": f"http://127.0.0.1:{port}"}]
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -16,7 +16,7 @@ from api.core.config import Settings
 from api.core.db import session_scope
 from api.partners import keys as partner_keys
 from api.partners import service as partners
-from api.partners.models import ApiKey, Partner, PartnerStatus
+from api.partners.models import Partner, PartnerStatus
 from api.staff import service as staff
 from api.staff.models import StaffUser
 
@@ -52,15 +52,27 @@ def load_demo(engine: Engine, settings: Settings) -> list[str]:
                 website="https://partner.example", contacts=[{"name": "Web Editor", "email": "web@partner.example"}],
                 status=PartnerStatus.active, actor=DEMO_ACTOR,
             )
-        # Raw keys are never stored, so each demo start issues a fresh key and retires the previous ones.
-        for old in session.exec(select(ApiKey).where(ApiKey.partner_id == partner.id, ApiKey.name == "demo")).all():
-            session.delete(old)
-        session.flush()
-        _key, raw_key = partner_keys.issue_key(session, partner_id=partner.id, name="demo")
+        raw_key = _demo_key(session, settings, partner)
         lines.append(f"partner {partner.name} ({partner.id})  X-API-Key: {raw_key}")
         for extra in _extras():
             lines.extend(extra(session, settings, partner, articles))
     return lines
+
+
+def _demo_key(session, settings: Settings, partner: Partner) -> str:
+    """The demo partner's key is derived from the secret key, so it stays the same across reruns (a
+    README or a script written against the first run keeps working). Raw keys are never stored:
+    rerunning finds the key by its hash; one the operator revoked is replaced by a fresh one."""
+    seed = b"syndicate-demo-partner-key:" + settings.secret_key.get_secret_value().encode()
+    raw, _prefix = partner_keys.generate_key(seed)
+    existing = partner_keys.find_key(session, raw)
+    if existing is not None and existing.revoked_at is None:
+        return raw
+    if existing is not None:
+        _key, raw = partner_keys.issue_key(session, partner_id=partner.id, name="demo")
+        return raw
+    _key, raw = partner_keys.issue_key(session, partner_id=partner.id, name="demo", seed=seed)
+    return raw
 
 
 def _extras():

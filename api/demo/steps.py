@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from api.core.db import utcnow
+from api.core.money import format_money
 from api.licensing import service as licensing
 from api.licensing.models import Licence, LicenceRequest
 from api.licensing.service import TermsInput
@@ -39,7 +40,7 @@ def licences(session, settings, partner, articles) -> list[str]:
         queued = licensing.submit_request(session, partner=partner, terms=terms, notes="Demo: print edition, translated into French")
     lines = [f"licence {existing.id} ({existing.state}, {existing.scope})"]
     if queued is not None:
-        lines.append(f"licence request {queued.id} waiting in the staff queue ({queued.quoted_amount} {queued.currency} minor units)")
+        lines.append(f"licence request {queued.id} waiting in the staff queue ({format_money(queued.quoted_amount, queued.currency)})")
     return lines
 
 

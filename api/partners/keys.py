@@ -46,9 +46,13 @@ def _checksum(random_part: str) -> str:
     return "".join(reversed(digits))
 
 
-def generate_key() -> tuple[str, str]:
-    """Return (raw key, visible prefix)."""
-    random_part = "".join(secrets.choice(_BASE62) for _ in range(_RANDOM_LENGTH))
+def generate_key(seed: bytes | None = None) -> tuple[str, str]:
+    """Return (raw key, visible prefix): random, or derived from `seed` (the demo's stable key)."""
+    if seed is None:
+        random_part = "".join(secrets.choice(_BASE62) for _ in range(_RANDOM_LENGTH))
+    else:
+        digest = int.from_bytes(hashlib.sha256(seed).digest(), "big")
+        random_part = "".join(_BASE62[(digest >> (6 * i)) % 62] for i in range(_RANDOM_LENGTH))
     raw = KEY_PREFIX + random_part + _checksum(random_part)
     return raw, raw[: len(KEY_PREFIX) + 6]
 
@@ -65,18 +69,22 @@ def is_well_formed(raw: str) -> bool:
     return all(c in _BASE62 for c in body) and _checksum(random_part) == checksum
 
 
-def issue_key(session: Session, *, partner_id: str, name: str) -> tuple[ApiKey, str]:
-    raw, prefix = generate_key()
+def issue_key(session: Session, *, partner_id: str, name: str, seed: bytes | None = None) -> tuple[ApiKey, str]:
+    raw, prefix = generate_key(seed)
     key = ApiKey(partner_id=partner_id, name=name, prefix=prefix, key_hash=hash_key(raw))
     session.add(key)
     session.flush()
     return key, raw
 
 
+def find_key(session: Session, raw: str) -> ApiKey | None:
+    return session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(raw))).first()
+
+
 def authenticate_key(session: Session, raw: str) -> tuple[Partner, ApiKey]:
     if not is_well_formed(raw):
         raise Unauthenticated("The API key is malformed (a Syndicate key is `synd_` followed by 38 letters and digits); check it was copied whole.")
-    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(raw))).first()
+    key = find_key(session, raw)
     if key is None or key.revoked_at is not None:
         raise Unauthenticated("The API key is unknown or revoked.")
     partner = session.get(Partner, key.partner_id)
