@@ -19,7 +19,7 @@ class UsageEvent(SQLModel, table=True):
     the delivery path from the licence, partner and article it has just read, none of which is ever
     deleted (articles are withdrawn, licences end, partners are suspended). On PostgreSQL each
     foreign key is a per-row trigger that locks its parent row, which cost a third of the content
-    endpoint's throughput (11.4k -> 16.7k requests/s without them, `python -m api.delivery.bench`).
+    endpoint's throughput (11.4k -> 16.7k requests/s without them, `python -m benchmarks.delivery`).
     """
 
     __tablename__ = "usage_event"

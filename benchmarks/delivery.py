@@ -1,6 +1,8 @@
 """Benchmark of the content endpoint against a bare ASGI app, over real HTTP, in one run.
 
-    python -m api.delivery.bench --db sqlite            # or: --db postgres [--database-url URL]
+    python -m benchmarks.delivery --db sqlite            # or: --db postgres [--database-url URL]
+
+Run from the repository root (the benchmarks are not part of the installed package or the image).
 
 Builds a fresh database with demo data (partner, an article whose licensed JSON is ~11 kB, active
 licence) and mints a real token; starts uvicorn (one worker, uvloop + httptools, pinned to CPU 0
@@ -33,6 +35,7 @@ from pathlib import Path
 
 BODY_ENV = "SYNDICATE_BENCH_BODY"
 HEADERS_ENV = "SYNDICATE_BENCH_HEADERS"
+REPOSITORY = Path(__file__).resolve().parent.parent
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/syndicate_bench"
 
 
@@ -54,7 +57,7 @@ def _bare_app():
     return app
 
 
-def __getattr__(name: str):  # `uvicorn api.delivery.bench:bare_app` without building it at import
+def __getattr__(name: str):  # `uvicorn benchmarks.delivery:bare_app` without building it at import
     if name == "bare_app":
         return _bare_app()
     raise AttributeError(name)
@@ -265,9 +268,9 @@ def run_load(url: str, headers: dict[str, str], connections: int, seconds: int) 
     if shutil.which("wrk"):
         return run_wrk(url, headers, connections, seconds)
     # A separate (pinned) process, so the load generator does not share the server's interpreter.
-    command = pinned(1, [sys.executable, "-m", "api.delivery.bench", "--load", url, "--connections", str(connections),
+    command = pinned(1, [sys.executable, "-m", "benchmarks.delivery", "--load", url, "--connections", str(connections),
                          "--duration", str(seconds), "--header", json.dumps(headers)])
-    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPOSITORY).stdout)
 
 
 def measure(apps: list[tuple[str, str, dict[str, str], dict[str, str]]], args) -> tuple[list[list[dict[str, float]]], list[dict[str, float]]]:
@@ -281,7 +284,7 @@ def measure(apps: list[tuple[str, str, dict[str, str], dict[str, str]]], args) -
             servers.append(start_server(target, port, env))
             urls.append(url.format(port=port))
         # Warm-up: caches, pools, the page cache.
-        warmups = [run_load(url, headers, args.connections, 2) for url, (_t, _u, headers, _e) in zip(urls, apps)]
+        warmups = [run_load(url, headers, args.connections, args.warmup) for url, (_t, _u, headers, _e) in zip(urls, apps)]
         results: list[list[dict[str, float]]] = [[] for _ in apps]
         for _ in range(args.runs):
             for i, (url, (_t, _u, headers, _e)) in enumerate(zip(urls, apps)):
@@ -303,6 +306,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
     parser.add_argument("--runs", type=int, default=3, help="runs per app; medians are printed")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per app")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--header", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -313,7 +317,9 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="syndicate-bench-"))
     database_url = (args.database_url or PG_DEFAULT) if args.db == "postgres" else f"sqlite:///{workdir / 'bench.db'}"
     article_id, token = prepare(database_url)
-    env = {**os.environ, "SYNDICATE_DATABASE_URL": database_url, "SYNDICATE_TOKEN_RATE_LIMIT": "1000000000/second",
+    # The bare app and the load generator are imported from this folder by their own processes.
+    pythonpath = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH", "")]))
+    env = {**os.environ, "PYTHONPATH": pythonpath, "SYNDICATE_DATABASE_URL": database_url, "SYNDICATE_TOKEN_RATE_LIMIT": "1000000000/second",
            "SYNDICATE_RUN_WORKER_IN_PROCESS": "false", "SYNDICATE_ENVIRONMENT": "production",
            "SYNDICATE_SECRET_KEY": "bench-secret-key-that-is-long-enough", "SYNDICATE_REDIS_URL": ""}
     env.pop("SYNDICATE_REDIS_URL")
@@ -337,7 +343,7 @@ def main() -> None:
     usage_before = count_usage(database_url)
 
     apps = [("api.main:app", "http://127.0.0.1:{port}" + path, headers, env),
-            ("api.delivery.bench:bare_app", "http://127.0.0.1:{port}/", {}, {**env, BODY_ENV: str(body_file), HEADERS_ENV: str(headers_file)})]
+            ("benchmarks.delivery:bare_app", "http://127.0.0.1:{port}/", {}, {**env, BODY_ENV: str(body_file), HEADERS_ENV: str(headers_file)})]
     with (database_beside_the_load(database_url) if args.db == "postgres" else contextlib.nullcontext("")) as placed:
         print(f"database: {args.db}{'; ' + placed if placed else ''}; body {len(response.content)} bytes; "
               f"{args.connections} connections; {args.runs} x {args.duration}s per app; "
