@@ -12,7 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api.core.api_limits import ApiRateLimitMiddleware
+from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
 from api.core.config import Settings, get_settings
 from api.core.db import make_engine
 from api.core.middleware import RequestIdMiddleware
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         install = getattr(module, "install", None)
         if install:
             install(app)
+    app.add_middleware(CapacityGate, settings=settings)
     app.add_middleware(ApiRateLimitMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)
     # Outermost: the client address every limit counts by is the peer's, or X-Forwarded-For's when

@@ -16,8 +16,10 @@ The content path (`/v1/content`) has its own per-token limits; Stripe's webhook 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import math
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -25,7 +27,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.core.config import Settings
-from api.core.errors import ApiRateLimited
+from api.core.errors import ApiRateLimited, AtCapacity
 from api.core.problems import PROBLEM_JSON, problem_body, problem_bytes
 from api.core.ratelimit import async_counter_storage, rate_limit_headers, seconds_until
 
@@ -128,10 +130,62 @@ class ApiRateLimitMiddleware:
         error = ApiRateLimited(
             f"At most {item.amount} requests per {item.get_expiry()} s come from {verdict.rule.who} "
             f"({verdict.rule.setting}); retry in {retry} s.")
-        body = problem_bytes(problem_body(status=error.status, type_=error.type_uri(), title=error.title,
-                                          detail=error.detail, instance=scope.get("path"), retry_after=retry))
-        headers = {"content-type": PROBLEM_JSON, "content-length": str(len(body)), "retry-after": str(retry),
-                   **{name.lower(): value for name, value in verdict.headers().items()}}
-        await send({"type": "http.response.start", "status": error.status,
-                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]})
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(scope, send, error, retry, verdict.headers())
+
+
+class CapacityGate:
+    """At most `api_threads` requests inside the FastAPI app at once; the others wait here, on the event
+    loop, for at most `db_pool_timeout_seconds`, then are answered 503 `at-capacity` with Retry-After.
+
+    Why a gate and not only the pool: a request holds its database connection (and, on SQLite, the
+    write lock of BEGIN IMMEDIATE) between its dependencies and its handler, which run in separate
+    thread-pool calls. With more requests in flight than threads, the threads can all be taken by
+    requests waiting for that connection or lock while its holder waits for a thread. With no more
+    requests inside than threads, a thread is always free for the one holding the connection.
+    `/healthz` (on the event loop, no database) is never gated.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.size = settings.api_threads
+        self.patience = settings.db_pool_timeout_seconds
+        self._gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate[0] is not loop:  # one per event loop (tests start several)
+            self._gate = (loop, asyncio.Semaphore(self.size))
+        return self._gate[1]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in UNGATED:
+            await self.app(scope, receive, send)
+            return
+        gate = self._semaphore()
+        try:
+            await asyncio.wait_for(gate.acquire(), self.patience)
+        except TimeoutError:
+            retry = max(1, math.ceil(self.patience))
+            error = AtCapacity(f"Every API thread was busy for {self.patience:g} s; the request was not run. "
+                               f"Retry in {retry} s.")
+            await send_problem(scope, send, error, retry, {})
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            gate.release()
+
+
+UNGATED = frozenset({"/healthz"})
+
+
+async def send_problem(scope: Scope, send: Send, error: ApiRateLimited | AtCapacity, retry: int,
+                       headers: dict[str, str]) -> None:
+    """A problem+json answer straight from the middleware, with Retry-After (and any RateLimit fields)."""
+    body = problem_bytes(problem_body(status=error.status, type_=error.type_uri(), title=error.title,
+                                      detail=error.detail, instance=scope.get("path"), retry_after=retry))
+    fields = {"content-type": PROBLEM_JSON, "content-length": str(len(body)), "retry-after": str(retry),
+              **{name.lower(): value for name, value in headers.items()}}
+    await send({"type": "http.response.start", "status": error.status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields.items()]})
+    await send({"type": "http.response.body", "body": body})

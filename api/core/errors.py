@@ -189,9 +189,9 @@ class ApiRateLimited(TooManyRequests):
     title = "Too many requests from this key or address"
 
 
-class DatabaseBusy(ServiceUnavailable):
-    """Every database connection of this server was in use for longer than the pool's timeout; the request
-    was not run. Retry after `Retry-After` seconds."""
+class AtCapacity(ServiceUnavailable):
+    """Every API thread or database connection of this server stayed busy for longer than
+    `SYNDICATE_DB_POOL_TIMEOUT_SECONDS`; the request was not run. Retry after `Retry-After` seconds."""
 
-    slug = "database-busy"
+    slug = "at-capacity"
     title = "The service is at capacity"

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.core.errors import (
-    BadRequest, Conflict, DatabaseBusy, Forbidden, Gone, HttpError, InternalError, InvalidData, MethodNotAllowed,
+    BadRequest, Conflict, AtCapacity, Forbidden, Gone, HttpError, InternalError, InvalidData, MethodNotAllowed,
     NotAcceptable, NotFound, PayloadTooLarge, SyndicateError, TooManyRequests, Unauthenticated, UnsupportedMediaType,
     ValidationFailed,
 )
@@ -153,7 +153,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         retry = max(1, math.ceil(request.app.state.settings.db_pool_timeout_seconds))
         log.warning("no database connection within the pool timeout on %s %s", request.method, request.url.path)
         return problem_response(
-            status=DatabaseBusy.status, type_=DatabaseBusy.type_uri(), title=DatabaseBusy.title,
+            status=AtCapacity.status, type_=AtCapacity.type_uri(), title=AtCapacity.title,
             detail=f"Every database connection is in use; the request was not run. Retry in {retry} s.",
             instance=request.url.path, headers={"Retry-After": str(retry)}, retry_after=retry,
         )
