@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.core.flood import flood, free_port
+from api.core.flood import flood
 from tests.builders import make_api_key, make_partner
 from tests.conftest import make_settings
+from tests.live_server import served
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -141,25 +138,6 @@ def test_the_content_path_does_not_share_the_api_pool(database_url, app) -> None
         assert client.app.state.delivery.engine.pool is not client.app.state.engine.pool
 
 
-@contextmanager
-def _served(application) -> Iterator[str]:
-    """The app under uvicorn on a free 127.0.0.1 port, in a thread."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
-                                           backlog=512))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 def test_a_flood_on_one_key_is_refused_at_the_door_and_health_answers_throughout(database_url, app, session) -> None:
     """200 concurrent requests on one key against a real server: 429s and 200s (503s only if every thread
     stayed busy), never a 500, every refusal problem+json, and /healthz answering all the while."""
@@ -168,7 +146,7 @@ def test_a_flood_on_one_key_is_refused_at_the_door_and_health_answers_throughout
     application = create_app(make_settings(database_url, api_key_rate_limit="50/minute", address_rate_limit="",
                                            anonymous_rate_limit="", api_threads=8), run_worker=False)
     try:
-        with _served(application) as url:
+        with served(application) as url:
             result = asyncio.run(flood(url, headers={"X-API-Key": key}, requests=200, concurrency=200, seconds=120))
     finally:
         application.state.engine.dispose()
@@ -177,3 +155,42 @@ def test_a_flood_on_one_key_is_refused_at_the_door_and_health_answers_throughout
     assert result.statuses[429] >= 150 and result.statuses[200] + result.statuses[503] == 50
     assert set(result.problem_types) <= {"/problems/api-rate-limited", "/problems/at-capacity"}
     assert result.health and result.health_failures == 0
+
+
+def test_the_pool_and_the_thread_pool_agree(database_url, app) -> None:
+    import anyio.to_thread
+
+    with _client(database_url, api_threads=3) as client:
+        assert client.app.state.engine.pool.size() == 3
+        tokens = client.portal.call(lambda: _async(anyio.to_thread.current_default_thread_limiter().total_tokens))
+        assert tokens == 3
+
+
+async def _async(value):
+    return value
+
+
+async def test_past_the_gate_a_request_waits_briefly_then_is_told_to_come_back(database_url) -> None:
+    """No more requests inside than API threads: one more waits on the loop, then is a 503 at-capacity."""
+    import httpx
+
+    from api.core.api_limits import CapacityGate
+
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_app(scope, receive, send) -> None:
+        entered.set()
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    gate = CapacityGate(slow_app, make_settings(database_url, api_threads=1, db_pool_timeout_seconds=0.1))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gate), base_url="http://test") as client:
+        inside = asyncio.create_task(client.get("/v1/articles"))
+        await entered.wait()  # it holds the only place
+        refused = await client.get("/v1/licences")
+        assert refused.status_code == 503 and refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"] == "/problems/at-capacity" and refused.headers["retry-after"] == "1"
+        release.set()
+        assert (await inside).status_code == 200
+        assert (await client.get("/v1/licences")).status_code == 200  # the place was given back
