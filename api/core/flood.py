@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class FloodResult:
     problem_types: Counter = field(default_factory=Counter)
     not_problem_json: int = 0  # non-2xx answers that were not application/problem+json
     failed: int = 0  # connection errors or client timeouts
+    failures: Counter = field(default_factory=Counter)  # their kinds
     health: list[float] = field(default_factory=list)  # /healthz latencies (s) during the flood
     health_failures: int = 0  # /healthz answers other than 200, or none
 
@@ -46,20 +48,21 @@ def free_port() -> int:
 
 async def flood(base_url: str, *, headers: dict[str, str], path: str = "/v1/licences", requests: int = 200,
                 concurrency: int = 200, seconds: float = 60.0, timeout: float = 30.0) -> FloodResult:
-    """`requests` GETs of `path`, `concurrency` in flight, while /healthz is probed on its own connection."""
+    """`requests` GETs of `path`, `concurrency` in flight, while /healthz is probed on its own connection
+    from a thread of its own."""
     result = FloodResult()
-    done = asyncio.Event()
+    stop = threading.Event()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits) as client, \
-            httpx.AsyncClient(base_url=base_url, timeout=timeout) as prober:
+    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits) as client:
         queue = iter(range(requests))
 
         async def one_worker() -> None:
             for _ in queue:
                 try:
                     response = await client.get(path, headers=headers)
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     result.failed += 1
+                    result.failures[type(exc).__name__] += 1
                     continue
                 result.statuses[response.status_code] += 1
                 if response.status_code >= 300:
@@ -68,25 +71,28 @@ async def flood(base_url: str, *, headers: dict[str, str], path: str = "/v1/lice
                     else:
                         result.not_problem_json += 1
 
-        async def probe() -> None:
-            while not done.is_set():
-                started = time.perf_counter()
-                try:
-                    answer = await prober.get("/healthz")
-                    ok = answer.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                result.health.append(time.perf_counter() - started)
-                result.health_failures += not ok
-                await asyncio.sleep(0.02)
-
-        prober_task = asyncio.create_task(probe())
+        prober_thread = threading.Thread(target=_probe_health, args=(base_url, timeout, stop, result), daemon=True)
+        prober_thread.start()
         try:
             await asyncio.wait_for(asyncio.gather(*(one_worker() for _ in range(concurrency))), seconds)
         finally:
-            done.set()
-            await prober_task
+            stop.set()
+            await asyncio.to_thread(prober_thread.join)
     return result
+
+
+def _probe_health(base_url: str, timeout: float, stop: threading.Event, result: FloodResult) -> None:
+    """In a thread of its own, so the probe's latency is the server's, not the flooding client's loop."""
+    with httpx.Client(base_url=base_url, timeout=timeout) as prober:
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                ok = prober.get("/healthz").status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            result.health.append(time.perf_counter() - started)
+            result.health_failures += not ok
+            stop.wait(0.02)
 
 
 def report(result: FloodResult) -> str:
@@ -94,7 +100,8 @@ def report(result: FloodResult) -> str:
     p99 = health[min(len(health) - 1, int(len(health) * 0.99))] if health else float("nan")
     return "\n".join([
         f"answers by status: {dict(sorted(result.statuses.items()))}; problem types: {dict(result.problem_types)}",
-        f"non-problem error bodies: {result.not_problem_json}; connection errors: {result.failed}",
+        f"non-problem error bodies: {result.not_problem_json}; connection errors: {result.failed} "
+        f"{dict(result.failures) or ''}",
         f"/healthz during the flood: {len(health)} probes, {result.health_failures} failed; "
         f"p50 {statistics.median(health) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {health[-1] * 1000:.1f} ms"
         if health else "/healthz: no probe completed",
