@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
                 await hook(app)
             if worker:
                 worker.stop()
+            if worker_engine is not None:
                 worker_engine.dispose()
             engine.dispose()
 

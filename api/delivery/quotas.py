@@ -52,8 +52,8 @@ class Limiter:
     def check_token_here(self, jti: str) -> None:
         """The in-process counter, without an await (the hot path when Redis is not configured)."""
         key = self._key(jti)
-        if self.storage.incr_now(key, self.window) > self.item.amount:  # type: ignore[attr-defined]
-            self._refuse(self.storage.expiry_now(key))  # type: ignore[attr-defined]
+        if self.storage.incr_now(key, self.window) > self.item.amount:  # type: ignore[union-attr]
+            self._refuse(self.storage.expiry_now(key))  # type: ignore[union-attr]
 
     async def check_token(self, jti: str) -> None:
         """A fixed window per token, as limits' FixedWindowRateLimiter.hit, with the key built once."""
