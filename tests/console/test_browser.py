@@ -11,12 +11,11 @@ import pytest
 from sqlmodel import select
 
 from api.app import create_app
-from api.core.flood import free_port
 from api.licensing.models import Licence
 from tests.builders import STAFF_PASSWORD, make_staff
 from tests.conftest import make_settings
 from tests.console.helpers import submitted_request
-from tests.live_server import served
+from tests.live_server import free_port, served
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.core.flood import flood
+from benchmarks.api_flood import flood
 from tests.builders import make_api_key, make_partner
 from tests.conftest import make_settings
 from tests.live_server import served

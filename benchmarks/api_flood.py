@@ -1,8 +1,10 @@
 """One partner key floods the JSON API: does the server stay up, and how long does `/healthz` take meanwhile?
 
-    python -m api.core.flood                         # SQLite in a temporary directory
-    python -m api.core.flood --database-url postgresql+psycopg://postgres@127.0.0.1/syndicate_flood
-    python -m api.core.flood --no-limits             # the pool's 503s alone, every rate limit off
+    python -m benchmarks.api_flood                   # SQLite in a temporary directory
+    python -m benchmarks.api_flood --database-url postgresql+psycopg://postgres@127.0.0.1/syndicate_flood
+    python -m benchmarks.api_flood --no-limits       # every rate limit off: the capacity gate alone
+
+Run from the repository root (the benchmarks are not part of the installed package or the image).
 
 The server is `uvicorn api.main:app` in its own process on a free 127.0.0.1 port (one worker, as
 `syndicate serve` runs it); `--requests` GETs of `/v1/licences` on one key are sent `--concurrency`
@@ -84,7 +86,7 @@ async def flood(base_url: str, *, headers: dict[str, str], path: str = "/v1/lice
 def _probe_health(base_url: str, timeout: float, stop: threading.Event, result: FloodResult) -> None:
     """In a thread of its own, so the probe's latency is the server's, not the flooding client's loop."""
     with httpx.Client(base_url=base_url, timeout=timeout) as prober:
-        while not stop.is_set():
+        while True:  # at least one probe, however short the flood
             started = time.perf_counter()
             try:
                 ok = prober.get("/healthz").status_code == 200
@@ -92,7 +94,8 @@ def _probe_health(base_url: str, timeout: float, stop: threading.Event, result: 
                 ok = False
             result.health.append(time.perf_counter() - started)
             result.health_failures += not ok
-            stop.wait(0.02)
+            if stop.wait(0.02):
+                break
 
 
 def report(result: FloodResult) -> str:
@@ -148,7 +151,7 @@ def main() -> None:
         if args.no_limits:
             env.update({f"SYNDICATE_{n}_RATE_LIMIT": "" for n in ("ADDRESS", "API_KEY", "ANONYMOUS")})
         server = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-                                   "--port", str(port), "--log-level", "warning"], env=env, cwd=tmp)
+                                   "--port", str(port), "--log-level", "warning"], env=env)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 30
