@@ -8,8 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
 from api.core.config import Settings, get_settings
 from api.core.db import make_engine
 from api.core.middleware import RequestIdMiddleware
@@ -65,19 +68,32 @@ def check_migrated(settings: Settings, engine) -> None:
     require_current(engine, settings.database_url)
 
 
+def api_engine(settings: Settings):
+    """The JSON API's engine: one connection per API thread (see `api_threads`), and a request that
+    cannot have one within `db_pool_timeout_seconds` is answered 503 (api.core.problems) rather than
+    queueing. The content path and the in-process worker have engines of their own, so a flood of API
+    requests never makes them wait."""
+    return make_engine(settings.database_url, pool_size=settings.api_threads, max_overflow=0,
+                       pool_timeout=settings.db_pool_timeout_seconds)
+
+
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url)
+    engine = api_engine(settings)
     worker_wanted = settings.run_worker_in_process if run_worker is None else run_worker
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_migrated(settings, engine)
-        worker = None
+        # Starlette and FastAPI run synchronous handlers and dependencies in anyio's default thread
+        # pool: as many threads as the API engine has connections.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        worker = worker_engine = None
         if worker_wanted:
             from api.worker import Worker
 
-            worker = Worker(engine, settings.worker_poll_seconds)
+            worker_engine = make_engine(settings.database_url, pool_size=2, max_overflow=2)
+            worker = Worker(worker_engine, settings.worker_poll_seconds)
             worker.start_thread()
         for hook in app.state.startup_hooks:
             await hook(app)
@@ -92,6 +108,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
                 await hook(app)
             if worker:
                 worker.stop()
+            if worker_engine is not None:
+                worker_engine.dispose()
             engine.dispose()
 
     app = SyndicateApp(
@@ -118,6 +136,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         install = getattr(module, "install", None)
         if install:
             install(app)
+    app.add_middleware(CapacityGate, settings=settings)
+    app.add_middleware(ApiRateLimitMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: the client address every limit counts by is the peer's, or X-Forwarded-For's when
+    # the peer is a trusted proxy (`syndicate serve` leaves uvicorn's own proxy handling off).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     openapi_doc.install(app)
     return app

@@ -170,6 +170,9 @@ def serve(
         os.environ["SYNDICATE_PUBLIC_BASE_URL"] = base
         get_settings.cache_clear()
         settings = _settings()
+    if settings.environment == "production" and workers > 1 and not settings.redis_url:
+        raise fail(f"--workers {workers} without SYNDICATE_REDIS_URL would give every worker its own rate-limit "
+                   "counters (each limit multiplied by the workers); set SYNDICATE_REDIS_URL or run one worker.")
     credentials: list[str] = []
     if demo:
         if settings.environment == "production":
@@ -187,7 +190,8 @@ def serve(
     require_database()
     for line in banner(host, port, credentials, demo=demo):
         typer.echo(line)
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers, proxy_headers=True, log_level="info")
+    # The app itself believes X-Forwarded-For only from SYNDICATE_TRUSTED_PROXIES (see api.app).
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, proxy_headers=False, log_level="info")
 
 
 def listening_url(host: str, port: int) -> str:

@@ -72,7 +72,14 @@ def get_current_partner(auth: Annotated[PartnerAuth, Depends(get_partner_auth)])
     return auth.partner
 
 
+def get_optional_partner(session: SessionDep, api_key: Annotated[str | None, Depends(_api_key_header)]) -> Partner | None:
+    """The caller's partner when it sends a key (a wrong key is still a 401), None when it sends none:
+    for operations open to anyone, such as pricing on the public rate card."""
+    return get_partner_auth(session, api_key).partner if api_key else None
+
+
 CurrentPartnerAuth = Annotated[PartnerAuth, Depends(get_partner_auth)]
+OptionalPartner = Annotated[Partner | None, Depends(get_optional_partner)]
 CurrentPartner = Annotated[Partner, Depends(get_current_partner)]
 
 

@@ -321,7 +321,8 @@ def main() -> None:
     pythonpath = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH", "")]))
     env = {**os.environ, "PYTHONPATH": pythonpath, "SYNDICATE_DATABASE_URL": database_url, "SYNDICATE_TOKEN_RATE_LIMIT": "1000000000/second",
            "SYNDICATE_RUN_WORKER_IN_PROCESS": "false", "SYNDICATE_ENVIRONMENT": "production",
-           "SYNDICATE_SECRET_KEY": "bench-secret-key-that-is-long-enough", "SYNDICATE_REDIS_URL": ""}
+           "SYNDICATE_SECRET_KEY": "bench-secret-key-that-is-long-enough", "SYNDICATE_REDIS_URL": "",
+           "SYNDICATE_PUBLIC_BASE_URL": "https://syndicate.bench.example"}
     env.pop("SYNDICATE_REDIS_URL")
     headers = {"Authorization": f"Bearer {token}"}
     path = f"/v1/content/articles/{article_id}"

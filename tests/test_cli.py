@@ -143,10 +143,33 @@ def test_serve_demo_is_refused_in_production(monkeypatch, tmp_path, _fresh_setti
     _cli_env(monkeypatch, f"sqlite:///{tmp_path / 'prod.db'}")
     monkeypatch.setenv("SYNDICATE_ENVIRONMENT", "production")
     monkeypatch.setenv("SYNDICATE_SECRET_KEY", "p" * 40)
+    monkeypatch.setenv("SYNDICATE_PUBLIC_BASE_URL", "https://licensing.example.com")
     result = CliRunner().invoke(app, ["serve", "--demo", "--port", "1"])
     assert result.exit_code == 2
     assert "--demo" in result.output and "SYNDICATE_ENVIRONMENT=production" in result.output
     assert not (tmp_path / "prod.db").exists() or (tmp_path / "prod.db").stat().st_size == 0  # nothing migrated
+
+
+def test_serve_refuses_several_workers_without_redis_in_production(monkeypatch, tmp_path, _fresh_settings) -> None:
+    """Without Redis every worker would count its own rate limits: N workers, N times every limit."""
+    _cli_env(monkeypatch, f"sqlite:///{tmp_path / 'prod.db'}")
+    monkeypatch.setenv("SYNDICATE_ENVIRONMENT", "production")
+    monkeypatch.setenv("SYNDICATE_SECRET_KEY", "p" * 40)
+    monkeypatch.setenv("SYNDICATE_PUBLIC_BASE_URL", "https://licensing.example.com")
+    monkeypatch.delenv("SYNDICATE_REDIS_URL", raising=False)
+    result = CliRunner().invoke(app, ["serve", "--workers", "2", "--port", "1"])
+    assert result.exit_code == 2
+    assert "SYNDICATE_REDIS_URL" in result.output and "--workers 2" in result.output
+
+
+def test_production_refuses_an_http_public_url_at_start_up(monkeypatch, tmp_path, _fresh_settings) -> None:
+    _cli_env(monkeypatch, f"sqlite:///{tmp_path / 'prod.db'}")
+    monkeypatch.setenv("SYNDICATE_ENVIRONMENT", "production")
+    monkeypatch.setenv("SYNDICATE_SECRET_KEY", "p" * 40)
+    monkeypatch.setenv("SYNDICATE_PUBLIC_BASE_URL", "http://licensing.example.com")
+    result = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2 and "SYNDICATE_PUBLIC_BASE_URL" in result.output
+    assert "SYNDICATE_ALLOW_INSECURE_PUBLIC_URL" in result.output and "Traceback" not in result.output
 
 
 def test_invalid_settings_are_a_clear_message(monkeypatch, _fresh_settings) -> None:

@@ -87,6 +87,27 @@ class Settings(BaseSettings):
 
     default_currency: str = Field(default="GBP", min_length=3, max_length=3)
 
+    # --- JSON API capacity and rate limits (issue 11) ------------------------------------------
+    # Fixed windows in `limits` notation ("" turns one off), counted in Redis when redis_url is set.
+    # Every /v1 request (the content path has its own per-token limit) per client address:
+    address_rate_limit: str = "1200/minute"
+    # Requests carrying an X-API-Key, per key (wherever they come from):
+    api_key_rate_limit: str = "600/minute"
+    # Requests with no credentials at all (catalogue, form, anonymous quotes, registrations), per address:
+    anonymous_rate_limit: str = "120/minute"
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips:
+    # comma-separated addresses or networks, "*" for any). Anyone else's client address is the peer's.
+    trusted_proxies: str = "127.0.0.1"
+    # Threads that run the JSON API's synchronous handlers (anyio's pool, 40 by default); the API's
+    # database pool holds exactly as many connections, so a thread never waits for a connection that
+    # another thread is not using.
+    api_threads: int = Field(default=40, ge=1, le=1000)
+    # How long a request waits for a database connection before it is answered 503 with Retry-After.
+    db_pool_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Production refuses an http:// public URL (cookies could not be Secure) unless this says the
+    # service is reachable only on a private network.
+    allow_insecure_public_url: bool = False
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -105,7 +126,7 @@ class Settings(BaseSettings):
     def _masked_in_json(self, value: Any) -> Any:
         return mask_url(value) if isinstance(value, str) else value
 
-    @field_validator("login_rate_limit")
+    @field_validator("login_rate_limit", "address_rate_limit", "api_key_rate_limit", "anonymous_rate_limit")
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
         if value:
@@ -140,6 +161,10 @@ class Settings(BaseSettings):
             secret = self.secret_key.get_secret_value()
             if secret == DEVELOPMENT_SECRET or len(secret) < 32:
                 raise ValueError("SYNDICATE_SECRET_KEY must be set to a random value of at least 32 characters in production")
+            if self.public_base_url.startswith("http://") and not self.allow_insecure_public_url:
+                raise ValueError("SYNDICATE_PUBLIC_BASE_URL must be an https:// URL in production (session cookies are "
+                                 "Secure only then); set SYNDICATE_ALLOW_INSECURE_PUBLIC_URL=true only if the service "
+                                 "is reachable on a private network alone")
             if self.billing_backend == "stripe" and (self.stripe_api_key is None or self.stripe_webhook_secret is None):
                 raise ValueError("the stripe billing backend needs SYNDICATE_STRIPE_API_KEY and SYNDICATE_STRIPE_WEBHOOK_SECRET")
         return self

@@ -85,14 +85,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 READ_ONLY = "syndicate_read_only"
 
 
-def make_engine(url: str, *, pool_size: int = 10, immediate: bool = True) -> Engine:
-    """`immediate=False` (SQLite only) starts transactions deferred: for readers that must not
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None, pool_timeout: float = 30.0,
+                immediate: bool = True) -> Engine:
+    """`pool_size` connections (plus `max_overflow`, by default as many again) for a file or server
+    database; a checkout that waits `pool_timeout` seconds raises sqlalchemy's TimeoutError.
+    `immediate=False` (SQLite only) starts transactions deferred: for readers that must not
     hold the write lock, such as a test inspecting rows while requests write."""
+    pool = {"pool_size": pool_size, "max_overflow": pool_size if max_overflow is None else max_overflow,
+            "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        in_memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               **({} if in_memory else pool))
         _configure_sqlite(engine, immediate=immediate)
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(url, pool_pre_ping=True, **pool)
     _configure_postgres(engine)
     return engine
 

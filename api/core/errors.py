@@ -176,3 +176,22 @@ class InternalError(SyndicateError):
     slug = "internal"
     title = "Internal server error"
     status = 500
+
+
+# --- capacity: what a client is told when it asks for more than its share ---
+
+
+class ApiRateLimited(TooManyRequests):
+    """More requests came from this API key or client address than its window allows; `Retry-After` says
+    when the window resets, and the `RateLimit-*` headers which limit was reached."""
+
+    slug = "api-rate-limited"
+    title = "Too many requests from this key or address"
+
+
+class AtCapacity(ServiceUnavailable):
+    """Every API thread or database connection of this server stayed busy for longer than
+    `SYNDICATE_DB_POOL_TIMEOUT_SECONDS`; the request was not run. Retry after `Retry-After` seconds."""
+
+    slug = "at-capacity"
+    title = "The service is at capacity"

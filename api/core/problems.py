@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,10 +14,11 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.core.errors import (
-    BadRequest, Conflict, Forbidden, Gone, HttpError, InternalError, InvalidData, MethodNotAllowed, NotAcceptable,
-    NotFound, PayloadTooLarge, SyndicateError, TooManyRequests, Unauthenticated, UnsupportedMediaType,
+    BadRequest, Conflict, AtCapacity, Forbidden, Gone, HttpError, InternalError, InvalidData, MethodNotAllowed,
+    NotAcceptable, NotFound, PayloadTooLarge, SyndicateError, TooManyRequests, Unauthenticated, UnsupportedMediaType,
     ValidationFailed,
 )
 
@@ -142,6 +144,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             status=InvalidData.status, type_=InvalidData.type_uri(), title=InvalidData.title,
             detail="A value in the request cannot be stored or compared (for instance text holding a NUL "
                    "character); correct it and try again.", instance=request.url.path,
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every connection of the API's pool stayed busy past `db_pool_timeout_seconds`: say so at once
+        # (the client may retry) instead of queueing for half a minute and failing with a 500.
+        retry = max(1, math.ceil(request.app.state.settings.db_pool_timeout_seconds))
+        log.warning("no database connection within the pool timeout on %s %s", request.method, request.url.path)
+        return problem_response(
+            status=AtCapacity.status, type_=AtCapacity.type_uri(), title=AtCapacity.title,
+            detail=f"Every database connection is in use; the request was not run. Retry in {retry} s.",
+            instance=request.url.path, headers={"Retry-After": str(retry)}, retry_after=retry,
         )
 
     @app.exception_handler(Exception)

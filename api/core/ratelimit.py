@@ -1,7 +1,9 @@
-"""Per-client-address rate limits for the ways in that need no key (self-registration, staff login).
+"""Rate limits: one mechanism (fixed windows from the `limits` library) for every limit the service sets.
 
-Fixed windows from the `limits` library, as the partner registration limit uses; counters live in
-Redis when `redis_url` is set, so every API worker counts together, and in process otherwise.
+Counters live in Redis when `redis_url` is set, so every API worker counts together, and in process
+otherwise. `AddressLimit` is the synchronous form, for the ways in that need no key (self-registration,
+staff login); `async_counter_storage` is the asynchronous one, for the content path's per-token limits
+and the JSON API's per-key and per-address limits (api.core.api_limits), which run on the event loop.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import math
 import time
 
 from limits import parse, storage, strategies
+from limits.aio import storage as aio_storage
 
 from api.core.config import Settings
 from api.core.errors import TooManyRequests
@@ -19,6 +22,64 @@ def counter_storage(settings: Settings) -> storage.Storage:
     if settings.redis_url:
         return storage.RedisStorage(settings.redis_url, key_prefix="syndicate")
     return storage.MemoryStorage()
+
+
+def async_counter_storage(settings: Settings) -> aio_storage.Storage | LocalCounters:
+    if settings.redis_url:
+        url = settings.redis_url
+        # redis-py's asyncio client (a project dependency), not limits' default coredis.
+        return aio_storage.RedisStorage(url if url.startswith("async+") else "async+" + url,
+                                        implementation="redispy", key_prefix="syndicate")
+    return LocalCounters()
+
+
+def rate_limit_headers(*, limit: int, remaining: int, reset: int, window: int) -> dict[str, str]:
+    """The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers), as every limit sends them."""
+    return {"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(max(0, remaining)),
+            "RateLimit-Reset": str(reset), "RateLimit-Policy": f"{limit};w={window}"}
+
+
+def seconds_until(reset_at: float) -> int:
+    return max(1, math.ceil(reset_at - time.time()))
+
+
+class LocalCounters:
+    """Fixed-window counters in process memory, with the `incr`/`get` semantics of limits' storages.
+
+    limits' own MemoryStorage re-arms a `threading.Timer` (a new thread) every 10 ms while in use,
+    and those threads take the GIL from the event loop on the hot path; expiry here is lazy.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, list[float]] = {}  # key -> [expires_at, count]
+
+    def incr_now(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        entry = self._counts.get(key)
+        if entry is None or entry[0] <= now:
+            if len(self._counts) > 200_000:
+                self._counts = {k: v for k, v in self._counts.items() if v[0] > now}
+            entry = self._counts[key] = [now + expiry, 0]
+        entry[1] += amount
+        return int(entry[1])
+
+    def expiry_now(self, key: str) -> float:
+        entry = self._counts.get(key)
+        return entry[0] if entry else time.time()
+
+    # The asynchronous storage interface of limits.aio, used by the quota code.
+    async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        return self.incr_now(key, expiry, amount)
+
+    async def get(self, key: str) -> int:
+        entry = self._counts.get(key)
+        return int(entry[1]) if entry and entry[0] > time.time() else 0
+
+    async def get_expiry(self, key: str) -> float:
+        return self.expiry_now(key)
+
+    def reset(self) -> None:
+        self._counts.clear()
 
 
 class AddressLimit:
@@ -37,7 +98,7 @@ class AddressLimit:
         if self.item is None or self.limiter.hit(self.item, self.scope, address):
             return
         stats = self.limiter.get_window_stats(self.item, self.scope, address)
-        retry = max(1, math.ceil(stats.reset_time - time.time()))
+        retry = seconds_until(stats.reset_time)
         window = self.item.get_expiry()
         per = f"{window // 60} minute(s)" if window >= 60 else f"{window} second(s)"
         raise self.error(

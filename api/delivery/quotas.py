@@ -9,14 +9,13 @@ hand out a fresh month.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from limits import parse
-from limits.aio import storage as aio_storage
 
 from api.core.config import Settings
+from api.core.ratelimit import LocalCounters, async_counter_storage, rate_limit_headers, seconds_until
 from api.delivery.errors import QuotaExceeded, RateLimited
 from api.delivery.snapshots import LicenceView
 
@@ -27,58 +26,12 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-class LocalCounters:
-    """Fixed-window counters in process memory, with the `incr`/`get` semantics of limits' storages.
-
-    limits' own MemoryStorage re-arms a `threading.Timer` (a new thread) every 10 ms while in use,
-    and those threads take the GIL from the event loop on the hot path; expiry here is lazy.
-    """
-
-    def __init__(self) -> None:
-        self._counts: dict[str, list[float]] = {}  # key -> [expires_at, count]
-
-    def incr_now(self, key: str, expiry: float, amount: int = 1) -> int:
-        now = time.time()
-        entry = self._counts.get(key)
-        if entry is None or entry[0] <= now:
-            if len(self._counts) > 200_000:
-                self._counts = {k: v for k, v in self._counts.items() if v[0] > now}
-            entry = self._counts[key] = [now + expiry, 0]
-        entry[1] += amount
-        return int(entry[1])
-
-    def expiry_now(self, key: str) -> float:
-        entry = self._counts.get(key)
-        return entry[0] if entry else time.time()
-
-    # The asynchronous storage interface of limits.aio, used by the quota code.
-    async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
-        return self.incr_now(key, expiry, amount)
-
-    async def get(self, key: str) -> int:
-        entry = self._counts.get(key)
-        return int(entry[1]) if entry and entry[0] > time.time() else 0
-
-    async def get_expiry(self, key: str) -> float:
-        return self.expiry_now(key)
-
-    def reset(self) -> None:
-        self._counts.clear()
-
-
 class Limiter:
     def __init__(self, settings: Settings) -> None:
         self.item = parse(settings.token_rate_limit)
         self.window = self.item.get_expiry()
-        self.policy = f"{self.item.amount};w={self.window}"
         self.shared = bool(settings.redis_url)
-        if self.shared:
-            url = settings.redis_url or ""
-            # redis-py's asyncio client (a project dependency), not limits' default coredis.
-            self.storage = aio_storage.RedisStorage(url if url.startswith("async+") else "async+" + url,
-                                                    implementation="redispy", key_prefix="syndicate")
-        else:
-            self.storage = LocalCounters()  # type: ignore[assignment]
+        self.storage = async_counter_storage(settings)
         self._seeded: set[str] = set()
         self._keys: dict[str, str] = {}
 
@@ -99,8 +52,8 @@ class Limiter:
     def check_token_here(self, jti: str) -> None:
         """The in-process counter, without an await (the hot path when Redis is not configured)."""
         key = self._key(jti)
-        if self.storage.incr_now(key, self.window) > self.item.amount:  # type: ignore[attr-defined]
-            self._refuse(self.storage.expiry_now(key))  # type: ignore[attr-defined]
+        if self.storage.incr_now(key, self.window) > self.item.amount:  # type: ignore[union-attr]
+            self._refuse(self.storage.expiry_now(key))  # type: ignore[union-attr]
 
     async def check_token(self, jti: str) -> None:
         """A fixed window per token, as limits' FixedWindowRateLimiter.hit, with the key built once."""
@@ -109,11 +62,11 @@ class Limiter:
             self._refuse(await self.storage.get_expiry(key))
 
     def _refuse(self, reset_at: float) -> None:
-        retry = max(1, math.ceil(reset_at - time.time()))
+        retry = seconds_until(reset_at)
         raise RateLimited(
             f"This token may make {self.item.amount} requests per {self.window} seconds; retry in {retry} s.",
-            headers={"Retry-After": str(retry), "RateLimit-Limit": str(self.item.amount), "RateLimit-Remaining": "0",
-                     "RateLimit-Reset": str(retry), "RateLimit-Policy": self.policy},
+            headers={"Retry-After": str(retry),
+                     **rate_limit_headers(limit=self.item.amount, remaining=0, reset=retry, window=self.window)},
         )
 
     async def take_quota(self, licence: LicenceView, used_this_month: Callable[[datetime], Awaitable[int]],
@@ -143,7 +96,7 @@ class Limiter:
                 f"Licence {licence.id} allows {licence.monthly_quota} deliveries a month and "
                 f"{'they are used up' if amount == 1 else f'these {amount} would go past it'}; "
                 f"the quota renews on {end.date().isoformat()}. Ask the licensing desk for a larger quota.",
-                headers={"Retry-After": str(retry), "RateLimit-Limit": str(licence.monthly_quota),
-                         "RateLimit-Remaining": str(remaining), "RateLimit-Reset": str(retry),
-                         "RateLimit-Policy": f"{licence.monthly_quota};w={int((end - start).total_seconds())}"},
+                headers={"Retry-After": str(retry),
+                         **rate_limit_headers(limit=licence.monthly_quota, remaining=remaining, reset=retry,
+                                              window=int((end - start).total_seconds()))},
             )

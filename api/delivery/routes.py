@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.core.db import make_engine
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
@@ -246,10 +247,18 @@ def list_deliveries(endpoint_id: str, partner: CurrentPartner, session: SessionD
 
 # --- wiring --------------------------------------------------------------------------------------
 
+# The poller, the usage writer (SQLite) and the default executor's threads (at most 32) use it.
+CONTENT_POOL_SIZE, CONTENT_POOL_OVERFLOW = 8, 32
+
+
 def install(app: FastAPI) -> None:
     """Put the content fast path in front of the app (see `SyndicateApp.front`) and run the
     delivery runtime with it."""
-    runtime = DeliveryRuntime(app.state.settings, app.state.engine)
+    settings = app.state.settings
+    # Its own pool, not the JSON API's: a flood of API requests holding every API connection must not
+    # make a content request's cache miss (run in the event loop's default executor) wait behind it.
+    runtime = DeliveryRuntime(settings, make_engine(settings.database_url, pool_size=CONTENT_POOL_SIZE,
+                                                    max_overflow=CONTENT_POOL_OVERFLOW))
     app.state.delivery = runtime
     webhooks.configure(app.state.settings)
     app.front = ContentFastPath(None, runtime)  # type: ignore[attr-defined]
@@ -259,6 +268,7 @@ def install(app: FastAPI) -> None:
 
     async def stop(_app: FastAPI) -> None:
         await runtime.stop()
+        runtime.engine.dispose()
 
     app.state.startup_hooks.append(start)
     app.state.shutdown_hooks.append(stop)

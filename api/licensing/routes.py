@@ -11,10 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.audit.service import Actor
 from api.core import idempotency
-from api.core.errors import BadCursor, IdempotencyKeyReused, InvalidStateTransition, Unauthenticated, ValidationFailed
+from api.core.errors import (
+    ApiRateLimited, BadCursor, IdempotencyKeyReused, InvalidStateTransition, Unauthenticated, ValidationFailed,
+)
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, StaffWith
+from api.deps import CurrentPartner, OptionalPartner, SessionDep, SettingsDep, StaffWith
 from api.licensing import errors, licences_routes
 from api.licensing import service
 from api.licensing.models import LicenceRequest
@@ -106,10 +108,16 @@ def get_rate_card_version(version: int, session: SessionDep) -> RateCardRead:
 
 
 @licensing.post("/v1/quotes", response_model=QuoteRead, summary="Price a would-be licence request",
-                description="Instant, line-by-line price in your account's currency. Nothing is stored.",
-                responses=error_responses(*TERMS_ERRORS))
-def create_quote(body: TermsBody, session: SessionDep, partner: CurrentPartner) -> QuoteRead:
-    quote = service.quote(session, body.terms(), currency=partner.currency)
+                description="Instant, line-by-line price on the public rate card. Nothing is stored. No API key is "
+                            "needed (anonymous callers are rate-limited per client address, see "
+                            "`SYNDICATE_ANONYMOUS_RATE_LIMIT`) and the price is in the publisher's default currency; "
+                            "with `X-API-Key` it is in your account's currency.",
+                responses=error_responses(*TERMS_ERRORS, ApiRateLimited),
+                # Security is optional here: the key, when sent, only picks the partner's currency.
+                openapi_extra={"security": [{}]})
+def create_quote(body: TermsBody, session: SessionDep, settings: SettingsDep, partner: OptionalPartner) -> QuoteRead:
+    currency = partner.currency if partner else settings.default_currency
+    quote = service.quote(session, body.terms(), currency=currency)
     return QuoteRead(currency=quote.currency, amount=quote.amount, billing_mode=quote.billing_mode,
                      interval=quote.interval, period_months=quote.period_months, estimated_total=quote.estimated_total,
                      rate_card_version=quote.rate_card_version, starts_at=quote.terms.starts_at,

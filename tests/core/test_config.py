@@ -77,8 +77,35 @@ def test_production_refuses_the_development_secret() -> None:
     with pytest.raises(ValidationError, match="SYNDICATE_SECRET_KEY"):
         Settings(environment="production")
     with pytest.raises(ValidationError, match="STRIPE"):
-        Settings(environment="production", secret_key="x" * 40, billing_backend="stripe")
-    assert Settings(environment="production", secret_key="x" * 40).environment == "production"
+        Settings(environment="production", secret_key="x" * 40, billing_backend="stripe", public_base_url=HTTPS)
+    assert Settings(environment="production", secret_key="x" * 40, public_base_url=HTTPS).environment == "production"
+
+
+HTTPS = "https://licensing.example.com"
+
+
+def test_production_refuses_an_http_public_url_unless_allowed_for_a_private_network() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="SYNDICATE_PUBLIC_BASE_URL must be an https://.*"
+                                              "SYNDICATE_ALLOW_INSECURE_PUBLIC_URL"):
+        Settings(environment="production", secret_key="x" * 40, public_base_url="http://licensing.example.com")
+    allowed = Settings(environment="production", secret_key="x" * 40, public_base_url="http://10.0.0.5:8000",
+                       allow_insecure_public_url=True)
+    assert allowed.public_base_url == "http://10.0.0.5:8000"
+    # Development keeps its http://127.0.0.1 default.
+    assert Settings(environment="development").public_base_url.startswith("http://")
+
+
+def test_api_rate_limits_are_checked_at_start_up() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    for name in ("address_rate_limit", "api_key_rate_limit", "anonymous_rate_limit"):
+        with pytest.raises(ValidationError, match="not a rate limit"):
+            Settings(**{name: "lots"})
+        assert getattr(Settings(**{name: ""}), name) == ""
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:

@@ -223,3 +223,28 @@ def test_form_describes_fields_options_and_prices(client, session) -> None:
     assert [o["value"] for o in fields["audience_size"]["options"]] == ["small", "medium", "large", "very_large"]
     assert "ar" in {o["value"] for o in fields["language"]["options"]}
     assert body["rate_card"]["article_price"]["GBP"] == 15000 and body["rate_card_version"] == 1
+
+
+def test_anyone_may_price_on_the_public_rate_card(client, session, settings) -> None:
+    """No key: the page behind the footer and CMS plug-ins price before anyone registers."""
+    article = make_article(session)
+    _p, usd = partner_with_key(session, currency="USD")
+    session.commit()
+    body = request_body(article_ids=[article.id])
+    anonymous = client.post("/v1/quotes", json=body)
+    assert anonymous.status_code == 200, anonymous.text
+    assert anonymous.json()["currency"] == settings.default_currency
+    assert anonymous.json()["amount"] == 15000 and anonymous.json()["lines"]
+    # A key, when sent, still prices in the partner's currency; a wrong one is still refused.
+    assert client.post("/v1/quotes", headers=usd, json=body).json()["currency"] == "USD"
+    wrong = client.post("/v1/quotes", headers={"X-API-Key": "sk_live_not-a-key"}, json=body)
+    assert wrong.status_code == 401 and wrong.json()["type"] == "/problems/unauthenticated"
+    # Invalid terms are explained to anonymous callers as to partners.
+    invalid = client.post("/v1/quotes", json=request_body(article_ids=["art_missing"]))
+    assert invalid.status_code == 422 and invalid.json()["type"].startswith("/problems/")
+
+
+def test_the_contract_makes_the_quote_key_optional(app) -> None:
+    operation = app.openapi()["paths"]["/v1/quotes"]["post"]
+    assert {} in operation["security"] and any("APIKey" in name for req in operation["security"] for name in req)
+    assert "429" in operation["responses"]
