@@ -14,7 +14,8 @@ import re
 
 from sqlalchemy import case, column, literal_column, select, table, text
 from sqlalchemy.dialects.postgresql import plainto_tsquery, to_tsvector
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from api.catalogue.models import SEARCH_CONFIG, SQLITE_SEARCH_TABLE, Article, search_document
 
@@ -56,3 +57,12 @@ def headline_rank(dialect: str, q: str) -> ColumnElement[int]:
 
 def _tsquery(q: str):
     return plainto_tsquery(text(f"'{SEARCH_CONFIG}'"), q)
+
+
+def not_from_index(dialect: str, column: ColumnElement) -> ColumnElement:
+    """On SQLite, `+column`: its planner then cannot walk that column's index (for a big section it
+    would, probing the matches per row) and starts from the search's matches. PostgreSQL's planner
+    weighs both by its statistics, so the column is left as it is there."""
+    if dialect != "sqlite":
+        return column
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)

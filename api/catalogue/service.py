@@ -332,7 +332,12 @@ def list_articles(
     by_tag = tag is not None and order != "rank"
     updated, published, ids = ((ArticleTag.updated_at, ArticleTag.published_at, ArticleTag.article_id) if by_tag
                                else (Article.updated_at, Article.published_at, Article.id))
-    rank = search.headline_rank(session.get_bind().dialect.name, q) if order == "rank" and q else None
+    dialect = session.get_bind().dialect.name
+    rank = search.headline_rank(dialect, q) if order == "rank" and q else None
+    section_key, language_key = Article.section, Article.language
+    if rank is not None:  # a search starts from its matches, whatever other index a filter could walk
+        section_key, language_key, updated, published = (
+            search.not_from_index(dialect, c) for c in (section_key, language_key, updated, published))
     stmt = select(Article, rank.label("rank")) if rank is not None else select(Article)
     if by_tag:
         stmt = stmt.join(ArticleTag, ArticleTag.article_id == Article.id).where(ArticleTag.tag == tag.lower())  # type: ignore[union-attr]
@@ -346,9 +351,9 @@ def list_articles(
     if licensable_only:
         stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
     if section:
-        stmt = stmt.where(Article.section == section)
+        stmt = stmt.where(section_key == section)
     if language:
-        stmt = stmt.where(Article.language == language)
+        stmt = stmt.where(language_key == language)
     if published_from:
         stmt = stmt.where(published >= published_from)
     if published_to:
@@ -356,7 +361,7 @@ def list_articles(
     if updated_since:
         stmt = stmt.where(updated > updated_since)
     if q:
-        stmt = stmt.where(search.matches(session.get_bind().dialect.name, q))
+        stmt = stmt.where(search.matches(dialect, q))
     if rank is not None:
         rows, next_cursor = keyset_page(
             session, stmt, columns=[rank, Article.updated_at, Article.id], kinds=[int, datetime, str],  # type: ignore[list-item]
