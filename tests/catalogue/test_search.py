@@ -115,3 +115,20 @@ def test_publication_date_filters_list_by_publication_date(session: Session) -> 
     assert _walk(session, published_from=week_ago, section="opinion") == [newest.id]
     # With updated_since the listing stays a sync: by change.
     assert _walk(session, published_from=week_ago, updated_since=old.updated_at) == [newest.id, recent.id]
+
+
+def test_public_search_over_http_pages_through_the_ranked_matches(client, session: Session) -> None:
+    standfirst_only = make_article(session, headline="Nile dispute")
+    service.update_article(session, standfirst_only.id, ArticleUpdate(standfirst="Talks on the drought"),
+                           actor=TEST_ACTOR)
+    in_headline = make_article(session, headline="Drought talks open")
+    make_article(session, headline="Drought alone")
+    session.commit()
+    first = client.get("/v1/articles", params={"q": "drought talks", "limit": 1})
+    assert first.status_code == 200, first.text
+    second = client.get("/v1/articles", params={"q": "drought talks", "limit": 1, "cursor": first.json()["next_cursor"]})
+    assert [p.json()["items"][0]["id"] for p in (first, second)] == [in_headline.id, standfirst_only.id]
+    assert "next_cursor" not in second.json() or second.json()["next_cursor"] is None
+    listing_cursor = client.get("/v1/articles", params={"limit": 1}).json()["next_cursor"]
+    wrong = client.get("/v1/articles", params={"q": "drought talks", "cursor": listing_cursor})
+    assert wrong.status_code == 422 and wrong.json()["type"].endswith("/bad-cursor")  # another listing's
