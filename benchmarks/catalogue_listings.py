@@ -119,10 +119,10 @@ def cases() -> dict[str, dict]:
     }
 
 
-def measure(database_url: str, kwargs: dict, repeat: int) -> tuple[float, float, float, int]:
+def measure(database_url: str, kwargs: dict, repeat: int) -> tuple[float, float, float, str]:
     """(median ms, p90 ms) of page 1, median ms of page 5 (NaN with fewer pages), and the work page 1
-    does in the database, which load on a shared machine does not change: SQLite virtual-machine
-    steps, PostgreSQL buffers (shared hit + read, EXPLAIN ANALYZE BUFFERS)."""
+    does in the database, which load on a shared machine hardly changes: SQLite virtual-machine
+    steps; PostgreSQL buffers (shared hit + read) and the server's execution time (EXPLAIN ANALYZE)."""
     from sqlmodel import Session
 
     from api.catalogue import service
@@ -150,7 +150,7 @@ def measure(database_url: str, kwargs: dict, repeat: int) -> tuple[float, float,
     return statistics.median(first), first[int(len(first) * 0.9) - 1], fifth, work
 
 
-def _work(session, call) -> int:
+def _work(session, call) -> str:
     from sqlalchemy import event
 
     connection = session.connection()
@@ -162,7 +162,7 @@ def _work(session, call) -> int:
             call()
         finally:
             raw.set_progress_handler(None, 100)
-        return steps[0] * 100
+        return f"{steps[0] * 100:,}"
     statements: list = []
     record = lambda _c, _cur, statement, parameters, _ctx, _many: statements.append((statement, parameters))  # noqa: E731
     event.listen(connection, "before_cursor_execute", record)
@@ -170,12 +170,13 @@ def _work(session, call) -> int:
         call()
     finally:
         event.remove(connection, "before_cursor_execute", record)
-    buffers = 0
+    buffers, executed = 0, 0.0
     for statement, parameters in statements:
         plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters).scalar()
         top = plan[0]["Plan"]
         buffers += top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0)
-    return buffers
+        executed += plan[0]["Execution Time"]
+    return f"{buffers:,} ({executed:.2f} ms)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,20 +187,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    results: dict[int, dict[str, tuple[float, float, float, int]]] = {}
+    results: dict[int, dict[str, tuple[float, float, float, str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             url = (args.database_url or PG_DEFAULT) if args.db == "postgres" else f"sqlite:///{tmp}/listings-{n}.db"
             seconds = build(url, n)
             print(f"{args.db}: {n:,} articles inserted in {seconds:.1f} s", flush=True)
             results[n] = {name: measure(url, kwargs, args.repeat) for name, kwargs in cases().items()}
-    unit = "VM steps" if args.db == "sqlite" else "buffers"
+    unit = "VM steps" if args.db == "sqlite" else "buffers (server ms)"
     header = " | ".join(f"{n:,}: p50 / p90 / page 5 ms, {unit}" for n in sizes)
     print(f"\n| listing ({args.db}) | {header} |")
     print("| --- |" + " --- |" * len(sizes))
     for name in cases():
         cells = " | ".join(" / ".join("-" if v != v else f"{v:.2f}" for v in results[n][name][:3])
-                           + f", {results[n][name][3]:,}" for n in sizes)
+                           + f", {results[n][name][3]}" for n in sizes)
         print(f"| {name} | {cells} |")
     return 0
 

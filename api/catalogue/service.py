@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.catalogue import search
@@ -329,12 +329,13 @@ def list_articles(
     if q and not search.has_words(q):
         return [], None
     # A tag's listing walks article_tag's (tag, key, article_id) index, which carries the article's keys.
-    by_tag = tag is not None and order != "rank"
-    updated, published, ids = ((ArticleTag.updated_at, ArticleTag.published_at, ArticleTag.article_id) if by_tag
-                               else (Article.updated_at, Article.published_at, Article.id))
+    by_tag = bool(tag) and order != "rank"
+    keys = (ArticleTag.updated_at, ArticleTag.published_at, ArticleTag.article_id) if by_tag else (
+        Article.updated_at, Article.published_at, Article.id)
+    updated, published, ids = (col(key) for key in keys)
     dialect = session.get_bind().dialect.name
     rank = search.headline_rank(dialect, q) if order == "rank" and q else None
-    section_key, language_key = Article.section, Article.language
+    section_key, language_key = col(Article.section), col(Article.language)
     if rank is not None:  # a search starts from its matches, whatever other index a filter could walk
         section_key, language_key, updated, published = (
             search.not_from_index(dialect, c) for c in (section_key, language_key, updated, published))
@@ -368,7 +369,7 @@ def list_articles(
             cursor=cursor, limit=limit, descending=True, key=lambda row: [row.rank, row[0].updated_at, row[0].id])
         return [row[0] for row in rows], next_cursor
     first = published if order == "published" else updated
-    return keyset_page(session, stmt, columns=[first, ids], kinds=[datetime, str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[first, ids], kinds=[datetime, str], cursor=cursor, limit=limit,
                        key=lambda a: [a.published_at if order == "published" else a.updated_at, a.id])
 
 
