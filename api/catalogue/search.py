@@ -30,8 +30,9 @@ def has_words(q: str) -> bool:
 
 def _fts5_query(q: str, *, column_name: str | None = None) -> str:
     """An FTS5 query requiring every whitespace-separated term. Each term is one quoted string,
-    which FTS5 reads as text (never as an operator) and tokenises like the documents."""
-    terms = " AND ".join('"' + term.replace('"', '""') + '"' for term in q.split())
+    which FTS5 reads as text (never as an operator) and tokenises like the documents; a term of
+    punctuation alone is left out, as PostgreSQL's parser leaves it out (FTS5 would match nothing)."""
+    terms = " AND ".join('"' + term.replace('"', '""') + '"' for term in q.split() if has_words(term))
     return f"{column_name} : ({terms})" if column_name else terms
 
 

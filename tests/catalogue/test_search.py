@@ -76,6 +76,7 @@ def test_query_syntax_and_wildcards_are_plain_text(session: Session) -> None:
     assert _search(session, "prices NOT dollars") == []  # NOT is a word here, and no article has it
     assert set(_search(session, 'prices "year')) == {percent.id, _search(session, "1000")[0]}
     assert _search(session, "%%") == []  # nothing to search for: nothing found
+    assert _search(session, "100 % prices") == [percent.id]  # punctuation alone is no word to require
 
 
 def test_the_index_follows_edits_and_withdrawals(session: Session) -> None:
