@@ -75,3 +75,23 @@ def list_problems(session: Session, function, kwargs: dict[str, Any], *, search:
     with captured(session) as statements:
         function(session, **kwargs)
     return plan_problems(session, statements, search=search)
+
+
+def explain(session: Session, statement: str, parameters: Any) -> str:
+    """The plan of a captured statement on either database, as text. PostgreSQL is told not to choose
+    sequential scans or sorts, so on the tests' tiny tables it shows the index it would use, and a
+    Sort only where no index gives the order."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        return "\n".join(r[0] for r in connection.exec_driver_sql("EXPLAIN " + statement, parameters).all())
+    return "\n".join(str(r[-1]) for r in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all())
+
+
+def list_plans(session: Session, function, kwargs: dict[str, Any]) -> list[str]:
+    """`explain` of every SELECT that calling `function(session, **kwargs)` runs, on either database."""
+    with captured(session) as statements:
+        function(session, **kwargs)
+    assert statements, "the function ran no SELECT"
+    return [explain(session, statement, parameters) for statement, parameters in statements]

@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import DDL, JSON, Column, Index, Text, UniqueConstraint, event, func, text
+from sqlalchemy.dialects.postgresql import to_tsvector
 from sqlmodel import Field, SQLModel
 
-from api.core.db import UTCDateTime, new_id, utcnow
+from api.core.db import UTCDateTime, metadata, new_id, utcnow
 
 
 class ArticleStatus(StrEnum):
@@ -20,7 +21,7 @@ class Article(SQLModel, table=True):
     __table_args__ = (
         Index("ix_article_sync", "updated_at", "id"),
         Index("ix_article_published", "published_at", "id"),
-        Index("ix_article_section_published", "section", "published_at"),
+        Index("ix_article_section_published", "section", "published_at", "id"),  # section by publication date
         Index("ix_article_section_sync", "section", "updated_at", "id"),  # section feeds, keyset by (updated_at, id)
     )
 
@@ -53,13 +54,21 @@ class Article(SQLModel, table=True):
 
 
 class ArticleTag(SQLModel, table=True):
-    """One row per (article, tag), so filtering by tag uses an index on every database."""
+    """One row per (article, tag), carrying the article's two listing keys, so a tag's listing walks
+    (tag, key, id) in order on every database instead of probing every article. The catalogue
+    service writes these rows and moves `updated_at` with the article's (service._touch);
+    `published_at` never changes after creation."""
 
     __tablename__ = "article_tag"
-    __table_args__ = (Index("ix_article_tag_tag", "tag", "article_id"),)
+    __table_args__ = (
+        Index("ix_article_tag_sync", "tag", "updated_at", "article_id"),
+        Index("ix_article_tag_published", "tag", "published_at", "article_id"),
+    )
 
     article_id: str = Field(foreign_key="article.id", primary_key=True, max_length=40, ondelete="CASCADE")
     tag: str = Field(primary_key=True, max_length=100)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    published_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 class Asset(SQLModel, table=True):
@@ -91,3 +100,55 @@ class ArticleRevision(SQLModel, table=True):
     change: str = Field(max_length=20)  # created | updated | corrected | withdrawn
     note: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# --- full-text search of the headline and standfirst ------------------------------------------------
+# `simple` (PostgreSQL) and `unicode61 remove_diacritics 0` (SQLite): lower-cased whole words, no
+# stemming, no stop words, accents kept, so both databases find the same articles in any of the
+# catalogue's languages (an English stemmer would mangle French and Arabic articles). See
+# api/catalogue/search.py for the queries; migration 0009_catalogue_search creates the same objects.
+SEARCH_CONFIG = "simple"
+
+
+def search_document(headline, standfirst):
+    """PostgreSQL's text-search document of an article; queries repeat this very expression so the
+    planner matches it to the GIN index."""
+    # Constants as SQL text, not bound parameters, which an index expression cannot match.
+    return to_tsvector(text(f"'{SEARCH_CONFIG}'"), headline.concat(text("' '")).concat(func.coalesce(standfirst, text("''"))))
+
+
+_article = Article.__table__  # type: ignore[attr-defined]
+# The index holds search_document(headline, standfirst), written as PostgreSQL prints it back, so that
+# drift detection (which compares the printed text) sees the migration's index as the models' own.
+POSTGRES_SEARCH_INDEX = Index(
+    "ix_article_search",
+    text(f"to_tsvector('{SEARCH_CONFIG}'::regconfig, (headline::text || ' '::text) || "
+         "COALESCE(standfirst, ''::character varying)::text)"),
+    _table=_article, postgresql_using="gin")
+POSTGRES_SEARCH_INDEX.ddl_if(dialect="postgresql")
+POSTGRES_SEARCH_INDEX.info["only_on"] = "postgresql"  # api/core/schema_diff.py compares it on PostgreSQL only
+
+# SQLite: an external-content FTS5 table over article (keyed by its rowid, which VACUUM keeps; a
+# migration that rebuilds the article table must end with SQLITE_SEARCH_REBUILD), kept in step by triggers.
+SQLITE_SEARCH_TABLE = "article_search"
+SQLITE_SEARCH_DDL = (
+    f"CREATE VIRTUAL TABLE {SQLITE_SEARCH_TABLE} USING fts5(headline, standfirst, content='article', "
+    "content_rowid='rowid', tokenize='unicode61 remove_diacritics 0')",
+    f"CREATE TRIGGER article_search_insert AFTER INSERT ON article BEGIN "
+    f"INSERT INTO {SQLITE_SEARCH_TABLE}(rowid, headline, standfirst) VALUES (new.rowid, new.headline, new.standfirst); END",
+    f"CREATE TRIGGER article_search_delete AFTER DELETE ON article BEGIN "
+    f"INSERT INTO {SQLITE_SEARCH_TABLE}({SQLITE_SEARCH_TABLE}, rowid, headline, standfirst) "
+    "VALUES ('delete', old.rowid, old.headline, old.standfirst); END",
+    f"CREATE TRIGGER article_search_update AFTER UPDATE OF headline, standfirst ON article BEGIN "
+    f"INSERT INTO {SQLITE_SEARCH_TABLE}({SQLITE_SEARCH_TABLE}, rowid, headline, standfirst) "
+    "VALUES ('delete', old.rowid, old.headline, old.standfirst); "
+    f"INSERT INTO {SQLITE_SEARCH_TABLE}(rowid, headline, standfirst) VALUES (new.rowid, new.headline, new.standfirst); END",
+)
+SQLITE_SEARCH_REBUILD = f"INSERT INTO {SQLITE_SEARCH_TABLE}({SQLITE_SEARCH_TABLE}) VALUES ('rebuild')"
+SQLITE_SEARCH_DROP = f"DROP TABLE IF EXISTS {SQLITE_SEARCH_TABLE}"  # the triggers go with the article table
+# The FTS5 table and its shadow tables are not in the metadata: drift detection leaves them alone.
+metadata.info.setdefault("unmanaged_tables", set()).update(
+    [SQLITE_SEARCH_TABLE] + [f"{SQLITE_SEARCH_TABLE}_{shadow}" for shadow in ("data", "idx", "docsize", "config")])
+for _statement in SQLITE_SEARCH_DDL:
+    event.listen(_article, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+event.listen(_article, "before_drop", DDL(SQLITE_SEARCH_DROP).execute_if(dialect="sqlite"))

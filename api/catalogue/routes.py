@@ -45,7 +45,10 @@ def _read(session: Session, article: Article) -> ArticleRead:
     "/v1/articles", response_model=Page[ArticleSummary], summary="Browse the licensable catalogue",
     description="Licensable articles that are published and not under embargo, oldest change first, keyed on "
                 "(updated_at, id): pass `next_cursor` back as `cursor` for the next page. For sync, remember the "
-                "last `updated_at` you saw and ask with `updated_since`. Bodies are never listed.",
+                "last `updated_at` you saw and ask with `updated_since`. Filtered by publication date "
+                "(`published_from`/`published_to`, without `updated_since`), oldest publication first. With `q`, "
+                "best match first: articles with every word in the headline, then the rest, newest change first "
+                "within each. Bodies are never listed.",
     responses={**page_example(SUMMARY_EXAMPLE), **error_responses(BadCursor, ValidationFailed)},
 )
 def list_articles(
@@ -57,8 +60,10 @@ def list_articles(
     language: Annotated[str | None, Query(description="BCP 47 language tag.", examples=["en"])] = None,
     published_from: Annotated[UTCTime | None, Query(description="Published at or after (UTC).")] = None,
     published_to: Annotated[UTCTime | None, Query(description="Published before (UTC).")] = None,
-    q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the headline or standfirst.",
-                                   examples=["Putin"])] = None,
+    q: Annotated[str | None, Query(
+        min_length=2, max_length=200, examples=["drought talks"],
+        description="Words that must all appear, in any order, in the headline or standfirst: whole words, any "
+                    "case, no stemming (`talks` does not find `talk`); operators and wildcards are plain text.")] = None,
     updated_since: Annotated[UTCTime | None, Query(description="Changed after this time (UTC).")] = None,
 ) -> Page[ArticleSummary]:
     rows, next_cursor = service.list_articles(

@@ -3,6 +3,7 @@ from alembic import context
 
 import api.models  # noqa: F401  - registers every table
 from api.core.db import make_engine, metadata
+from api.core.schema_diff import comparison_filters
 
 config = context.config
 
@@ -27,7 +28,7 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, **comparison_filters(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
 

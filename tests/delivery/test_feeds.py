@@ -14,6 +14,7 @@ from api.delivery import service as delivery
 from api.delivery.snapshots import LicenceView
 from tests.builders import TEST_ACTOR, make_api_key, make_article, make_licence, make_partner
 from tests.delivery.conftest import bearer, mint
+from tests.query_plans import explain
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 TOMBSTONE = "{http://purl.org/atompub/tombstones/1.0}"
@@ -103,15 +104,6 @@ def test_an_unknown_feed_format_is_406_not_422(client, licensed):
 
 # --- query plans ---------------------------------------------------------------------------------
 
-def _explain(session, statement: str, parameters) -> str:
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # tiny tables: show the index choice
-        connection.exec_driver_sql("SET LOCAL enable_sort = off")  # a Sort still shows if no index gives the order
-        return "\n".join(r[0] for r in connection.exec_driver_sql("EXPLAIN " + statement, parameters).all())
-    return "\n".join(str(r[-1]) for r in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all())
-
-
 def _feed_plans(session, licence, **page) -> list[str]:
     """The plans of the queries `feed_page` really runs."""
     seen: list[tuple[str, object]] = []
@@ -127,7 +119,7 @@ def _feed_plans(session, licence, **page) -> list[str]:
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     assert seen
-    return [_explain(session, statement, parameters) for statement, parameters in seen]
+    return [explain(session, statement, parameters) for statement, parameters in seen]
 
 
 @pytest.mark.parametrize("scope", ["catalogue", "section_feed", "bundle"])
