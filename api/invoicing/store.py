@@ -87,9 +87,11 @@ def set_lines(session: Session, invoice: Invoice, lines: list[LineSpec], *, lice
 
 def lock_partner(session: Session, partner_id: str) -> None:
     """Serialise billing of one partner: where its usage was billed up to is read and extended under
-    this lock (a row lock on PostgreSQL; on SQLite every write transaction already runs alone)."""
+    this lock (a row lock on PostgreSQL; on SQLite every write transaction already runs alone).
+    FOR NO KEY UPDATE: it excludes other billers but not the key-share locks that inserting rows
+    which reference the partner takes, which FOR UPDATE would deadlock with."""
     if is_postgres(session):
-        session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
+        session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update(key_share=True))
 
 
 def pending_messages(topic: str, field: str, value: Any) -> SelectOfScalar[str]:

@@ -54,6 +54,7 @@ class State:
     requests: list[Recorded] = field(default_factory=list)
     idempotency: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    stalls: list[tuple[str, str, threading.Event, threading.Event]] = field(default_factory=list)
 
 
 def nested(flat: dict[str, str]) -> dict[str, Any]:
@@ -112,6 +113,13 @@ class StripeDouble:
         """Answer matching requests with an error (not saved under their idempotency key, like a
         request that never reached Stripe's API code)."""
         self.state.faults.append(Fault(method, pattern, status, times, error_type, skip))
+
+    def stall(self, method: str, pattern: str) -> tuple[threading.Event, threading.Event]:
+        """Hold matching requests until released: a provider that hangs. Returns (reached, release):
+        `reached` is set when the first one arrives; set `release` to let them through."""
+        reached, release = threading.Event(), threading.Event()
+        self.state.stalls.append((method, pattern, reached, release))
+        return reached, release
 
     def calls(self, method: str, pattern: str) -> list[Recorded]:
         return [r for r in self.state.requests if r.method == method and re.fullmatch(pattern, r.path)]
@@ -268,6 +276,10 @@ class StripeDouble:
                 raw = self.rfile.read(length).decode() if length else url.query
                 flat = dict(parse_qsl(raw, keep_blank_values=True))
                 key = self.headers.get("Idempotency-Key") if method == "POST" else None
+                for stalled_method, pattern, reached, release in double.state.stalls:
+                    if stalled_method == method and re.fullmatch(pattern, url.path):
+                        reached.set()
+                        release.wait(timeout=60)  # outside the double's lock: other requests go on
                 record = Recorded(method, url.path, flat, key)
                 with double._lock:
                     double.state.requests.append(record)
