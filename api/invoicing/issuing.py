@@ -154,7 +154,7 @@ def record(session: Session, request: IssueRequest, sent: Sent | None, *, backen
     if sent is None:
         session.add(invoice)
         return Issued("failed", invoice.id, invoice.total, invoice.currency)
-    _remember_customer(session, request.partner_id, sent.customer_id, backend)
+    remember_customer(session, request.partner_id, sent.customer_id, backend)
     invoice.total = sum(line.amount for line in request.lines)
     apply_provider_state(invoice, sent.remote)
     session.add(invoice)
@@ -176,7 +176,7 @@ def record(session: Session, request: IssueRequest, sent: Sent | None, *, backen
     return Issued("issued", invoice.id, invoice.total, invoice.currency, lines=len(request.lines))
 
 
-def _remember_customer(session: Session, partner_id: str, customer_id: str, backend: BillingBackend) -> None:
+def remember_customer(session: Session, partner_id: str, customer_id: str, backend: BillingBackend) -> None:
     """One provider customer per partner: the unique partner_id decides which row stays."""
     found = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner_id)).first()
     if found is None:

@@ -11,18 +11,10 @@ from sqlmodel import Session
 from api.core.db import session_scope, utcnow
 from api.invoicing import cancellations, charging, periods, provider, webhooks
 from api.invoicing import service as invoicing
-from api.invoicing.policy import CHARGE_TOPIC
 from api.outbox import service as outbox
 from api.worker import periodic
 
 log = logging.getLogger("syndicate.billing.jobs")
-
-
-@outbox.handler(CHARGE_TOPIC)
-def charge_licence(session: Session, payload: dict[str, Any]) -> None:
-    # Raises when the provider is unreachable: the outbox retries with backoff.
-    charging.charge_licence(session, licence_id=payload["licence_id"], backend=provider.backend(),
-                            settings=provider.current_settings())
 
 
 @outbox.handler(webhooks.TOPIC)
