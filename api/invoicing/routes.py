@@ -98,6 +98,11 @@ INVOICE_NOW_HELP = ("Bills the usage not billed yet, up to `cutoff` (default now
                     "`Idempotency-Key` to retry safely: the same key and body return the first result.")
 
 
+InvoiceNowBody = Annotated[InvoiceNow | None, Body(openapi_examples={
+    "now": {"summary": "Up to now (the body may be left out)", "value": {}},
+    "cutoff": {"summary": "Up to a cut-off instant", "value": {"cutoff": "2026-12-15T00:00:00Z"}}})]
+
+
 def _invoice_now(session, settings, staff, *, scope: str, key: str | None, body: InvoiceNow | None,
                  partner_id: str | None = None, licence_id: str | None = None):
     body = body or InvoiceNow()
@@ -113,7 +118,7 @@ def _invoice_now(session, settings, staff, *, scope: str, key: str | None, body:
              status_code=status.HTTP_201_CREATED, summary="Invoice a partner's usage up to now",
              description=INVOICE_NOW_HELP, responses=error_responses(*INVOICE_NOW_ERRORS, PartnerNotFound))
 def invoice_partner_now(partner_id: str, session: SessionDep, settings: SettingsDep, staff: Finance,
-                        body: Annotated[InvoiceNow | None, Body()] = None, idempotency_key: IdempotencyKey = None):
+                        body: InvoiceNowBody = None, idempotency_key: IdempotencyKey = None):
     return _invoice_now(session, settings, staff, scope=partner_id, key=idempotency_key, body=body,
                         partner_id=partner_id)
 
@@ -122,7 +127,7 @@ def invoice_partner_now(partner_id: str, session: SessionDep, settings: Settings
              status_code=status.HTTP_201_CREATED, summary="Invoice one licence's usage up to now",
              description=INVOICE_NOW_HELP, responses=error_responses(*INVOICE_NOW_ERRORS, LicenceNotFound))
 def invoice_licence_now(licence_id: str, session: SessionDep, settings: SettingsDep, staff: Finance,
-                        body: Annotated[InvoiceNow | None, Body()] = None, idempotency_key: IdempotencyKey = None):
+                        body: InvoiceNowBody = None, idempotency_key: IdempotencyKey = None):
     return _invoice_now(session, settings, staff, scope=licence_id, key=idempotency_key, body=body,
                         licence_id=licence_id)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from api.audit.service import Actor
 from api.core.errors import BadCursor, InvalidStateTransition, Unauthenticated, ValidationFailed
@@ -43,7 +43,10 @@ def get_licence(licence_id: str, session: SessionDep, partner: CurrentPartner) -
                          "is owed. Cancelling a cancelled licence changes nothing.",
              responses=error_responses(LicenceNotFound, InvalidStateTransition, ValidationFailed, Unauthenticated))
 def cancel_licence(licence_id: str, session: SessionDep, partner: CurrentPartner,
-                   body: CancelBody | None = None) -> LicenceRead:
+                   body: Annotated[CancelBody | None, Body(openapi_examples={"withdraw": {
+                       "summary": "Withdraw, saying why (the body may be left out)",
+                       "value": {"reason": "The story ran without the photo; we no longer need the licence."}}})] = None,
+                   ) -> LicenceRead:
     licence = service.cancel_licence(session, licence_id, partner_id=partner.id, actor=Actor("partner", partner.id),
                                      reason=body.reason if body else None)
     return LicenceRead.model_validate(licence)
