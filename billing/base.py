@@ -150,6 +150,15 @@ class BillingBackend(Protocol):
         """Finalize a prepared draft: from here on the provider sends (or charges) it."""
         ...
 
+    def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> ProviderInvoice:
+        """Call off an unpaid invoice: a finalized one is voided, a draft deleted (both read back as
+        `void`). A paid invoice is returned as it is, unchanged: money already taken is for staff."""
+        ...
+
+    def expire_checkout_session(self, session_id: str, *, idempotency_key: str) -> ProviderCheckout:
+        """Close an open Checkout session so its link no longer takes a payment."""
+        ...
+
     def create_checkout_session(
         self, *, idempotency_key: str, customer_id: str, price_id: str, quantity: int, description: str,
         success_url: str, cancel_url: str, client_reference_id: str, metadata: dict[str, str],

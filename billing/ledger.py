@@ -52,6 +52,13 @@ class LedgerBackend:
     def finalize_invoice(self, invoice: ProviderInvoice, *, idempotency_key: str) -> ProviderInvoice:
         return replace(invoice, status="open")
 
+    def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> ProviderInvoice:
+        # The ledger's invoices are our rows: the caller marks its own row void.
+        return ProviderInvoice(id=invoice_id, status="void", amount_due=0, amount_paid=0, currency="")
+
+    def expire_checkout_session(self, session_id: str, *, idempotency_key: str) -> ProviderCheckout:
+        return ProviderCheckout(id=session_id, url=None, status="expired", payment_status="unpaid")
+
     def create_checkout_session(
         self, *, idempotency_key: str, customer_id: str, price_id: str, quantity: int, description: str,
         success_url: str, cancel_url: str, client_reference_id: str, metadata: dict[str, str],

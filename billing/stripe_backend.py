@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -188,6 +189,27 @@ class StripeBackend:
                 invoice.id, params={"auto_advance": True}, options={"idempotency_key": f"{idempotency_key}:finalize"},
             )
         return invoice_from_stripe(final.to_dict())
+
+    def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> ProviderInvoice:
+        with _translated():
+            current = invoice_from_stripe(self._client.v1.invoices.retrieve(invoice_id).to_dict())
+            if current.status == "draft":
+                # Stripe voids only finalized invoices; a draft was never sent and is deleted.
+                self._client.v1.invoices.delete(invoice_id)
+                return replace(current, status="void")
+            if current.status not in ("open", "uncollectible"):
+                return current  # void already, or paid: nothing to call off
+            voided = self._client.v1.invoices.void_invoice(
+                invoice_id, options={"idempotency_key": f"{idempotency_key}:void"})
+        return invoice_from_stripe(voided.to_dict())
+
+    def expire_checkout_session(self, session_id: str, *, idempotency_key: str) -> ProviderCheckout:
+        with _translated():
+            current = _checkout(self._client.v1.checkout.sessions.retrieve(session_id).to_dict())
+            if current.status != "open":
+                return current  # completed or expired already
+            return _checkout(self._client.v1.checkout.sessions.expire(
+                session_id, options={"idempotency_key": f"{idempotency_key}:expire"}).to_dict())
 
     def retrieve_invoice(self, invoice_id: str) -> ProviderInvoice:
         with _translated():

@@ -38,6 +38,7 @@ from api.delivery.webhook_urls import BadWebhookUrl, resolve_for_send
 from api.licensing.models import Licence, ScopeKind
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
+from api.partners import notifications
 
 log = logging.getLogger("syndicate.delivery.webhooks")
 
@@ -127,6 +128,18 @@ def fan_out(session: Session, payload: dict[str, Any]) -> None:
         return
     event = _event(session, payload)
     key = f"article.{payload['change']}:{payload['article_id']}:{payload['version']}"
+    _queue_deliveries(session, partners, key=key, event=event)
+
+
+@outbox.handler(notifications.WEBHOOK_TOPIC)
+def announce_to_partner(session: Session, payload: dict[str, Any]) -> None:
+    """An event about one partner's own business (`licence.cancelled`, ...) to its endpoints."""
+    event = {"type": payload["type"], "timestamp": utcnow().isoformat(), "data": payload["data"]}
+    _queue_deliveries(session, {payload["partner_id"]}, key=payload["key"], event=event)
+
+
+def _queue_deliveries(session: Session, partners: set[str], *, key: str, event: dict[str, Any]) -> None:
+    """One delivery (and its send message) per live endpoint of `partners`; none twice for one `key`."""
     endpoints = session.exec(select(WebhookEndpoint).where(WebhookEndpoint.partner_id.in_(sorted(partners)),  # type: ignore[attr-defined]
                                                            WebhookEndpoint.deleted_at.is_(None))).all()  # type: ignore[union-attr]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

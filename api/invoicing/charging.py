@@ -1,30 +1,39 @@
-"""Charging an approved licence: the `billing.charge_licence` outbox handler's work.
+"""Charging an approved licence: the `billing.charge_licence` outbox sender's work.
 
-Runs after the approval has committed. If the provider is unreachable it raises, the outbox
-retries with backoff, and every provider write repeats with the same idempotency key, so a retry
-finds what the failed attempt may already have created instead of charging twice.
+Runs after the approval has committed, in the outbox's three steps so that no provider call
+happens inside a database transaction: `prepare_charge` (short transaction) locks the licence,
+writes the draft invoice and its line, and reads what the provider needs; `send_charge` (no
+transaction) ensures the customer and makes the subscription, the Checkout session or the
+invoice; `record_charge` (short transaction) stores what came back. If the provider is
+unreachable the send raises, the outbox retries with backoff, and every provider write repeats
+with the same idempotency key, so a retry finds what the failed attempt may already have created
+instead of charging twice.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.config import Settings
-from api.core.db import is_postgres, utcnow
-from api.invoicing.models import BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
+from api.core.db import is_postgres, session_scope, utcnow
+from api.invoicing import issuing, provider
+from api.invoicing.issuing import IssueRequest, Issued, Sent
+from api.invoicing.models import BillingCustomer, BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
 from api.invoicing.policy import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC
-from api.invoicing.service import issue, settle
-from api.invoicing.store import add_lines, as_specs, claim_invoice, ensure_customer, insert_ignore, pending_messages
+from api.invoicing.store import add_lines, claim_invoice, ensure_customer, insert_ignore, pending_messages
 from api.licensing.models import BillingMode, Licence
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
 from api.partners import service as partners
-from billing import BillingBackend, CollectionMethod, LineSpec
+from billing import BillingBackend, CollectionMethod, LineSpec, ProviderCheckout, ProviderSubscription
 
 log = logging.getLogger("syndicate.billing")
 ACTOR = Actor.system("billing")
@@ -39,27 +48,83 @@ def describe(licence: Licence) -> str:
     return f"Syndicate licence {licence.id}: {licence.use} use of {what}{articles}, {period}"
 
 
-def charge_licence(session: Session, *, licence_id: str, backend: BillingBackend, settings: Settings) -> Invoice | None:
-    """Create the charge for a licence awaiting payment; repeatable. Returns the invoice, if any."""
+@dataclass(frozen=True)
+class Price:
+    lookup_key: str
+    product_name: str
+    unit_amount: int
+    currency: str
+    interval: str | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionPlan:
+    price: Price
+    collection_method: CollectionMethod
+    days_until_due: int | None
+    cancel_at: datetime | None
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CheckoutPlan:
+    invoice_id: str
+    price: Price
+    description: str
+    success_url: str
+    cancel_url: str
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """What the provider is to do for one licence, read in `prepare_charge` as plain data."""
+
+    licence_id: str
+    partner_id: str
+    partner_name: str
+    partner_email: str
+    currency: str
+    customer_id: str | None
+    backend: BillingBackend
+    subscription: SubscriptionPlan | None = None
+    checkout: CheckoutPlan | None = None
+    invoice: IssueRequest | None = None
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    customer_id: str
+    subscription: ProviderSubscription | None = None
+    price_id: str | None = None
+    checkout: ProviderCheckout | None = None
+    invoice: Sent | None = None
+
+
+def prepare_charge(session: Session, *, licence_id: str, backend: BillingBackend,
+                   settings: Settings) -> ChargeRequest | None:
+    """Step 1: what charging the licence still needs; None when nothing (paid, cancelled, metered,
+    or charged already). The draft invoice and its line are written here."""
     stmt = select(Licence).where(Licence.id == licence_id)
     if is_postgres(session):
         stmt = stmt.with_for_update()
     licence = session.exec(stmt).first()
     if licence is None or licence.state != LicenceState.awaiting_payment:
-        return None  # gone, paid already, or revoked before we got to it
+        return None  # gone, paid already, or cancelled before we got to it
     if licence.billing_mode == BillingMode.usage:
         return None  # billed from metered usage at the end of each period
     partner = partners.get_partner(session, licence.partner_id)
-    customer_id = ensure_customer(session, partner, backend)
+    customer = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner.id)).first()
+    base = ChargeRequest(licence.id, partner.id, partner.name, partner.billing_email, licence.currency,
+                         customer.provider_customer_id if customer and customer.provider == backend.name else None,
+                         backend)
+    subscription = None
     if licence.billing_mode == BillingMode.subscription:
-        _subscribe(session, licence, customer_id=customer_id, backend=backend, settings=settings)
+        subscribed = session.exec(select(BillingSubscription).where(BillingSubscription.licence_id == licence.id)).first()
+        subscription = None if subscribed is not None else _subscription_plan(licence, settings)
         if backend.name != "ledger":
-            return None  # Stripe raises the subscription's invoices; invoice.paid activates the licence
-    return _invoice_licence(session, licence, customer_id=customer_id, backend=backend, settings=settings)
-
-
-def _invoice_licence(session: Session, licence: Licence, *, customer_id: str, backend: BillingBackend,
-                     settings: Settings) -> Invoice:
+            # Stripe raises the subscription's invoices; invoice.paid activates the licence.
+            return replace(base, subscription=subscription) if subscription else None
     checkout = settings.one_off_payment == "checkout" and backend.name != "ledger" \
         and licence.billing_mode == BillingMode.one_off
     collection: CollectionMethod = "charge_automatically" if settings.one_off_payment == "charge_automatically" \
@@ -70,36 +135,145 @@ def _invoice_licence(session: Session, licence: Licence, *, customer_id: str, ba
         collection_method="checkout" if checkout else collection,
     )
     if invoice.status != InvoiceStatus.draft:
-        return invoice
+        return replace(base, subscription=subscription) if subscription else None
     description = describe(licence) + (" — first month" if licence.billing_mode == BillingMode.subscription else "")
     line = LineSpec(key=licence.id, description=description, unit_amount=licence.amount, quantity=1,
                     currency=licence.currency)
-    lines = as_specs(add_lines(session, invoice, [line], licence_ids={licence.id: licence.id}))
+    add_lines(session, invoice, [line], licence_ids={licence.id: licence.id})
     if checkout:
-        _open_checkout(session, invoice, licence, customer_id=customer_id, backend=backend, settings=settings,
-                       idempotency_key=f"checkout:{licence.id}", description=description)
-        invoice.total = invoice.amount_due = lines[0].amount
-    else:
-        held = issue(invoice, backend, idempotency_key=f"licence-invoice:{licence.id}", customer_id=customer_id,
-                     lines=lines, collection_method=collection, days_until_due=settings.invoice_days_until_due,
-                     description=description, metadata=_metadata(licence))
-        if held:
-            # Not sent: the draft stays visible to reconcile, and the charge sweep tries again.
-            log.error("licence %s: %s", licence.id, held)
-            audit.record(session, actor=ACTOR, action="invoice.held", object_type="invoice", object_id=invoice.id,
-                         partner_id=invoice.partner_id, after={"licence_id": licence.id, "reason": held})
+        return replace(base, checkout=_checkout_plan(invoice, licence, settings, description))
+    taken = issuing.take(session, invoice.id, backend=backend, settings=settings, description=description)
+    if isinstance(taken, Issued):  # another worker is sending it right now
+        raise RuntimeError(f"invoice {invoice.id} is being sent by another worker; trying later")
+    return replace(base, subscription=subscription, invoice=taken)
+
+
+def send_charge(request: ChargeRequest) -> ChargeResult:
+    """Step 2, with no transaction open: every provider call of the charge."""
+    backend = request.backend
+    customer_id = request.customer_id or backend.ensure_customer(
+        partner_id=request.partner_id, name=request.partner_name, email=request.partner_email,
+        currency=request.currency)
+    result = ChargeResult(customer_id)
+    if request.subscription is not None:
+        plan = request.subscription
+        price_id = _ensure_price(backend, plan.price)
+        remote = backend.create_subscription(
+            idempotency_key=f"subscription:{request.licence_id}", customer_id=customer_id, price_id=price_id,
+            collection_method=plan.collection_method, days_until_due=plan.days_until_due, cancel_at=plan.cancel_at,
+            metadata=plan.metadata)
+        result = replace(result, subscription=remote, price_id=price_id)
+    if request.checkout is not None:
+        plan_c = request.checkout
+        opened = backend.create_checkout_session(
+            idempotency_key=f"checkout:{request.licence_id}", customer_id=customer_id,
+            price_id=_ensure_price(backend, plan_c.price), quantity=1, description=plan_c.description,
+            success_url=plan_c.success_url, cancel_url=plan_c.cancel_url, client_reference_id=request.licence_id,
+            metadata=plan_c.metadata)
+        result = replace(result, checkout=opened)
+    if request.invoice is not None:
+        result = replace(result, invoice=issuing.send(replace(request.invoice, customer_id=customer_id), backend))
+    return result
+
+
+def record_charge(session: Session, request: ChargeRequest, result: ChargeResult | None) -> None:
+    """Step 3: store what the provider made (after a failure, only free the invoice's lease)."""
+    if result is None:
+        if request.invoice is not None:
+            issuing.record(session, request.invoice, None, backend=request.backend)
+        return
+    if request.subscription is not None and result.subscription is not None:
+        _record_subscription(session, request, result)
+    if request.checkout is not None and result.checkout is not None:
+        issuing.remember_customer(session, request.partner_id, result.customer_id, request.backend)
+        invoice = session.get(Invoice, request.checkout.invoice_id)
+        if invoice is not None and invoice.status == InvoiceStatus.draft:
+            invoice.checkout_session_id, invoice.hosted_url = result.checkout.id, result.checkout.url
+            invoice.total = invoice.amount_due = request.checkout.price.unit_amount
+            invoice.status, invoice.updated_at = InvoiceStatus.open, utcnow()
             session.add(invoice)
-            session.flush()
-            return invoice
-        if invoice.status == InvoiceStatus.paid:  # charged automatically at finalization
-            settle(session, invoice, actor=ACTOR, reason=f"invoice {invoice.provider_invoice_id} paid when issued")
-    session.add(invoice)
-    audit.record(session, actor=ACTOR, action="invoice.issued", object_type="invoice", object_id=invoice.id,
-                 partner_id=invoice.partner_id, after={"licence_id": licence.id, "amount_due": invoice.amount_due,
-                                                       "currency": invoice.currency, "provider": invoice.provider,
-                                                       "collection": invoice.collection_method})
+            audit.record(session, actor=ACTOR, action="invoice.issued", object_type="invoice", object_id=invoice.id,
+                         partner_id=invoice.partner_id, after={"licence_id": request.licence_id,
+                                                               "amount_due": invoice.amount_due,
+                                                               "currency": invoice.currency,
+                                                               "provider": invoice.provider, "collection": "checkout"})
+    if request.invoice is not None:
+        issuing.record(session, request.invoice, result.invoice, backend=request.backend)
+    else:
+        issuing.remember_customer(session, request.partner_id, result.customer_id, request.backend)
     session.flush()
-    return invoice
+
+
+def charge_now(engine: Engine, *, licence_id: str, backend: BillingBackend, settings: Settings) -> None:
+    """The three steps in a row, each of its own (the outbox sender's work, for callers without it)."""
+    with session_scope(engine) as session:
+        request = prepare_charge(session, licence_id=licence_id, backend=backend, settings=settings)
+    if request is None:
+        return
+    try:
+        result = send_charge(request)
+    except Exception:
+        with session_scope(engine) as session:
+            record_charge(session, request, None)
+        raise
+    with session_scope(engine) as session:
+        record_charge(session, request, result)
+
+
+@outbox.sender(CHARGE_TOPIC)
+class ChargeLicence:
+    timeout = 80.0  # the Stripe SDK's request timeout
+
+    def prepare(self, session: Session, payload: dict[str, Any]) -> ChargeRequest | None:
+        return prepare_charge(session, licence_id=payload["licence_id"], backend=provider.backend(),
+                              settings=provider.current_settings())
+
+    def send(self, request: ChargeRequest) -> ChargeResult:
+        return send_charge(request)
+
+    def record(self, session: Session, payload: dict[str, Any], outcome: outbox.Outcome) -> None:
+        record_charge(session, outcome.request, outcome.result if outcome.ok else None)
+
+
+def _ensure_price(backend: BillingBackend, price: Price) -> str:
+    return backend.ensure_price(lookup_key=price.lookup_key, product_name=price.product_name,
+                                unit_amount=price.unit_amount, currency=price.currency,
+                                interval="month" if price.interval == "month" else None)
+
+
+def _subscription_plan(licence: Licence, settings: Settings) -> SubscriptionPlan:
+    price = Price(f"syndicate-feed-monthly-{licence.currency.lower()}-{licence.amount}",
+                  "Syndicate feed licence (monthly)", licence.amount, licence.currency, "month")
+    collection: CollectionMethod = "charge_automatically" if settings.one_off_payment == "charge_automatically" \
+        else "send_invoice"
+    return SubscriptionPlan(price, collection, settings.invoice_days_until_due, licence.ends_at,
+                            {"syndicate_licence_id": licence.id, "syndicate_partner_id": licence.partner_id})
+
+
+def _checkout_plan(invoice: Invoice, licence: Licence, settings: Settings, description: str) -> CheckoutPlan:
+    # One Price per currency and amount, found by its lookup key: sessions never mint Products.
+    price = Price(f"syndicate-licence-fee-{licence.currency.lower()}-{licence.amount}", "Syndicate licence fee",
+                  licence.amount, licence.currency)
+    return CheckoutPlan(invoice.id, price, description,
+                        f"{settings.public_base_url}/v1/licences/{licence.id}?checkout=success",
+                        f"{settings.public_base_url}/v1/licences/{licence.id}?checkout=cancelled", _metadata(licence))
+
+
+def _record_subscription(session: Session, request: ChargeRequest, result: ChargeResult) -> None:
+    assert result.subscription is not None and request.subscription is not None
+    issuing.remember_customer(session, request.partner_id, result.customer_id, request.backend)
+    licence = session.get(Licence, request.licence_id)
+    starts = licence.starts_at if licence is not None else utcnow()
+    inserted = insert_ignore(session, BillingSubscription, {
+        "licence_id": request.licence_id, "partner_id": request.partner_id, "provider": request.backend.name,
+        "provider_subscription_id": result.subscription.id, "price_id": result.price_id,
+        "status": result.subscription.status, "first_period": f"{max(starts, utcnow()):%Y-%m}",
+    }, conflict=["licence_id"])
+    if inserted:
+        audit.record(session, actor=ACTOR, action="subscription.created", object_type="licence",
+                     object_id=request.licence_id, partner_id=request.partner_id,
+                     after={"provider": request.backend.name, "subscription": result.subscription.id,
+                            "price": result.price_id, "amount": request.subscription.price.unit_amount})
 
 
 def _metadata(licence: Licence) -> dict[str, str]:
@@ -160,30 +334,3 @@ def sweep_uncharged(session: Session, *, now: datetime | None = None) -> list[st
         outbox.enqueue(session, CHARGE_TOPIC, {"licence_id": licence_id},
                        dedupe_key=f"charge-licence:{licence_id}:sweep:{stamp}", max_attempts=BILLING_MAX_ATTEMPTS)
     return queued
-
-
-def _subscribe(session: Session, licence: Licence, *, customer_id: str, backend: BillingBackend,
-               settings: Settings) -> BillingSubscription:
-    found = session.exec(select(BillingSubscription).where(BillingSubscription.licence_id == licence.id)).first()
-    if found is not None:
-        return found
-    currency = licence.currency.lower()
-    price_id = backend.ensure_price(
-        lookup_key=f"syndicate-feed-monthly-{currency}-{licence.amount}", product_name="Syndicate feed licence (monthly)",
-        unit_amount=licence.amount, currency=licence.currency, interval="month",
-    )
-    collection = "charge_automatically" if settings.one_off_payment == "charge_automatically" else "send_invoice"
-    remote = backend.create_subscription(
-        idempotency_key=f"subscription:{licence.id}", customer_id=customer_id, price_id=price_id,
-        collection_method=collection, days_until_due=settings.invoice_days_until_due, cancel_at=licence.ends_at,
-        metadata={"syndicate_licence_id": licence.id, "syndicate_partner_id": licence.partner_id},
-    )
-    insert_ignore(session, BillingSubscription, {
-        "licence_id": licence.id, "partner_id": licence.partner_id, "provider": backend.name,
-        "provider_subscription_id": remote.id, "price_id": price_id, "status": remote.status,
-        "first_period": f"{max(licence.starts_at, utcnow()):%Y-%m}",
-    }, conflict=["licence_id"])
-    audit.record(session, actor=ACTOR, action="subscription.created", object_type="licence", object_id=licence.id,
-                 partner_id=licence.partner_id, after={"provider": backend.name, "subscription": remote.id,
-                                                       "price": price_id, "amount": licence.amount})
-    return session.exec(select(BillingSubscription).where(BillingSubscription.licence_id == licence.id)).one()

@@ -1,7 +1,8 @@
-"""`syndicate billing run|reconcile`."""
+"""`syndicate billing run|invoice-now|reconcile`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
@@ -30,6 +31,7 @@ def run(period: Annotated[Optional[str], typer.Option(help="Month to invoice, YY
     engine = make_engine(settings.database_url)
     console = Console()
     try:
+        periods.closed_period(period)  # an open period is refused before anything is read
         with session_scope(engine) as session:
             count = len(periods.collect(session, period))
         with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
@@ -52,6 +54,52 @@ def run(period: Annotated[Optional[str], typer.Option(help="Month to invoice, YY
     for partner_id, error in summary.failed.items():
         console.print(f"[red]failed[/red] {partner_id}: {error}")
     if summary.failed:
+        raise typer.Exit(1)
+
+
+@billing_app.command("invoice-now")
+def invoice_now(
+    partner: Annotated[Optional[str], typer.Option(help="Partner id: bill all of its usage not billed yet.")] = None,
+    licence: Annotated[Optional[str], typer.Option(help="Licence id: bill only this licence's usage.")] = None,
+    cutoff: Annotated[Optional[datetime], typer.Option(help="Bill usage before this UTC instant (default: now).",
+                                                       formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"])] = None,
+) -> None:
+    """Invoice a partner's (or licence's) usage up to a cut-off; the next invoice starts exactly there."""
+    from datetime import UTC
+
+    from rich.console import Console
+
+    from api.audit.service import Actor
+    from api.core.db import make_engine, session_scope
+    from api.core.errors import SyndicateError
+    from api.core.money import format_amount
+    from api.invoicing import cutoffs, issuing, provider
+    from billing import BillingError
+
+    console = Console()
+    if not partner and not licence:
+        console.print("[red]error:[/red] name the partner (--partner) or the licence (--licence) to invoice.")
+        raise typer.Exit(2)
+    settings = provider.current_settings()
+    backend = provider.backend(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            invoice = cutoffs.invoice_now(
+                session, partner_id=partner, licence_id=licence, provider=backend.name, actor=Actor.system("cli"),
+                cutoff=cutoff.replace(tzinfo=cutoff.tzinfo or UTC) if cutoff else None)
+        # Sent here and now, in three steps; the outbox message queued with it then finds it issued.
+        issued = issuing.issue_now(engine, invoice.id, backend=backend, settings=settings)
+    except SyndicateError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(2) from exc
+    except BillingError as exc:  # the draft stays; the worker's outbox message sends it later
+        console.print(f"[red]not sent yet[/red] ({type(exc).__name__}: {exc}); the worker retries it.")
+        raise typer.Exit(1) from exc
+    console.print(f"invoice {invoice.id} ({issued.outcome}): {format_amount(invoice.total, invoice.currency)} "
+                  f"for usage {invoice.usage_from:%Y-%m-%d %H:%M:%S} to {invoice.usage_to:%Y-%m-%d %H:%M:%S} UTC")
+    if issued.outcome == "held":
+        console.print(f"[red]held back[/red]: {issued.reason}")
         raise typer.Exit(1)
 
 

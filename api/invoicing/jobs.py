@@ -9,20 +9,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.core.db import session_scope, utcnow
-from api.invoicing import charging, periods, provider, webhooks
+from api.invoicing import cancellations, charging, periods, provider, webhooks
 from api.invoicing import service as invoicing
-from api.invoicing.policy import CHARGE_TOPIC
 from api.outbox import service as outbox
 from api.worker import periodic
 
 log = logging.getLogger("syndicate.billing.jobs")
-
-
-@outbox.handler(CHARGE_TOPIC)
-def charge_licence(session: Session, payload: dict[str, Any]) -> None:
-    # Raises when the provider is unreachable: the outbox retries with backoff.
-    charging.charge_licence(session, licence_id=payload["licence_id"], backend=provider.backend(),
-                            settings=provider.current_settings())
 
 
 @outbox.handler(webhooks.TOPIC)
@@ -47,6 +39,15 @@ def suspend_overdue(engine: Engine) -> None:
         suspended = invoicing.suspend_overdue(session, grace_days=provider.current_settings().payment_grace_days)
     if suspended:
         log.info("suspended %d licence(s) with invoices unpaid past the grace period", len(suspended))
+
+
+@periodic("billing.cancel_unpaid", every_seconds=3600)
+def cancel_unpaid(engine: Engine) -> None:
+    """Licences never paid: cancelled once their invoice is past due plus the grace period."""
+    with session_scope(engine) as session:
+        cancelled = cancellations.cancel_overdue(session, grace_days=provider.current_settings().payment_grace_days)
+    if cancelled:
+        log.info("cancelled %d unpaid licence(s) past their due date and grace period", len(cancelled))
 
 
 @periodic("billing.period_invoicing", every_seconds=3600)

@@ -41,6 +41,8 @@ class StrayInvoice(Exception):
 
 def charge_key(metadata: dict[str, str]) -> str | None:
     """Our invoice's charge key from the metadata we put on the provider's invoice."""
+    if metadata.get("syndicate_charge_key"):  # invoice-now invoices name theirs outright
+        return metadata["syndicate_charge_key"]
     if metadata.get("syndicate_period") and metadata.get("syndicate_partner_id"):
         return f"period:{metadata['syndicate_partner_id']}:{metadata['syndicate_period']}"
     if metadata.get("syndicate_licence_id"):

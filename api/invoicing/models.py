@@ -25,6 +25,7 @@ class InvoiceKind(StrEnum):
     licence = "licence"            # the one-off fee of one licence (or a ledger feed's first month)
     period = "period"              # usage and fees of one partner for one calendar month
     subscription = "subscription"  # a renewal invoice Stripe raised for a feed subscription
+    on_demand = "on_demand"        # one partner's (or licence's) usage up to a cut-off, billed on request
 
 
 class BillingCustomer(SQLModel, table=True):
@@ -52,7 +53,7 @@ class Invoice(SQLModel, table=True):
 
     id: str = Field(default_factory=lambda: new_id("inv"), primary_key=True, max_length=40)
     # What this invoice charges for, as a stable key: "licence:<id>", "period:<partner>:<YYYY-MM>",
-    # "stripe:<in_...>". The unique constraint makes creating it idempotent.
+    # "cutoff:<partner>[:<licence>]:<instant>", "stripe:<in_...>". The unique constraint makes creating it idempotent.
     charge_key: str = Field(unique=True, max_length=200)
     kind: InvoiceKind = Field(max_length=20)
     partner_id: str = Field(foreign_key="partner.id", max_length=40)
@@ -76,13 +77,25 @@ class Invoice(SQLModel, table=True):
     payment_failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     payment_reference: str | None = Field(default=None, max_length=200)
     hosted_url: str | None = Field(default=None, max_length=2000)
+    # The usage it bills, [usage_from, usage_to) (period and on-demand invoices; each usage line
+    # carries its own licence's span, which is where the next invoice of that licence starts).
+    usage_from: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    usage_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Who is sending this draft to the provider right now (see invoicing.issuing): one at a time.
+    issue_lease_token: str | None = Field(default=None, max_length=32)
+    issue_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class InvoiceLine(SQLModel, table=True):
     __tablename__ = "invoice_line"
-    __table_args__ = (UniqueConstraint("invoice_id", "line_key"),)
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "line_key"),
+        # Where each licence's billed usage ends: WHERE licence_id = ? AND usage_from < ? -> max(usage_to).
+        # Unique: two invoices can never start billing one licence's usage at the same instant.
+        UniqueConstraint("licence_id", "usage_from"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("inl"), primary_key=True, max_length=40)
     invoice_id: str = Field(foreign_key="invoice.id", max_length=40)
@@ -96,6 +109,9 @@ class InvoiceLine(SQLModel, table=True):
     unit_amount: int
     amount: int
     currency: str = Field(max_length=3)
+    # A usage line's span: this licence's billable deliveries in [usage_from, usage_to).
+    usage_from: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    usage_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class BillingSubscription(SQLModel, table=True):

@@ -1,12 +1,19 @@
 """Period invoicing: each partner's metered usage and period fees become one invoice per month.
 
+A period is invoiced only once it has ended (UTC): a run for an open period is refused, since
+what is delivered later in it could never be billed. A licence's usage is billed from where its
+last invoice stopped (an invoice-now cut-off, see usage.py) to the end of the period.
+
 Exactly once, however often or concurrently it runs: the invoice row is unique per (partner,
-period), each line unique per (invoice, line key), and the provider calls carry idempotency keys
-built from the partner and period, so a run that died halfway is simply run again. Beyond the
-provider's 24 hours of idempotency the backend finds the draft it made by our metadata, and until
-an invoice is issued its lines follow the usage counted at each attempt (line keys carry their
-amount), so late usage is billed rather than refused. An invoice is sent only once the
-provider's total agrees with ours; otherwise it stays an unsent draft that reconcile shows.
+period), each line unique per (invoice, line key) and per (licence, usage_from), the partner is
+locked while its boundary is read and extended, and the provider calls carry idempotency keys
+built from the partner and period, so a run that died halfway is simply run again. Each invoice
+is sent in three steps with no transaction open during the provider calls (issuing.py), so a slow
+provider never holds the database. Beyond the provider's 24 hours of idempotency the backend
+finds the draft it made by our metadata, and until an invoice is issued its lines follow the
+usage counted at each attempt, so late usage is billed rather than refused. An invoice is sent
+only once the provider's total agrees with ours; otherwise it stays an unsent draft that
+reconcile shows.
 """
 
 from __future__ import annotations
@@ -18,24 +25,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.audit import service as audit
-from api.audit.service import Actor
 from api.core.config import Settings
-from api.core.db import session_scope
-from api.delivery.models import UsageEvent
+from api.core.db import session_scope, utcnow
+from api.core.errors import Conflict
+from api.invoicing import issuing
 from api.invoicing.models import BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
-from api.invoicing.service import BadPeriod, issue
-from api.invoicing.store import as_specs, claim_invoice, ensure_customer, set_lines
-from api.licensing.models import BillingMode, Licence
+from api.invoicing.service import BadPeriod
+from api.invoicing.store import Span, claim_invoice, lock_partner, set_lines
+from api.invoicing.usage import unbilled
+from api.licensing.models import Licence
 from api.licensing.states import LicenceState
 from api.partners import service as partners
 from billing import BillingBackend, BillingError, LineSpec
 
 log = logging.getLogger("syndicate.billing.periods")
-ACTOR = Actor.system("billing-run")
+
+
+class PeriodNotEnded(Conflict):
+    slug = "billing-period-not-ended"
+    title = "The billing period has not ended yet"
 
 
 def parse_period(period: str) -> tuple[datetime, datetime]:
@@ -46,6 +57,20 @@ def parse_period(period: str) -> tuple[datetime, datetime]:
     start = datetime(year, month, 1, tzinfo=UTC)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     return start, end
+
+
+def closed_period(period: str, *, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The period's bounds, or PeriodNotEnded while it is still running (UTC)."""
+    start, end = parse_period(period)
+    if end > (now or utcnow()):
+        raise PeriodNotEnded(
+            f"Period {period} ends at {end.isoformat()}; it can be invoiced only once it has ended. "
+            "To bill a partner's usage so far, use invoice-now.", period=period, ends_at=end.isoformat())
+    return start, end
+
+
+def current_period(now: datetime) -> str:
+    return f"{now.year}-{now.month:02d}"
 
 
 def previous_period(now: datetime) -> str:
@@ -69,34 +94,33 @@ class Billable:
     partner_id: str
     licence_id: str
     line: LineSpec
+    span: Span | None = None  # usage lines: the [from, to) they bill
 
 
-def collect(session: Session, period: str) -> dict[str, list[Billable]]:
-    """Everything billable in the period, grouped by partner. Counting happens in SQL."""
+def collect(session: Session, period: str, *, partner_id: str | None = None) -> dict[str, list[Billable]]:
+    """Everything the period's run bills, grouped by partner: usage not billed yet up to the
+    period's end, and the ledger's monthly feed fees."""
     start, end = parse_period(period)
-    usage = session.exec(
-        select(UsageEvent.partner_id, UsageEvent.licence_id, Licence.amount, Licence.currency,
-               func.count(UsageEvent.id))
-        .join(Licence, Licence.id == UsageEvent.licence_id)
-        .where(UsageEvent.billable, UsageEvent.at >= start, UsageEvent.at < end,
-               Licence.billing_mode == BillingMode.usage)
-        .group_by(UsageEvent.partner_id, UsageEvent.licence_id, Licence.amount, Licence.currency)
-    ).all()
     out: dict[str, list[Billable]] = defaultdict(list)
-    for partner_id, licence_id, unit_amount, currency, count in usage:
-        out[partner_id].append(Billable(partner_id, licence_id, LineSpec(
-            key=f"usage:{licence_id}", description=f"{period}: {count} article republication(s) under licence {licence_id}",
-            unit_amount=unit_amount, quantity=int(count), currency=currency)))
+    for span in unbilled(session, start=start, end=end, partner_id=partner_id, redo_period=period):
+        out[span.partner_id].append(Billable(span.partner_id, span.licence_id, LineSpec(
+            key=f"usage:{span.licence_id}",
+            description=f"{period}: {span.count} article republication(s) under licence {span.licence_id}"
+                        + (f" from {span.usage_from:%d %b %H:%M} UTC" if span.usage_from > start else ""),
+            unit_amount=span.unit_amount, quantity=span.count, currency=span.currency),
+            (span.usage_from, span.usage_to)))
     # Monthly fees of feed licences the ledger bills itself (Stripe subscriptions bill on their own).
-    fees = session.exec(
+    fees = (
         select(BillingSubscription.partner_id, Licence.id, Licence.amount, Licence.currency)
         .join(Licence, Licence.id == BillingSubscription.licence_id)
         .where(BillingSubscription.provider == "ledger", BillingSubscription.status == "active",
                BillingSubscription.first_period < period, Licence.starts_at < end, Licence.ends_at > start,
                Licence.state.in_([LicenceState.active, LicenceState.suspended]))  # type: ignore[attr-defined]
-    ).all()
-    for partner_id, licence_id, amount, currency in fees:
-        out[partner_id].append(Billable(partner_id, licence_id, LineSpec(
+    )
+    if partner_id is not None:
+        fees = fees.where(BillingSubscription.partner_id == partner_id)
+    for partner, licence_id, amount, currency in session.exec(fees).all():
+        out[partner].append(Billable(partner, licence_id, LineSpec(
             key=f"fee:{licence_id}", description=f"{period}: monthly feed fee, licence {licence_id}",
             unit_amount=amount, quantity=1, currency=currency)))
     return out
@@ -104,17 +128,17 @@ def collect(session: Session, period: str) -> dict[str, list[Billable]]:
 
 def run_period(
     engine: Engine, period: str, *, backend: BillingBackend, settings: Settings,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, now: datetime | None = None,
 ) -> RunSummary:
-    """Invoice every partner with something billable in `period`. Safe to repeat and to run concurrently."""
-    parse_period(period)
+    """Invoice every partner with something billable in `period`, which must have ended. Safe to
+    repeat and to run concurrently."""
+    closed_period(period, now=now)
     with session_scope(engine) as session:
-        billables = collect(session, period)
-    summary = RunSummary(period=period, partners=len(billables))
-    for partner_id in sorted(billables):
+        partner_ids = sorted(collect(session, period))
+    summary = RunSummary(period=period, partners=len(partner_ids))
+    for partner_id in partner_ids:
         try:
-            _invoice_partner(engine, partner_id, period, billables[partner_id], backend=backend,
-                             settings=settings, summary=summary)
+            _invoice_partner(engine, partner_id, period, backend=backend, settings=settings, summary=summary)
         except BillingError as exc:
             summary.failed[partner_id] = f"{type(exc).__name__}: {exc}"
             log.warning("billing run %s: partner %s failed: %s", period, partner_id, exc)
@@ -123,46 +147,54 @@ def run_period(
     return summary
 
 
-def _invoice_partner(engine: Engine, partner_id: str, period: str, billables: list[Billable], *,
-                     backend: BillingBackend, settings: Settings, summary: RunSummary) -> None:
-    # One transaction per partner, holding the invoice row's lock (PostgreSQL) through the provider
-    # calls: a concurrent run waits here, then finds the invoice issued and leaves it alone.
+def _prepare(session: Session, partner_id: str, period: str, *, backend: BillingBackend,
+             summary: RunSummary) -> str | None:
+    """The partner's period invoice as a draft holding what is billable now; None if nothing is,
+    or if it was issued already. Its lines are written under the partner's lock, so an invoice-now
+    running at the same moment bills from where these lines stop."""
+    lock_partner(session, partner_id)
+    partner = partners.get_partner(session, partner_id)
+    billables = collect(session, period, partner_id=partner_id).get(partner_id, [])
+    mine = [b for b in billables if b.line.currency == partner.currency]
+    for other in (b for b in billables if b.line.currency != partner.currency):
+        summary.skipped.append(f"{other.licence_id}: licence in {other.line.currency}, partner billed in {partner.currency}")
+    start, end = parse_period(period)
+    charge_key = f"period:{partner_id}:{period}"
+    if not mine:
+        found = session.exec(select(Invoice).where(Invoice.charge_key == charge_key)).first()
+        return found.id if found is not None else None
+    spans = {b.line.key: b.span for b in mine if b.span is not None}
+    invoice = claim_invoice(session, charge_key=charge_key, kind=InvoiceKind.period, partner_id=partner_id,
+                            period=period, provider=backend.name, currency=partner.currency,
+                            status=InvoiceStatus.draft, usage_from=min((s[0] for s in spans.values()), default=start),
+                            usage_to=end)
+    if invoice.status != InvoiceStatus.draft:
+        return invoice.id
+    # Still a draft (new, or left by a run that died or was held back): its lines follow the usage
+    # counted now, and the provider's draft is brought to the same lines when it is sent.
+    set_lines(session, invoice, [b.line for b in mine], licence_ids={b.line.key: b.licence_id for b in mine},
+              spans=spans)
+    invoice.usage_from = min((s[0] for s in spans.values()), default=start)
+    session.add(invoice)
+    return invoice.id
+
+
+def _invoice_partner(engine: Engine, partner_id: str, period: str, *, backend: BillingBackend, settings: Settings,
+                     summary: RunSummary) -> None:
     with session_scope(engine) as session:
-        partner = partners.get_partner(session, partner_id)
-        mine = [b for b in billables if b.line.currency == partner.currency]
-        for other in (b for b in billables if b.line.currency != partner.currency):
-            summary.skipped.append(f"{other.licence_id}: licence in {other.line.currency}, partner billed in {partner.currency}")
-        if not mine:
-            return
-        invoice = claim_invoice(session, charge_key=f"period:{partner_id}:{period}", kind=InvoiceKind.period,
-                                partner_id=partner_id, period=period, provider=backend.name,
-                                currency=partner.currency, status=InvoiceStatus.draft)
-        if invoice.status != InvoiceStatus.draft:
-            summary.already_invoiced += 1
-            return
-        # Still a draft (new, or left by a run that died or was held back): its lines follow the
-        # usage counted now, and prepare_invoice brings the provider's draft to the same lines.
-        rows = set_lines(session, invoice, [b.line for b in mine], licence_ids={b.line.key: b.licence_id for b in mine})
-        customer_id = ensure_customer(session, partner, backend)
-        held = issue(invoice, backend, idempotency_key=f"invoice:{partner_id}:{period}", customer_id=customer_id,
-                     lines=as_specs(rows), collection_method="send_invoice",
-                     days_until_due=settings.invoice_days_until_due, description=f"Syndicate usage and fees, {period}",
-                     metadata={"syndicate_partner_id": partner_id, "syndicate_period": period})  # stable values only
-        session.add(invoice)
-        if held:
-            # Committed as an unsent draft: reconcile shows it, and the next run tries it again.
-            summary.failed[partner_id] = f"TotalsDisagree: {held}"
-            log.error("billing run %s: partner %s held back: %s", period, partner_id, held)
-            audit.record(session, actor=ACTOR, action="invoice.held", object_type="invoice", object_id=invoice.id,
-                         partner_id=partner_id, after={"period": period, "total": invoice.total, "reason": held})
-            return
-        audit.record(session, actor=ACTOR, action="invoice.issued", object_type="invoice", object_id=invoice.id,
-                     partner_id=partner_id, after={"period": period, "total": invoice.total,
-                                                   "amount_due": invoice.amount_due, "currency": partner.currency,
-                                                   "lines": len(rows), "provider": backend.name})
+        invoice_id = _prepare(session, partner_id, period, backend=backend, summary=summary)
+    if invoice_id is None:
+        return
+    issued = issuing.issue_now(engine, invoice_id, backend=backend, settings=settings)
+    if issued.outcome in ("already", "busy"):  # issued before, or being issued by a concurrent run
+        summary.already_invoiced += 1
+    elif issued.outcome == "held":
+        summary.failed[partner_id] = f"TotalsDisagree: {issued.reason}"
+        log.error("billing run %s: partner %s held back: %s", period, partner_id, issued.reason)
+    elif issued.outcome == "issued":
         summary.invoices_created += 1
-        summary.lines += len(rows)
-        summary.totals[partner.currency] = summary.totals.get(partner.currency, 0) + invoice.total
+        summary.lines += issued.lines
+        summary.totals[issued.currency] = summary.totals.get(issued.currency, 0) + issued.total
 
 
 @dataclass(frozen=True)

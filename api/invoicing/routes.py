@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Header, Query, Request, status
 
 from api.audit.service import Actor
 from api.core.errors import BadCursor, Forbidden, Unauthenticated
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, EngineDep, SessionDep, SettingsDep, StaffWith
-from api.invoicing import periods, webhooks
+from api.deps import CurrentPartner, EngineDep, ReadSessionDep, SessionDep, SettingsDep, StaffWith
+from api.core import idempotency
+from api.core.errors import IdempotencyKeyReused, ValidationFailed
+from api.invoicing import cutoffs, periods, webhooks
 from api.invoicing import service as invoicing
+from api.licensing.errors import LicenceNotFound
+from api.partners.service import PartnerNotFound
 from api.invoicing.models import Invoice, InvoiceStatus
 from api.invoicing.schemas import (
-    BillingRunAccepted, BillingRunCreate, InvoiceDetail, InvoiceLineRead, InvoicePage, InvoiceRead, MarkPaid,
-    WebhookAck,
+    BillingPreview, BillingRunAccepted, BillingRunCreate, InvoiceDetail, InvoiceLineRead, InvoiceNow, InvoicePage,
+    InvoiceRead, MarkPaid, PartnerPreviewRead, WebhookAck,
 )
 from billing import build_backend
 
@@ -64,13 +68,68 @@ def mark_paid(invoice_id: str, body: MarkPaid, session: SessionDep, staff: Finan
 
 @router.post("/v1/staff/billing/runs", response_model=BillingRunAccepted, status_code=status.HTTP_202_ACCEPTED,
              summary="Invoice a period's usage and fees now (repeating it is safe)",
-             responses=error_responses(*AUTH_ERRORS, invoicing.BadPeriod))
+             description="Only a period that has ended (UTC) can be invoiced; each licence's usage is billed from "
+                         "its last invoice-now cut-off. To bill usage of the running month, use invoice-now.",
+             responses=error_responses(*AUTH_ERRORS, invoicing.BadPeriod, periods.PeriodNotEnded))
 def start_run(body: BillingRunCreate, engine: EngineDep, settings: SettingsDep, staff: Finance,
               background: BackgroundTasks) -> BillingRunAccepted:
-    periods.parse_period(body.period)
+    periods.closed_period(body.period)
     # After the response: the run opens its own transactions, one per partner.
     background.add_task(periods.run_period, engine, body.period, backend=build_backend(settings), settings=settings)
     return BillingRunAccepted(period=body.period, status="started")
+
+
+@router.get("/v1/staff/billing/preview", response_model=BillingPreview,
+            summary="What the next period run will bill, per partner (read-only)",
+            responses=error_responses(*AUTH_ERRORS, invoicing.BadPeriod))
+def preview_run(session: ReadSessionDep, staff: Finance,
+                period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$",
+                                                    description="YYYY-MM; default: the month running now.")] = None,
+                ) -> BillingPreview:
+    shown, previews = cutoffs.preview_next_run(session, period=period)
+    return BillingPreview(period=shown, partners=[PartnerPreviewRead.model_validate(p) for p in previews])
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Any unique string, e.g. a UUID.")]
+INVOICE_NOW_ERRORS = (*AUTH_ERRORS, cutoffs.NothingToInvoice, cutoffs.BadCutoff, ValidationFailed, IdempotencyKeyReused,
+                      idempotency.IdempotencyKeyInProgress, idempotency.IdempotencyKeyInvalid)
+INVOICE_NOW_HELP = ("Bills the usage not billed yet, up to `cutoff` (default now), as one invoice that the worker "
+                    "sends; the next invoice (invoice-now or the period run) starts exactly at the cut-off. Send an "
+                    "`Idempotency-Key` to retry safely: the same key and body return the first result.")
+
+
+InvoiceNowBody = Annotated[InvoiceNow | None, Body(openapi_examples={
+    "now": {"summary": "Up to now (the body may be left out)", "value": {}},
+    "cutoff": {"summary": "Up to a cut-off instant", "value": {"cutoff": "2026-12-15T00:00:00Z"}}})]
+
+
+def _invoice_now(session, settings, staff, *, scope: str, key: str | None, body: InvoiceNow | None,
+                 partner_id: str | None = None, licence_id: str | None = None):
+    body = body or InvoiceNow()
+    claim = idempotency.claim(session, scope=f"staff:invoice-now:{scope}", key=key, body=body)
+    if claim.replay:
+        return claim.response()
+    invoice = cutoffs.invoice_now(session, partner_id=partner_id, licence_id=licence_id, cutoff=body.cutoff,
+                                  provider=build_backend(settings).name, actor=Actor("staff", staff.id))
+    return claim.respond(status_code=status.HTTP_201_CREATED, content=_detail(session, invoice))
+
+
+@router.post("/v1/staff/partners/{partner_id}/invoice-now", response_model=InvoiceDetail,
+             status_code=status.HTTP_201_CREATED, summary="Invoice a partner's usage up to now",
+             description=INVOICE_NOW_HELP, responses=error_responses(*INVOICE_NOW_ERRORS, PartnerNotFound))
+def invoice_partner_now(partner_id: str, session: SessionDep, settings: SettingsDep, staff: Finance,
+                        body: InvoiceNowBody = None, idempotency_key: IdempotencyKey = None):
+    return _invoice_now(session, settings, staff, scope=partner_id, key=idempotency_key, body=body,
+                        partner_id=partner_id)
+
+
+@router.post("/v1/staff/licences/{licence_id}/invoice-now", response_model=InvoiceDetail,
+             status_code=status.HTTP_201_CREATED, summary="Invoice one licence's usage up to now",
+             description=INVOICE_NOW_HELP, responses=error_responses(*INVOICE_NOW_ERRORS, LicenceNotFound))
+def invoice_licence_now(licence_id: str, session: SessionDep, settings: SettingsDep, staff: Finance,
+                        body: InvoiceNowBody = None, idempotency_key: IdempotencyKey = None):
+    return _invoice_now(session, settings, staff, scope=licence_id, key=idempotency_key, body=body,
+                        licence_id=licence_id)
 
 
 @router.get("/v1/invoices", response_model=InvoicePage, summary="Your invoices",

@@ -13,7 +13,8 @@ _INVOICE_EXAMPLE = {
     "number": "7FE1103-0001", "status": "open", "total": 15000, "amount_due": 15000, "amount_paid": 0,
     "amount_refunded": 0, "amount_disputed": 0, "dispute_status": None, "currency": "GBP",
     "collection_method": "send_invoice", "due_at": "2026-12-31T00:00:00Z", "paid_at": None,
-    "hosted_url": "https://invoice.stripe.com/i/acct_.../test_...", "created_at": "2026-12-01T00:05:00Z",
+    "hosted_url": "https://invoice.stripe.com/i/acct_.../test_...", "usage_from": "2026-11-01T00:00:00Z",
+    "usage_to": "2026-12-01T00:00:00Z", "created_at": "2026-12-01T00:05:00Z",
 }
 
 
@@ -28,6 +29,8 @@ class InvoiceLineRead(BaseModel):
     unit_amount: int = Field(description="Minor units of `currency`.")
     amount: int = Field(description="quantity × unit_amount, minor units.")
     currency: str
+    usage_from: datetime | None = Field(default=None, description="Usage lines: this licence's deliveries from here...")
+    usage_to: datetime | None = Field(default=None, description="...up to here (exclusive).")
 
 
 class InvoiceRead(BaseModel):
@@ -53,6 +56,10 @@ class InvoiceRead(BaseModel):
     due_at: datetime | None
     paid_at: datetime | None
     hosted_url: str | None = Field(description="Where the partner pays (Stripe hosted invoice or Checkout).")
+    usage_from: datetime | None = Field(default=None, description="Period and invoice-now invoices: the usage billed "
+                                                                  "starts here (inclusive).")
+    usage_to: datetime | None = Field(default=None, description="...and ends here (exclusive): the period's end or "
+                                                                "the invoice-now cut-off, where the next invoice starts.")
     created_at: datetime
 
 
@@ -91,3 +98,41 @@ class WebhookAck(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"received": True, "duplicate": False}]})
     received: bool = True
     duplicate: bool = Field(description="True when this event id was already received; it is not acted on again.")
+
+
+class InvoiceNow(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"cutoff": "2026-12-15T00:00:00Z"}]})
+    cutoff: datetime | None = Field(default=None, description="Bill usage before this instant (UTC, not in the "
+                                                              "future); defaults to now.")
+
+
+class PreviewLineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    licence_id: str
+    description: str
+    quantity: int
+    unit_amount: int = Field(description="Minor units of the partner's currency.")
+    amount: int
+    usage_from: datetime | None = Field(description="Usage lines: from this licence's last cut-off (or the period's start).")
+    usage_to: datetime | None
+
+
+class PartnerPreviewRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    partner_id: str
+    partner_name: str
+    currency: str
+    total: int = Field(description="Minor units of `currency`.")
+    lines: list[PreviewLineRead]
+
+
+class BillingPreview(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "period": "2026-12", "partners": [{
+            "partner_id": "ptn_01jdx6...", "partner_name": "The Daily Example", "currency": "GBP", "total": 1500,
+            "lines": [{"licence_id": "lic_01jdx5...", "description": "2026-12: 3 article republication(s) under "
+                       "licence lic_01jdx5... from 15 Dec 00:00 UTC", "quantity": 3, "unit_amount": 500,
+                       "amount": 1500, "usage_from": "2026-12-15T00:00:00Z", "usage_to": "2027-01-01T00:00:00Z"}]}]}]})
+    period: str = Field(description="The period the next run invoices, YYYY-MM.")
+    partners: list[PartnerPreviewRead] = Field(description="What it would bill each partner with the usage "
+                                                           "recorded so far; partners already invoiced are left out.")

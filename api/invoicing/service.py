@@ -19,7 +19,7 @@ from api.invoicing.store import lines_of
 from api.licensing import service as licensing
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
-from billing import BillingBackend, CollectionMethod, LineSpec, ProviderInvoice
+from billing import ProviderInvoice
 
 
 class InvoiceNotFound(NotFound):
@@ -93,34 +93,6 @@ def apply_provider_state(invoice: Invoice, remote: ProviderInvoice) -> None:
     if invoice.status == InvoiceStatus.paid and invoice.paid_at is None:
         invoice.paid_at = utcnow()
     invoice.updated_at = utcnow()
-
-
-def issue(
-    invoice: Invoice, backend: BillingBackend, *, idempotency_key: str, customer_id: str, lines: list[LineSpec],
-    collection_method: CollectionMethod, days_until_due: int | None, description: str, metadata: dict[str, str],
-) -> str | None:
-    """Draft the invoice at the provider, compare its total with ours, and finalize it (which sends
-    or charges it) only when they agree to the unit.
-
-    Returns None once issued, or why it was held back; either way our row now carries the
-    provider's state, so a held-back draft is visible to reconcile and is tried again later.
-    `total` is compared, not `amount_due`: a customer's credit balance lowers what is due, never
-    what was invoiced."""
-    ours = sum(line.amount for line in lines)
-    invoice.total = ours
-    remote = backend.prepare_invoice(
-        idempotency_key=idempotency_key, customer_id=customer_id, currency=invoice.currency, lines=lines,
-        collection_method=collection_method, days_until_due=days_until_due, description=description,
-        metadata=metadata,
-    )
-    if remote.total != ours or remote.currency != invoice.currency.upper():
-        apply_provider_state(invoice, remote)
-        return (f"{backend.name} invoice {remote.id} totals {remote.total} {remote.currency}, ours {ours} "
-                f"{invoice.currency}: left {remote.status}, not sent")
-    if remote.status == InvoiceStatus.draft:
-        remote = backend.finalize_invoice(remote, idempotency_key=idempotency_key)
-    apply_provider_state(invoice, remote)
-    return None
 
 
 def settle(session: Session, invoice: Invoice, *, actor: Actor, reason: str) -> list[Licence]:

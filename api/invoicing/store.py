@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
@@ -47,33 +48,50 @@ def claim_invoice(session: Session, *, charge_key: str, **values: Any) -> Invoic
     return session.exec(stmt).one()
 
 
+Span = tuple[datetime, datetime]  # [usage_from, usage_to) of a usage line
+
+
 def add_lines(session: Session, invoice: Invoice, lines: list[LineSpec], *, licence_ids: dict[str, str | None],
-              article_ids: dict[str, str | None] | None = None) -> list[InvoiceLine]:
+              article_ids: dict[str, str | None] | None = None, spans: dict[str, Span] | None = None) -> list[InvoiceLine]:
     """Add lines not yet on the invoice (a re-run adds nothing) and return all of its lines."""
     for line in lines:
+        usage_from, usage_to = (spans or {}).get(line.key, (None, None))
         insert_ignore(session, InvoiceLine, {
             "invoice_id": invoice.id, "line_key": line.key, "licence_id": licence_ids.get(line.key),
             "article_id": (article_ids or {}).get(line.key), "description": line.description[:500],
             "quantity": line.quantity, "unit_amount": line.unit_amount, "amount": line.amount,
-            "currency": line.currency,
+            "currency": line.currency, "usage_from": usage_from, "usage_to": usage_to,
         }, conflict=["invoice_id", "line_key"])
     return lines_of(session, invoice.id)
 
 
-def set_lines(session: Session, invoice: Invoice, lines: list[LineSpec], *, licence_ids: dict[str, str | None]) -> list[InvoiceLine]:
+def set_lines(session: Session, invoice: Invoice, lines: list[LineSpec], *, licence_ids: dict[str, str | None],
+              spans: dict[str, Span] | None = None) -> list[InvoiceLine]:
     """A draft's lines become exactly `lines` (quantities grow with usage recorded late, before the
     invoice is issued); an issued invoice's lines never change."""
     wanted = {line.key: line for line in lines}
     for row in lines_of(session, invoice.id):
         line = wanted.get(row.line_key)
+        span = (spans or {}).get(row.line_key, (None, None))
         if line is None:
             session.execute(delete(InvoiceLine).where(InvoiceLine.id == row.id))  # type: ignore[arg-type]
-        elif (row.quantity, row.unit_amount, row.description) != (line.quantity, line.unit_amount, line.description[:500]):
+        elif (row.quantity, row.unit_amount, row.description, row.usage_from, row.usage_to) != (
+                line.quantity, line.unit_amount, line.description[:500], *span):
             row.quantity, row.unit_amount, row.amount = line.quantity, line.unit_amount, line.amount
             row.description = line.description[:500]
+            row.usage_from, row.usage_to = span
             session.add(row)
     session.flush()
-    return add_lines(session, invoice, lines, licence_ids=licence_ids)
+    return add_lines(session, invoice, lines, licence_ids=licence_ids, spans=spans)
+
+
+def lock_partner(session: Session, partner_id: str) -> None:
+    """Serialise billing of one partner: where its usage was billed up to is read and extended under
+    this lock (a row lock on PostgreSQL; on SQLite every write transaction already runs alone).
+    FOR NO KEY UPDATE: it excludes other billers but not the key-share locks that inserting rows
+    which reference the partner takes, which FOR UPDATE would deadlock with."""
+    if is_postgres(session):
+        session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update(key_share=True))
 
 
 def pending_messages(topic: str, field: str, value: Any) -> SelectOfScalar[str]:

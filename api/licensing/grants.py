@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.invoicing.policy import BILLING_MAX_ATTEMPTS
+from api.invoicing.policy import BILLING_MAX_ATTEMPTS, VOID_TOPIC
 from api.licensing import states
 from api.licensing.errors import LicenceNotFound
 from api.licensing.models import BillingMode, Licence, LicenceRequest
@@ -110,3 +110,14 @@ def expire(session: Session, licence: Licence, *, actor: Actor) -> Licence:
     if licence.state == LicenceState.expired:
         return licence
     return move(session, licence, LicenceState.expired, actor=actor, reason="period ended")
+
+
+def cancel(session: Session, licence: Licence, *, actor: Actor, reason: str) -> Licence:
+    """An unpaid licence is called off; its invoice is voided after this transaction commits (the
+    provider is called by the outbox, never inside it). Cancelling a cancelled licence changes nothing."""
+    if licence.state == LicenceState.cancelled:
+        return licence
+    move(session, licence, LicenceState.cancelled, actor=actor, reason=reason)
+    outbox.enqueue(session, VOID_TOPIC, {"licence_id": licence.id}, dedupe_key=f"void-licence-invoices:{licence.id}",
+                   max_attempts=BILLING_MAX_ATTEMPTS)
+    return licence

@@ -44,12 +44,7 @@ def revoke(session: Session, licence_id: str, *, reason: str, actor: Actor) -> L
     reason = (reason or "").strip()
     if not reason:
         raise InvalidDecision("Say why the licence is revoked: the partner is told the reason.")
-    stmt = select(Licence).where(Licence.id == licence_id).execution_options(populate_existing=True)
-    if is_postgres(session):
-        stmt = stmt.with_for_update()
-    licence = session.exec(stmt).first()
-    if licence is None:
-        raise grants.LicenceNotFound(f"No licence {licence_id}.")
+    licence = _locked(session, licence_id)
     was = licence.state
     grants.revoke(session, licence, actor=actor, reason=reason)
     if was != LicenceState.revoked:
@@ -57,6 +52,42 @@ def revoke(session: Session, licence_id: str, *, reason: str, actor: Actor) -> L
             session, partner_id=licence.partner_id, subject="A licence was revoked",
             body=f"Licence {licence.id} was revoked and its content is no longer available to you.\nReason: {reason}",
             dedupe_key=f"licence.revoked:{licence.id}")
+    return licence
+
+
+def _locked(session: Session, licence_id: str, *, partner_id: str | None = None) -> Licence:
+    """The licence, re-read and row-locked (PostgreSQL) so two changes at once apply one after the
+    other; with `partner_id`, another partner's licence is not found."""
+    stmt = select(Licence).where(Licence.id == licence_id).execution_options(populate_existing=True)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    licence = session.exec(stmt).first()
+    if licence is None or (partner_id is not None and licence.partner_id != partner_id):
+        raise grants.LicenceNotFound(f"No licence {licence_id}.")
+    return licence
+
+
+def cancel(session: Session, licence_id: str, *, actor: Actor, reason: str | None = None,
+           partner_id: str | None = None) -> Licence:
+    """Call off a licence still awaiting payment (the partner withdraws, with its own `partner_id`;
+    staff cancel; or the unpaid-invoice job). Any other state is refused by the state machine;
+    repeating a cancellation changes nothing. The invoice is voided and the partner told."""
+    reason = (reason or "").strip() or ("withdrawn by the partner" if partner_id else "")
+    if not reason:
+        raise InvalidDecision("Say why the licence is cancelled: the partner is told the reason.")
+    licence = _locked(session, licence_id, partner_id=partner_id)
+    if licence.state == LicenceState.cancelled:
+        return licence
+    grants.cancel(session, licence, actor=actor, reason=reason)
+    notifications.notify_partner(
+        session, partner_id=licence.partner_id, subject="A licence was cancelled",
+        body=(f"Licence {licence.id} was cancelled before it was paid, and its invoice is void: nothing is owed "
+              f"for it and its content will not be available.\nReason: {reason}"),
+        dedupe_key=f"licence.cancelled:{licence.id}")
+    notifications.announce(session, partner_id=licence.partner_id, event_type="licence.cancelled",
+                           key=f"licence.cancelled:{licence.id}",
+                           data={"licence_id": licence.id, "request_id": licence.request_id, "reason": reason,
+                                 "cancelled_at": licence.state_changed_at.isoformat()})
     return licence
 
 

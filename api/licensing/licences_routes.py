@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from api.audit.service import Actor
 from api.core.errors import BadCursor, InvalidStateTransition, Unauthenticated, ValidationFailed
@@ -14,7 +14,7 @@ from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffWith
 from api.licensing import service
 from api.licensing.errors import InvalidDecision, LicenceNotFound
-from api.licensing.schemas import LicencePage, LicenceRead, RevokeBody
+from api.licensing.schemas import CancelBody, LicencePage, LicenceRead, RevokeBody
 from api.licensing.states import LicenceState
 from api.staff.service import RoleRequired
 
@@ -36,6 +36,20 @@ def list_licences(session: SessionDep, partner: CurrentPartner, state: LicenceSt
             responses=error_responses(LicenceNotFound, Unauthenticated))
 def get_licence(licence_id: str, session: SessionDep, partner: CurrentPartner) -> LicenceRead:
     return LicenceRead.model_validate(service.get_licence(session, licence_id, partner_id=partner.id))
+
+
+@router.post("/v1/licences/{licence_id}/cancel", response_model=LicenceRead, summary="Withdraw an unpaid licence",
+             description="Only while it awaits payment: the licence is cancelled and its invoice voided, so nothing "
+                         "is owed. Cancelling a cancelled licence changes nothing.",
+             responses=error_responses(LicenceNotFound, InvalidStateTransition, ValidationFailed, Unauthenticated))
+def cancel_licence(licence_id: str, session: SessionDep, partner: CurrentPartner,
+                   body: Annotated[CancelBody | None, Body(openapi_examples={"withdraw": {
+                       "summary": "Withdraw, saying why (the body may be left out)",
+                       "value": {"reason": "The story ran without the photo; we no longer need the licence."}}})] = None,
+                   ) -> LicenceRead:
+    licence = service.cancel_licence(session, licence_id, partner_id=partner.id, actor=Actor("partner", partner.id),
+                                     reason=body.reason if body else None)
+    return LicenceRead.model_validate(licence)
 
 
 @router.get("/v1/staff/licences", response_model=LicencePage, summary="All licences",
@@ -64,3 +78,14 @@ def staff_get_licence(licence_id: str, session: SessionDep, staff: Licensing) ->
                                        Unauthenticated, RoleRequired))
 def revoke(licence_id: str, body: RevokeBody, session: SessionDep, staff: Licensing) -> LicenceRead:
     return LicenceRead.model_validate(service.revoke_licence(session, licence_id, reason=body.reason, actor=Actor("staff", staff.id)))
+
+
+@router.post("/v1/staff/licences/{licence_id}/cancel", response_model=LicenceRead,
+             summary="Cancel a licence awaiting payment",
+             description="Only while it awaits payment: its invoice is voided (Stripe) or cancelled (ledger) and the "
+                         "partner is told the reason by e-mail and a `licence.cancelled` webhook.",
+             responses=error_responses(LicenceNotFound, InvalidStateTransition, InvalidDecision, ValidationFailed,
+                                       Unauthenticated, RoleRequired))
+def staff_cancel(licence_id: str, body: CancelBody, session: SessionDep, staff: Licensing) -> LicenceRead:
+    return LicenceRead.model_validate(service.cancel_licence(session, licence_id, reason=body.reason,
+                                                             actor=Actor("staff", staff.id)))

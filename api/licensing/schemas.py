@@ -237,6 +237,13 @@ class RevokeBody(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class CancelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "The story ran without the photo; we no longer need the licence."}]})
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="Why; told to the partner. Staff must give one; a partner may leave it out.")
+
+
 class RateCardRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "version": 2, "note": "Print up 5%", "created_at": "2026-11-25T10:00:00Z", "card": _CARD_EXAMPLE}]})

@@ -16,6 +16,7 @@ from api.licensing.errors import LicenceNotFound, LicenceRequestNotFound
 from api.licensing.form import describe as describe_form
 from api.licensing.grants import activate, expire, get_licence, grant, on_licence_change, revoke, suspend
 from api.licensing.licences import expire_due, list_licences
+from api.licensing.licences import cancel as cancel_licence
 from api.licensing.licences import revoke as revoke_licence
 from api.licensing.models import BillingMode, Licence, LicenceRequest, ScopeKind, Use
 from api.licensing.quotes import BILLING_MODES, Quote, TermsInput, quote
@@ -34,7 +35,7 @@ __all__ = [
     # the staff queue and decisions
     "list_queue", "approve", "reject", "counter", "accept_counter", "decline_counter",
     # licences: granting, reading, and moving them through their states (billing, delivery, jobs)
-    "grant", "get_licence", "list_licences", "activate", "suspend", "expire", "revoke", "revoke_licence",
+    "grant", "get_licence", "list_licences", "activate", "suspend", "expire", "revoke", "revoke_licence", "cancel_licence",
     "expire_due", "on_licence_change", "allowed_transitions",
     # the rate card
     "RateCard", "DEFAULT_RATE_CARD", "current_rate_card", "get_rate_card_version", "publish_rate_card",

@@ -2,9 +2,10 @@
 
 Exactly the list in PRODUCT.md ("A transition that is not on this list is refused"):
 Requests:  submitted -> in_review -> approved | rejected | countered;  countered -> approved | declined
-Licences:  awaiting_payment -> active;  active -> expired | revoked | suspended;
+Licences:  awaiting_payment -> active | cancelled;  active -> expired | revoked | suspended;
            suspended -> active (paid) | revoked.   A free licence is created `active`.
-An unpaid licence (`awaiting_payment`) has no way out but payment: the brief lists none.
+An unpaid licence is cancelled when the partner withdraws, staff cancel it, or its invoice is
+still unpaid past its due date plus the grace period; its invoice is voided.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class LicenceState(StrEnum):
     suspended = "suspended"
     expired = "expired"
     revoked = "revoked"
+    cancelled = "cancelled"
 
 
 REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -46,11 +48,12 @@ REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 LICENCE_TRANSITIONS: dict[str, frozenset[str]] = {
-    LicenceState.awaiting_payment: frozenset({LicenceState.active}),
+    LicenceState.awaiting_payment: frozenset({LicenceState.active, LicenceState.cancelled}),
     LicenceState.active: frozenset({LicenceState.expired, LicenceState.revoked, LicenceState.suspended}),
     LicenceState.suspended: frozenset({LicenceState.active, LicenceState.revoked}),
     LicenceState.expired: frozenset(),
     LicenceState.revoked: frozenset(),
+    LicenceState.cancelled: frozenset(),
 }
 
 MACHINES: dict[str, dict[str, frozenset[str]]] = {

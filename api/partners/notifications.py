@@ -34,6 +34,8 @@ from api.outbox import service as outbox
 log = logging.getLogger("syndicate.email")
 
 TOPIC = "email.send"
+# A signed webhook event for one partner's endpoints (delivered by api.delivery.webhooks).
+WEBHOOK_TOPIC = "partner.webhook_event"
 STAFF = "staff"
 PARTNER = "partner"
 
@@ -70,6 +72,13 @@ def notify_partner(session: Session, *, partner_id: str, subject: str, body: str
         return
     _enqueue(session, audience=PARTNER, to=recipients, subject=subject, body=body,
              dedupe_key=f"{PARTNER}:{partner_id}:{dedupe_key}", partner_id=partner_id)
+
+
+def announce(session: Session, *, partner_id: str, event_type: str, key: str, data: dict[str, Any]) -> None:
+    """Queue a webhook event (`licence.cancelled`, ...) to every endpoint of the partner; `key`
+    names the event, so queueing it twice sends it once."""
+    outbox.enqueue(session, WEBHOOK_TOPIC, {"partner_id": partner_id, "type": event_type, "key": key, "data": data},
+                   dedupe_key=f"announce:{key}"[:200], max_attempts=outbox.attempts_within(outbox.RETRY_WINDOW))
 
 
 def notify_staff(session: Session, *, subject: str, body: str, dedupe_key: str) -> None:

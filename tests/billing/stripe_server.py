@@ -3,8 +3,8 @@
 It answers the routes our Stripe backend uses with current-shape objects taken from Stripe's own
 fixtures (standards/stripe/fixtures3.json): customers (list by e-mail; a negative `balance` is a
 credit applied at finalization, as Stripe does), prices by lookup key, invoices (list by
-customer, draft, finalize), invoice items (list by invoice, delete from a draft), Checkout
-sessions on a price, subscriptions, charges, disputes and invoice payments (list by payment
+customer, draft, finalize, void; delete a draft), invoice items (list by invoice, delete from a draft), Checkout
+sessions on a price (and expiring them), subscriptions, charges, disputes and invoice payments (list by payment
 intent). It records every request, and honours Idempotency-Key as Stripe promises: the same key
 with the same parameters replays the first response; the same key with other parameters is a 400
 `idempotency_error`; `forget_idempotency_keys()` is what 24 hours do. It is a double of the network, not of the
@@ -54,6 +54,7 @@ class State:
     requests: list[Recorded] = field(default_factory=list)
     idempotency: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    stalls: list[tuple[str, str, threading.Event, threading.Event]] = field(default_factory=list)
 
 
 def nested(flat: dict[str, str]) -> dict[str, Any]:
@@ -112,6 +113,13 @@ class StripeDouble:
         """Answer matching requests with an error (not saved under their idempotency key, like a
         request that never reached Stripe's API code)."""
         self.state.faults.append(Fault(method, pattern, status, times, error_type, skip))
+
+    def stall(self, method: str, pattern: str) -> tuple[threading.Event, threading.Event]:
+        """Hold matching requests until released: a provider that hangs. Returns (reached, release):
+        `reached` is set when the first one arrives; set `release` to let them through."""
+        reached, release = threading.Event(), threading.Event()
+        self.state.stalls.append((method, pattern, reached, release))
+        return reached, release
 
     def calls(self, method: str, pattern: str) -> list[Recorded]:
         return [r for r in self.state.requests if r.method == method and re.fullmatch(pattern, r.path)]
@@ -203,6 +211,23 @@ class StripeDouble:
                            auto_advance=p.get("auto_advance", "false") == "true",
                            hosted_invoice_url=f"https://invoice.stripe.test/i/{m[1]}")
             return 200, invoice
+        if m := re.fullmatch(r"/v1/invoices/(in_\w+)/void", path):
+            invoice = objs[m[1]]
+            if invoice["status"] not in ("open", "uncollectible"):
+                return 400, _error("invalid_request_error", f"Invoice {m[1]} is {invoice['status']}; it cannot be voided.")
+            invoice.update(status="void", amount_remaining=0)
+            return 200, invoice
+        if (m := re.fullmatch(r"/v1/invoices/(in_\w+)", path)) and method == "DELETE":
+            if objs[m[1]]["status"] != "draft":
+                return 400, _error("invalid_request_error", "Only draft invoices can be deleted.")
+            objs.pop(m[1])
+            return 200, {"id": m[1], "object": "invoice", "deleted": True}
+        if m := re.fullmatch(r"/v1/checkout/sessions/(cs_\w+)/expire", path):
+            session = objs[m[1]]
+            if session["status"] != "open":
+                return 400, _error("invalid_request_error", f"Checkout session {m[1]} is not open.")
+            session.update(status="expired", url=None)
+            return 200, session
         if m := re.fullmatch(r"/v1/(invoices|checkout/sessions|customers|subscriptions|charges|disputes)/([\w]+)", path):
             if method == "GET" and m[2] in objs:
                 return 200, objs[m[2]]
@@ -251,6 +276,10 @@ class StripeDouble:
                 raw = self.rfile.read(length).decode() if length else url.query
                 flat = dict(parse_qsl(raw, keep_blank_values=True))
                 key = self.headers.get("Idempotency-Key") if method == "POST" else None
+                for stalled_method, pattern, reached, release in double.state.stalls:
+                    if stalled_method == method and re.fullmatch(pattern, url.path):
+                        reached.set()
+                        release.wait(timeout=60)  # outside the double's lock: other requests go on
                 record = Recorded(method, url.path, flat, key)
                 with double._lock:
                     double.state.requests.append(record)

@@ -45,9 +45,8 @@ def test_charging_twice_makes_one_invoice(session, engine) -> None:
     licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=900)
     session.commit()
     for _ in range(2):
-        charging.charge_licence(session, licence_id=licence.id, backend=provider.backend(),
-                                settings=provider.current_settings())
-        session.commit()
+        charging.charge_now(engine, licence_id=licence.id, backend=provider.backend(),
+                            settings=provider.current_settings())
     assert len(session.exec(select(Invoice)).all()) == 1
     assert len(session.exec(select(InvoiceLine)).all()) == 1
     assert len(session.exec(select(BillingCustomer)).all()) == 1
@@ -84,7 +83,9 @@ def test_stripe_outage_leaves_approval_and_retries_later(session, engine, stripe
     message = _charge_message(session, licence.id)
     assert message.status == "pending" and message.attempts == 1 and "reached" in message.last_error
     assert message.next_attempt_at > message.created_at  # backoff
-    assert session.exec(select(Invoice)).all() == []  # nothing half-created on our side
+    # only our own draft, written before Stripe was called, waiting to be sent by the retry
+    assert [(i.status, i.provider_invoice_id, i.issue_lease_token) for i in session.exec(select(Invoice)).all()] == [
+        (InvoiceStatus.draft, None, None)]
     assert session.get(Licence, licence.id).state == LicenceState.awaiting_payment
 
 
@@ -93,7 +94,8 @@ def test_stripe_failure_halfway_is_retried_without_duplicates(session, engine, s
     session.commit()
     stripe_double.fail("POST", r"/v1/invoices/in_\w+/finalize", status=400, error_type="invalid_request_error")
     outbox.drain(engine)
-    assert session.exec(select(Invoice)).all() == []
+    assert [(i.status, i.issue_lease_token) for i in session.exec(select(Invoice)).all()] == [
+        (InvoiceStatus.draft, None)]  # not sent; its lease freed for the retry
     message = _charge_message(session, licence.id)
     message.next_attempt_at = message.created_at  # due again now
     session.add(message)
@@ -156,7 +158,6 @@ def test_usage_licence_is_not_charged_at_approval(session, engine, stripe_settin
 def test_concurrent_approvals_create_one_customer(session, engine, stripe_settings, stripe_double) -> None:
     import threading
 
-    from api.core.db import session_scope
     from api.invoicing import charging, provider
 
     partner = make_partner(session)
@@ -168,9 +169,7 @@ def test_concurrent_approvals_create_one_customer(session, engine, stripe_settin
     def charge(licence_id: str) -> None:
         barrier.wait()
         try:
-            with session_scope(engine) as worker_session:
-                charging.charge_licence(worker_session, licence_id=licence_id, backend=provider.backend(),
-                                        settings=stripe_settings)
+            charging.charge_now(engine, licence_id=licence_id, backend=provider.backend(), settings=stripe_settings)
         except Exception as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
@@ -265,7 +264,8 @@ def test_charge_survives_an_outage_longer_than_its_retries(session, engine, stri
     _due_now(session, message)
     outbox.drain(engine, topics={"billing.charge_licence"})
     assert _charge_message(session, licence.id).status == "dead"
-    assert session.exec(select(Invoice)).all() == []
+    # only our draft, written before the provider was called; nothing reached the partner
+    assert [i.status for i in session.exec(select(Invoice)).all()] == [InvoiceStatus.draft]
     assert session.get(Licence, licence.id).state == LicenceState.awaiting_payment
     stripe_double.start()  # the outage ends
     session.commit()

@@ -262,8 +262,10 @@ def test_ledger_feed_first_month_then_monthly_fee_on_period_invoice(session, eng
     next_month = f"{now.year + 1}-01" if now.month == 12 else f"{now.year}-{now.month + 1:02d}"
     this_month = f"{now:%Y-%m}"
     settings = provider.current_settings()
-    assert periods.run_period(engine, this_month, backend=provider.backend(settings), settings=settings).partners == 0
-    summary = periods.run_period(engine, next_month, backend=provider.backend(settings), settings=settings)
+    later = periods.parse_period(next_month)[1]  # both months have ended by then
+    assert periods.run_period(engine, this_month, backend=provider.backend(settings), settings=settings,
+                              now=later).partners == 0
+    summary = periods.run_period(engine, next_month, backend=provider.backend(settings), settings=settings, now=later)
     assert (summary.invoices_created, summary.totals) == (1, {"GBP": 20_000})
     fee = session.exec(select(InvoiceLine).join(Invoice).where(Invoice.period == next_month)).one()
     assert (fee.line_key, fee.licence_id, fee.amount) == (f"fee:{licence.id}", licence.id, 20_000)

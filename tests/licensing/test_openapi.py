@@ -23,7 +23,9 @@ def _problems(operation: dict) -> dict[str, str]:
 
 def test_the_idempotent_operations_are_known() -> None:
     assert IDEMPOTENT == [("POST", "/v1/licence-requests"), ("POST", "/v1/licence-requests/{request_id}/accept"),
-                          ("POST", "/v1/staff/licence-requests/{request_id}/approve")]
+                          ("POST", "/v1/staff/licence-requests/{request_id}/approve"),
+                          ("POST", "/v1/staff/licences/{licence_id}/invoice-now"),
+                          ("POST", "/v1/staff/partners/{partner_id}/invoice-now")]
 
 
 @pytest.mark.parametrize(("method", "path"), IDEMPOTENT)

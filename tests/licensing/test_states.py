@@ -21,6 +21,8 @@ from tests.builders import make_article, make_licence, make_partner
 BRIEF = (
     "`submitted -> in_review -> approved | rejected | countered`; `countered -> approved | declined`;\n"
     "`approved -> awaiting_payment -> active` (free: `approved -> active`);\n"
+    "`awaiting_payment -> cancelled` (the partner withdraws, staff cancel, or the invoice is still unpaid past its "
+    "due date plus the grace period; the invoice is voided);\n"
     "`active -> expired | revoked | suspended`; `suspended -> active` (paid) or `revoked`."
 )
 
@@ -68,7 +70,7 @@ def test_the_brief_is_read_as_written() -> None:
     assert BRIEF_PAIRS == {
         ("submitted", "in_review"), ("in_review", "approved"), ("in_review", "rejected"), ("in_review", "countered"),
         ("countered", "approved"), ("countered", "declined"), ("approved", "awaiting_payment"),
-        ("awaiting_payment", "active"), ("approved", "active"), ("active", "expired"), ("active", "revoked"),
+        ("awaiting_payment", "active"), ("approved", "active"), ("awaiting_payment", "cancelled"), ("active", "expired"), ("active", "revoked"),
         ("active", "suspended"), ("suspended", "active"), ("suspended", "revoked"),
     }
     # Every state the brief names is one of ours, and the brief's pairs are all accounted for.

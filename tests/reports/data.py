@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.audit.service import Actor
 from api.core.config import Settings
@@ -22,9 +22,12 @@ FINANCE = Actor("staff", "stf_reports_test")
 def invoice_for(session: Session, settings: Settings, *, partner, amount: int) -> Invoice:
     """A licence at `amount` and its open ledger invoice."""
     licence = make_licence(session, partner=partner, articles=[make_article(session)], amount=amount)
-    invoice = charging.charge_licence(session, licence_id=licence.id, backend=build_backend(settings), settings=settings)
-    assert invoice is not None
-    return invoice
+    backend = build_backend(settings)
+    request = charging.prepare_charge(session, licence_id=licence.id, backend=backend, settings=settings)
+    assert request is not None
+    # The ledger makes no network call, so the three steps may share the caller's transaction here.
+    charging.record_charge(session, request, charging.send_charge(request))
+    return session.exec(select(Invoice).where(Invoice.licence_id == licence.id)).one()
 
 
 def paid_invoice(session: Session, settings: Settings, *, partner, amount: int, paid_at: datetime) -> Invoice:

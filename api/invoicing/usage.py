@@ -1,0 +1,76 @@
+"""Which metered usage is still to be billed, and from where: the billed-up-to boundary.
+
+Every usage line of an invoice records the span it bills for its licence, [usage_from, usage_to).
+A licence's usage is billed up to the latest `usage_to` among its lines that start before the end
+of the window being billed; the next invoice of that licence starts exactly there. So an
+invoice-now at a cut-off instant and the period run after it never bill a delivery twice, and
+none falls between them. Counting happens in SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from api.delivery.models import UsageEvent
+from api.invoicing.models import Invoice, InvoiceLine
+from api.licensing.models import BillingMode, Licence
+
+
+@dataclass(frozen=True)
+class UsageSpan:
+    """One licence's billable deliveries not billed yet, within a window."""
+
+    partner_id: str
+    licence_id: str
+    unit_amount: int
+    currency: str
+    count: int
+    usage_from: datetime
+    usage_to: datetime
+
+
+def _billed_lines(end: datetime, *, redo_period: str | None):
+    """Usage lines that start before `end`, leaving out the draft of the period being (re)done."""
+    stmt = (select(InvoiceLine.licence_id, func.max(InvoiceLine.usage_to).label("billed_to"))
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(InvoiceLine.usage_from.is_not(None), InvoiceLine.usage_from < end))  # type: ignore[union-attr,operator]
+    if redo_period is not None:
+        stmt = stmt.where(or_(Invoice.period.is_(None), Invoice.period != redo_period))  # type: ignore[union-attr]
+    return stmt.group_by(InvoiceLine.licence_id)
+
+
+def unbilled(session: Session, *, end: datetime, start: datetime | None = None, partner_id: str | None = None,
+             licence_id: str | None = None, redo_period: str | None = None) -> list[UsageSpan]:
+    """Billable deliveries of usage licences in [max(start, billed-up-to), end), one span per licence.
+
+    `redo_period`: the period whose own (draft) invoice is being redone, so its lines do not count
+    as billed already."""
+    billed = _billed_lines(end, redo_period=redo_period).subquery()
+    stmt = (
+        select(UsageEvent.partner_id, UsageEvent.licence_id, Licence.amount, Licence.currency,
+               func.count(UsageEvent.id), func.min(UsageEvent.at), billed.c.billed_to)
+        .join(Licence, Licence.id == UsageEvent.licence_id)
+        .outerjoin(billed, billed.c.licence_id == UsageEvent.licence_id)
+        .where(UsageEvent.billable, UsageEvent.at < end, Licence.billing_mode == BillingMode.usage,
+               or_(billed.c.billed_to.is_(None), UsageEvent.at >= billed.c.billed_to))
+        .group_by(UsageEvent.partner_id, UsageEvent.licence_id, Licence.amount, Licence.currency, billed.c.billed_to)
+        .order_by(UsageEvent.partner_id, UsageEvent.licence_id)
+    )
+    if start is not None:
+        stmt = stmt.where(UsageEvent.at >= start)
+    if partner_id is not None:
+        stmt = stmt.where(UsageEvent.partner_id == partner_id)
+    if licence_id is not None:
+        stmt = stmt.where(UsageEvent.licence_id == licence_id)
+    spans = []
+    for partner, licence, unit_amount, currency, count, first_at, billed_to in session.exec(stmt).all():
+        # From the boundary when there is one (or the window's start), else from the first delivery.
+        bounds = [b for b in (start, billed_to) if b is not None]
+        begins = max(bounds) if bounds else first_at
+        spans.append(UsageSpan(partner, licence, unit_amount, currency, int(count), begins, end))
+    return spans
+
