@@ -7,7 +7,7 @@ updated_at and published_at so a tag's listing walks (tag, key, article_id); the
 publication date gains id, the listing's tie-break.
 
 Revision ID: 0009_catalogue_search
-Revises: 0006_write_path
+Revises: 0007_billing_cutoff
 """
 import sqlalchemy as sa
 from alembic import op
@@ -18,7 +18,7 @@ from api.catalogue.models import (
 )
 
 revision = "0009_catalogue_search"
-down_revision = "0006_write_path"
+down_revision = "0007_billing_cutoff"
 branch_labels = None
 depends_on = None
 
