@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         if worker_wanted:
             from api.worker import Worker
 
-            worker = Worker(engine, settings.worker_poll_seconds)
+            worker = Worker(engine, settings.worker_poll_seconds, settings)
             worker.start_thread()
         for hook in app.state.startup_hooks:
             await hook(app)
