@@ -46,9 +46,9 @@ def licensed(session) -> Setup:
 @pytest.fixture
 def allow_private_networks(settings, monkeypatch):
     """The receivers listen on 127.0.0.1, which webhooks may reach only when the setting says so."""
-    from api.delivery import webhooks
+    from api.delivery import webhook_send
 
     monkeypatch.setattr(settings, "webhook_allow_private_networks", True)
     # The worker's settings are the app's; another app built meanwhile (the OpenAPI render) replaces them.
-    monkeypatch.setattr(webhooks, "_configured", settings)
+    monkeypatch.setattr(webhook_send, "_configured", settings)
     return settings
