@@ -141,8 +141,8 @@ def attempts_within(window: timedelta) -> int:
 
 
 def claim_statement(now: Any, limit: int, topics: set[str] | None, per_lane: int):
-    """Due, unleased messages, oldest due first, at most `per_lane` per lane counting those already
-    in flight (leased) in any worker. A message without a lane is its own lane."""
+    """Due, unleased messages, at most `per_lane` per lane counting those already in flight (leased) in
+    any worker; a message without a lane is its own lane."""
     due = [OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
            or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now)]  # type: ignore[union-attr]
     if topics is not None:
@@ -155,9 +155,11 @@ def claim_statement(now: Any, limit: int, topics: set[str] | None, per_lane: int
             .where(OutboxMessage.status == "pending", OutboxMessage.lane.is_not(None),  # type: ignore[union-attr]
                    OutboxMessage.locked_until >= now)  # type: ignore[operator]
             .group_by(OutboxMessage.lane).subquery())
+    # A lane's n-th message in flight if claimed now; the lanes with the fewest in flight go first, so
+    # free slots reach an idle lane before a busy (or slow) one takes a second.
+    rank = ranked.c.place + func.coalesce(busy.c.in_flight, 0)
     picked = (select(ranked.c.id).outerjoin(busy, busy.c.lane == ranked.c.lane)
-              .where(ranked.c.place + func.coalesce(busy.c.in_flight, 0) <= per_lane)
-              .order_by(ranked.c.next_attempt_at).limit(limit))
+              .where(rank <= per_lane).order_by(rank, ranked.c.next_attempt_at).limit(limit))
     return select(OutboxMessage.id, OutboxMessage.topic).where(OutboxMessage.id.in_(picked), *due)  # type: ignore[attr-defined]
 
 
