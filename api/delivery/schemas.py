@@ -284,6 +284,19 @@ class WebhookEndpointPage(Page[WebhookEndpointRead]):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_ENDPOINT_EXAMPLE], "next_cursor": None}]})
 
 
+_STAFF_ENDPOINT_EXAMPLE = {**_ENDPOINT_EXAMPLE, "partner_id": "par_01jd7w3m5q...", "status": "disabled",
+                           "disabled_at": "2026-11-26T09:00:00Z", "disabled_reason": "The endpoint answered 410 Gone."}
+
+
+class StaffWebhookEndpointRead(WebhookEndpointRead):
+    model_config = ConfigDict(json_schema_extra={"examples": [_STAFF_ENDPOINT_EXAMPLE]})
+    partner_id: str
+
+
+class StaffWebhookEndpointPage(Page[StaffWebhookEndpointRead]):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_STAFF_ENDPOINT_EXAMPLE], "next_cursor": None}]})
+
+
 class WebhookDeliveryPage(Page[WebhookDeliveryRead]):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "items": [_DELIVERY_EXAMPLE], "next_cursor": "WyJtc2dfMDFqZDd3M201cS4uLiJd"}]})

@@ -8,23 +8,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, FastAPI, Query
 
 from api.core.errors import BadCursor, Unauthenticated
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffWith
 from api.delivery import errors, service
-from api.delivery.schemas import WEBHOOK_EVENTS, WebhookEndpointRead, WebhookEndpointRotated
+from api.delivery.schemas import (WEBHOOK_EVENTS, StaffWebhookEndpointPage, StaffWebhookEndpointRead, WebhookEndpointRead,
+                                  WebhookEndpointRotated)
 from api.staff.service import RoleRequired
 
 router = APIRouter()
 Licensing = StaffWith("licensing")
-
-
-class StaffWebhookEndpointRead(WebhookEndpointRead):
-    partner_id: str
-
-
-class StaffWebhookEndpointPage(Page[StaffWebhookEndpointRead]):
-    pass
 
 
 @router.post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=WebhookEndpointRotated,
