@@ -51,6 +51,9 @@ Handler = Callable[[Session, dict[str, Any]], None]
 # How long a claimed message stays reserved unless renewed: each step re-extends it and a heartbeat
 # renews it while a send runs, so a crashed worker's message is taken up again within seconds.
 LEASE = timedelta(seconds=10)
+HANDLER_LEASE = timedelta(minutes=2)
+# The PostgreSQL advisory lock that makes claims take turns (any fixed number unique to this use).
+CLAIM_LOCK = 0x5359_4E44_0B0C
 # While messages are in flight, a drain looks for new due ones this often to fill free slots.
 REFILL_SECONDS = 0.25
 BACKOFF_CAP = timedelta(hours=1)
@@ -164,17 +167,22 @@ def claim_statement(now: Any, limit: int, topics: set[str] | None, per_lane: int
 
 
 def _claim(engine: Engine, limit: int, topics: set[str] | None, capacity: Capacity) -> tuple[str, list[tuple[str, str]]]:
-    now, token = utcnow(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     with session_scope(engine) as session:
-        stmt = claim_statement(now, limit, topics, capacity.per_lane)
         if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        claimed = [(row[0], row[1]) for row in session.exec(stmt).all()]
-        if claimed:
-            session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_([c[0] for c in claimed]))  # type: ignore[attr-defined]
-                .values(locked_until=now + capacity.lease, lease_token=token)
-            )
+            # Claims take turns (each is one short statement pair), so each sees the leases the others
+            # committed: workers share the due messages out instead of racing for the same ones, and the
+            # per-lane counts hold across workers. (SQLite's BEGIN IMMEDIATE already serialises them.)
+            session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+        now = utcnow()
+        claimed = [(row[0], row[1]) for row in session.exec(claim_statement(now, limit, topics, capacity.per_lane)).all()]
+        # A handler runs inside one transaction that row-locks its message, so no heartbeat can renew
+        # its lease: it gets the long one. Senders' leases are short and renewed while they send.
+        for ids, lease in (([m for m, t in claimed if t in _senders], capacity.lease),
+                           ([m for m, t in claimed if t not in _senders], max(capacity.lease, HANDLER_LEASE))):
+            if ids:
+                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))  # type: ignore[attr-defined]
+                                .values(locked_until=now + lease, lease_token=token))
         return token, claimed
 
 
