@@ -188,7 +188,8 @@ def delete_endpoint(session: Session, *, endpoint_id: str, partner_id: str) -> N
     endpoint.deleted_at = utcnow()
     session.add(endpoint)
     session.execute(update(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id,  # type: ignore[arg-type]
-                                                  WebhookDelivery.status == "pending").values(status="failed"))
+                                                  WebhookDelivery.status.in_(["pending", "held"]))  # type: ignore[attr-defined]
+                    .values(status="failed"))
     session.flush()
 
 
