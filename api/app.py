@@ -92,8 +92,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         if worker_wanted:
             from api.worker import Worker
 
-            worker_engine = make_engine(settings.database_url, pool_size=2, max_overflow=2)
-            worker = Worker(worker_engine, settings.worker_poll_seconds)
+            # Its own pool, off the API's: each message in flight (settings.outbox_concurrency) may
+            # hold a connection for its prepare and record steps, plus the drain's claims.
+            worker_engine = make_engine(settings.database_url, pool_size=2, max_overflow=settings.outbox_concurrency)
+            worker = Worker(worker_engine, settings.worker_poll_seconds, settings)
             worker.start_thread()
         for hook in app.state.startup_hooks:
             await hook(app)

@@ -219,9 +219,9 @@ def worker(once: Annotated[bool, typer.Option(help="Run one pass and exit.")] = 
     settings = _settings()
     engine = _engine()
     if once:
-        typer.echo(f"delivered {run_once(engine)} outbox message(s)")
+        typer.echo(f"delivered {run_once(engine, settings)} outbox message(s)")
         return
-    Worker(engine, settings.worker_poll_seconds).run_forever()
+    Worker(engine, settings.worker_poll_seconds, settings).run_forever()
 
 
 @app.command("openapi")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from api.core.config import Settings, get_settings
 from api.outbox import service as outbox
 
 log = logging.getLogger("syndicate.worker")
@@ -48,7 +49,7 @@ def registered_jobs() -> dict[str, PeriodicJob]:
     return _jobs
 
 
-def run_once(engine: Engine) -> int:
+def run_once(engine: Engine, settings: Settings | None = None) -> int:
     """One pass: due periodic jobs, then the outbox. Returns outbox messages delivered."""
     now = time.monotonic()
     for job in registered_jobs().values():
@@ -58,12 +59,12 @@ def run_once(engine: Engine) -> int:
                 job.run(engine)
             except Exception:  # noqa: BLE001 - one failing job must not stop the others
                 log.exception("periodic job %s failed", job.name)
-    return outbox.drain(engine)
+    return outbox.drain(engine, capacity=outbox.Capacity.from_settings(settings or get_settings()))
 
 
 class Worker:
-    def __init__(self, engine: Engine, poll_seconds: float = 1.0) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, poll_seconds: float = 1.0, settings: Settings | None = None) -> None:
+        self.engine, self.settings = engine, settings
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -72,7 +73,7 @@ class Worker:
         log.info("worker started")
         while not self._stop.is_set():
             try:
-                delivered = run_once(self.engine)
+                delivered = run_once(self.engine, self.settings)
             except Exception:  # noqa: BLE001
                 log.exception("worker pass failed")
                 delivered = 0

@@ -260,7 +260,8 @@ def update_article(
     _add_revision(session, article, change=change, note=data.correction_note)
     audit.record(session, actor=actor, action=f"article.{change}", object_type="article", object_id=article.id,
                  before=before, after={"version": article.version, "headline": article.headline})
-    outbox.enqueue(session, "article.changed", {"article_id": article.id, "version": article.version, "change": change},
+    outbox.enqueue(session, "article.changed", {"article_id": article.id, "version": article.version, "change": change,
+                                              "occurred_at": article.updated_at.isoformat()},
                    dedupe_key=f"article-changed:{article.id}:{article.version}")
     session.flush()
     return article
@@ -295,7 +296,8 @@ def withdraw_article(session: Session, article_id: str, *, reason: str, actor: a
     _add_revision(session, article, change="withdrawn", note=reason)
     audit.record(session, actor=actor, action="article.withdrawn", object_type="article", object_id=article.id,
                  after={"reason": reason, "version": article.version})
-    outbox.enqueue(session, "article.changed", {"article_id": article.id, "version": article.version, "change": "withdrawn"},
+    outbox.enqueue(session, "article.changed", {"article_id": article.id, "version": article.version, "change": "withdrawn",
+                                              "occurred_at": article.updated_at.isoformat()},
                    dedupe_key=f"article-changed:{article.id}:{article.version}")
     session.flush()
     return article

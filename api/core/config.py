@@ -70,6 +70,18 @@ class Settings(BaseSettings):
 
     # Partner webhook URLs may name loopback/private/link-local addresses (development and tests only).
     webhook_allow_private_networks: bool = False
+    # --- outbound webhooks and outbox delivery (see api/outbox/dispatch.py, api/delivery/webhook_send.py)
+    # Messages one worker delivers at once, and at most this many per lane (one partner webhook endpoint).
+    outbox_concurrency: int = Field(default=16, ge=1, le=256)
+    outbox_concurrency_per_lane: int = Field(default=2, ge=1)
+    # A claimed message's lease, renewed while it is sent: a crashed worker's message is retried this soon.
+    outbox_lease_seconds: float = Field(default=10.0, ge=1.0)
+    # One webhook attempt (connect, send, read the answer) ends after this long, however the receiver trickles.
+    webhook_attempt_timeout_seconds: float = Field(default=15.0, gt=0)
+    # The longest `Retry-After` (429/503) a webhook endpoint is granted before the next attempt.
+    webhook_retry_after_max_seconds: int = Field(default=6 * 3600, ge=0)
+    # After a partner rotates an endpoint's secret, deliveries carry both signatures this long.
+    webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)
 
     redis_url: str | None = None
     run_worker_in_process: bool = True

@@ -114,6 +114,12 @@ class WebhookEndpoint(SQLModel, table=True):
     url: str = Field(max_length=1000)
     description: str | None = Field(default=None, max_length=500)
     secret_encrypted: str = Field(max_length=500, repr=False)
+    # After a rotation the old secret still signs deliveries (a second signature) until it expires.
+    previous_secret_encrypted: str | None = Field(default=None, max_length=500, repr=False)
+    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the endpoint answered 410 Gone: nothing is sent until the partner enables it again.
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -130,7 +136,8 @@ class WebhookDelivery(SQLModel, table=True):
     event_key: str = Field(max_length=200)  # dedupes a fan-out that runs twice
     event_type: str = Field(max_length=60)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=12)  # pending | succeeded | failed
+    # pending | succeeded | failed | held (its endpoint is disabled; sent once the partner enables it)
+    status: str = Field(default="pending", max_length=12)
     attempts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -18,7 +18,7 @@ from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
 from api.deps import CurrentPartner, SessionDep, SettingsDep
-from api.delivery import errors, render, service, webhooks
+from api.delivery import errors, render, service, webhook_routes, webhook_send
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
@@ -235,14 +235,18 @@ def delete_endpoint(endpoint_id: str, partner: CurrentPartner, session: SessionD
 
 @router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries", response_model=WebhookDeliveryPage,
             tags=["content"], summary="Deliveries to an endpoint, with their attempts",
-            description="Newest first. A failing delivery is retried with backoff for three days (`status: pending`), "
-                        "then `failed`; each attempt shows its HTTP status or error.",
+            description="Newest first. A failing delivery is retried on Standard Webhooks' schedule for about three "
+                        "days (`status: pending`), then `failed`; `held` while the endpoint is disabled. Each attempt "
+                        "shows its HTTP status or error.",
             responses=error_responses(Unauthenticated, errors.WebhookEndpointNotFound, BadCursor))
 def list_deliveries(endpoint_id: str, partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
                     limit: Limit = DEFAULT_LIMIT) -> WebhookDeliveryPage:
     rows, next_cursor = service.list_deliveries(session, endpoint_id=endpoint_id, partner_id=partner.id,
                                                 cursor=cursor, limit=limit)
     return WebhookDeliveryPage(items=[WebhookDeliveryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+router.include_router(webhook_routes.router)
 
 
 # --- wiring --------------------------------------------------------------------------------------
@@ -260,7 +264,8 @@ def install(app: FastAPI) -> None:
     runtime = DeliveryRuntime(settings, make_engine(settings.database_url, pool_size=CONTENT_POOL_SIZE,
                                                     max_overflow=CONTENT_POOL_OVERFLOW))
     app.state.delivery = runtime
-    webhooks.configure(app.state.settings)
+    webhook_send.configure(app.state.settings)
+    webhook_routes.document_events(app)
     app.front = ContentFastPath(None, runtime)  # type: ignore[attr-defined]
 
     async def start(_app: FastAPI) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, computed_field
 
 from api.core.pagination import Page
 
@@ -179,7 +179,8 @@ class WebhookEndpointCreate(BaseModel):
 
 
 _ENDPOINT_EXAMPLE = {"id": "whe_01jd7w3m5q...", "url": "https://cms.outlet.example/hooks/syndicate",
-                     "description": "Corrections and takedowns", "created_at": "2026-11-25T12:00:00Z"}
+                     "description": "Corrections and takedowns", "status": "enabled", "disabled_at": None,
+                     "disabled_reason": None, "previous_secret_expires_at": None, "created_at": "2026-11-25T12:00:00Z"}
 
 
 class WebhookEndpointRead(BaseModel):
@@ -187,17 +188,33 @@ class WebhookEndpointRead(BaseModel):
     id: str
     url: str
     description: str | None
+    disabled_at: datetime | None = Field(description="When the endpoint answered `410 Gone`; nothing is sent until "
+                                                     "you enable it again (`POST .../enable`).")
+    disabled_reason: str | None
+    previous_secret_expires_at: datetime | None = Field(
+        description="After a secret rotation: until then deliveries carry a second signature made with the old secret.")
     created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> Literal["enabled", "disabled"]:
+        return "disabled" if self.disabled_at else "enabled"
 
 
 class WebhookEndpointCreated(WebhookEndpointRead):
     """The endpoint with its signing secret, shown only once: store it now."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "whe_01jd7w3m5q...", "url": "https://cms.outlet.example/hooks/syndicate",
-        "description": "Corrections and takedowns", "created_at": "2026-11-25T12:00:00Z",
-        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]})
+        **_ENDPOINT_EXAMPLE, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]})
     secret: str = Field(description="Verify `webhook-signature` with it (Standard Webhooks).")
+
+
+class WebhookEndpointRotated(WebhookEndpointCreated):
+    """The endpoint with its new secret, shown only once; the old one keeps signing until `previous_secret_expires_at`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_ENDPOINT_EXAMPLE, "previous_secret_expires_at": "2026-11-26T12:00:00Z",
+        "secret": "whsec_Q2hhbmdlZCBzZWNyZXQgZm9yIHRoZSBleGFtcGxl"}]})
 
 
 class WebhookAttempt(BaseModel):
@@ -205,13 +222,18 @@ class WebhookAttempt(BaseModel):
     status_code: int | None
     error: str | None
     duration_ms: float | None = None
+    state: Literal["started", "succeeded", "failed", "interrupted"] | None = Field(
+        default=None, description="`started`: being sent now; `interrupted`: the sending worker stopped mid-attempt.")
+    retry_after_seconds: int | None = Field(default=None, description="The wait your `Retry-After` asked for (capped).")
 
 
 _DELIVERY_EXAMPLE = {
     "id": "msg_01jd7w3m5q...", "endpoint_id": "whe_01jd7w3m5q...", "event_type": "article.withdrawn",
     "status": "succeeded", "payload": {"type": "article.withdrawn", "data": {"article_id": "art_01jd..."}},
-    "attempts": [{"at": "2026-11-25T12:00:01Z", "status_code": 500, "error": "HTTP 500", "duration_ms": 12.5},
-                 {"at": "2026-11-25T12:00:03Z", "status_code": 204, "error": None, "duration_ms": 9.1}],
+    "attempts": [{"at": "2026-11-25T12:00:01Z", "status_code": 500, "error": "HTTP 500", "duration_ms": 12.5,
+                  "state": "failed"},
+                 {"at": "2026-11-25T12:00:06Z", "status_code": 204, "error": None, "duration_ms": 9.1,
+                  "state": "succeeded"}],
     "created_at": "2026-11-25T12:00:00Z", "delivered_at": "2026-11-25T12:00:03Z"}
 
 
@@ -220,7 +242,8 @@ class WebhookDeliveryRead(BaseModel):
     id: str
     endpoint_id: str
     event_type: str
-    status: str
+    status: str = Field(description="`pending` (being tried), `succeeded`, `failed` (given up), or `held` "
+                                    "(the endpoint is disabled; sent once you enable it).")
     payload: dict[str, Any]
     attempts: list[WebhookAttempt]
     created_at: datetime
@@ -261,6 +284,76 @@ class WebhookEndpointPage(Page[WebhookEndpointRead]):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_ENDPOINT_EXAMPLE], "next_cursor": None}]})
 
 
+_STAFF_ENDPOINT_EXAMPLE = {**_ENDPOINT_EXAMPLE, "partner_id": "par_01jd7w3m5q...", "status": "disabled",
+                           "disabled_at": "2026-11-26T09:00:00Z", "disabled_reason": "The endpoint answered 410 Gone."}
+
+
+class StaffWebhookEndpointRead(WebhookEndpointRead):
+    model_config = ConfigDict(json_schema_extra={"examples": [_STAFF_ENDPOINT_EXAMPLE]})
+    partner_id: str
+
+
+class StaffWebhookEndpointPage(Page[StaffWebhookEndpointRead]):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_STAFF_ENDPOINT_EXAMPLE], "next_cursor": None}]})
+
+
 class WebhookDeliveryPage(Page[WebhookDeliveryRead]):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "items": [_DELIVERY_EXAMPLE], "next_cursor": "WyJtc2dfMDFqZDd3M201cS4uLiJd"}]})
+
+
+# --- webhook events (what is POSTed to endpoints; documented in the OpenAPI `webhooks` section) ---
+
+_EVENT_DATA = {"article_id": "art_01jd7w3m5q...", "headline": "Putin makes surprise visit to Syria",
+               "canonical_url": _CANONICAL, "content_url": "https://syndicate.example.com/v1/content/articles/art_01jd7w3m5q...",
+               "updated_at": "2026-11-25T12:00:00Z", "occurred_at": "2026-11-25T12:00:00Z"}
+
+
+class ArticleEventData(BaseModel):
+    article_id: str
+    version: int = Field(description="The article's version, higher with every change: ignore an event whose "
+                                     "version is lower than one you have already handled (retries can arrive late).")
+    change: Literal["updated", "corrected", "withdrawn"]
+    occurred_at: datetime = Field(description="When the change was made (the event's own time, unlike `timestamp`).")
+    headline: str
+    canonical_url: str
+    content_url: str = Field(description="Fetch the current licensed copy here (with your licence token).")
+    updated_at: datetime
+    correction_note: str | None = Field(default=None, description="`article.corrected`: what was corrected.")
+    reason: str | None = Field(default=None, description="`article.withdrawn`: why.")
+    action_required: str | None = Field(default=None, description="`article.withdrawn`: what you must do.")
+
+
+class _ArticleEvent(BaseModel):
+    timestamp: datetime = Field(description="When this event was built for delivery.")
+    data: ArticleEventData
+
+
+class ArticleUpdatedEvent(_ArticleEvent):
+    """An article you license changed (a new version); refresh your copy."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"type": "article.updated", "timestamp": "2026-11-25T12:00:01Z",
+                                                               "data": {**_EVENT_DATA, "version": 3, "change": "updated"}}]})
+    type: Literal["article.updated"]
+
+
+class ArticleCorrectedEvent(_ArticleEvent):
+    """An article you license was corrected; update your copy and show the correction."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "article.corrected", "timestamp": "2026-11-25T12:00:01Z",
+        "data": {**_EVENT_DATA, "version": 4, "change": "corrected", "correction_note": "Corrected the date of the visit."}}]})
+    type: Literal["article.corrected"]
+
+
+class ArticleWithdrawnEvent(_ArticleEvent):
+    """An article you license was withdrawn (a takedown): remove every copy you published."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "article.withdrawn", "timestamp": "2026-11-25T12:00:01Z",
+        "data": {**_EVENT_DATA, "version": 5, "change": "withdrawn", "reason": "Legal complaint",
+                 "action_required": "Remove every copy of this article you published."}}]})
+    type: Literal["article.withdrawn"]
+
+
+WEBHOOK_EVENTS: tuple[type[_ArticleEvent], ...] = (ArticleUpdatedEvent, ArticleCorrectedEvent, ArticleWithdrawnEvent)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,7 +18,7 @@ from api.catalogue.models import Article, ArticleStatus
 from api.core.config import Settings
 from api.core.db import utcnow
 from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_page
-from api.delivery import invalidation, keys as signing_keys, tokens
+from api.delivery import invalidation, keys as signing_keys, tokens, webhooks
 from api.delivery.errors import CannotMintToken, TokenNotFound, WebhookEndpointNotFound
 from api.delivery.models import BeaconSighting, LicenceToken, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import LicenceView
@@ -141,11 +141,15 @@ def _check_url(settings: Settings, url: str) -> None:
                        allow_private=settings.webhook_allow_private_networks)
 
 
+def _new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def create_endpoint(session: Session, settings: Settings, *, partner_id: str, url: str,
                     description: str | None) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it with its `whsec_` secret, which is shown only this once."""
     _check_url(settings, url)
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    secret = _new_secret()
     endpoint = WebhookEndpoint(partner_id=partner_id, url=url, description=description,
                                secret_encrypted=signing_keys.encrypt(settings, "webhook-secret", secret))
     session.add(endpoint)
@@ -165,13 +169,59 @@ def list_endpoints(session: Session, *, partner_id: str, cursor: str | None, lim
     return keyset_page(session, stmt, columns=[WebhookEndpoint.id], kinds=[str], cursor=cursor, limit=limit)  # type: ignore[list-item]
 
 
+def list_all_endpoints(session: Session, *, status: str | None, partner_id: str | None, cursor: str | None,
+                       limit: int):
+    """Staff: every partner's endpoints (not deleted), newest first."""
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None))  # type: ignore[union-attr]
+    if status == "disabled":
+        stmt = stmt.where(WebhookEndpoint.disabled_at.is_not(None))  # type: ignore[union-attr]
+    elif status == "enabled":
+        stmt = stmt.where(WebhookEndpoint.disabled_at.is_(None))  # type: ignore[union-attr]
+    if partner_id is not None:
+        stmt = stmt.where(WebhookEndpoint.partner_id == partner_id)
+    return keyset_page(session, stmt, columns=[WebhookEndpoint.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+                       descending=True)
+
+
 def delete_endpoint(session: Session, *, endpoint_id: str, partner_id: str) -> None:
     endpoint = get_endpoint(session, endpoint_id=endpoint_id, partner_id=partner_id)
     endpoint.deleted_at = utcnow()
     session.add(endpoint)
     session.execute(update(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id,  # type: ignore[arg-type]
-                                                  WebhookDelivery.status == "pending").values(status="failed"))
+                                                  WebhookDelivery.status.in_(["pending", "held"]))  # type: ignore[attr-defined]
+                    .values(status="failed"))
     session.flush()
+
+
+def rotate_secret(session: Session, settings: Settings, *, endpoint_id: str, partner_id: str) -> tuple[WebhookEndpoint, str]:
+    """A new `whsec_` secret (shown only this once). The old one keeps signing too, as a second
+    signature, for `webhook_secret_overlap_hours`, so the partner can switch without missing a delivery."""
+    endpoint = get_endpoint(session, endpoint_id=endpoint_id, partner_id=partner_id)
+    secret = _new_secret()
+    endpoint.previous_secret_encrypted = endpoint.secret_encrypted
+    endpoint.previous_secret_expires_at = utcnow() + timedelta(hours=settings.webhook_secret_overlap_hours)
+    endpoint.secret_encrypted = signing_keys.encrypt(settings, "webhook-secret", secret)
+    session.add(endpoint)
+    session.flush()
+    return endpoint, secret
+
+
+def enable_endpoint(session: Session, *, endpoint_id: str, partner_id: str) -> WebhookEndpoint:
+    """Deliver again to an endpoint disabled by a `410 Gone`; the deliveries held meanwhile are sent."""
+    endpoint = get_endpoint(session, endpoint_id=endpoint_id, partner_id=partner_id)
+    if endpoint.disabled_at is None:
+        return endpoint
+    run = f"enabled-{endpoint.disabled_at.isoformat()}"
+    endpoint.disabled_at, endpoint.disabled_reason = None, None
+    session.add(endpoint)
+    held = session.exec(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id,
+                                                      WebhookDelivery.status == "held")).all()
+    for delivery in held:
+        delivery.status = "pending"
+        session.add(delivery)
+        webhooks.enqueue_send(session, delivery_id=delivery.id, endpoint_id=endpoint.id, run=run)
+    session.flush()
+    return endpoint
 
 
 def list_deliveries(session: Session, *, endpoint_id: str, partner_id: str, cursor: str | None, limit: int):

@@ -1,26 +1,17 @@
 """Corrections and takedowns reach licensees: outbox fan-out to partner webhook endpoints.
 
-Deliveries follow Standard Webhooks (https://www.standardwebhooks.com): headers `webhook-id`,
-`webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed
-with the base64 part of the endpoint's `whsec_` secret. One outbox message per delivery, sent by a
-three-step outbox sender so the POST never runs inside a database transaction; every attempt is
-recorded on the delivery, and failures are retried with capped exponential backoff for three days
-(`outbox.RETRY_WINDOW`, as Stripe does). The URL is checked against private networks again right
-before each send (webhook_urls.py).
+One delivery per endpoint and event, each sent by its own outbox message in the endpoint's lane (so
+one slow endpoint never holds up the others' deliveries); how an attempt is signed, sent, retried
+and recorded is in webhook_send.py. Each event carries `data.version` (the article's version,
+increasing with every change) and `data.occurred_at`, so a receiver can order events that arrive
+out of order (a retried one after a later one).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import logging
-import time
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy import and_, cast, exists, literal_column, or_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,12 +20,10 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, func, select
 
 from api.catalogue import service as catalogue
-from api.core.config import Settings, get_settings
 from api.core.db import utcnow
-from api.delivery import keys as signing_keys
 from api.delivery.models import UsageEvent, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import load_article
-from api.delivery.webhook_urls import BadWebhookUrl, resolve_for_send
+from api.delivery.webhook_send import MAX_ATTEMPTS, SEND_TOPIC, current_settings
 from api.licensing.models import Licence, ScopeKind
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
@@ -42,27 +31,10 @@ from api.partners import notifications
 
 log = logging.getLogger("syndicate.delivery.webhooks")
 
-MAX_ATTEMPTS = outbox.attempts_within(outbox.RETRY_WINDOW)
-TIMEOUT_SECONDS = 5.0
-SEND_TOPIC = "delivery.webhook_send"
 
-_configured: Settings | None = None
-
-
-def configure(settings: Settings) -> None:
-    """The API process's settings (the worker process reads them from the environment)."""
-    global _configured
-    _configured = settings
-
-
-def _settings() -> Settings:
-    return _configured or get_settings()
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
+def lane(endpoint_id: str) -> str:
+    """The outbox lane of an endpoint's deliveries: a bounded number in flight at once."""
+    return f"webhook:{endpoint_id}"
 
 
 def _names_article(session: Session, article_id: str) -> ColumnElement[bool]:
@@ -108,8 +80,9 @@ def _licensees(session: Session, article_id: str) -> set[str]:
 
 def _event(session: Session, payload: dict[str, Any]) -> dict[str, Any]:
     article = catalogue.get_article(session, payload["article_id"])
-    base = _settings().public_base_url
+    base = current_settings().public_base_url
     data = {"article_id": article.id, "version": payload["version"], "change": payload["change"],
+            "occurred_at": payload.get("occurred_at") or article.updated_at.isoformat(),
             "headline": article.headline, "canonical_url": article.canonical_url,
             "content_url": f"{base}/v1/content/articles/{article.id}", "updated_at": article.updated_at.isoformat()}
     if payload["change"] == "withdrawn":
@@ -150,88 +123,10 @@ def _queue_deliveries(session: Session, partners: set[str], *, key: str, event: 
             status="pending", attempts=[], created_at=utcnow(),
         ).on_conflict_do_nothing(index_elements=["endpoint_id", "event_key"]))
         if result.rowcount:
-            outbox.enqueue(session, SEND_TOPIC, {"delivery_id": delivery_id}, dedupe_key=f"webhook:{delivery_id}:0",
-                           max_attempts=MAX_ATTEMPTS)
+            enqueue_send(session, delivery_id=delivery_id, endpoint_id=endpoint.id, run=0)
 
 
-@dataclass(frozen=True)
-class WebhookRequest:
-    delivery_id: str
-    url: str
-    body: bytes
-    headers: dict[str, str]
-    require_https: bool
-    allow_private: bool
-
-
-class AttemptFailed(Exception):
-    def __init__(self, attempt: dict[str, Any]) -> None:
-        super().__init__(attempt["error"])
-        self.attempt = attempt
-
-
-@outbox.sender(SEND_TOPIC)
-class WebhookSend:
-    """One attempt: prepare reads and signs, send POSTs with no transaction open, record stores the attempt."""
-
-    timeout = TIMEOUT_SECONDS
-
-    def prepare(self, session: Session, payload: dict[str, Any]) -> WebhookRequest | None:
-        delivery = session.get(WebhookDelivery, payload["delivery_id"])
-        if delivery is None or delivery.status == "succeeded":
-            return None
-        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-        if endpoint is None or endpoint.deleted_at is not None:
-            delivery.status = "failed"
-            session.add(delivery)
-            return None
-        if delivery.status != "pending":  # an operator revived its dead outbox message
-            delivery.status = "pending"
-            session.add(delivery)
-        settings = _settings()
-        secret = signing_keys.decrypt(settings, "webhook-secret", endpoint.secret_encrypted)
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        timestamp = int(time.time())
-        headers = {"content-type": "application/json", "user-agent": "Syndicate-Webhooks/1",
-                   "webhook-id": delivery.id, "webhook-timestamp": str(timestamp),
-                   "webhook-signature": sign(secret, delivery.id, timestamp, body)}
-        return WebhookRequest(delivery.id, endpoint.url, body, headers, require_https=settings.environment == "production",
-                              allow_private=settings.webhook_allow_private_networks)
-
-    def send(self, request: WebhookRequest) -> dict[str, Any]:
-        started = time.perf_counter()
-        attempt: dict[str, Any] = {"at": utcnow().isoformat(), "status_code": None, "error": None}
-        try:
-            target = resolve_for_send(request.url, require_https=request.require_https, allow_private=request.allow_private)
-            extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
-            with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
-                with client.stream("POST", target.url, content=request.body, extensions=extensions,
-                                   headers={**request.headers, "host": target.host_header}) as response:
-                    attempt["status_code"] = response.status_code  # the body is never read
-            if not 200 <= response.status_code < 300:
-                attempt["error"] = f"HTTP {response.status_code}"
-        except BadWebhookUrl as exc:
-            attempt["error"] = f"Refused: {exc.detail}"[:500]
-        except (httpx.HTTPError, OSError) as exc:
-            attempt["error"] = f"{type(exc).__name__}: {exc}"[:500]
-        attempt["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        if attempt["error"]:
-            raise AttemptFailed(attempt)
-        return attempt
-
-    def record(self, session: Session, payload: dict[str, Any], outcome: outbox.Outcome) -> None:
-        delivery = session.get(WebhookDelivery, payload["delivery_id"])
-        if delivery is None:
-            return
-        if outcome.ok:
-            attempt = outcome.result
-        else:
-            attempt = getattr(outcome.error, "attempt", None) or {
-                "at": utcnow().isoformat(), "status_code": None, "error": f"{type(outcome.error).__name__}: {outcome.error}"[:500]}
-        delivery.attempts = [*delivery.attempts, attempt]
-        if outcome.ok:
-            delivery.status, delivery.delivered_at = "succeeded", utcnow()
-        elif outcome.final:
-            delivery.status = "failed"
-            log.warning("webhook %s to %s failed %d times; giving up", delivery.id, outcome.request.url, outcome.attempt)
-        session.add(delivery)
+def enqueue_send(session: Session, *, delivery_id: str, endpoint_id: str, run: int | str) -> None:
+    """Queue the attempts to deliver one delivery (`run` tells apart a later run, e.g. after re-enabling)."""
+    outbox.enqueue(session, SEND_TOPIC, {"delivery_id": delivery_id}, dedupe_key=f"webhook:{delivery_id}:{run}",
+                   max_attempts=MAX_ATTEMPTS, lane=lane(endpoint_id))

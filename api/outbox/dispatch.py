@@ -11,9 +11,20 @@ Two kinds of handler:
   endpoint must never be waited on inside one.
 
 Between the steps the message stays leased to this worker (`locked_until`, `lease_token`): the
-lease is longer than the sender's timeout, a heartbeat renews it while `send` runs, and every step
+lease is short (`Capacity.lease`, seconds), a heartbeat renews it while `send` runs, and every step
 checks the lease is still its own, so no other worker takes the message meanwhile. If the process
-dies mid-send the lease runs out and another worker retries: handlers must be idempotent.
+dies mid-send the heartbeat stops, the lease runs out within seconds and another worker retries:
+handlers must be idempotent (a sender can record that an attempt started, to report it as
+interrupted when it sees it again).
+
+A drain delivers up to `Capacity.concurrency` messages at once and refills free slots while any are
+in flight, so one slow message never holds the others back. Messages enqueued with a `lane` (a
+partner's webhook endpoint, say) have at most `Capacity.per_lane` in flight across all workers: one
+lane's backlog or slow attempts never take every slot.
+
+Retries follow `backoff` unless the sender has a `retry_delay(attempts)` schedule (webhooks follow
+Standard Webhooks'); a failure whose exception carries `retry_after` (a timedelta, e.g. from a
+`Retry-After` header) is not retried before it.
 """
 
 from __future__ import annotations
@@ -22,11 +33,12 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, func, or_, update
 from sqlmodel import Session, select
 
 from api.core.db import session_scope, utcnow
@@ -36,11 +48,32 @@ log = logging.getLogger("syndicate.outbox")
 
 Handler = Callable[[Session, dict[str, Any]], None]
 
-# How long a claimed message stays reserved before its first step starts; each step re-extends it.
-LEASE = timedelta(minutes=2)
+# How long a claimed message stays reserved unless renewed: each step re-extends it and a heartbeat
+# renews it while a send runs, so a crashed worker's message is taken up again within seconds.
+LEASE = timedelta(seconds=10)
+HANDLER_LEASE = timedelta(minutes=2)
+# The PostgreSQL advisory lock that makes claims take turns (any fixed number unique to this use).
+CLAIM_LOCK = 0x5359_4E44_0B0C
+# While messages are in flight, a drain looks for new due ones this often to fill free slots.
+REFILL_SECONDS = 0.25
 BACKOFF_CAP = timedelta(hours=1)
 # E-mails and webhooks keep trying for this long (Stripe and Standard Webhooks retry for ~3 days).
 RETRY_WINDOW = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How much one drain delivers at once (settings `outbox_concurrency`, `outbox_concurrency_per_lane`,
+    `outbox_lease_seconds`)."""
+
+    concurrency: int = 8
+    per_lane: int = 2
+    lease: timedelta = LEASE
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Capacity:
+        return cls(settings.outbox_concurrency, settings.outbox_concurrency_per_lane,
+                   timedelta(seconds=settings.outbox_lease_seconds))
 
 
 @dataclass(frozen=True)
@@ -59,7 +92,7 @@ class Outcome:
 
 
 class Sender(Protocol):
-    timeout: float  # seconds a `send` may take; the lease is longer
+    timeout: float  # seconds a `send` may take
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> Any:
         """Read what the send needs (plain data, no ORM rows); None: nothing to send, the message is done."""
@@ -110,30 +143,46 @@ def attempts_within(window: timedelta) -> int:
     return attempts
 
 
-def _lease(spec: Sender) -> timedelta:
-    return max(LEASE, timedelta(seconds=3 * spec.timeout))
+def claim_statement(now: Any, limit: int, topics: set[str] | None, per_lane: int):
+    """Due, unleased messages, at most `per_lane` per lane counting those already in flight (leased) in
+    any worker; a message without a lane is its own lane."""
+    due = [OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
+           or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now)]  # type: ignore[union-attr]
+    if topics is not None:
+        due.append(OutboxMessage.topic.in_(sorted(topics)))  # type: ignore[attr-defined]
+    place = func.row_number().over(partition_by=func.coalesce(OutboxMessage.lane, OutboxMessage.id),
+                                   order_by=(OutboxMessage.next_attempt_at, OutboxMessage.id))
+    ranked = select(OutboxMessage.id, OutboxMessage.lane, OutboxMessage.next_attempt_at,
+                    place.label("place")).where(*due).subquery()
+    busy = (select(OutboxMessage.lane, func.count().label("in_flight"))
+            .where(OutboxMessage.status == "pending", OutboxMessage.lane.is_not(None),  # type: ignore[union-attr]
+                   OutboxMessage.locked_until >= now)  # type: ignore[operator]
+            .group_by(OutboxMessage.lane).subquery())
+    # A lane's n-th message in flight if claimed now; the lanes with the fewest in flight go first, so
+    # free slots reach an idle lane before a busy (or slow) one takes a second.
+    rank = ranked.c.place + func.coalesce(busy.c.in_flight, 0)
+    picked = (select(ranked.c.id).outerjoin(busy, busy.c.lane == ranked.c.lane)
+              .where(rank <= per_lane).order_by(rank, ranked.c.next_attempt_at).limit(limit))
+    return select(OutboxMessage.id, OutboxMessage.topic).where(OutboxMessage.id.in_(picked), *due)  # type: ignore[attr-defined]
 
 
-def _claim(engine: Engine, limit: int, topics: set[str] | None) -> tuple[str, list[tuple[str, str]]]:
-    now, token = utcnow(), secrets.token_hex(16)
+def _claim(engine: Engine, limit: int, topics: set[str] | None, capacity: Capacity) -> tuple[str, list[tuple[str, str]]]:
+    token = secrets.token_hex(16)
     with session_scope(engine) as session:
-        stmt = (
-            select(OutboxMessage.id, OutboxMessage.topic)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-            .where(or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now))  # type: ignore[union-attr]
-            .order_by(OutboxMessage.next_attempt_at)
-            .limit(limit)
-        )
-        if topics is not None:
-            stmt = stmt.where(OutboxMessage.topic.in_(sorted(topics)))  # type: ignore[attr-defined]
         if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        claimed = [(row[0], row[1]) for row in session.exec(stmt).all()]
-        if claimed:
-            session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_([c[0] for c in claimed]))  # type: ignore[attr-defined]
-                .values(locked_until=now + LEASE, lease_token=token)
-            )
+            # Claims take turns (each is one short statement pair), so each sees the leases the others
+            # committed: workers share the due messages out instead of racing for the same ones, and the
+            # per-lane counts hold across workers. (SQLite's BEGIN IMMEDIATE already serialises them.)
+            session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+        now = utcnow()
+        claimed = [(row[0], row[1]) for row in session.exec(claim_statement(now, limit, topics, capacity.per_lane)).all()]
+        # A handler runs inside one transaction that row-locks its message, so no heartbeat can renew
+        # its lease: it gets the long one. Senders' leases are short and renewed while they send.
+        for ids, lease in (([m for m, t in claimed if t in _senders], capacity.lease),
+                           ([m for m, t in claimed if t not in _senders], max(capacity.lease, HANDLER_LEASE))):
+            if ids:
+                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))  # type: ignore[attr-defined]
+                                .values(locked_until=now + lease, lease_token=token))
         return token, claimed
 
 
@@ -146,7 +195,14 @@ def _lock(session: Session, message_id: str, token: str) -> OutboxMessage | None
     return message
 
 
-def _settle(message: OutboxMessage, error: BaseException | None) -> None:
+def _retry_delay(spec: Sender | None, attempts: int, error: BaseException) -> timedelta:
+    schedule = getattr(spec, "retry_delay", None)
+    delay = schedule(attempts) if schedule is not None else backoff(attempts)
+    asked: timedelta | None = getattr(error, "retry_after", None)  # the receiver's "not before"
+    return max(delay, asked) if asked is not None else delay
+
+
+def _settle(message: OutboxMessage, error: BaseException | None, spec: Sender | None = None) -> None:
     message.attempts += 1
     message.locked_until = None
     message.lease_token = None
@@ -158,7 +214,7 @@ def _settle(message: OutboxMessage, error: BaseException | None) -> None:
         message.status = "dead"
         log.error("outbox %s (%s) gave up after %d attempts: %s", message.id, message.topic, message.attempts, error)
     else:
-        message.next_attempt_at = utcnow() + backoff(message.attempts)
+        message.next_attempt_at = utcnow() + _retry_delay(spec, message.attempts, error)
         log.warning("outbox %s (%s) attempt %d failed: %s", message.id, message.topic, message.attempts, error)
 
 
@@ -206,8 +262,7 @@ class _Heartbeat:
         self._thread.join()
 
 
-def _run_sender(engine: Engine, message_id: str, token: str, spec: Sender) -> bool:
-    lease = _lease(spec)
+def _run_sender(engine: Engine, message_id: str, token: str, spec: Sender, lease: timedelta) -> bool:
     with session_scope(engine) as session:
         message = _lock(session, message_id, token)
         if message is None:
@@ -219,7 +274,7 @@ def _run_sender(engine: Engine, message_id: str, token: str, spec: Sender) -> bo
             with session.begin_nested():
                 request = spec.prepare(session, payload)
         except Exception as exc:  # noqa: BLE001
-            _settle(message, exc)
+            _settle(message, exc, spec)
             return False
         if request is None:
             _settle(message, None)
@@ -245,19 +300,41 @@ def _run_sender(engine: Engine, message_id: str, token: str, spec: Sender) -> bo
         except Exception as exc:  # noqa: BLE001 - retried: senders are idempotent
             log.exception("outbox %s: recording the outcome failed", message_id)
             error = error or exc
-        _settle(message, error)
+        _settle(message, error, spec)
         return error is None
 
 
-def drain(engine: Engine, *, limit: int = 100, topics: set[str] | None = None) -> int:
-    """Deliver due messages; return how many were delivered. Safe to run in many workers at once."""
-    token, claimed = _claim(engine, limit, topics)
-    delivered = 0
-    for message_id, topic in claimed:
+def _deliver(engine: Engine, message_id: str, topic: str, token: str, lease: timedelta) -> bool:
+    try:
         spec = _senders.get(topic)
         if spec is not None:
-            delivered += _run_sender(engine, message_id, token, spec)
-        else:
-            delivered += _run_handler(engine, message_id, token, _handlers.get(topic))
-    return delivered
+            return _run_sender(engine, message_id, token, spec, lease)
+        return _run_handler(engine, message_id, token, _handlers.get(topic))
+    except Exception:  # noqa: BLE001 - e.g. the database went away; the lease runs out and it is retried
+        log.exception("outbox %s (%s): delivery failed", message_id, topic)
+        return False
+
+
+def drain(engine: Engine, *, limit: int = 100, topics: set[str] | None = None, capacity: Capacity = Capacity()) -> int:
+    """Deliver the messages due now, up to `capacity.concurrency` at once; return how many were delivered.
+
+    While any are in flight, free slots are filled with newly due messages (at most `limit` in all),
+    so a slow one never holds up the rest; it returns once nothing it started is in flight. Safe to
+    run in many workers at once."""
+    delivered = started = 0
+    in_flight: set[Future[bool]] = set()
+    with ThreadPoolExecutor(max_workers=capacity.concurrency, thread_name_prefix="outbox") as pool:
+        first = True
+        while True:
+            room = min(capacity.concurrency - len(in_flight), limit - started)
+            if room > 0 and (first or in_flight):
+                token, claimed = _claim(engine, room, topics, capacity)
+                in_flight.update(pool.submit(_deliver, engine, message_id, topic, token, capacity.lease)
+                                 for message_id, topic in claimed)
+                started += len(claimed)
+            first = False
+            if not in_flight:
+                return delivered
+            done, in_flight = wait(in_flight, timeout=REFILL_SECONDS, return_when=FIRST_COMPLETED)
+            delivered += sum(future.result() for future in done)
 

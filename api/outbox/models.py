@@ -19,11 +19,15 @@ class OutboxMessage(SQLModel, table=True):
         Index("ix_outbox_message_status_id", "status", "id"),
         Index("ix_outbox_message_topic_id", "topic", "id"),
         Index("ix_outbox_message_topic_status_id", "topic", "status", "id"),
+        # The claim counts each lane's messages in flight.
+        Index("ix_outbox_message_lane", "lane", "status"),
     )
 
     id: str = Field(default_factory=lambda: new_id("obx"), primary_key=True, max_length=40)
     topic: str = Field(max_length=60)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Messages sharing a lane (e.g. one partner webhook endpoint) have a bounded number in flight.
+    lane: str | None = Field(default=None, max_length=80)
     dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
     status: str = Field(default="pending", max_length=12)  # pending | done | dead
     attempts: int = 0

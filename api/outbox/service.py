@@ -21,7 +21,7 @@ from api.core.db import utcnow
 from api.core.errors import Conflict, Invalid, NotFound
 from api.core.pagination import keyset_page
 from api.outbox.dispatch import (  # noqa: F401 - the outbox's public interface
-    LEASE, RETRY_WINDOW, Handler, Outcome, Sender, attempts_within, backoff, drain, handler, sender,
+    LEASE, RETRY_WINDOW, Capacity, Handler, Outcome, Sender, attempts_within, backoff, drain, handler, sender,
 )
 from api.outbox.models import OutboxMessage
 
@@ -45,12 +45,13 @@ class BadOutboxStatus(Invalid):
 
 def enqueue(
     session: Session, topic: str, payload: dict[str, Any], *, dedupe_key: str | None = None,
-    delay: timedelta | None = None, max_attempts: int = 12,
+    delay: timedelta | None = None, max_attempts: int = 12, lane: str | None = None,
 ) -> None:
-    """Queue a message; with `dedupe_key`, a second message with the same key is dropped."""
+    """Queue a message; with `dedupe_key`, a second message with the same key is dropped. Messages
+    sharing a `lane` have a bounded number in flight at once (see dispatch.py)."""
     values = dict(
         id=OutboxMessage.model_fields["id"].default_factory(),  # type: ignore[misc]
-        topic=topic, payload=payload, dedupe_key=dedupe_key, status="pending", attempts=0,
+        topic=topic, payload=payload, dedupe_key=dedupe_key, lane=lane, status="pending", attempts=0,
         max_attempts=max_attempts, next_attempt_at=utcnow() + (delay or timedelta()), created_at=utcnow(),
     )
     dialect = session.get_bind().dialect.name

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.builders import make_api_key, make_article, make_licence, make_partner
+from tests.delivery.receivers import Answer, Misbehaving, Receiver
 
 
 @dataclass
@@ -46,9 +47,30 @@ def licensed(session) -> Setup:
 @pytest.fixture
 def allow_private_networks(settings, monkeypatch):
     """The receivers listen on 127.0.0.1, which webhooks may reach only when the setting says so."""
-    from api.delivery import webhooks
+    from api.delivery import webhook_send
 
     monkeypatch.setattr(settings, "webhook_allow_private_networks", True)
     # The worker's settings are the app's; another app built meanwhile (the OpenAPI render) replaces them.
-    monkeypatch.setattr(webhooks, "_configured", settings)
+    monkeypatch.setattr(webhook_send, "_configured", settings)
     return settings
+
+
+@pytest.fixture
+def receiver(allow_private_networks):
+    """Makes well-behaved endpoints: `receiver([500, (503, {"Retry-After": "60"})])` fails twice, then answers 204."""
+    created: list[Receiver] = []
+
+    def make(statuses: list[Answer]) -> Receiver:
+        created.append(Receiver(statuses))
+        return created[-1]
+
+    yield make
+    for r in created:
+        r.server.shutdown()
+
+
+@pytest.fixture
+def misbehaving(allow_private_networks):
+    servers = Misbehaving()
+    yield servers
+    servers.close()

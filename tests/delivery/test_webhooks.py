@@ -8,8 +8,6 @@ import hmac
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 from datetime import timedelta
 
 import pytest
@@ -22,48 +20,9 @@ from api.core.db import session_scope, utcnow
 from api.outbox import service as outbox
 from api.outbox.models import OutboxMessage
 from tests.builders import TEST_ACTOR, make_api_key, make_partner
+from tests.delivery.receivers import drain_everything_due
 import api.jobs  # noqa: F401  - registers the outbox handlers
 from tests.query_plans import statement_plan
-
-
-class Receiver:
-    """A real HTTP endpoint that answers with the queued status codes and keeps what it got."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.delay = 0.0  # seconds before answering, like a slow partner endpoint
-        self.in_post = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                receiver.in_post.set()
-                time.sleep(receiver.delay)
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def receiver(allow_private_networks):
-    created: list[Receiver] = []
-
-    def make(statuses: list[int]) -> Receiver:
-        created.append(Receiver(statuses))
-        return created[-1]
-
-    yield make
-    for r in created:
-        r.server.shutdown()
 
 
 def _verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -72,18 +31,6 @@ def _verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     return any(sig.split(",", 1)[1] == expected for sig in headers["webhook-signature"].split(" ") if sig.startswith("v1,"))
-
-
-def _drain_everything_due(engine) -> None:
-    """Run the worker until nothing is pending (or ten passes); retries are made due at once instead of
-    waiting. A failed attempt delivers nothing, so "drain returned 0" does not mean "nothing left"."""
-    for _ in range(10):
-        with session_scope(engine) as session:
-            due = session.execute(update(OutboxMessage).where(OutboxMessage.status == "pending")
-                                  .values(next_attempt_at=utcnow())).rowcount
-        if not due:
-            return
-        outbox.drain(engine)
 
 
 def test_endpoint_secret_is_shown_once_and_endpoints_are_private(client, session, licensed):
@@ -109,10 +56,10 @@ def test_correction_and_takedown_are_delivered_signed_and_retried(client, sessio
     catalogue.update_article(session, article.id, ArticleUpdate(headline="Corrected", correction_note="Name spelling"),
                              actor=TEST_ACTOR)
     session.commit()
-    _drain_everything_due(engine)
+    drain_everything_due(engine)
     catalogue.withdraw_article(session, article.id, reason="Legal", actor=TEST_ACTOR)
     session.commit()
-    _drain_everything_due(engine)
+    drain_everything_due(engine)
 
     assert len(hook.received) == 4  # two failures, then the correction, then the takedown
     for headers, body in hook.received:
@@ -144,7 +91,7 @@ def test_fan_out_reaches_only_partners_concerned_and_runs_once(client, session, 
 
     with session_scope(engine) as again:  # a redelivered fan-out creates nothing new
         fan_out(again, payload)
-    _drain_everything_due(engine)
+    drain_everything_due(engine)
     assert len(ours.received) == 1 and theirs.received == []
 
 
@@ -165,16 +112,15 @@ def _fail_until_dead(engine) -> int:
 def test_endpoint_that_never_answers_is_retried_for_days_then_failed_and_can_be_revived(
         client, session, engine, licensed, receiver):
     from api.audit.service import Actor
-    from api.delivery import webhooks
+    from api.delivery import webhook_send, webhooks
 
     hook = receiver([500] * webhooks.MAX_ATTEMPTS)
     created = client.post("/v1/webhook-endpoints", headers=licensed.key_headers, json={"url": hook.url}).json()
     catalogue.withdraw_article(session, licensed.articles[0].id, reason="Gone", actor=TEST_ACTOR)
     session.commit()
-    outbox.drain(engine)  # the fan-out
+    outbox.drain(engine, topics={"article.changed"})  # the fan-out only
     assert _fail_until_dead(engine) == webhooks.MAX_ATTEMPTS
-    assert webhooks.MAX_ATTEMPTS > 12 and sum((outbox.backoff(n) for n in range(1, webhooks.MAX_ATTEMPTS)),
-                                              timedelta()) >= timedelta(days=2, hours=23)
+    assert sum(webhook_send.SCHEDULE, timedelta()) > timedelta(days=3)  # Standard Webhooks: about three days
     [delivery] = client.get(f"/v1/webhook-endpoints/{created['id']}/deliveries", headers=licensed.key_headers).json()["items"]
     assert delivery["status"] == "failed" and len(delivery["attempts"]) == webhooks.MAX_ATTEMPTS
     assert {a["error"] for a in delivery["attempts"]} == {"HTTP 500"}
@@ -285,14 +231,14 @@ def test_the_address_is_checked_again_before_every_send(client, session, engine,
     monkeypatch.setattr(settings, "webhook_allow_private_networks", False)
     catalogue.withdraw_article(session, licensed.articles[0].id, reason="Gone", actor=TEST_ACTOR)
     session.commit()
-    _drain_everything_due(engine)
+    drain_everything_due(engine, passes=3)  # fewer than the attempts allowed: still pending
     assert hook.received == []
     [delivery] = client.get(f"/v1/webhook-endpoints/{created['id']}/deliveries", headers=licensed.key_headers).json()["items"]
     assert delivery["status"] == "pending" and delivery["attempts"]
     assert "localhost resolves to 127.0.0.1, which is a loopback address" in delivery["attempts"][0]["error"]
 
     monkeypatch.setattr(settings, "webhook_allow_private_networks", True)
-    _drain_everything_due(engine)
+    drain_everything_due(engine)
     assert len(hook.received) == 1
     assert hook.received[0][0]["host"] == f"localhost:{hook.server.server_address[1]}"  # pinned, but named
 

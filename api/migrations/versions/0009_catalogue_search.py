@@ -7,7 +7,7 @@ updated_at and published_at so a tag's listing walks (tag, key, article_id); the
 publication date gains id, the listing's tie-break.
 
 Revision ID: 0009_catalogue_search
-Revises: 0007_billing_cutoff
+Revises: 0008_webhooks
 """
 import sqlalchemy as sa
 from alembic import op
@@ -18,7 +18,7 @@ from api.catalogue.models import (
 )
 
 revision = "0009_catalogue_search"
-down_revision = "0007_billing_cutoff"
+down_revision = "0008_webhooks"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,87 @@
+"""Webhook endpoints after registration: secret rotation, re-enabling after `410 Gone`, the staff
+view of endpoints, and the events themselves in the OpenAPI `webhooks` section."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, FastAPI, Query
+
+from api.core.errors import BadCursor, Unauthenticated
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from api.core.problems import error_responses
+from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffWith
+from api.delivery import errors, service
+from api.delivery.schemas import (WEBHOOK_EVENTS, StaffWebhookEndpointPage, StaffWebhookEndpointRead, WebhookEndpointRead,
+                                  WebhookEndpointRotated)
+from api.staff.service import RoleRequired
+
+router = APIRouter()
+Licensing = StaffWith("licensing")
+
+
+@router.post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=WebhookEndpointRotated,
+             tags=["content"], summary="Rotate an endpoint's signing secret",
+             description="Returns a new `secret`, shown only in this response. Until `previous_secret_expires_at` "
+                         "(`SYNDICATE_WEBHOOK_SECRET_OVERLAP_HOURS` later, 24 h by default) every delivery carries two "
+                         "signatures in `webhook-signature`, space-separated (`v1,<new> v1,<old>`), so you can switch "
+                         "your verifier without missing a delivery.",
+             responses=error_responses(Unauthenticated, errors.WebhookEndpointNotFound))
+def rotate_secret(endpoint_id: str, partner: CurrentPartner, session: SessionDep,
+                  settings: SettingsDep) -> WebhookEndpointRotated:
+    endpoint, secret = service.rotate_secret(session, settings, endpoint_id=endpoint_id, partner_id=partner.id)
+    return WebhookEndpointRotated(**WebhookEndpointRead.model_validate(endpoint).model_dump(exclude={"status"}),
+                                  secret=secret)
+
+
+@router.post("/v1/webhook-endpoints/{endpoint_id}/enable", response_model=WebhookEndpointRead, tags=["content"],
+             summary="Enable an endpoint again",
+             description="An endpoint that answered `410 Gone` is disabled (`status: disabled`): nothing is sent to it "
+                         "and its deliveries are `held`. Enabling it sends the held deliveries. Enabling an enabled "
+                         "endpoint changes nothing.",
+             responses=error_responses(Unauthenticated, errors.WebhookEndpointNotFound))
+def enable_endpoint(endpoint_id: str, partner: CurrentPartner, session: SessionDep) -> WebhookEndpointRead:
+    return WebhookEndpointRead.model_validate(service.enable_endpoint(session, endpoint_id=endpoint_id,
+                                                                      partner_id=partner.id))
+
+
+@router.get("/v1/staff/webhook-endpoints", response_model=StaffWebhookEndpointPage, tags=["staff"],
+            summary="List partners' webhook endpoints",
+            description="Every partner's endpoints, newest first; `status=disabled` lists those that answered "
+                        "`410 Gone` and receive nothing until their partner enables them. Role `licensing`.",
+            responses=error_responses(Unauthenticated, RoleRequired, BadCursor))
+def staff_list_endpoints(
+    session: SessionDep, staff: Licensing,
+    status: Annotated[Literal["enabled", "disabled"] | None, Query(description="Only endpoints in this state.")] = None,
+    partner_id: Annotated[str | None, Query(max_length=40, description="Only this partner's endpoints.")] = None,
+    cursor: Annotated[str | None, Query(description="From `next_cursor` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> StaffWebhookEndpointPage:
+    rows, next_cursor = service.list_all_endpoints(session, status=status, partner_id=partner_id, cursor=cursor,
+                                                   limit=limit)
+    return StaffWebhookEndpointPage(items=[StaffWebhookEndpointRead.model_validate(r) for r in rows],
+                                    next_cursor=next_cursor)
+
+
+_EVENT_DESCRIPTION = (
+    "POSTed as JSON to each of your webhook endpoints, per Standard Webhooks: verify `webhook-signature` (one or, "
+    "after a rotation, two space-separated `v1,` HMAC-SHA256 signatures of `{webhook-id}.{webhook-timestamp}.{body}`) "
+    "with your `whsec_` secret, and use `webhook-id` to ignore a repeat. Answer 2xx within 15 s. Order events by "
+    "`data.version` (and `data.occurred_at`): retries can arrive after a later event. Failed attempts are retried "
+    "after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h (with jitter); `429`/`503` with `Retry-After` "
+    "are not retried sooner than asked; `410 Gone` disables the endpoint until you enable it again.")
+
+
+def document_events(app: FastAPI) -> None:
+    """Each event in the OpenAPI `webhooks` section, with its payload's schema and example."""
+    for event in WEBHOOK_EVENTS:
+        name = event.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+
+        def receive(body) -> None:  # documentation only: the app never serves it
+            """Documents one event."""
+
+        receive.__annotations__ = {"body": event, "return": None}
+
+        app.webhooks.post(name, summary=(event.__doc__ or name).strip().split("\n")[0], description=_EVENT_DESCRIPTION,
+                          operation_id=f"webhook_{name.replace('.', '_')}", tags=["content"],
+                          status_code=204)(receive)
