@@ -38,6 +38,7 @@ Cursor = Annotated[str | None, Query(description="From `next_cursor` of the prev
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 TOKEN_ERRORS = (errors.InvalidToken, errors.TokenRevoked, errors.LicenceNotActive, errors.RateLimited)
+JWKS_CACHE_CONTROL = "public, no-cache"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
@@ -107,8 +108,12 @@ def revoke_token(licence_id: str, jti: str, partner: CurrentPartner, session: Se
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, tags=["content"],
-            summary="Public keys that verify licence tokens")
-def jwks(session: SessionDep) -> Jwks:
+            summary="Public keys that verify licence tokens",
+            description="The keys that verify now; a retired key leaves at once. `Cache-Control: no-cache`: a cache "
+                        "must revalidate, so it never keeps a retired key alive.",
+            responses={200: {"headers": {"Cache-Control": _header("`public, no-cache`.")}}})
+def jwks(session: SessionDep, response: Response) -> Jwks:
+    response.headers["Cache-Control"] = JWKS_CACHE_CONTROL
     return Jwks(**published_keys(session))
 
 

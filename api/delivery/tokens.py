@@ -8,6 +8,7 @@ every request by the caller, so it takes effect at once.
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -69,23 +70,32 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self._keys: dict[str, tuple[str, object]] = {}
+        self._verify_until: dict[str, float] = {}
         self._cache: OrderedDict[str, Claims] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def load_keys(self, rows: list[SigningKey]) -> None:
-        self._keys = {row.kid: (row.algorithm, jwk.construct(dict(row.public_jwk), row.algorithm)) for row in rows}
+        keys = {row.kid: (row.algorithm, jwk.construct(dict(row.public_jwk), row.algorithm)) for row in rows}
+        # A retired key stops verifying at `verify_until` even if nothing reloads the keys by then.
+        # Deadlines first: a thread verifying meanwhile never sees a key without its deadline.
+        self._verify_until = {row.kid: row.verify_until.timestamp() if row.verify_until else math.inf for row in rows}
+        self._keys = keys
         self._cache.clear()
 
     def knows(self, kid: str) -> bool:
         return kid in self._keys
 
+    def _key_verifies(self, kid: str, now: float) -> bool:
+        return now < self._verify_until.get(kid, -math.inf)
+
     def cached(self, raw: str) -> Claims | None:
-        """The claims of an already-verified token that is still within its validity window."""
+        """The claims of an already-verified token that is still within its validity window and
+        whose key still verifies (a cache filled before a reload must not outlive the key)."""
         claims = self._cache.get(raw)
         if claims is not None:
             now = time.time()
-            if claims.nbf <= now < claims.exp:
+            if claims.nbf <= now < claims.exp and self._key_verifies(claims.kid, now):
                 return claims
         return None
 
@@ -108,7 +118,7 @@ class TokenVerifier:
             return claims
         kid = self.kid_of(raw)
         pinned = self._keys.get(kid)
-        if pinned is None:
+        if pinned is None or not self._key_verifies(kid, time.time()):
             raise InvalidToken(f"The token was signed with an unknown or retired key ({kid}); mint a new token.")
         algorithm, key = pinned
         if jwt.get_unverified_header(raw).get("alg") != algorithm:
