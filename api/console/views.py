@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 
 from api.core.config import Settings
 from api.core.errors import Invalid, SyndicateError, Unauthenticated
-from api.staff import service as staff_service
+from api.staff import permissions, service as staff_service
 from api.staff.models import StaffUser
 
 SESSION_COOKIE = "syndicate_console"
@@ -92,6 +92,10 @@ class Staff:
     session_id: str
     csrf: str
     settings: Settings = field(repr=False)
+
+    def may(self, permission: str) -> bool:
+        """Whether the staff permission table (api/staff/permissions.py) grants `permission`: for templates."""
+        return permissions.allows(self.user, permission)
 
     def can(self, *roles: str) -> bool:
         """The API's own role rule (`require_role`), asked without raising."""

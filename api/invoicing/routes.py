@@ -10,7 +10,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Forbidden, Unauthenticated
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, EngineDep, SessionDep, SettingsDep, StaffWith
+from api.deps import CurrentPartner, EngineDep, SessionDep, SettingsDep, StaffMay
 from api.invoicing import periods, webhooks
 from api.invoicing import service as invoicing
 from api.invoicing.models import Invoice, InvoiceStatus
@@ -21,7 +21,7 @@ from api.invoicing.schemas import (
 from billing import build_backend
 
 router = APIRouter(tags=["billing"])
-Finance = StaffWith("finance")
+Finance = StaffMay("invoices")
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
