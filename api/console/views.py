@@ -98,7 +98,8 @@ class Staff:
         return permissions.allows(self.user, permission)
 
     def can(self, *roles: str) -> bool:
-        """The API's own role rule (`require_role`), asked without raising."""
+        """The API's own role rule (`require_role`), asked without raising. Pages and templates ask
+        `may(permission)`: a role check outside the permission table is not least privilege."""
         try:
             staff_service.require_role(self.user, roles)
         except staff_service.RoleRequired:
@@ -129,6 +130,7 @@ def check_csrf(staff: Staff, sent: str | None) -> None:
 
 
 def require(staff: Staff, *roles: str) -> None:
+    """Role-level; console pages name a permission instead (`ConsoleStaffMay`, api/console/deps.py)."""
     try:
         staff_service.require_role(staff.user, roles)
     except staff_service.RoleRequired as exc:
