@@ -28,6 +28,7 @@ from api.delivery.models import LicenceToken, SigningKey
 from api.licensing.models import Licence
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "lic", "scope", "iat", "nbf", "exp", "jti")
+_NEVER = -math.inf  # the deadline of a key that is not loaded
 _OPTIONS = {"require_" + c: True for c in ("aud", "iss", "sub", "iat", "nbf", "exp", "jti")} | {"leeway": 0}
 
 
@@ -86,16 +87,13 @@ class TokenVerifier:
     def knows(self, kid: str) -> bool:
         return kid in self._keys
 
-    def _key_verifies(self, kid: str, now: float) -> bool:
-        return now < self._verify_until.get(kid, -math.inf)
-
     def cached(self, raw: str) -> Claims | None:
         """The claims of an already-verified token that is still within its validity window and
         whose key still verifies (a cache filled before a reload must not outlive the key)."""
         claims = self._cache.get(raw)
         if claims is not None:
             now = time.time()
-            if claims.nbf <= now < claims.exp and self._key_verifies(claims.kid, now):
+            if claims.nbf <= now < claims.exp and now < self._verify_until.get(claims.kid, _NEVER):
                 return claims
         return None
 
@@ -118,7 +116,7 @@ class TokenVerifier:
             return claims
         kid = self.kid_of(raw)
         pinned = self._keys.get(kid)
-        if pinned is None or not self._key_verifies(kid, time.time()):
+        if pinned is None or time.time() >= self._verify_until.get(kid, _NEVER):
             raise InvalidToken(f"The token was signed with an unknown or retired key ({kid}); mint a new token.")
         algorithm, key = pinned
         if jwt.get_unverified_header(raw).get("alg") != algorithm:
