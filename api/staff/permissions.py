@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, Permission] = {
     # admins only
     "staff": Permission((), "manage staff accounts"),
     "outbox": Permission((), "see and retry outgoing messages"),
+    "signing-keys": Permission((), "retire licence-token signing keys"),
 }
 
 assert all(set(p.roles) <= set(ROLES) for p in PERMISSIONS.values()), "a permission names an unknown role"

@@ -21,6 +21,7 @@ from api.cli import app as cli
 from api.core.db import session_scope
 from api.delivery import keys, service, tokens
 from api.delivery.runtime import POLL_SECONDS
+from tests.builders import staff_headers
 from tests.conftest import cli_runner
 from tests.delivery.conftest import bearer
 
@@ -174,3 +175,23 @@ def test_a_key_stops_verifying_at_its_deadline_without_a_reload(client, licensed
     for token in (minted["token"], uncached):
         refused = client.get(article, headers=bearer(token))
         assert refused.status_code == 401 and refused.json()["type"] == "/problems/invalid-token"
+
+
+def test_an_admin_retires_a_key_over_the_staff_api(client, session, licensed, engine) -> None:
+    minted = client.post(f"/v1/licences/{licensed.licence.id}/tokens", headers=licensed.key_headers).json()
+    admin = staff_headers(client, session, roles=["admin"])
+    licensing = staff_headers(client, session, roles=["licensing"])
+    url = f"/v1/staff/signing-keys/{minted['kid']}/retire"
+    refused = client.post(url, headers=licensing)
+    assert refused.status_code == 403 and refused.json()["permission"] == "signing-keys"
+    missing = client.post("/v1/staff/signing-keys/kid_nobody/retire", headers=admin)
+    assert missing.status_code == 404 and missing.json()["type"] == "/problems/signing-key-not-found"
+    retired = client.post(url, headers=admin)
+    assert retired.status_code == 200, retired.text
+    assert retired.json()["kid"] == minted["kid"] and retired.json()["verify_until"] == retired.json()["retired_at"]
+    article = f"/v1/content/articles/{licensed.articles[0].id}"
+    assert client.get(article, headers=bearer(minted["token"])).status_code == 401
+    assert minted["kid"] not in {k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]}
+    with session_scope(engine) as s:
+        [entry] = s.exec(select(AuditEntry).where(AuditEntry.action == "signing_key.retired")).all()
+        assert entry.actor_type == "staff" and entry.object_id == minted["kid"]
