@@ -15,7 +15,7 @@ from api.core.db import read_only
 from api.core.errors import Unauthenticated
 from api.partners.keys import authenticate_key
 from api.partners.models import ApiKey, Partner
-from api.staff import service as staff_service
+from api.staff import permissions, service as staff_service
 from api.staff.models import StaffUser
 
 
@@ -102,14 +102,25 @@ def get_staff_auth(
 CurrentStaffAuth = Annotated[StaffAuth, Depends(get_staff_auth)]
 
 
-def StaffWith(*roles: str):  # noqa: N802 - reads as a type in signatures: `staff: StaffWith("licensing")`
-    """A staff user holding one of `roles` (admins hold every role)."""
+def StaffMay(permission: str):  # noqa: N802 - reads as a type in signatures: `staff: StaffMay("invoices")`
+    """A staff user whose roles grant `permission`, from the one table in api/staff/permissions.py
+    (403 `/problems/role-required` otherwise). Every staff route names one."""
+    permissions.permission(permission)  # an unknown name fails at import, not on the first request
+
+    def dependency(auth: CurrentStaffAuth) -> StaffUser:
+        permissions.require(auth.user, permission)
+        return auth.user
+
+    dependency.permission = permission  # type: ignore[attr-defined] - read by the permission-matrix test
+    return Annotated[StaffUser, Depends(dependency)]
+
+
+def StaffWith(*roles: str):  # noqa: N802
+    """A staff user holding one of `roles` (admins hold every role). Prefer `StaffMay`: a route that
+    checks roles directly is outside the permission table, and the permission-matrix test says so."""
 
     def dependency(auth: CurrentStaffAuth) -> StaffUser:
         staff_service.require_role(auth.user, roles)
         return auth.user
 
     return Annotated[StaffUser, Depends(dependency)]
-
-
-AnyStaff = StaffWith("admin", "licensing", "finance", "editor")

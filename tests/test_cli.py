@@ -54,6 +54,7 @@ DB_COMMANDS = [
     ["partners", "list"],
     ["licences", "expire"],
     ["keys", "list"],
+    ["keys", "retire", "kid_x"],
     ["billing", "reconcile"],
     ["worker", "--once"],
 ]

@@ -24,11 +24,11 @@ from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
 from api.core.times import UTCTime
-from api.deps import ReadSessionDep, SessionDep, SettingsDep, StaffWith
+from api.deps import ReadSessionDep, SessionDep, SettingsDep, StaffMay
 from api.staff.service import RoleRequired
 
 router = APIRouter(tags=["catalogue"])
-Editor = StaffWith("editor")
+Editor = StaffMay("articles")
 STAFF_ERRORS = (Unauthenticated, RoleRequired)
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 

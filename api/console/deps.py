@@ -12,6 +12,7 @@ from api.console import views
 from api.console.views import Staff
 from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
+from api.staff import permissions
 
 
 def current_staff(request: Request, session: SessionDep, settings: SettingsDep) -> Staff:
@@ -27,6 +28,36 @@ def posting_staff(staff: ConsoleStaff, csrf_token: Annotated[str | None, Form()]
 
 
 PostingStaff = Annotated[Staff, Depends(posting_staff)]
+
+
+def _refuse_unless(staff: Staff, permission: str) -> Staff:
+    try:
+        permissions.require(staff.user, permission)
+    except SyndicateError as exc:
+        raise views.ConsoleRefusal(views.error_message(exc)) from None
+    return staff
+
+
+def ConsoleStaffMay(permission: str):  # noqa: N802 - reads as a type: `staff: ConsoleStaffMay("invoices")`
+    """A console page for staff whose roles grant `permission` (the API's table, api/staff/permissions.py)."""
+    permissions.permission(permission)
+
+    def dependency(staff: ConsoleStaff) -> Staff:
+        return _refuse_unless(staff, permission)
+
+    dependency.permission = permission  # type: ignore[attr-defined] - read by the permission-matrix test
+    return Annotated[Staff, Depends(dependency)]
+
+
+def PostingStaffMay(permission: str):  # noqa: N802
+    """A console form post (CSRF checked) for staff whose roles grant `permission`."""
+    permissions.permission(permission)
+
+    def dependency(staff: PostingStaff) -> Staff:
+        return _refuse_unless(staff, permission)
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return Annotated[Staff, Depends(dependency)]
 
 
 def found(lookup: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

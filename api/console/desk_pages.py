@@ -1,5 +1,6 @@
 """Console pages for finance and the desk: invoices with mark-paid (finance), partners with
-verify/suspend (licensing; any staff may look), and the audit trail (any staff)."""
+verify/suspend (licensing; finance may look), and the audit trail (licensing). Permissions as in
+the API (api/staff/permissions.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.console import views
-from api.console.deps import ConsoleStaff, PostingStaff, attempt, found
+from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
 from api.console.views import Staff
 from api.core.errors import Invalid, SyndicateError
 from api.deps import SessionDep
@@ -39,16 +40,14 @@ def _invoices_page(request: Request, session, staff: Staff, *, status: str, curs
 
 
 @router.get("/invoices", response_class=HTMLResponse)
-def invoices_page(request: Request, staff: ConsoleStaff, session: SessionDep, status: str = "any",
+def invoices_page(request: Request, staff: ConsoleStaffMay("invoices"), session: SessionDep, status: str = "any",
                   cursor: str | None = None) -> HTMLResponse:
-    views.require(staff, "finance")
     return _invoices_page(request, session, staff, status=status, cursor=cursor)
 
 
 @router.post("/invoices/{invoice_id}/mark-paid", response_class=HTMLResponse)
-def mark_paid(request: Request, invoice_id: str, staff: PostingStaff, session: SessionDep,
+def mark_paid(request: Request, invoice_id: str, staff: PostingStaffMay("invoices"), session: SessionDep,
               reference: Annotated[str, Form()] = ""):
-    views.require(staff, "finance")
 
     def act() -> None:
         if not reference.strip():
@@ -74,13 +73,12 @@ def _partners_page(request: Request, session, staff: Staff, *, status: str, curs
 
 
 @router.get("/partners", response_class=HTMLResponse)
-def partners_page(request: Request, staff: ConsoleStaff, session: SessionDep, status: str = "any",
+def partners_page(request: Request, staff: ConsoleStaffMay("partner-details"), session: SessionDep, status: str = "any",
                   cursor: str | None = None) -> HTMLResponse:
     return _partners_page(request, session, staff, status=status, cursor=cursor)
 
 
 def _set_status(request: Request, session, staff: Staff, partner_id: str, change, done: str, reason: str):
-    views.require(staff, "licensing")
     error = attempt(session, lambda: change(session, partner_id, actor=Actor("staff", staff.user.id),
                                             reason=reason.strip() or None))
     if error:
@@ -89,19 +87,19 @@ def _set_status(request: Request, session, staff: Staff, partner_id: str, change
 
 
 @router.post("/partners/{partner_id}/verify", response_class=HTMLResponse)
-def verify(request: Request, partner_id: str, staff: PostingStaff, session: SessionDep,
+def verify(request: Request, partner_id: str, staff: PostingStaffMay("partners"), session: SessionDep,
            reason: Annotated[str, Form()] = ""):
     return _set_status(request, session, staff, partner_id, partners.verify_partner, "active", reason)
 
 
 @router.post("/partners/{partner_id}/suspend", response_class=HTMLResponse)
-def suspend(request: Request, partner_id: str, staff: PostingStaff, session: SessionDep,
+def suspend(request: Request, partner_id: str, staff: PostingStaffMay("partners"), session: SessionDep,
             reason: Annotated[str, Form()] = ""):
     return _set_status(request, session, staff, partner_id, partners.suspend_partner, "suspended", reason)
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, staff: ConsoleStaff, session: SessionDep, object_type: str = "", object_id: str = "",
+def audit_page(request: Request, staff: ConsoleStaffMay("audit"), session: SessionDep, object_type: str = "", object_id: str = "",
                partner_id: str = "", cursor: str | None = None) -> HTMLResponse:
     attempt_error = None
     try:

@@ -1,5 +1,5 @@
 """Console pages for the licensing desk: the request queue, a request with its decision forms,
-and licences with revocation. Roles as in the API: `licensing` (admins pass)."""
+and licences with revocation. Permission `licensing`, as in the API (api/staff/permissions.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article
 from api.console import views
-from api.console.deps import ConsoleStaff, PostingStaff, attempt, found
+from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
 from api.console.views import Staff
 from api.core.errors import NotFound, SyndicateError
 from api.deps import SessionDep
@@ -21,7 +21,8 @@ from api.licensing.states import LicenceState, RequestState
 from api.partners import service as partners
 
 router = APIRouter()
-LICENSING = ("licensing",)
+Licensing = ConsoleStaffMay("licensing")
+LicensingPost = PostingStaffMay("licensing")
 DONE = {"approved": "Approved: the licence is granted.", "rejected": "Rejected: the partner is told the reason.",
         "countered": "Counter-offer sent to the partner.", "revoked": "Licence revoked."}
 PAST = {"approve": "approved", "reject": "rejected", "counter": "countered"}
@@ -32,9 +33,8 @@ def _partner_names(session, ids) -> dict[str, str]:
 
 
 @router.get("/requests", response_class=HTMLResponse)
-def queue(request: Request, staff: ConsoleStaff, session: SessionDep, state: str = "in_review",
+def queue(request: Request, staff: Licensing, session: SessionDep, state: str = "in_review",
           sort: str = "age", cursor: str | None = None) -> HTMLResponse:
-    views.require(staff, *LICENSING)
     chosen = RequestState(state) if state in RequestState.__members__ else None
     rows, next_cursor = found(licensing.list_queue, session, state=chosen, sort="value" if sort == "value" else "age",
                                             cursor=cursor, limit=25)
@@ -64,13 +64,11 @@ def _request_page(request: Request, session, staff: Staff, request_id: str, *, e
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
-def request_page(request: Request, request_id: str, staff: ConsoleStaff, session: SessionDep) -> HTMLResponse:
-    views.require(staff, *LICENSING)
+def request_page(request: Request, request_id: str, staff: Licensing, session: SessionDep) -> HTMLResponse:
     return _request_page(request, session, staff, request_id)
 
 
 def _decide(request: Request, session, staff: Staff, request_id: str, form: str, values: dict, action) -> Response:
-    views.require(staff, *LICENSING)
     error = attempt(session, action)
     if error:
         return _request_page(request, session, staff, request_id, error=error, form=form, values=values)
@@ -78,7 +76,7 @@ def _decide(request: Request, session, staff: Staff, request_id: str, form: str,
 
 
 @router.post("/requests/{request_id}/approve", response_class=HTMLResponse)
-def approve(request: Request, request_id: str, staff: PostingStaff, session: SessionDep,
+def approve(request: Request, request_id: str, staff: LicensingPost, session: SessionDep,
             amount: Annotated[str, Form()] = "", conditions: Annotated[str, Form()] = ""):
     def act() -> None:
         row = found(licensing.get_request, session, request_id)
@@ -89,7 +87,7 @@ def approve(request: Request, request_id: str, staff: PostingStaff, session: Ses
 
 
 @router.post("/requests/{request_id}/reject", response_class=HTMLResponse)
-def reject(request: Request, request_id: str, staff: PostingStaff, session: SessionDep,
+def reject(request: Request, request_id: str, staff: LicensingPost, session: SessionDep,
            reason: Annotated[str, Form()] = ""):
     def act() -> None:
         licensing.reject(session, request_id, actor=Actor("staff", staff.user.id), reason=reason)
@@ -98,7 +96,7 @@ def reject(request: Request, request_id: str, staff: PostingStaff, session: Sess
 
 
 @router.post("/requests/{request_id}/counter", response_class=HTMLResponse)
-def counter(request: Request, request_id: str, staff: PostingStaff, session: SessionDep,
+def counter(request: Request, request_id: str, staff: LicensingPost, session: SessionDep,
             amount: Annotated[str, Form()] = "", conditions: Annotated[str, Form()] = "",
             message: Annotated[str, Form()] = ""):
     def act() -> None:
@@ -125,16 +123,14 @@ def _licences_page(request: Request, session, staff: Staff, *, state: str, curso
 
 
 @router.get("/licences", response_class=HTMLResponse)
-def licences_page(request: Request, staff: ConsoleStaff, session: SessionDep, state: str = "any",
+def licences_page(request: Request, staff: Licensing, session: SessionDep, state: str = "any",
                   cursor: str | None = None) -> HTMLResponse:
-    views.require(staff, *LICENSING)
     return _licences_page(request, session, staff, state=state, cursor=cursor)
 
 
 @router.post("/licences/{licence_id}/revoke", response_class=HTMLResponse)
-def revoke(request: Request, licence_id: str, staff: PostingStaff, session: SessionDep,
+def revoke(request: Request, licence_id: str, staff: LicensingPost, session: SessionDep,
            reason: Annotated[str, Form()] = ""):
-    views.require(staff, *LICENSING)
     error = attempt(session, lambda: licensing.revoke_licence(session, licence_id, reason=reason,
                                                               actor=Actor("staff", staff.user.id)))
     if error:

@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 
 from api.core.config import Settings
 from api.core.errors import Invalid, SyndicateError, Unauthenticated
-from api.staff import service as staff_service
+from api.staff import permissions, service as staff_service
 from api.staff.models import StaffUser
 
 SESSION_COOKIE = "syndicate_console"
@@ -93,8 +93,13 @@ class Staff:
     csrf: str
     settings: Settings = field(repr=False)
 
+    def may(self, permission: str) -> bool:
+        """Whether the staff permission table (api/staff/permissions.py) grants `permission`: for templates."""
+        return permissions.allows(self.user, permission)
+
     def can(self, *roles: str) -> bool:
-        """The API's own role rule (`require_role`), asked without raising."""
+        """The API's own role rule (`require_role`), asked without raising. Pages and templates ask
+        `may(permission)`: a role check outside the permission table is not least privilege."""
         try:
             staff_service.require_role(self.user, roles)
         except staff_service.RoleRequired:
@@ -125,6 +130,7 @@ def check_csrf(staff: Staff, sent: str | None) -> None:
 
 
 def require(staff: Staff, *roles: str) -> None:
+    """Role-level; console pages name a permission instead (`ConsoleStaffMay`, api/console/deps.py)."""
     try:
         staff_service.require_role(staff.user, roles)
     except staff_service.RoleRequired as exc:

@@ -35,6 +35,11 @@ class TokenNotFound(NotFound):
     title = "No such token"
 
 
+class SigningKeyNotFound(NotFound):
+    slug = "signing-key-not-found"
+    title = "No such signing key"
+
+
 class ContentArticleNotFound(NotFound):
     slug = "content-not-found"
     title = "No such article"

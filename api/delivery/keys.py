@@ -18,8 +18,10 @@ from jose import jwk
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from api.audit import service as audit
 from api.core.config import Settings
 from api.core.db import new_id, utcnow
+from api.delivery.errors import SigningKeyNotFound
 from api.delivery.models import SigningKey
 
 ALGORITHM = "ES256"
@@ -73,6 +75,31 @@ def rotate(session: Session, settings: Settings) -> SigningKey:
         old.verify_until = now + lifetime
         session.add(old)
     return create_key(session, settings)
+
+
+def retire(session: Session, settings: Settings, kid: str, *, actor: audit.Actor) -> SigningKey:
+    """Stop `kid` verifying now (a leaked or unwanted key): its tokens are refused in every process
+    within the delivery poll and the JWKS no longer lists it. Retiring the signing key starts a new one."""
+    key = session.get(SigningKey, kid)
+    if key is None:
+        raise SigningKeyNotFound(f"No signing key {kid}; `syndicate keys list` shows the keys that verify.")
+    now = utcnow()
+    if key.verify_until is not None and key.verify_until <= now:
+        return key  # already retired: nothing to change, nothing to audit
+    was_signing = key.retired_at is None
+    before = {"signing": was_signing, "verify_until": key.verify_until.isoformat() if key.verify_until else None}
+    key.retired_at = key.retired_at or now
+    key.verify_until = now
+    session.add(key)
+    session.flush()
+    from api.delivery.invalidation import bump
+
+    bump(session, "key")  # every process reloads its verification keys (and drops tokens verified with this one)
+    audit.record(session, actor=actor, action="signing_key.retired", object_type="signing_key", object_id=kid,
+                 before=before, after={"signing": False, "verify_until": now.isoformat()})
+    if was_signing:
+        create_key(session, settings)
+    return key
 
 
 def verification_keys(session: Session) -> list[SigningKey]:

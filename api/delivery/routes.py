@@ -12,12 +12,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.audit.service import Actor
 from api.core.db import make_engine
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
-from api.deps import CurrentPartner, SessionDep, SettingsDep
+from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMay
 from api.delivery import errors, render, service, webhook_routes, webhook_send
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
@@ -25,9 +26,10 @@ from api.delivery.keys import jwks as published_keys
 from api.delivery.runtime import DeliveryRuntime, Outcome
 from api.delivery.feeds import FEED_TYPES
 from api.delivery.schemas import (NINJS_EXAMPLE, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
-                                  TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
+                                  SigningKeyRead, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
                                   WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointPage, WebhookEndpointRead)
 from api.licensing.service import LicenceNotFound
+from api.staff.service import RoleRequired
 
 router = APIRouter()
 
@@ -39,6 +41,7 @@ Cursor = Annotated[str | None, Query(description="From `next_cursor` of the prev
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 TOKEN_ERRORS = (errors.InvalidToken, errors.TokenRevoked, errors.LicenceNotActive, errors.RateLimited)
+JWKS_CACHE_CONTROL = "public, no-cache"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
@@ -108,9 +111,24 @@ def revoke_token(licence_id: str, jti: str, partner: CurrentPartner, session: Se
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, tags=["content"],
-            summary="Public keys that verify licence tokens")
-def jwks(session: SessionDep) -> Jwks:
+            summary="Public keys that verify licence tokens",
+            description="The keys that verify now; a retired key leaves at once. `Cache-Control: no-cache`: a cache "
+                        "must revalidate, so it never keeps a retired key alive.",
+            responses={200: {"headers": {"Cache-Control": _header("`public, no-cache`.")}}})
+def jwks(session: SessionDep, response: Response) -> Jwks:
+    response.headers["Cache-Control"] = JWKS_CACHE_CONTROL
     return Jwks(**published_keys(session))
+
+
+@router.post("/v1/staff/signing-keys/{kid}/retire", response_model=SigningKeyRead, tags=["staff"],
+             summary="Retire a signing key now",
+             description="For a leaked or unwanted key: every API process refuses its tokens within a second and the "
+                         "JWKS drops it; retiring the key that signs starts a new one. Role `admin`; audited. "
+                         "Also `syndicate keys retire KID`.",
+             responses=error_responses(Unauthenticated, RoleRequired, errors.SigningKeyNotFound))
+def retire_signing_key(kid: str, admin: StaffMay("signing-keys"), session: SessionDep,
+                       settings: SettingsDep) -> SigningKeyRead:
+    return SigningKeyRead.model_validate(service.retire_key(session, settings, kid=kid, actor=Actor("staff", admin.id)))
 
 
 # --- content (licence token) ---------------------------------------------------------------------

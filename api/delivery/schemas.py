@@ -56,6 +56,17 @@ class TokenInfo(BaseModel):
     revoked_at: datetime | None = Field(default=None, description="Set once the token is revoked (always present).")
 
 
+class SigningKeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "kid": "kid_01jd7w3m5q8k2r4t6v8x0z2b4d", "algorithm": "ES256", "created_at": "2026-11-01T09:00:00Z",
+        "retired_at": "2026-12-02T06:30:00Z", "verify_until": "2026-12-02T06:30:00Z"}]})
+    kid: str
+    algorithm: str
+    created_at: datetime
+    retired_at: datetime | None = Field(description="When it stopped signing new tokens.")
+    verify_until: datetime | None = Field(description="When its tokens stop verifying; null while it signs.")
+
+
 class Jwks(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"keys": [{
         "kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",

@@ -15,12 +15,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from api.catalogue.models import Article, ArticleStatus
+from api.audit.service import Actor
 from api.core.config import Settings
 from api.core.db import utcnow
 from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_page
 from api.delivery import invalidation, keys as signing_keys, tokens, webhooks
 from api.delivery.errors import CannotMintToken, TokenNotFound, WebhookEndpointNotFound
-from api.delivery.models import BeaconSighting, LicenceToken, WebhookDelivery, WebhookEndpoint
+from api.delivery.models import BeaconSighting, LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import LicenceView
 from api.delivery.webhook_urls import BadWebhookUrl, check_registration  # noqa: F401 - routes name service.BadWebhookUrl
 from api.licensing.service import get_licence
@@ -63,6 +64,10 @@ def revoke_token(session: Session, *, licence_id: str, partner_id: str, jti: str
 
 def rotate_keys(session: Session, settings: Settings) -> str:
     return signing_keys.rotate(session, settings).kid
+
+
+def retire_key(session: Session, settings: Settings, *, kid: str, actor: Actor) -> SigningKey:
+    return signing_keys.retire(session, settings, kid, actor=actor)
 
 
 # --- feeds ---------------------------------------------------------------------------------------

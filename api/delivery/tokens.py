@@ -8,6 +8,7 @@ every request by the caller, so it takes effect at once.
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -27,6 +28,7 @@ from api.delivery.models import LicenceToken, SigningKey
 from api.licensing.models import Licence
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "lic", "scope", "iat", "nbf", "exp", "jti")
+_NEVER = -math.inf  # the deadline of a key that is not loaded
 _OPTIONS = {"require_" + c: True for c in ("aud", "iss", "sub", "iat", "nbf", "exp", "jti")} | {"leeway": 0}
 
 
@@ -69,23 +71,29 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self._keys: dict[str, tuple[str, object]] = {}
+        self._verify_until: dict[str, float] = {}
         self._cache: OrderedDict[str, Claims] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def load_keys(self, rows: list[SigningKey]) -> None:
-        self._keys = {row.kid: (row.algorithm, jwk.construct(dict(row.public_jwk), row.algorithm)) for row in rows}
+        keys = {row.kid: (row.algorithm, jwk.construct(dict(row.public_jwk), row.algorithm)) for row in rows}
+        # A retired key stops verifying at `verify_until` even if nothing reloads the keys by then.
+        # Deadlines first: a thread verifying meanwhile never sees a key without its deadline.
+        self._verify_until = {row.kid: row.verify_until.timestamp() if row.verify_until else math.inf for row in rows}
+        self._keys = keys
         self._cache.clear()
 
     def knows(self, kid: str) -> bool:
         return kid in self._keys
 
     def cached(self, raw: str) -> Claims | None:
-        """The claims of an already-verified token that is still within its validity window."""
+        """The claims of an already-verified token that is still within its validity window and
+        whose key still verifies (a cache filled before a reload must not outlive the key)."""
         claims = self._cache.get(raw)
         if claims is not None:
             now = time.time()
-            if claims.nbf <= now < claims.exp:
+            if claims.nbf <= now < claims.exp and now < self._verify_until.get(claims.kid, _NEVER):
                 return claims
         return None
 
@@ -108,7 +116,7 @@ class TokenVerifier:
             return claims
         kid = self.kid_of(raw)
         pinned = self._keys.get(kid)
-        if pinned is None:
+        if pinned is None or time.time() >= self._verify_until.get(kid, _NEVER):
             raise InvalidToken(f"The token was signed with an unknown or retired key ({kid}); mint a new token.")
         algorithm, key = pinned
         if jwt.get_unverified_header(raw).get("alg") != algorithm:

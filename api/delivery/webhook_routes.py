@@ -10,14 +10,14 @@ from fastapi import APIRouter, FastAPI, Query
 from api.core.errors import BadCursor, Unauthenticated
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffWith
+from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMay
 from api.delivery import errors, service
 from api.delivery.schemas import (WEBHOOK_EVENTS, StaffWebhookEndpointPage, StaffWebhookEndpointRead, WebhookEndpointRead,
                                   WebhookEndpointRotated)
 from api.staff.service import RoleRequired
 
 router = APIRouter()
-Licensing = StaffWith("licensing")
+PartnerDesk = StaffMay("partners")
 
 
 @router.post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=WebhookEndpointRotated,
@@ -51,7 +51,7 @@ def enable_endpoint(endpoint_id: str, partner: CurrentPartner, session: SessionD
                         "`410 Gone` and receive nothing until their partner enables them. Role `licensing`.",
             responses=error_responses(Unauthenticated, RoleRequired, BadCursor))
 def staff_list_endpoints(
-    session: SessionDep, staff: Licensing,
+    session: SessionDep, staff: PartnerDesk,
     status: Annotated[Literal["enabled", "disabled"] | None, Query(description="Only endpoints in this state.")] = None,
     partner_id: Annotated[str | None, Query(max_length=40, description="Only this partner's endpoints.")] = None,
     cursor: Annotated[str | None, Query(description="From `next_cursor` of the previous page.")] = None,

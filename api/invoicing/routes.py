@@ -10,7 +10,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Forbidden, Unauthenticated
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, EngineDep, ReadSessionDep, SessionDep, SettingsDep, StaffWith
+from api.deps import CurrentPartner, EngineDep, ReadSessionDep, SessionDep, SettingsDep, StaffMay
 from api.core import idempotency
 from api.core.errors import IdempotencyKeyReused, ValidationFailed
 from api.invoicing import cutoffs, periods, webhooks
@@ -25,7 +25,7 @@ from api.invoicing.schemas import (
 from billing import build_backend
 
 router = APIRouter(tags=["billing"])
-Finance = StaffWith("finance")
+Finance = StaffMay("invoices")
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]

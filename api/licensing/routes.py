@@ -16,7 +16,7 @@ from api.core.errors import (
 )
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, OptionalPartner, SessionDep, SettingsDep, StaffWith
+from api.deps import CurrentPartner, OptionalPartner, SessionDep, SettingsDep, StaffMay
 from api.licensing import errors, licences_routes
 from api.licensing import service
 from api.licensing.models import LicenceRequest
@@ -42,7 +42,7 @@ def install(app: FastAPI) -> None:
 # `router` is what the app includes; it is assembled at the bottom of this module.
 router = APIRouter()
 licensing = APIRouter(tags=["licensing"])
-Licensing = StaffWith("licensing")
+Licensing = StaffMay("licensing")
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]

@@ -10,13 +10,13 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import SessionDep, StaffWith
+from api.deps import SessionDep, StaffMay
 from api.outbox import service
 from api.outbox.schemas import OutboxMessagePage, OutboxMessageRead
 from api.staff.service import RoleRequired
 
 router = APIRouter(prefix="/v1/staff/outbox", tags=["staff"])
-Admin = StaffWith("admin")
+Admin = StaffMay("outbox")
 
 
 @router.get("", response_model=OutboxMessagePage, summary="List outbox messages",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Query, status
 from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
-from api.deps import AnyStaff, CurrentPartner, SessionDep, StaffWith
+from api.deps import CurrentPartner, SessionDep, StaffMay
 from api.partners import keys, notifications, service
 from api.partners.deps import RegistrationLimiter, RegistrationRateLimited, limit_registrations
 from api.partners.models import Partner, PartnerStatus
@@ -21,7 +21,8 @@ from api.partners.schemas import (
 from api.staff.service import RoleRequired
 
 router = APIRouter(tags=["partners"])
-Licensing = StaffWith("licensing")
+Licensing = StaffMay("partners")
+PartnerReader = StaffMay("partner-details")
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 
@@ -173,10 +174,10 @@ def staff_create_partner(body: StaffPartnerCreate, staff: Licensing, session: Se
 
 
 @router.get("/v1/staff/partners", response_model=PartnerPage, summary="List partners (staff)",
-            description="Newest first; filter by `status` (e.g. `pending` for the verification queue).",
+            description="Roles `licensing` or `finance`. Newest first; filter by `status` (e.g. `pending` for the verification queue).",
             responses=error_responses(*_STAFF_AUTH, BadCursor, ValidationFailed))
 def staff_list_partners(
-    staff: AnyStaff, session: SessionDep, status_filter: Annotated[PartnerStatus | None, Query(alias="status")] = None,
+    staff: PartnerReader, session: SessionDep, status_filter: Annotated[PartnerStatus | None, Query(alias="status")] = None,
     cursor: Cursor = None, limit: Limit = 50,
 ) -> PartnerPage:
     rows, next_cursor = service.list_partners(session, status=status_filter, cursor=cursor, limit=limit)
@@ -184,8 +185,9 @@ def staff_list_partners(
 
 
 @router.get("/v1/staff/partners/{partner_id}", response_model=PartnerDetail, summary="One partner (staff)",
+            description="Roles `licensing` or `finance` (its billing details).",
             responses=error_responses(*_STAFF_AUTH, service.PartnerNotFound))
-def staff_get_partner(partner_id: str, staff: AnyStaff, session: SessionDep) -> PartnerDetail:
+def staff_get_partner(partner_id: str, staff: PartnerReader, session: SessionDep) -> PartnerDetail:
     return _detail(session, service.get_partner(session, partner_id))
 
 
@@ -206,8 +208,9 @@ def staff_suspend_partner(partner_id: str, staff: Licensing, session: SessionDep
 
 
 @router.get("/v1/staff/partners/{partner_id}/api-keys", response_model=ApiKeyPage, summary="A partner's API keys (staff)",
+            description="Role `licensing`.",
             responses=error_responses(*_STAFF_AUTH, service.PartnerNotFound, BadCursor, ValidationFailed))
-def staff_list_api_keys(partner_id: str, staff: AnyStaff, session: SessionDep, cursor: Cursor = None,
+def staff_list_api_keys(partner_id: str, staff: Licensing, session: SessionDep, cursor: Cursor = None,
                         limit: Limit = 50) -> ApiKeyPage:
     partner = service.get_partner(session, partner_id)
     rows, next_cursor = keys.list_keys(session, partner_id=partner.id, cursor=cursor, limit=limit)

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Query
 from api.core.db import utcnow
 from api.core.errors import Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
-from api.deps import SessionDep, StaffWith
+from api.deps import SessionDep, StaffMay
 from api.reports import service
 from api.reports.schemas import RevenueReport, UsageReport
 from api.staff.service import RoleRequired
 
 router = APIRouter(prefix="/v1/staff/reports", tags=["reports"])
-Reader = StaffWith("finance", "licensing")
+Revenue = StaffMay("revenue")
+Usage = StaffMay("usage")
 ERRORS = error_responses(service.BadReportRange, service.ReportRangeTooLong, ValidationFailed, Unauthenticated,
                          RoleRequired)
 
@@ -29,9 +30,9 @@ To = Annotated[date | None, Query(description="First day NOT counted (UTC), afte
 @router.get("/revenue", response_model=RevenueReport, response_model_by_alias=True, summary="Revenue report",
             description="Paid invoices by month and currency for [`from`, `to`), with what is outstanding and "
                         "overdue today. Defaults: the last twelve months up to the end of this month. "
-                        "Roles: finance, licensing or admin.",
+                        "Roles: finance or admin.",
             responses=ERRORS)
-def revenue(session: SessionDep, staff: Reader, from_: From = None, to: To = None) -> RevenueReport:
+def revenue(session: SessionDep, staff: Revenue, from_: From = None, to: To = None) -> RevenueReport:
     end = to or service.month_of(utcnow().date())[1]
     start = from_ or end.replace(year=end.year - 1)
     return service.revenue(session, start=start, end=end)
@@ -41,7 +42,7 @@ def revenue(session: SessionDep, staff: Reader, from_: From = None, to: To = Non
             description="Deliveries and billable republications for [`from`, `to`), by partner, by licence, and the "
                         "most used articles. Defaults: this calendar month. Roles: finance, licensing or admin.",
             responses=ERRORS)
-def usage(session: SessionDep, staff: Reader, from_: From = None, to: To = None,
+def usage(session: SessionDep, staff: Usage, from_: From = None, to: To = None,
           limit: Annotated[int, Query(ge=1, le=500, description="Rows in each ranking.")] = 20) -> UsageReport:
     this_month = service.month_of(utcnow().date())
     start, end = from_ or this_month[0], to or this_month[1]

@@ -8,13 +8,13 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
-from api.deps import CurrentStaffAuth, SessionDep, SettingsDep, StaffWith
+from api.deps import CurrentStaffAuth, SessionDep, SettingsDep, StaffMay
 from api.staff import service
 from api.staff.deps import limit_logins
 from api.staff.schemas import STAFF_READ_EXAMPLE, StaffCreate, StaffLogin, StaffRead, StaffToken, StaffUpdate
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
-Admin = StaffWith("admin")
+Admin = StaffMay("staff")
 AUTH_ERRORS = (Unauthenticated,)
 ADMIN_ERRORS = (Unauthenticated, service.RoleRequired)
 

@@ -19,7 +19,9 @@ def test_partner_lifecycle_is_audited_and_readable_by_staff(client, session) -> 
     second = client.post("/v1/partners/me/api-keys", headers=headers, json={"name": "spare"}).json()
     assert client.delete(f"/v1/partners/me/api-keys/{first_key['id']}", headers=headers).status_code == 200
 
-    response = client.get("/v1/staff/audit", headers=finance, params={"partner_id": partner_id})
+    refused = client.get("/v1/staff/audit", headers=finance, params={"partner_id": partner_id})
+    assert refused.status_code == 403 and refused.json()["type"] == "/problems/role-required"
+    response = client.get("/v1/staff/audit", headers=licensing, params={"partner_id": partner_id})
     assert response.status_code == 200, response.text
     page = response.json()
     # Newest first.
@@ -31,11 +33,11 @@ def test_partner_lifecycle_is_audited_and_readable_by_staff(client, session) -> 
     assert verified["actor_type"] == "staff" and verified["actor_id"].startswith("stf")
     assert verified["before"] == {"status": "pending"} and verified["after"] == {"status": "active", "reason": "Known outlet"}
 
-    keys_only = client.get("/v1/staff/audit", headers=finance, params={"object_type": "api_key", "object_id": first_key["id"]})
+    keys_only = client.get("/v1/staff/audit", headers=licensing, params={"object_type": "api_key", "object_id": first_key["id"]})
     assert actions(keys_only.json()) == ["api_key.revoked", "api_key.created"]
 
-    first_page = client.get("/v1/staff/audit", headers=finance, params={"partner_id": partner_id, "limit": 2}).json()
-    rest = client.get("/v1/staff/audit", headers=finance,
+    first_page = client.get("/v1/staff/audit", headers=licensing, params={"partner_id": partner_id, "limit": 2}).json()
+    rest = client.get("/v1/staff/audit", headers=licensing,
                       params={"partner_id": partner_id, "cursor": first_page["next_cursor"]}).json()
     assert actions(first_page) + actions(rest) == actions(page)
     assert second["id"] in {e["object_id"] for e in page["items"]}
@@ -64,6 +66,6 @@ def test_partner_sees_only_its_own_entries_without_staff_names(client, session) 
 def test_audit_needs_authentication_and_a_valid_cursor(client, session) -> None:
     assert client.get("/v1/staff/audit").status_code == 401
     assert client.get("/v1/audit").status_code == 401
-    editor = staff_headers(client, session, roles=["editor"])
-    bad = client.get("/v1/staff/audit", headers=editor, params={"cursor": "not-a-cursor"})
+    licensing = staff_headers(client, session, roles=["licensing"])
+    bad = client.get("/v1/staff/audit", headers=licensing, params={"cursor": "not-a-cursor"})
     assert bad.status_code == 422 and bad.json()["type"] == "/problems/bad-cursor"

@@ -158,11 +158,13 @@ def test_staff_create_list_verify_suspend(client, session) -> None:
     made = created.json()
     assert made["partner"]["status"] == "active" and made["api_key"]["key"].startswith("synd_")
 
-    queue = client.get("/v1/staff/partners", headers=editor, params={"status": "pending"})
+    assert client.get("/v1/staff/partners", headers=editor).status_code == 403  # articles are an editor's work
+    finance = staff_headers(client, session, roles=["finance"])  # reads partners for their billing details
+    queue = client.get("/v1/staff/partners", headers=finance, params={"status": "pending"})
     assert queue.status_code == 200 and [p["id"] for p in queue.json()["items"]] == [pending["id"]]
-    everyone = client.get("/v1/staff/partners", headers=editor).json()["items"]
+    everyone = client.get("/v1/staff/partners", headers=finance).json()["items"]
     assert [p["id"] for p in everyone] == [made["partner"]["id"], pending["id"]]  # newest first
-    bad = client.get("/v1/staff/partners", headers=editor, params={"status": "gone"})
+    bad = client.get("/v1/staff/partners", headers=finance, params={"status": "gone"})
     assert bad.status_code == 422 and bad.json()["type"] == "/problems/validation"
 
     assert client.post(f"/v1/staff/partners/{pending['id']}/verify", headers=editor).status_code == 403
@@ -175,9 +177,10 @@ def test_staff_create_list_verify_suspend(client, session) -> None:
     assert suspended.status_code == 200 and suspended.json()["status"] == "suspended"
     assert client.get("/v1/partners/me", headers={"X-API-Key": key}).status_code == 401
 
-    detail = client.get(f"/v1/staff/partners/{pending['id']}", headers=editor)
+    assert client.get(f"/v1/staff/partners/{pending['id']}", headers=editor).status_code == 403
+    detail = client.get(f"/v1/staff/partners/{pending['id']}", headers=finance)
     assert detail.status_code == 200 and detail.json()["contacts"][0]["name"] == "Amira Haddad"
-    missing = client.get("/v1/staff/partners/ptn_missing", headers=editor)
+    missing = client.get("/v1/staff/partners/ptn_missing", headers=finance)
     assert missing.status_code == 404 and missing.json()["type"] == "/problems/partner-not-found"
 
 
@@ -187,7 +190,9 @@ def test_staff_manage_a_partners_keys(client, session) -> None:
     registered = register(client)
     partner_id, leaked = registered["partner"]["id"], registered["api_key"]
 
-    listed = client.get(f"/v1/staff/partners/{partner_id}/api-keys", headers=finance)
+    refused = client.get(f"/v1/staff/partners/{partner_id}/api-keys", headers=finance)  # not finance's work
+    assert refused.status_code == 403 and refused.json()["permission"] == "partners"
+    listed = client.get(f"/v1/staff/partners/{partner_id}/api-keys", headers=licensing)
     assert listed.status_code == 200 and [k["prefix"] for k in listed.json()["items"]] == [leaked["prefix"]]
     assert client.post(f"/v1/staff/partners/{partner_id}/api-keys", headers=finance, json={"name": "x"}).status_code == 403
 
@@ -202,7 +207,7 @@ def test_staff_manage_a_partners_keys(client, session) -> None:
     other = register(client, billing_email="b@other.example", contacts=[])["partner"]["id"]
     wrong = client.delete(f"/v1/staff/partners/{other}/api-keys/{leaked['id']}", headers=licensing)
     assert wrong.status_code == 404 and wrong.json()["type"] == "/problems/api-key-not-found"
-    missing = client.get("/v1/staff/partners/ptn_nope/api-keys", headers=finance)
+    missing = client.get("/v1/staff/partners/ptn_nope/api-keys", headers=licensing)
     assert missing.status_code == 404 and missing.json()["type"] == "/problems/partner-not-found"
 
 
