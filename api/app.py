@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.core import body_limit
 from api.core.config import Settings, get_settings
 from api.core.db import make_engine
 from api.core.middleware import RequestIdMiddleware
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         install = getattr(module, "install", None)
         if install:
             install(app)
+    body_limit.install(app, max_body_bytes=settings.max_body_bytes, max_import_body_bytes=settings.max_import_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     openapi_doc.install(app)
     return app
