@@ -44,7 +44,10 @@ Licensing = StaffWith("licensing")
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Any unique string, e.g. a UUID.")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", description="Any unique string, e.g. a UUID: 1 to 255 printable ASCII characters.",
+    # Documented, not enforced here: idempotency.claim answers a bad key with a 400 problem.
+    json_schema_extra={"maxLength": idempotency.MAX_KEY_LENGTH, "minLength": 1, "pattern": idempotency.KEY_PATTERN})]
 
 TERMS_ERRORS = (
     errors.EmptyScope, errors.ScopeMismatch, errors.UnknownArticle, errors.WithdrawnArticle, errors.ArticleNotLicensable,
