@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.catalogue.models import ArticleStatus
+from api.core.fields import BODY_HTML_MAX_LENGTH, HttpUrl
 from api.core.times import UTCTime
 
 
@@ -21,7 +22,8 @@ def _not_blank(value: str) -> str:
 
 # Field types shared by create and update, so both validate alike.
 Headline = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)]
-Tags = Annotated[list[str], AfterValidator(_clean_tags)]
+Tags = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50), AfterValidator(_clean_tags)]
+Authors = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)]
 
 
 class AssetCreate(BaseModel):
@@ -64,10 +66,10 @@ class ArticleCreate(BaseModel):
     external_id: str | None = Field(default=None, max_length=500)
     headline: Headline
     standfirst: str | None = Field(default=None, max_length=2000)
-    body_html: str = Field(min_length=1, description="HTML; sanitised on the way in.")
+    body_html: str = Field(min_length=1, max_length=BODY_HTML_MAX_LENGTH, description="HTML; sanitised on the way in.")
     byline: str | None = Field(default=None, max_length=500)
-    authors: list[str] = Field(default_factory=list)
-    canonical_url: AnyHttpUrl
+    authors: Authors = Field(default_factory=list)
+    canonical_url: HttpUrl
     slug: str | None = Field(default=None, max_length=300, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
     section: str | None = Field(default=None, max_length=100)
     tags: Tags = Field(default_factory=list)
@@ -100,9 +102,9 @@ class ArticleUpdate(BaseModel):
     ]})
     headline: Headline | None = None
     standfirst: str | None = Field(default=None, max_length=2000)
-    body_html: str | None = Field(default=None, min_length=1)
+    body_html: str | None = Field(default=None, min_length=1, max_length=BODY_HTML_MAX_LENGTH)
     byline: str | None = Field(default=None, max_length=500)
-    authors: list[str] | None = None
+    authors: Authors | None = None
     section: str | None = Field(default=None, max_length=100)
     tags: Tags | None = None
     language: str | None = Field(default=None, max_length=35)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.core.fields import HttpUrl
 from api.core.pagination import Page
 
 TOKEN_EXAMPLE = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtpZF8wMWpkLi4uIiwidHlwIjoiSldUIn0.eyJpc3MiOiJzeW5kaWNhdGUiLCJ..."
@@ -174,7 +175,7 @@ class FeedPage(BaseModel):
 class WebhookEndpointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "url": "https://cms.outlet.example/hooks/syndicate", "description": "Corrections and takedowns"}]})
-    url: AnyHttpUrl
+    url: HttpUrl
     description: str | None = Field(default=None, max_length=500)
 
 
