@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from api.catalogue.models import ArticleStatus
 from api.core.fields import BODY_HTML_MAX_LENGTH, HttpUrl
@@ -32,7 +32,7 @@ class AssetCreate(BaseModel):
     url: str | None = Field(default=None, max_length=1000)
     caption: str | None = Field(default=None, max_length=2000)
     credit: str | None = Field(default=None, max_length=300)
-    relicensable: bool | None = Field(
+    relicensable: StrictBool | None = Field(
         default=None, description="Omit to decide from the credit: agency and wire credits are not relicensable."
     )
 
@@ -77,7 +77,7 @@ class ArticleCreate(BaseModel):
     published_at: UTCTime | None = None
     status: ArticleStatus = ArticleStatus.published
     embargo_until: UTCTime | None = None
-    licensable: bool = True
+    licensable: StrictBool = True
     assets: list[AssetCreate] = Field(default_factory=list)
     correction_note: str | None = Field(default=None, max_length=2000)
 
@@ -109,7 +109,7 @@ class ArticleUpdate(BaseModel):
     tags: Tags | None = None
     language: str | None = Field(default=None, max_length=35)
     embargo_until: UTCTime | None = None
-    licensable: bool | None = None
+    licensable: StrictBool | None = None
     assets: list[AssetCreate] | None = None
     correction_note: str | None = Field(default=None, max_length=2000, description="Shown to licensees as a correction.")
 

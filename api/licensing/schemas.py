@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.core.fields import Code, HttpUrl, Id, short_text
 from api.core.pagination import Page
+from api.core.times import AwareTime
 from api.licensing.models import BillingMode, ScopeKind, Use
 from api.licensing.quotes import TermsInput
 from api.licensing.ratecard import DEFAULT_RATE_CARD, RateCard
@@ -37,10 +38,10 @@ class TermsBody(BaseModel):
     use: Use
     territories: list[Code] = Field(min_length=1, max_length=250, description="ISO 3166-1 alpha-2 codes.")
     language: str = Field(default="en", max_length=35, description="BCP 47 tag of the published language.")
-    translation: bool = Field(default=False, description="True when you translate the article into `language`.")
-    starts_at: AwareDatetime | None = Field(default=None, description="Defaults to now; today or later.")
+    translation: StrictBool = Field(default=False, description="True when you translate the article into `language`.")
+    starts_at: AwareTime | None = Field(default=None, description="Defaults to now; today or later.")
     period_months: int | None = Field(default=None, ge=1, description="Either this or `ends_at`.")
-    ends_at: AwareDatetime | None = None
+    ends_at: AwareTime | None = None
     audience_size: int = Field(description="Monthly readers, viewers or listeners.")
     billing_mode: BillingMode | None = Field(
         default=None, description="Feeds: `subscription` (default) or `usage` (per article used). One-off for articles.")
@@ -293,9 +294,9 @@ MAX_AMOUNTS_DESCRIPTION = (
 class AutoApprovalRuleBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    enabled: bool | None = None
-    require_verified_partner: bool | None = None
-    require_standard_terms: bool | None = Field(default=None, description="No notes and no conditions.")
+    enabled: StrictBool | None = None
+    require_verified_partner: StrictBool | None = None
+    require_standard_terms: StrictBool | None = Field(default=None, description="No notes and no conditions.")
     uses: list[Use] | None = Field(default=None, description="Empty: any use.")
     scopes: list[ScopeKind] | None = Field(default=None, description="Empty: any scope.")
     billing_modes: list[BillingMode] | None = Field(

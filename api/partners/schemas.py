@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from api.core.fields import WEBSITE_MAX_LENGTH, Email, http_url
 from api.core.pagination import Page
@@ -45,7 +45,7 @@ class ContactCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: Email
     role: str | None = Field(default=None, max_length=100)
-    notify: bool = Field(default=True, description="Send this contact licensing notifications.")
+    notify: StrictBool = Field(default=True, description="Send this contact licensing notifications.")
 
     _name = field_validator("name")(_clean_name)
 
@@ -57,7 +57,7 @@ class ContactUpdate(BaseModel):
     name: str = Field(default=None, min_length=1, max_length=200)
     email: Email = Field(default=None)
     role: str | None = Field(default=None, max_length=100)
-    notify: bool = Field(default=None)
+    notify: StrictBool = Field(default=None)
 
     _name = field_validator("name")(_clean_name)
 
@@ -88,7 +88,7 @@ class PartnerCreate(BaseModel):
 
 class StaffPartnerCreate(PartnerCreate):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**_PARTNER_EXAMPLE, "verified": True}]})
-    verified: bool = Field(default=True, description="Create the partner already verified (`active`).")
+    verified: StrictBool = Field(default=True, description="Create the partner already verified (`active`).")
 
 
 class PartnerUpdate(BaseModel):

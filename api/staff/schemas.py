@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.core.fields import Email, short_text
 
@@ -40,7 +40,7 @@ class StaffUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"roles": ["licensing", "finance"]}, {"roles": ["editor"], "active": False}]})
     roles: list[Role] = Field(min_length=1, max_length=len(ROLES))
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 STAFF_READ_EXAMPLE = {
