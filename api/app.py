@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.core import body_limit
 from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
 from api.core.config import Settings, get_settings
 from api.core.db import make_engine
@@ -138,7 +139,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         install = getattr(module, "install", None)
         if install:
             install(app)
+    # The last added runs first: rate limits, then the body cap, then the capacity gate, so a refused
+    # request costs neither a read of its body nor a place inside the app.
     app.add_middleware(CapacityGate, settings=settings)
+    body_limit.install(app, max_body_bytes=settings.max_body_bytes, max_import_body_bytes=settings.max_import_body_bytes)
     app.add_middleware(ApiRateLimitMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)
     # Outermost: the client address every limit counts by is the peer's, or X-Forwarded-For's when

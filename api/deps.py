@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api.core import idempotency
 from api.core.config import Settings
 from api.core.db import read_only
 from api.core.errors import Unauthenticated
@@ -124,3 +125,10 @@ def StaffWith(*roles: str):  # noqa: N802
         return auth.user
 
     return Annotated[StaffUser, Depends(dependency)]
+
+
+# The `Idempotency-Key` header of every POST that creates money or licences, stated once.
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", description="Any unique string, e.g. a UUID: 1 to 255 printable ASCII characters.",
+    # Documented, not enforced here: idempotency.claim answers a bad key with a 400 problem.
+    json_schema_extra={"maxLength": idempotency.MAX_KEY_LENGTH, "minLength": 1, "pattern": idempotency.KEY_PATTERN})]

@@ -46,12 +46,6 @@ class UnsupportedImportMediaType(SyndicateError):
     status = 415
 
 
-class DocumentTooLarge(SyndicateError):
-    slug = "document-too-large"
-    title = "The document is too large to import"
-    status = 413
-
-
 class UndecodableDocument(Invalid):
     slug = "document-not-utf8"
     title = "The document is not UTF-8 text"

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from api.audit.service import Actor
 from api.catalogue import service
 from api.catalogue.errors import (
-    ArticleNotFound, ArticleWithdrawn, CanonicalUrlRequired, CanonicalUrlTaken, DocumentTooLarge, EmptyArticleBody,
+    ArticleNotFound, ArticleWithdrawn, CanonicalUrlRequired, CanonicalUrlTaken, EmptyArticleBody,
     EmptyDocument, InvalidArticle, MalformedJson, MissingHeadline, UndecodableDocument, UnknownImportFormat,
     UnsupportedImportMediaType,
 )
@@ -20,7 +20,7 @@ from api.catalogue.schemas import (
     SUMMARY_EXAMPLE, ArticleCreate, ArticleRead, ArticleSummary, ArticleUpdate, ArticleWithdraw, AssetRead, ImportReport,
     ImportResult,
 )
-from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
+from api.core.errors import BadCursor, PayloadTooLarge, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
 from api.core.times import UTCTime
@@ -30,9 +30,6 @@ from api.staff.service import RoleRequired
 router = APIRouter(tags=["catalogue"])
 Editor = StaffMay("articles")
 STAFF_ERRORS = (Unauthenticated, RoleRequired)
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
-
-
 def _read(session: Session, article: Article) -> ArticleRead:
     assets = [AssetRead.model_validate(a) for a in service.get_assets(session, article.id)]
     return ArticleRead.model_validate(article).model_copy(update={"assets": assets})
@@ -100,13 +97,8 @@ def create_article(body: ArticleCreate, session: SessionDep, staff: Editor, resp
 
 
 async def _raw_document(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
-        raise DocumentTooLarge(f"The document is {declared} bytes; the limit is {MAX_IMPORT_BYTES}. Split it up.")
-    body = await request.body()
-    if len(body) > MAX_IMPORT_BYTES:
-        raise DocumentTooLarge(f"The document is {len(body)} bytes; the limit is {MAX_IMPORT_BYTES}. Split it up.")
-    return body
+    # Larger than SYNDICATE_MAX_IMPORT_BODY_BYTES is refused with a 413 by api.core.body_limit before this runs.
+    return await request.body()
 
 
 _IMPORT_BODY: dict[str, Any] = {
@@ -149,7 +141,7 @@ _IMPORT_BODY: dict[str, Any] = {
     openapi_extra=_IMPORT_BODY,
     responses=error_responses(MalformedJson, EmptyDocument, MissingHeadline, EmptyArticleBody, InvalidArticle,
                               CanonicalUrlRequired, UnknownImportFormat, UndecodableDocument, UnsupportedImportMediaType,
-                              DocumentTooLarge, CanonicalUrlTaken, ArticleWithdrawn, ValidationFailed, *STAFF_ERRORS),
+                              PayloadTooLarge, CanonicalUrlTaken, ArticleWithdrawn, ValidationFailed, *STAFF_ERRORS),
 )
 def import_document(
     request: Request, session: SessionDep, settings: SettingsDep, staff: Editor,

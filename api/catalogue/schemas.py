@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from api.catalogue.models import ArticleStatus
+from api.core.fields import BODY_HTML_MAX_LENGTH, HttpUrl
 from api.core.times import UTCTime
 
 
@@ -21,7 +22,8 @@ def _not_blank(value: str) -> str:
 
 # Field types shared by create and update, so both validate alike.
 Headline = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)]
-Tags = Annotated[list[str], AfterValidator(_clean_tags)]
+Tags = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50), AfterValidator(_clean_tags)]
+Authors = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)]
 
 
 class AssetCreate(BaseModel):
@@ -30,7 +32,7 @@ class AssetCreate(BaseModel):
     url: str | None = Field(default=None, max_length=1000)
     caption: str | None = Field(default=None, max_length=2000)
     credit: str | None = Field(default=None, max_length=300)
-    relicensable: bool | None = Field(
+    relicensable: StrictBool | None = Field(
         default=None, description="Omit to decide from the credit: agency and wire credits are not relicensable."
     )
 
@@ -64,10 +66,10 @@ class ArticleCreate(BaseModel):
     external_id: str | None = Field(default=None, max_length=500)
     headline: Headline
     standfirst: str | None = Field(default=None, max_length=2000)
-    body_html: str = Field(min_length=1, description="HTML; sanitised on the way in.")
+    body_html: str = Field(min_length=1, max_length=BODY_HTML_MAX_LENGTH, description="HTML; sanitised on the way in.")
     byline: str | None = Field(default=None, max_length=500)
-    authors: list[str] = Field(default_factory=list)
-    canonical_url: AnyHttpUrl
+    authors: Authors = Field(default_factory=list)
+    canonical_url: HttpUrl
     slug: str | None = Field(default=None, max_length=300, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
     section: str | None = Field(default=None, max_length=100)
     tags: Tags = Field(default_factory=list)
@@ -75,7 +77,7 @@ class ArticleCreate(BaseModel):
     published_at: UTCTime | None = None
     status: ArticleStatus = ArticleStatus.published
     embargo_until: UTCTime | None = None
-    licensable: bool = True
+    licensable: StrictBool = True
     assets: list[AssetCreate] = Field(default_factory=list)
     correction_note: str | None = Field(default=None, max_length=2000)
 
@@ -100,14 +102,14 @@ class ArticleUpdate(BaseModel):
     ]})
     headline: Headline | None = None
     standfirst: str | None = Field(default=None, max_length=2000)
-    body_html: str | None = Field(default=None, min_length=1)
+    body_html: str | None = Field(default=None, min_length=1, max_length=BODY_HTML_MAX_LENGTH)
     byline: str | None = Field(default=None, max_length=500)
-    authors: list[str] | None = None
+    authors: Authors | None = None
     section: str | None = Field(default=None, max_length=100)
     tags: Tags | None = None
     language: str | None = Field(default=None, max_length=35)
     embargo_until: UTCTime | None = None
-    licensable: bool | None = None
+    licensable: StrictBool | None = None
     assets: list[AssetCreate] | None = None
     correction_note: str | None = Field(default=None, max_length=2000, description="Shown to licensees as a correction.")
 

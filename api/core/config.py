@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     # service is reachable only on a private network.
     allow_insecure_public_url: bool = False
 
+    # Bad input at the edges: request bodies larger than these are refused with 413 before parsing
+    # (the staff catalogue import, which carries whole documents, has its own larger limit).
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_import_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:

@@ -89,7 +89,9 @@ class BadCursor(Invalid):
     title = "The pagination cursor is not valid"
 
 
-class IdempotencyKeyReused(Conflict):
+class IdempotencyKeyReused(Invalid):
+    """422, as the IETF Idempotency-Key draft and Stripe answer: the request reuses a key for another body."""
+
     slug = "idempotency-key-reused"
     title = "Idempotency-Key was already used with a different request"
 

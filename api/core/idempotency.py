@@ -2,7 +2,9 @@
 
 The first request with a key stores a fingerprint of its body and, once handled, its response.
 A retry with the same key and body gets that stored response back (same status, same body);
-the same key with another body is refused with `/problems/idempotency-key-reused`.
+the same key with another body is refused with `/problems/idempotency-key-reused` (422), a key
+whose first request is still being handled with 409, and a malformed or over-long key with 400, as
+the IETF draft (httpapi-idempotency-key-header) and Stripe do.
 
 Concurrency: the record is inserted inside the caller's transaction, and `(scope, key)` is
 unique. A second request racing with the same key blocks on the unique index (PostgreSQL) or on
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,13 +36,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
 from api.core.db import UTCDateTime, new_id, utcnow
-from api.core.errors import Conflict, IdempotencyKeyReused, Invalid
+from api.core.errors import BadRequest, Conflict, IdempotencyKeyReused
 
 RETENTION = timedelta(days=7)
-MAX_KEY_LENGTH = 200
+MAX_KEY_LENGTH = 255  # Stripe's limit; stated in the contract on every operation that takes the header
+# Printable ASCII, no surrounding spaces; the draft's Structured Field quoting ("...") is accepted too.
+KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
+_KEY = re.compile(KEY_PATTERN)
 
 
-class IdempotencyKeyInvalid(Invalid):
+class IdempotencyKeyInvalid(BadRequest):
     slug = "idempotency-key-invalid"
     title = "The Idempotency-Key header is not valid"
 
@@ -105,9 +111,7 @@ def claim(session: Session, *, scope: str, key: str | None, body: Any) -> Claim:
     """
     if key is None:
         return Claim(record=None, replay=False)
-    key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise IdempotencyKeyInvalid(f"Send an Idempotency-Key of 1 to {MAX_KEY_LENGTH} characters (a UUID is ideal).")
+    key = valid_key(key)
     digest = fingerprint(body)
     existing = _find(session, scope, key)
     if existing is None:
@@ -127,9 +131,19 @@ def claim(session: Session, *, scope: str, key: str | None, body: Any) -> Claim:
             "This Idempotency-Key was already used with a different request body; "
             "use a new key for a new request, or resend the original body to get its result.",
         )
-    if existing.status_code is None:  # pragma: no cover - only visible inside one uncommitted transaction
+    if existing.status_code is None:  # claimed but not answered: the first request is still running
         raise IdempotencyKeyInProgress("The first request with this Idempotency-Key is still being handled; retry shortly.")
     return Claim(record=existing, replay=True)
+
+
+def valid_key(key: str) -> str:
+    """The key itself (unquoted), or IdempotencyKeyInvalid naming what is wrong with it."""
+    if len(key) > 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not _KEY.match(key) or len(key) > MAX_KEY_LENGTH:
+        raise IdempotencyKeyInvalid(
+            f"Send an Idempotency-Key of 1 to {MAX_KEY_LENGTH} printable ASCII characters (a UUID is ideal).")
+    return key
 
 
 def _find(session: Session, scope: str, key: str) -> IdempotencyRecord | None:

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -102,6 +103,18 @@ def error_responses(*errors: type[SyndicateError]) -> dict[int | str, dict[str, 
     return out
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method of every route on this path: Starlette's 405 names only the first route's, and
+    one path is often several routes (GET and PATCH `/v1/partners/me`)."""
+    routes = request.app.router.routes
+    methods = {method for method in _METHODS
+               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)}
+    return ", ".join(sorted(methods))
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -128,10 +141,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         err = _HTTP_ERRORS.get(exc.status_code, HttpError)
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == MethodNotAllowed.status:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
         return problem_response(
             status=exc.status_code, type_=err.type_uri(), title=str(exc.detail) if exc.detail else err.title,
-            detail=str(exc.detail) if exc.detail else None, instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            detail=str(exc.detail) if exc.detail else None, instance=request.url.path, headers=headers,
         )
 
     @app.exception_handler(DataError)

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+
+# ISO 8601 with at least a full date; pydantic would otherwise also read numbers (and numeric
+# strings) as Unix timestamps, so `updated_since=0.5` meant 1970.
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])")
+
+
+def iso_8601(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("must be an ISO 8601 date or time, e.g. 2026-12-01 or 2026-12-01T09:00:00Z")
+    return value
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -22,4 +35,8 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 # Use for every datetime field and query parameter: a naive time would otherwise reach a UTC column
 # (api.core.db.UTCDateTime refuses it) or be compared with aware times.
-UTCTime = Annotated[datetime, AfterValidator(as_utc)]
+UTCTime = Annotated[datetime, BeforeValidator(iso_8601), AfterValidator(as_utc)]
+# A time that must carry its offset (the partner states when terms start and end).
+AwareTime = Annotated[AwareDatetime, BeforeValidator(iso_8601)]
+# A calendar day, as ISO 8601 (`2026-12-01`) only.
+IsoDate = Annotated[date, BeforeValidator(iso_8601)]

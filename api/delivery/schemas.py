@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from api.core.fields import HttpUrl
 from api.core.pagination import Page
 
 TOKEN_EXAMPLE = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtpZF8wMWpkLi4uIiwidHlwIjoiSldUIn0.eyJpc3MiOiJzeW5kaWNhdGUiLCJ..."
@@ -185,7 +186,7 @@ class FeedPage(BaseModel):
 class WebhookEndpointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "url": "https://cms.outlet.example/hooks/syndicate", "description": "Corrections and takedowns"}]})
-    url: AnyHttpUrl
+    url: HttpUrl
     description: str | None = Field(default=None, max_length=500)
 
 

@@ -10,7 +10,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Forbidden, Unauthenticated
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, EngineDep, ReadSessionDep, SessionDep, SettingsDep, StaffMay
+from api.deps import CurrentPartner, EngineDep, IdempotencyKey, ReadSessionDep, SessionDep, SettingsDep, StaffMay
 from api.core import idempotency
 from api.core.errors import IdempotencyKeyReused, ValidationFailed
 from api.invoicing import cutoffs, periods, webhooks
@@ -90,7 +90,6 @@ def preview_run(session: ReadSessionDep, staff: Finance,
     return BillingPreview(period=shown, partners=[PartnerPreviewRead.model_validate(p) for p in previews])
 
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Any unique string, e.g. a UUID.")]
 INVOICE_NOW_ERRORS = (*AUTH_ERRORS, cutoffs.NothingToInvoice, cutoffs.BadCutoff, ValidationFailed, IdempotencyKeyReused,
                       idempotency.IdempotencyKeyInProgress, idempotency.IdempotencyKeyInvalid)
 INVOICE_NOW_HELP = ("Bills the usage not billed yet, up to `cutoff` (default now), as one invoice that the worker "

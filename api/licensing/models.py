@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from api.core.db import UTCDateTime, new_id, utcnow
@@ -67,7 +67,7 @@ class LicenceRequest(LicenceTerms, table=True):
     partner_id: str = Field(foreign_key="partner.id", max_length=40)
     state: RequestState = Field(default=RequestState.submitted, max_length=20)
     state_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    notes: str | None = Field(default=None, sa_column=Column(Text))
+    notes: str | None = Field(default=None, max_length=2000)  # LicenceRequestCreate.notes' limit
     currency: str = Field(max_length=3)
     quoted_amount: int = 0
     quote_lines: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)

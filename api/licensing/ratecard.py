@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.core.db import session_scope
+from api.core.fields import Code
 from api.licensing.errors import InvalidRateCard, RateCardNotFound, RateCardNotPublished, RateCardVersionConflict
 from api.licensing.models import RateCardVersion, ScopeKind, Use
 
@@ -34,7 +35,8 @@ class TerritoryZone(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=40)
     label: str = Field(min_length=1, max_length=100)
-    countries: list[str] | None = Field(
+    countries: list[Code] | None = Field(
+        max_length=300,
         default=None, description="ISO 3166-1 alpha-2 codes; null on the one zone that covers every other country.")
     multiplier_bp: int = Field(ge=1, le=1_000_000)
 
@@ -49,7 +51,7 @@ class RateCard(BaseModel):
     """Everything a price is made of. Prices are integer minor units, one entry per currency."""
 
     model_config = ConfigDict(extra="forbid")
-    currencies: list[str] = Field(min_length=1, description="ISO 4217 codes every price is given in.")
+    currencies: list[Code] = Field(min_length=1, max_length=50, description="ISO 4217 codes every price is given in.")
     article_price: Money = Field(description="One article, one-off.")
     bundle_article_price: Money = Field(description="Each article of a bundle, one-off.")
     section_feed_monthly: Money = Field(description="A section feed, per month.")

@@ -16,7 +16,7 @@ from api.core.errors import (
 )
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, OptionalPartner, SessionDep, SettingsDep, StaffMay
+from api.deps import CurrentPartner, IdempotencyKey, OptionalPartner, SessionDep, SettingsDep, StaffMay
 from api.licensing import errors, licences_routes
 from api.licensing import service
 from api.licensing.models import LicenceRequest
@@ -46,7 +46,6 @@ Licensing = StaffMay("licensing")
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Any unique string, e.g. a UUID.")]
 
 TERMS_ERRORS = (
     errors.EmptyScope, errors.ScopeMismatch, errors.UnknownArticle, errors.WithdrawnArticle, errors.ArticleNotLicensable,

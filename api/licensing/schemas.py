@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from api.core.fields import Code, HttpUrl, Id, short_text
 from api.core.pagination import Page
+from api.core.times import AwareTime
 from api.licensing.models import BillingMode, ScopeKind, Use
 from api.licensing.quotes import TermsInput
 from api.licensing.ratecard import DEFAULT_RATE_CARD, RateCard
@@ -22,21 +24,24 @@ _TERMS_EXAMPLE: dict[str, Any] = {
 }
 
 
+Condition = short_text(500)
+
+
 class TermsBody(BaseModel):
     """What a partner asks for (shared by quotes and requests)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_TERMS_EXAMPLE]})
     scope: ScopeKind
-    article_ids: list[str] = Field(default_factory=list, max_length=1000,
+    article_ids: list[Id] = Field(default_factory=list, max_length=1000,
                                    description="For scope `article` (one id) or `bundle` (several).")
     section: str | None = Field(default=None, max_length=100, description="For scope `section_feed`.")
     use: Use
-    territories: list[str] = Field(min_length=1, max_length=250, description="ISO 3166-1 alpha-2 codes.")
+    territories: list[Code] = Field(min_length=1, max_length=250, description="ISO 3166-1 alpha-2 codes.")
     language: str = Field(default="en", max_length=35, description="BCP 47 tag of the published language.")
-    translation: bool = Field(default=False, description="True when you translate the article into `language`.")
-    starts_at: AwareDatetime | None = Field(default=None, description="Defaults to now; today or later.")
+    translation: StrictBool = Field(default=False, description="True when you translate the article into `language`.")
+    starts_at: AwareTime | None = Field(default=None, description="Defaults to now; today or later.")
     period_months: int | None = Field(default=None, ge=1, description="Either this or `ends_at`.")
-    ends_at: AwareDatetime | None = None
+    ends_at: AwareTime | None = None
     audience_size: int = Field(description="Monthly readers, viewers or listeners.")
     billing_mode: BillingMode | None = Field(
         default=None, description="Feeds: `subscription` (default) or `usage` (per article used). One-off for articles.")
@@ -48,7 +53,7 @@ class TermsBody(BaseModel):
 class LicenceRequestCreate(TermsBody):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         **_TERMS_EXAMPLE, "publication_url": "https://outlet.example/world", "notes": None}]})
-    publication_url: AnyHttpUrl | None = Field(default=None, description="Where the content will be published.")
+    publication_url: HttpUrl | None = Field(default=None, description="Where the content will be published.")
     notes: str | None = Field(default=None, max_length=2000,
                               description="For the licensing desk; a request with notes is read by a person.")
 
@@ -175,7 +180,7 @@ class ApproveBody(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {}, {"amount": 25000, "conditions": ["Credit the author in the first paragraph."]}]})
     amount: int | None = Field(default=None, ge=0, description="Another price (minor units); omit to keep the quote or offer.")
-    conditions: list[str] = Field(default_factory=list, max_length=20)
+    conditions: list[Condition] = Field(default_factory=list, max_length=20)
     monthly_quota: int | None = Field(default=None, ge=1, description="Deliveries allowed per calendar month; omit for no limit.")
 
 
@@ -189,7 +194,7 @@ class CounterBody(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"amount": 0, "conditions": ["Link to the original article."], "message": "Free for academic use with a link."}]})
     amount: int | None = Field(default=None, ge=0)
-    conditions: list[str] = Field(default_factory=list, max_length=20)
+    conditions: list[Condition] = Field(default_factory=list, max_length=20)
     message: str | None = Field(default=None, max_length=2000)
 
 
@@ -296,9 +301,9 @@ MAX_AMOUNTS_DESCRIPTION = (
 class AutoApprovalRuleBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    enabled: bool | None = None
-    require_verified_partner: bool | None = None
-    require_standard_terms: bool | None = Field(default=None, description="No notes and no conditions.")
+    enabled: StrictBool | None = None
+    require_verified_partner: StrictBool | None = None
+    require_standard_terms: StrictBool | None = Field(default=None, description="No notes and no conditions.")
     uses: list[Use] | None = Field(default=None, description="Empty: any use.")
     scopes: list[ScopeKind] | None = Field(default=None, description="Empty: any scope.")
     billing_modes: list[BillingMode] | None = Field(

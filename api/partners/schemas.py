@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from api.core.fields import WEBSITE_MAX_LENGTH, Email, http_url
 from api.core.pagination import Page
 from api.partners.models import PartnerStatus
 
@@ -26,6 +27,7 @@ KEY_READ_EXAMPLE = {
 }
 CONTACT_READ_EXAMPLE = {"id": "pct_01jdz3k4m5n6p7q8r9s0t1v2w3", **_CONTACT_EXAMPLE}
 
+Website = http_url(WEBSITE_MAX_LENGTH)
 _COUNTRY = dict(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 country code, e.g. `GB`.", examples=["GB"])
 _CURRENCY = dict(min_length=3, max_length=3, description="ISO 4217 currency code, e.g. `GBP`.", examples=["GBP"])
 # In update schemas, `x: str = Field(default=None)` means "optional, but not null": leaving a field
@@ -41,9 +43,9 @@ def _clean_name(value: str) -> str:
 class ContactCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CONTACT_EXAMPLE]})
     name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
+    email: Email
     role: str | None = Field(default=None, max_length=100)
-    notify: bool = Field(default=True, description="Send this contact licensing notifications.")
+    notify: StrictBool = Field(default=True, description="Send this contact licensing notifications.")
 
     _name = field_validator("name")(_clean_name)
 
@@ -53,9 +55,9 @@ class ContactUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"notify": False}]})
     name: str = Field(default=None, min_length=1, max_length=200)
-    email: EmailStr = Field(default=None)
+    email: Email = Field(default=None)
     role: str | None = Field(default=None, max_length=100)
-    notify: bool = Field(default=None)
+    notify: StrictBool = Field(default=None)
 
     _name = field_validator("name")(_clean_name)
 
@@ -74,9 +76,9 @@ class PartnerCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_PARTNER_EXAMPLE]})
     name: str = Field(min_length=1, max_length=200)
-    website: AnyHttpUrl | None = Field(default=None, description="The outlet's home page (http or https).")
+    website: Website | None = Field(default=None, description="The outlet's home page (http or https).")
     country: str = Field(**_COUNTRY)
-    billing_email: EmailStr
+    billing_email: Email
     currency: str = Field(**_CURRENCY)
     contacts: list[ContactCreate] = Field(default_factory=list, max_length=20)
     key_name: str = Field(default="default", min_length=1, max_length=100, description="A name for the first API key.")
@@ -86,7 +88,7 @@ class PartnerCreate(BaseModel):
 
 class StaffPartnerCreate(PartnerCreate):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**_PARTNER_EXAMPLE, "verified": True}]})
-    verified: bool = Field(default=True, description="Create the partner already verified (`active`).")
+    verified: StrictBool = Field(default=True, description="Create the partner already verified (`active`).")
 
 
 class PartnerUpdate(BaseModel):
@@ -94,9 +96,9 @@ class PartnerUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"website": "https://www.outlet.example", "billing_email": "finance@outlet.example"}]})
     name: str = Field(default=None, min_length=1, max_length=200)
-    website: AnyHttpUrl | None = Field(default=None, description="Send null to remove it.")
+    website: Website | None = Field(default=None, description="Send null to remove it.")
     country: str = Field(default=None, **_COUNTRY)
-    billing_email: EmailStr = Field(default=None)
+    billing_email: Email = Field(default=None)
     currency: str = Field(default=None, **_CURRENCY)
 
     _name = field_validator("name")(_clean_name)

@@ -243,12 +243,14 @@ def get_contact(session: Session, *, partner_id: str, contact_id: str) -> Partne
 
 def _save_contact(session: Session, contact: PartnerContact) -> None:
     # The unique constraint decides; the savepoint keeps the request's transaction usable on PostgreSQL.
+    # The address is read first: a failed savepoint expires the row, and reloading it is not allowed then.
+    email = contact.email
     try:
         with session.begin_nested():
             session.add(contact)
             session.flush()
     except IntegrityError as exc:
-        raise ContactEmailTaken(f"{contact.email} is already a contact on this account; update that contact instead.",
+        raise ContactEmailTaken(f"{email} is already a contact on this account; update that contact instead.",
                                 field="email") from exc
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from api.core.db import utcnow
 from api.core.errors import Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
+from api.core.times import IsoDate
 from api.deps import SessionDep, StaffMay
 from api.reports import service
 from api.reports.schemas import RevenueReport, UsageReport
@@ -21,9 +22,9 @@ Usage = StaffMay("usage")
 ERRORS = error_responses(service.BadReportRange, service.ReportRangeTooLong, ValidationFailed, Unauthenticated,
                          RoleRequired)
 
-From = Annotated[date | None, Query(alias="from", description="First day counted (UTC), e.g. `2026-01-01`.",
+From = Annotated[IsoDate | None, Query(alias="from", description="First day counted (UTC), e.g. `2026-01-01`.",
                                     openapi_examples={"year": {"summary": "A year", "value": "2026-01-01"}})]
-To = Annotated[date | None, Query(description="First day NOT counted (UTC), after `from`; at most three years later.",
+To = Annotated[IsoDate | None, Query(description="First day NOT counted (UTC), after `from`; at most three years later.",
                                   openapi_examples={"year": {"summary": "A year", "value": "2027-01-01"}})]
 
 

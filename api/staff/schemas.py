@@ -2,9 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from api.core.fields import Email, short_text
 
 from api.staff.models import ROLES
+
+Role = short_text(40)
 
 
 class StaffLogin(BaseModel):
@@ -26,17 +30,17 @@ class StaffToken(BaseModel):
 
 class StaffCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "finance@example.com", "name": "Finance Desk", "password": "a long passphrase", "roles": ["finance"]}]})
-    email: EmailStr
+    email: Email
     name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=12, max_length=1000)
-    roles: list[str] = Field(min_length=1, description=f"Any of: {', '.join(ROLES)}.")
+    roles: list[Role] = Field(min_length=1, max_length=len(ROLES), description=f"Any of: {', '.join(ROLES)}.")
 
 
 class StaffUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"roles": ["licensing", "finance"]}, {"roles": ["editor"], "active": False}]})
-    roles: list[str] = Field(min_length=1)
-    active: bool | None = None
+    roles: list[Role] = Field(min_length=1, max_length=len(ROLES))
+    active: StrictBool | None = None
 
 
 STAFF_READ_EXAMPLE = {

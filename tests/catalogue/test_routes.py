@@ -265,13 +265,11 @@ def test_import_actor_is_the_staff_user(client, session) -> None:
     assert Actor(entry.actor_type, entry.actor_id) == Actor("staff", me["id"])
 
 
-def test_import_refuses_oversized_documents_before_parsing(client, session) -> None:
-    from api.catalogue.routes import MAX_IMPORT_BYTES
-
+def test_import_refuses_oversized_documents_before_parsing(client, session, settings) -> None:
     editor = staff_headers(client, session, roles=["editor"])
-    response = client.post("/v1/staff/articles/import", content=b"x" * (MAX_IMPORT_BYTES + 1),
+    response = client.post("/v1/staff/articles/import", content=b"x" * (settings.max_import_body_bytes + 1),
                            headers={**editor, "Content-Type": "text/plain"})
-    assert response.status_code == 413 and response.json()["type"] == "/problems/document-too-large"
+    assert response.status_code == 413 and response.json()["type"] == "/problems/payload-too-large"
     assert _count(session) == 0
 
 

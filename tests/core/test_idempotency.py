@@ -32,7 +32,27 @@ def test_replay_mismatch_and_scope(session) -> None:
     with pytest.raises(idempotency.IdempotencyKeyInvalid):
         idempotency.claim(session, scope="partner:a", key=" ", body={})
     with pytest.raises(idempotency.IdempotencyKeyInvalid):
-        idempotency.claim(session, scope="partner:a", key="x" * 201, body={})
+        idempotency.claim(session, scope="partner:a", key="x" * 256, body={})
+    assert not idempotency.claim(session, scope="partner:a", key="x" * 255, body={}).replay
+
+
+@pytest.mark.parametrize("key", ["", " ", "x" * 256, "caf\u00e9", "a\tb", " lead", "trail "])
+def test_malformed_or_over_long_keys_are_refused(session, key) -> None:
+    with pytest.raises(idempotency.IdempotencyKeyInvalid) as raised:
+        idempotency.claim(session, scope="partner:a", key=key, body={})
+    assert raised.value.status == 400 and "255" in raised.value.detail
+
+
+def test_a_structured_field_quoted_key_is_the_same_key(session) -> None:
+    idempotency.claim(session, scope="p", key='"8e03978e"', body={}).respond(status_code=201, content={})
+    assert idempotency.claim(session, scope="p", key="8e03978e", body={}).replay
+
+
+def test_a_key_whose_first_request_has_not_finished_is_a_conflict(session) -> None:
+    idempotency.claim(session, scope="p", key="busy", body={"a": 1})  # claimed, no response stored yet
+    with pytest.raises(idempotency.IdempotencyKeyInProgress) as raised:
+        idempotency.claim(session, scope="p", key="busy", body={"a": 1})
+    assert raised.value.status == 409
 
 
 def test_a_concurrent_retry_waits_and_replays(engine) -> None:

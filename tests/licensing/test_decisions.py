@@ -213,7 +213,7 @@ def test_approval_and_acceptance_retries_with_a_key_replay(client, session) -> N
     retry = client.post(f"/v1/staff/licence-requests/{request_id}/approve", headers=keyed, json={"amount": 100})
     assert first.status_code == retry.status_code == 200 and first.json() == retry.json()
     changed = client.post(f"/v1/staff/licence-requests/{request_id}/approve", headers=keyed, json={"amount": 200})
-    assert changed.status_code == 409 and changed.json()["type"] == "/problems/idempotency-key-reused"
+    assert changed.status_code == 422 and changed.json()["type"] == "/problems/idempotency-key-reused"
 
     other_id, _ = _submit(client, session, headers=partner)
     client.post(f"/v1/staff/licence-requests/{other_id}/counter", headers=staff, json={"amount": 0})

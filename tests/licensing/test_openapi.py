@@ -33,7 +33,13 @@ def test_operations_with_an_idempotency_key_declare_its_problems(method: str, pa
     declared = _problems(DOCUMENT["paths"][path][method.lower()])
     assert {slug: declared.get(slug) for slug in ("idempotency-key-reused", "idempotency-key-in-progress",
                                                   "idempotency-key-invalid")} == {
-        "idempotency-key-reused": "409", "idempotency-key-in-progress": "409", "idempotency-key-invalid": "422"}
+        "idempotency-key-reused": "422", "idempotency-key-in-progress": "409", "idempotency-key-invalid": "400"}
+
+
+@pytest.mark.parametrize(("method", "path"), IDEMPOTENT)
+def test_the_idempotency_key_states_its_length_limit(method: str, path: str) -> None:
+    [header] = [p for p in DOCUMENT["paths"][path][method.lower()]["parameters"] if p["name"] == "Idempotency-Key"]
+    assert header["schema"]["maxLength"] == 255 and header["schema"]["minLength"] == 1
 
 
 def test_the_approval_example_is_a_whole_answer() -> None:

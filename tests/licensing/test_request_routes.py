@@ -143,12 +143,23 @@ def test_idempotency_key_replays_and_refuses_another_body(client, session) -> No
     assert again.status_code == 201 and again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     other = client.post("/v1/licence-requests", headers=keyed, json={**body, "audience_size": 6000})
-    assert other.status_code == 409 and other.json()["type"] == "/problems/idempotency-key-reused"
+    assert other.status_code == 422 and other.json()["type"] == "/problems/idempotency-key-reused"
     assert len(_requests(session)) == 1
     # Without a key, or with a new one, the same body is a new request.
     assert client.post("/v1/licence-requests", headers=headers, json=body).status_code == 201
     assert client.post("/v1/licence-requests", headers={**headers, "Idempotency-Key": "k2"}, json=body).status_code == 201
     assert len(_requests(session)) == 3
+
+
+@pytest.mark.parametrize("key", ["x" * 256, "caf\u00e9".encode("latin-1"), b"a\x01b"])
+def test_a_malformed_or_over_long_idempotency_key_is_a_bad_request(client, session, key) -> None:
+    article = make_article(session)
+    _partner, headers = partner_with_key(session)
+    session.commit()
+    response = client.post("/v1/licence-requests", headers={**headers, "Idempotency-Key": key},
+                           json=request_body(article_ids=[article.id]))
+    assert response.status_code == 400 and response.json()["type"] == "/problems/idempotency-key-invalid"
+    assert _requests(session) == []
 
 
 def test_idempotency_keys_belong_to_one_partner(client, session) -> None:

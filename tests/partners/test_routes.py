@@ -224,3 +224,14 @@ def test_public_registration_is_rate_limited_per_address(client, app) -> None:
         assert int(refused.headers["Retry-After"]) > 0
     finally:
         app.state.registration_limiter = limiter
+
+
+def test_changing_a_contact_to_another_contacts_email_is_a_conflict(client, session) -> None:
+    key = {"X-API-Key": register(client)["api_key"]["key"]}
+    other = client.post("/v1/partners/me/contacts", json={"name": "Bo", "email": "bo@outlet.example"}, headers=key)
+    response = client.patch(f"/v1/partners/me/contacts/{other.json()['id']}", json={"email": "AMIRA@outlet.example"},
+                            headers=key)
+    assert response.status_code == 409, response.text
+    assert response.json()["type"] == "/problems/contact-email-taken" and response.json()["field"] == "email"
+    emails = sorted(c["email"] for c in client.get("/v1/partners/me/contacts", headers=key).json()["items"])
+    assert emails == ["amira@outlet.example", "bo@outlet.example"]

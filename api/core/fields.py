@@ -1,0 +1,45 @@
+"""Field types with the documented maximum lengths every domain's schemas share.
+
+SQLite does not enforce VARCHAR lengths, so the schema is the guard on both databases; the
+column lengths match these (PostgreSQL enforces them too, as a second line).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field, UrlConstraints
+
+URL_MAX_LENGTH = 1000
+WEBSITE_MAX_LENGTH = 500
+EMAIL_MAX_LENGTH = 254  # RFC 5321's path limit, less the angle brackets
+ID_MAX_LENGTH = 40
+# An article body is HTML; the longest features run to a few hundred kB.
+BODY_HTML_MAX_LENGTH = 1_000_000
+
+
+def _normalised_within(limit: int):
+    """pydantic checks the length as sent; normalising (percent-encoding, punycode) can lengthen it."""
+
+    def check(url: AnyHttpUrl) -> AnyHttpUrl:
+        if len(str(url)) > limit:
+            raise ValueError(f"URL should have at most {limit} characters once normalised")
+        return url
+
+    return AfterValidator(check)
+
+
+def http_url(limit: int = URL_MAX_LENGTH):
+    return Annotated[AnyHttpUrl, UrlConstraints(max_length=limit), _normalised_within(limit)]
+
+
+HttpUrl = http_url()
+Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX_LENGTH)]
+Id = Annotated[str, Field(max_length=ID_MAX_LENGTH)]
+# ISO codes are checked against pycountry by the services (their own problem types); this only bounds them.
+Code = Annotated[str, Field(max_length=8)]
+
+
+def short_text(limit: int):
+    """A list item of free text (tags, authors, conditions)."""
+    return Annotated[str, Field(max_length=limit)]

@@ -1,0 +1,104 @@
+"""Property-based contract tests: schemathesis generates requests from the OpenAPI document and
+checks every answer against it (no 500s, declared status codes, content types and headers,
+bodies valid against their schemas). Stateless: every operation, as a partner (API key) or, on
+/v1/staff, as staff (a bearer token with every role). Stateful: chains of calls that follow the
+links schemathesis infers between operations (create, then read, change, delete what was made).
+`MAX_EXAMPLES` and `STEPS` bound the run (about two to three minutes per database).
+
+Everything excluded is listed below with its reason; nothing else is.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.specs.openapi.checks import (
+    allow_header_conformance, ignored_auth, negative_data_rejection, positive_data_acceptance,
+)
+
+from api.staff.models import ROLES
+from tests.builders import make_article, staff_headers
+from tests.licensing.helpers import partner_with_key
+
+MAX_EXAMPLES = 2
+STEPS = 4
+
+# Operations schemathesis does not call.
+EXCLUDED_PATH_REGEX = "|".join((
+    # Signed by Stripe: an unsigned request is refused before its body is read (400), or, with no
+    # webhook secret configured as here, answered 503 on purpose; tests/billing sends signed events.
+    r"^/v1/billing/stripe/webhook$",
+    # The staff console answers HTML pages and form posts, not the JSON API; tests/console drives it.
+    r"^/console",
+))
+
+# Checks switched off everywhere.
+EXCLUDED_CHECKS = [
+    # "Schema-valid request rejected": a schema cannot state the domain's rules (a cursor is an
+    # opaque token of one listing, ids must exist, ISO codes are checked against pycountry, a period
+    # ends after it starts, a rate card's prices cover its currencies), so a schema-valid request
+    # may rightly get its 422 problem.
+    positive_data_acceptance,
+    # "Ignored auth": the public catalogue and the content routes answer without credentials by
+    # design (browsing; a licence token in the query), so a request with a wrong key still succeeds.
+    ignored_auth,
+]
+# Checks switched off in the stateful run only.
+EXCLUDED_STATEFUL_CHECKS = [
+    # "Schema-violating request accepted": the chains also send deliberately invalid requests, and
+    # two of their kinds are answered on purpose: credentials are added to every call (so a request
+    # meant to lack X-API-Key has one), and unknown query parameters are ignored, as HTTP APIs do
+    # (cache-busters, tracking parameters), rather than refused.
+    negative_data_rejection,
+]
+# Checks switched off for one path only.
+EXCLUDED_CHECKS_FOR_PATH = {
+    # The path also matches /v1/staff/articles/{article_id} (GET, PATCH: the article "import"), so
+    # the 405's Allow rightly lists GET and PATCH, which this path's own operations do not.
+    "/v1/staff/articles/import": [allow_header_conformance],
+}
+
+BOUNDED = dict(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture
+def api_schema(app):
+    return schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path_regex=EXCLUDED_PATH_REGEX)
+
+
+# The filter goes on the lazy schema too: the pytest integration selects operations from it.
+schema = schemathesis.pytest.from_fixture("api_schema").exclude(path_regex=EXCLUDED_PATH_REGEX)
+
+
+@pytest.fixture
+def credentials(client, session) -> dict[str, dict[str, str]]:
+    make_article(session)
+    _partner, partner = partner_with_key(session)
+    session.commit()
+    return {"partner": partner, "staff": staff_headers(client, session, roles=list(ROLES))}
+
+
+def _headers(case, credentials) -> dict[str, str]:
+    return credentials["staff" if case.path.startswith("/v1/staff") else "partner"]
+
+
+def _excluded(case) -> list:
+    return EXCLUDED_CHECKS + EXCLUDED_CHECKS_FOR_PATH.get(case.path, [])
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, phases=[Phase.explicit, Phase.generate], **BOUNDED)
+def test_each_operation(case, credentials) -> None:
+    case.call_and_validate(headers=_headers(case, credentials), excluded_checks=_excluded(case))
+
+
+def test_chains_of_operations(api_schema, credentials) -> None:
+    class AsPartnerAndStaff(api_schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": _headers(case, credentials)}
+
+        def validate_response(self, response, case, **kwargs) -> None:
+            case.validate_response(response, excluded_checks=_excluded(case) + EXCLUDED_STATEFUL_CHECKS)
+
+    AsPartnerAndStaff.run(settings=settings(max_examples=MAX_EXAMPLES * 5, stateful_step_count=STEPS, **BOUNDED))
