@@ -22,6 +22,7 @@ USE_LABELS = {Use.web: "Website", Use.print: "Print", Use.broadcast: "Broadcast 
 SCOPE_LABELS = {ScopeKind.article: "One article", ScopeKind.bundle: "A list of articles",
                 ScopeKind.section_feed: "A section feed (everything in a section during the period)",
                 ScopeKind.catalogue: "The whole catalogue during the period"}
+BILLING_LABELS = {"one_off": "One payment", "subscription": "Monthly subscription", "usage": "Per article used"}
 
 
 def _option(value: str, label: str, **extra: Any) -> dict[str, Any]:
@@ -73,7 +74,7 @@ def describe(session: Session) -> dict[str, Any]:
                      for t in card.audience_tiers]},
         {"name": "billing_mode", "type": "enum", "required": False,
          "description": "Feeds are a monthly subscription by default, or per article used (usage).",
-         "options": [_option(m, m) for m in ("one_off", "subscription", "usage")]},
+         "options": [_option(m, BILLING_LABELS[m]) for m in ("one_off", "subscription", "usage")]},
         {"name": "publication_url", "type": "url", "required": False, "description": "Where it will be published."},
         {"name": "notes", "type": "text", "required": False, "max_length": 2000,
          "description": "Anything the licensing desk should know (requests with notes are read by a person)."},

@@ -14,6 +14,7 @@ from api.licensing.autoapproval import create_rule, delete_rule, get_rule, list_
 from api.licensing.decisions import accept_counter, approve, counter, decline_counter, reject
 from api.licensing.errors import LicenceNotFound, LicenceRequestNotFound
 from api.licensing.form import describe as describe_form
+from api.licensing.form_schema import json_schema as form_json_schema
 from api.licensing.grants import activate, expire, get_licence, grant, on_licence_change, revoke, suspend
 from api.licensing.licences import expire_due, list_licences
 from api.licensing.licences import revoke as revoke_licence
@@ -30,7 +31,7 @@ from api.licensing.states import LicenceState, RequestState, allowed as allowed_
 __all__ = [
     # requests, from the partner's side
     "TermsInput", "Quote", "BILLING_MODES", "quote", "submit_request", "get_request", "list_requests",
-    "licence_ids", "describe_form",
+    "licence_ids", "describe_form", "form_json_schema",
     # the staff queue and decisions
     "list_queue", "approve", "reject", "counter", "accept_counter", "decline_counter",
     # licences: granting, reading, and moving them through their states (billing, delivery, jobs)
