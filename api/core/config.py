@@ -87,6 +87,14 @@ class Settings(BaseSettings):
 
     default_currency: str = Field(default="GBP", min_length=3, max_length=3)
 
+    # --- republish page and partner portal ---
+    # Origins allowed to show the republish page in a frame ("https://www.middleeasteye.net ..."), space-separated;
+    # empty: only this service itself.
+    republish_frame_ancestors: str = ""
+    # How long an e-mailed portal sign-in link works, and how long a portal session lasts.
+    portal_sign_in_minutes: int = Field(default=30, ge=1)
+    portal_session_hours: int = Field(default=12, ge=1)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -128,6 +136,15 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("republish_frame_ancestors")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        origins = value.split()
+        for origin in origins:
+            if not re.match(r"^https?://[^\s/]+$", origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://www.example.com (no path)")
+        return " ".join(origins)
 
     @field_validator("default_currency")
     @classmethod
