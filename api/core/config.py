@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # How long an e-mailed portal sign-in link works, and how long a portal session lasts.
     portal_sign_in_minutes: int = Field(default=30, ge=1)
     portal_session_hours: int = Field(default=12, ge=1)
+    # Shown with each open invoice on the ledger backend (bank details, whom to write to); Stripe invoices link to
+    # Stripe's own payment page instead.
+    portal_payment_instructions: str = ""
 
     @field_validator("database_url")
     @classmethod

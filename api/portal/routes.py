@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
 from api.licensing import service as licensing
-from api.portal import republish_pages, service as portal, views
+from api.portal import pages as portal_pages, republish_pages, service as portal, views
 from api.portal.views import PortalUser, PostingUser
 from api.web import pages
 
@@ -81,10 +81,13 @@ def sign_out(who: PostingUser, session: SessionDep, settings: SettingsDep) -> Re
 def requests_page(request: Request, who: PortalUser, session: SessionDep, cursor: str | None = None) -> HTMLResponse:
     rows, next_cursor = licensing.list_requests(session, partner_id=who.partner.id, cursor=cursor, limit=25)
     # Cancelling an unpaid licence belongs here once licensing has that transition (another change adds it).
-    return views.render(request, "requests.html", who=who, rows=rows, next_cursor=next_cursor, labels=STATE_LABELS)
+    done = {"accepted": "You accepted the counter-offer.", "declined": "You declined the counter-offer."}
+    return views.render(request, "requests.html", who=who, rows=rows, next_cursor=next_cursor, labels=STATE_LABELS,
+                        page="requests", done=done.get(request.query_params.get("done", "")))
 
 
 router.include_router(republish_pages.router)
+router.include_router(portal_pages.router)
 
 
 def install(app: FastAPI) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.core.config import Settings
 from api.core.errors import SyndicateError
@@ -69,3 +69,7 @@ PostingUser = Annotated[Portal, Depends(posting)]
 
 def render(request: Request, name: str, *, code: int = 200, **context: Any) -> HTMLResponse:
     return pages.render(templates, request, name, code=code, **context)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return pages.with_headers(RedirectResponse(url, status_code=303))

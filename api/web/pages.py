@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from starlette.templating import Jinja2Templates
 
 from api.core.config import Settings
+from api.core.errors import SyndicateError
 from api.core.money import format_money
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -75,3 +77,14 @@ def render(templates: Jinja2Templates, request: Request, name: str, *, code: int
            frame_ancestors: str = "'none'", **context: Any) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, context, status_code=code)
     return with_headers(response, frame_ancestors)
+
+
+def attempt(session, action: Callable[[], Any]) -> SyndicateError | None:
+    """Run a service action; on a domain error undo everything it wrote and hand the error back
+    for the page to show (the request's transaction would otherwise commit a half-done action)."""
+    try:
+        action()
+    except SyndicateError as exc:
+        session.rollback()
+        return exc
+    return None

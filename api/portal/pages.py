@@ -1,0 +1,120 @@
+"""Portal pages after sign-in: counter-offers, licences and their tokens, invoices, API keys.
+Every rule is the services' own (licensing, delivery, invoicing, partners); this module only
+turns forms into service calls and results into pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+
+from api.audit.service import Actor
+from api.core.errors import SyndicateError
+from api.delivery import service as delivery
+from api.deps import SessionDep, SettingsDep
+from api.invoicing import service as invoicing
+from api.licensing import service as licensing
+from api.partners import keys as partner_keys
+from api.portal import views
+from api.portal.views import PortalUser, PostingUser
+from api.web.pages import attempt
+
+router = APIRouter(include_in_schema=False)
+LICENCE_STATES = {"awaiting_payment": "Waiting for payment", "active": "Active", "expired": "Expired",
+                  "revoked": "Revoked", "suspended": "Suspended (payment failed)", "cancelled": "Cancelled"}
+INVOICE_STATES = {"draft": "Being prepared", "open": "To pay", "paid": "Paid", "void": "Cancelled",
+                  "uncollectible": "Unpaid"}
+
+
+def _refusal(error: SyndicateError) -> views.PortalRefusal:
+    return views.PortalRefusal(error.detail or error.title, status=error.status)
+
+
+@router.post("/portal/requests/{request_id}/accept")
+def accept(request_id: str, who: PostingUser, session: SessionDep):
+    error = attempt(session, lambda: licensing.accept_counter(session, request_id, partner_id=who.partner.id))
+    if error:
+        raise _refusal(error)
+    return views.redirect("/portal?done=accepted")
+
+
+@router.post("/portal/requests/{request_id}/decline")
+def decline(request_id: str, who: PostingUser, session: SessionDep, reason: Annotated[str, Form()] = ""):
+    error = attempt(session, lambda: licensing.decline_counter(session, request_id, partner_id=who.partner.id,
+                                                               reason=reason or None))
+    if error:
+        raise _refusal(error)
+    return views.redirect("/portal?done=declined")
+
+
+def _licences_page(request: Request, session, settings, who, *, minted: str | None = None,
+                   minted_for: str | None = None, error: str | None = None) -> HTMLResponse:
+    rows, _next = licensing.list_licences(session, partner_id=who.partner.id, limit=50)
+    tokens = {r.id: delivery.list_tokens(session, licence_id=r.id, partner_id=who.partner.id, cursor=None,
+                                         limit=10)[0] for r in rows}
+    return views.render(request, "licences.html", who=who, rows=rows, tokens=tokens, labels=LICENCE_STATES,
+                        minted=minted, minted_for=minted_for, error=error, base_url=settings.public_base_url,
+                        page="licences")
+
+
+@router.get("/portal/licences", response_class=HTMLResponse)
+def licences_page(request: Request, who: PortalUser, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _licences_page(request, session, settings, who)
+
+
+@router.post("/portal/licences/{licence_id}/tokens", response_class=HTMLResponse)
+def mint(request: Request, licence_id: str, who: PostingUser, session: SessionDep, settings: SettingsDep):
+    minted: list[str] = []
+    error = attempt(session, lambda: minted.append(
+        delivery.mint_token(session, settings, licence_id=licence_id, partner_id=who.partner.id)[0]))
+    if error:
+        return _licences_page(request, session, settings, who, error=error.detail or error.title)
+    session.commit()  # the token is shown once: it must exist before the page shows it
+    return _licences_page(request, session, settings, who, minted=minted[0], minted_for=licence_id)
+
+
+@router.post("/portal/licences/{licence_id}/tokens/{jti}/revoke")
+def revoke_token(licence_id: str, jti: str, who: PostingUser, session: SessionDep):
+    error = attempt(session, lambda: delivery.revoke_token(session, licence_id=licence_id, partner_id=who.partner.id,
+                                                           jti=jti))
+    if error:
+        raise _refusal(error)
+    return views.redirect("/portal/licences?done=revoked")
+
+
+@router.get("/portal/invoices", response_class=HTMLResponse)
+def invoices_page(request: Request, who: PortalUser, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    rows, _next = invoicing.list_invoices(session, partner_id=who.partner.id, limit=50)
+    return views.render(request, "invoices.html", who=who, rows=[(r, invoicing.get_lines(session, r)) for r in rows],
+                        labels=INVOICE_STATES, instructions=settings.portal_payment_instructions, page="invoices")
+
+
+def _keys_page(request: Request, session, who, *, created: str | None = None, error: str | None = None):
+    rows, _next = partner_keys.list_keys(session, partner_id=who.partner.id, limit=50)
+    return views.render(request, "keys.html", who=who, rows=rows, created=created, error=error, page="keys")
+
+
+@router.get("/portal/keys", response_class=HTMLResponse)
+def keys_page(request: Request, who: PortalUser, session: SessionDep) -> HTMLResponse:
+    return _keys_page(request, session, who)
+
+
+@router.post("/portal/keys", response_class=HTMLResponse)
+def create_key(request: Request, who: PostingUser, session: SessionDep, name: Annotated[str, Form()] = ""):
+    created: list[str] = []
+    error = attempt(session, lambda: created.append(partner_keys.create_key(
+        session, partner_id=who.partner.id, name=name.strip() or "portal key", actor=Actor("partner", who.partner.id))[1]))
+    if error:
+        return _keys_page(request, session, who, error=error.detail or error.title)
+    session.commit()
+    return _keys_page(request, session, who, created=created[0])
+
+
+@router.post("/portal/keys/{key_id}/revoke")
+def revoke_key(key_id: str, who: PostingUser, session: SessionDep):
+    error = attempt(session, lambda: partner_keys.revoke_key(session, partner_id=who.partner.id, key_id=key_id,
+                                                             actor=Actor("partner", who.partner.id)))
+    if error:
+        raise _refusal(error)
+    return views.redirect("/portal/keys?done=revoked")
