@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from api.catalogue.models import Article, ArticleStatus
 from api.licensing.models import ScopeKind, Use
-from api.licensing.quotes import BILLING_MODES
+from api.licensing.quotes import BILLING_MODES, USE_LABELS
 from api.licensing.ratecard import RateCard, current_row
 
 # Offered as a list for convenience; any valid BCP 47 tag is accepted.
@@ -17,8 +17,6 @@ COMMON_LANGUAGES = ("en", "ar", "fr", "es", "de", "it", "pt", "tr", "fa", "ur", 
                     "id", "ms", "hi", "bn", "sw")
 SUGGESTED_MONTHS = (1, 3, 6, 12, 24, 36)
 
-USE_LABELS = {Use.web: "Website", Use.print: "Print", Use.broadcast: "Broadcast (TV, radio, podcast)",
-              Use.newsletter: "Newsletter", Use.app: "Mobile app", Use.academic: "Academic / teaching"}
 SCOPE_LABELS = {ScopeKind.article: "One article", ScopeKind.bundle: "A list of articles",
                 ScopeKind.section_feed: "A section feed (everything in a section during the period)",
                 ScopeKind.catalogue: "The whole catalogue during the period"}

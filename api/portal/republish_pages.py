@@ -6,6 +6,8 @@ partner and a licence request through the portal service."""
 from __future__ import annotations
 
 import secrets
+
+import pycountry
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -74,12 +76,19 @@ def _fields(session, settings: Settings) -> dict[str, dict[str, Any]]:
     out = {name: {"name": name, "title": props[name]["title"], "help": props[name]["description"],
                   "choices": [(c["const"], c["title"]) for c in props[name].get("oneOf", []) if "const" in c]}
            for name in TERMS_FIELDS}
-    out["territories"]["choices"] = [(c["const"], c["title"]) for c in props["territories"]["items"]["oneOf"]]
-    out["language"]["choices"] = [(code, code) for code in props["language"]["examples"]]
+    out["territories"]["choices"] = sorted(((c["const"], c["title"]) for c in props["territories"]["items"]["oneOf"]),
+                                           key=lambda choice: choice[1])
+    out["language"]["choices"] = [(code, _language_name(code)) for code in props["language"]["examples"]]
+    out["period_months"]["help"] = "How long you need the licence for."
     out["period_months"]["choices"] = [(m, f"{m} month{'s' if m > 1 else ''}") for m in props["period_months"]["examples"]]
     out["audience_size"]["bands"] = [b["title"] for b in props["audience_size"]["oneOf"]]
     out["audience_size"]["max"] = props["audience_size"]["maximum"]
     return out
+
+
+def _language_name(code: str) -> str:
+    language = pycountry.languages.get(alpha_2=code)
+    return language.name if language else code
 
 
 def _values(form: FormData | None) -> dict[str, Any]:
