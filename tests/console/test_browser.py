@@ -3,15 +3,11 @@ log in, open the queue, approve a request, see the licence."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 import os
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlmodel import select
 
 from api.app import create_app
@@ -19,6 +15,7 @@ from api.licensing.models import Licence
 from tests.builders import STAFF_PASSWORD, make_staff
 from tests.conftest import make_settings
 from tests.console.helpers import submitted_request
+from tests.live import free_port, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -31,28 +28,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_url(app, database_url: str) -> Iterator[str]:
     """The real app served by uvicorn on 127.0.0.1, on the test database (schema built by `app`)."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    served = create_app(make_settings(database_url, public_base_url=url), run_worker=False)
-    server = uvicorn.Server(uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(make_settings(database_url, public_base_url=url), run_worker=False), port):
+        yield url
 
 
 def test_staff_approves_a_request_in_a_real_browser(live_url, session) -> None:

@@ -11,14 +11,11 @@ import email
 import os
 import re
 import tempfile
-import threading
-import time
 from email.policy import default as default_policy
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 
 import api.jobs  # noqa: F401 - registers the outbox handlers (e-mail, the ledger's invoices)
@@ -28,7 +25,8 @@ from api.catalogue.importers import parse_document
 from api.outbox.dispatch import drain
 from tests.builders import STAFF_PASSWORD, TEST_ACTOR, make_staff
 from tests.conftest import SAMPLES, make_settings
-from tests.console.test_browser import ARGS, CHROMIUM, _free_port
+from tests.console.test_browser import ARGS, CHROMIUM
+from tests.live import free_port, serving
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() and not os.environ.get("CI"),
@@ -50,7 +48,7 @@ class Inbox:
 @pytest.fixture
 def smtp() -> Inbox:
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     inbox.port = port
@@ -60,21 +58,13 @@ def smtp() -> Inbox:
 
 @pytest.fixture
 def live(app, database_url: str, smtp: Inbox):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = make_settings(database_url, public_base_url=url, email_sender="smtp", smtp_port=smtp.port,
                              portal_payment_instructions="Pay by bank transfer to GB00 TEST 0000 0000.")
     served = create_app(settings, run_worker=False)
-    server = uvicorn.Server(uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield url, served.state.engine
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(served, port):
+        yield url, served.state.engine
 
 
 def _check(page, name: str) -> None:
