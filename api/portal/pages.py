@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from api.audit.service import Actor
 from api.catalogue import service as catalogue
@@ -17,6 +17,7 @@ from api.deps import SessionDep, SettingsDep
 from api.invoicing import service as invoicing
 from api.licensing import service as licensing
 from api.partners import keys as partner_keys
+from api.portal import usage as partner_usage
 from api.portal import views
 from api.portal.views import PortalUser, PostingUser
 from api.web.pages import attempt
@@ -123,3 +124,18 @@ def revoke_key(key_id: str, who: PostingUser, session: SessionDep):
     if error:
         raise _refusal(error)
     return views.redirect("/portal/keys?done=revoked")
+
+
+@router.get("/portal/usage", response_class=HTMLResponse)
+def usage_page(request: Request, who: PortalUser, session: SessionDep) -> HTMLResponse:
+    return views.render(request, "usage.html", who=who, rows=partner_usage.rows(session, who.partner.id),
+                        months=partner_usage.MONTHS, page="usage")
+
+
+@router.get("/portal/usage/chart.svg")
+def usage_chart(who: PortalUser, session: SessionDep) -> Response:
+    svg = partner_usage.chart_svg(partner_usage.rows(session, who.partner.id))
+    # Shown through <img>, where an SVG runs no script; its own policy lets pygal's inline styles apply.
+    return Response(svg, media_type="image/svg+xml", headers={
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'", "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store"})

@@ -149,6 +149,10 @@ def test_a_reader_becomes_a_licensed_partner(live, session, smtp) -> None:
             reader.click("button:has-text('Create a token')")
             token = reader.locator("#new-token").input_value()
             _check(reader, "portal-licences")
+            httpx.get(f"{url}/v1/content/articles/{article.id}", headers={"Authorization": f"Bearer {token}"})
+            reader.goto(f"{url}/portal/usage")
+            expect(reader.locator("tbody")).to_contain_text("Putin")
+            _check(reader, "portal-usage")
             reader.goto(f"{url}/portal/keys")
             _check(reader, "portal-keys")
         finally:

@@ -80,3 +80,28 @@ def test_api_keys_are_created_once_and_revoked(web, session) -> None:
     assert "CMS plug-in" in created.text and raw not in web.get("/portal/keys").text
     key_id = re.findall(r"/portal/keys/([^/]+)/revoke", created.text)[-1]
     assert web.post(f"/portal/keys/{key_id}/revoke", data={"csrf_token": csrf}).status_code == 200
+
+
+def test_usage_by_month_as_a_chart_and_a_table(web, session) -> None:
+    from datetime import timedelta
+
+    from api.core.db import utcnow
+    from tests.reports.data import add_usage
+
+    partner, other = make_partner(session), make_partner(session)
+    article = make_article(session, headline="A much republished story")
+    licence = make_licence(session, partner=partner, articles=[article])
+    foreign = make_licence(session, partner=other, articles=[article])
+    now = utcnow()
+    add_usage(session, licence, article, at=now - timedelta(days=40), billable=True)
+    add_usage(session, licence, article, at=now)
+    add_usage(session, foreign, article, at=now)
+    _sign_in(web, session, partner)
+    page = web.get("/portal/usage")
+    assert page.status_code == 200 and "A much republished story" in page.text
+    assert page.text.count(f"<code>{licence.id}</code>") == 2 and foreign.id not in page.text
+    chart = web.get("/portal/usage/chart.svg")
+    assert chart.headers["content-type"].startswith("image/svg+xml") and b"<svg" in chart.content
+    assert b"Deliveries" in chart.content and b"Republications" in chart.content
+    # pygal embeds its (unused) config script: the image's own policy runs no script at all.
+    assert chart.headers["content-security-policy"].startswith("default-src 'none'")
