@@ -143,6 +143,7 @@ def test_serve_demo_is_refused_in_production(monkeypatch, tmp_path, _fresh_setti
     _cli_env(monkeypatch, f"sqlite:///{tmp_path / 'prod.db'}")
     monkeypatch.setenv("SYNDICATE_ENVIRONMENT", "production")
     monkeypatch.setenv("SYNDICATE_SECRET_KEY", "p" * 40)
+    monkeypatch.setenv("SYNDICATE_PUBLIC_BASE_URL", "https://licensing.example.com")
     result = CliRunner().invoke(app, ["serve", "--demo", "--port", "1"])
     assert result.exit_code == 2
     assert "--demo" in result.output and "SYNDICATE_ENVIRONMENT=production" in result.output

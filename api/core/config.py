@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # Shown with each open invoice on the ledger backend (bank details, whom to write to); Stripe invoices link to
     # Stripe's own payment page instead.
     portal_payment_instructions: str = ""
+    # Production serves the console and portal only over https (their cookies are Secure); set this to run
+    # production on a private network behind plain http.
+    allow_http_public_url: bool = False
 
     @field_validator("database_url")
     @classmethod
@@ -162,6 +165,9 @@ class Settings(BaseSettings):
                 raise ValueError("SYNDICATE_SECRET_KEY must be set to a random value of at least 32 characters in production")
             if self.billing_backend == "stripe" and (self.stripe_api_key is None or self.stripe_webhook_secret is None):
                 raise ValueError("the stripe billing backend needs SYNDICATE_STRIPE_API_KEY and SYNDICATE_STRIPE_WEBHOOK_SECRET")
+            if not self.public_base_url.startswith("https://") and not self.allow_http_public_url:
+                raise ValueError("SYNDICATE_PUBLIC_BASE_URL must be https:// in production (session cookies are Secure); "
+                                 "set SYNDICATE_ALLOW_HTTP_PUBLIC_URL=true only on a private network")
         return self
 
     @property

@@ -315,6 +315,7 @@ def main() -> None:
     article_id, token = prepare(database_url)
     env = {**os.environ, "SYNDICATE_DATABASE_URL": database_url, "SYNDICATE_TOKEN_RATE_LIMIT": "1000000000/second",
            "SYNDICATE_RUN_WORKER_IN_PROCESS": "false", "SYNDICATE_ENVIRONMENT": "production",
+           "SYNDICATE_ALLOW_HTTP_PUBLIC_URL": "true",  # loopback only
            "SYNDICATE_SECRET_KEY": "bench-secret-key-that-is-long-enough", "SYNDICATE_REDIS_URL": ""}
     env.pop("SYNDICATE_REDIS_URL")
     headers = {"Authorization": f"Bearer {token}"}

@@ -78,7 +78,8 @@ def test_production_refuses_the_development_secret() -> None:
         Settings(environment="production")
     with pytest.raises(ValidationError, match="STRIPE"):
         Settings(environment="production", secret_key="x" * 40, billing_backend="stripe")
-    assert Settings(environment="production", secret_key="x" * 40).environment == "production"
+    assert Settings(environment="production", secret_key="x" * 40,
+                    public_base_url="https://licensing.example.com").environment == "production"
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:

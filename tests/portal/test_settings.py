@@ -1,0 +1,24 @@
+"""Production serves the pages over https only, unless told it runs on a private network."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from api.core.config import Settings
+
+PRODUCTION = {"environment": "production", "secret_key": "x" * 40}
+
+
+def test_production_refuses_an_http_public_url_unless_allowed() -> None:
+    with pytest.raises(ValidationError, match="must be https"):
+        Settings(**PRODUCTION, public_base_url="http://licensing.example.com")
+    assert Settings(**PRODUCTION, public_base_url="http://10.0.0.5:8000", allow_http_public_url=True)
+    assert Settings(**PRODUCTION, public_base_url="https://licensing.example.com")
+
+
+def test_frame_ancestors_are_origins() -> None:
+    assert Settings(republish_frame_ancestors=" https://a.example  https://b.example ").republish_frame_ancestors == \
+        "https://a.example https://b.example"
+    with pytest.raises(ValidationError, match="is not an origin"):
+        Settings(republish_frame_ancestors="https://a.example/news")
