@@ -24,6 +24,7 @@ from api.licensing.ratecard import (
     DEFAULT_RATE_CARD, RateCard, current_row as current_rate_card, ensure_default_rate_card,
     get_version as get_rate_card_version, publish as publish_rate_card, seed_default_rate_card,
 )
+from api.licensing.schemas import LicenceRequestCreate
 from api.licensing.requests import get_request, licence_ids, list_for_partner as list_requests, list_queue
 from api.licensing.requests import submit as submit_request
 from api.licensing.states import LicenceState, RequestState, allowed as allowed_transitions
@@ -42,7 +43,7 @@ __all__ = [
     "ensure_default_rate_card", "seed_default_rate_card",
     # auto-approval rules
     "list_rules", "get_rule", "create_rule", "update_rule", "delete_rule",
-    # data and errors other domains name
-    "Licence", "LicenceRequest", "LicenceState", "RequestState", "BillingMode", "ScopeKind", "Use",
+    # data and errors other domains name (the request body schema checks the republish page's form)
+    "LicenceRequestCreate", "Licence", "LicenceRequest", "LicenceState", "RequestState", "BillingMode", "ScopeKind", "Use",
     "LicenceNotFound", "LicenceRequestNotFound", "errors",
 ]

@@ -24,7 +24,6 @@ from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
 from api.licensing import errors as licensing_errors
 from api.licensing import service as licensing
-from api.licensing.schemas import LicenceRequestCreate
 from api.partners.schemas import ContactCreate
 from api.portal import service as portal
 from api.portal.views import PortalRefusal, templates
@@ -102,13 +101,13 @@ def _values(form: FormData | None) -> dict[str, Any]:
     return values
 
 
-def _terms(article: Article, values: dict[str, Any]) -> tuple[LicenceRequestCreate | None, dict[str, str]]:
+def _terms(article: Article, values: dict[str, Any]) -> tuple[licensing.LicenceRequestCreate | None, dict[str, str]]:
     body = {"scope": "article", "article_ids": [article.id], "use": values["use"], "territories": values["territories"],
             "language": values["language"] or "en", "translation": values["translation"],
             "period_months": values["period_months"] or None, "audience_size": values["audience_size"] or None,
             "publication_url": values["publication_url"] or None, "notes": values["notes"] or None}
     try:
-        return LicenceRequestCreate.model_validate(body), {}
+        return licensing.LicenceRequestCreate.model_validate(body), {}
     except ValidationError as exc:
         return None, {str(e["loc"][0]): PLAIN.get(str(e["loc"][0]), e["msg"]) for e in exc.errors()}
 

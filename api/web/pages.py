@@ -37,16 +37,18 @@ def templates_for(directory: Path) -> Jinja2Templates:
     return templates
 
 
-def security_headers(frame_ancestors: str = "'none'") -> dict[str, str]:
-    policy = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+def security_headers(frame_ancestors: str = "'none'", *, style_src: str = "'self'") -> dict[str, str]:
+    """`style_src` widens only for the console, whose templates still carry their styles inline."""
+    policy = (f"default-src 'self'; script-src 'self'; style-src {style_src}; img-src 'self' https: data:; "
               "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
               f"frame-ancestors {frame_ancestors}")
     return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
 
 
-def with_headers(response: HTMLResponse | RedirectResponse, frame_ancestors: str = "'none'"):
-    response.headers.update(security_headers(frame_ancestors))
+def with_headers(response: HTMLResponse | RedirectResponse, frame_ancestors: str = "'none'", *,
+                 style_src: str = "'self'"):
+    response.headers.update(security_headers(frame_ancestors, style_src=style_src))
     return response
 
 

@@ -22,3 +22,10 @@ def test_frame_ancestors_are_origins() -> None:
         "https://a.example https://b.example"
     with pytest.raises(ValidationError, match="is not an origin"):
         Settings(republish_frame_ancestors="https://a.example/news")
+
+
+def test_console_pages_send_the_shared_security_headers(client) -> None:
+    page = client.get("/console/login")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff" and page.headers["referrer-policy"] == "same-origin"
