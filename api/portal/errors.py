@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from api.core.errors import Invalid, Unauthenticated
+from api.core.errors import Unauthenticated
 
 
 class SignInLinkInvalid(Unauthenticated):
@@ -12,7 +12,3 @@ class PortalSignedOut(Unauthenticated):
     slug = "portal-signed-out"
     title = "You are not signed in to the portal"
 
-
-class RepublishFormInvalid(Invalid):
-    slug = "republish-form-invalid"
-    title = "The republish form has errors"
