@@ -139,3 +139,38 @@ def usage_chart(who: PortalUser, session: SessionDep) -> Response:
     return Response(svg, media_type="image/svg+xml", headers={
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'", "X-Content-Type-Options": "nosniff",
         "Cache-Control": "no-store"})
+
+
+def _webhooks_page(request: Request, session, who, *, secret: str | None = None, error: str | None = None,
+                   url: str = ""):
+    endpoints, _next = delivery.list_endpoints(session, partner_id=who.partner.id, cursor=None, limit=50)
+    deliveries = {e.id: delivery.list_deliveries(session, endpoint_id=e.id, partner_id=who.partner.id, cursor=None,
+                                                 limit=10)[0] for e in endpoints}
+    return views.render(request, "webhooks.html", who=who, endpoints=endpoints, deliveries=deliveries, secret=secret,
+                        error=error, url=url, page="webhooks", code=422 if error else 200)
+
+
+@router.get("/portal/webhooks", response_class=HTMLResponse)
+def webhooks_page(request: Request, who: PortalUser, session: SessionDep) -> HTMLResponse:
+    return _webhooks_page(request, session, who)
+
+
+@router.post("/portal/webhooks", response_class=HTMLResponse)
+def add_webhook(request: Request, who: PostingUser, session: SessionDep, settings: SettingsDep,
+                url: Annotated[str, Form()] = "", description: Annotated[str, Form()] = ""):
+    created: list[str] = []
+    error = attempt(session, lambda: created.append(delivery.create_endpoint(
+        session, settings, partner_id=who.partner.id, url=url.strip(), description=description.strip() or None)[1]))
+    if error:
+        return _webhooks_page(request, session, who, error=error.detail or error.title, url=url)
+    session.commit()  # the secret is shown once: the endpoint must exist before the page shows it
+    return _webhooks_page(request, session, who, secret=created[0])
+
+
+@router.post("/portal/webhooks/{endpoint_id}/remove")
+def remove_webhook(endpoint_id: str, who: PostingUser, session: SessionDep):
+    error = attempt(session, lambda: delivery.delete_endpoint(session, endpoint_id=endpoint_id,
+                                                              partner_id=who.partner.id))
+    if error:
+        raise _refusal(error)
+    return views.redirect("/portal/webhooks")

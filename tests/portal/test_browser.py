@@ -153,6 +153,8 @@ def test_a_reader_becomes_a_licensed_partner(live, session, smtp) -> None:
             reader.goto(f"{url}/portal/usage")
             expect(reader.locator("tbody")).to_contain_text("Putin")
             _check(reader, "portal-usage")
+            reader.goto(f"{url}/portal/webhooks")
+            _check(reader, "portal-webhooks")
             reader.goto(f"{url}/portal/keys")
             _check(reader, "portal-keys")
         finally:

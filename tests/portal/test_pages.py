@@ -105,3 +105,17 @@ def test_usage_by_month_as_a_chart_and_a_table(web, session) -> None:
     assert b"Deliveries" in chart.content and b"Republications" in chart.content
     # pygal embeds its (unused) config script: the image's own policy runs no script at all.
     assert chart.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_webhook_endpoints_are_added_with_a_secret_shown_once_and_removed(web, session) -> None:
+    partner = make_partner(session)
+    csrf = _sign_in(web, session, partner)
+    refused = web.post("/portal/webhooks", data={"csrf_token": csrf, "url": "ftp://nowhere"})
+    assert refused.status_code == 422 and "whsec_" not in refused.text
+    added = web.post("/portal/webhooks", data={"csrf_token": csrf, "url": "https://hooks.outlet.example/syndicate"})
+    secret = re.search(r'id="new-secret" readonly value="(whsec_[^"]+)"', added.text)[1]
+    page = web.get("/portal/webhooks")
+    assert "https://hooks.outlet.example/syndicate" in page.text and secret not in page.text
+    endpoint_id = re.search(r"/portal/webhooks/([^/]+)/remove", page.text)[1]
+    assert web.post(f"/portal/webhooks/{endpoint_id}/remove", data={"csrf_token": csrf}).status_code == 200
+    assert "hooks.outlet.example" not in web.get("/portal/webhooks").text
