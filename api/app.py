@@ -22,7 +22,7 @@ from api.core.problems import install_problem_handlers
 
 log = logging.getLogger("syndicate")
 
-DOMAINS = ("staff", "catalogue", "partners", "licensing", "audit", "invoicing", "delivery", "reports", "outbox", "console")
+DOMAINS = ("staff", "catalogue", "partners", "licensing", "audit", "invoicing", "delivery", "reports", "outbox", "console", "portal")
 
 DESCRIPTION = """
 Syndicate is a publisher's licensing desk as an API: partner outlets browse the catalogue, get

@@ -29,6 +29,14 @@ def get_article(session: Session, article_id: str) -> Article:
     return article
 
 
+def find_article(session: Session, slug_or_id: str) -> Article:
+    """By id or by slug (what a publisher's footer link knows), or ArticleNotFound."""
+    article = session.get(Article, slug_or_id) or session.exec(select(Article).where(Article.slug == slug_or_id)).first()
+    if article is None:
+        raise ArticleNotFound(f"No article {slug_or_id} in the catalogue.")
+    return article
+
+
 def get_public_article(session: Session, article_id: str) -> Article:
     """An article the public catalogue shows: licensable, not withdrawn, not under embargo."""
     article = session.get(Article, article_id)

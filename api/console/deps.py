@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
-from sqlmodel import Session
 
 from api.console import views
 from api.console.views import Staff
 from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
 from api.staff import permissions
+from api.web.pages import attempt  # noqa: F401 - the console's pages import it from here
 
 
 def current_staff(request: Request, session: SessionDep, settings: SettingsDep) -> Staff:
@@ -67,14 +67,3 @@ def found(lookup: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return lookup(*args, **kwargs)
     except SyndicateError as exc:
         raise views.ConsoleRefusal(views.error_message(exc), status=exc.status) from None
-
-
-def attempt(session: Session, action: Callable[[], Any]) -> SyndicateError | None:
-    """Run a service action; on a domain error undo everything it wrote and hand the error back
-    for the page to show (the request's transaction would otherwise commit a half-done action)."""
-    try:
-        action()
-    except SyndicateError as exc:
-        session.rollback()
-        return exc
-    return None

@@ -21,8 +21,11 @@ from api.core.config import Settings
 from api.core.errors import Invalid, SyndicateError, Unauthenticated
 from api.staff import permissions, service as staff_service
 from api.staff.models import StaffUser
+from api.web import pages
 
 SESSION_COOKIE = "syndicate_console"
+# The console's templates keep their styles inline (no script anywhere): its policy allows inline styles only.
+CONSOLE_STYLES = "'self' 'unsafe-inline'"
 LOGIN_CSRF_COOKIE = "syndicate_console_login"
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -152,8 +155,9 @@ def new_login_csrf() -> str:
 def render(request: Request, template: str, *, staff: Staff | None = None, code: int = 200,
            error: str | None = None, **context: Any) -> HTMLResponse:
     """`code` is the HTTP status (a domain error's own: 409, 422...)."""
-    return templates.TemplateResponse(request, template, {"staff": staff, "error": error, **context},
-                                      status_code=code)
+    response = templates.TemplateResponse(request, template, {"staff": staff, "error": error, **context},
+                                          status_code=code)
+    return pages.with_headers(response, style_src=CONSOLE_STYLES)
 
 
 def error_message(exc: SyndicateError) -> str:
@@ -161,7 +165,7 @@ def error_message(exc: SyndicateError) -> str:
 
 
 def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+    return pages.with_headers(RedirectResponse(url, status_code=303), style_src=CONSOLE_STYLES)
 
 
 templates.env.filters["money"] = lambda amount, currency: money(amount, currency)

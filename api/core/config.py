@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_import_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 
+    # --- republish page and partner portal ---
+    # Origins allowed to show the republish page in a frame ("https://www.middleeasteye.net ..."), space-separated;
+    # empty: only this service itself.
+    republish_frame_ancestors: str = ""
+    # How long an e-mailed portal sign-in link works, and how long a portal session lasts.
+    portal_sign_in_minutes: int = Field(default=30, ge=1)
+    portal_session_hours: int = Field(default=12, ge=1)
+    # Shown with each open invoice on the ledger backend (bank details, whom to write to); Stripe invoices link to
+    # Stripe's own payment page instead.
+    portal_payment_instructions: str = ""
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -166,6 +177,15 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("republish_frame_ancestors")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        origins = value.split()
+        for origin in origins:
+            if not re.match(r"^https?://[^\s/]+$", origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://www.example.com (no path)")
+        return " ".join(origins)
 
     @field_validator("default_currency")
     @classmethod

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from api.catalogue.models import Article, ArticleStatus
 from api.licensing.models import ScopeKind, Use
-from api.licensing.quotes import BILLING_MODES
+from api.licensing.quotes import BILLING_MODES, USE_LABELS
 from api.licensing.ratecard import RateCard, current_row
 
 # Offered as a list for convenience; any valid BCP 47 tag is accepted.
@@ -17,11 +17,10 @@ COMMON_LANGUAGES = ("en", "ar", "fr", "es", "de", "it", "pt", "tr", "fa", "ur", 
                     "id", "ms", "hi", "bn", "sw")
 SUGGESTED_MONTHS = (1, 3, 6, 12, 24, 36)
 
-USE_LABELS = {Use.web: "Website", Use.print: "Print", Use.broadcast: "Broadcast (TV, radio, podcast)",
-              Use.newsletter: "Newsletter", Use.app: "Mobile app", Use.academic: "Academic / teaching"}
 SCOPE_LABELS = {ScopeKind.article: "One article", ScopeKind.bundle: "A list of articles",
                 ScopeKind.section_feed: "A section feed (everything in a section during the period)",
                 ScopeKind.catalogue: "The whole catalogue during the period"}
+BILLING_LABELS = {"one_off": "One payment", "subscription": "Monthly subscription", "usage": "Per article used"}
 
 
 def _option(value: str, label: str, **extra: Any) -> dict[str, Any]:
@@ -73,7 +72,7 @@ def describe(session: Session) -> dict[str, Any]:
                      for t in card.audience_tiers]},
         {"name": "billing_mode", "type": "enum", "required": False,
          "description": "Feeds are a monthly subscription by default, or per article used (usage).",
-         "options": [_option(m, m) for m in ("one_off", "subscription", "usage")]},
+         "options": [_option(m, BILLING_LABELS[m]) for m in ("one_off", "subscription", "usage")]},
         {"name": "publication_url", "type": "url", "required": False, "description": "Where it will be published."},
         {"name": "notes", "type": "text", "required": False, "max_length": 2000,
          "description": "Anything the licensing desk should know (requests with notes are read by a person)."},

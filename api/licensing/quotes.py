@@ -37,6 +37,8 @@ BILLING_MODES: dict[ScopeKind, tuple[BillingMode, ...]] = {
     ScopeKind.section_feed: (BillingMode.subscription, BillingMode.usage),
     ScopeKind.catalogue: (BillingMode.subscription, BillingMode.usage),
 }
+USE_LABELS = {Use.web: "Website", Use.print: "Print", Use.broadcast: "Broadcast (TV, radio, podcast)",
+              Use.newsletter: "Newsletter", Use.app: "Mobile app", Use.academic: "Academic / teaching"}
 INTERVALS = {BillingMode.one_off: "once", BillingMode.subscription: "month", BillingMode.usage: "article"}
 
 
@@ -268,7 +270,7 @@ def price(card: RateCard, terms: Terms, *, currency: str, version: int) -> Quote
     tier = card.tier_for(terms.audience_size)
     zone = card.zone_for(terms.territories)
     steps: list[tuple[str, str, int]] = [
-        ("use", f"Use: {terms.use}", card.use_multipliers_bp[terms.use]),
+        ("use", f"Use: {USE_LABELS[terms.use]}", card.use_multipliers_bp[terms.use]),
         ("audience", f"Audience: {tier.label} ({terms.audience_size:,})", tier.multiplier_bp),
         ("territory", f"Territory: {zone.label} ({', '.join(terms.territories)})", zone.multiplier_bp),
     ]

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Body, FastAPI, Header, Query, status
+from fastapi.responses import JSONResponse
 from fastapi.concurrency import run_in_threadpool
 
 from api.audit.service import Actor
@@ -37,6 +38,19 @@ def install(app: FastAPI) -> None:
         await run_in_threadpool(service.seed_default_rate_card, app.state.engine)
 
     app.state.startup_hooks.append(on_startup)
+
+
+class SchemaJSONResponse(JSONResponse):
+    media_type = "application/schema+json"
+
+
+FORM_SCHEMA_EXAMPLE = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Licence request", "type": "object",
+    "properties": {"use": {"title": "Use", "description": "Where the content will appear.", "type": "string",
+                           "oneOf": [{"const": "web", "title": "Website"}, {"const": "print", "title": "Print"}]},
+                   "audience_size": {"title": "Audience size", "type": "integer", "minimum": 1, "maximum": 10000000}},
+    "required": ["use", "audience_size"],
+}
 
 
 # `router` is what the app includes; it is assembled at the bottom of this module.
@@ -87,6 +101,20 @@ def _one(session, row: LicenceRequest, schema=LicenceRequestRead):
                responses=error_responses(errors.RateCardNotPublished))
 def get_form(session: SessionDep) -> FormRead:
     return FormRead.model_validate(service.describe_form(session))
+
+
+@licensing.get(
+    "/v1/licence-requests/form/schema", summary="The licence request form as JSON Schema",
+    description="The `POST /v1/licence-requests` body as JSON Schema 2020-12 (`application/schema+json`): titles, "
+                "descriptions, choices as `oneOf` of `const` + `title`, limits, and the conditional rules (what each "
+                "scope needs; `period_months` or `ends_at`), so a JSON-Schema form library renders it as is. "
+                "No authentication.",
+    response_class=SchemaJSONResponse,
+    responses={200: {"content": {"application/schema+json": {"schema": {"type": "object"},
+                                                              "example": FORM_SCHEMA_EXAMPLE}}},
+               **error_responses(errors.RateCardNotPublished)})
+def get_form_schema(session: SessionDep, settings: SettingsDep) -> SchemaJSONResponse:
+    return SchemaJSONResponse(service.form_json_schema(session, base_url=settings.public_base_url))
 
 
 @licensing.get("/v1/rate-card", response_model=RateCardRead, summary="The current rate card",

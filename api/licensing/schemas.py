@@ -68,7 +68,7 @@ class QuoteLineRead(BaseModel):
 
 _QUOTE_LINES_EXAMPLE = [
     {"code": "base", "label": "2 articles x 100.00 GBP", "factor_bp": None, "amount": 20000, "subtotal": 20000},
-    {"code": "use", "label": "Use: web: x1.00", "factor_bp": 10000, "amount": 0, "subtotal": 20000},
+    {"code": "use", "label": "Use: Website: x1.00", "factor_bp": 10000, "amount": 0, "subtotal": 20000},
     {"code": "audience", "label": "Audience: 10,001 to 100,000 (50,000): x1.50", "factor_bp": 15000,
      "amount": 10000, "subtotal": 30000},
     {"code": "territory", "label": "Territory: Europe, Middle East and North Africa (GB, FR): x1.30",

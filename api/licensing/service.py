@@ -14,6 +14,7 @@ from api.licensing.autoapproval import create_rule, delete_rule, get_rule, list_
 from api.licensing.decisions import accept_counter, approve, counter, decline_counter, reject
 from api.licensing.errors import LicenceNotFound, LicenceRequestNotFound
 from api.licensing.form import describe as describe_form
+from api.licensing.form_schema import json_schema as form_json_schema
 from api.licensing.grants import activate, expire, get_licence, grant, on_licence_change, revoke, suspend
 from api.licensing.licences import expire_due, list_licences
 from api.licensing.licences import cancel as cancel_licence
@@ -24,6 +25,7 @@ from api.licensing.ratecard import (
     DEFAULT_RATE_CARD, RateCard, current_row as current_rate_card, ensure_default_rate_card,
     get_version as get_rate_card_version, publish as publish_rate_card, seed_default_rate_card,
 )
+from api.licensing.schemas import LicenceRequestCreate
 from api.licensing.requests import get_request, licence_ids, list_for_partner as list_requests, list_queue
 from api.licensing.requests import submit as submit_request
 from api.licensing.states import LicenceState, RequestState, allowed as allowed_transitions
@@ -31,7 +33,7 @@ from api.licensing.states import LicenceState, RequestState, allowed as allowed_
 __all__ = [
     # requests, from the partner's side
     "TermsInput", "Quote", "BILLING_MODES", "quote", "submit_request", "get_request", "list_requests",
-    "licence_ids", "describe_form",
+    "licence_ids", "describe_form", "form_json_schema",
     # the staff queue and decisions
     "list_queue", "approve", "reject", "counter", "accept_counter", "decline_counter",
     # licences: granting, reading, and moving them through their states (billing, delivery, jobs)
@@ -42,7 +44,7 @@ __all__ = [
     "ensure_default_rate_card", "seed_default_rate_card",
     # auto-approval rules
     "list_rules", "get_rule", "create_rule", "update_rule", "delete_rule",
-    # data and errors other domains name
-    "Licence", "LicenceRequest", "LicenceState", "RequestState", "BillingMode", "ScopeKind", "Use",
+    # data and errors other domains name (the request body schema checks the republish page's form)
+    "LicenceRequestCreate", "Licence", "LicenceRequest", "LicenceState", "RequestState", "BillingMode", "ScopeKind", "Use",
     "LicenceNotFound", "LicenceRequestNotFound", "errors",
 ]

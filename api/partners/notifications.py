@@ -81,6 +81,13 @@ def announce(session: Session, *, partner_id: str, event_type: str, key: str, da
                    dedupe_key=f"announce:{key}"[:200], max_attempts=outbox.attempts_within(outbox.RETRY_WINDOW))
 
 
+def notify_address(session: Session, *, partner_id: str, to: list[str], subject: str, body: str,
+                   dedupe_key: str) -> None:
+    """Queue an e-mail for one person of a partner (a sign-in link goes only to who asked for it)."""
+    _enqueue(session, audience=PARTNER, to=to, subject=subject, body=body,
+             dedupe_key=f"{PARTNER}:{partner_id}:{dedupe_key}", partner_id=partner_id)
+
+
 def notify_staff(session: Session, *, subject: str, body: str, dedupe_key: str) -> None:
     """Queue an e-mail to the licensing desk (`settings.staff_notification_email`, resolved when sent)."""
     _enqueue(session, audience=STAFF, to=[], subject=subject, body=body, dedupe_key=f"{STAFF}:{dedupe_key}")

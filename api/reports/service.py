@@ -140,6 +140,21 @@ def usage(session: Session, *, start: date, end: date, limit: int = 20) -> Usage
     )
 
 
+def partner_usage_by_month(session: Session, *, licence_ids: list[str], since: datetime) -> list[tuple]:
+    """(month "YYYY-MM", licence id, article id, headline, deliveries, republications) for the given
+    licences (a partner's own) since `since`, oldest month first."""
+    if not licence_ids:
+        return []
+    month = _month(session, UsageEvent.at).label("month")
+    deliveries = func.count().label("deliveries")
+    return list(session.exec(
+        select(month, UsageEvent.licence_id, UsageEvent.article_id, Article.headline, deliveries, _republications())
+        .join(Article, Article.id == UsageEvent.article_id)
+        .where(UsageEvent.licence_id.in_(licence_ids), UsageEvent.at >= since)  # type: ignore[attr-defined]
+        .group_by(month, UsageEvent.licence_id, UsageEvent.article_id, Article.headline)
+        .order_by(month, UsageEvent.licence_id, UsageEvent.article_id)).all())
+
+
 # --- the console's dashboard -----------------------------------------------------------------------
 
 

@@ -1,0 +1,43 @@
+"""The partner's usage by month, per licence and per article: a table and a server-rendered SVG
+chart (pygal), from the reports service's one query."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+import pygal
+from pygal.style import Style
+from sqlmodel import Session
+
+from api.core.db import utcnow
+from api.licensing import service as licensing
+from api.reports import service as reports
+
+MONTHS = 12
+CHART_STYLE = Style(background="white", plot_background="white", foreground="#1d2430", foreground_strong="#1d2430",
+                    foreground_subtle="#4f5a6a", colors=("#1a56b0", "#146c34", "#a61f14", "#8a5a00"),
+                    font_family="system-ui, sans-serif")
+
+
+def rows(session: Session, partner_id: str) -> list[tuple]:
+    licences, _next = licensing.list_licences(session, partner_id=partner_id, limit=100)
+    since = (utcnow() - timedelta(days=31 * (MONTHS - 1))).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return reports.partner_usage_by_month(session, licence_ids=[lic.id for lic in licences], since=since)
+
+
+def chart_svg(usage: list[tuple]) -> bytes:
+    """Deliveries and republications per month, as an SVG document (no script: shown as an image)."""
+    deliveries: dict[str, int] = defaultdict(int)
+    republications: dict[str, int] = defaultdict(int)
+    for month, _licence, _article, _headline, count, first in usage:
+        deliveries[month] += int(count)
+        republications[month] += int(first)
+    months = sorted(deliveries)
+    chart = pygal.Bar(style=CHART_STYLE, js=[], disable_xml_declaration=False, width=800, height=320,
+                      legend_at_bottom=True, truncate_legend=-1, show_y_guides=True, print_values=False,
+                      title="Deliveries by month", no_data_text="No deliveries yet")
+    chart.x_labels = months
+    chart.add("Deliveries", [deliveries[m] for m in months])
+    chart.add("Republications", [republications[m] for m in months])
+    return chart.render()

@@ -1,0 +1,121 @@
+"""Portal pages after sign-in: counter-offers, licences and tokens (shown once), invoices with
+their lines and how to pay, API keys; another partner's things are not found."""
+
+from __future__ import annotations
+
+import re
+
+import api.jobs  # noqa: F401  - registers the outbox handlers (the ledger issues invoices)
+from api.licensing import decisions
+from api.outbox.dispatch import drain
+from tests.builders import TEST_ACTOR, make_api_key, make_article, make_licence, make_partner
+from tests.portal.test_republish import web  # noqa: F401 - the https client fixture
+
+
+def _sign_in(web, session, partner) -> str:
+    key = make_api_key(session, partner)
+    session.commit()
+    web.post("/portal/sign-in", data={"api_key": key})
+    return re.search(r'name="csrf_token" value="([^"]+)"', web.get("/portal").text)[1]
+
+
+def test_a_counter_offer_is_accepted_in_the_portal(web, session) -> None:
+    from api.licensing import requests
+    from tests.licensing.helpers import request_body
+    from api.licensing.schemas import LicenceRequestCreate
+
+    partner = make_partner(session)
+    article = make_article(session)
+    body = LicenceRequestCreate.model_validate(request_body(article_ids=[article.id]))
+    request = requests.submit(session, partner=partner, terms=body.terms())
+    decisions.counter(session, request.id, actor=TEST_ACTOR, amount=12345, conditions=["Link to us."],
+                      message="A lower price for a link.")
+    csrf = _sign_in(web, session, partner)
+    page = web.get("/portal")
+    assert "Counter-offer waiting for you" in page.text and "123.45 GBP" in page.text and "Link to us." in page.text
+    assert web.post(f"/portal/requests/{request.id}/accept", data={"csrf_token": "forged"}).status_code == 403
+    done = web.post(f"/portal/requests/{request.id}/accept", data={"csrf_token": csrf})
+    assert done.status_code == 200 and "You accepted the counter-offer" in done.text
+    assert "Waiting for payment" in web.get("/portal/licences").text or "Approved" in done.text
+    again = web.post(f"/portal/requests/{request.id}/accept", data={"csrf_token": csrf})
+    assert again.status_code == 409
+
+
+def test_a_token_is_minted_shown_once_and_revoked(web, session) -> None:
+    partner, other = make_partner(session), make_partner(session)
+    article = make_article(session)
+    licence = make_licence(session, partner=partner, articles=[article])
+    foreign = make_licence(session, partner=other, articles=[article])
+    csrf = _sign_in(web, session, partner)
+    page = web.get("/portal/licences")
+    assert "Active" in page.text and "No monthly limit" in page.text
+    minted = web.post(f"/portal/licences/{licence.id}/tokens", data={"csrf_token": csrf})
+    token = re.search(r'<textarea id="new-token" readonly>([^<]+)</textarea>', minted.text)[1]
+    assert token.count(".") == 2 and f"Authorization: Bearer {token}" in minted.text
+    assert token not in web.get("/portal/licences").text  # shown once
+    jti = re.search(rf"/portal/licences/{licence.id}/tokens/([^/]+)/revoke", minted.text)[1]
+    assert web.post(f"/portal/licences/{licence.id}/tokens/{jti}/revoke", data={"csrf_token": csrf}).status_code == 200
+    assert "Revoked" in web.get("/portal/licences").text
+    refused = web.post(f"/portal/licences/{foreign.id}/tokens", data={"csrf_token": csrf})
+    assert "No licence" in refused.text and "new-token" not in refused.text
+
+
+def test_invoices_show_their_lines_and_how_to_pay(web, session, engine) -> None:
+    partner = make_partner(session)
+    article = make_article(session)
+    make_licence(session, partner=partner, articles=[article], amount=25000)
+    session.commit()
+    drain(engine)  # the ledger issues the invoice
+    _sign_in(web, session, partner)
+    page = web.get("/portal/invoices")
+    assert page.status_code == 200 and "250.00 GBP" in page.text and "To pay" in page.text, page.text
+    assert "payment details" in page.text or "How to pay" in page.text
+
+
+def test_api_keys_are_created_once_and_revoked(web, session) -> None:
+    partner = make_partner(session)
+    csrf = _sign_in(web, session, partner)
+    created = web.post("/portal/keys", data={"csrf_token": csrf, "name": "CMS plug-in"})
+    raw = re.search(r'id="new-key" readonly value="([^"]+)"', created.text)[1]
+    assert "CMS plug-in" in created.text and raw not in web.get("/portal/keys").text
+    key_id = re.findall(r"/portal/keys/([^/]+)/revoke", created.text)[-1]
+    assert web.post(f"/portal/keys/{key_id}/revoke", data={"csrf_token": csrf}).status_code == 200
+
+
+def test_usage_by_month_as_a_chart_and_a_table(web, session) -> None:
+    from datetime import timedelta
+
+    from api.core.db import utcnow
+    from tests.reports.data import add_usage
+
+    partner, other = make_partner(session), make_partner(session)
+    article = make_article(session, headline="A much republished story")
+    licence = make_licence(session, partner=partner, articles=[article])
+    foreign = make_licence(session, partner=other, articles=[article])
+    now = utcnow()
+    add_usage(session, licence, article, at=now - timedelta(days=40), billable=True)
+    add_usage(session, licence, article, at=now)
+    add_usage(session, foreign, article, at=now)
+    _sign_in(web, session, partner)
+    page = web.get("/portal/usage")
+    assert page.status_code == 200 and "A much republished story" in page.text
+    assert page.text.count(f"<code>{licence.id}</code>") == 2 and foreign.id not in page.text
+    chart = web.get("/portal/usage/chart.svg")
+    assert chart.headers["content-type"].startswith("image/svg+xml") and b"<svg" in chart.content
+    assert b"Deliveries" in chart.content and b"Republications" in chart.content
+    # pygal embeds its (unused) config script: the image's own policy runs no script at all.
+    assert chart.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_webhook_endpoints_are_added_with_a_secret_shown_once_and_removed(web, session) -> None:
+    partner = make_partner(session)
+    csrf = _sign_in(web, session, partner)
+    refused = web.post("/portal/webhooks", data={"csrf_token": csrf, "url": "ftp://nowhere"})
+    assert refused.status_code == 422 and "whsec_" not in refused.text
+    added = web.post("/portal/webhooks", data={"csrf_token": csrf, "url": "https://hooks.outlet.example/syndicate"})
+    secret = re.search(r'id="new-secret" readonly value="(whsec_[^"]+)"', added.text)[1]
+    page = web.get("/portal/webhooks")
+    assert "https://hooks.outlet.example/syndicate" in page.text and secret not in page.text
+    endpoint_id = re.search(r"/portal/webhooks/([^/]+)/remove", page.text)[1]
+    assert web.post(f"/portal/webhooks/{endpoint_id}/remove", data={"csrf_token": csrf}).status_code == 200
+    assert "hooks.outlet.example" not in web.get("/portal/webhooks").text
