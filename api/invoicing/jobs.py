@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.core.db import session_scope, utcnow
-from api.invoicing import charging, periods, provider, webhooks
+from api.invoicing import amendments, charging, periods, provider, webhooks
 from api.invoicing import service as invoicing
 from api.invoicing.policy import CHARGE_TOPIC
 from api.outbox import service as outbox
@@ -23,6 +23,12 @@ def charge_licence(session: Session, payload: dict[str, Any]) -> None:
     # Raises when the provider is unreachable: the outbox retries with backoff.
     charging.charge_licence(session, licence_id=payload["licence_id"], backend=provider.backend(),
                             settings=provider.current_settings())
+
+
+@outbox.handler(amendments.licence_amendments.SETTLE_TOPIC)
+def settle_amendment(session: Session, payload: dict[str, Any]) -> None:
+    amendments.settle_amendment(session, amendment_id=payload["amendment_id"], backend=provider.backend(),
+                                settings=provider.current_settings())
 
 
 @outbox.handler(webhooks.TOPIC)

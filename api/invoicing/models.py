@@ -25,6 +25,7 @@ class InvoiceKind(StrEnum):
     licence = "licence"            # the one-off fee of one licence (or a ledger feed's first month)
     period = "period"              # usage and fees of one partner for one calendar month
     subscription = "subscription"  # a renewal invoice Stripe raised for a feed subscription
+    amendment = "amendment"        # the price difference of an amended licence (api/invoicing/amendments.py)
 
 
 class BillingCustomer(SQLModel, table=True):

@@ -15,7 +15,7 @@ from api.core.errors import BadCursor, IdempotencyKeyReused, InvalidStateTransit
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffWith
-from api.licensing import errors, licences_routes
+from api.licensing import amendment_routes, errors, licences_routes
 from api.licensing import service
 from api.licensing.models import LicenceRequest
 from api.licensing.schemas import (
@@ -268,3 +268,4 @@ def delete_rule(rule_id: str, session: SessionDep, staff: Licensing) -> None:
 
 router.include_router(licensing)
 router.include_router(licences_routes.router)
+router.include_router(amendment_routes.router)

@@ -1,0 +1,93 @@
+"""Settling the price difference of a licence amendment: the `billing.settle_amendment` handler.
+
+A positive difference is a one-off invoice with one line (the same issue-and-compare path as a
+licence's fee); a negative one is a credit to the partner's customer on the provider (Stripe takes
+it off the next invoices; the ledger records the reference for finance). Repeatable: the invoice is
+claimed by its charge key and the credit carries an idempotency key derived from the amendment.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel import Session
+
+from api.audit import service as audit
+from api.audit.service import Actor
+from api.core.config import Settings
+from api.core.money import format_money
+from api.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
+from api.invoicing.service import issue, settle
+from api.invoicing.store import add_lines, as_specs, claim_invoice, ensure_customer
+from api.licensing import amendments as licence_amendments
+from api.licensing.models import LicenceAmendment
+from api.partners import service as partners
+from billing import BillingBackend, CollectionMethod, LineSpec
+
+log = logging.getLogger("syndicate.billing")
+ACTOR = Actor.system("billing")
+
+
+class HeldBack(RuntimeError):
+    """The provider's draft did not match ours; nothing was sent."""
+
+
+def settle_amendment(session: Session, *, amendment_id: str, backend: BillingBackend, settings: Settings) -> str | None:
+    """Invoice or credit the amendment's price difference once; returns the invoice id or credit reference."""
+    amendment = licence_amendments.get_amendment(session, amendment_id)
+    if amendment is None or not amendment.price_difference or amendment.settled_ref:
+        return amendment.settled_ref if amendment else None
+    partner = partners.get_partner(session, amendment.partner_id)
+    customer_id = ensure_customer(session, partner, backend)
+    description = (f"Syndicate licence {amendment.licence_id}: "
+                   f"{'quota grant' if amendment.kind == 'quota_grant' else 'amended terms'} ({amendment.reason[:200]})")
+    if amendment.price_difference > 0:
+        invoice = _invoice(session, amendment, customer_id=customer_id, backend=backend, settings=settings,
+                           description=description)
+        if invoice.status == InvoiceStatus.draft:
+            # Held back (the provider's total disagrees): raise, so the outbox tries again later.
+            raise HeldBack(f"the invoice of amendment {amendment.id} was held back; see the log")
+        ref = invoice.id
+    else:
+        ref = backend.credit_customer(
+            idempotency_key=f"amendment-credit:{amendment.id}", customer_id=customer_id,
+            amount=-amendment.price_difference, currency=amendment.currency, description=description,
+            metadata={"syndicate_licence_id": amendment.licence_id, "syndicate_amendment_id": amendment.id})
+    amendment.settled_ref = ref
+    session.add(amendment)
+    audit.record(session, actor=ACTOR, action="licence.amendment_settled", object_type="licence",
+                 object_id=amendment.licence_id, partner_id=amendment.partner_id,
+                 after={"amendment_id": amendment.id, "price_difference": amendment.price_difference,
+                        "currency": amendment.currency, "reference": ref, "provider": backend.name,
+                        "as": "invoice" if amendment.price_difference > 0 else "credit"})
+    session.flush()
+    log.info("amendment %s: %s %s as %s", amendment.id, backend.name,
+             format_money(amendment.price_difference, amendment.currency), ref)
+    return ref
+
+
+def _invoice(session: Session, amendment: LicenceAmendment, *, customer_id: str, backend: BillingBackend,
+             settings: Settings, description: str) -> Invoice:
+    collection: CollectionMethod = "charge_automatically" if settings.one_off_payment == "charge_automatically" \
+        else "send_invoice"
+    invoice = claim_invoice(
+        session, charge_key=f"amendment:{amendment.id}", kind=InvoiceKind.amendment, partner_id=amendment.partner_id,
+        licence_id=amendment.licence_id, provider=backend.name, currency=amendment.currency,
+        status=InvoiceStatus.draft, collection_method=collection)
+    if invoice.status != InvoiceStatus.draft:
+        return invoice
+    line = LineSpec(key=amendment.id, description=description, unit_amount=amendment.price_difference, quantity=1,
+                    currency=amendment.currency)
+    lines = as_specs(add_lines(session, invoice, [line], licence_ids={amendment.id: amendment.licence_id}))
+    held = issue(invoice, backend, idempotency_key=f"amendment-invoice:{amendment.id}", customer_id=customer_id,
+                 lines=lines, collection_method=collection, days_until_due=settings.invoice_days_until_due,
+                 description=description, metadata={"syndicate_licence_id": amendment.licence_id,
+                                                    "syndicate_partner_id": amendment.partner_id,
+                                                    "syndicate_amendment_id": amendment.id})
+    if held:
+        log.error("amendment %s: %s", amendment.id, held)
+    elif invoice.status == InvoiceStatus.paid:
+        settle(session, invoice, actor=ACTOR, reason=f"invoice {invoice.provider_invoice_id} paid when issued")
+    session.add(invoice)
+    session.flush()
+    return invoice
