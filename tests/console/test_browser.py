@@ -87,3 +87,63 @@ def test_staff_approves_a_request_in_a_real_browser(live_url, session) -> None:
             assert licence.conditions == ["Credit the author"]
         finally:
             browser.close()
+
+
+SCREENSHOTS = Path(os.environ.get("SYNDICATE_SCREENSHOTS", "/tmp/syndicate-screenshots"))
+
+
+def test_staff_amends_a_licence_and_grants_quota_that_delivery_honours_at_once(live_url, session) -> None:
+    """In the console: grant quota to a licence whose partner was just told 429, and the partner's very
+    next content request goes through; then amend its territories. Desktop and 375 px screenshots."""
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    from api.licensing import grants
+    from tests.builders import TEST_ACTOR, make_api_key, make_article, make_licence, make_partner
+
+    partner = make_partner(session, name="Outlet Gazette")
+    api_key = make_api_key(session, partner)
+    article = make_article(session, headline="Putin and Syria")
+    licence = make_licence(session, partner=partner, articles=[article], amount=24_000, monthly_quota=1,
+                           territories=["GB", "FR"])
+    grants.activate(session, licence, actor=TEST_ACTOR)
+    staff = make_staff(session, roles=["licensing"])
+    session.commit()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    token = httpx.post(f"{live_url}/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
+    content = f"{live_url}/v1/content/articles/{article.id}"
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(content, headers=bearer).status_code == 200
+    assert httpx.get(content, headers=bearer).status_code == 429
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{live_url}/console")
+            page.fill("#email", staff.email)
+            page.fill("#password", STAFF_PASSWORD)
+            page.click("button[type=submit]")
+            page.click("nav >> text=Licences")
+            page.click(f"text={licence.id}")
+            expect(page.locator("#licence-state")).to_have_text("Active")
+            page.fill("#grant-extra", "500")
+            page.fill("#grant-until", "2099-03-31")
+            page.fill("#grant-reason", "Election coverage burst")
+            page.click("button:has-text('Grant quota')")
+            expect(page.locator(".flash.ok")).to_contain_text("Quota granted")
+            assert httpx.get(content, headers=bearer).status_code == 200  # the very next request
+
+            page.fill("#amend-territories", "GB")
+            page.fill("#amend-reason", "France is licensed to another outlet from today")
+            page.click("button:has-text('Amend the licence')")
+            expect(page.locator("#licence-territories")).to_have_text("GB")
+            assert httpx.get(content, params={"territory": "FR"}, headers=bearer).status_code == 403
+            page.screenshot(path=str(SCREENSHOTS / "console-licence-amended.png"), full_page=True)
+
+            page.set_viewport_size({"width": 375, "height": 812})
+            page.reload()
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, f"the licence page is {width}px wide at 375px"
+            page.screenshot(path=str(SCREENSHOTS / "console-licence-375.png"), full_page=True)
+        finally:
+            browser.close()
