@@ -402,3 +402,41 @@ class LicenceAmendmentRead(BaseModel):
 class LicenceAmendmentList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_AMENDMENT_EXAMPLE]}]})
     items: list[LicenceAmendmentRead]
+
+
+class RateCardPreviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"card": _CARD_EXAMPLE}]})
+    card: RateCard
+
+
+class PricePreviewRead(BaseModel):
+    label: str
+    currency: str
+    before: int | None = Field(description="Minor units on the current card; null when it does not price it.")
+    after: int | None = Field(description="Minor units on the edited card.")
+    interval: str
+
+
+class RateCardPreviewRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "label": "One article on a UK website, 1 month", "currency": "GBP", "before": 15000, "after": 16500,
+        "interval": "once"}]}]})
+    items: list[PricePreviewRead]
+
+
+class DryRunMatch(BaseModel):
+    request_id: str
+    partner_id: str
+    state: RequestState
+    currency: str
+    quoted_amount: int
+    would_approve: bool
+
+
+class DryRunRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"checked": 1, "would_approve": 1, "items": [{
+        "request_id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2",
+        "state": "approved", "currency": "GBP", "quoted_amount": 15000, "would_approve": True}]}]})
+    checked: int = Field(description="How many of the latest requests were tried (at most 100).")
+    would_approve: int
+    items: list[DryRunMatch]

@@ -147,3 +147,57 @@ def test_staff_amends_a_licence_and_grants_quota_that_delivery_honours_at_once(l
             page.screenshot(path=str(SCREENSHOTS / "console-licence-375.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_a_stale_rate_card_tab_is_refused_and_a_rule_is_dry_run_in_a_real_browser(live_url, session) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from api.licensing import ratecard
+    from tests.console.helpers import submitted_request
+
+    ratecard.ensure_default_rate_card(session)
+    submitted_request(session)
+    staff = make_staff(session, roles=["licensing"])
+    session.commit()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.goto(f"{live_url}/console")
+            page.fill("#email", staff.email)
+            page.fill("#password", STAFF_PASSWORD)
+            page.click("button[type=submit]")
+            page.click("nav >> text=Rate card")
+            stale = context.new_page()  # a second tab, opened on the same version
+            stale.goto(f"{live_url}/console/rate-card")
+
+            page.fill("#use-web", "1.5")
+            page.click("button:has-text('Preview prices')")
+            expect(page.locator("#preview")).to_contain_text("One article on a UK website")
+            page.screenshot(path=str(SCREENSHOTS / "console-rate-card-preview.png"), full_page=True)
+            page.fill("#note", "Web up 50%")
+            page.click("button:has-text('Publish as version')")
+            expect(page.locator(".flash.ok")).to_contain_text("published")
+
+            stale.fill("#use-print", "2")
+            stale.click("button:has-text('Publish as version')")
+            expect(stale.locator(".flash.error")).to_contain_text("has been published since (Web up 50%)")
+            stale.screenshot(path=str(SCREENSHOTS / "console-rate-card-conflict.png"), full_page=True)
+
+            page.click("nav >> text=Rules")
+            page.fill("#rule-name", "Small web requests")
+            page.check("#use-web")
+            page.fill("#max-GBP", "1000")
+            page.click("button:has-text('Dry run')")
+            expect(page.locator("#dry-run-result")).to_contain_text("would have approved 1 of the last 1")
+            page.screenshot(path=str(SCREENSHOTS / "console-rules-dry-run.png"), full_page=True)
+            page.set_viewport_size({"width": 375, "height": 812})
+            for path in ("/console/rules", "/console/rate-card"):
+                page.goto(f"{live_url}{path}")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 375, f"{path} is {width}px wide at 375px"
+            page.screenshot(path=str(SCREENSHOTS / "console-rate-card-375.png"), full_page=True)
+        finally:
+            browser.close()
