@@ -201,3 +201,42 @@ def test_a_stale_rate_card_tab_is_refused_and_a_rule_is_dry_run_in_a_real_browse
             page.screenshot(path=str(SCREENSHOTS / "console-rate-card-375.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_finance_reads_the_revenue_chart_in_a_real_browser(live_url, session, settings) -> None:
+    from datetime import timedelta
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from api.core.db import utcnow
+    from tests.builders import make_partner
+    from tests.reports.data import paid_invoice
+
+    paid_invoice(session, settings, partner=make_partner(session, name="Outlet Gazette"), amount=150_00,
+                 paid_at=utcnow() - timedelta(hours=1))
+    staff = make_staff(session, roles=["finance"])
+    session.commit()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{live_url}/console")
+            page.fill("#email", staff.email)
+            page.fill("#password", STAFF_PASSWORD)
+            page.click("button[type=submit]")
+            page.click("nav >> text=Revenue")
+            chart = page.locator("#report-months svg")
+            expect(chart).to_be_visible()
+            assert chart.bounding_box()["height"] > 100
+            expect(page.locator("#report-months table")).to_contain_text("150.00 GBP")
+            page.screenshot(path=str(SCREENSHOTS / "console-revenue.png"), full_page=True)
+            page.set_viewport_size({"width": 375, "height": 812})
+            page.reload()
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, f"the revenue page is {width}px wide at 375px"
+        finally:
+            browser.close()
+    assert errors == []
