@@ -52,12 +52,18 @@ def _signed_amount(text: str, currency: str) -> int | None:
     return None if amount is None else (-amount if negative else amount)
 
 
-def _whole(text: str, what: str) -> int | None:
+class NotAWholeNumber(Invalid):
+    slug = "not-a-whole-number"
+    title = "A count is not a whole number"
+
+
+def whole_number(text: str, what: str) -> int | None:
+    """What staff type as a count ("1,500") -> 1500; empty -> None; shared by the console's forms."""
     text = (text or "").replace(",", "").strip()
     if not text:
         return None
     if not text.isdigit():
-        raise Invalid(f"“{text}” is not a whole number of {what}.")
+        raise NotAWholeNumber(f"“{text}” is not a whole number for {what}.")
     return int(text)
 
 
@@ -131,7 +137,7 @@ def amend_changes(licence: Licence, *, ends_on: str, monthly_quota: str, territo
         if licence.monthly_quota is not None and monthly_quota.strip():
             changes["monthly_quota"] = None
     else:
-        changes["monthly_quota"] = _whole(monthly_quota, "deliveries")
+        changes["monthly_quota"] = whole_number(monthly_quota, "deliveries")
     if territories.strip():
         changes["territories"] = [t for t in territories.replace(",", " ").split() if t]
     if use:
@@ -171,7 +177,7 @@ def grant_quota(request: Request, licence_id: str, staff: PostingStaff, session:
         if day is None:
             raise BadDate("Say until when the extra quota runs.")
         amendments.grant_quota(
-            session, licence_id, extra=_whole(extra, "deliveries") or 0,
+            session, licence_id, extra=whole_number(extra, "deliveries") or 0,
             expires_at=datetime.combine(day, time(23, 59, 59), tzinfo=UTC), reason=reason,
             fee=views.parse_amount(fee, licence.currency) or 0, actor=Actor("staff", staff.user.id))
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from api.audit.service import Actor
 from api.console import views
+from api.console.amendment_pages import whole_number
 from api.console.deps import ConsoleStaff, found
 from api.console.views import Staff
 from api.core.errors import Invalid, SyndicateError
@@ -61,15 +62,6 @@ def _bp(text: str, what: str) -> int:
     return int(value)
 
 
-def _count(text: str, what: str) -> int | None:
-    text = (text or "").replace(",", "").strip()
-    if not text:
-        return None
-    if not text.isdigit():
-        raise BadRateCardForm(f"“{text}” is not a whole number for {what}.")
-    return int(text)
-
-
 def card_from_form(form: dict[str, str], base: RateCard) -> RateCard:
     """The edited card: `base` with every field the form sent replaced (rows keep their names)."""
     data: dict[str, Any] = base.model_dump(mode="json")
@@ -87,7 +79,7 @@ def card_from_form(form: dict[str, str], base: RateCard) -> RateCard:
     data["use_multipliers_bp"] = {u.value: _bp(form.get(f"use.{u.value}", ""), f"{u.value} use") for u in Use}
     for i, tier in enumerate(data["audience_tiers"]):
         tier["label"] = form.get(f"tier.{i}.label", tier["label"]).strip() or tier["label"]
-        tier["max_audience"] = _count(form.get(f"tier.{i}.max_audience", ""), f"audience tier {tier['label']}")
+        tier["max_audience"] = whole_number(form.get(f"tier.{i}.max_audience", ""), f"audience tier {tier['label']}")
         tier["multiplier_bp"] = _bp(form.get(f"tier.{i}.factor", ""), f"audience tier {tier['label']}")
     for i, zone in enumerate(data["territory_zones"]):
         zone["label"] = form.get(f"zone.{i}.label", zone["label"]).strip() or zone["label"]
@@ -95,7 +87,7 @@ def card_from_form(form: dict[str, str], base: RateCard) -> RateCard:
         zone["countries"] = countries or None
         zone["multiplier_bp"] = _bp(form.get(f"zone.{i}.factor", ""), f"territory zone {zone['label']}")
     for i, band in enumerate(data["duration_bands"]):
-        band["max_months"] = _count(form.get(f"band.{i}.max_months", ""), "a duration band") or band["max_months"]
+        band["max_months"] = whole_number(form.get(f"band.{i}.max_months", ""), "a duration band") or band["max_months"]
         band["multiplier_bp"] = _bp(form.get(f"band.{i}.factor", ""), f"the band up to {band['max_months']} months")
     try:
         surcharge = Decimal(form.get("translation", "").strip() or "0") * 100
@@ -134,7 +126,7 @@ async def rate_card_post(request: Request, staff: ConsoleStaff, session: Session
     views.require(staff, *LICENSING)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     views.check_csrf(staff, form.get("csrf_token"))
-    based_on = _count(form.get("based_on", ""), "the version") or 0
+    based_on = whole_number(form.get("based_on", ""), "the version") or 0
     base = RateCard.model_validate(found(licensing.get_rate_card_version, session, based_on).card)
     note = form.get("note", "").strip()
     try:
@@ -167,8 +159,8 @@ def _rule_values(form: dict[str, str]) -> dict[str, Any]:
     return {"name": name, "enabled": bool(form.get("enabled")), "require_verified_partner": bool(form.get("verified")),
             "require_standard_terms": bool(form.get("standard_terms")), "uses": listed("use"),
             "scopes": listed("scope"), "billing_modes": listed("mode"), "max_amounts": amounts,
-            "max_audience": _count(form.get("max_audience", ""), "the audience"),
-            "max_months": _count(form.get("max_months", ""), "the months")}
+            "max_audience": whole_number(form.get("max_audience", ""), "the audience"),
+            "max_months": whole_number(form.get("max_months", ""), "the months")}
 
 
 def _rules_page(request: Request, session, staff: Staff, *, values: dict | None = None, editing: str | None = None,

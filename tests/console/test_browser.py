@@ -55,6 +55,13 @@ def live_url(app, database_url: str) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+def log_in(page, live_url: str, staff) -> None:
+    page.goto(f"{live_url}/console")
+    page.fill("#email", staff.email)
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("button[type=submit]")
+
+
 def test_staff_approves_a_request_in_a_real_browser(live_url, session) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -65,10 +72,7 @@ def test_staff_approves_a_request_in_a_real_browser(live_url, session) -> None:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{live_url}/console")
-            page.fill("#email", staff.email)
-            page.fill("#password", STAFF_PASSWORD)
-            page.click("button[type=submit]")
+            log_in(page, live_url, staff)
             expect(page.locator("#queue-size")).to_have_text("1")
             page.screenshot(path="/tmp/console-dashboard.png", full_page=True)
 
@@ -110,19 +114,17 @@ def test_staff_amends_a_licence_and_grants_quota_that_delivery_honours_at_once(l
     staff = make_staff(session, roles=["licensing"])
     session.commit()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    token = httpx.post(f"{live_url}/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
+    api = httpx.Client(timeout=60)  # a loaded CI machine hashes API keys slowly; this is no speed test
+    token = api.post(f"{live_url}/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
     content = f"{live_url}/v1/content/articles/{article.id}"
     bearer = {"Authorization": f"Bearer {token}"}
-    assert httpx.get(content, headers=bearer).status_code == 200
-    assert httpx.get(content, headers=bearer).status_code == 429
+    assert api.get(content, headers=bearer).status_code == 200
+    assert api.get(content, headers=bearer).status_code == 429
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{live_url}/console")
-            page.fill("#email", staff.email)
-            page.fill("#password", STAFF_PASSWORD)
-            page.click("button[type=submit]")
+            log_in(page, live_url, staff)
             page.click("nav >> text=Licences")
             page.click(f"text={licence.id}")
             expect(page.locator("#licence-state")).to_have_text("Active")
@@ -131,13 +133,13 @@ def test_staff_amends_a_licence_and_grants_quota_that_delivery_honours_at_once(l
             page.fill("#grant-reason", "Election coverage burst")
             page.click("button:has-text('Grant quota')")
             expect(page.locator(".flash.ok")).to_contain_text("Quota granted")
-            assert httpx.get(content, headers=bearer).status_code == 200  # the very next request
+            assert api.get(content, headers=bearer).status_code == 200  # the very next request
 
             page.fill("#amend-territories", "GB")
             page.fill("#amend-reason", "France is licensed to another outlet from today")
             page.click("button:has-text('Amend the licence')")
             expect(page.locator("#licence-territories")).to_have_text("GB")
-            assert httpx.get(content, params={"territory": "FR"}, headers=bearer).status_code == 403
+            assert api.get(content, params={"territory": "FR"}, headers=bearer).status_code == 403
             page.screenshot(path=str(SCREENSHOTS / "console-licence-amended.png"), full_page=True)
 
             page.set_viewport_size({"width": 375, "height": 812})
@@ -147,6 +149,7 @@ def test_staff_amends_a_licence_and_grants_quota_that_delivery_honours_at_once(l
             page.screenshot(path=str(SCREENSHOTS / "console-licence-375.png"), full_page=True)
         finally:
             browser.close()
+            api.close()
 
 
 def test_a_stale_rate_card_tab_is_refused_and_a_rule_is_dry_run_in_a_real_browser(live_url, session) -> None:
@@ -165,10 +168,7 @@ def test_a_stale_rate_card_tab_is_refused_and_a_rule_is_dry_run_in_a_real_browse
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             page = context.new_page()
-            page.goto(f"{live_url}/console")
-            page.fill("#email", staff.email)
-            page.fill("#password", STAFF_PASSWORD)
-            page.click("button[type=submit]")
+            log_in(page, live_url, staff)
             page.click("nav >> text=Rate card")
             stale = context.new_page()  # a second tab, opened on the same version
             stale.goto(f"{live_url}/console/rate-card")
@@ -223,10 +223,7 @@ def test_finance_reads_the_revenue_chart_in_a_real_browser(live_url, session, se
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{live_url}/console")
-            page.fill("#email", staff.email)
-            page.fill("#password", STAFF_PASSWORD)
-            page.click("button[type=submit]")
+            log_in(page, live_url, staff)
             page.click("nav >> text=Revenue")
             chart = page.locator("#report-months svg")
             expect(chart).to_be_visible()
