@@ -17,7 +17,7 @@ from api.console.views import Staff
 from api.core.errors import Invalid, SyndicateError
 from api.deps import SessionDep
 from api.invoicing import service as invoicing
-from api.licensing import amendments, grants
+from api.licensing import service as licensing
 from api.licensing.models import Licence, Use
 from api.licensing.states import LicenceState
 from api.partners import service as partners
@@ -97,9 +97,9 @@ def _staff_names(session, ids) -> dict[str, str]:
 
 def _licence_page(request: Request, session, staff: Staff, licence_id: str, *, error: SyndicateError | None = None,
                   form: str | None = None, values: dict | None = None) -> HTMLResponse:
-    licence: Licence = found(grants.get_licence, session, licence_id)
-    history = amendments.list_amendments(session, licence.id)
-    live = amendments.quota_grants(session, licence.id, live_at=datetime.now(UTC))
+    licence: Licence = found(licensing.get_licence, session, licence_id)
+    history = licensing.list_amendments(session, licence.id)
+    live = licensing.quota_grants(session, licence.id, live_at=datetime.now(UTC))
     invoices, _ = invoicing.list_invoices(session, licence_id=licence.id, limit=50)
     return views.render(
         request, "licence.html", staff=staff, licence=licence, partner=partners.get_partner(session, licence.partner_id),
@@ -156,10 +156,10 @@ def amend(request: Request, licence_id: str, staff: PostingStaff, session: Sessi
               "conditions": conditions, "reason": reason, "price_difference": price_difference}
 
     def act() -> None:
-        licence = found(grants.get_licence, session, licence_id)
+        licence = found(licensing.get_licence, session, licence_id)
         changes = amend_changes(licence, ends_on=ends_on, monthly_quota=monthly_quota, territories=territories,
                                 use=use, conditions=conditions)
-        amendments.amend(session, licence_id, changes=changes, reason=reason, actor=Actor("staff", staff.user.id),
+        licensing.amend(session, licence_id, changes=changes, reason=reason, actor=Actor("staff", staff.user.id),
                          price_difference=_signed_amount(price_difference, licence.currency))
 
     return _act(request, session, staff, licence_id, "amend", values, act)
@@ -172,11 +172,11 @@ def grant_quota(request: Request, licence_id: str, staff: PostingStaff, session:
     values = {"extra": extra, "until": until, "reason": reason, "fee": fee}
 
     def act() -> None:
-        licence = found(grants.get_licence, session, licence_id)
+        licence = found(licensing.get_licence, session, licence_id)
         day = _day(until, "the grant's end")
         if day is None:
             raise BadDate("Say until when the extra quota runs.")
-        amendments.grant_quota(
+        licensing.grant_quota(
             session, licence_id, extra=whole_number(extra, "deliveries") or 0,
             expires_at=datetime.combine(day, time(23, 59, 59), tzinfo=UTC), reason=reason,
             fee=views.parse_amount(fee, licence.currency) or 0, actor=Actor("staff", staff.user.id))

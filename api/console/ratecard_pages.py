@@ -23,10 +23,9 @@ from api.console.deps import ConsoleStaff, found
 from api.console.views import Staff
 from api.core.errors import Invalid, SyndicateError
 from api.deps import SessionDep
-from api.licensing import previews, ratecard
 from api.licensing import service as licensing
 from api.licensing.models import BillingMode, ScopeKind, Use
-from api.licensing.ratecard import MONEY_FIELDS, RateCard
+from api.licensing.service import MONEY_FIELDS, RateCard
 
 router = APIRouter()
 LICENSING = ("licensing",)
@@ -131,9 +130,9 @@ async def rate_card_post(request: Request, staff: ConsoleStaff, session: Session
     note = form.get("note", "").strip()
     try:
         card = card_from_form(form, base)
-        preview = previews.preview_card(session, card)
+        preview = licensing.preview_rate_card(session, card)
         if form.get("action") == "publish":
-            ratecard.publish(session, card, actor=Actor("staff", staff.user.id), note=note or None, based_on=based_on)
+            licensing.publish_rate_card(session, card, actor=Actor("staff", staff.user.id), note=note or None, based_on=based_on)
             return views.redirect("/console/rate-card?done=published")
     except SyndicateError as error:
         session.rollback()
@@ -166,7 +165,7 @@ def _rule_values(form: dict[str, str]) -> dict[str, Any]:
 def _rules_page(request: Request, session, staff: Staff, *, values: dict | None = None, editing: str | None = None,
                 dry_run: list | None = None, error: SyndicateError | None = None, done: str | None = None):
     rules, _ = licensing.list_rules(session, limit=100)
-    card, _version = ratecard.current_card(session)
+    card, _version = licensing.current_card(session)
     names = {}
     if dry_run:
         from api.partners import service as partners
@@ -200,7 +199,7 @@ async def rules_post(request: Request, staff: ConsoleStaff, session: SessionDep)
         values = _rule_values(form)
         shown = values
         if form.get("action") == "dry_run":
-            results = previews.dry_run(session, values=values)
+            results = licensing.dry_run_rule(session, values=values)
             return _rules_page(request, session, staff, values=values, editing=editing, dry_run=results)
         actor = Actor("staff", staff.user.id)
         if editing:

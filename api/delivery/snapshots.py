@@ -17,7 +17,7 @@ from api.catalogue import service as catalogue
 from api.catalogue.models import ArticleStatus
 from api.delivery.errors import ContentArticleNotFound, LicenceNotActive, NotCovered
 from api.core.db import utcnow
-from api.licensing import amendments
+from api.licensing import service as licensing
 from api.licensing.models import Licence, QuotaGrant
 from api.licensing.states import LicenceState
 
@@ -153,7 +153,7 @@ def load_licence(session: Session, licence_id: str) -> LicenceView | None:
     licence = session.get(Licence, licence_id)
     if licence is None:
         return None
-    grants = amendments.quota_grants(session, licence.id, live_at=utcnow()) if licence.monthly_quota is not None else ()
+    grants = licensing.quota_grants(session, licence.id, live_at=utcnow()) if licence.monthly_quota is not None else ()
     return LicenceView.of(licence, grants)
 
 

@@ -35,7 +35,7 @@ from api.delivery import keys as signing_keys
 from api.delivery.models import UsageEvent, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import load_article
 from api.delivery.webhook_urls import BadWebhookUrl, resolve_for_send
-from api.licensing import amendments
+from api.licensing import service as licensing
 from api.licensing.models import Licence, ScopeKind
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
@@ -131,10 +131,10 @@ def fan_out(session: Session, payload: dict[str, Any]) -> None:
             event=event)
 
 
-@outbox.handler(amendments.WEBHOOK_TOPIC)
+@outbox.handler(licensing.AMENDED_WEBHOOK_TOPIC)
 def licence_amended(session: Session, payload: dict[str, Any]) -> None:
     """`licence.amended` to the licensee's endpoints: what changed, before and after, and why."""
-    amendment = amendments.get_amendment(session, payload["amendment_id"])
+    amendment = licensing.get_amendment(session, payload["amendment_id"])
     if amendment is None:
         return
     licence = session.get(Licence, amendment.licence_id)

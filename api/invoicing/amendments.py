@@ -19,7 +19,7 @@ from api.core.money import format_money
 from api.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
 from api.invoicing.service import issue, settle
 from api.invoicing.store import add_lines, as_specs, claim_invoice, ensure_customer
-from api.licensing import amendments as licence_amendments
+from api.licensing import service as licensing
 from api.licensing.models import LicenceAmendment
 from api.partners import service as partners
 from billing import BillingBackend, CollectionMethod, LineSpec
@@ -34,7 +34,7 @@ class HeldBack(RuntimeError):
 
 def settle_amendment(session: Session, *, amendment_id: str, backend: BillingBackend, settings: Settings) -> str | None:
     """Invoice or credit the amendment's price difference once; returns the invoice id or credit reference."""
-    amendment = licence_amendments.get_amendment(session, amendment_id)
+    amendment = licensing.get_amendment(session, amendment_id)
     if amendment is None or not amendment.price_difference or amendment.settled_ref:
         return amendment.settled_ref if amendment else None
     partner = partners.get_partner(session, amendment.partner_id)

@@ -25,7 +25,7 @@ def charge_licence(session: Session, payload: dict[str, Any]) -> None:
                             settings=provider.current_settings())
 
 
-@outbox.handler(amendments.licence_amendments.SETTLE_TOPIC)
+@outbox.handler(amendments.licensing.AMENDMENT_SETTLE_TOPIC)
 def settle_amendment(session: Session, payload: dict[str, Any]) -> None:
     amendments.settle_amendment(session, amendment_id=payload["amendment_id"], backend=provider.backend(),
                                 settings=provider.current_settings())
