@@ -159,6 +159,12 @@ class BillingBackend(Protocol):
         """Close an open Checkout session so its link no longer takes a payment."""
         ...
 
+    def credit_customer(self, *, idempotency_key: str, customer_id: str, amount: int, currency: str,
+                        description: str, metadata: dict[str, str]) -> str:
+        """Credit `amount` (positive, minor units) to the customer, taken off what its next invoices
+        ask for; returns the provider's reference for the credit. Repeating the key credits once."""
+        ...
+
     def create_checkout_session(
         self, *, idempotency_key: str, customer_id: str, price_id: str, quantity: int, description: str,
         success_url: str, cancel_url: str, client_reference_id: str, metadata: dict[str, str],

@@ -59,6 +59,12 @@ class LedgerBackend:
     def expire_checkout_session(self, session_id: str, *, idempotency_key: str) -> ProviderCheckout:
         return ProviderCheckout(id=session_id, url=None, status="expired", payment_status="unpaid")
 
+    def credit_customer(self, *, idempotency_key: str, customer_id: str, amount: int, currency: str,
+                        description: str, metadata: dict[str, str]) -> str:
+        # The ledger keeps no balances: the credit is this reference on our records, which finance
+        # takes off the partner's next bank transfer.
+        return _ref("ledgercredit", idempotency_key)
+
     def create_checkout_session(
         self, *, idempotency_key: str, customer_id: str, price_id: str, quantity: int, description: str,
         success_url: str, cancel_url: str, client_reference_id: str, metadata: dict[str, str],

@@ -276,6 +276,17 @@ class StripeBackend:
                                currency=str(dispute.get("currency") or "").upper(),
                                status=str(dispute.get("status") or ""), reason=dispute.get("reason"))
 
+    def credit_customer(self, *, idempotency_key: str, customer_id: str, amount: int, currency: str,
+                        description: str, metadata: dict[str, str]) -> str:
+        # A negative customer balance transaction: Stripe applies the credit to the customer's
+        # next finalized invoices (credit notes adjust one invoice; a difference is not tied to one).
+        with _translated():
+            made = self._client.v1.customers.balance_transactions.create(
+                customer_id, params={"amount": -amount, "currency": currency.lower(), "description": description,
+                                     "metadata": metadata},
+                options={"idempotency_key": idempotency_key})
+        return made.id
+
     def create_subscription(
         self, *, idempotency_key: str, customer_id: str, price_id: str, collection_method: CollectionMethod,
         days_until_due: int | None, cancel_at: datetime | None, metadata: dict[str, str],

@@ -73,9 +73,10 @@ class Limiter:
                          amount: int = 1) -> None:
         """Count `amount` deliveries (one article, or a feed page's entries) against the licence's
         monthly quota, all or nothing: if they do not all fit, none is counted and the answer is 429."""
-        if licence.monthly_quota is None:
-            return
         now = datetime.now(UTC)
+        quota = licence.quota_at(now.timestamp())  # its own quota plus any grant running now
+        if quota is None:
+            return
         start, end = month_bounds(now)
         key = f"quota/{licence.id}/{start:%Y-%m}"
         expiry = int((end - now).total_seconds()) + 86_400
@@ -88,15 +89,15 @@ class Limiter:
         if amount <= 0:
             return
         used = await self.storage.incr(key, expiry, amount)
-        if used > licence.monthly_quota:
+        if used > quota:
             await self.storage.incr(key, expiry, -amount)  # give back what this refusal took
-            remaining = max(0, licence.monthly_quota - (used - amount))
+            remaining = max(0, quota - (used - amount))
             retry = max(1, math.ceil((end - now).total_seconds()))
             raise QuotaExceeded(
-                f"Licence {licence.id} allows {licence.monthly_quota} deliveries a month and "
+                f"Licence {licence.id} allows {quota} deliveries a month and "
                 f"{'they are used up' if amount == 1 else f'these {amount} would go past it'}; "
                 f"the quota renews on {end.date().isoformat()}. Ask the licensing desk for a larger quota.",
                 headers={"Retry-After": str(retry),
-                         **rate_limit_headers(limit=licence.monthly_quota, remaining=remaining, reset=retry,
+                         **rate_limit_headers(limit=quota, remaining=remaining, reset=retry,
                                               window=int((end - start).total_seconds()))},
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
@@ -15,7 +16,9 @@ from sqlmodel import Session
 from api.catalogue import service as catalogue
 from api.catalogue.models import ArticleStatus
 from api.delivery.errors import ContentArticleNotFound, LicenceNotActive, NotCovered
-from api.licensing.models import Licence
+from api.core.db import utcnow
+from api.licensing import service as licensing
+from api.licensing.models import Licence, QuotaGrant
 from api.licensing.states import LicenceState
 
 
@@ -37,9 +40,11 @@ class LicenceView:
     ends_ts: float
     monthly_quota: int | None
     conditions: tuple[str, ...]
+    # Time-limited quota grants as (extra deliveries a month, from, until) in POSIX seconds.
+    quota_grants: tuple[tuple[int, float, float], ...] = ()
 
     @classmethod
-    def of(cls, licence: Licence) -> LicenceView:
+    def of(cls, licence: Licence, grants: Iterable[QuotaGrant] = ()) -> LicenceView:
         return cls(
             id=licence.id, partner_id=licence.partner_id, state=str(licence.state), scope=str(licence.scope),
             article_ids=frozenset(licence.article_ids or ()), section=licence.section, use=str(licence.use),
@@ -47,7 +52,14 @@ class LicenceView:
             starts_at=licence.starts_at, ends_at=licence.ends_at, starts_ts=licence.starts_at.timestamp(),
             ends_ts=licence.ends_at.timestamp(), monthly_quota=licence.monthly_quota,
             conditions=tuple(licence.conditions or ()),
+            quota_grants=tuple((g.extra, g.starts_at.timestamp(), g.expires_at.timestamp()) for g in grants),
         )
+
+    def quota_at(self, now: float) -> int | None:
+        """The monthly quota in force at `now`: the licence's own plus every grant running then."""
+        if self.monthly_quota is None or not self.quota_grants:
+            return self.monthly_quota
+        return self.monthly_quota + sum(extra for extra, start, end in self.quota_grants if start <= now < end)
 
     def check_usable(self, now: float) -> None:
         if self.state != LicenceState.active:
@@ -139,7 +151,10 @@ def _available_from(article) -> float:
 
 def load_licence(session: Session, licence_id: str) -> LicenceView | None:
     licence = session.get(Licence, licence_id)
-    return LicenceView.of(licence) if licence else None
+    if licence is None:
+        return None
+    grants = licensing.quota_grants(session, licence.id, live_at=utcnow()) if licence.monthly_quota is not None else ()
+    return LicenceView.of(licence, grants)
 
 
 def load_article(session: Session, article_id: str) -> ArticleView:

@@ -24,6 +24,7 @@ from api.core.db import utcnow
 from api.delivery.models import UsageEvent, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import load_article
 from api.delivery.webhook_send import MAX_ATTEMPTS, SEND_TOPIC, current_settings
+from api.licensing import service as licensing
 from api.licensing.models import Licence, ScopeKind
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
@@ -100,26 +101,42 @@ def fan_out(session: Session, payload: dict[str, Any]) -> None:
     if not partners:
         return
     event = _event(session, payload)
-    key = f"article.{payload['change']}:{payload['article_id']}:{payload['version']}"
-    _queue_deliveries(session, partners, key=key, event=event)
+    deliver(session, partners, event_key=f"article.{payload['change']}:{payload['article_id']}:{payload['version']}",
+            event=event)
 
 
 @outbox.handler(notifications.WEBHOOK_TOPIC)
 def announce_to_partner(session: Session, payload: dict[str, Any]) -> None:
     """An event about one partner's own business (`licence.cancelled`, ...) to its endpoints."""
     event = {"type": payload["type"], "timestamp": utcnow().isoformat(), "data": payload["data"]}
-    _queue_deliveries(session, {payload["partner_id"]}, key=payload["key"], event=event)
+    deliver(session, {payload["partner_id"]}, event_key=payload["key"], event=event)
 
 
-def _queue_deliveries(session: Session, partners: set[str], *, key: str, event: dict[str, Any]) -> None:
-    """One delivery (and its send message) per live endpoint of `partners`; none twice for one `key`."""
-    endpoints = session.exec(select(WebhookEndpoint).where(WebhookEndpoint.partner_id.in_(sorted(partners)),  # type: ignore[attr-defined]
+@outbox.handler(licensing.AMENDED_WEBHOOK_TOPIC)
+def licence_amended(session: Session, payload: dict[str, Any]) -> None:
+    """`licence.amended` to the licensee's endpoints: what changed, before and after, and why."""
+    amendment = licensing.get_amendment(session, payload["amendment_id"])
+    if amendment is None:
+        return
+    licence = session.get(Licence, amendment.licence_id)
+    data = {"licence_id": amendment.licence_id, "amendment_id": amendment.id, "kind": amendment.kind,
+            "before": amendment.before, "after": amendment.after, "reason": amendment.reason,
+            "price_difference": amendment.price_difference, "currency": amendment.currency,
+            "licence_url": f"{current_settings().public_base_url}/v1/licences/{amendment.licence_id}",
+            "monthly_quota": licence.monthly_quota if licence else None}
+    event = {"type": "licence.amended", "timestamp": utcnow().isoformat(), "data": data}
+    deliver(session, {amendment.partner_id}, event_key=f"licence.amended:{amendment.id}", event=event)
+
+
+def deliver(session: Session, partner_ids: set[str], *, event_key: str, event: dict[str, Any]) -> None:
+    """One delivery of `event` per live endpoint of these partners; a repeat adds none (unique event key)."""
+    endpoints = session.exec(select(WebhookEndpoint).where(WebhookEndpoint.partner_id.in_(sorted(partner_ids)),  # type: ignore[attr-defined]
                                                            WebhookEndpoint.deleted_at.is_(None))).all()  # type: ignore[union-attr]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for endpoint in endpoints:
         delivery_id = WebhookDelivery.model_fields["id"].default_factory()  # type: ignore[misc]
         result = session.execute(insert(WebhookDelivery).values(
-            id=delivery_id, endpoint_id=endpoint.id, event_key=key, event_type=event["type"], payload=event,
+            id=delivery_id, endpoint_id=endpoint.id, event_key=event_key, event_type=event["type"], payload=event,
             status="pending", attempts=[], created_at=utcnow(),
         ).on_conflict_do_nothing(index_elements=["endpoint_id", "event_key"]))
         if result.rowcount:

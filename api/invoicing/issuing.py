@@ -92,6 +92,11 @@ def provider_terms(invoice: Invoice, description: str | None = None) -> tuple[st
         to = f"{invoice.usage_to:%Y-%m-%d %H:%M:%S} UTC" if invoice.usage_to else "now"
         return (invoice.charge_key, f"Syndicate usage up to {to}",
                 {"syndicate_partner_id": partner, "syndicate_charge_key": invoice.charge_key})
+    if invoice.kind == InvoiceKind.amendment:
+        return (f"amendment-invoice:{invoice.charge_key}",
+                description or f"Syndicate licence {invoice.licence_id}: amended terms",
+                {"syndicate_licence_id": invoice.licence_id or "", "syndicate_partner_id": partner,
+                 "syndicate_charge_key": invoice.charge_key})
     return (f"licence-invoice:{invoice.licence_id}", description or f"Syndicate licence {invoice.licence_id}",
             {"syndicate_licence_id": invoice.licence_id or "", "syndicate_partner_id": partner})
 

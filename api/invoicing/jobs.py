@@ -9,12 +9,18 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.core.db import session_scope, utcnow
-from api.invoicing import cancellations, charging, periods, provider, webhooks
+from api.invoicing import amendments, cancellations, charging, periods, provider, webhooks
 from api.invoicing import service as invoicing
 from api.outbox import service as outbox
 from api.worker import periodic
 
 log = logging.getLogger("syndicate.billing.jobs")
+
+
+@outbox.handler(amendments.licensing.AMENDMENT_SETTLE_TOPIC)
+def settle_amendment(session: Session, payload: dict[str, Any]) -> None:
+    amendments.settle_amendment(session, amendment_id=payload["amendment_id"], backend=provider.backend(),
+                                settings=provider.current_settings())
 
 
 @outbox.handler(webhooks.TOPIC)

@@ -26,6 +26,7 @@ class InvoiceKind(StrEnum):
     period = "period"              # usage and fees of one partner for one calendar month
     subscription = "subscription"  # a renewal invoice Stripe raised for a feed subscription
     on_demand = "on_demand"        # one partner's (or licence's) usage up to a cut-off, billed on request
+    amendment = "amendment"        # the price difference of an amended licence (api/invoicing/amendments.py)
 
 
 class BillingCustomer(SQLModel, table=True):

@@ -53,7 +53,7 @@ def _snapshot(rule: AutoApprovalRule) -> dict[str, Any]:
 
 
 def create_rule(session: Session, *, values: dict[str, Any], actor: audit.Actor) -> AutoApprovalRule:
-    rule = AutoApprovalRule(**_normalise(values))
+    rule = AutoApprovalRule(**normalise(values))
     session.add(rule)
     session.flush()
     audit.record(session, actor=actor, action="auto_approval_rule.created", object_type="auto_approval_rule",
@@ -65,7 +65,7 @@ def update_rule(session: Session, rule_id: str, *, values: dict[str, Any], actor
     """Change only the fields given."""
     rule = get_rule(session, rule_id)
     before = _snapshot(rule)
-    for name, value in _normalise(values).items():
+    for name, value in normalise(values).items():
         setattr(rule, name, value)
     rule.updated_at = utcnow()
     session.add(rule)
@@ -90,7 +90,7 @@ _NOT_NULL = ("name", "enabled", "require_verified_partner", "require_standard_te
 _MONTHS_CAP = 1200
 
 
-def _normalise(values: dict[str, Any]) -> dict[str, Any]:
+def normalise(values: dict[str, Any]) -> dict[str, Any]:
     # null on a field that cannot be empty means "leave as is"; null max_audience/max_months means "no limit".
     out = {k: v for k, v in values.items() if not (v is None and k in _NOT_NULL)}
     if out.get("max_amounts") is not None:

@@ -126,3 +126,13 @@ class RequestAlreadyDecided(Conflict):
 class NoCounterOffer(Conflict):
     slug = "no-counter-offer"
     title = "There is no counter-offer to answer"
+
+
+class AmendmentRefused(Invalid):
+    slug = "amendment-refused"
+    title = "This change cannot be made to the licence"
+
+
+class LicenceNotAmendable(Conflict):
+    slug = "licence-not-amendable"
+    title = "Only an active licence can be amended"

@@ -38,6 +38,11 @@ def _changed(session: Session, licence: Licence) -> None:
         listener(session, licence)
 
 
+def notify_changed(session: Session, licence: Licence) -> None:
+    """Tell listeners that the licence (or something delivery reads with it, like a quota grant) changed."""
+    _changed(session, licence)
+
+
 def get_licence(session: Session, licence_id: str, *, partner_id: str | None = None) -> Licence:
     """The licence, or NotFound; with `partner_id`, another partner's licence is not found either."""
     licence = session.get(Licence, licence_id)

@@ -154,3 +154,45 @@ class AutoApprovalRule(SQLModel, table=True):
     max_months: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class LicenceAmendment(SQLModel, table=True):
+    """One change of a licence's terms after approval, or one time-limited quota grant.
+
+    `before` and `after` hold only the terms that changed. The price difference is what the
+    partner owes (positive) or is owed (negative) for the change; it leaves through the outbox
+    (`billing.settle_amendment`) and `settled_ref` records the invoice or credit that carried it.
+    """
+
+    __tablename__ = "licence_amendment"
+    __table_args__ = (Index("ix_licence_amendment_licence", "licence_id", "created_at", "id"),)
+
+    id: str = Field(default_factory=lambda: new_id("lam"), primary_key=True, max_length=40)
+    licence_id: str = Field(foreign_key="licence.id", max_length=40)
+    partner_id: str = Field(foreign_key="partner.id", max_length=40)
+    kind: str = Field(max_length=20)  # "terms" or "quota_grant"
+    before: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+    after: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+    reason: str = Field(max_length=2000)
+    currency: str = Field(max_length=3)
+    price_difference: int = 0
+    # How the difference was reached (re-quote figures, or a staff override), for the audit and the partner.
+    pricing_note: str | None = Field(default=None, max_length=1000)
+    settled_ref: str | None = Field(default=None, max_length=255)
+    created_by: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class QuotaGrant(SQLModel, table=True):
+    """Extra deliveries a month on top of a licence's `monthly_quota`, from `starts_at` until `expires_at`."""
+
+    __tablename__ = "quota_grant"
+    __table_args__ = (Index("ix_quota_grant_licence", "licence_id", "expires_at"),)
+
+    id: str = Field(default_factory=lambda: new_id("qgr"), primary_key=True, max_length=40)
+    licence_id: str = Field(foreign_key="licence.id", max_length=40)
+    extra: int
+    starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    amendment_id: str = Field(foreign_key="licence_amendment.id", max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -130,7 +130,7 @@ def total_commitment(mode: BillingMode | str, amount: int, months: int) -> int |
 def check_terms(session: Session, data: TermsInput, card: RateCard) -> Terms:
     """Validate everything a request asks for; raise the specific problem for the first fault."""
     article_ids = _check_scope(session, data, card)
-    territories = _check_territories(data.territories)
+    territories = check_territories(data.territories)
     language = _check_language(data.language)
     if not 1 <= data.audience_size <= card.max_audience:
         raise AudienceOutOfRange(
@@ -194,7 +194,7 @@ def _check_article(article: Article | None, article_id: str) -> None:
                                      article_id=article_id)
 
 
-def _check_territories(codes: list[str]) -> list[str]:
+def check_territories(codes: list[str]) -> list[str]:
     out: list[str] = []
     for raw in codes:
         code = raw.strip().upper()

@@ -233,11 +233,19 @@ def seed_default_rate_card(engine: Engine) -> RateCardVersion:
         return ensure_default_rate_card(session)
 
 
-def publish(session: Session, card: RateCard, *, actor: audit.Actor, note: str | None = None) -> RateCardVersion:
+def publish(session: Session, card: RateCard, *, actor: audit.Actor, note: str | None = None,
+            based_on: int | None = None) -> RateCardVersion:
     """Store `card` as the next version. Of two editors publishing at once, one gets the version
-    and the other a RateCardVersionConflict (the unique `version` decides), with nothing written."""
+    and the other a RateCardVersionConflict (the unique `version` decides), with nothing written.
+    `based_on` is the version the editor read (`If-Match` on the API, a hidden field in the
+    console): if a newer one has been published since, the edit is refused naming it."""
     card = validate_card(card)
     previous = current_version(session)
+    if based_on is not None and previous is not None and previous.version != based_on:
+        raise RateCardVersionConflict(
+            f"You edited rate card version {based_on}, but version {previous.version} has been published since"
+            f"{' (' + previous.note + ')' if previous.note else ''}; reload it, apply your changes and publish again.",
+            version=previous.version, based_on=based_on)
     version = (previous.version + 1) if previous else 1
     row = RateCardVersion(version=version, card=card.model_dump(mode="json"), note=note,
                           created_by=actor.id if actor.type == "staff" else None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Body, FastAPI, Header, Query, status
+from fastapi import APIRouter, Body, FastAPI, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.concurrency import run_in_threadpool
 
@@ -18,7 +18,8 @@ from api.core.errors import (
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, IdempotencyKey, OptionalPartner, SessionDep, SettingsDep, StaffMay
-from api.licensing import errors, licences_routes
+from api.licensing import amendment_routes, desk_routes, errors, licences_routes
+from api.licensing.desk_routes import etag_version, rate_card_etag
 from api.licensing import service
 from api.licensing.models import LicenceRequest
 from api.licensing.schemas import (
@@ -120,8 +121,10 @@ def get_form_schema(session: SessionDep, settings: SettingsDep) -> SchemaJSONRes
 @licensing.get("/v1/rate-card", response_model=RateCardRead, summary="The current rate card",
                description="Prices per currency (minor units) and multipliers in basis points. No authentication.",
                responses=error_responses(errors.RateCardNotPublished))
-def get_rate_card(session: SessionDep) -> RateCardRead:
-    return RateCardRead.model_validate(service.current_rate_card(session), from_attributes=True)
+def get_rate_card(session: SessionDep, response: Response) -> RateCardRead:
+    row = service.current_rate_card(session)
+    response.headers["ETag"] = rate_card_etag(row.version)  # send it back as If-Match when publishing
+    return RateCardRead.model_validate(row, from_attributes=True)
 
 
 @licensing.get("/v1/rate-card/versions/{version}", response_model=RateCardRead, summary="A past rate card version",
@@ -261,11 +264,17 @@ def counter(request_id: str, body: CounterBody, session: SessionDep, staff: Lice
 
 @licensing.put("/v1/staff/rate-card", response_model=RateCardRead, status_code=status.HTTP_201_CREATED,
                summary="Publish a new rate card version",
-               description="Send the whole card; it becomes the next version. Earlier versions stay readable.",
+               description="Send the whole card; it becomes the next version. Earlier versions stay readable. "
+                           "Send `If-Match` with the `ETag` of the card you edited (GET /v1/rate-card): if a newer "
+                           "version was published since, the answer is 409 naming it.",
                responses=error_responses(errors.InvalidRateCard, errors.RateCardVersionConflict, ValidationFailed,
                                          Unauthenticated, RoleRequired))
-def publish_rate_card(body: RateCardPublish, session: SessionDep, staff: Licensing) -> RateCardRead:
-    row = service.publish_rate_card(session, body.card, actor=Actor("staff", staff.id), note=body.note)
+def publish_rate_card(body: RateCardPublish, session: SessionDep, staff: Licensing, response: Response,
+                      if_match: Annotated[str | None, Header(description='The ETag read, e.g. "3".')] = None,
+                      ) -> RateCardRead:
+    row = service.publish_rate_card(session, body.card, actor=Actor("staff", staff.id), note=body.note,
+                                    based_on=etag_version(if_match))
+    response.headers["ETag"] = rate_card_etag(row.version)
     return RateCardRead.model_validate(row, from_attributes=True)
 
 
@@ -303,3 +312,5 @@ def delete_rule(rule_id: str, session: SessionDep, staff: Licensing) -> None:
 
 router.include_router(licensing)
 router.include_router(licences_routes.router)
+router.include_router(amendment_routes.router)
+router.include_router(desk_routes.router)

@@ -352,3 +352,103 @@ class AutoApprovalRuleRead(BaseModel):
 
 class AutoApprovalRulePage(Page[AutoApprovalRuleRead]):
     model_config = ConfigDict(json_schema_extra=_page_of(_RULE_READ_EXAMPLE))
+
+
+_AMENDMENT_EXAMPLE: dict[str, Any] = {
+    "id": "lam_01jdx3k2m4n5p6q7r8s9t0v1w2", "licence_id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2",
+    "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "kind": "terms",
+    "before": {"ends_at": "2027-03-01T00:00:00+00:00", "territories": ["GB"]},
+    "after": {"ends_at": "2027-06-01T00:00:00+00:00", "territories": ["GB", "FR"]},
+    "reason": "The partner extends its coverage to France for the spring.", "currency": "GBP",
+    "price_difference": 12000, "pricing_note": "Rate card v3: the terms as they were cost 240.00 GBP, as amended 360.00 GBP.",
+    "settled_ref": None, "created_by": "stf_01jdx3k2m4n5p6q7r8s9t0v1w2", "created_at": "2026-12-02T09:00:00Z",
+}
+
+
+class LicenceAmend(BaseModel):
+    """The terms to change (send only those), and why. `monthly_quota: null` lifts the limit."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "ends_at": "2027-06-01T00:00:00Z", "territories": ["GB", "FR"],
+        "reason": "The partner extends its coverage to France for the spring."}]})
+    ends_at: AwareTime | None = Field(default=None, description="A later (or earlier, not past) end.")
+    monthly_quota: int | None = Field(default=None, ge=1, description="Deliveries a month; null for no limit.")
+    territories: list[Code] | None = Field(default=None, min_length=1, max_length=250,
+                                          description="ISO 3166-1 alpha-2 codes.")
+    use: Use | None = None
+    conditions: list[Condition] | None = Field(default=None, max_length=20)
+    reason: str = Field(min_length=1, max_length=2000, description="Audited and sent to the partner.")
+    price_difference: int | None = Field(
+        default=None, description="Minor units; positive is invoiced, negative credited. Omit to re-quote with the rate card.")
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True, exclude={"reason", "price_difference"})
+
+
+class QuotaGrantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "extra": 500, "expires_at": "2027-03-31T23:59:59Z", "reason": "Election coverage burst.", "fee": 0}]})
+    extra: int = Field(ge=1, le=10_000_000, description="Extra deliveries a month while the grant runs.")
+    expires_at: AwareTime = Field(description="When the grant ends (never after the licence).")
+    reason: str = Field(min_length=1, max_length=2000)
+    fee: int = Field(default=0, ge=0, description="Minor units, invoiced as a one-off line; 0 for none.")
+
+
+class LicenceAmendmentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_AMENDMENT_EXAMPLE]})
+    id: str
+    licence_id: str
+    partner_id: str
+    kind: str = Field(description="`terms` or `quota_grant`.")
+    before: dict[str, Any]
+    after: dict[str, Any]
+    reason: str
+    currency: str
+    price_difference: int = Field(description="Minor units: positive invoiced, negative credited.")
+    pricing_note: str | None
+    settled_ref: str | None = Field(description="The invoice or provider credit that carried the difference.")
+    created_by: str | None
+    created_at: datetime
+
+
+class LicenceAmendmentList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_AMENDMENT_EXAMPLE]}]})
+    items: list[LicenceAmendmentRead]
+
+
+class RateCardPreviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"card": _CARD_EXAMPLE}]})
+    card: RateCard
+
+
+class PricePreviewRead(BaseModel):
+    label: str
+    currency: str
+    before: int | None = Field(description="Minor units on the current card; null when it does not price it.")
+    after: int | None = Field(description="Minor units on the edited card.")
+    interval: str
+
+
+class RateCardPreviewRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "label": "One article on a UK website, 1 month", "currency": "GBP", "before": 15000, "after": 16500,
+        "interval": "once"}]}]})
+    items: list[PricePreviewRead]
+
+
+class DryRunMatch(BaseModel):
+    request_id: str
+    partner_id: str
+    state: RequestState
+    currency: str
+    quoted_amount: int
+    would_approve: bool
+
+
+class DryRunRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"checked": 1, "would_approve": 1, "items": [{
+        "request_id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2",
+        "state": "approved", "currency": "GBP", "quoted_amount": 15000, "would_approve": True}]}]})
+    checked: int = Field(description="How many of the latest requests were tried (at most 100).")
+    would_approve: int
+    items: list[DryRunMatch]

@@ -10,6 +10,9 @@ touching their callers. Every function takes the session first and flushes, neve
 from __future__ import annotations
 
 from api.licensing import errors
+from api.licensing.amendments import SETTLE_TOPIC as AMENDMENT_SETTLE_TOPIC
+from api.licensing.amendments import WEBHOOK_TOPIC as AMENDED_WEBHOOK_TOPIC
+from api.licensing.amendments import amend, get_amendment, grant_quota, list_amendments, quota_grants
 from api.licensing.autoapproval import create_rule, delete_rule, get_rule, list_rules, update_rule
 from api.licensing.decisions import accept_counter, approve, counter, decline_counter, reject
 from api.licensing.errors import LicenceNotFound, LicenceRequestNotFound
@@ -20,9 +23,11 @@ from api.licensing.licences import expire_due, list_licences
 from api.licensing.licences import cancel as cancel_licence
 from api.licensing.licences import revoke as revoke_licence
 from api.licensing.models import BillingMode, Licence, LicenceRequest, ScopeKind, Use
+from api.licensing.previews import dry_run as dry_run_rule
+from api.licensing.previews import preview_card as preview_rate_card
 from api.licensing.quotes import BILLING_MODES, Quote, TermsInput, quote
 from api.licensing.ratecard import (
-    DEFAULT_RATE_CARD, RateCard, current_row as current_rate_card, ensure_default_rate_card,
+    DEFAULT_RATE_CARD, MONEY_FIELDS, RateCard, current_card, current_row as current_rate_card, ensure_default_rate_card,
     get_version as get_rate_card_version, publish as publish_rate_card, seed_default_rate_card,
 )
 from api.licensing.schemas import LicenceRequestCreate
@@ -39,7 +44,11 @@ __all__ = [
     # licences: granting, reading, and moving them through their states (billing, delivery, jobs)
     "grant", "get_licence", "list_licences", "activate", "suspend", "expire", "revoke", "revoke_licence", "cancel_licence",
     "expire_due", "on_licence_change", "allowed_transitions",
+    # changing licences after approval
+    "amend", "grant_quota", "list_amendments", "get_amendment", "quota_grants", "AMENDMENT_SETTLE_TOPIC",
+    "AMENDED_WEBHOOK_TOPIC",
     # the rate card
+    "MONEY_FIELDS", "current_card", "preview_rate_card", "dry_run_rule",
     "RateCard", "DEFAULT_RATE_CARD", "current_rate_card", "get_rate_card_version", "publish_rate_card",
     "ensure_default_rate_card", "seed_default_rate_card",
     # auto-approval rules

@@ -4,7 +4,7 @@ It answers the routes our Stripe backend uses with current-shape objects taken f
 fixtures (standards/stripe/fixtures3.json): customers (list by e-mail; a negative `balance` is a
 credit applied at finalization, as Stripe does), prices by lookup key, invoices (list by
 customer, draft, finalize, void; delete a draft), invoice items (list by invoice, delete from a draft), Checkout
-sessions on a price (and expiring them), subscriptions, charges, disputes and invoice payments (list by payment
+sessions on a price (and expiring them), subscriptions, customer balance transactions (credits), charges, disputes and invoice payments (list by payment
 intent). It records every request, and honours Idempotency-Key as Stripe promises: the same key
 with the same parameters replays the first response; the same key with other parameters is a 400
 `idempotency_error`; `forget_idempotency_keys()` is what 24 hours do. It is a double of the network, not of the
@@ -195,6 +195,13 @@ class StripeDouble:
                 for key in ("amount_due", "amount_remaining", "subtotal", "total"):
                     invoice[key] -= item["amount"]
             return 200, {"id": m[1], "object": "invoiceitem", "deleted": True}
+        if (m := re.fullmatch(r"/v1/customers/(cus_\w+)/balance_transactions", path)) and method == "POST":
+            customer = objs[m[1]]
+            amount = int(p["amount"])
+            customer["balance"] = int(customer.get("balance") or 0) + amount
+            return 200, self._new("customer_balance_transaction", "cbtxn", customer=m[1], amount=amount,
+                                  currency=p["currency"], description=p.get("description"), metadata=meta,
+                                  ending_balance=customer["balance"], type="adjustment", invoice=None)
         if m := re.fullmatch(r"/v1/invoices/(in_\w+)/finalize", path):
             invoice = objs[m[1]]
             if invoice["status"] != "draft":

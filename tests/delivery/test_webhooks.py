@@ -288,3 +288,21 @@ def test_fan_out_queries_use_indexes_not_scans(session):
     assert "ix_licence_state" in holders and "SCAN licence" not in holders, holders  # either state index
     assert "SCAN licence" not in holders and "Seq Scan on licence" not in holders, holders
     session.rollback()
+
+
+def test_an_amendment_is_announced_to_the_licensee_as_a_signed_licence_amended_webhook(
+        client, session, engine, licensed, receiver):
+    from api.licensing import amendments
+
+    hook = receiver([])
+    created = client.post("/v1/webhook-endpoints", headers=licensed.key_headers, json={"url": hook.url}).json()
+    amendment = amendments.amend(session, licensed.licence.id, changes={"territories": ["GB", "IE"]},
+                                 reason="Irish edition", actor=TEST_ACTOR)
+    session.commit()
+    drain_everything_due(engine)
+    [(headers, body)] = hook.received
+    assert _verify(created["secret"], headers, body)
+    event = json.loads(body)
+    assert event["type"] == "licence.amended"
+    assert event["data"]["amendment_id"] == amendment.id and event["data"]["reason"] == "Irish edition"
+    assert event["data"]["before"] == {"territories": ["GB"]} and event["data"]["after"] == {"territories": ["GB", "IE"]}

@@ -1,0 +1,82 @@
+"""Operations pages: reconcile our invoices with the provider's (finance), the outbox's dead and
+retrying messages with a retry button (admin), and partner webhook endpoints in trouble (admin).
+Same services as the CLI and the staff API: api/invoicing/periods.reconcile, api/outbox/service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import select
+
+from api.audit.service import Actor
+from api.console import views
+from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt
+from api.core.errors import SyndicateError
+from api.deps import SessionDep
+from api.delivery.endpoint_health import troubled_endpoints
+from api.invoicing.models import Invoice
+from api.invoicing.periods import reconcile
+from api.outbox import service as outbox
+from billing import BillingError, build_backend
+
+router = APIRouter()
+TOPICS = {"email.send": "E-mail", "delivery.webhook_send": "Partner webhook", "billing.charge_licence": "Licence charge",
+          "billing.settle_amendment": "Amendment invoice or credit", "licence.amended": "Amendment announcement",
+          "article.changed": "Correction or takedown fan-out"}
+EXPLAINED = {
+    "missing at provider": "We issued this invoice but the provider has no such invoice: it was deleted there, or "
+                           "issued under another account.",
+    "missing locally": "The provider holds an invoice for one of our partners that we never recorded: a crash "
+                       "between the provider's answer and our commit, or an invoice made by hand on the provider.",
+    "status": "The provider's status differs: a payment or void we have not heard of yet (a webhook is late or lost).",
+    "total": "The invoice's lines add up differently: it was edited on the provider after we issued it.",
+    "amount_due": "What is due differs: a credit balance was applied, or the invoice was changed on the provider.",
+    "amount_paid": "What was paid differs: a payment we have not recorded yet.",
+    "currency": "The currency differs: the invoice was made by hand on the provider.",
+    "refunded": "Paid, then refunded: the provider's invoice still reads paid.",
+    "disputed": "The payment is disputed: decide what happens to the licence.",
+}
+
+
+@router.get("/operations/reconcile", response_class=HTMLResponse)
+def reconcile_page(request: Request, staff: ConsoleStaffMay("invoices"), session: SessionDep) -> HTMLResponse:
+    backend = build_backend(staff.settings)
+    error = None
+    try:
+        differences = reconcile(session, backend=backend)
+    except BillingError as exc:
+        differences, error = [], f"The provider could not be asked: {exc}"
+    ours = {d.invoice_id for d in differences if d.invoice_id}
+    invoices = {i.id: i for i in session.exec(select(Invoice).where(Invoice.id.in_(ours))).all()} if ours else {}  # type: ignore[attr-defined]
+    return views.render(request, "reconcile.html", staff=staff, differences=differences, invoices=invoices,
+                        explained=EXPLAINED, provider=backend.name, error=error)
+
+
+def _outbox_page(request: Request, session, staff, *, error: SyndicateError | None = None) -> HTMLResponse:
+    dead, _ = outbox.list_messages(session, status="dead", limit=100)
+    pending, _ = outbox.list_messages(session, status="pending", limit=200)
+    retrying = [m for m in pending if m.attempts > 0]
+    done = {"retried": "Message queued again: the worker sends it shortly."}.get(request.query_params.get("done", ""))
+    return views.render(request, "outbox.html", staff=staff, dead=dead, retrying=retrying, topics=TOPICS,
+                        done=done, error=views.error_message(error) if error else None,
+                        code=error.status if error else 200)
+
+
+@router.get("/operations/outbox", response_class=HTMLResponse)
+def outbox_page(request: Request, staff: ConsoleStaffMay("outbox"), session: SessionDep) -> HTMLResponse:
+    return _outbox_page(request, session, staff)
+
+
+@router.post("/operations/outbox/{message_id}/retry", response_class=HTMLResponse)
+def retry_message(request: Request, message_id: str, staff: PostingStaffMay("outbox"), session: SessionDep) -> Response:
+    error = attempt(session, lambda: outbox.retry(session, message_id=message_id, actor=Actor("staff", staff.user.id)))
+    if error:
+        return _outbox_page(request, session, staff, error=error)
+    return views.redirect("/console/operations/outbox?done=retried")
+
+
+@router.get("/operations/webhooks", response_class=HTMLResponse)
+def webhooks_page(request: Request, staff: ConsoleStaffMay("partners"), session: SessionDep) -> HTMLResponse:
+    return views.render(request, "webhook_health.html", staff=staff, endpoints=troubled_endpoints(session))
+
+

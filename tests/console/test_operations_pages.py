@@ -1,0 +1,80 @@
+"""Operations pages: reconcile (finance), outbox with retry and partner webhooks in trouble (licensing, like the staff API)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from api.app import create_app
+from api.core.db import utcnow
+from api.delivery.models import WebhookDelivery, WebhookEndpoint
+from api.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
+from api.outbox import service as outbox
+from api.outbox.models import OutboxMessage
+from tests.billing.conftest import stripe_double  # noqa: F401 - the fixture
+from tests.builders import make_partner
+from tests.conftest import make_settings
+from tests.console.helpers import csrf_in, log_in
+
+
+@pytest.mark.parametrize("path, allowed", [("/console/operations/reconcile", {"finance", "admin"}),
+                                           ("/console/operations/outbox", {"admin"}),
+                                           ("/console/operations/webhooks", {"licensing", "admin"})])
+@pytest.mark.parametrize("role", ["admin", "finance", "licensing", "editor"])
+def test_pages_by_role(console, session, path, allowed, role):
+    log_in(console, session, roles=[role])
+    assert console.get(path).status_code == (200 if role in allowed else 403)
+
+
+def test_a_dead_message_is_shown_in_words_and_retried_with_the_button(console, session):
+    outbox.enqueue(session, "email.send", {"subject": "x"}, dedupe_key="email:test-dead")
+    message = session.exec(select(OutboxMessage)).one()
+    message.status, message.attempts, message.last_error = "dead", 12, "SMTPServerDisconnected: gone"
+    session.add(message)
+    session.commit()
+    log_in(console, session, roles=["admin"])
+    page = console.get("/console/operations/outbox")
+    assert "E-mail" in page.text and "SMTPServerDisconnected: gone" in page.text and "12 of" in page.text
+    retried = console.post(f"/console/operations/outbox/{message.id}/retry", data={"csrf_token": csrf_in(page.text)},
+                           follow_redirects=False)
+    assert retried.status_code == 303
+    session.expire_all()
+    assert session.get(OutboxMessage, message.id).status == "pending"
+    again = console.post(f"/console/operations/outbox/obx_missing/retry", data={"csrf_token": csrf_in(page.text)})
+    assert again.status_code == 404
+
+
+def test_failing_and_removed_endpoints_are_listed_with_their_last_error(console, session):
+    partner = make_partner(session, name="Outlet Gazette")
+    failing = WebhookEndpoint(partner_id=partner.id, url="https://cms.outlet.example/hooks", secret_encrypted="x")
+    removed = WebhookEndpoint(partner_id=partner.id, url="https://old.outlet.example/hooks", secret_encrypted="x",
+                              deleted_at=utcnow())
+    healthy = WebhookEndpoint(partner_id=partner.id, url="https://fine.outlet.example/hooks", secret_encrypted="x")
+    session.add_all([failing, removed, healthy])
+    session.flush()
+    session.add(WebhookDelivery(endpoint_id=failing.id, event_key="k1", event_type="article.withdrawn", status="failed",
+                                attempts=[{"at": utcnow().isoformat(), "status_code": 500, "error": "HTTP 500"}]))
+    session.add(WebhookDelivery(endpoint_id=healthy.id, event_key="k2", event_type="article.corrected",
+                                status="succeeded", attempts=[{"at": utcnow().isoformat(), "status_code": 204}]))
+    session.commit()
+    log_in(console, session, roles=["admin"])
+    page = console.get("/console/operations/webhooks").text
+    assert "cms.outlet.example" in page and "HTTP 500" in page and "Failing" in page
+    assert "old.outlet.example" in page and "Removed by the partner" in page
+    assert "fine.outlet.example" not in page
+
+
+def test_reconcile_explains_an_invoice_the_provider_does_not_have(app, session, database_url, stripe_double):  # noqa: F811
+    partner = make_partner(session)
+    session.add(Invoice(charge_key="licence:test", kind=InvoiceKind.licence, partner_id=partner.id, provider="stripe",
+                        provider_invoice_id="in_gone", number="SYN-0001", currency="GBP", status=InvoiceStatus.open,
+                        total=15000, amount_due=15000))
+    session.commit()
+    settings = make_settings(database_url, billing_backend="stripe", stripe_api_key="sk_test_x",
+                             stripe_api_base=stripe_double.url, public_base_url="https://testserver")
+    with TestClient(create_app(settings, run_worker=False), base_url="https://testserver") as client:
+        log_in(client, session, roles=["finance"])
+        page = client.get("/console/operations/reconcile")
+    assert page.status_code == 200
+    assert "SYN-0001" in page.text and "Missing at provider" in page.text and "no such invoice" in page.text
