@@ -25,6 +25,8 @@ from api.web.pages import attempt
 router = APIRouter(include_in_schema=False)
 LICENCE_STATES = {"awaiting_payment": "Waiting for payment", "active": "Active", "expired": "Expired",
                   "revoked": "Revoked", "suspended": "Suspended (payment failed)", "cancelled": "Cancelled"}
+LICENCE_DONE = {"cancelled": "The licence is cancelled and its invoice void: nothing is owed for it.",
+                "revoked": "The token is revoked."}
 INVOICE_STATES = {"draft": "Being prepared", "open": "To pay", "paid": "Paid", "void": "Cancelled",
                   "uncollectible": "Unpaid"}
 
@@ -51,7 +53,7 @@ def decline(request_id: str, who: PostingUser, session: SessionDep, reason: Anno
 
 
 def _licences_page(request: Request, session, settings, who, *, minted: str | None = None,
-                   minted_for: str | None = None, error: str | None = None) -> HTMLResponse:
+                   minted_for: str | None = None, error: str | None = None, done: str | None = None) -> HTMLResponse:
     rows, _next = licensing.list_licences(session, partner_id=who.partner.id, limit=50)
     tokens = {r.id: delivery.list_tokens(session, licence_id=r.id, partner_id=who.partner.id, cursor=None,
                                          limit=10)[0] for r in rows}
@@ -61,12 +63,21 @@ def _licences_page(request: Request, session, settings, who, *, minted: str | No
     return views.render(request, "licences.html", who=who, rows=rows, tokens=tokens, labels=LICENCE_STATES,
                         headlines=headlines, example_article=example,
                         minted=minted, minted_for=minted_for, error=error, base_url=settings.public_base_url,
-                        page="licences")
+                        done=LICENCE_DONE.get(done or ""), page="licences")
 
 
 @router.get("/portal/licences", response_class=HTMLResponse)
 def licences_page(request: Request, who: PortalUser, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    return _licences_page(request, session, settings, who)
+    return _licences_page(request, session, settings, who, done=request.query_params.get("done"))
+
+
+@router.post("/portal/licences/{licence_id}/cancel")
+def cancel_licence(licence_id: str, who: PostingUser, session: SessionDep, reason: Annotated[str, Form()] = ""):
+    error = attempt(session, lambda: licensing.cancel_licence(session, licence_id, actor=Actor("partner", who.partner.id),
+                                                              reason=reason.strip() or None, partner_id=who.partner.id))
+    if error:
+        raise _refusal(error)
+    return views.redirect("/portal/licences?done=cancelled")
 
 
 @router.post("/portal/licences/{licence_id}/tokens", response_class=HTMLResponse)

@@ -119,3 +119,24 @@ def test_webhook_endpoints_are_added_with_a_secret_shown_once_and_removed(web, s
     endpoint_id = re.search(r"/portal/webhooks/([^/]+)/remove", page.text)[1]
     assert web.post(f"/portal/webhooks/{endpoint_id}/remove", data={"csrf_token": csrf}).status_code == 200
     assert "hooks.outlet.example" not in web.get("/portal/webhooks").text
+
+
+def test_an_unpaid_licence_is_cancelled_in_the_portal(web, session) -> None:
+    partner, other = make_partner(session), make_partner(session)
+    article = make_article(session)
+    unpaid = make_licence(session, partner=partner, articles=[article], amount=25000)
+    paid = make_licence(session, partner=partner, articles=[article])
+    foreign = make_licence(session, partner=other, articles=[article], amount=25000)
+    csrf = _sign_in(web, session, partner)
+    page = web.get("/portal/licences")
+    assert f"/portal/licences/{unpaid.id}/cancel" in page.text and f"/portal/licences/{paid.id}/cancel" not in page.text
+    assert "nothing is owed" in page.text
+    assert web.post(f"/portal/licences/{unpaid.id}/cancel", data={"csrf_token": "forged"}).status_code == 403
+    done = web.post(f"/portal/licences/{unpaid.id}/cancel", data={"csrf_token": csrf, "reason": "Ran without it."})
+    assert done.status_code == 200 and "The licence is cancelled" in done.text and "Cancelled" in done.text
+    assert f"/portal/licences/{unpaid.id}/cancel" not in done.text
+    session.expire_all()
+    assert str(session.get(type(unpaid), unpaid.id).state) == "cancelled"
+    assert web.post(f"/portal/licences/{paid.id}/cancel", data={"csrf_token": csrf}).status_code == 409
+    assert web.post(f"/portal/licences/{foreign.id}/cancel", data={"csrf_token": csrf}).status_code == 404
+    assert str(session.get(type(foreign), foreign.id).state) == "awaiting_payment"
