@@ -22,6 +22,7 @@ from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_
 from api.delivery import invalidation, keys as signing_keys, tokens, webhooks
 from api.delivery.errors import CannotMintToken, TokenNotFound, WebhookEndpointNotFound
 from api.delivery.models import BeaconSighting, LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
+from api.delivery.quotas import QuotaStanding, quota_standing  # noqa: F401 - the portal shows quota used and left
 from api.delivery.snapshots import LicenceView
 from api.delivery.webhook_urls import BadWebhookUrl, check_registration  # noqa: F401 - routes name service.BadWebhookUrl
 from api.licensing.service import get_licence

@@ -57,10 +57,11 @@ def _licences_page(request: Request, session, settings, who, *, minted: str | No
     rows, _next = licensing.list_licences(session, partner_id=who.partner.id, limit=50)
     tokens = {r.id: delivery.list_tokens(session, licence_id=r.id, partner_id=who.partner.id, cursor=None,
                                          limit=10)[0] for r in rows}
+    quotas = {r.id: delivery.quota_standing(session, r.id) for r in rows}
     ids = list(dict.fromkeys(a for r in rows for a in r.article_ids))
     headlines = {article.id: article.headline for article, _assets in catalogue.get_articles_with_assets(session, ids)}
     example = next((r.article_ids[0] for r in rows if r.id == minted_for and r.article_ids), "ARTICLE_ID")
-    return views.render(request, "licences.html", who=who, rows=rows, tokens=tokens, labels=LICENCE_STATES,
+    return views.render(request, "licences.html", who=who, rows=rows, tokens=tokens, quotas=quotas, labels=LICENCE_STATES,
                         headlines=headlines, example_article=example,
                         minted=minted, minted_for=minted_for, error=error, base_url=settings.public_base_url,
                         done=LICENCE_DONE.get(done or ""), page="licences")

@@ -140,3 +140,26 @@ def test_an_unpaid_licence_is_cancelled_in_the_portal(web, session) -> None:
     assert web.post(f"/portal/licences/{paid.id}/cancel", data={"csrf_token": csrf}).status_code == 409
     assert web.post(f"/portal/licences/{foreign.id}/cancel", data={"csrf_token": csrf}).status_code == 404
     assert str(session.get(type(foreign), foreign.id).state) == "awaiting_payment"
+
+
+def test_each_licence_shows_quota_used_and_left_as_the_content_path_counts_it(web, session) -> None:
+    from datetime import timedelta
+
+    from api.core.db import utcnow
+    from api.delivery.quotas import month_bounds
+    from api.licensing import amendments
+    from tests.reports.data import add_usage
+
+    partner = make_partner(session)
+    article = make_article(session)
+    licence = make_licence(session, partner=partner, articles=[article], monthly_quota=10)
+    now = utcnow()
+    add_usage(session, licence, article, at=now)
+    add_usage(session, licence, article, at=now)
+    add_usage(session, licence, article, at=month_bounds(now)[0] - timedelta(seconds=1))  # last month: not counted
+    amendments.grant_quota(session, licence.id, extra=5, expires_at=now + timedelta(days=3), reason="A big week.",
+                           actor=TEST_ACTOR)
+    _sign_in(web, session, partner)
+    page = web.get("/portal/licences").text
+    resets = month_bounds(now)[1].strftime("%d %b %Y %H:%M UTC")
+    assert "2 used, 13 left</strong> of 15" in page and "plus extra granted" in page and resets in page, page
