@@ -163,3 +163,46 @@ def test_each_licence_shows_quota_used_and_left_as_the_content_path_counts_it(we
     page = web.get("/portal/licences").text
     resets = month_bounds(now)[1].strftime("%d %b %Y %H:%M UTC")
     assert "2 used, 13 left</strong> of 15" in page and "plus extra granted" in page and resets in page, page
+
+
+def test_webhook_endpoints_are_tested_rotated_re_enabled_and_re_sent_from_the_portal(web, session, engine) -> None:
+    from sqlalchemy import update
+    from sqlmodel import select
+
+    from api.core.db import utcnow
+    from api.delivery.models import WebhookDelivery, WebhookEndpoint
+    from api.outbox.models import OutboxMessage
+
+    partner = make_partner(session)
+    csrf = _sign_in(web, session, partner)
+    added = web.post("/portal/webhooks", data={"csrf_token": csrf, "url": "https://hooks.outlet.example/syndicate"})
+    first_secret = re.search(r'id="new-secret" readonly value="(whsec_[^"]+)"', added.text)[1]
+    endpoint_id = re.search(r"/portal/webhooks/([^/]+)/remove", added.text)[1]
+
+    tested = web.post(f"/portal/webhooks/{endpoint_id}/test", data={"csrf_token": csrf})
+    assert tested.status_code == 200 and "A test event is on its way" in tested.text
+    assert "Test event" in tested.text and "Waiting to be sent" in tested.text and "webhook.test" not in tested.text
+    session.expire_all()
+    [queued] = session.exec(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)).all()
+    assert queued.event_type == "webhook.test"
+    assert session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"webhook:{queued.id}:0")).first()
+
+    rotated = web.post(f"/portal/webhooks/{endpoint_id}/rotate", data={"csrf_token": csrf})
+    new_secret = re.search(r'id="new-secret" readonly value="(whsec_[^"]+)"', rotated.text)[1]
+    assert new_secret != first_secret and "two signatures" in rotated.text
+    assert new_secret not in web.get("/portal/webhooks").text  # shown once
+
+    with engine.begin() as connection:  # the delivery was given up, then the address answered 410
+        connection.execute(update(WebhookDelivery).values(status="failed"))
+        connection.execute(update(WebhookEndpoint).values(disabled_at=utcnow(), disabled_reason="Answered 410 Gone."))
+    page = web.get("/portal/webhooks").text
+    assert "Disabled since" in page and f"/deliveries/{queued.id}/resend" not in page
+    refused = web.post(f"/portal/webhooks/{endpoint_id}/test", data={"csrf_token": csrf})
+    assert refused.status_code == 409 and "is disabled" in refused.text
+    enabled = web.post(f"/portal/webhooks/{endpoint_id}/enable", data={"csrf_token": csrf})
+    assert "enabled again" in enabled.text and "Failed (given up)" in enabled.text
+    resent = web.post(f"/portal/webhooks/{endpoint_id}/deliveries/{queued.id}/resend", data={"csrf_token": csrf})
+    assert resent.status_code == 200 and "being sent again" in resent.text
+    session.expire_all()
+    assert session.get(WebhookDelivery, queued.id).status == "pending"
+    assert web.post(f"/portal/webhooks/{endpoint_id}/test", data={"csrf_token": "forged"}).status_code == 403
