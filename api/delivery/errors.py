@@ -79,3 +79,18 @@ class BadBeacon(NotFound):
 class WebhookEndpointNotFound(NotFound):
     slug = "webhook-endpoint-not-found"
     title = "No such webhook endpoint"
+
+
+class WebhookDeliveryNotFound(NotFound):
+    slug = "webhook-delivery-not-found"
+    title = "No such webhook delivery"
+
+
+class WebhookEndpointDisabled(Conflict):
+    slug = "webhook-endpoint-disabled"
+    title = "The webhook endpoint is disabled"
+
+
+class WebhookDeliveryInProgress(Conflict):
+    slug = "webhook-delivery-in-progress"
+    title = "The webhook delivery is still being tried"

@@ -10,20 +10,55 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from limits import parse
+from sqlalchemy import func, select
+from sqlmodel import Session
 
 from api.core.config import Settings
 from api.core.ratelimit import LocalCounters, async_counter_storage, rate_limit_headers, seconds_until
 from api.delivery.errors import QuotaExceeded, RateLimited
-from api.delivery.snapshots import LicenceView
+from api.delivery.models import UsageEvent
+from api.delivery.snapshots import LicenceView, load_licence
 
 
 def month_bounds(now: datetime) -> tuple[datetime, datetime]:
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
     return start, end
+
+
+def used_since(session: Session, licence_id: str, since: datetime) -> int:
+    """Deliveries recorded under a licence since `since`: what a quota counter is seeded from."""
+    stmt = select(func.count()).select_from(UsageEvent).where(UsageEvent.licence_id == licence_id,  # type: ignore[arg-type]
+                                                              UsageEvent.at >= since)  # type: ignore[operator]
+    return int(session.execute(stmt).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaStanding:
+    """A licence against its monthly quota this calendar month (UTC), counted as the content path counts it."""
+    quota: int | None  # None: no monthly limit
+    used: int
+    resets_at: datetime
+
+    @property
+    def left(self) -> int | None:
+        return None if self.quota is None else max(0, self.quota - self.used)
+
+
+def quota_standing(session: Session, licence_id: str, *, now: datetime | None = None) -> QuotaStanding | None:
+    """The quota in force now (the licence's own plus running grants), deliveries recorded this month
+    and when the count starts again; None for an unknown licence."""
+    licence = load_licence(session, licence_id)
+    if licence is None:
+        return None
+    now = now or datetime.now(UTC)
+    start, end = month_bounds(now)
+    return QuotaStanding(quota=licence.quota_at(now.timestamp()), used=used_since(session, licence_id, start),
+                         resets_at=end)
 
 
 class Limiter:

@@ -16,7 +16,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from api.core.config import Settings
@@ -25,7 +25,8 @@ from api.delivery import invalidation, keys as signing_keys, render
 from api.delivery.errors import ContentWithdrawn, InvalidToken, NotAcceptable, NotCovered, TokenRevoked
 from api.delivery.metering import Usage, UsageWriter
 from api.delivery.negotiation import Negotiator
-from api.delivery.models import LicenceToken, UsageEvent
+from api.delivery.models import LicenceToken
+from api.delivery import quotas
 from api.delivery.quotas import Limiter
 from api.delivery.snapshots import ArticleView, LicenceView, ViewCache, load_article, load_licence
 from api.delivery.tokens import Claims, TokenVerifier
@@ -284,8 +285,7 @@ class DeliveryRuntime:
 
     def _count_usage(self, licence_id: str, since: datetime) -> int:
         with Session(self.engine) as session:
-            stmt = select(func.count()).select_from(UsageEvent).where(UsageEvent.licence_id == licence_id, UsageEvent.at >= since)
-            return int(session.execute(stmt).scalar_one())
+            return quotas.used_since(session, licence_id, since)
 
     async def used_since(self, licence_id: str, since: datetime) -> int:
         return await self.in_thread(self._count_usage, licence_id, since)

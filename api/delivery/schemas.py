@@ -259,7 +259,7 @@ class WebhookDeliveryRead(BaseModel):
     payload: dict[str, Any]
     attempts: list[WebhookAttempt]
     created_at: datetime
-    delivered_at: datetime | None
+    delivered_at: datetime | None = Field(default=None, description="When an attempt succeeded; none while pending.")
 
 
 _CANONICAL = "https://www.middleeasteye.net/news/putin-syria-visit"

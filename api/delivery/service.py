@@ -20,8 +20,10 @@ from api.core.config import Settings
 from api.core.db import utcnow
 from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_page
 from api.delivery import invalidation, keys as signing_keys, tokens, webhooks
-from api.delivery.errors import CannotMintToken, TokenNotFound, WebhookEndpointNotFound
+from api.delivery.errors import (CannotMintToken, TokenNotFound, WebhookDeliveryInProgress, WebhookDeliveryNotFound,
+                                 WebhookEndpointDisabled, WebhookEndpointNotFound)
 from api.delivery.models import BeaconSighting, LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
+from api.delivery.quotas import QuotaStanding, quota_standing  # noqa: F401 - the portal shows quota used and left
 from api.delivery.snapshots import LicenceView
 from api.delivery.webhook_urls import BadWebhookUrl, check_registration  # noqa: F401 - routes name service.BadWebhookUrl
 from api.licensing.service import get_licence
@@ -227,6 +229,36 @@ def enable_endpoint(session: Session, *, endpoint_id: str, partner_id: str) -> W
         webhooks.enqueue_send(session, delivery_id=delivery.id, endpoint_id=endpoint.id, run=run)
     session.flush()
     return endpoint
+
+
+def _enabled_endpoint(session: Session, *, endpoint_id: str, partner_id: str) -> WebhookEndpoint:
+    endpoint = get_endpoint(session, endpoint_id=endpoint_id, partner_id=partner_id)
+    if endpoint.disabled_at is not None:
+        raise WebhookEndpointDisabled(f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason or 'answered 410'}); "
+                                      "nothing is sent to it until you enable it again (POST .../enable).")
+    return endpoint
+
+
+def send_test_event(session: Session, *, endpoint_id: str, partner_id: str) -> WebhookDelivery:
+    """Queue a `webhook.test` ping to one enabled endpoint through the normal signed delivery."""
+    return webhooks.send_test(session, _enabled_endpoint(session, endpoint_id=endpoint_id, partner_id=partner_id))
+
+
+def resend_delivery(session: Session, *, endpoint_id: str, delivery_id: str, partner_id: str) -> WebhookDelivery:
+    """Send a finished delivery (succeeded or given up) once more, with the same `webhook-id` so a
+    receiver that already has it can tell; its earlier attempts are kept."""
+    endpoint = _enabled_endpoint(session, endpoint_id=endpoint_id, partner_id=partner_id)
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.endpoint_id != endpoint.id:
+        raise WebhookDeliveryNotFound(f"No delivery {delivery_id} to endpoint {endpoint.id}.")
+    if delivery.status == "pending":
+        raise WebhookDeliveryInProgress(f"Delivery {delivery.id} is still being tried; wait for it to succeed or fail.")
+    delivery.status, delivery.delivered_at = "pending", None
+    session.add(delivery)
+    webhooks.enqueue_send(session, delivery_id=delivery.id, endpoint_id=endpoint.id,
+                          run=f"resend-{len(delivery.attempts)}")
+    session.flush()
+    return delivery
 
 
 def list_deliveries(session: Session, *, endpoint_id: str, partner_id: str, cursor: str | None, limit: int):

@@ -12,8 +12,8 @@ from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMay
 from api.delivery import errors, service
-from api.delivery.schemas import (WEBHOOK_EVENTS, StaffWebhookEndpointPage, StaffWebhookEndpointRead, WebhookEndpointRead,
-                                  WebhookEndpointRotated)
+from api.delivery.schemas import (WEBHOOK_EVENTS, StaffWebhookEndpointPage, StaffWebhookEndpointRead, WebhookDeliveryRead,
+                                  WebhookEndpointRead, WebhookEndpointRotated)
 from api.staff.service import RoleRequired
 
 router = APIRouter()
@@ -43,6 +43,49 @@ def rotate_secret(endpoint_id: str, partner: CurrentPartner, session: SessionDep
 def enable_endpoint(endpoint_id: str, partner: CurrentPartner, session: SessionDep) -> WebhookEndpointRead:
     return WebhookEndpointRead.model_validate(service.enable_endpoint(session, endpoint_id=endpoint_id,
                                                                       partner_id=partner.id))
+
+
+_TEST_DELIVERY_EXAMPLE = {
+    "id": "msg_01jd7w3m5q...", "endpoint_id": "whe_01jd7w3m5q...", "event_type": "webhook.test", "status": "pending",
+    "payload": {"type": "webhook.test", "timestamp": "2026-11-25T12:00:00Z",
+                "data": {"endpoint_id": "whe_01jd7w3m5q...", "message": "A test event you asked for; nothing to do."}},
+    "attempts": [], "created_at": "2026-11-25T12:00:00Z", "delivered_at": None}
+_RESENT_EXAMPLE = {
+    "id": "msg_01jd7w3m5q...", "endpoint_id": "whe_01jd7w3m5q...", "event_type": "article.withdrawn", "status": "pending",
+    "payload": {"type": "article.withdrawn", "data": {"article_id": "art_01jd..."}},
+    "attempts": [{"at": "2026-11-25T12:00:01Z", "status_code": 500, "error": "HTTP 500", "duration_ms": 12.5,
+                  "state": "failed"}],
+    "created_at": "2026-11-25T12:00:00Z", "delivered_at": None}
+
+
+def _accepted(summary: str, example: dict) -> dict:
+    return {202: {"content": {"application/json": {"examples": {"queued": {"summary": summary, "value": example}}}}}}
+
+
+@router.post("/v1/webhook-endpoints/{endpoint_id}/test", response_model=WebhookDeliveryRead, status_code=202,
+             tags=["content"], summary="Send a test event to an endpoint",
+             description="Queues a `webhook.test` event (`data.endpoint_id`, `data.message`) to this endpoint alone, "
+                         "signed and retried like every other delivery, so you can check your verifier. Follow it in "
+                         "`GET .../deliveries`. A disabled endpoint is refused (409): enable it first.",
+             responses={**_accepted("The ping, queued", _TEST_DELIVERY_EXAMPLE),
+                        **error_responses(Unauthenticated, errors.WebhookEndpointNotFound,
+                                          errors.WebhookEndpointDisabled)})
+def send_test_event(endpoint_id: str, partner: CurrentPartner, session: SessionDep) -> WebhookDeliveryRead:
+    return WebhookDeliveryRead.model_validate(service.send_test_event(session, endpoint_id=endpoint_id,
+                                                                      partner_id=partner.id))
+
+
+@router.post("/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend", response_model=WebhookDeliveryRead,
+             status_code=202, tags=["content"], summary="Send a delivery again",
+             description="Sends a delivery that succeeded or was given up once more, with the same `webhook-id` (so "
+                         "you can tell a repeat) and a fresh signature; its earlier attempts stay listed. A delivery "
+                         "still being tried, or one to a disabled endpoint, is refused (409).",
+             responses={**_accepted("The delivery, queued again", _RESENT_EXAMPLE),
+                        **error_responses(Unauthenticated, errors.WebhookEndpointNotFound, errors.WebhookDeliveryNotFound,
+                                          errors.WebhookEndpointDisabled, errors.WebhookDeliveryInProgress)})
+def resend_delivery(endpoint_id: str, delivery_id: str, partner: CurrentPartner, session: SessionDep) -> WebhookDeliveryRead:
+    return WebhookDeliveryRead.model_validate(service.resend_delivery(session, endpoint_id=endpoint_id,
+                                                                      delivery_id=delivery_id, partner_id=partner.id))
 
 
 @router.get("/v1/staff/webhook-endpoints", response_model=StaffWebhookEndpointPage, tags=["staff"],

@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, func, select
 
 from api.catalogue import service as catalogue
-from api.core.db import utcnow
+from api.core.db import new_id, utcnow
 from api.delivery.models import UsageEvent, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import load_article
 from api.delivery.webhook_send import MAX_ATTEMPTS, SEND_TOPIC, current_settings
@@ -132,15 +132,33 @@ def deliver(session: Session, partner_ids: set[str], *, event_key: str, event: d
     """One delivery of `event` per live endpoint of these partners; a repeat adds none (unique event key)."""
     endpoints = session.exec(select(WebhookEndpoint).where(WebhookEndpoint.partner_id.in_(sorted(partner_ids)),  # type: ignore[attr-defined]
                                                            WebhookEndpoint.deleted_at.is_(None))).all()  # type: ignore[union-attr]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for endpoint in endpoints:
-        delivery_id = WebhookDelivery.model_fields["id"].default_factory()  # type: ignore[misc]
-        result = session.execute(insert(WebhookDelivery).values(
-            id=delivery_id, endpoint_id=endpoint.id, event_key=event_key, event_type=event["type"], payload=event,
-            status="pending", attempts=[], created_at=utcnow(),
-        ).on_conflict_do_nothing(index_elements=["endpoint_id", "event_key"]))
-        if result.rowcount:
-            enqueue_send(session, delivery_id=delivery_id, endpoint_id=endpoint.id, run=0)
+        _add_delivery(session, endpoint, event_key=event_key, event=event)
+
+
+def _add_delivery(session: Session, endpoint: WebhookEndpoint, *, event_key: str, event: dict[str, Any]) -> str | None:
+    """The delivery of `event` to one endpoint, queued for sending; None when that event key was already delivered."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    delivery_id = WebhookDelivery.model_fields["id"].default_factory()  # type: ignore[misc]
+    result = session.execute(insert(WebhookDelivery).values(
+        id=delivery_id, endpoint_id=endpoint.id, event_key=event_key, event_type=event["type"], payload=event,
+        status="pending", attempts=[], created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["endpoint_id", "event_key"]))
+    if not result.rowcount:
+        return None
+    enqueue_send(session, delivery_id=delivery_id, endpoint_id=endpoint.id, run=0)
+    return delivery_id
+
+
+def send_test(session: Session, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A `webhook.test` ping to one endpoint, signed, sent, retried and recorded like every other delivery."""
+    event = {"type": "webhook.test", "timestamp": utcnow().isoformat(),
+             "data": {"endpoint_id": endpoint.id, "message": "A test event you asked for; nothing to do."}}
+    delivery_id = _add_delivery(session, endpoint, event_key=f"webhook.test:{new_id('test')}", event=event)
+    session.flush()
+    delivery = session.get(WebhookDelivery, delivery_id)
+    assert delivery is not None  # a fresh key never conflicts
+    return delivery
 
 
 def enqueue_send(session: Session, *, delivery_id: str, endpoint_id: str, run: int | str) -> None:

@@ -247,6 +247,11 @@ def _apply(subtotal: int, factor_bp: int) -> int:
 
 
 
+def months_label(months: int) -> str:
+    """"1 month", "12 months": how a period reads in quote lines and on pages."""
+    return f"{months} month{'' if months == 1 else 's'}"
+
+
 def price(card: RateCard, terms: Terms, *, currency: str, version: int) -> Quote:
     """Price checked terms in `currency` with `card`, explaining every step."""
     if currency not in card.currencies:
@@ -276,7 +281,8 @@ def price(card: RateCard, terms: Terms, *, currency: str, version: int) -> Quote
     ]
     if mode == BillingMode.one_off:
         band = card.band_for(terms.months)
-        steps.append(("duration", f"Period: {terms.months} month(s), band up to {band.max_months}", band.multiplier_bp))
+        steps.append(("duration", f"Period: {months_label(terms.months)}, priced as up to {months_label(band.max_months)}",
+                      band.multiplier_bp))
     if terms.translation:
         steps.append(("translation", f"Translation into {terms.language}", BP + card.translation_surcharge_bp))
     subtotal = base

@@ -73,7 +73,7 @@ _QUOTE_LINES_EXAMPLE = [
      "amount": 10000, "subtotal": 30000},
     {"code": "territory", "label": "Territory: Europe, Middle East and North Africa (GB, FR): x1.30",
      "factor_bp": 13000, "amount": 9000, "subtotal": 39000},
-    {"code": "duration", "label": "Period: 3 month(s), band up to 3: x1.20", "factor_bp": 12000,
+    {"code": "duration", "label": "Period: 3 months, priced as up to 3 months: x1.20", "factor_bp": 12000,
      "amount": 7800, "subtotal": 46800},
 ]
 # A `next_cursor` as the lists return it (opaque to clients).

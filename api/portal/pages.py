@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.audit.service import Actor
 from api.catalogue import service as catalogue
+from api.core.db import utcnow
 from api.core.errors import SyndicateError
 from api.delivery import service as delivery
 from api.deps import SessionDep, SettingsDep
@@ -25,6 +26,8 @@ from api.web.pages import attempt
 router = APIRouter(include_in_schema=False)
 LICENCE_STATES = {"awaiting_payment": "Waiting for payment", "active": "Active", "expired": "Expired",
                   "revoked": "Revoked", "suspended": "Suspended (payment failed)", "cancelled": "Cancelled"}
+LICENCE_DONE = {"cancelled": "The licence is cancelled and its invoice void: nothing is owed for it.",
+                "revoked": "The token is revoked."}
 INVOICE_STATES = {"draft": "Being prepared", "open": "To pay", "paid": "Paid", "void": "Cancelled",
                   "uncollectible": "Unpaid"}
 
@@ -51,22 +54,32 @@ def decline(request_id: str, who: PostingUser, session: SessionDep, reason: Anno
 
 
 def _licences_page(request: Request, session, settings, who, *, minted: str | None = None,
-                   minted_for: str | None = None, error: str | None = None) -> HTMLResponse:
+                   minted_for: str | None = None, error: str | None = None, done: str | None = None) -> HTMLResponse:
     rows, _next = licensing.list_licences(session, partner_id=who.partner.id, limit=50)
     tokens = {r.id: delivery.list_tokens(session, licence_id=r.id, partner_id=who.partner.id, cursor=None,
                                          limit=10)[0] for r in rows}
+    quotas = {r.id: delivery.quota_standing(session, r.id) for r in rows}
     ids = list(dict.fromkeys(a for r in rows for a in r.article_ids))
     headlines = {article.id: article.headline for article, _assets in catalogue.get_articles_with_assets(session, ids)}
     example = next((r.article_ids[0] for r in rows if r.id == minted_for and r.article_ids), "ARTICLE_ID")
-    return views.render(request, "licences.html", who=who, rows=rows, tokens=tokens, labels=LICENCE_STATES,
+    return views.render(request, "licences.html", who=who, rows=rows, tokens=tokens, quotas=quotas, labels=LICENCE_STATES,
                         headlines=headlines, example_article=example,
                         minted=minted, minted_for=minted_for, error=error, base_url=settings.public_base_url,
-                        page="licences")
+                        done=LICENCE_DONE.get(done or ""), page="licences")
 
 
 @router.get("/portal/licences", response_class=HTMLResponse)
 def licences_page(request: Request, who: PortalUser, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    return _licences_page(request, session, settings, who)
+    return _licences_page(request, session, settings, who, done=request.query_params.get("done"))
+
+
+@router.post("/portal/licences/{licence_id}/cancel")
+def cancel_licence(licence_id: str, who: PostingUser, session: SessionDep, reason: Annotated[str, Form()] = ""):
+    error = attempt(session, lambda: licensing.cancel_licence(session, licence_id, actor=Actor("partner", who.partner.id),
+                                                              reason=reason.strip() or None, partner_id=who.partner.id))
+    if error:
+        raise _refusal(error)
+    return views.redirect("/portal/licences?done=cancelled")
 
 
 @router.post("/portal/licences/{licence_id}/tokens", response_class=HTMLResponse)
@@ -141,13 +154,26 @@ def usage_chart(who: PortalUser, session: SessionDep) -> Response:
         "Cache-Control": "no-store"})
 
 
-def _webhooks_page(request: Request, session, who, *, secret: str | None = None, error: str | None = None,
-                   url: str = ""):
+WEBHOOK_EVENTS = {"article.updated": "Article updated", "article.corrected": "Article corrected",
+                  "article.withdrawn": "Article withdrawn", "licence.cancelled": "Licence cancelled",
+                  "licence.amended": "Licence changed", "webhook.test": "Test event"}
+DELIVERY_STATES = {"pending": "Waiting to be sent", "succeeded": "Delivered", "failed": "Failed (given up)",
+                   "held": "Held until you enable the address"}
+WEBHOOK_DONE = {"tested": "A test event is on its way; its result appears below in a moment.",
+                "enabled": "The address is enabled again; the deliveries held meanwhile are being sent.",
+                "resent": "The delivery is being sent again."}
+
+
+def _webhooks_page(request: Request, session, who, *, secret: str | None = None, rotated=None,
+                   error: SyndicateError | str | None = None, url: str = ""):
     endpoints, _next = delivery.list_endpoints(session, partner_id=who.partner.id, cursor=None, limit=50)
     deliveries = {e.id: delivery.list_deliveries(session, endpoint_id=e.id, partner_id=who.partner.id, cursor=None,
                                                  limit=10)[0] for e in endpoints}
+    code = (error.status if isinstance(error, SyndicateError) else 422) if error else 200
+    message = (error.detail or error.title) if isinstance(error, SyndicateError) else error
     return views.render(request, "webhooks.html", who=who, endpoints=endpoints, deliveries=deliveries, secret=secret,
-                        error=error, url=url, page="webhooks", code=422 if error else 200)
+                        rotated=rotated, error=message, url=url, page="webhooks", code=code, events=WEBHOOK_EVENTS,
+                        states=DELIVERY_STATES, now=utcnow(), done=WEBHOOK_DONE.get(request.query_params.get("done", "")))
 
 
 @router.get("/portal/webhooks", response_class=HTMLResponse)
@@ -174,3 +200,42 @@ def remove_webhook(endpoint_id: str, who: PostingUser, session: SessionDep):
     if error:
         raise _refusal(error)
     return views.redirect("/portal/webhooks")
+
+
+@router.post("/portal/webhooks/{endpoint_id}/rotate", response_class=HTMLResponse)
+def rotate_webhook_secret(request: Request, endpoint_id: str, who: PostingUser, session: SessionDep,
+                          settings: SettingsDep):
+    rotated: list = []
+    error = attempt(session, lambda: rotated.append(delivery.rotate_secret(
+        session, settings, endpoint_id=endpoint_id, partner_id=who.partner.id)))
+    if error:
+        return _webhooks_page(request, session, who, error=error)
+    session.commit()  # the secret is shown once: it must be in force before the page shows it
+    endpoint, secret = rotated[0]
+    return _webhooks_page(request, session, who, secret=secret, rotated=endpoint)
+
+
+def _webhook_action(request: Request, session, who, action, done: str):
+    error = attempt(session, action)
+    if error:
+        return _webhooks_page(request, session, who, error=error)
+    return views.redirect(f"/portal/webhooks?done={done}")
+
+
+@router.post("/portal/webhooks/{endpoint_id}/test", response_class=HTMLResponse)
+def test_webhook(request: Request, endpoint_id: str, who: PostingUser, session: SessionDep):
+    return _webhook_action(request, session, who, lambda: delivery.send_test_event(
+        session, endpoint_id=endpoint_id, partner_id=who.partner.id), "tested")
+
+
+@router.post("/portal/webhooks/{endpoint_id}/enable", response_class=HTMLResponse)
+def enable_webhook(request: Request, endpoint_id: str, who: PostingUser, session: SessionDep):
+    return _webhook_action(request, session, who, lambda: delivery.enable_endpoint(
+        session, endpoint_id=endpoint_id, partner_id=who.partner.id), "enabled")
+
+
+@router.post("/portal/webhooks/{endpoint_id}/deliveries/{delivery_id}/resend", response_class=HTMLResponse)
+def resend_webhook_delivery(request: Request, endpoint_id: str, delivery_id: str, who: PostingUser,
+                            session: SessionDep):
+    return _webhook_action(request, session, who, lambda: delivery.resend_delivery(
+        session, endpoint_id=endpoint_id, delivery_id=delivery_id, partner_id=who.partner.id), "resent")

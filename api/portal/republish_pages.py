@@ -6,6 +6,7 @@ partner and a licence request through the portal service."""
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, date, datetime, time, timedelta
 
 import pycountry
 from typing import Annotated, Any
@@ -41,10 +42,12 @@ ERROR_FIELDS: dict[type[SyndicateError], str] = {
 # Words a person reads next to a field the schema check refused.
 PLAIN = {"audience_size": "Type the number of monthly readers as a whole number, for example 20000.",
          "period_months": "Choose how many months you need the licence for.",
+         "ends_at": "Choose the last day of the licence, today or later.",
          "publication_url": "Type the full address of the page, starting with https://",
          "territories": "Choose at least one country.", "use": "Choose where the article will appear.",
          "email": "Type an e-mail address we can write to, such as name@outlet.example.",
          "outlet_name": "Tell us the name of your publication.", "contact_name": "Tell us your name."}
+UNTIL = "until"  # the period choice that sends `ends_at` (the last day chosen) instead of `period_months`
 TERMS_FIELDS = ("use", "territories", "language", "translation", "period_months", "audience_size",
                 "publication_url", "notes")
 
@@ -79,7 +82,12 @@ def _fields(session, settings: Settings) -> dict[str, dict[str, Any]]:
                                            key=lambda choice: choice[1])
     out["language"]["choices"] = [(code, _language_name(code)) for code in props["language"]["examples"]]
     out["period_months"]["help"] = "How long you need the licence for."
-    out["period_months"]["choices"] = [(m, f"{m} month{'s' if m > 1 else ''}") for m in props["period_months"]["examples"]]
+    out["period_months"]["choices"] = [(m, licensing.months_label(m)) for m in props["period_months"]["examples"]]
+    if "ends_at" in props:  # the schema takes an end date instead of a number of months
+        out["period_months"]["choices"].append((UNTIL, "Until a date I choose"))
+        out["ends_at"] = {"name": "ends_at", "title": "Last day of the licence",
+                          "help": "Used when the period is “Until a date I choose”: the licence runs to the end of "
+                                  "that day (UTC)."}
     out["audience_size"]["bands"] = [b["title"] for b in props["audience_size"]["oneOf"]]
     out["audience_size"]["max"] = props["audience_size"]["maximum"]
     return out
@@ -93,9 +101,9 @@ def _language_name(code: str) -> str:
 def _values(form: FormData | None) -> dict[str, Any]:
     if form is None:
         return {"use": "web", "territories": ["GB"], "language": "en", "translation": False, "period_months": "12",
-                "audience_size": "10000", "publication_url": "", "notes": ""}
+                "ends_at": "", "audience_size": "10000", "publication_url": "", "notes": ""}
     values: dict[str, Any] = {k: (form.get(k) or "").strip() for k in
-                              (*TERMS_FIELDS, "outlet_name", "contact_name", "email") if k != "territories"}
+                              (*TERMS_FIELDS, "ends_at", "outlet_name", "contact_name", "email") if k != "territories"}
     values["territories"] = form.getlist("territories")
     values["translation"] = form.get("translation") == "on"
     return values
@@ -106,6 +114,13 @@ def _terms(article: Article, values: dict[str, Any]) -> tuple[licensing.LicenceR
             "language": values["language"] or "en", "translation": values["translation"],
             "period_months": values["period_months"] or None, "audience_size": values["audience_size"] or None,
             "publication_url": values["publication_url"] or None, "notes": values["notes"] or None}
+    if values["period_months"] == UNTIL:
+        try:  # the licence runs to the end of the last day chosen
+            last_day = date.fromisoformat(values.get("ends_at") or "")
+        except ValueError:
+            return None, {"ends_at": PLAIN["ends_at"]}
+        body["period_months"] = None
+        body["ends_at"] = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC).isoformat()
     try:
         return licensing.LicenceRequestCreate.model_validate(body), {}
     except ValidationError as exc:

@@ -80,7 +80,6 @@ def sign_out(who: PostingUser, session: SessionDep, settings: SettingsDep) -> Re
 @router.get("/portal", response_class=HTMLResponse)
 def requests_page(request: Request, who: PortalUser, session: SessionDep, cursor: str | None = None) -> HTMLResponse:
     rows, next_cursor = licensing.list_requests(session, partner_id=who.partner.id, cursor=cursor, limit=25)
-    # Cancelling an unpaid licence belongs here once licensing has that transition (another change adds it).
     done = {"accepted": "You accepted the counter-offer.", "declined": "You declined the counter-offer."}
     return views.render(request, "requests.html", who=who, rows=rows, next_cursor=next_cursor, labels=STATE_LABELS,
                         page="requests", done=done.get(request.query_params.get("done", "")))

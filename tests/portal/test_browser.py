@@ -137,6 +137,10 @@ def test_a_reader_becomes_a_licensed_partner(live, session, smtp) -> None:
             desk.click("button:has-text('Approve')")
             expect(desk.locator("#request-state")).to_have_text("approved")
             drain(engine)  # the ledger issues the invoice
+            reader.goto(f"{url}/portal/licences")  # unpaid: it may still be cancelled, after a second look
+            reader.click("summary:has-text('Cancel this licence')")
+            expect(reader.locator("button:has-text('Yes, cancel this licence')")).to_be_visible()
+            _check(reader, "portal-licence-cancel")
             desk.goto(f"{url}/console/invoices")
             desk.fill("input[name=reference]", "BANK-REF-1")
             desk.click("button:has-text('Mark paid')")
@@ -154,6 +158,12 @@ def test_a_reader_becomes_a_licensed_partner(live, session, smtp) -> None:
             expect(reader.locator("tbody")).to_contain_text("Putin")
             _check(reader, "portal-usage")
             reader.goto(f"{url}/portal/webhooks")
+            reader.fill("#url", "https://hooks.outlet.example/syndicate")
+            reader.click("button:has-text('Add the address')")
+            reader.click("button:has-text('Send a test event')")
+            expect(reader.locator("main")).to_contain_text("Test event")
+            reader.click("button:has-text('Change the signing secret')")
+            expect(reader.locator("main")).to_contain_text("two signatures")
             _check(reader, "portal-webhooks")
             reader.goto(f"{url}/portal/keys")
             _check(reader, "portal-keys")

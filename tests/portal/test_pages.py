@@ -119,3 +119,90 @@ def test_webhook_endpoints_are_added_with_a_secret_shown_once_and_removed(web, s
     endpoint_id = re.search(r"/portal/webhooks/([^/]+)/remove", page.text)[1]
     assert web.post(f"/portal/webhooks/{endpoint_id}/remove", data={"csrf_token": csrf}).status_code == 200
     assert "hooks.outlet.example" not in web.get("/portal/webhooks").text
+
+
+def test_an_unpaid_licence_is_cancelled_in_the_portal(web, session) -> None:
+    partner, other = make_partner(session), make_partner(session)
+    article = make_article(session)
+    unpaid = make_licence(session, partner=partner, articles=[article], amount=25000)
+    paid = make_licence(session, partner=partner, articles=[article])
+    foreign = make_licence(session, partner=other, articles=[article], amount=25000)
+    csrf = _sign_in(web, session, partner)
+    page = web.get("/portal/licences")
+    assert f"/portal/licences/{unpaid.id}/cancel" in page.text and f"/portal/licences/{paid.id}/cancel" not in page.text
+    assert "nothing is owed" in page.text
+    assert web.post(f"/portal/licences/{unpaid.id}/cancel", data={"csrf_token": "forged"}).status_code == 403
+    done = web.post(f"/portal/licences/{unpaid.id}/cancel", data={"csrf_token": csrf, "reason": "Ran without it."})
+    assert done.status_code == 200 and "The licence is cancelled" in done.text and "Cancelled" in done.text
+    assert f"/portal/licences/{unpaid.id}/cancel" not in done.text
+    session.expire_all()
+    assert str(session.get(type(unpaid), unpaid.id).state) == "cancelled"
+    assert web.post(f"/portal/licences/{paid.id}/cancel", data={"csrf_token": csrf}).status_code == 409
+    assert web.post(f"/portal/licences/{foreign.id}/cancel", data={"csrf_token": csrf}).status_code == 404
+    assert str(session.get(type(foreign), foreign.id).state) == "awaiting_payment"
+
+
+def test_each_licence_shows_quota_used_and_left_as_the_content_path_counts_it(web, session) -> None:
+    from datetime import timedelta
+
+    from api.core.db import utcnow
+    from api.delivery.quotas import month_bounds
+    from api.licensing import amendments
+    from tests.reports.data import add_usage
+
+    partner = make_partner(session)
+    article = make_article(session)
+    licence = make_licence(session, partner=partner, articles=[article], monthly_quota=10)
+    now = utcnow()
+    add_usage(session, licence, article, at=now)
+    add_usage(session, licence, article, at=now)
+    add_usage(session, licence, article, at=month_bounds(now)[0] - timedelta(seconds=1))  # last month: not counted
+    amendments.grant_quota(session, licence.id, extra=5, expires_at=now + timedelta(days=3), reason="A big week.",
+                           actor=TEST_ACTOR)
+    _sign_in(web, session, partner)
+    page = web.get("/portal/licences").text
+    resets = month_bounds(now)[1].strftime("%d %b %Y %H:%M UTC")
+    assert "2 used, 13 left</strong> of 15" in page and "plus extra granted" in page and resets in page, page
+
+
+def test_webhook_endpoints_are_tested_rotated_re_enabled_and_re_sent_from_the_portal(web, session, engine) -> None:
+    from sqlalchemy import update
+    from sqlmodel import select
+
+    from api.core.db import utcnow
+    from api.delivery.models import WebhookDelivery, WebhookEndpoint
+    from api.outbox.models import OutboxMessage
+
+    partner = make_partner(session)
+    csrf = _sign_in(web, session, partner)
+    added = web.post("/portal/webhooks", data={"csrf_token": csrf, "url": "https://hooks.outlet.example/syndicate"})
+    first_secret = re.search(r'id="new-secret" readonly value="(whsec_[^"]+)"', added.text)[1]
+    endpoint_id = re.search(r"/portal/webhooks/([^/]+)/remove", added.text)[1]
+
+    tested = web.post(f"/portal/webhooks/{endpoint_id}/test", data={"csrf_token": csrf})
+    assert tested.status_code == 200 and "A test event is on its way" in tested.text
+    assert "Test event" in tested.text and "Waiting to be sent" in tested.text and "webhook.test" not in tested.text
+    session.expire_all()
+    [queued] = session.exec(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)).all()
+    assert queued.event_type == "webhook.test"
+    assert session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"webhook:{queued.id}:0")).first()
+
+    rotated = web.post(f"/portal/webhooks/{endpoint_id}/rotate", data={"csrf_token": csrf})
+    new_secret = re.search(r'id="new-secret" readonly value="(whsec_[^"]+)"', rotated.text)[1]
+    assert new_secret != first_secret and "two signatures" in rotated.text
+    assert new_secret not in web.get("/portal/webhooks").text  # shown once
+
+    with engine.begin() as connection:  # the delivery was given up, then the address answered 410
+        connection.execute(update(WebhookDelivery).values(status="failed"))
+        connection.execute(update(WebhookEndpoint).values(disabled_at=utcnow(), disabled_reason="Answered 410 Gone."))
+    page = web.get("/portal/webhooks").text
+    assert "Disabled since" in page and f"/deliveries/{queued.id}/resend" not in page
+    refused = web.post(f"/portal/webhooks/{endpoint_id}/test", data={"csrf_token": csrf})
+    assert refused.status_code == 409 and "is disabled" in refused.text
+    enabled = web.post(f"/portal/webhooks/{endpoint_id}/enable", data={"csrf_token": csrf})
+    assert "enabled again" in enabled.text and "Failed (given up)" in enabled.text
+    resent = web.post(f"/portal/webhooks/{endpoint_id}/deliveries/{queued.id}/resend", data={"csrf_token": csrf})
+    assert resent.status_code == 200 and "being sent again" in resent.text
+    session.expire_all()
+    assert session.get(WebhookDelivery, queued.id).status == "pending"
+    assert web.post(f"/portal/webhooks/{endpoint_id}/test", data={"csrf_token": "forged"}).status_code == 403

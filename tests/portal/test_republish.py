@@ -90,6 +90,27 @@ def test_the_quote_changes_with_the_options_live_and_without_javascript(web, ses
     assert _requests(session) == []
 
 
+def test_the_period_reads_in_words_and_may_be_an_end_date(web, session) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    article = make_article(session)
+    session.commit()
+    page = web.get(f"/republish/{article.slug}").text
+    assert ">1 month<" in page and ">12 months<" in page and "month(s)" not in page
+    assert '<option value="until"' in page and 'type="date" id="ends_at"' in page
+    labels = [line["label"] for line in web.post(f"/republish/{article.slug}/quote",
+                                                   data=_fields(period_months="1")).json()["lines"]]
+    assert any(label.startswith("Period: 1 month,") for label in labels), labels
+    last_day = (datetime.now(UTC) + timedelta(days=95)).date()
+    until = _fields(period_months="until", ends_at=last_day.isoformat())
+    labels = [line["label"] for line in web.post(f"/republish/{article.slug}/quote", data=until).json()["lines"]]
+    assert any(label.startswith("Period: 4 months,") for label in labels), labels
+    done = web.post(f"/republish/{article.slug}", data={**_form(web, article.slug), **until})
+    assert done.status_code == 200, done.text
+    [request] = _requests(session)
+    assert request.ends_at == datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+
 def test_submitting_creates_a_pending_partner_a_request_and_a_sign_in_email_once(web, session) -> None:
     article = make_article(session)
     session.commit()
@@ -122,6 +143,7 @@ def test_a_verified_partner_is_recognised_by_its_contact_email(web, session) -> 
     ({"outlet_name": ""}, "outlet_name", "name of your publication"),
     ({"territories": []}, "territories", "at least one country"),
     ({"audience_size": "999999999999"}, "audience_size", "audience"),
+    ({"period_months": "until", "ends_at": ""}, "ends_at", "last day"),
 ])
 def test_field_errors_appear_next_to_the_field_and_nothing_is_written(web, session, changes, field, words) -> None:
     article = make_article(session)
