@@ -30,6 +30,8 @@ views.templates.env.filters["label"] = labels.label
 
 
 class BadDate(Invalid):
+    """A date typed into a console form cannot be read, or is missing; type it like 2027-03-31."""
+
     slug = "bad-date"
     title = "The date is not a date"
 
@@ -52,6 +54,8 @@ def _signed_amount(text: str, currency: str) -> int | None:
 
 
 class NotAWholeNumber(Invalid):
+    """A number typed into a console form is not a whole number; type digits only."""
+
     slug = "not-a-whole-number"
     title = "A count is not a whole number"
 

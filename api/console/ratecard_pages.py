@@ -35,6 +35,10 @@ PRICE_LABELS = {"article_price": "One article", "bundle_article_price": "Each ar
 
 
 class BadRateCardForm(Invalid):
+    """A value on the rate card form cannot be read (a factor, a price or a percentage); `detail` names the field and
+    the form it takes.
+    """
+
     slug = "bad-rate-card-form"
     title = "A rate card field is not filled in right"
 

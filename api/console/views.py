@@ -50,6 +50,10 @@ def money(amount: int | None, currency: str) -> str:
 
 
 class BadAmount(Invalid):
+    """An amount typed into a console form cannot be read, is negative or has too many decimal places for its currency;
+    type it like 1234.56.
+    """
+
     slug = "bad-amount"
     title = "The amount is not a number"
 

@@ -29,48 +29,66 @@ class SyndicateError(Exception):
 
 
 class NotFound(SyndicateError):
+    """The thing the URL names does not exist (or is not yours to see); check the id or path."""
+
     slug = "not-found"
     title = "Not found"
     status = 404
 
 
 class Conflict(SyndicateError):
+    """The request clashes with the resource's current state; reload it and decide again."""
+
     slug = "conflict"
     title = "Conflict with the current state"
     status = 409
 
 
 class Invalid(SyndicateError):
+    """A value in the request breaks a rule; `detail` names it and how to fix it, then send the request again."""
+
     slug = "invalid"
     title = "The request is not valid"
     status = 422
 
 
 class Unauthenticated(SyndicateError):
+    """No valid credentials came with the request: send your API key in `X-API-Key` (partners) or a staff token as
+    `Authorization: Bearer` (staff); log in again if it expired.
+    """
+
     slug = "unauthenticated"
     title = "Authentication required"
     status = 401
 
 
 class Forbidden(SyndicateError):
+    """You are signed in, but this action is not yours to take; ask someone with the right role or account."""
+
     slug = "forbidden"
     title = "Not allowed"
     status = 403
 
 
 class Gone(SyndicateError):
+    """The resource existed but has been removed for good; do not retry."""
+
     slug = "gone"
     title = "No longer available"
     status = 410
 
 
 class TooManyRequests(SyndicateError):
+    """Too many requests in a short time; wait for the seconds in `Retry-After`, then retry."""
+
     slug = "rate-limited"
     title = "Too many requests"
     status = 429
 
 
 class ServiceUnavailable(SyndicateError):
+    """The service cannot answer right now; retry after a short wait."""
+
     slug = "unavailable"
     title = "Service unavailable"
     status = 503
@@ -85,6 +103,8 @@ class ValidationFailed(SyndicateError):
 
 
 class BadCursor(Invalid):
+    """The pagination `cursor` is malformed or belongs to another listing; start the listing again without it."""
+
     slug = "bad-cursor"
     title = "The pagination cursor is not valid"
 
@@ -97,6 +117,10 @@ class IdempotencyKeyReused(Invalid):
 
 
 class InvalidStateTransition(Conflict):
+    """The object's current state does not allow the requested change; `current_state` and `detail` say which next
+    states are allowed. Reload it first.
+    """
+
     slug = "invalid-transition"
     title = "That transition is not allowed from the current state"
 

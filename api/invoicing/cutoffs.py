@@ -28,11 +28,17 @@ from billing import LineSpec
 
 
 class NothingToInvoice(Conflict):
+    """There is no unbilled usage before the cut-off, so no invoice was made; nothing needs doing."""
+
     slug = "nothing-to-invoice"
     title = "There is no unbilled usage to invoice"
 
 
 class BadCutoff(Invalid):
+    """The invoice-now cut-off is missing its time zone, lies in the future, or names neither a partner nor a licence;
+    `detail` says which.
+    """
+
     slug = "bad-cutoff"
     title = "The cut-off instant is not valid"
 

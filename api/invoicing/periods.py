@@ -45,6 +45,10 @@ log = logging.getLogger("syndicate.billing.periods")
 
 
 class PeriodNotEnded(Conflict):
+    """The billing period has not ended yet, so it cannot be invoiced; wait until it ends, or use invoice-now for usage
+    so far.
+    """
+
     slug = "billing-period-not-ended"
     title = "The billing period has not ended yet"
 

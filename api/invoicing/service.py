@@ -23,16 +23,24 @@ from billing import ProviderInvoice
 
 
 class InvoiceNotFound(NotFound):
+    """No invoice with that id (or not on your account); list the invoices to find it."""
+
     slug = "invoice-not-found"
     title = "No such invoice"
 
 
 class InvoiceNotPayable(Conflict):
+    """The invoice cannot be marked paid by hand: it is collected by the payment provider, or it is not open (void or
+    uncollectible).
+    """
+
     slug = "invoice-not-payable"
     title = "This invoice cannot be marked paid"
 
 
 class BadPeriod(Invalid):
+    """The billing period is not a month; give it as YYYY-MM, e.g. 2026-11."""
+
     slug = "bad-period"
     title = "The billing period is not valid"
 

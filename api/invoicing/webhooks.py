@@ -205,12 +205,20 @@ HANDLERS: dict[str, Callable[[Context, str, dict[str, Any]], str]] = {
 
 
 class WebhookSignatureInvalid(SyndicateError):
+    """The billing webhook's signature does not verify; check the endpoint's signing secret matches
+    SYNDICATE_STRIPE_WEBHOOK_SECRET and that the body reaches us unmodified.
+    """
+
     slug = "bad-webhook-signature"
     title = "The webhook signature did not verify"
     status = 400
 
 
 class WebhooksNotConfigured(ServiceUnavailable):
+    """This deployment takes no payment-provider webhooks (it bills through the local ledger, or no webhook secret is
+    set); configure the provider first.
+    """
+
     slug = "billing-not-configured"
     title = "Stripe webhooks are not configured"
 

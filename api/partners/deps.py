@@ -11,6 +11,8 @@ from api.core.ratelimit import AddressLimit
 
 
 class RegistrationRateLimited(TooManyRequests):
+    """Too many partner registrations from this address; wait for the seconds in `Retry-After`, then retry."""
+
     slug = "registration-rate-limited"
     title = "Too many registrations from this address"
 

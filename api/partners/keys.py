@@ -105,16 +105,23 @@ MAX_ACTIVE_KEYS = 20
 
 
 class ApiKeyNotFound(NotFound):
+    """No API key with that id on your account; list your keys to find it."""
+
     slug = "api-key-not-found"
     title = "No such API key"
 
 
 class TooManyApiKeys(Conflict):
+    """The account already holds the most active API keys allowed; revoke one you no longer use first."""
+
     slug = "too-many-api-keys"
     title = "Too many active API keys"
 
 
 class LastApiKey(Conflict):
+    """This is your account's last active API key; create another before revoking it, or you could not sign in again.
+    """
+
     slug = "last-api-key"
     title = "This is the account's last active API key"
 

@@ -22,26 +22,36 @@ from api.partners.models import ApiKey, Partner, PartnerContact, PartnerStatus
 
 
 class PartnerNotFound(NotFound):
+    """No partner with that id; list the partners to find it."""
+
     slug = "partner-not-found"
     title = "No such partner"
 
 
 class ContactNotFound(NotFound):
+    """No contact with that id on your account; list your contacts to find it."""
+
     slug = "contact-not-found"
     title = "No such contact"
 
 
 class ContactEmailTaken(Conflict):
+    """That e-mail address is already a contact on this account; update that contact instead."""
+
     slug = "contact-email-taken"
     title = "A contact with that e-mail exists"
 
 
 class UnknownCountry(Invalid):
+    """The country is not an ISO 3166-1 alpha-2 code; use two letters such as GB, FR or AE."""
+
     slug = "unknown-country"
     title = "Unknown country code"
 
 
 class UnknownCurrency(Invalid):
+    """The currency is not an ISO 4217 code; use three letters such as GBP, EUR or USD."""
+
     slug = "unknown-currency"
     title = "Unknown currency code"
 
