@@ -221,3 +221,21 @@ class AtCapacity(ServiceUnavailable):
 
     slug = "at-capacity"
     title = "The service is at capacity"
+
+
+class IdempotencyKeyInvalid(BadRequest):
+    """The Idempotency-Key header is empty, too long or not printable ASCII; send 1 to 255 printable characters (a UUID
+    is ideal).
+    """
+
+    slug = "idempotency-key-invalid"
+    title = "The Idempotency-Key header is not valid"
+
+
+class IdempotencyKeyInProgress(Conflict):
+    """A request with the same Idempotency-Key is still being handled; wait a moment and retry with the same key to get
+    its result.
+    """
+
+    slug = "idempotency-key-in-progress"
+    title = "A request with this Idempotency-Key has not finished"

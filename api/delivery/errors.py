@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from api.core.errors import Conflict, Forbidden, Gone, NotFound, ServiceUnavailable, SyndicateError, TooManyRequests, Unauthenticated
+from api.core.errors import (
+    Conflict, Forbidden, Gone, Invalid, NotAcceptable, NotFound, ServiceUnavailable, TooManyRequests,
+    Unauthenticated,
+)
 
 
 class InvalidToken(Unauthenticated):
@@ -74,7 +77,7 @@ class ContentWithdrawn(Gone):
     title = "The article has been withdrawn"
 
 
-class NotAcceptable(SyndicateError):
+class FormatNotAcceptable(NotAcceptable):
     """The content or feed is not available in the requested format (`format` or `Accept`); `available` lists the
     formats that are.
     """
@@ -121,3 +124,12 @@ class WebhookEndpointNotFound(NotFound):
 
     slug = "webhook-endpoint-not-found"
     title = "No such webhook endpoint"
+
+
+class BadWebhookUrl(Invalid):
+    """The webhook URL is not allowed: it must be an absolute http(s) URL without credentials that reaches the public
+    internet; `reason` says which rule it broke.
+    """
+
+    slug = "bad-webhook-url"
+    title = "The webhook URL is not acceptable"

@@ -23,7 +23,7 @@ from api.delivery import invalidation, keys as signing_keys, tokens, webhooks
 from api.delivery.errors import CannotMintToken, TokenNotFound, WebhookEndpointNotFound
 from api.delivery.models import BeaconSighting, LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import LicenceView
-from api.delivery.webhook_urls import BadWebhookUrl, check_registration  # noqa: F401 - routes name service.BadWebhookUrl
+from api.delivery.webhook_urls import check_registration
 from api.licensing.service import get_licence
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState

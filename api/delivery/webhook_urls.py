@@ -18,18 +18,9 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
-from api.core.errors import Invalid
+from api.delivery.errors import BadWebhookUrl
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class BadWebhookUrl(Invalid):
-    """The webhook URL is not allowed: it must be an absolute http(s) URL without credentials that reaches the public
-    internet; `reason` says which rule it broke.
-    """
-
-    slug = "bad-webhook-url"
-    title = "The webhook URL is not acceptable"
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,8 @@ from __future__ import annotations
 from fastapi import Request
 
 from api.core.config import Settings
-from api.core.errors import TooManyRequests
 from api.core.ratelimit import AddressLimit
-
-
-class RegistrationRateLimited(TooManyRequests):
-    """Too many partner registrations from this address; wait for the seconds in `Retry-After`, then retry."""
-
-    slug = "registration-rate-limited"
-    title = "Too many registrations from this address"
+from api.partners.errors import RegistrationRateLimited
 
 
 class RegistrationLimiter(AddressLimit):

@@ -15,45 +15,11 @@ from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.core.db import new_id, utcnow
-from api.core.errors import Conflict, Invalid, NotFound
+from api.core.errors import Invalid
 from api.core.pagination import keyset_page
 from api.partners import keys, notifications
 from api.partners.models import ApiKey, Partner, PartnerContact, PartnerStatus
-
-
-class PartnerNotFound(NotFound):
-    """No partner with that id; list the partners to find it."""
-
-    slug = "partner-not-found"
-    title = "No such partner"
-
-
-class ContactNotFound(NotFound):
-    """No contact with that id on your account; list your contacts to find it."""
-
-    slug = "contact-not-found"
-    title = "No such contact"
-
-
-class ContactEmailTaken(Conflict):
-    """That e-mail address is already a contact on this account; update that contact instead."""
-
-    slug = "contact-email-taken"
-    title = "A contact with that e-mail exists"
-
-
-class UnknownCountry(Invalid):
-    """The country is not an ISO 3166-1 alpha-2 code; use two letters such as GB, FR or AE."""
-
-    slug = "unknown-country"
-    title = "Unknown country code"
-
-
-class UnknownCurrency(Invalid):
-    """The currency is not an ISO 4217 code; use three letters such as GBP, EUR or USD."""
-
-    slug = "unknown-currency"
-    title = "Unknown currency code"
+from api.partners.errors import ContactEmailTaken, ContactNotFound, PartnerNotFound, UnknownCountry, UnknownCurrency
 
 
 # --- validation shared by the API and the CLI ---------------------------------------------------

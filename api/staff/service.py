@@ -14,55 +14,13 @@ from api.audit import service as audit
 from api.core.config import Settings
 from api.core.db import read_only, utcnow
 from api.core.pagination import keyset_page
-from api.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
+from api.core.errors import Invalid, Unauthenticated
 from api.core.passwords import hash_password, hash_password_async, needs_rehash, verify_password_async
 from api.staff.models import ROLES, StaffSession, StaffUser
+from api.staff.errors import BadCredentials, RoleRequired, StaffEmailTaken, StaffNotFound, UnknownRole
 
 STAFF_AUDIENCE = "syndicate-staff"
 STAFF_ALGORITHM = "HS256"
-
-
-class BadCredentials(Unauthenticated):
-    """The e-mail or password is wrong, or the staff account is disabled; check them and log in again."""
-
-    slug = "bad-credentials"
-    title = "E-mail or password is wrong"
-
-
-class StaffEmailTaken(Conflict):
-    """That e-mail address already has a staff account."""
-
-    slug = "staff-email-taken"
-    title = "A staff account with that e-mail exists"
-
-
-class UnknownRole(Invalid):
-    """A role is unknown, or none was given; `detail` lists the roles to choose from."""
-
-    slug = "unknown-role"
-    title = "Unknown staff role"
-
-
-class LoginRateLimited(TooManyRequests):
-    """Too many staff log-in attempts from this address; wait for the seconds in `Retry-After`, then retry."""
-
-    slug = "login-rate-limited"
-    title = "Too many login attempts from this address"
-
-
-class StaffNotFound(NotFound):
-    """No staff user with that id; list the staff to find them."""
-
-    slug = "staff-not-found"
-    title = "No such staff user"
-
-
-class RoleRequired(Forbidden):
-    """Your staff roles do not include the permission this action needs; `detail` names the roles that have it.
-    """
-
-    slug = "role-required"
-    title = "Your staff role does not allow this"
 
 
 def _check_roles(roles: list[str]) -> list[str]:
