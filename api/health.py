@@ -34,7 +34,8 @@ class ProblemType(BaseModel):
                        "without it.",
     }, {
         "type": "/problems/database-unreachable", "title": "Database unreachable", "status": 503,
-        "description": "The service cannot open a connection to its database, or the database refused the probe.",
+        "description": "The service cannot open a connection to its database, or the database refused the probe; "
+                       "nothing was run. Retry later.",
     }]})
     type: str
     title: str

@@ -95,7 +95,8 @@ class ServiceUnavailable(SyndicateError):
 
 
 class ValidationFailed(SyndicateError):
-    """Request body, query or path parameters did not match the schema."""
+    """The body, query or path parameters did not match the schema; `errors` names each field and what is wrong
+    with it. Fix those and send the request again."""
 
     slug = "validation"
     title = "The request did not validate"
@@ -110,7 +111,8 @@ class BadCursor(Invalid):
 
 
 class IdempotencyKeyReused(Invalid):
-    """422, as the IETF Idempotency-Key draft and Stripe answer: the request reuses a key for another body."""
+    """The Idempotency-Key was already used with a different request body; send a new key for a new request.
+    (422, as the IETF Idempotency-Key draft and Stripe answer.)"""
 
     slug = "idempotency-key-reused"
     title = "Idempotency-Key was already used with a different request"
@@ -126,21 +128,24 @@ class InvalidStateTransition(Conflict):
 
 
 class Unmigrated(ServiceUnavailable):
-    """The database is reachable but not at the migration this code needs: run `syndicate db upgrade`."""
+    """The database is reachable but not at the migration this code needs; nothing was run. The operator runs
+    `syndicate db upgrade`; clients retry later."""
 
     slug = "database-unmigrated"
     title = "The database schema is not at the current migration"
 
 
 class DatabaseUnreachable(ServiceUnavailable):
-    """The service cannot open a connection to its database, or the database refused the probe."""
+    """The service cannot open a connection to its database, or the database refused the probe; nothing was run.
+    Retry later."""
 
     slug = "database-unreachable"
     title = "Database unreachable"
 
 
 class InvalidData(Invalid):
-    """The database refused a value the request carried (a NUL character in text, a number out of range)."""
+    """The database refused a value the request carried (a NUL character in text, a number out of range); nothing
+    was stored. Remove or correct that value and send again."""
 
     slug = "invalid-data"
     title = "A value in the request cannot be stored or compared"
@@ -150,7 +155,7 @@ class InvalidData(Invalid):
 
 
 class BadRequest(SyndicateError):
-    """The request could not be read (malformed syntax, a bad header)."""
+    """The request could not be read (malformed syntax, a bad header); `detail` says what, fix it and send again."""
 
     slug = "bad-request"
     title = "Bad request"
@@ -166,7 +171,8 @@ class MethodNotAllowed(SyndicateError):
 
 
 class NotAcceptable(SyndicateError):
-    """None of the media types in `Accept` can be produced for this resource."""
+    """None of the media types in `Accept` can be produced for this resource; ask for one the operation lists
+    (or send `Accept: */*`)."""
 
     slug = "not-acceptable"
     title = "Not acceptable"
@@ -174,7 +180,8 @@ class NotAcceptable(SyndicateError):
 
 
 class PayloadTooLarge(SyndicateError):
-    """The request body is larger than this endpoint accepts."""
+    """The request body is larger than this endpoint accepts, so it was not read; send a smaller body (split an
+    import into several documents)."""
 
     slug = "payload-too-large"
     title = "Payload too large"
@@ -182,7 +189,8 @@ class PayloadTooLarge(SyndicateError):
 
 
 class UnsupportedMediaType(SyndicateError):
-    """The request body's Content-Type is not one this endpoint reads."""
+    """The request body's Content-Type is not one this endpoint reads; send the media type the operation lists
+    (most take application/json)."""
 
     slug = "unsupported-media-type"
     title = "Unsupported media type"

@@ -27,8 +27,9 @@ class RateCardNotFound(NotFound):
 
 
 class RateCardNotPublished(ServiceUnavailable):
-    """Reads never publish one: the default card is seeded at start-up, by the demo loader or by
-    `syndicate licences seed-rate-card`."""
+    """No rate card is published yet, so nothing can be priced; retry later. Reads never publish one: the default
+    card is seeded at start-up, by the demo loader or by `syndicate licences seed-rate-card`, and staff publish
+    theirs with PUT /v1/staff/rate-card."""
 
     slug = "rate-card-not-published"
     title = "No rate card has been published yet"
