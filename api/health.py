@@ -30,10 +30,12 @@ class ProblemType(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "type": "/problems/bad-cursor", "title": "The pagination cursor is not valid", "status": 422,
-        "description": None,
+        "description": "The pagination `cursor` is malformed or belongs to another listing; start the listing again "
+                       "without it.",
     }, {
         "type": "/problems/database-unreachable", "title": "Database unreachable", "status": 503,
-        "description": "The service cannot open a connection to its database, or the database refused the probe.",
+        "description": "The service cannot open a connection to its database, or the database refused the probe; "
+                       "nothing was run. Retry later.",
     }]})
     type: str
     title: str
@@ -61,4 +63,6 @@ def problem_type(slug: str) -> dict[str, Any]:
     err = SyndicateError.registry.get(slug)
     if err is None:
         raise NotFound(f"No problem type {slug!r}.")
-    return {"type": err.type_uri(), "title": err.title, "status": err.status, "description": (err.__doc__ or "").strip() or None}
+    # Docstrings wrap at the line length; the page states them as one paragraph.
+    description = " ".join((err.__doc__ or "").split()) or None
+    return {"type": err.type_uri(), "title": err.title, "status": err.status, "description": description}

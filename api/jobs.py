@@ -1,15 +1,8 @@
-"""Imports every module that registers outbox handlers or periodic jobs."""
+"""Imports every module that registers outbox handlers or periodic jobs: importing is registering."""
 
-import importlib
+from api.delivery import jobs as delivery_jobs
+from api.invoicing import jobs as invoicing_jobs
+from api.licensing import jobs as licensing_jobs
+from api.partners import notifications as partner_notifications
 
-for _module in (
-    "api.partners.notifications",
-    "api.licensing.jobs",
-    "api.invoicing.jobs",
-    "api.delivery.jobs",
-):
-    try:
-        importlib.import_module(_module)
-    except ModuleNotFoundError as exc:  # a domain without jobs yet
-        if exc.name != _module:
-            raise
+__all__ = ["delivery_jobs", "invoicing_jobs", "licensing_jobs", "partner_notifications"]

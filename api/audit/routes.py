@@ -12,7 +12,7 @@ from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import Page
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffMay
-from api.staff.service import RoleRequired
+from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["audit"])
 _PAGE_EXAMPLE: dict[int | str, dict] = {200: {"content": {"application/json": {"example": {"items": [EXAMPLE], "next_cursor": None}}}}}

@@ -25,7 +25,7 @@ from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
 from api.core.times import UTCTime
 from api.deps import ReadSessionDep, SessionDep, SettingsDep, StaffMay
-from api.staff.service import RoleRequired
+from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["catalogue"])
 Editor = StaffMay("articles")

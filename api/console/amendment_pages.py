@@ -14,7 +14,7 @@ from api.audit.service import Actor
 from api.console import labels, views
 from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
 from api.console.views import Staff
-from api.core.errors import Invalid, SyndicateError
+from api.core.errors import SyndicateError
 from api.deps import SessionDep
 from api.invoicing import service as invoicing
 from api.licensing import service as licensing
@@ -22,16 +22,12 @@ from api.licensing.models import Licence, Use
 from api.licensing.states import LicenceState
 from api.partners import service as partners
 from api.staff import service as staff_service
+from api.console.errors import BadDate, NotAWholeNumber
 
 router = APIRouter()
 DONE = {"amended": "Licence amended: delivery follows the new terms now, and the partner is told.",
         "granted": "Quota granted: the partner may use it from now on, and is told."}
 views.templates.env.filters["label"] = labels.label
-
-
-class BadDate(Invalid):
-    slug = "bad-date"
-    title = "The date is not a date"
 
 
 def _day(text: str, what: str) -> date | None:
@@ -49,11 +45,6 @@ def _signed_amount(text: str, currency: str) -> int | None:
     negative = text.startswith("-")
     amount = views.parse_amount(text.lstrip("-"), currency)
     return None if amount is None else (-amount if negative else amount)
-
-
-class NotAWholeNumber(Invalid):
-    slug = "not-a-whole-number"
-    title = "A count is not a whole number"
 
 
 def whole_number(text: str, what: str) -> int | None:

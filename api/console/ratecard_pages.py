@@ -26,17 +26,13 @@ from api.deps import SessionDep
 from api.licensing import service as licensing
 from api.licensing.models import BillingMode, ScopeKind, Use
 from api.licensing.service import MONEY_FIELDS, RateCard
+from api.console.errors import BadRateCardForm
 
 router = APIRouter()
 BP = 10_000
 PRICE_LABELS = {"article_price": "One article", "bundle_article_price": "Each article of a bundle",
                 "section_feed_monthly": "Section feed, a month", "catalogue_monthly": "Whole catalogue, a month",
                 "usage_article_price": "Each article used (per-article billing)"}
-
-
-class BadRateCardForm(Invalid):
-    slug = "bad-rate-card-form"
-    title = "A rate card field is not filled in right"
 
 
 def major(amount: int | None, currency: str) -> str:

@@ -18,10 +18,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from api.core.config import Settings
-from api.core.errors import Invalid, SyndicateError, Unauthenticated
+from api.core.errors import SyndicateError, Unauthenticated
 from api.staff import permissions, service as staff_service
 from api.staff.models import StaffUser
 from api.web import pages
+from api.console.errors import BadAmount
+from api.staff.errors import RoleRequired
 
 SESSION_COOKIE = "syndicate_console"
 # The console's templates keep their styles inline (no script anywhere): its policy allows inline styles only.
@@ -47,11 +49,6 @@ def money(amount: int | None, currency: str) -> str:
     sign, amount = ("-" if amount < 0 else ""), abs(int(amount))
     major, minor = divmod(amount, 10 ** places) if places else (amount, 0)
     return f"{sign}{major:,}{'.' + str(minor).zfill(places) if places else ''} {currency}"
-
-
-class BadAmount(Invalid):
-    slug = "bad-amount"
-    title = "The amount is not a number"
 
 
 def parse_amount(text: str | None, currency: str) -> int | None:
@@ -105,7 +102,7 @@ class Staff:
         `may(permission)`: a role check outside the permission table is not least privilege."""
         try:
             staff_service.require_role(self.user, roles)
-        except staff_service.RoleRequired:
+        except RoleRequired:
             return False
         return True
 
@@ -136,7 +133,7 @@ def require(staff: Staff, *roles: str) -> None:
     """Role-level; console pages name a permission instead (`ConsoleStaffMay`, api/console/deps.py)."""
     try:
         staff_service.require_role(staff.user, roles)
-    except staff_service.RoleRequired as exc:
+    except RoleRequired as exc:
         raise ConsoleRefusal(exc.detail) from None
 
 

@@ -36,23 +36,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
 from api.core.db import UTCDateTime, new_id, utcnow
-from api.core.errors import BadRequest, Conflict, IdempotencyKeyReused
+from api.core.errors import IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused
 
 RETENTION = timedelta(days=7)
 MAX_KEY_LENGTH = 255  # Stripe's limit; stated in the contract on every operation that takes the header
 # Printable ASCII, no surrounding spaces; the draft's Structured Field quoting ("...") is accepted too.
 KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 _KEY = re.compile(KEY_PATTERN)
-
-
-class IdempotencyKeyInvalid(BadRequest):
-    slug = "idempotency-key-invalid"
-    title = "The Idempotency-Key header is not valid"
-
-
-class IdempotencyKeyInProgress(Conflict):
-    slug = "idempotency-key-in-progress"
-    title = "A request with this Idempotency-Key has not finished"
 
 
 class IdempotencyRecord(SQLModel, table=True):

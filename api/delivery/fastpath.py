@@ -14,7 +14,7 @@ import re
 from itertools import count
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from api.core.errors import InternalError, SyndicateError
 from api.core.problems import PROBLEM_JSON, error_problem, problem_bytes
@@ -62,11 +62,10 @@ def bearer(header: bytes | None) -> str | None:
 
 
 class ContentFastPath:
-    """Usable as ASGI middleware (`app.add_middleware(ContentFastPath, runtime=...)`) or, as routes.install
-    does, called directly from in front of the FastAPI app (`handles` + `serve`)."""
+    """Answers the content hot path from in front of the FastAPI app: `routes.install` sets it as
+    `SyndicateApp.front`, which asks `handles` and hands matching requests to `serve`."""
 
-    def __init__(self, app: ASGIApp | None, runtime: DeliveryRuntime) -> None:
-        self.app = app
+    def __init__(self, runtime: DeliveryRuntime) -> None:
         self.runtime = runtime
 
     @staticmethod
@@ -74,12 +73,6 @@ class ContentFastPath:
         path = scope.get("path", "")
         return (scope["type"] == "http" and scope["method"] == "GET" and path.startswith(PREFIX)
                 and len(path) > len(PREFIX) and "/" not in path[len(PREFIX):])
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.handles(scope):
-            await self.serve(scope, send)
-        elif self.app is not None:
-            await self.app(scope, receive, send)
 
     async def serve(self, scope: Scope, send: Send) -> None:
         path = scope["path"]

@@ -29,7 +29,7 @@ from lxml import etree
 from sqlmodel import Session
 
 from api.delivery import render, service
-from api.delivery.errors import NotAcceptable
+from api.delivery.errors import FormatNotAcceptable
 from api.delivery.metering import Usage
 from api.delivery.negotiation import Negotiator
 from api.delivery.runtime import DeliveryRuntime, Outcome, not_modified
@@ -47,12 +47,13 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 def negotiate_feed(fmt: str | None, accept: str | None) -> str:
     if fmt:
         if fmt not in FEED_TYPES:
-            raise NotAcceptable(f"Unknown feed format {fmt!r}; use json, atom or rss.", available=list(FEED_TYPES))
+            raise FormatNotAcceptable(f"Unknown feed format {fmt!r}; use json, atom or rss.",
+                                      available=list(FEED_TYPES))
         return fmt
     chosen = FEED_OFFERS.choose(accept)
     if chosen is None:
-        raise NotAcceptable("The feed is available as application/json, application/atom+xml or application/rss+xml "
-                            "(or ?format=json|atom|rss).", available=list(FEED_TYPES))
+        raise FormatNotAcceptable("The feed is available as application/json, application/atom+xml or "
+                                  "application/rss+xml (or ?format=json|atom|rss).", available=list(FEED_TYPES))
     return chosen
 
 

@@ -29,7 +29,7 @@ from api.delivery.schemas import (NINJS_EXAMPLE, TOKEN_CREATE_EXAMPLES, TOKEN_PA
                                   SigningKeyRead, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
                                   WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointPage, WebhookEndpointRead)
 from api.licensing.service import LicenceNotFound
-from api.staff.service import RoleRequired
+from api.staff.errors import RoleRequired
 
 router = APIRouter()
 
@@ -158,7 +158,7 @@ def _format_query(formats):
     responses=_with_headers(
         {200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
          **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
-                           errors.NotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded)},
+                           errors.FormatNotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded)},
         s200=VALIDATORS, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
 )
 async def content_article(
@@ -187,7 +187,7 @@ async def content_article(
         {200: {"content": {"application/atom+xml": {"schema": {"type": "string"}},
                            "application/rss+xml": {"schema": {"type": "string"}}}},
          304: {"description": "Not modified"},
-         **error_responses(*TOKEN_ERRORS, errors.NotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded,
+         **error_responses(*TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded,
                            ValidationFailed)},
         s200={**VALIDATORS, "Link": _header('`<next page URL>; rel="next"` while there are more pages.')},
         s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
@@ -228,7 +228,7 @@ def beacon(request: Request, signed: str, session: SessionDep,
                          "internet: one naming, or resolving to, a loopback, private, link-local or reserved address "
                          "is refused (`bad-webhook-url`, its `reason` and `address` say why), and is checked again "
                          "before every delivery.",
-             responses=error_responses(service.BadWebhookUrl))
+             responses=error_responses(errors.BadWebhookUrl))
 def create_endpoint(body: WebhookEndpointCreate, partner: CurrentPartner, session: SessionDep,
                     settings: SettingsDep) -> WebhookEndpointCreated:
     endpoint, secret = service.create_endpoint(session, settings, partner_id=partner.id, url=str(body.url),
@@ -284,7 +284,7 @@ def install(app: FastAPI) -> None:
     app.state.delivery = runtime
     webhook_send.configure(app.state.settings)
     webhook_routes.document_events(app)
-    app.front = ContentFastPath(None, runtime)  # type: ignore[attr-defined]
+    app.front = ContentFastPath(runtime)  # type: ignore[attr-defined]
 
     async def start(_app: FastAPI) -> None:
         runtime.start()

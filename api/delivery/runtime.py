@@ -22,7 +22,7 @@ from sqlmodel import Session
 from api.core.config import Settings
 from api.core.db import utcnow
 from api.delivery import invalidation, keys as signing_keys, render
-from api.delivery.errors import ContentWithdrawn, InvalidToken, NotAcceptable, NotCovered, TokenRevoked
+from api.delivery.errors import ContentWithdrawn, InvalidToken, FormatNotAcceptable, NotCovered, TokenRevoked
 from api.delivery.metering import Usage, UsageWriter
 from api.delivery.negotiation import Negotiator
 from api.delivery.models import LicenceToken
@@ -64,11 +64,11 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
     if fmt:
         if fmt in render.FORMATS:
             return fmt
-        raise NotAcceptable(f"Unknown format {fmt!r}; use one of {', '.join(render.FORMATS)}.",
-                            available=list(render.FORMATS))
+        raise FormatNotAcceptable(f"Unknown format {fmt!r}; use one of {', '.join(render.FORMATS)}.",
+                                  available=list(render.FORMATS))
     chosen = ARTICLE_OFFERS.choose(accept)
     if chosen is None:
-        raise NotAcceptable(_NOT_ACCEPTABLE, available=list(render.FORMATS))
+        raise FormatNotAcceptable(_NOT_ACCEPTABLE, available=list(render.FORMATS))
     return chosen
 
 

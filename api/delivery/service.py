@@ -25,7 +25,7 @@ from api.delivery.errors import (CannotMintToken, TokenNotFound, WebhookDelivery
 from api.delivery.models import BeaconSighting, LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
 from api.delivery.quotas import QuotaStanding, quota_standing  # noqa: F401 - the portal shows quota used and left
 from api.delivery.snapshots import LicenceView
-from api.delivery.webhook_urls import BadWebhookUrl, check_registration  # noqa: F401 - routes name service.BadWebhookUrl
+from api.delivery.webhook_urls import check_registration
 from api.licensing.service import get_licence
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState

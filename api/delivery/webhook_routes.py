@@ -14,7 +14,7 @@ from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMay
 from api.delivery import errors, service
 from api.delivery.schemas import (WEBHOOK_EVENTS, StaffWebhookEndpointPage, StaffWebhookEndpointRead, WebhookDeliveryRead,
                                   WebhookEndpointRead, WebhookEndpointRotated)
-from api.staff.service import RoleRequired
+from api.staff.errors import RoleRequired
 
 router = APIRouter()
 PartnerDesk = StaffMay("partners")

@@ -36,8 +36,9 @@ from api.core.config import Settings, get_settings
 from api.core.db import utcnow
 from api.delivery import keys as signing_keys
 from api.delivery.models import WebhookDelivery, WebhookEndpoint
-from api.delivery.webhook_urls import BadWebhookUrl, Target, resolve_for_send
+from api.delivery.webhook_urls import Target, resolve_for_send
 from api.outbox import service as outbox
+from api.delivery.errors import BadWebhookUrl
 
 log = logging.getLogger("syndicate.delivery.webhooks")
 

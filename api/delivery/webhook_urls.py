@@ -18,14 +18,9 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
-from api.core.errors import Invalid
+from api.delivery.errors import BadWebhookUrl
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class BadWebhookUrl(Invalid):
-    slug = "bad-webhook-url"
-    title = "The webhook URL is not acceptable"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from sqlmodel import Session, select
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.core.errors import Conflict, Invalid
 from api.invoicing import issuing, periods
 from api.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
 from api.invoicing.store import claim_invoice, lock_partner, set_lines
@@ -25,16 +24,7 @@ from api.invoicing.usage import unbilled
 from api.licensing import service as licensing
 from api.partners import service as partners
 from billing import LineSpec
-
-
-class NothingToInvoice(Conflict):
-    slug = "nothing-to-invoice"
-    title = "There is no unbilled usage to invoice"
-
-
-class BadCutoff(Invalid):
-    slug = "bad-cutoff"
-    title = "The cut-off instant is not valid"
+from api.invoicing.errors import BadCutoff, NothingToInvoice
 
 
 def invoice_now(session: Session, *, partner_id: str | None = None, licence_id: str | None = None,

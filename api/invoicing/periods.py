@@ -30,23 +30,17 @@ from sqlmodel import Session, select
 
 from api.core.config import Settings
 from api.core.db import session_scope, utcnow
-from api.core.errors import Conflict
 from api.invoicing import issuing
 from api.invoicing.models import BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
-from api.invoicing.service import BadPeriod
 from api.invoicing.store import Span, claim_invoice, lock_partner, set_lines
 from api.invoicing.usage import unbilled
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
 from api.partners import service as partners
 from billing import BillingBackend, BillingError, LineSpec
+from api.invoicing.errors import BadPeriod, PeriodNotEnded
 
 log = logging.getLogger("syndicate.billing.periods")
-
-
-class PeriodNotEnded(Conflict):
-    slug = "billing-period-not-ended"
-    title = "The billing period has not ended yet"
 
 
 def parse_period(period: str) -> tuple[datetime, datetime]:

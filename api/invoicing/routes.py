@@ -12,17 +12,21 @@ from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, EngineDep, IdempotencyKey, ReadSessionDep, SessionDep, SettingsDep, StaffMay
 from api.core import idempotency
-from api.core.errors import IdempotencyKeyReused, ValidationFailed
+from api.core.errors import IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused, ValidationFailed
 from api.invoicing import cutoffs, periods, webhooks
 from api.invoicing import service as invoicing
 from api.licensing.errors import LicenceNotFound
-from api.partners.service import PartnerNotFound
 from api.invoicing.models import Invoice, InvoiceStatus
 from api.invoicing.schemas import (
     BillingPreview, BillingRunAccepted, BillingRunCreate, InvoiceDetail, InvoiceLineRead, InvoiceNow, InvoicePage,
     InvoiceRead, MarkPaid, PartnerPreviewRead, WebhookAck,
 )
 from billing import build_backend
+from api.invoicing.errors import (
+    BadCutoff, BadPeriod, InvoiceNotFound, InvoiceNotPayable, NothingToInvoice, PeriodNotEnded,
+    WebhookSignatureInvalid, WebhooksNotConfigured,
+)
+from api.partners.errors import PartnerNotFound
 
 router = APIRouter(tags=["billing"])
 Finance = StaffMay("invoices")
@@ -52,14 +56,14 @@ def staff_list_invoices(
 
 
 @router.get("/v1/staff/invoices/{invoice_id}", response_model=InvoiceDetail, summary="One invoice with its lines",
-            responses=error_responses(*AUTH_ERRORS, invoicing.InvoiceNotFound))
+            responses=error_responses(*AUTH_ERRORS, InvoiceNotFound))
 def staff_get_invoice(invoice_id: str, session: SessionDep, staff: Finance) -> InvoiceDetail:
     return _detail(session, invoicing.get_invoice(session, invoice_id))
 
 
 @router.post("/v1/staff/invoices/{invoice_id}/mark-paid", response_model=InvoiceDetail,
              summary="Record a bank transfer against a ledger invoice (activates its licences)",
-             responses=error_responses(*AUTH_ERRORS, invoicing.InvoiceNotFound, invoicing.InvoiceNotPayable))
+             responses=error_responses(*AUTH_ERRORS, InvoiceNotFound, InvoiceNotPayable))
 def mark_paid(invoice_id: str, body: MarkPaid, session: SessionDep, staff: Finance) -> InvoiceDetail:
     invoice = invoicing.mark_paid(session, invoice_id, reference=body.reference, paid_at=body.paid_at,
                                   actor=Actor("staff", staff.id))
@@ -70,7 +74,7 @@ def mark_paid(invoice_id: str, body: MarkPaid, session: SessionDep, staff: Finan
              summary="Invoice a period's usage and fees now (repeating it is safe)",
              description="Only a period that has ended (UTC) can be invoiced; each licence's usage is billed from "
                          "its last invoice-now cut-off. To bill usage of the running month, use invoice-now.",
-             responses=error_responses(*AUTH_ERRORS, invoicing.BadPeriod, periods.PeriodNotEnded))
+             responses=error_responses(*AUTH_ERRORS, BadPeriod, PeriodNotEnded))
 def start_run(body: BillingRunCreate, engine: EngineDep, settings: SettingsDep, staff: Finance,
               background: BackgroundTasks) -> BillingRunAccepted:
     periods.closed_period(body.period)
@@ -81,7 +85,7 @@ def start_run(body: BillingRunCreate, engine: EngineDep, settings: SettingsDep, 
 
 @router.get("/v1/staff/billing/preview", response_model=BillingPreview,
             summary="What the next period run will bill, per partner (read-only)",
-            responses=error_responses(*AUTH_ERRORS, invoicing.BadPeriod))
+            responses=error_responses(*AUTH_ERRORS, BadPeriod))
 def preview_run(session: ReadSessionDep, staff: Finance,
                 period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$",
                                                     description="YYYY-MM; default: the month running now.")] = None,
@@ -90,8 +94,8 @@ def preview_run(session: ReadSessionDep, staff: Finance,
     return BillingPreview(period=shown, partners=[PartnerPreviewRead.model_validate(p) for p in previews])
 
 
-INVOICE_NOW_ERRORS = (*AUTH_ERRORS, cutoffs.NothingToInvoice, cutoffs.BadCutoff, ValidationFailed, IdempotencyKeyReused,
-                      idempotency.IdempotencyKeyInProgress, idempotency.IdempotencyKeyInvalid)
+INVOICE_NOW_ERRORS = (*AUTH_ERRORS, NothingToInvoice, BadCutoff, ValidationFailed, IdempotencyKeyReused,
+                      IdempotencyKeyInProgress, IdempotencyKeyInvalid)
 INVOICE_NOW_HELP = ("Bills the usage not billed yet, up to `cutoff` (default now), as one invoice that the worker "
                     "sends; the next invoice (invoice-now or the period run) starts exactly at the cut-off. Send an "
                     "`Idempotency-Key` to retry safely: the same key and body return the first result.")
@@ -143,7 +147,7 @@ def partner_list_invoices(
 
 
 @router.get("/v1/invoices/{invoice_id}", response_model=InvoiceDetail, summary="One of your invoices",
-            responses=error_responses(Unauthenticated, invoicing.InvoiceNotFound))
+            responses=error_responses(Unauthenticated, InvoiceNotFound))
 def partner_get_invoice(invoice_id: str, session: SessionDep, partner: CurrentPartner) -> InvoiceDetail:
     return _detail(session, invoicing.get_invoice(session, invoice_id, partner_id=partner.id))
 
@@ -158,7 +162,7 @@ _EVENT_EXAMPLE = {"id": "evt_1Pgc76B7WZ01zgkWwyRHS12y", "object": "event", "type
 
 @router.post(
     "/v1/billing/stripe/webhook", response_model=WebhookAck, summary="Receive a Stripe event (signed)",
-    responses=error_responses(webhooks.WebhookSignatureInvalid, webhooks.WebhooksNotConfigured),
+    responses=error_responses(WebhookSignatureInvalid, WebhooksNotConfigured),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"type": "object"}, "example": _EVENT_EXAMPLE}}}},
 )

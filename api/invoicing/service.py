@@ -12,7 +12,6 @@ from sqlmodel.sql.expression import SelectOfScalar
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.core.errors import Conflict, Invalid, NotFound
 from api.core.pagination import keyset_page
 from api.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from api.invoicing.store import lines_of
@@ -20,21 +19,7 @@ from api.licensing import service as licensing
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
 from billing import ProviderInvoice
-
-
-class InvoiceNotFound(NotFound):
-    slug = "invoice-not-found"
-    title = "No such invoice"
-
-
-class InvoiceNotPayable(Conflict):
-    slug = "invoice-not-payable"
-    title = "This invoice cannot be marked paid"
-
-
-class BadPeriod(Invalid):
-    slug = "bad-period"
-    title = "The billing period is not valid"
+from api.invoicing.errors import InvoiceNotFound, InvoiceNotPayable
 
 
 def get_invoice(session: Session, invoice_id: str, *, partner_id: str | None = None) -> Invoice:

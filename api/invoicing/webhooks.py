@@ -16,7 +16,6 @@ from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.config import Settings
 from api.core.db import is_postgres, utcnow
-from api.core.errors import ServiceUnavailable, SyndicateError
 from api.invoicing import charging, money_back, provider
 from api.invoicing.matching import Context, StrayInvoice, local_invoice, retry_if_ours
 from api.invoicing.models import BillingSubscription, Invoice, InvoiceKind, InvoiceStatus, StripeEvent
@@ -31,6 +30,7 @@ from billing import (
     BadWebhookSignature, BillingBackend, BillingNotConfigured, LineSpec, ProviderCheckout,
     WebhookEvent, build_backend,
 )
+from api.invoicing.errors import WebhookSignatureInvalid, WebhooksNotConfigured
 
 log = logging.getLogger("syndicate.billing.webhooks")
 STRIPE = Actor.system("stripe")
@@ -202,17 +202,6 @@ HANDLERS: dict[str, Callable[[Context, str, dict[str, Any]], str]] = {
     "customer.subscription.deleted": _subscription_deleted,
     **{type_: money_back.charge_event for type_ in money_back.TYPES},
 }
-
-
-class WebhookSignatureInvalid(SyndicateError):
-    slug = "bad-webhook-signature"
-    title = "The webhook signature did not verify"
-    status = 400
-
-
-class WebhooksNotConfigured(ServiceUnavailable):
-    slug = "billing-not-configured"
-    title = "Stripe webhooks are not configured"
 
 
 def verify(settings: Settings, body: bytes, signature_header: str | None) -> WebhookEvent:

@@ -11,7 +11,7 @@ from api.deps import CurrentPartner, SessionDep, StaffMay
 from api.licensing import amendments, grants
 from api.licensing.errors import AmendmentRefused, LicenceNotAmendable, LicenceNotFound, UnknownTerritory
 from api.licensing.schemas import LicenceAmend, LicenceAmendmentList, LicenceAmendmentRead, QuotaGrantCreate
-from api.staff.service import RoleRequired
+from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["licences"])
 Licensing = StaffMay("licensing")

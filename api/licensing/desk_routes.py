@@ -12,7 +12,7 @@ from api.licensing.errors import InvalidRateCard
 from api.licensing.schemas import (
     AutoApprovalRuleCreate, DryRunMatch, DryRunRead, PricePreviewRead, RateCardPreviewBody, RateCardPreviewRead,
 )
-from api.staff.service import RoleRequired
+from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["licensing"])
 Licensing = StaffMay("licensing")

@@ -16,7 +16,7 @@ from api.licensing import service
 from api.licensing.errors import InvalidDecision, LicenceNotFound
 from api.licensing.schemas import CancelBody, LicencePage, LicenceRead, RevokeBody
 from api.licensing.states import LicenceState
-from api.staff.service import RoleRequired
+from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["licences"])
 Licensing = StaffMay("licensing")

@@ -13,7 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from api.audit.service import Actor
 from api.core import idempotency
 from api.core.errors import (
-    ApiRateLimited, BadCursor, IdempotencyKeyReused, InvalidStateTransition, Unauthenticated, ValidationFailed,
+    ApiRateLimited, BadCursor, IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused,
+    InvalidStateTransition, Unauthenticated, ValidationFailed,
 )
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
@@ -29,7 +30,7 @@ from api.licensing.schemas import (
     StaffLicenceRequestRead, TermsBody,
 )
 from api.licensing.states import RequestState
-from api.staff.service import RoleRequired
+from api.staff.errors import RoleRequired
 
 def install(app: FastAPI) -> None:
     """Publish the default rate card when the API starts, if none is published yet, so that
@@ -72,7 +73,7 @@ DECISION_ERRORS = (errors.LicenceRequestNotFound, errors.RequestAlreadyDecided, 
                    errors.NoCounterOffer, InvalidStateTransition, ValidationFailed, Unauthenticated, RoleRequired)
 PARTNER_DECISION_ERRORS = tuple(e for e in DECISION_ERRORS if e is not RoleRequired)
 # What a POST with an `Idempotency-Key` may answer besides its own problems.
-IDEMPOTENCY_ERRORS = (IdempotencyKeyReused, idempotency.IdempotencyKeyInProgress, idempotency.IdempotencyKeyInvalid)
+IDEMPOTENCY_ERRORS = (IdempotencyKeyReused, IdempotencyKeyInProgress, IdempotencyKeyInvalid)
 OptionalDecline = Annotated[DeclineBody | None, Body(openapi_examples={
     "with reason": {"summary": "Say why (the desk reads it)", "value": {"reason": "Over our budget."}},
     "empty": {"summary": "No body", "value": {}},

@@ -18,29 +18,14 @@ from sqlmodel import Session, select
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.core.errors import Conflict, Invalid, NotFound
 from api.core.pagination import keyset_page
 from api.outbox.dispatch import (  # noqa: F401 - the outbox's public interface
     LEASE, RETRY_WINDOW, Capacity, Handler, Outcome, Sender, attempts_within, backoff, drain, handler, sender,
 )
 from api.outbox.models import OutboxMessage
+from api.outbox.errors import BadOutboxStatus, OutboxMessageNotFound, OutboxMessageNotRetryable
 
 STATUSES = ("pending", "done", "dead")
-
-
-class OutboxMessageNotFound(NotFound):
-    slug = "outbox-message-not-found"
-    title = "No such outbox message"
-
-
-class OutboxMessageNotRetryable(Conflict):
-    slug = "outbox-message-not-retryable"
-    title = "The outbox message cannot be retried"
-
-
-class BadOutboxStatus(Invalid):
-    slug = "bad-outbox-status"
-    title = "Unknown outbox message status"
 
 
 def enqueue(

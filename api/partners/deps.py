@@ -6,13 +6,8 @@ from __future__ import annotations
 from fastapi import Request
 
 from api.core.config import Settings
-from api.core.errors import TooManyRequests
 from api.core.ratelimit import AddressLimit
-
-
-class RegistrationRateLimited(TooManyRequests):
-    slug = "registration-rate-limited"
-    title = "Too many registrations from this address"
+from api.partners.errors import RegistrationRateLimited
 
 
 class RegistrationLimiter(AddressLimit):

@@ -21,9 +21,10 @@ from sqlmodel import Session, select
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.core.errors import Conflict, NotFound, Unauthenticated
+from api.core.errors import Unauthenticated
 from api.core.pagination import keyset_page
 from api.partners.models import ApiKey, Partner, PartnerStatus
+from api.partners.errors import ApiKeyNotFound, LastApiKey, TooManyApiKeys
 
 KEY_PREFIX = "synd_"
 LEGACY_KEY_PREFIX = "sk_live_"
@@ -102,21 +103,6 @@ def authenticate_key(session: Session, raw: str) -> tuple[Partner, ApiKey]:
 # --- self-service key management -------------------------------------------------------------
 
 MAX_ACTIVE_KEYS = 20
-
-
-class ApiKeyNotFound(NotFound):
-    slug = "api-key-not-found"
-    title = "No such API key"
-
-
-class TooManyApiKeys(Conflict):
-    slug = "too-many-api-keys"
-    title = "Too many active API keys"
-
-
-class LastApiKey(Conflict):
-    slug = "last-api-key"
-    title = "This is the account's last active API key"
 
 
 def _active_keys(session: Session, partner_id: str) -> int:

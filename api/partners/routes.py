@@ -11,14 +11,18 @@ from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffMay
 from api.partners import keys, notifications, service
-from api.partners.deps import RegistrationLimiter, RegistrationRateLimited, limit_registrations
+from api.partners.deps import RegistrationLimiter, limit_registrations
 from api.partners.models import Partner, PartnerStatus
 from api.partners.schemas import (
     ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead, ContactCreate, ContactPage, ContactRead, ContactUpdate,
     PartnerCreate, PartnerDetail, PartnerPage, PartnerRead, PartnerRegistered, PartnerUpdate, StaffPartnerCreate,
     StatusChange,
 )
-from api.staff.service import RoleRequired
+from api.staff.errors import RoleRequired
+from api.partners.errors import (
+    ApiKeyNotFound, ContactEmailTaken, ContactNotFound, LastApiKey, PartnerNotFound, RegistrationRateLimited,
+    TooManyApiKeys, UnknownCountry, UnknownCurrency,
+)
 
 router = APIRouter(tags=["partners"])
 Licensing = StaffMay("partners")
@@ -28,7 +32,7 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 
 _PARTNER_AUTH = (Unauthenticated,)
 _STAFF_AUTH = (Unauthenticated, RoleRequired)
-_REGISTRATION_ERRORS = (service.UnknownCountry, service.UnknownCurrency, service.ContactEmailTaken, ValidationFailed)
+_REGISTRATION_ERRORS = (UnknownCountry, UnknownCurrency, ContactEmailTaken, ValidationFailed)
 OptionalReason = Annotated[StatusChange | None, Body(openapi_examples={
     "with reason": {"summary": "With a reason for the audit trail", "value": {"reason": "Checked the outlet's masthead."}},
     "empty": {"summary": "No body", "value": {}},
@@ -91,7 +95,7 @@ def get_me(partner: CurrentPartner, session: SessionDep) -> PartnerDetail:
 @router.patch(
     "/v1/partners/me", response_model=PartnerDetail, summary="Change your partner account",
     description="Only the fields sent change. `status` is set by the licensing desk and is refused here.",
-    responses=error_responses(*_PARTNER_AUTH, service.UnknownCountry, service.UnknownCurrency, ValidationFailed),
+    responses=error_responses(*_PARTNER_AUTH, UnknownCountry, UnknownCurrency, ValidationFailed),
 )
 def update_me(body: PartnerUpdate, partner: CurrentPartner, session: SessionDep) -> PartnerDetail:
     updated = service.update_partner(session, partner.id, changes=body.model_dump(exclude_unset=True),
@@ -107,7 +111,7 @@ def list_contacts(partner: CurrentPartner, session: SessionDep, cursor: Cursor =
 
 
 @router.post("/v1/partners/me/contacts", response_model=ContactRead, status_code=status.HTTP_201_CREATED,
-             summary="Add a contact", responses=error_responses(*_PARTNER_AUTH, service.ContactEmailTaken, ValidationFailed))
+             summary="Add a contact", responses=error_responses(*_PARTNER_AUTH, ContactEmailTaken, ValidationFailed))
 def add_contact(body: ContactCreate, partner: CurrentPartner, session: SessionDep) -> ContactRead:
     contact = service.add_contact(session, partner_id=partner.id, actor=Actor("partner", partner.id),
                                   **body.model_dump(mode="json"))
@@ -115,13 +119,13 @@ def add_contact(body: ContactCreate, partner: CurrentPartner, session: SessionDe
 
 
 @router.get("/v1/partners/me/contacts/{contact_id}", response_model=ContactRead, summary="One of your contacts",
-            responses=error_responses(*_PARTNER_AUTH, service.ContactNotFound))
+            responses=error_responses(*_PARTNER_AUTH, ContactNotFound))
 def get_contact(contact_id: str, partner: CurrentPartner, session: SessionDep) -> ContactRead:
     return ContactRead.model_validate(service.get_contact(session, partner_id=partner.id, contact_id=contact_id))
 
 
 @router.patch("/v1/partners/me/contacts/{contact_id}", response_model=ContactRead, summary="Change a contact",
-              responses=error_responses(*_PARTNER_AUTH, service.ContactNotFound, service.ContactEmailTaken, ValidationFailed))
+              responses=error_responses(*_PARTNER_AUTH, ContactNotFound, ContactEmailTaken, ValidationFailed))
 def update_contact(contact_id: str, body: ContactUpdate, partner: CurrentPartner, session: SessionDep) -> ContactRead:
     contact = service.update_contact(session, partner_id=partner.id, contact_id=contact_id,
                                      changes=body.model_dump(mode="json", exclude_unset=True),
@@ -130,7 +134,7 @@ def update_contact(contact_id: str, body: ContactUpdate, partner: CurrentPartner
 
 
 @router.delete("/v1/partners/me/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, response_model=None,
-               summary="Remove a contact", responses=error_responses(*_PARTNER_AUTH, service.ContactNotFound))
+               summary="Remove a contact", responses=error_responses(*_PARTNER_AUTH, ContactNotFound))
 def delete_contact(contact_id: str, partner: CurrentPartner, session: SessionDep) -> None:
     service.delete_contact(session, partner_id=partner.id, contact_id=contact_id, actor=Actor("partner", partner.id))
 
@@ -145,7 +149,7 @@ def list_api_keys(partner: CurrentPartner, session: SessionDep, cursor: Cursor =
 
 @router.post("/v1/partners/me/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED,
              summary="Create an API key", description="The key is in this response only: store it safely.",
-             responses=error_responses(*_PARTNER_AUTH, keys.TooManyApiKeys, ValidationFailed))
+             responses=error_responses(*_PARTNER_AUTH, TooManyApiKeys, ValidationFailed))
 def create_api_key(body: ApiKeyCreate, partner: CurrentPartner, session: SessionDep) -> ApiKeyCreated:
     key, raw = keys.create_key(session, partner_id=partner.id, name=body.name, actor=Actor("partner", partner.id))
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=raw)
@@ -153,7 +157,7 @@ def create_api_key(body: ApiKeyCreate, partner: CurrentPartner, session: Session
 
 @router.delete("/v1/partners/me/api-keys/{key_id}", response_model=ApiKeyRead, summary="Revoke an API key",
                description="The key stops working at once. Revoking an already revoked key changes nothing.",
-               responses=error_responses(*_PARTNER_AUTH, keys.ApiKeyNotFound, keys.LastApiKey))
+               responses=error_responses(*_PARTNER_AUTH, ApiKeyNotFound, LastApiKey))
 def revoke_api_key(key_id: str, partner: CurrentPartner, session: SessionDep) -> ApiKeyRead:
     key = keys.revoke_key(session, partner_id=partner.id, key_id=key_id, actor=Actor("partner", partner.id))
     return ApiKeyRead.model_validate(key)
@@ -186,14 +190,14 @@ def staff_list_partners(
 
 @router.get("/v1/staff/partners/{partner_id}", response_model=PartnerDetail, summary="One partner (staff)",
             description="Roles `licensing` or `finance` (its billing details).",
-            responses=error_responses(*_STAFF_AUTH, service.PartnerNotFound))
+            responses=error_responses(*_STAFF_AUTH, PartnerNotFound))
 def staff_get_partner(partner_id: str, staff: PartnerReader, session: SessionDep) -> PartnerDetail:
     return _detail(session, service.get_partner(session, partner_id))
 
 
 @router.post("/v1/staff/partners/{partner_id}/verify", response_model=PartnerRead, summary="Verify or reactivate a partner",
              description="Role `licensing`. Makes the partner `active` (audited) and e-mails it; already active: no change.",
-             responses=error_responses(*_STAFF_AUTH, service.PartnerNotFound, ValidationFailed))
+             responses=error_responses(*_STAFF_AUTH, PartnerNotFound, ValidationFailed))
 def staff_verify_partner(partner_id: str, staff: Licensing, session: SessionDep, body: OptionalReason = None) -> PartnerRead:
     partner = service.verify_partner(session, partner_id, actor=Actor("staff", staff.id), reason=body.reason if body else None)
     return PartnerRead.model_validate(partner)
@@ -201,7 +205,7 @@ def staff_verify_partner(partner_id: str, staff: Licensing, session: SessionDep,
 
 @router.post("/v1/staff/partners/{partner_id}/suspend", response_model=PartnerRead, summary="Suspend a partner",
              description="Role `licensing`. The partner's API keys stop working at once (audited, e-mailed).",
-             responses=error_responses(*_STAFF_AUTH, service.PartnerNotFound, ValidationFailed))
+             responses=error_responses(*_STAFF_AUTH, PartnerNotFound, ValidationFailed))
 def staff_suspend_partner(partner_id: str, staff: Licensing, session: SessionDep, body: OptionalReason = None) -> PartnerRead:
     partner = service.suspend_partner(session, partner_id, actor=Actor("staff", staff.id), reason=body.reason if body else None)
     return PartnerRead.model_validate(partner)
@@ -209,7 +213,7 @@ def staff_suspend_partner(partner_id: str, staff: Licensing, session: SessionDep
 
 @router.get("/v1/staff/partners/{partner_id}/api-keys", response_model=ApiKeyPage, summary="A partner's API keys (staff)",
             description="Role `licensing`.",
-            responses=error_responses(*_STAFF_AUTH, service.PartnerNotFound, BadCursor, ValidationFailed))
+            responses=error_responses(*_STAFF_AUTH, PartnerNotFound, BadCursor, ValidationFailed))
 def staff_list_api_keys(partner_id: str, staff: Licensing, session: SessionDep, cursor: Cursor = None,
                         limit: Limit = 50) -> ApiKeyPage:
     partner = service.get_partner(session, partner_id)
@@ -220,7 +224,7 @@ def staff_list_api_keys(partner_id: str, staff: Licensing, session: SessionDep, 
 @router.post("/v1/staff/partners/{partner_id}/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED,
              summary="Issue an API key for a partner (staff)",
              description="Role `licensing`. The key is in this response only, to hand to the partner.",
-             responses=error_responses(*_STAFF_AUTH, service.PartnerNotFound, keys.TooManyApiKeys, ValidationFailed))
+             responses=error_responses(*_STAFF_AUTH, PartnerNotFound, TooManyApiKeys, ValidationFailed))
 def staff_create_api_key(partner_id: str, body: ApiKeyCreate, staff: Licensing, session: SessionDep) -> ApiKeyCreated:
     partner = service.get_partner(session, partner_id)
     key, raw = keys.create_key(session, partner_id=partner.id, name=body.name, actor=Actor("staff", staff.id))
@@ -230,7 +234,7 @@ def staff_create_api_key(partner_id: str, body: ApiKeyCreate, staff: Licensing, 
 @router.delete("/v1/staff/partners/{partner_id}/api-keys/{key_id}", response_model=ApiKeyRead,
                summary="Revoke a partner's API key (staff)",
                description="Role `licensing`. For a leaked key: it stops working at once, even if it is the last one.",
-               responses=error_responses(*_STAFF_AUTH, keys.ApiKeyNotFound))
+               responses=error_responses(*_STAFF_AUTH, ApiKeyNotFound))
 def staff_revoke_api_key(partner_id: str, key_id: str, staff: Licensing, session: SessionDep) -> ApiKeyRead:
     key = keys.revoke_key(session, partner_id=partner_id, key_id=key_id, actor=Actor("staff", staff.id), allow_last=True)
     return ApiKeyRead.model_validate(key)

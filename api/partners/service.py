@@ -15,35 +15,11 @@ from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.core.db import new_id, utcnow
-from api.core.errors import Conflict, Invalid, NotFound
+from api.core.errors import Invalid
 from api.core.pagination import keyset_page
 from api.partners import keys, notifications
 from api.partners.models import ApiKey, Partner, PartnerContact, PartnerStatus
-
-
-class PartnerNotFound(NotFound):
-    slug = "partner-not-found"
-    title = "No such partner"
-
-
-class ContactNotFound(NotFound):
-    slug = "contact-not-found"
-    title = "No such contact"
-
-
-class ContactEmailTaken(Conflict):
-    slug = "contact-email-taken"
-    title = "A contact with that e-mail exists"
-
-
-class UnknownCountry(Invalid):
-    slug = "unknown-country"
-    title = "Unknown country code"
-
-
-class UnknownCurrency(Invalid):
-    slug = "unknown-currency"
-    title = "Unknown currency code"
+from api.partners.errors import ContactEmailTaken, ContactNotFound, PartnerNotFound, UnknownCountry, UnknownCurrency
 
 
 # --- validation shared by the API and the CLI ---------------------------------------------------

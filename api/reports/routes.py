@@ -14,12 +14,13 @@ from api.core.times import IsoDate
 from api.deps import SessionDep, StaffMay
 from api.reports import service
 from api.reports.schemas import RevenueReport, UsageReport
-from api.staff.service import RoleRequired
+from api.reports.errors import BadReportRange, ReportRangeTooLong
+from api.staff.errors import RoleRequired
 
 router = APIRouter(prefix="/v1/staff/reports", tags=["reports"])
 Revenue = StaffMay("revenue")
 Usage = StaffMay("usage")
-ERRORS = error_responses(service.BadReportRange, service.ReportRangeTooLong, ValidationFailed, Unauthenticated,
+ERRORS = error_responses(BadReportRange, ReportRangeTooLong, ValidationFailed, Unauthenticated,
                          RoleRequired)
 
 From = Annotated[IsoDate | None, Query(alias="from", description="First day counted (UTC), e.g. `2026-01-01`.",

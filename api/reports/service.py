@@ -11,7 +11,6 @@ from sqlmodel import Session, select
 
 from api.catalogue.models import Article
 from api.core.db import utcnow
-from api.core.errors import Invalid
 from api.delivery.models import UsageEvent
 from api.invoicing.models import Invoice, InvoiceStatus
 from api.licensing.models import Licence, LicenceRequest
@@ -21,19 +20,10 @@ from api.reports.schemas import (
     ArticleUsage, DashboardFigures, LicenceUsage, MoneyTotal, PartnerUsage, RevenueMonth, RevenueReport, UsageCounts,
     UsageReport,
 )
+from api.reports.errors import BadReportRange, ReportRangeTooLong
 
 MAX_RANGE_DAYS = 3 * 366
 UNPAID = (InvoiceStatus.open, InvoiceStatus.uncollectible)
-
-
-class BadReportRange(Invalid):
-    slug = "bad-report-range"
-    title = "The report's date range is empty or reversed"
-
-
-class ReportRangeTooLong(Invalid):
-    slug = "report-range-too-long"
-    title = "The report's date range is too long"
 
 
 def check_range(start: date, end: date) -> tuple[datetime, datetime]:

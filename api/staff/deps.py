@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from api.core.ratelimit import AddressLimit
-from api.staff.service import LoginRateLimited
+from api.staff.errors import LoginRateLimited
 
 
 def limit_logins(request: Request) -> None:

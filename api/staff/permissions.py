@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.staff.models import ROLES, StaffUser
-from api.staff.service import RoleRequired
+from api.staff.errors import RoleRequired
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ from api.deps import CurrentStaffAuth, SessionDep, SettingsDep, StaffMay
 from api.staff import service
 from api.staff.deps import limit_logins
 from api.staff.schemas import STAFF_READ_EXAMPLE, StaffCreate, StaffLogin, StaffRead, StaffToken, StaffUpdate
+from api.staff.errors import BadCredentials, LoginRateLimited, RoleRequired, StaffEmailTaken, StaffNotFound, UnknownRole
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
 Admin = StaffMay("staff")
 AUTH_ERRORS = (Unauthenticated,)
-ADMIN_ERRORS = (Unauthenticated, service.RoleRequired)
+ADMIN_ERRORS = (Unauthenticated, RoleRequired)
 
 
 LoginThrottle = Depends(limit_logins)
@@ -25,7 +26,7 @@ LoginThrottle = Depends(limit_logins)
 @router.post("/login", response_model=StaffToken, summary="Log in as staff", dependencies=[LoginThrottle],
              description="Returns a short-lived bearer token for the staff API. Attempts are limited per client "
                          "address (`SYNDICATE_LOGIN_RATE_LIMIT`); past the limit the answer is 429 with Retry-After.",
-             responses=error_responses(service.BadCredentials, service.LoginRateLimited, ValidationFailed))
+             responses=error_responses(BadCredentials, LoginRateLimited, ValidationFailed))
 async def login(body: StaffLogin, session: SessionDep, settings: SettingsDep) -> StaffToken:
     token, staff_session, _user = await service.login(session, settings, email=body.email, password=body.password)
     return StaffToken(access_token=token, expires_at=staff_session.expires_at)
@@ -55,7 +56,7 @@ def list_users(
 
 
 @router.post("/users", response_model=StaffRead, status_code=status.HTTP_201_CREATED, summary="Create a staff user",
-             responses=error_responses(service.StaffEmailTaken, service.UnknownRole, ValidationFailed, *ADMIN_ERRORS))
+             responses=error_responses(StaffEmailTaken, UnknownRole, ValidationFailed, *ADMIN_ERRORS))
 def create_user(body: StaffCreate, session: SessionDep, admin: Admin) -> StaffRead:
     user = service.create_staff(session, email=body.email, name=body.name, password=body.password,
                                 roles=body.roles, actor=Actor("staff", admin.id))
@@ -64,7 +65,7 @@ def create_user(body: StaffCreate, session: SessionDep, admin: Admin) -> StaffRe
 
 @router.patch("/users/{staff_id}", response_model=StaffRead, summary="Change a staff user's roles",
               description="Admins only. Set `active: false` to disable an account: its tokens stop working at once.",
-              responses=error_responses(service.StaffNotFound, service.UnknownRole, ValidationFailed, *ADMIN_ERRORS))
+              responses=error_responses(StaffNotFound, UnknownRole, ValidationFailed, *ADMIN_ERRORS))
 def update_user(staff_id: str, body: StaffUpdate, session: SessionDep, admin: Admin) -> StaffRead:
     user = service.update_roles(session, staff_id, roles=body.roles, active=body.active, actor=Actor("staff", admin.id))
     return StaffRead.model_validate(user)

@@ -14,42 +14,13 @@ from api.audit import service as audit
 from api.core.config import Settings
 from api.core.db import read_only, utcnow
 from api.core.pagination import keyset_page
-from api.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
+from api.core.errors import Invalid, Unauthenticated
 from api.core.passwords import hash_password, hash_password_async, needs_rehash, verify_password_async
 from api.staff.models import ROLES, StaffSession, StaffUser
+from api.staff.errors import BadCredentials, RoleRequired, StaffEmailTaken, StaffNotFound, UnknownRole
 
 STAFF_AUDIENCE = "syndicate-staff"
 STAFF_ALGORITHM = "HS256"
-
-
-class BadCredentials(Unauthenticated):
-    slug = "bad-credentials"
-    title = "E-mail or password is wrong"
-
-
-class StaffEmailTaken(Conflict):
-    slug = "staff-email-taken"
-    title = "A staff account with that e-mail exists"
-
-
-class UnknownRole(Invalid):
-    slug = "unknown-role"
-    title = "Unknown staff role"
-
-
-class LoginRateLimited(TooManyRequests):
-    slug = "login-rate-limited"
-    title = "Too many login attempts from this address"
-
-
-class StaffNotFound(NotFound):
-    slug = "staff-not-found"
-    title = "No such staff user"
-
-
-class RoleRequired(Forbidden):
-    slug = "role-required"
-    title = "Your staff role does not allow this"
 
 
 def _check_roles(roles: list[str]) -> list[str]:

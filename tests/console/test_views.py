@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.console.views import BadAmount, money, parse_amount
+from api.console.views import money, parse_amount
+from api.console.errors import BadAmount
 
 
 @pytest.mark.parametrize(("amount", "currency", "shown"), [

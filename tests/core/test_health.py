@@ -112,6 +112,7 @@ def test_every_problem_type_the_app_can_answer_with_is_documented(client) -> Non
         response = client.get(f"/problems/{slug}")
         assert response.status_code == 200, slug
         assert response.json()["type"] == f"/problems/{slug}"
+        assert response.json()["description"], f"{slug} has no description: give its class a docstring"
     missing = client.get("/problems/no-such-type")
     assert missing.status_code == 404 and missing.json()["type"] == "/problems/not-found"
 

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from api.core import idempotency
-from api.core.errors import IdempotencyKeyReused
+from api.core.errors import IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused
 
 
 def test_no_key_passes_through(session) -> None:
@@ -29,16 +29,16 @@ def test_replay_mismatch_and_scope(session) -> None:
     with pytest.raises(IdempotencyKeyReused):
         idempotency.claim(session, scope="partner:a", key="k", body={"a": 2, "b": [1, 2]})
     assert not idempotency.claim(session, scope="partner:b", key="k", body={"a": 1, "b": [1, 2]}).replay
-    with pytest.raises(idempotency.IdempotencyKeyInvalid):
+    with pytest.raises(IdempotencyKeyInvalid):
         idempotency.claim(session, scope="partner:a", key=" ", body={})
-    with pytest.raises(idempotency.IdempotencyKeyInvalid):
+    with pytest.raises(IdempotencyKeyInvalid):
         idempotency.claim(session, scope="partner:a", key="x" * 256, body={})
     assert not idempotency.claim(session, scope="partner:a", key="x" * 255, body={}).replay
 
 
 @pytest.mark.parametrize("key", ["", " ", "x" * 256, "caf\u00e9", "a\tb", " lead", "trail "])
 def test_malformed_or_over_long_keys_are_refused(session, key) -> None:
-    with pytest.raises(idempotency.IdempotencyKeyInvalid) as raised:
+    with pytest.raises(IdempotencyKeyInvalid) as raised:
         idempotency.claim(session, scope="partner:a", key=key, body={})
     assert raised.value.status == 400 and "255" in raised.value.detail
 
@@ -50,7 +50,7 @@ def test_a_structured_field_quoted_key_is_the_same_key(session) -> None:
 
 def test_a_key_whose_first_request_has_not_finished_is_a_conflict(session) -> None:
     idempotency.claim(session, scope="p", key="busy", body={"a": 1})  # claimed, no response stored yet
-    with pytest.raises(idempotency.IdempotencyKeyInProgress) as raised:
+    with pytest.raises(IdempotencyKeyInProgress) as raised:
         idempotency.claim(session, scope="p", key="busy", body={"a": 1})
     assert raised.value.status == 409
 

@@ -212,7 +212,8 @@ def test_the_setting_allows_private_networks(client, licensed, allow_private_net
 
 
 def test_production_requires_https(settings, monkeypatch):
-    from api.delivery.webhook_urls import BadWebhookUrl, check_registration
+    from api.delivery.errors import BadWebhookUrl
+    from api.delivery.webhook_urls import check_registration
 
     with pytest.raises(BadWebhookUrl, match="https URLs"):
         check_registration("http://93.184.215.14/hooks", require_https=True, allow_private=False)

@@ -17,6 +17,7 @@ from api.invoicing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatu
 from api.outbox import service as outbox
 from tests.builders import make_article, make_licence, make_partner, staff_headers
 from tests.invoicing.conftest import FINANCE, add_usage
+from api.invoicing.errors import NothingToInvoice, PeriodNotEnded
 
 PERIOD = "2026-10"
 CUTOFF = datetime(2026, 10, 12, tzinfo=UTC)
@@ -42,7 +43,7 @@ def _lines(session, invoice_id: str) -> list[InvoiceLine]:
 
 def test_a_period_that_has_not_ended_is_refused(client, session, engine) -> None:
     running = periods.current_period(utcnow())
-    with pytest.raises(periods.PeriodNotEnded):
+    with pytest.raises(PeriodNotEnded):
         _run(engine, running)
     staff = staff_headers(client, session, roles=["finance"])
     answer = client.post("/v1/staff/billing/runs", headers=staff, json={"period": running})
@@ -86,7 +87,7 @@ def test_invoice_now_then_the_period_run_bills_only_the_rest(session, engine) ->
     billed = sum(li.quantity for li in session.exec(select(InvoiceLine)).all())
     assert billed == 6
     assert _run(engine).invoices_created == 0
-    with pytest.raises(cutoffs.NothingToInvoice):
+    with pytest.raises(NothingToInvoice):
         cutoffs.invoice_now(session, partner_id=partner.id, cutoff=CUTOFF, provider="ledger", actor=FINANCE)
     session.rollback()
 
@@ -173,7 +174,7 @@ def test_invoice_now_racing_the_period_run_bills_each_delivery_once(session, eng
             with session_scope(engine) as own:
                 cutoffs.invoice_now(own, partner_id=partner.id, cutoff=datetime(2026, 11, 15, tzinfo=UTC),
                                     provider="ledger", actor=Actor.system("tests"))
-        except cutoffs.NothingToInvoice:
+        except NothingToInvoice:
             pass  # the run billed everything first: nothing was left for it
 
     def run() -> None:

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from api.cli import app as cli
 from api.invoicing import periods, provider
 from api.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
-from api.invoicing.service import BadPeriod
 from tests.builders import make_article, make_licence, make_partner
 from tests.invoicing.conftest import add_usage
+from api.invoicing.errors import BadPeriod
 
 PERIOD = "2026-10"
 IN_PERIOD = datetime(2026, 10, 15, 12, tzinfo=UTC)

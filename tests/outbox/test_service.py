@@ -12,6 +12,7 @@ from api.core.db import session_scope
 from api.outbox import service as outbox
 from api.outbox.models import OutboxMessage
 from tests.query_plans import statement_plan
+from api.outbox.errors import BadOutboxStatus, OutboxMessageNotFound, OutboxMessageNotRetryable
 
 OPERATOR = Actor("system", "test")
 
@@ -43,7 +44,7 @@ def test_listing_filters_by_status_and_topic_newest_first(engine) -> None:
         rest, last = outbox.list_messages(session, topic="test.ops", limit=2, cursor=cursor)
         assert [m.id for m in first + rest] == sorted([ids["pending"], ids["done"], ids["dead"]], reverse=True)
         assert last is None
-        with pytest.raises(outbox.BadOutboxStatus):
+        with pytest.raises(BadOutboxStatus):
             outbox.list_messages(session, status="lost")
 
 
@@ -53,9 +54,9 @@ def test_retry_revives_dead_refuses_done_and_is_audited(engine) -> None:
         revived = outbox.retry(session, message_id=ids["dead"], actor=OPERATOR)
         assert (revived.status, revived.attempts, revived.last_error) == ("pending", 0, "ConnectionError: gone")
         assert outbox.retry(session, message_id=ids["pending"], actor=OPERATOR).status == "pending"
-        with pytest.raises(outbox.OutboxMessageNotRetryable):
+        with pytest.raises(OutboxMessageNotRetryable):
             outbox.retry(session, message_id=ids["done"], actor=OPERATOR)
-        with pytest.raises(outbox.OutboxMessageNotFound):
+        with pytest.raises(OutboxMessageNotFound):
             outbox.retry(session, message_id="obx_missing", actor=OPERATOR)
         audited = session.exec(select(AuditEntry).where(AuditEntry.action == "outbox.retry")).all()
         assert {a.object_id for a in audited} == {ids["dead"], ids["pending"]}

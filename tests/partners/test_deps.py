@@ -4,8 +4,9 @@ import uuid
 
 import pytest
 
-from api.partners.deps import RegistrationLimiter, RegistrationRateLimited
+from api.partners.deps import RegistrationLimiter
 from tests.conftest import make_settings
+from api.partners.errors import RegistrationRateLimited
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

@@ -9,14 +9,15 @@ from api.outbox.models import OutboxMessage
 from api.partners import keys, service
 from api.partners.models import PartnerStatus
 from tests.builders import TEST_ACTOR, make_partner
+from api.partners.errors import TooManyApiKeys, UnknownCountry, UnknownCurrency
 
 
 def test_codes_are_normalised_or_refused() -> None:
     assert service.normalise_country(" ae ") == "AE"
     assert service.normalise_currency("usd") == "USD"
-    with pytest.raises(service.UnknownCountry, match="ISO 3166-1"):
+    with pytest.raises(UnknownCountry, match="ISO 3166-1"):
         service.normalise_country("UK")  # the United Kingdom is GB
-    with pytest.raises(service.UnknownCurrency):
+    with pytest.raises(UnknownCurrency):
         service.normalise_currency("EURO")
 
 
@@ -57,5 +58,5 @@ def test_key_limit(session, monkeypatch) -> None:
     monkeypatch.setattr(keys, "MAX_ACTIVE_KEYS", 2)
     keys.create_key(session, partner_id=partner.id, name="one", actor=TEST_ACTOR)
     keys.create_key(session, partner_id=partner.id, name="two", actor=TEST_ACTOR)
-    with pytest.raises(keys.TooManyApiKeys):
+    with pytest.raises(TooManyApiKeys):
         keys.create_key(session, partner_id=partner.id, name="three", actor=TEST_ACTOR)

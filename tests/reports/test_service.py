@@ -10,6 +10,7 @@ from api.reports import service as reports
 from tests.builders import make_article, make_licence, make_partner
 from tests.reports.data import add_usage, invoice_for, paid_invoice
 from tests.query_plans import statement_plan
+from api.reports.errors import BadReportRange, ReportRangeTooLong
 
 
 def at(y: int, m: int, d: int, h: int = 12) -> datetime:
@@ -69,9 +70,9 @@ def test_empty_range_reports_zeroes(session) -> None:
 
 
 @pytest.mark.parametrize(("start", "end", "error"), [
-    (date(2026, 5, 1), date(2026, 5, 1), reports.BadReportRange),
-    (date(2026, 5, 1), date(2026, 4, 1), reports.BadReportRange),
-    (date(2020, 1, 1), date(2024, 1, 1), reports.ReportRangeTooLong),
+    (date(2026, 5, 1), date(2026, 5, 1), BadReportRange),
+    (date(2026, 5, 1), date(2026, 4, 1), BadReportRange),
+    (date(2020, 1, 1), date(2024, 1, 1), ReportRangeTooLong),
 ])
 def test_bad_ranges_are_refused(session, start, end, error) -> None:
     with pytest.raises(error):

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session
 
 from api.staff import service as staff
-from api.staff.service import StaffEmailTaken
+from api.staff.errors import StaffEmailTaken
 
 
 @pytest.mark.postgres_only
