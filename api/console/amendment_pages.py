@@ -25,7 +25,9 @@ from api.staff import service as staff_service
 
 router = APIRouter()
 DONE = {"amended": "Licence amended: delivery follows the new terms now, and the partner is told.",
-        "granted": "Quota granted: the partner may use it from now on, and is told."}
+        "granted": "Quota granted: the partner may use it from now on, and is told.",
+        "cancelled": "Licence cancelled: its invoice is void, nothing is owed, and the partner is told.",
+        "invoiced": "Invoice drafted for the usage up to now: the worker sends it shortly."}
 views.templates.env.filters["label"] = labels.label
 
 
@@ -104,7 +106,7 @@ def _licence_page(request: Request, session, staff: Staff, licence_id: str, *, e
         request, "licence.html", staff=staff, licence=licence, partner=partners.get_partner(session, licence.partner_id),
         history=[(a, describe(a)) for a in history], grants=live, invoices=invoices, uses=list(Use),
         staff_names=_staff_names(session, [a.created_by for a in history]),
-        amendable=licence.state == LicenceState.active, done=DONE.get(request.query_params.get("done", "")),
+        amendable=licence.state == LicenceState.active, cancellable=licence.state == LicenceState.awaiting_payment, done=DONE.get(request.query_params.get("done", "")),
         error=views.error_message(error) if error else None, code=error.status if error else 200,
         form=form, values=values or {},
     )
@@ -115,11 +117,13 @@ def licence_page(request: Request, licence_id: str, staff: ConsoleStaffMay("lice
     return _licence_page(request, session, staff, licence_id)
 
 
-def _act(request: Request, session, staff: Staff, licence_id: str, form: str, values: dict, action) -> Response:
+def act_on_licence(request: Request, session, staff: Staff, licence_id: str, form: str, values: dict, action,
+                   *, done: str) -> Response:
+    """Run a licence page's form: back to the page saying `done`, or the page again with the error and the form's values."""
     error = attempt(session, action)
     if error:
         return _licence_page(request, session, staff, licence_id, error=error, form=form, values=values)
-    return views.redirect(f"/console/licences/{licence_id}?done={'amended' if form == 'amend' else 'granted'}")
+    return views.redirect(f"/console/licences/{licence_id}?done={done}")
 
 
 def amend_changes(licence: Licence, *, ends_on: str, monthly_quota: str, territories: str, use: str,
@@ -159,7 +163,7 @@ def amend(request: Request, licence_id: str, staff: PostingStaffMay("licensing")
         licensing.amend(session, licence_id, changes=changes, reason=reason, actor=Actor("staff", staff.user.id),
                          price_difference=_signed_amount(price_difference, licence.currency))
 
-    return _act(request, session, staff, licence_id, "amend", values, act)
+    return act_on_licence(request, session, staff, licence_id, "amend", values, act, done="amended")
 
 
 @router.post("/licences/{licence_id}/quota-grants", response_class=HTMLResponse)
@@ -178,4 +182,4 @@ def grant_quota(request: Request, licence_id: str, staff: PostingStaffMay("licen
             expires_at=datetime.combine(day, time(23, 59, 59), tzinfo=UTC), reason=reason,
             fee=views.parse_amount(fee, licence.currency) or 0, actor=Actor("staff", staff.user.id))
 
-    return _act(request, session, staff, licence_id, "grant", values, act)
+    return act_on_licence(request, session, staff, licence_id, "grant", values, act, done="granted")
