@@ -86,7 +86,7 @@ def describe(amendment) -> list[str]:
             + _shown(name, value) for name, value in amendment.after.items()]
 
 
-def _staff_names(session, ids) -> dict[str, str]:
+def staff_names(session, ids) -> dict[str, str]:
     names: dict[str, str] = {}
     for staff_id in {i for i in ids if i}:
         try:
@@ -105,7 +105,7 @@ def _licence_page(request: Request, session, staff: Staff, licence_id: str, *, e
     return views.render(
         request, "licence.html", staff=staff, licence=licence, partner=partners.get_partner(session, licence.partner_id),
         history=[(a, describe(a)) for a in history], grants=live, invoices=invoices, uses=list(Use),
-        staff_names=_staff_names(session, [a.created_by for a in history]),
+        staff_names=staff_names(session, [a.created_by for a in history]),
         amendable=licence.state == LicenceState.active, cancellable=licence.state == LicenceState.awaiting_payment, done=DONE.get(request.query_params.get("done", "")),
         error=views.error_message(error) if error else None, code=error.status if error else 200,
         form=form, values=values or {},
