@@ -222,7 +222,8 @@ def test_finance_reads_the_revenue_chart_in_a_real_browser(live_url, session, se
     assert errors == []
 
 
-def _no_serious_axe_violation(page, name: str) -> None:
+def assert_no_serious_axe_violation(page, name: str) -> None:
+    """axe-core on the page as it stands: no serious or critical violation (the portal's browser test too)."""
     from axe_playwright_python.sync_playwright import Axe
 
     violations = Axe().run(page).response["violations"]
@@ -257,7 +258,7 @@ def test_admin_invoices_on_demand_cancels_a_licence_and_manages_staff_in_a_real_
             log_in(page, live_url, staff)
             page.click("nav >> text=Next run")
             expect(page.locator(f"#partner-{usage.partner_id}")).to_contain_text("12.50 GBP")
-            _no_serious_axe_violation(page, "next run")
+            assert_no_serious_axe_violation(page, "next run")
             page.click("button:has-text('Invoice Outlet Gazette now')")
             expect(page.locator(".flash.ok")).to_contain_text("Invoice drafted")
             page.screenshot(path=str(SCREENSHOTS / "console-invoiced-now.png"), full_page=True)
@@ -266,12 +267,12 @@ def test_admin_invoices_on_demand_cancels_a_licence_and_manages_staff_in_a_real_
             page.fill("#cancel-reason", "The partner no longer needs it")
             page.click("button:has-text('Cancel the licence')")
             expect(page.locator("#licence-state")).to_have_text("Cancelled")
-            _no_serious_axe_violation(page, "licence")
+            assert_no_serious_axe_violation(page, "licence")
 
             for path, name in ((f"/console/partners/{unpaid.partner_id}", "partner"), ("/console/staff", "staff"),
                                ("/console/login", "login")):
                 page.goto(f"{live_url}{path}")
-                _no_serious_axe_violation(page, name)
+                assert_no_serious_axe_violation(page, name)
                 page.set_viewport_size({"width": 375, "height": 812})
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 375, f"{path} is {width}px wide at 375px"
