@@ -259,9 +259,9 @@ def test_admin_invoices_on_demand_cancels_a_licence_and_manages_staff_in_a_real_
             page.click("nav >> text=Next run")
             expect(page.locator(f"#partner-{usage.partner_id}")).to_contain_text("12.50 GBP")
             assert_no_serious_axe_violation(page, "next run")
+            page.screenshot(path=str(SCREENSHOTS / "console-next-run.png"), full_page=True)
             page.click("button:has-text('Invoice Outlet Gazette now')")
             expect(page.locator(".flash.ok")).to_contain_text("Invoice drafted")
-            page.screenshot(path=str(SCREENSHOTS / "console-invoiced-now.png"), full_page=True)
 
             page.goto(f"{live_url}/console/licences/{unpaid.id}")
             page.fill("#cancel-reason", "The partner no longer needs it")
