@@ -26,7 +26,9 @@ from api.console.errors import BadDate, NotAWholeNumber
 
 router = APIRouter()
 DONE = {"amended": "Licence amended: delivery follows the new terms now, and the partner is told.",
-        "granted": "Quota granted: the partner may use it from now on, and is told."}
+        "granted": "Quota granted: the partner may use it from now on, and is told.",
+        "cancelled": "Licence cancelled: its invoice is void, nothing is owed, and the partner is told.",
+        "invoiced": "Invoice drafted for the usage up to now: the worker sends it shortly."}
 views.templates.env.filters["label"] = labels.label
 
 
@@ -75,7 +77,7 @@ def describe(amendment) -> list[str]:
             + _shown(name, value) for name, value in amendment.after.items()]
 
 
-def _staff_names(session, ids) -> dict[str, str]:
+def staff_names(session, ids) -> dict[str, str]:
     names: dict[str, str] = {}
     for staff_id in {i for i in ids if i}:
         try:
@@ -94,8 +96,8 @@ def _licence_page(request: Request, session, staff: Staff, licence_id: str, *, e
     return views.render(
         request, "licence.html", staff=staff, licence=licence, partner=partners.get_partner(session, licence.partner_id),
         history=[(a, describe(a)) for a in history], grants=live, invoices=invoices, uses=list(Use),
-        staff_names=_staff_names(session, [a.created_by for a in history]),
-        amendable=licence.state == LicenceState.active, done=DONE.get(request.query_params.get("done", "")),
+        staff_names=staff_names(session, [a.created_by for a in history]),
+        amendable=licence.state == LicenceState.active, cancellable=licence.state == LicenceState.awaiting_payment, done=DONE.get(request.query_params.get("done", "")),
         error=views.error_message(error) if error else None, code=error.status if error else 200,
         form=form, values=values or {},
     )
@@ -106,11 +108,13 @@ def licence_page(request: Request, licence_id: str, staff: ConsoleStaffMay("lice
     return _licence_page(request, session, staff, licence_id)
 
 
-def _act(request: Request, session, staff: Staff, licence_id: str, form: str, values: dict, action) -> Response:
+def act_on_licence(request: Request, session, staff: Staff, licence_id: str, form: str, values: dict, action,
+                   *, done: str) -> Response:
+    """Run a licence page's form: back to the page saying `done`, or the page again with the error and the form's values."""
     error = attempt(session, action)
     if error:
         return _licence_page(request, session, staff, licence_id, error=error, form=form, values=values)
-    return views.redirect(f"/console/licences/{licence_id}?done={'amended' if form == 'amend' else 'granted'}")
+    return views.redirect(f"/console/licences/{licence_id}?done={done}")
 
 
 def amend_changes(licence: Licence, *, ends_on: str, monthly_quota: str, territories: str, use: str,
@@ -150,7 +154,7 @@ def amend(request: Request, licence_id: str, staff: PostingStaffMay("licensing")
         licensing.amend(session, licence_id, changes=changes, reason=reason, actor=Actor("staff", staff.user.id),
                          price_difference=_signed_amount(price_difference, licence.currency))
 
-    return _act(request, session, staff, licence_id, "amend", values, act)
+    return act_on_licence(request, session, staff, licence_id, "amend", values, act, done="amended")
 
 
 @router.post("/licences/{licence_id}/quota-grants", response_class=HTMLResponse)
@@ -169,4 +173,4 @@ def grant_quota(request: Request, licence_id: str, staff: PostingStaffMay("licen
             expires_at=datetime.combine(day, time(23, 59, 59), tzinfo=UTC), reason=reason,
             fee=views.parse_amount(fee, licence.currency) or 0, actor=Actor("staff", staff.user.id))
 
-    return _act(request, session, staff, licence_id, "grant", values, act)
+    return act_on_licence(request, session, staff, licence_id, "grant", values, act, done="granted")

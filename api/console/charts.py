@@ -2,11 +2,17 @@
 
 pygal always writes a `<script>` with its tooltip configuration into the SVG, even with `js=[]`;
 the tree is rendered and every script element removed before the SVG goes into a page, so the
-charts need no script at all (tooltips are the table beside each chart)."""
+charts need no script at all (tooltips are the table beside each chart). The script-only tooltip
+overlay goes too (its `style` attribute is the chart's only one), and the chart's own `<style>`
+element is allowed by its hash (`style_sources`): the console's policy allows no other inline style."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import hashlib
+import html
+import re
+from collections.abc import Iterable, Sequence
 
 import pygal
 from lxml import etree
@@ -27,6 +33,8 @@ def to_svg(chart: pygal.graph.graph.Graph, title: str) -> str:
     tree = chart.render_tree()
     for script in [el for el in tree.iter() if isinstance(el.tag, str) and el.tag.rsplit("}", 1)[-1] == "script"]:
         script.getparent().remove(script)
+    for overlay in [el for el in tree.iter() if "tooltip-overlay" in (el.get("class") or "").split()]:
+        overlay.getparent().remove(overlay)
     tree.set("role", "img")
     tree.set("aria-label", title)
     tree.attrib.pop("onload", None)
@@ -43,3 +51,13 @@ def bars(title: str, labels: Sequence[str], series: dict[str, Sequence[float | N
     if value_suffix:
         chart.value_formatter = lambda v: f"{v:,.2f} {value_suffix}"
     return to_svg(chart, title)
+
+
+_STYLE_ELEMENT = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+
+
+def style_sources(svgs: Iterable[str]) -> list[str]:
+    """The CSP sources (`'sha256-...'`) allowing exactly the charts' own `<style>` elements. The
+    browser hashes the element's text, in which an SVG's `&gt;` (XML-escaped CSS) reads `>`."""
+    return sorted({"'sha256-" + base64.b64encode(hashlib.sha256(html.unescape(css).encode()).digest()).decode() + "'"
+                   for svg in svgs for css in _STYLE_ELEMENT.findall(svg)})

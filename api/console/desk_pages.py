@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from api.audit import service as audit
 from api.audit.service import Actor
-from api.console import views
+from api.console import partner_pages, views
 from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
 from api.console.views import Staff
 from api.core.errors import Invalid, SyndicateError
@@ -78,9 +78,14 @@ def partners_page(request: Request, staff: ConsoleStaffMay("partner-details"), s
     return _partners_page(request, session, staff, status=status, cursor=cursor)
 
 
-def _set_status(request: Request, session, staff: Staff, partner_id: str, change, done: str, reason: str):
+def _set_status(request: Request, session, staff: Staff, partner_id: str, change, done: str, reason: str, back: str):
+    """Verify or suspend, then back where the button was: the partners list, or (`back=partner`) the partner's page."""
     error = attempt(session, lambda: change(session, partner_id, actor=Actor("staff", staff.user.id),
                                             reason=reason.strip() or None))
+    if back == "partner":
+        if error:
+            return partner_pages.partner_page(request, session, staff, partner_id, error=error)
+        return views.redirect(f"/console/partners/{partner_id}?done={done}")
     if error:
         return _partners_page(request, session, staff, status="any", cursor=None, error=error)
     return views.redirect(f"/console/partners?done={done}")
@@ -88,14 +93,14 @@ def _set_status(request: Request, session, staff: Staff, partner_id: str, change
 
 @router.post("/partners/{partner_id}/verify", response_class=HTMLResponse)
 def verify(request: Request, partner_id: str, staff: PostingStaffMay("partners"), session: SessionDep,
-           reason: Annotated[str, Form()] = ""):
-    return _set_status(request, session, staff, partner_id, partners.verify_partner, "active", reason)
+           reason: Annotated[str, Form()] = "", back: Annotated[str, Form()] = ""):
+    return _set_status(request, session, staff, partner_id, partners.verify_partner, "active", reason, back)
 
 
 @router.post("/partners/{partner_id}/suspend", response_class=HTMLResponse)
 def suspend(request: Request, partner_id: str, staff: PostingStaffMay("partners"), session: SessionDep,
-            reason: Annotated[str, Form()] = ""):
-    return _set_status(request, session, staff, partner_id, partners.suspend_partner, "suspended", reason)
+            reason: Annotated[str, Form()] = "", back: Annotated[str, Form()] = ""):
+    return _set_status(request, session, staff, partner_id, partners.suspend_partner, "suspended", reason, back)
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -86,8 +86,10 @@ def revenue_page(request: Request, staff: ConsoleStaffMay("revenue"), session: S
                  end: str | None = None) -> HTMLResponse:
     since, until = _range(start, end)
     shown, *figures = tables(session, since, until)
-    return views.render(request, "revenue.html", staff=staff, tables=shown, charts=_charts(*figures),
-                        start=since.isoformat(), end=until.isoformat())
+    drawn = _charts(*figures)
+    return views.render(request, "revenue.html", staff=staff, tables=shown, charts=drawn,
+                        start=since.isoformat(), end=until.isoformat(),
+                        inline_styles=charts.style_sources(drawn.values()))
 
 
 @router.get("/revenue/{table}.csv")

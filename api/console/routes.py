@@ -15,7 +15,8 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console import (
-    amendment_pages, desk_pages, licensing_pages, operations_pages, ratecard_pages, revenue_pages, views,
+    amendment_pages, billing_pages, desk_pages, licensing_pages, operations_pages, partner_pages, ratecard_pages,
+    revenue_pages, staff_pages, views,
 )
 from api.console.deps import ConsoleStaff, PostingStaff
 from api.core.errors import SyndicateError
@@ -73,9 +74,12 @@ def dashboard(request: Request, staff: ConsoleStaff, session: SessionDep) -> HTM
 router.include_router(licensing_pages.router)
 router.include_router(desk_pages.router)
 router.include_router(amendment_pages.router)
+router.include_router(billing_pages.router)
 router.include_router(ratecard_pages.router)
 router.include_router(revenue_pages.router)
 router.include_router(operations_pages.router)
+router.include_router(staff_pages.router)
+router.include_router(partner_pages.router)
 
 
 def install(app: FastAPI) -> None:

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -26,8 +27,7 @@ from api.console.errors import BadAmount
 from api.staff.errors import RoleRequired
 
 SESSION_COOKIE = "syndicate_console"
-# The console's templates keep their styles inline (no script anywhere): its policy allows inline styles only.
-CONSOLE_STYLES = "'self' 'unsafe-inline'"
+# The console's styles are one stylesheet (api/web/static/console.css): no inline style, no script.
 LOGIN_CSRF_COOKIE = "syndicate_console_login"
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -150,11 +150,12 @@ def new_login_csrf() -> str:
 
 
 def render(request: Request, template: str, *, staff: Staff | None = None, code: int = 200,
-           error: str | None = None, **context: Any) -> HTMLResponse:
-    """`code` is the HTTP status (a domain error's own: 409, 422...)."""
+           error: str | None = None, inline_styles: Sequence[str] = (), **context: Any) -> HTMLResponse:
+    """`code` is the HTTP status (a domain error's own: 409, 422...); `inline_styles`, the hashes of
+    the page's own `<style>` elements (a chart's, api/console/charts.py), the only inline style allowed."""
     response = templates.TemplateResponse(request, template, {"staff": staff, "error": error, **context},
                                           status_code=code)
-    return pages.with_headers(response, style_src=CONSOLE_STYLES)
+    return pages.with_headers(response, style_src=" ".join(("'self'", *inline_styles)))
 
 
 def error_message(exc: SyndicateError) -> str:
@@ -162,9 +163,10 @@ def error_message(exc: SyndicateError) -> str:
 
 
 def redirect(url: str) -> RedirectResponse:
-    return pages.with_headers(RedirectResponse(url, status_code=303), style_src=CONSOLE_STYLES)
+    return pages.with_headers(RedirectResponse(url, status_code=303))
 
 
+templates.env.globals["static"] = lambda name: f"{pages.STATIC_PATH}/{name}"
 templates.env.filters["money"] = lambda amount, currency: money(amount, currency)
 templates.env.filters["when"] = lambda value: value.strftime("%d %b %Y %H:%M UTC") if value else "-"
 templates.env.filters["day"] = lambda value: value.strftime("%d %b %Y") if value else "-"

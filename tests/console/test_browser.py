@@ -205,6 +205,7 @@ def test_finance_reads_the_revenue_chart_in_a_real_browser(live_url, session, se
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
             log_in(page, live_url, staff)
             page.click("nav >> text=Revenue")
             chart = page.locator("#report-months svg")
@@ -219,3 +220,64 @@ def test_finance_reads_the_revenue_chart_in_a_real_browser(live_url, session, se
         finally:
             browser.close()
     assert errors == []
+
+
+def assert_no_serious_axe_violation(page, name: str) -> None:
+    """axe-core on the page as it stands: no serious or critical violation (the portal's browser test too)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in violations
+               if v["impact"] in ("serious", "critical")]
+    assert not serious, f"{name}: {serious}"
+
+
+def test_admin_invoices_on_demand_cancels_a_licence_and_manages_staff_in_a_real_browser(live_url, session) -> None:
+    """Invoice a partner now from the next-run preview, cancel a licence awaiting payment, open the
+    partner and staff pages: no CSP refusal (no inline style left), axe-clean, 375 px wide at most."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from api.core.db import utcnow
+    from tests.builders import make_article, make_licence, make_partner
+    from tests.invoicing.conftest import add_usage
+
+    usage = make_licence(session, partner=make_partner(session, name="Outlet Gazette"),
+                         articles=[make_article(session)], amount=1_250, billing_mode="usage")
+    add_usage(session, usage, make_article(session), at=utcnow())
+    unpaid = make_licence(session, partner=make_partner(session, name="Unpaid Post"), articles=[make_article(session)],
+                          amount=24_000)
+    staff = make_staff(session, roles=["admin"])
+    session.commit()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    refusals: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda msg: refusals.append(msg.text) if "Content Security Policy" in msg.text else None)
+            log_in(page, live_url, staff)
+            page.click("nav >> text=Next run")
+            expect(page.locator(f"#partner-{usage.partner_id}")).to_contain_text("12.50 GBP")
+            assert_no_serious_axe_violation(page, "next run")
+            page.screenshot(path=str(SCREENSHOTS / "console-next-run.png"), full_page=True)
+            page.click("button:has-text('Invoice Outlet Gazette now')")
+            expect(page.locator(".flash.ok")).to_contain_text("Invoice drafted")
+
+            page.goto(f"{live_url}/console/licences/{unpaid.id}")
+            page.fill("#cancel-reason", "The partner no longer needs it")
+            page.click("button:has-text('Cancel the licence')")
+            expect(page.locator("#licence-state")).to_have_text("Cancelled")
+            assert_no_serious_axe_violation(page, "licence")
+
+            for path, name in ((f"/console/partners/{unpaid.partner_id}", "partner"), ("/console/staff", "staff"),
+                               ("/console/login", "login")):
+                page.goto(f"{live_url}{path}")
+                assert_no_serious_axe_violation(page, name)
+                page.set_viewport_size({"width": 375, "height": 812})
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 375, f"{path} is {width}px wide at 375px"
+                page.screenshot(path=str(SCREENSHOTS / f"console-{name}-375.png"), full_page=True)
+                page.set_viewport_size({"width": 1280, "height": 900})
+        finally:
+            browser.close()
+    assert refusals == []

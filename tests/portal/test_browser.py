@@ -25,7 +25,7 @@ from api.catalogue.importers import parse_document
 from api.outbox.dispatch import drain
 from tests.builders import STAFF_PASSWORD, TEST_ACTOR, make_staff
 from tests.conftest import SAMPLES, make_settings
-from tests.console.test_browser import ARGS, CHROMIUM
+from tests.console.test_browser import ARGS, CHROMIUM, assert_no_serious_axe_violation
 from tests.live_server import free_port, served as serving
 
 pytestmark = pytest.mark.skipif(
@@ -69,8 +69,6 @@ def live(app, database_url: str, smtp: Inbox):
 
 def _check(page, name: str) -> None:
     """Screenshots at both widths, no horizontal scroll on a phone, and no serious axe violation."""
-    from axe_playwright_python.sync_playwright import Axe
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for label, width in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": 900})
@@ -80,10 +78,7 @@ def _check(page, name: str) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
     page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
-    violations = Axe().run(page).response["violations"]
-    serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in violations
-               if v["impact"] in ("serious", "critical")]
-    assert not serious, f"{name}: {serious}"
+    assert_no_serious_axe_violation(page, name)
 
 
 def _quote_total(page) -> str:
