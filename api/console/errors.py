@@ -35,3 +35,11 @@ class BadAmount(Invalid):
 
     slug = "bad-amount"
     title = "The amount is not a number"
+
+
+class BadStaffForm(Invalid):
+    """A field of the new staff account form is not valid (the message names it: the e-mail, the
+    name, a role, or a password shorter than the minimum); correct it and submit again."""
+
+    slug = "bad-staff-form"
+    title = "The staff account form is not valid"

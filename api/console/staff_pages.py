@@ -12,9 +12,10 @@ from pydantic import ValidationError
 
 from api.audit.service import Actor
 from api.console import views
+from api.console.errors import BadStaffForm
 from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
 from api.console.views import Staff
-from api.core.errors import Invalid, SyndicateError
+from api.core.errors import SyndicateError
 from api.deps import SessionDep
 from api.staff import service as staff_service
 from api.staff.models import ROLES
@@ -26,11 +27,6 @@ DONE = {"created": "Staff account created: pass the initial password on by a sep
         "disabled": "Account disabled: its sessions and tokens stop working at once.",
         "enabled": "Account enabled again."}
 FIELDS = {"email": "the e-mail address", "name": "the name", "password": "the initial password", "roles": "the roles"}
-
-
-class BadStaffForm(Invalid):
-    slug = "bad-staff-form"
-    title = "The staff account form is not valid"
 
 
 def _page(request: Request, session, staff: Staff, *, cursor: str | None = None, error: SyndicateError | None = None,
