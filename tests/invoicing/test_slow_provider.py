@@ -129,6 +129,7 @@ def test_an_event_redelivered_while_its_first_handling_waits_on_stripe_acts_once
     licence, body = _paid_invoice_event(session, engine, stripe_double)
     reads_before = len(stripe_double.calls("GET", r"/v1/invoices/in_\w+"))
     reached, release = stripe_double.stall("GET", r"/v1/invoices/in_\w+")
+    both_reading, release_both = stripe_double.stall("GET", r"/v1/invoices/in_\w+", waiting=2)
     assert _post(stripe_client, session, body).json()["duplicate"] is False
     first = _drain_in_background(engine, "billing.stripe_event")
     try:
@@ -138,8 +139,10 @@ def test_an_event_redelivered_while_its_first_handling_waits_on_stripe_acts_once
         outbox.enqueue(session, "billing.stripe_event", {"event_id": body["id"]}, dedupe_key="stripe-event:again")
         session.commit()
         second = _drain_in_background(engine, "billing.stripe_event")
+        assert both_reading.wait(timeout=30), "the second delivery never read the invoice"
     finally:
         release.set()
+        release_both.set()
         first.join(timeout=60)
     second.join(timeout=60)
     assert not first.is_alive() and not second.is_alive()
