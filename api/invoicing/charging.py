@@ -165,12 +165,8 @@ def send_charge(request: ChargeRequest) -> ChargeResult:
             metadata=plan.metadata)
         result = replace(result, subscription=remote, price_id=price_id)
     if request.checkout is not None:
-        plan_c = request.checkout
-        opened = backend.create_checkout_session(
-            idempotency_key=f"checkout:{request.licence_id}", customer_id=customer_id,
-            price_id=_ensure_price(backend, plan_c.price), quantity=1, description=plan_c.description,
-            success_url=plan_c.success_url, cancel_url=plan_c.cancel_url, client_reference_id=request.licence_id,
-            metadata=plan_c.metadata)
+        opened = _create_checkout(backend, request.checkout, licence_id=request.licence_id, customer_id=customer_id,
+                                  idempotency_key=f"checkout:{request.licence_id}")
         result = replace(result, checkout=opened)
     if request.invoice is not None:
         result = replace(result, invoice=issuing.send(replace(request.invoice, customer_id=customer_id), backend))
@@ -240,6 +236,14 @@ def _ensure_price(backend: BillingBackend, price: Price) -> str:
     return backend.ensure_price(lookup_key=price.lookup_key, product_name=price.product_name,
                                 unit_amount=price.unit_amount, currency=price.currency,
                                 interval="month" if price.interval == "month" else None)
+
+
+def _create_checkout(backend: BillingBackend, plan: CheckoutPlan, *, licence_id: str, customer_id: str,
+                     idempotency_key: str) -> ProviderCheckout:
+    return backend.create_checkout_session(
+        idempotency_key=idempotency_key, customer_id=customer_id, price_id=_ensure_price(backend, plan.price),
+        quantity=1, description=plan.description, success_url=plan.success_url, cancel_url=plan.cancel_url,
+        client_reference_id=licence_id, metadata=plan.metadata)
 
 
 def _subscription_plan(licence: Licence, settings: Settings) -> SubscriptionPlan:
@@ -329,12 +333,8 @@ def open_new_checkout(backend: BillingBackend, renewal: CheckoutRenewal, *, afte
     customer_id = renewal.customer_id or backend.ensure_customer(
         partner_id=renewal.partner_id, name=renewal.partner_name, email=renewal.partner_email,
         currency=renewal.plan.price.currency)
-    plan = renewal.plan
-    opened = backend.create_checkout_session(
-        idempotency_key=f"checkout:{renewal.licence_id}:after:{after_session_id}", customer_id=customer_id,
-        price_id=_ensure_price(backend, plan.price), quantity=1, description=plan.description,
-        success_url=plan.success_url, cancel_url=plan.cancel_url, client_reference_id=renewal.licence_id,
-        metadata=plan.metadata)
+    opened = _create_checkout(backend, renewal.plan, licence_id=renewal.licence_id, customer_id=customer_id,
+                              idempotency_key=f"checkout:{renewal.licence_id}:after:{after_session_id}")
     return customer_id, opened
 
 
