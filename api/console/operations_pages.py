@@ -12,7 +12,7 @@ from api.audit.service import Actor
 from api.console import views
 from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt
 from api.core.errors import SyndicateError
-from api.deps import SessionDep
+from api.deps import ReadSessionDep, SessionDep
 from api.delivery.endpoint_health import troubled_endpoints
 from api.invoicing.models import Invoice
 from api.invoicing.periods import reconcile
@@ -39,15 +39,20 @@ EXPLAINED = {
 
 
 @router.get("/operations/reconcile", response_class=HTMLResponse)
-def reconcile_page(request: Request, staff: ConsoleStaffMay("invoices"), session: SessionDep) -> HTMLResponse:
+def reconcile_page(request: Request, staff: ConsoleStaffMay("invoices"), session: SessionDep,
+                   reader: ReadSessionDep) -> HTMLResponse:
     backend = build_backend(staff.settings)
     error = None
+    # The provider's invoices are listed (many pages of them) with no write transaction open: the
+    # sign-in check's is ended first, and the comparison reads through a read-only session, which
+    # on SQLite never takes the write lock that content delivery needs.
+    session.commit()
     try:
-        differences = reconcile(session, backend=backend)
+        differences = reconcile(reader, backend=backend)
     except BillingError as exc:
         differences, error = [], f"The provider could not be asked: {exc}"
     ours = {d.invoice_id for d in differences if d.invoice_id}
-    invoices = {i.id: i for i in session.exec(select(Invoice).where(Invoice.id.in_(ours))).all()} if ours else {}  # type: ignore[attr-defined]
+    invoices = {i.id: i for i in reader.exec(select(Invoice).where(Invoice.id.in_(ours))).all()} if ours else {}  # type: ignore[attr-defined]
     return views.render(request, "reconcile.html", staff=staff, differences=differences, invoices=invoices,
                         explained=EXPLAINED, provider=backend.name, error=error)
 

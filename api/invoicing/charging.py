@@ -13,11 +13,12 @@ instead of charging twice.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, select
 
 from api.audit import service as audit
@@ -28,7 +29,7 @@ from api.invoicing import issuing, provider
 from api.invoicing.issuing import IssueRequest, Issued, Sent
 from api.invoicing.models import BillingCustomer, BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
 from api.invoicing.policy import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC
-from api.invoicing.store import add_lines, claim_invoice, ensure_customer, insert_ignore, pending_messages
+from api.invoicing.store import add_lines, claim_invoice, insert_ignore, pending_messages
 from api.licensing.models import BillingMode, Licence
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
@@ -164,12 +165,8 @@ def send_charge(request: ChargeRequest) -> ChargeResult:
             metadata=plan.metadata)
         result = replace(result, subscription=remote, price_id=price_id)
     if request.checkout is not None:
-        plan_c = request.checkout
-        opened = backend.create_checkout_session(
-            idempotency_key=f"checkout:{request.licence_id}", customer_id=customer_id,
-            price_id=_ensure_price(backend, plan_c.price), quantity=1, description=plan_c.description,
-            success_url=plan_c.success_url, cancel_url=plan_c.cancel_url, client_reference_id=request.licence_id,
-            metadata=plan_c.metadata)
+        opened = _create_checkout(backend, request.checkout, licence_id=request.licence_id, customer_id=customer_id,
+                                  idempotency_key=f"checkout:{request.licence_id}")
         result = replace(result, checkout=opened)
     if request.invoice is not None:
         result = replace(result, invoice=issuing.send(replace(request.invoice, customer_id=customer_id), backend))
@@ -241,6 +238,14 @@ def _ensure_price(backend: BillingBackend, price: Price) -> str:
                                 interval="month" if price.interval == "month" else None)
 
 
+def _create_checkout(backend: BillingBackend, plan: CheckoutPlan, *, licence_id: str, customer_id: str,
+                     idempotency_key: str) -> ProviderCheckout:
+    return backend.create_checkout_session(
+        idempotency_key=idempotency_key, customer_id=customer_id, price_id=_ensure_price(backend, plan.price),
+        quantity=1, description=plan.description, success_url=plan.success_url, cancel_url=plan.cancel_url,
+        client_reference_id=licence_id, metadata=plan.metadata)
+
+
 def _subscription_plan(licence: Licence, settings: Settings) -> SubscriptionPlan:
     price = Price(f"syndicate-feed-monthly-{licence.currency.lower()}-{licence.amount}",
                   "Syndicate feed licence (monthly)", licence.amount, licence.currency, "month")
@@ -282,38 +287,72 @@ def _metadata(licence: Licence) -> dict[str, str]:
     return {"syndicate_licence_id": licence.id, "syndicate_partner_id": licence.partner_id}
 
 
-def _open_checkout(session: Session, invoice: Invoice, licence: Licence, *, customer_id: str, backend: BillingBackend,
-                   settings: Settings, idempotency_key: str, description: str) -> None:
-    # One Price per currency and amount, found by its lookup key: sessions never mint Products.
-    price_id = backend.ensure_price(
-        lookup_key=f"syndicate-licence-fee-{licence.currency.lower()}-{licence.amount}",
-        product_name="Syndicate licence fee", unit_amount=licence.amount, currency=licence.currency,
-    )
-    opened = backend.create_checkout_session(
-        idempotency_key=idempotency_key, customer_id=customer_id, price_id=price_id, quantity=1,
-        description=description,
-        success_url=f"{settings.public_base_url}/v1/licences/{licence.id}?checkout=success",
-        cancel_url=f"{settings.public_base_url}/v1/licences/{licence.id}?checkout=cancelled",
-        client_reference_id=licence.id, metadata=_metadata(licence),
-    )
-    invoice.checkout_session_id, invoice.hosted_url = opened.id, opened.url
-    invoice.status, invoice.updated_at = InvoiceStatus.open, utcnow()
+@dataclass(frozen=True)
+class CheckoutRenewal:
+    """A fresh Checkout session to offer on `invoice_id` once the one it replaces no longer pays,
+    read in a short transaction; the invoice is leased to this renewal until it is recorded."""
+
+    invoice_id: str
+    licence_id: str
+    partner_id: str
+    partner_name: str
+    partner_email: str
+    customer_id: str | None
+    plan: CheckoutPlan
+    lease_token: str
 
 
-def offer_new_checkout(session: Session, invoice: Invoice, *, backend: BillingBackend, settings: Settings,
-                       after_session_id: str) -> str | None:
-    """The card payment of `invoice` expired or failed: open a fresh Checkout session for its
-    licence if it still awaits payment. Keyed by the session it replaces, so a repeated event
-    opens no second one. Returns the new session's id."""
+RENEWAL_LEASE = timedelta(minutes=5)
+
+
+def plan_new_checkout(session: Session, invoice: Invoice, *, backend: BillingBackend,
+                      settings: Settings) -> CheckoutRenewal | None:
+    """Step 1 of offering a fresh session (the card payment of `invoice` expired or failed): None if
+    its licence no longer awaits payment. Raises if another event is renewing it right now, so one
+    expired session is replaced by one new one, not one per event about it."""
     licence = session.get(Licence, invoice.licence_id) if invoice.licence_id else None
     if licence is None or licence.state != LicenceState.awaiting_payment or invoice.status == InvoiceStatus.paid:
         return None
-    customer_id = ensure_customer(session, partners.get_partner(session, licence.partner_id), backend)
-    _open_checkout(session, invoice, licence, customer_id=customer_id, backend=backend, settings=settings,
-                   idempotency_key=f"checkout:{licence.id}:after:{after_session_id}", description=describe(licence))
+    now, token = utcnow(), secrets.token_hex(16)
+    taken = session.execute(
+        update(Invoice).where(Invoice.id == invoice.id,  # type: ignore[arg-type]
+                              or_(Invoice.issue_lease_until.is_(None), Invoice.issue_lease_until < now))  # type: ignore[union-attr]
+        .values(issue_lease_token=token, issue_lease_until=now + RENEWAL_LEASE)).rowcount
+    if not taken:
+        raise RuntimeError(f"invoice {invoice.id} is being renewed or sent by another worker; trying later")
+    partner = partners.get_partner(session, licence.partner_id)
+    customer = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner.id)).first()
+    return CheckoutRenewal(invoice.id, licence.id, partner.id, partner.name, partner.billing_email,
+                           customer.provider_customer_id if customer and customer.provider == backend.name else None,
+                           _checkout_plan(invoice, licence, settings, describe(licence)), token)
+
+
+def open_new_checkout(backend: BillingBackend, renewal: CheckoutRenewal, *, after_session_id: str) -> tuple[str, ProviderCheckout]:
+    """Step 2, no transaction open: the new session, keyed by the one it replaces so that a
+    repeated event opens no second one. Returns the customer id and the session."""
+    customer_id = renewal.customer_id or backend.ensure_customer(
+        partner_id=renewal.partner_id, name=renewal.partner_name, email=renewal.partner_email,
+        currency=renewal.plan.price.currency)
+    opened = _create_checkout(backend, renewal.plan, licence_id=renewal.licence_id, customer_id=customer_id,
+                              idempotency_key=f"checkout:{renewal.licence_id}:after:{after_session_id}")
+    return customer_id, opened
+
+
+def record_new_checkout(session: Session, invoice: Invoice, renewal: CheckoutRenewal,
+                        opened: tuple[str, ProviderCheckout] | None, *, backend: BillingBackend) -> bool:
+    """Step 3: free the invoice's lease and, if the session was opened, offer it on the invoice.
+    False if the lease was lost meanwhile (its new holder records instead)."""
+    if invoice.issue_lease_token != renewal.lease_token:
+        return False
+    invoice.issue_lease_token, invoice.issue_lease_until = None, None
+    if opened is not None:
+        customer_id, checkout = opened
+        issuing.remember_customer(session, renewal.partner_id, customer_id, backend)
+        invoice.checkout_session_id, invoice.hosted_url = checkout.id, checkout.url
+        invoice.status, invoice.updated_at = InvoiceStatus.open, utcnow()
     session.add(invoice)
     session.flush()
-    return invoice.checkout_session_id
+    return True
 
 
 def sweep_uncharged(session: Session, *, now: datetime | None = None) -> list[str]:

@@ -109,11 +109,12 @@ def reconcile() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from api.core.db import make_engine, session_scope
+    from api.core.db import make_engine, read_only, session_scope
     from api.invoicing import periods, provider
 
     settings = provider.current_settings()
-    with session_scope(make_engine(settings.database_url)) as session:
+    # Read-only: the provider's invoices are listed with no write transaction (SQLite's lock) held.
+    with session_scope(read_only(make_engine(settings.database_url))) as session:
         diffs = periods.reconcile(session, backend=provider.backend(settings))
     console = Console()
     if not diffs:

@@ -1,32 +1,19 @@
-"""Outbox handlers and periodic jobs of the billing domain (imported by api.jobs)."""
+"""Periodic jobs of the billing domain (imported by api.jobs); importing it registers the billing
+outbox senders too (issuing, charging, cancellations, amendments, webhooks)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from api.core.db import session_scope, utcnow
-from api.invoicing import amendments, cancellations, charging, periods, provider, webhooks
+from api.invoicing import amendments, webhooks  # noqa: F401 - register their outbox senders
+from api.invoicing import cancellations, charging, periods, provider
 from api.invoicing import service as invoicing
-from api.outbox import service as outbox
 from api.worker import periodic
 
 log = logging.getLogger("syndicate.billing.jobs")
-
-
-@outbox.handler(amendments.licensing.AMENDMENT_SETTLE_TOPIC)
-def settle_amendment(session: Session, payload: dict[str, Any]) -> None:
-    amendments.settle_amendment(session, amendment_id=payload["amendment_id"], backend=provider.backend(),
-                                settings=provider.current_settings())
-
-
-@outbox.handler(webhooks.TOPIC)
-def handle_stripe_event(session: Session, payload: dict[str, Any]) -> None:
-    webhooks.handle_event(session, event_id=payload["event_id"], backend=provider.backend(),
-                          settings=provider.current_settings())
 
 
 @periodic("billing.charge_sweep", every_seconds=3600)

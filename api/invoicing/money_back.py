@@ -16,20 +16,30 @@ from api.audit.service import Actor
 from api.core.db import utcnow
 from api.invoicing.matching import Context, StrayInvoice, local_invoice, retry_if_ours
 from api.invoicing.models import BillingCustomer, Invoice
-from billing import ProviderCharge, ProviderDispute
+from billing import ProviderCharge, ProviderDispute, ProviderInvoice
 
 STRIPE = Actor.system("stripe")
 TYPES = ("charge.refunded", "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed")
 
 
-def charge_event(ctx: Context, type_: str, obj: dict[str, Any]) -> str:
-    dispute: ProviderDispute | None = None
-    if type_.startswith("charge.dispute"):
-        dispute = ctx.backend.retrieve_dispute(obj["id"])  # current status, whatever order events came in
-        charge = ctx.backend.retrieve_charge(dispute.charge_id)
+def fetch_charge(request: Any) -> dict[str, Any]:
+    """The provider's current charge (and dispute), and the invoice the charge paid: read with no
+    transaction open, whatever order the events came in."""
+    backend, obj, dispute = request.backend, request.object, None
+    if request.type.startswith("charge.dispute"):
+        dispute = backend.retrieve_dispute(obj["id"])
+        charge = backend.retrieve_charge(dispute.charge_id)
     else:
-        charge = ctx.backend.retrieve_charge(obj["id"])
-    invoice = _invoice_of(ctx, charge)
+        charge = backend.retrieve_charge(obj["id"])
+    return {"dispute": dispute, "charge": charge,
+            "invoice": backend.retrieve_invoice(charge.invoice_id) if charge.invoice_id else None}
+
+
+def charge_event(ctx: Context, request: Any, fetched: dict[str, Any]) -> str:
+    type_ = request.type
+    dispute: ProviderDispute | None = fetched["dispute"]
+    charge: ProviderCharge = fetched["charge"]
+    invoice = _invoice_of(ctx, charge, fetched["invoice"])
     action = f"billing.dispute_{type_.rsplit('.', 1)[1]}" if dispute else "billing.charge_refunded"
     details: dict[str, Any] = {"charge": charge.id, "amount": charge.amount, "amount_refunded": charge.amount_refunded,
                                "currency": charge.currency}
@@ -58,10 +68,9 @@ def charge_event(ctx: Context, type_: str, obj: dict[str, Any]) -> str:
     return f"charge {charge.id} refunded {charge.amount_refunded} of invoice {invoice.id}; staff decide what follows"
 
 
-def _invoice_of(ctx: Context, charge: ProviderCharge) -> Invoice | None:
-    if not charge.invoice_id:
+def _invoice_of(ctx: Context, charge: ProviderCharge, remote: ProviderInvoice | None) -> Invoice | None:
+    if remote is None:
         return None
-    remote = ctx.backend.retrieve_invoice(charge.invoice_id)
     try:
         invoice = local_invoice(ctx, remote)
     except StrayInvoice:

@@ -12,10 +12,10 @@ from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.core.db import is_postgres, utcnow
-from api.invoicing.models import BillingCustomer, Invoice, InvoiceLine
+from api.invoicing.models import Invoice, InvoiceLine
 from api.outbox.models import OutboxMessage
 from api.partners.models import Partner
-from billing import BillingBackend, LineSpec
+from billing import LineSpec
 
 
 def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any], *, conflict: list[str] | None) -> bool:
@@ -110,23 +110,3 @@ def as_specs(lines: list[InvoiceLine]) -> list[LineSpec]:
     return [LineSpec(key=line.line_key, description=line.description, unit_amount=line.unit_amount,
                      quantity=line.quantity, currency=line.currency,
                      metadata={"syndicate_licence_id": line.licence_id or ""}) for line in lines]
-
-
-def ensure_customer(session: Session, partner: Partner, backend: BillingBackend) -> str:
-    """One provider customer per partner, even when two approvals are charged at the same moment:
-    the provider call is idempotent and the unique partner_id decides which row stays."""
-    found = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner.id)).first()
-    if found is not None and found.provider == backend.name:
-        return found.provider_customer_id
-    customer_id = backend.ensure_customer(partner_id=partner.id, name=partner.name, email=partner.billing_email,
-                                          currency=partner.currency)
-    if found is not None:  # the backend was switched (ledger -> stripe): remember the new customer
-        found.provider, found.provider_customer_id = backend.name, customer_id
-        session.add(found)
-        session.flush()
-        return customer_id
-    insert_ignore(session, BillingCustomer, {"partner_id": partner.id, "provider": backend.name,
-                                             "provider_customer_id": customer_id}, conflict=["partner_id"])
-    row = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner.id)
-                       .execution_options(populate_existing=True)).one()
-    return row.provider_customer_id

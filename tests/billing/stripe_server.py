@@ -54,7 +54,8 @@ class State:
     requests: list[Recorded] = field(default_factory=list)
     idempotency: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
-    stalls: list[tuple[str, str, threading.Event, threading.Event]] = field(default_factory=list)
+    # (method, pattern, reached, release, arrivals, how many arrivals set `reached`)
+    stalls: list[tuple[str, str, threading.Event, threading.Event, Any, int]] = field(default_factory=list)
 
 
 def nested(flat: dict[str, str]) -> dict[str, Any]:
@@ -114,11 +115,11 @@ class StripeDouble:
         request that never reached Stripe's API code)."""
         self.state.faults.append(Fault(method, pattern, status, times, error_type, skip))
 
-    def stall(self, method: str, pattern: str) -> tuple[threading.Event, threading.Event]:
+    def stall(self, method: str, pattern: str, *, waiting: int = 1) -> tuple[threading.Event, threading.Event]:
         """Hold matching requests until released: a provider that hangs. Returns (reached, release):
-        `reached` is set when the first one arrives; set `release` to let them through."""
+        `reached` is set once `waiting` of them are held; set `release` to let them through."""
         reached, release = threading.Event(), threading.Event()
-        self.state.stalls.append((method, pattern, reached, release))
+        self.state.stalls.append((method, pattern, reached, release, itertools.count(1), waiting))
         return reached, release
 
     def calls(self, method: str, pattern: str) -> list[Recorded]:
@@ -283,10 +284,13 @@ class StripeDouble:
                 raw = self.rfile.read(length).decode() if length else url.query
                 flat = dict(parse_qsl(raw, keep_blank_values=True))
                 key = self.headers.get("Idempotency-Key") if method == "POST" else None
-                for stalled_method, pattern, reached, release in double.state.stalls:
-                    if stalled_method == method and re.fullmatch(pattern, url.path):
+                held = [stall for stall in double.state.stalls
+                        if stall[0] == method and re.fullmatch(stall[1], url.path)]
+                for _method, _pattern, reached, _release, arrivals, waiting in held:
+                    if next(arrivals) >= waiting:
                         reached.set()
-                        release.wait(timeout=60)  # outside the double's lock: other requests go on
+                for _method, _pattern, _reached, release, _arrivals, _waiting in held:
+                    release.wait(timeout=60)  # outside the double's lock: other requests go on
                 record = Recorded(method, url.path, flat, key)
                 with double._lock:
                     double.state.requests.append(record)

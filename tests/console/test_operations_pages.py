@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -16,6 +18,7 @@ from tests.billing.conftest import stripe_double  # noqa: F401 - the fixture
 from tests.builders import make_partner
 from tests.conftest import make_settings
 from tests.console.helpers import csrf_in, log_in
+from tests.delivery.conftest import bearer, licensed, mint  # noqa: F401 - the delivery fixture
 
 
 @pytest.mark.parametrize("path, allowed", [("/console/operations/reconcile", {"finance", "admin"}),
@@ -78,3 +81,26 @@ def test_reconcile_explains_an_invoice_the_provider_does_not_have(app, session, 
         page = client.get("/console/operations/reconcile")
     assert page.status_code == 200
     assert "SYN-0001" in page.text and "Missing at provider" in page.text and "no such invoice" in page.text
+
+
+def test_content_is_served_while_the_reconcile_page_waits_on_stripe(
+        app, client, session, database_url, stripe_double, licensed):  # noqa: F811
+    settings = make_settings(database_url, billing_backend="stripe", stripe_api_key="sk_test_x",
+                             stripe_api_base=stripe_double.url, public_base_url="https://testserver")
+    reached, release = stripe_double.stall("GET", "/v1/invoices")
+    pages: list = []
+    with TestClient(create_app(settings, run_worker=False), base_url="https://testserver") as console:
+        log_in(console, session, roles=["finance"])
+        session.commit()
+        asking = threading.Thread(target=lambda: pages.append(console.get("/console/operations/reconcile")))
+        asking.start()
+        try:
+            assert reached.wait(timeout=30), "the page never asked Stripe"
+            token = mint(client, licensed)["token"]  # a write, while the page waits on Stripe
+            answer = client.get(f"/v1/content/articles/{licensed.articles[0].id}", headers=bearer(token))
+            assert answer.status_code == 200, answer.text
+            assert asking.is_alive()
+        finally:
+            release.set()
+            asking.join(timeout=60)
+    assert [page.status_code for page in pages] == [200]

@@ -6,11 +6,10 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from api.core.db import utcnow
-from api.invoicing import amendments as settling
-from api.invoicing import provider
+from api.core.db import new_id, utcnow
 from api.invoicing.models import Invoice, InvoiceLine
 from api.licensing import amendments, grants
+from api.licensing.amendments import SETTLE_TOPIC
 from api.outbox import service as outbox
 from tests.builders import TEST_ACTOR, make_article, make_licence, make_partner
 
@@ -22,17 +21,23 @@ def _active(session, **kwargs):
     return licence
 
 
-def _settle(session, amendment):
-    return settling.settle_amendment(session, amendment_id=amendment.id, backend=provider.backend(),
-                                     settings=provider.current_settings())
+def _settle(session, engine, amendment, *, again: bool = False):
+    """Deliver the amendment's `billing.settle_amendment` message (queued by the amendment; `again`:
+    once more, as a redelivery would) and return the reference it settled with."""
+    if again:
+        outbox.enqueue(session, SETTLE_TOPIC, {"amendment_id": amendment.id}, dedupe_key=f"again:{new_id('t')}")
+    session.commit()
+    outbox.drain(engine, topics={SETTLE_TOPIC})
+    session.refresh(amendment)
+    return amendment.settled_ref
 
 
 def test_a_positive_difference_is_one_invoice_with_one_line_however_often_it_runs(session, engine):
     licence = _active(session)
     amendment = amendments.amend(session, licence.id, changes={"ends_at": licence.starts_at + timedelta(days=200)},
                                  reason="Longer", actor=TEST_ACTOR)
-    first = _settle(session, amendment)
-    assert _settle(session, amendment) == first
+    first = _settle(session, engine, amendment)
+    assert _settle(session, engine, amendment, again=True) == first
     invoice = session.exec(select(Invoice).where(Invoice.charge_key == f"amendment:{amendment.id}")).one()
     # Drafted here, sent by the worker with no transaction open (billing.issue_invoice).
     assert invoice.id == first and str(invoice.kind) == "amendment" and invoice.status == "draft"
@@ -45,12 +50,12 @@ def test_a_positive_difference_is_one_invoice_with_one_line_however_often_it_run
     assert amendment.settled_ref == invoice.id
 
 
-def test_a_negative_difference_is_a_stripe_customer_credit_sent_once(session, stripe_settings, stripe_double):
+def test_a_negative_difference_is_a_stripe_customer_credit_sent_once(session, engine, stripe_settings, stripe_double):
     licence = _active(session, days=300)
     amendment = amendments.amend(session, licence.id, changes={"ends_at": utcnow() + timedelta(days=20)},
                                  reason="Shorter", actor=TEST_ACTOR)
-    ref = _settle(session, amendment)
-    assert ref.startswith("cbtxn_") and _settle(session, amendment) == ref
+    ref = _settle(session, engine, amendment)
+    assert ref.startswith("cbtxn_") and _settle(session, engine, amendment, again=True) == ref
     [call] = stripe_double.calls("POST", r"/v1/customers/cus_\w+/balance_transactions")
     assert int(call.params["amount"]) == amendment.price_difference < 0
     assert call.params["currency"] == "gbp" and call.idempotency_key == f"amendment-credit:{amendment.id}"
@@ -58,9 +63,9 @@ def test_a_negative_difference_is_a_stripe_customer_credit_sent_once(session, st
     assert customer["balance"] == amendment.price_difference  # taken off the next invoice at finalization
 
 
-def test_a_ledger_credit_is_recorded_on_the_amendment(session):
+def test_a_ledger_credit_is_recorded_on_the_amendment(session, engine):
     licence = _active(session, days=300)
     amendment = amendments.amend(session, licence.id, changes={"ends_at": utcnow() + timedelta(days=20)},
                                  reason="Shorter", actor=TEST_ACTOR)
-    assert _settle(session, amendment).startswith("ledgercredit_")
+    assert _settle(session, engine, amendment).startswith("ledgercredit_")
     assert session.exec(select(Invoice).where(Invoice.charge_key == f"amendment:{amendment.id}")).first() is None

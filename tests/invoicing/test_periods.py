@@ -153,11 +153,9 @@ def test_usage_recorded_between_failure_and_resume_is_billed_once(
 
 
 def test_customer_credit_lowers_amount_due_not_the_total(session, engine, stripe_settings, stripe_double) -> None:
-    from api.invoicing.store import ensure_customer
-    from api.partners import service as partners
-
     ((partner, licence),) = _usage_world(session, partners=1)
-    customer_id = ensure_customer(session, partners.get_partner(session, partner.id), provider.backend(stripe_settings))
+    customer_id = provider.backend(stripe_settings).ensure_customer(
+        partner_id=partner.id, name=partner.name, email=partner.billing_email, currency=partner.currency)
     session.commit()
     stripe_double.update(customer_id, balance=-400)  # a credit the partner holds at Stripe
     summary = _run(engine, stripe_settings)
