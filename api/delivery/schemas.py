@@ -368,4 +368,77 @@ class ArticleWithdrawnEvent(_ArticleEvent):
     type: Literal["article.withdrawn"]
 
 
-WEBHOOK_EVENTS: tuple[type[_ArticleEvent], ...] = (ArticleUpdatedEvent, ArticleCorrectedEvent, ArticleWithdrawnEvent)
+class LicenceAmendedData(BaseModel):
+    licence_id: str
+    amendment_id: str
+    version: int = Field(description="The licence's amendment number (1 for its first change): apply the "
+                                     "highest you have seen; a retried lower one is older.")
+    occurred_at: datetime = Field(description="When the desk made the change.")
+    kind: str = Field(description="`terms` (end date, quota, territories, use or conditions) or `quota_grant`.")
+    before: dict[str, Any]
+    after: dict[str, Any]
+    reason: str
+    price_difference: int = Field(description="Minor units: positive is invoiced, negative credited, 0 neither.")
+    currency: str
+    licence_url: str
+    monthly_quota: int | None
+
+
+class LicenceAmendedEvent(BaseModel):
+    """The licensing desk changed one of your licences (its terms, or extra quota for a time)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "licence.amended", "timestamp": "2026-12-02T10:00:01Z",
+        "data": {"licence_id": "lic_01jd7w3m5q...", "amendment_id": "lam_01jd7w3m5q...", "version": 1,
+                 "occurred_at": "2026-12-02T10:00:00Z", "kind": "terms", "before": {"territories": ["GB"]},
+                 "after": {"territories": ["GB", "IE"]}, "reason": "Irish edition", "price_difference": 4500,
+                 "currency": "GBP", "licence_url": "https://syndicate.example.com/v1/licences/lic_01jd7w3m5q...",
+                 "monthly_quota": 1000}}]})
+    type: Literal["licence.amended"]
+    timestamp: datetime = Field(description="When this event was built for delivery.")
+    data: LicenceAmendedData
+
+
+class LicenceCancelledData(BaseModel):
+    licence_id: str
+    request_id: str
+    version: int = Field(description="Always 1: a cancelled licence never changes again.")
+    occurred_at: datetime = Field(description="When the licence was cancelled.")
+    reason: str | None
+    cancelled_at: datetime
+
+
+class LicenceCancelledEvent(BaseModel):
+    """A licence awaiting payment was cancelled (by you, by the desk, or unpaid past its due date); its invoice is void."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "licence.cancelled", "timestamp": "2026-12-02T10:00:01Z",
+        "data": {"licence_id": "lic_01jd7w3m5q...", "request_id": "req_01jd7w3m5q...", "version": 1,
+                 "occurred_at": "2026-12-02T10:00:00Z", "reason": "Unpaid 7 days after its due date",
+                 "cancelled_at": "2026-12-02T10:00:00Z"}}]})
+    type: Literal["licence.cancelled"]
+    timestamp: datetime = Field(description="When this event was built for delivery.")
+    data: LicenceCancelledData
+
+
+class WebhookTestData(BaseModel):
+    endpoint_id: str
+    version: int = Field(description="Always 1.")
+    occurred_at: datetime = Field(description="When the test was asked for.")
+    message: str
+
+
+class WebhookTestEvent(BaseModel):
+    """A test event you asked for (`POST /v1/webhook-endpoints/{id}/test`); nothing to do but verify it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "webhook.test", "timestamp": "2026-12-02T10:00:01Z",
+        "data": {"endpoint_id": "whe_01jd7w3m5q...", "version": 1, "occurred_at": "2026-12-02T10:00:00Z",
+                 "message": "A test event you asked for; nothing to do."}}]})
+    type: Literal["webhook.test"]
+    timestamp: datetime = Field(description="When this event was built for delivery.")
+    data: WebhookTestData
+
+
+WEBHOOK_EVENTS: tuple[type[BaseModel], ...] = (ArticleUpdatedEvent, ArticleCorrectedEvent, ArticleWithdrawnEvent,
+                                               LicenceAmendedEvent, LicenceCancelledEvent, WebhookTestEvent)

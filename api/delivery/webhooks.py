@@ -25,7 +25,7 @@ from api.delivery.models import UsageEvent, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import load_article
 from api.delivery.webhook_send import MAX_ATTEMPTS, SEND_TOPIC, current_settings
 from api.licensing import service as licensing
-from api.licensing.models import Licence, ScopeKind
+from api.licensing.models import Licence, LicenceAmendment, ScopeKind
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
 from api.partners import notifications
@@ -119,7 +119,10 @@ def licence_amended(session: Session, payload: dict[str, Any]) -> None:
     if amendment is None:
         return
     licence = session.get(Licence, amendment.licence_id)
-    data = {"licence_id": amendment.licence_id, "amendment_id": amendment.id, "kind": amendment.kind,
+    number = session.exec(select(func.count()).select_from(LicenceAmendment).where(
+        LicenceAmendment.licence_id == amendment.licence_id, LicenceAmendment.created_at <= amendment.created_at)).one()
+    data = {"licence_id": amendment.licence_id, "amendment_id": amendment.id, "version": number,
+            "occurred_at": amendment.created_at.isoformat(), "kind": amendment.kind,
             "before": amendment.before, "after": amendment.after, "reason": amendment.reason,
             "price_difference": amendment.price_difference, "currency": amendment.currency,
             "licence_url": f"{current_settings().public_base_url}/v1/licences/{amendment.licence_id}",
@@ -153,7 +156,8 @@ def _add_delivery(session: Session, endpoint: WebhookEndpoint, *, event_key: str
 def send_test(session: Session, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """A `webhook.test` ping to one endpoint, signed, sent, retried and recorded like every other delivery."""
     event = {"type": "webhook.test", "timestamp": utcnow().isoformat(),
-             "data": {"endpoint_id": endpoint.id, "message": "A test event you asked for; nothing to do."}}
+             "data": {"endpoint_id": endpoint.id, "version": 1, "occurred_at": utcnow().isoformat(),
+                      "message": "A test event you asked for; nothing to do."}}
     delivery_id = _add_delivery(session, endpoint, event_key=f"webhook.test:{new_id('test')}", event=event)
     session.flush()
     delivery = session.get(WebhookDelivery, delivery_id)

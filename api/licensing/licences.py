@@ -87,6 +87,7 @@ def cancel(session: Session, licence_id: str, *, actor: Actor, reason: str | Non
     notifications.announce(session, partner_id=licence.partner_id, event_type="licence.cancelled",
                            key=f"licence.cancelled:{licence.id}",
                            data={"licence_id": licence.id, "request_id": licence.request_id, "reason": reason,
+                                 "version": 1, "occurred_at": licence.state_changed_at.isoformat(),
                                  "cancelled_at": licence.state_changed_at.isoformat()})
     return licence
 

@@ -305,5 +305,9 @@ def test_an_amendment_is_announced_to_the_licensee_as_a_signed_licence_amended_w
     assert _verify(created["secret"], headers, body)
     event = json.loads(body)
     assert event["type"] == "licence.amended"
+    from api.delivery.schemas import LicenceAmendedEvent
+
+    documented = LicenceAmendedEvent.model_validate(event)  # the payload is the one the contract documents
+    assert documented.data.version == 1 and documented.data.occurred_at is not None
     assert event["data"]["amendment_id"] == amendment.id and event["data"]["reason"] == "Irish edition"
     assert event["data"]["before"] == {"territories": ["GB"]} and event["data"]["after"] == {"territories": ["GB", "IE"]}

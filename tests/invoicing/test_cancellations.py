@@ -51,6 +51,9 @@ def test_partner_withdraws_an_unpaid_licence_and_its_ledger_invoice_is_void(clie
     assert sum(1 for m in emails if m.payload["subject"] == "A licence was cancelled") == 1
     (delivery,) = session.exec(select(WebhookDelivery)).all()  # one, though the partner asked twice
     assert delivery.event_type == "licence.cancelled" and delivery.payload["data"]["licence_id"] == licence.id
+    from api.delivery.schemas import LicenceCancelledEvent
+
+    assert LicenceCancelledEvent.model_validate(delivery.payload).data.version == 1  # as the contract documents
 
 
 def test_only_the_owner_and_only_while_awaiting_payment(client, session, engine) -> None:
