@@ -57,7 +57,7 @@ TAGS = [
     {"name": "partners", "description": "Partner organisations, contacts and API keys."},
     {"name": "licensing", "description": "The request form, quotes, licence requests and decisions."},
     {"name": "licences", "description": "Licences granted to partners."},
-    {"name": "billing", "description": "Invoices, payments and the Stripe webhook."},
+    {"name": "invoicing", "description": "Invoices, payments and the Stripe webhook."},
     {"name": "content", "description": "Licensed article delivery (token-protected)."},
     {"name": "staff", "description": "Staff accounts and logins."},
     {"name": "audit", "description": "The append-only audit trail."},

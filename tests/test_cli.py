@@ -55,7 +55,7 @@ DB_COMMANDS = [
     ["licences", "expire"],
     ["keys", "list"],
     ["keys", "retire", "kid_x"],
-    ["billing", "reconcile"],
+    ["invoicing", "reconcile"],
     ["worker", "--once"],
 ]
 

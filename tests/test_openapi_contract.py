@@ -73,3 +73,37 @@ def test_every_json_body_has_examples_that_match_its_schema(name: str) -> None:
         for example in examples:
             errors = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(example)]
             assert not errors, f"{name}: an example of the {where} does not match its schema: {errors}"
+
+
+def _property_names(document: dict) -> set[str]:
+    names: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.get("properties", {}).items():
+                names.add(key)
+                walk(value)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document.get("components", {}))
+    walk(document.get("webhooks", {}))
+    return names
+
+
+def test_one_word_per_idea_across_the_contract() -> None:
+    """A partner developer meets one word for each idea: `status` (never `state`) on every object,
+    money as `amount` or `amount_<what>` (Stripe's `unit_amount` aside), and the invoicing domain
+    named `invoicing` in paths and tags (the word `billing` stays for the billing mode and e-mail)."""
+    document = json.loads(render())
+    names = _property_names(document)
+    assert "state" not in names and not {n for n in names if n.endswith("_state")}, "say `status`"
+    assert not {n for n in names if n.endswith("_amount") and n != "unit_amount"}, "say `amount_<what>`"
+    assert not [p for p in document["paths"] if "/billing/" in p]
+    assert not [t for _n, op, _d in _operations() for t in op["tags"] if t == "billing"]
+    for name, (operation, _document) in OPERATIONS.items():
+        params = {p["name"] for p in operation.get("parameters", [])}
+        assert "state" not in params, f"{name}: filter by `status`"

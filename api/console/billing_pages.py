@@ -33,7 +33,7 @@ def _next_run_page(request: Request, session, staff: Staff, *, period: str | Non
                         error=views.error_message(error) if error else None, code=error.status if error else 200)
 
 
-@router.get("/billing/next-run", response_class=HTMLResponse)
+@router.get("/invoicing/next-run", response_class=HTMLResponse)
 def next_run_page(request: Request, staff: ConsoleStaffMay("invoices"), session: SessionDep) -> HTMLResponse:
     return _next_run_page(request, session, staff)
 
@@ -49,7 +49,7 @@ def invoice_partner_now(request: Request, partner_id: str, staff: PostingStaffMa
     error = attempt(session, lambda: _invoice_now(session, staff, partner_id=partner_id))
     if error:
         return _next_run_page(request, session, staff, error=error)
-    return views.redirect("/console/billing/next-run?done=invoiced")
+    return views.redirect("/console/invoicing/next-run?done=invoiced")
 
 
 @router.post("/licences/{licence_id}/invoice-now", response_class=HTMLResponse)
@@ -61,7 +61,7 @@ def invoice_licence_now(request: Request, licence_id: str, staff: PostingStaffMa
     error = attempt(session, action)
     if error:
         return _next_run_page(request, session, staff, error=error)
-    return views.redirect("/console/billing/next-run?done=invoiced")
+    return views.redirect("/console/invoicing/next-run?done=invoiced")
 
 
 @router.post("/licences/{licence_id}/cancel", response_class=HTMLResponse)

@@ -20,8 +20,8 @@ from api.outbox import service as outbox
 from billing import BillingError, build_backend
 
 router = APIRouter()
-TOPICS = {"email.send": "E-mail", "delivery.webhook_send": "Partner webhook", "billing.charge_licence": "Licence charge",
-          "billing.settle_amendment": "Amendment invoice or credit", "licence.amended": "Amendment announcement",
+TOPICS = {"email.send": "E-mail", "delivery.webhook_send": "Partner webhook", "invoicing.charge_licence": "Licence charge",
+          "invoicing.settle_amendment": "Amendment invoice or credit", "licence.amended": "Amendment announcement",
           "article.changed": "Correction or takedown fan-out"}
 EXPLAINED = {
     "missing at provider": "We issued this invoice but the provider has no such invoice: it was deleted there, or "

@@ -34,7 +34,7 @@ from api.core.ratelimit import async_counter_storage, rate_limit_headers, second
 log = logging.getLogger("syndicate.ratelimit")
 
 LIMITED_PREFIX = "/v1/"
-EXEMPT_PREFIXES = ("/v1/content/", "/v1/billing/stripe/webhook")
+EXEMPT_PREFIXES = ("/v1/content/", "/v1/invoicing/stripe/webhook")
 CREDENTIAL_HEADERS = (b"x-api-key", b"authorization")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 from api.core.fields import HttpUrl
 from api.core.pagination import Page
@@ -234,8 +234,9 @@ class WebhookAttempt(BaseModel):
     status_code: int | None
     error: str | None
     duration_ms: float | None = None
-    state: Literal["started", "succeeded", "failed", "interrupted"] | None = Field(
-        default=None, description="`started`: being sent now; `interrupted`: the sending worker stopped mid-attempt.")
+    # Stored attempts (JSON on the delivery row) say `state`; the API's word is `status`.
+    status: Literal["started", "succeeded", "failed", "interrupted"] | None = Field(
+        default=None, validation_alias=AliasChoices("status", "state"), description="`started`: being sent now; `interrupted`: the sending worker stopped mid-attempt.")
     retry_after_seconds: int | None = Field(default=None, description="The wait your `Retry-After` asked for (capped).")
 
 
@@ -243,9 +244,9 @@ _DELIVERY_EXAMPLE = {
     "id": "msg_01jd7w3m5q...", "endpoint_id": "whe_01jd7w3m5q...", "event_type": "article.withdrawn",
     "status": "succeeded", "payload": {"type": "article.withdrawn", "data": {"article_id": "art_01jd..."}},
     "attempts": [{"at": "2026-11-25T12:00:01Z", "status_code": 500, "error": "HTTP 500", "duration_ms": 12.5,
-                  "state": "failed"},
+                  "status": "failed"},
                  {"at": "2026-11-25T12:00:06Z", "status_code": 204, "error": None, "duration_ms": 9.1,
-                  "state": "succeeded"}],
+                  "status": "succeeded"}],
     "created_at": "2026-11-25T12:00:00Z", "delivered_at": "2026-11-25T12:00:03Z"}
 
 

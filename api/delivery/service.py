@@ -39,7 +39,7 @@ def mint_token(session: Session, settings: Settings, *, licence_id: str, partner
     if licence.state != LicenceState.active or licence.ends_at <= utcnow():
         raise CannotMintToken(f"Licence {licence.id} is {licence.state}; tokens can only be minted while it is active"
                               f"{' and before it ends' if licence.state == LicenceState.active else ''}.",
-                              licence_state=str(licence.state))
+                              licence_status=str(licence.state))
     raw, row = tokens.mint(session, settings, licence, minutes=minutes)
     return raw, row, licence
 

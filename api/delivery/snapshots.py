@@ -64,7 +64,7 @@ class LicenceView:
     def check_usable(self, now: float) -> None:
         if self.state != LicenceState.active:
             raise LicenceNotActive(f"Licence {self.id} is {self.state}; its tokens no longer give access. "
-                                   "Contact the licensing desk.", licence_state=self.state)
+                                   "Contact the licensing desk.", licence_status=self.state)
         if now < self.starts_ts:
             raise LicenceNotActive(f"Licence {self.id} starts at {self.starts_at.isoformat()}.")
         if now >= self.ends_ts:

@@ -54,7 +54,7 @@ _RESENT_EXAMPLE = {
     "id": "msg_01jd7w3m5q...", "endpoint_id": "whe_01jd7w3m5q...", "event_type": "article.withdrawn", "status": "pending",
     "payload": {"type": "article.withdrawn", "data": {"article_id": "art_01jd..."}},
     "attempts": [{"at": "2026-11-25T12:00:01Z", "status_code": 500, "error": "HTTP 500", "duration_ms": 12.5,
-                  "state": "failed"}],
+                  "status": "failed"}],
     "created_at": "2026-11-25T12:00:00Z", "delivered_at": None}
 
 

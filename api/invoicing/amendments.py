@@ -1,7 +1,7 @@
-"""Settling the price difference of a licence amendment: the `billing.settle_amendment` sender.
+"""Settling the price difference of a licence amendment: the `invoicing.settle_amendment` sender.
 
 A positive difference is a one-off invoice with one line, drafted here and sent by the worker's
-`billing.issue_invoice` sender in three steps with no transaction open (api/invoicing/issuing.py),
+`invoicing.issue_invoice` sender in three steps with no transaction open (api/invoicing/issuing.py),
 the same path as a licence's fee; a negative one is a credit to the partner's customer on the
 provider (Stripe takes it off the next invoices; the ledger records the reference for finance),
 sent in the outbox's three steps so that the provider is never waited on inside a transaction:
@@ -30,8 +30,8 @@ from api.outbox import service as outbox
 from api.partners import service as partners
 from billing import BillingBackend, CollectionMethod, LineSpec
 
-log = logging.getLogger("syndicate.billing")
-ACTOR = Actor.system("billing")
+log = logging.getLogger("syndicate.invoicing")
+ACTOR = Actor.system("invoicing")
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def _settled(session: Session, amendment: LicenceAmendment, ref: str, backend: B
 
 @outbox.sender(licensing.AMENDMENT_SETTLE_TOPIC)
 class SettleAmendment:
-    """The worker's side of `billing.settle_amendment`: a credit is sent with no transaction open."""
+    """The worker's side of `invoicing.settle_amendment`: a credit is sent with no transaction open."""
 
     timeout = 80.0  # the Stripe SDK's request timeout
 

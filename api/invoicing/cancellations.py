@@ -1,6 +1,6 @@
 """Unpaid licences called off: their invoices are voided at the provider, then on our side.
 
-A cancelled licence (licensing.licences.cancel) queues `billing.void_licence_invoices`; this
+A cancelled licence (licensing.licences.cancel) queues `invoicing.void_licence_invoices`; this
 sender voids what the partner could still pay (a finalized invoice is voided, a draft deleted, an
 open Checkout link expired) with no transaction open, then marks our rows void. The job that
 cancels licences whose invoice is unpaid past its due date plus `payment_grace_days` lives here too.
@@ -27,8 +27,8 @@ from api.licensing.states import LicenceState
 from api.outbox import service as outbox
 from billing import BillingBackend
 
-log = logging.getLogger("syndicate.billing.cancellations")
-ACTOR = Actor.system("billing")
+log = logging.getLogger("syndicate.invoicing.cancellations")
+ACTOR = Actor.system("invoicing")
 UNPAID = (InvoiceStatus.draft, InvoiceStatus.open, InvoiceStatus.uncollectible)
 
 

@@ -1,4 +1,4 @@
-"""Charging an approved licence: the `billing.charge_licence` outbox sender's work.
+"""Charging an approved licence: the `invoicing.charge_licence` outbox sender's work.
 
 Runs after the approval has committed, in the outbox's three steps so that no provider call
 happens inside a database transaction: `prepare_charge` (short transaction) locks the licence,
@@ -36,8 +36,8 @@ from api.outbox import service as outbox
 from api.partners import service as partners
 from billing import BillingBackend, CollectionMethod, LineSpec, ProviderCheckout, ProviderSubscription
 
-log = logging.getLogger("syndicate.billing")
-ACTOR = Actor.system("billing")
+log = logging.getLogger("syndicate.invoicing")
+ACTOR = Actor.system("invoicing")
 
 
 def describe(licence: Licence) -> str:

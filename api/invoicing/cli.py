@@ -1,4 +1,4 @@
-"""`syndicate billing run|invoice-now|reconcile`."""
+"""`syndicate invoicing run|invoice-now|reconcile`."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-billing_app = typer.Typer(help="Invoices and reconciliation.", no_args_is_help=True)
+invoicing_app = typer.Typer(help="Invoices and reconciliation.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(billing_app, name="billing")
+    app.add_typer(invoicing_app, name="invoicing")
 
 
-@billing_app.command("run")
+@invoicing_app.command("run")
 def run(period: Annotated[Optional[str], typer.Option(help="Month to invoice, YYYY-MM (default: last month).")] = None) -> None:
     """Invoice every partner's usage and fees for PERIOD, once; running it again changes nothing."""
     from rich.console import Console
@@ -57,7 +57,7 @@ def run(period: Annotated[Optional[str], typer.Option(help="Month to invoice, YY
         raise typer.Exit(1)
 
 
-@billing_app.command("invoice-now")
+@invoicing_app.command("invoice-now")
 def invoice_now(
     partner: Annotated[Optional[str], typer.Option(help="Partner id: bill all of its usage not billed yet.")] = None,
     licence: Annotated[Optional[str], typer.Option(help="Licence id: bill only this licence's usage.")] = None,
@@ -103,7 +103,7 @@ def invoice_now(
         raise typer.Exit(1)
 
 
-@billing_app.command("reconcile")
+@invoicing_app.command("reconcile")
 def reconcile() -> None:
     """Compare our invoices with the provider's and list every difference (exit 1 if any)."""
     from rich.console import Console

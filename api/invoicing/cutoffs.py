@@ -3,7 +3,7 @@ preview of what the next period run will bill.
 
 The invoice-now draft is written in the caller's transaction under the partner's lock, its lines
 recording the span each licence is billed for; the provider is called afterwards by the outbox
-(`billing.issue_invoice`), never inside the request. The period run that follows starts each
+(`invoicing.issue_invoice`), never inside the request. The period run that follows starts each
 licence exactly at the cut-off (see usage.py).
 """
 

@@ -37,8 +37,8 @@ from api.outbox import service as outbox
 from api.partners import service as partners
 from billing import BillingBackend, CollectionMethod, LineSpec, ProviderInvoice
 
-log = logging.getLogger("syndicate.billing.issuing")
-ACTOR = Actor.system("billing")
+log = logging.getLogger("syndicate.invoicing.issuing")
+ACTOR = Actor.system("invoicing")
 # Longer than the SDK's worst case (80 s timeout x 3 tries) for the handful of calls of one invoice.
 LEASE = timedelta(minutes=15)
 
@@ -217,7 +217,7 @@ def queue(session: Session, invoice: Invoice) -> None:
 
 @outbox.sender(ISSUE_TOPIC)
 class IssueInvoice:
-    """The worker's side of `billing.issue_invoice`: the same three steps under the outbox's lease."""
+    """The worker's side of `invoicing.issue_invoice`: the same three steps under the outbox's lease."""
 
     timeout = 80.0  # the Stripe SDK's request timeout; the invoice's own lease is longer still
 

@@ -13,10 +13,10 @@ from api.invoicing import cancellations, charging, periods, provider
 from api.invoicing import service as invoicing
 from api.worker import periodic
 
-log = logging.getLogger("syndicate.billing.jobs")
+log = logging.getLogger("syndicate.invoicing.jobs")
 
 
-@periodic("billing.charge_sweep", every_seconds=3600)
+@periodic("invoicing.charge_sweep", every_seconds=3600)
 def sweep_uncharged(engine: Engine) -> None:
     """Licences still awaiting payment with nothing to pay (their charge gave up in a long outage,
     or was held back) get their charge queued again."""
@@ -26,7 +26,7 @@ def sweep_uncharged(engine: Engine) -> None:
         log.warning("charge sweep: queued the charge of %d licence(s) again: %s", len(queued), ", ".join(queued))
 
 
-@periodic("billing.suspend_overdue", every_seconds=3600)
+@periodic("invoicing.suspend_overdue", every_seconds=3600)
 def suspend_overdue(engine: Engine) -> None:
     with session_scope(engine) as session:
         suspended = invoicing.suspend_overdue(session, grace_days=provider.current_settings().payment_grace_days)
@@ -34,7 +34,7 @@ def suspend_overdue(engine: Engine) -> None:
         log.info("suspended %d licence(s) with invoices unpaid past the grace period", len(suspended))
 
 
-@periodic("billing.cancel_unpaid", every_seconds=3600)
+@periodic("invoicing.cancel_unpaid", every_seconds=3600)
 def cancel_unpaid(engine: Engine) -> None:
     """Licences never paid: cancelled once their invoice is past due plus the grace period."""
     with session_scope(engine) as session:
@@ -43,7 +43,7 @@ def cancel_unpaid(engine: Engine) -> None:
         log.info("cancelled %d unpaid licence(s) past their due date and grace period", len(cancelled))
 
 
-@periodic("billing.period_invoicing", every_seconds=3600)
+@periodic("invoicing.period_invoicing", every_seconds=3600)
 def invoice_last_period(engine: Engine) -> None:
     """Invoice the month that just ended. Hourly, because repeating it is free and catches up after downtime."""
     period = periods.previous_period(utcnow())

@@ -14,7 +14,7 @@ from api.invoicing.store import claim_invoice
 from api.licensing.models import Licence
 from billing import BillingBackend, ProviderInvoice
 
-log = logging.getLogger("syndicate.billing.webhooks")
+log = logging.getLogger("syndicate.invoicing.webhooks")
 
 
 @dataclass(frozen=True)

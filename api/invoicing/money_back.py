@@ -40,7 +40,7 @@ def charge_event(ctx: Context, request: Any, fetched: dict[str, Any]) -> str:
     dispute: ProviderDispute | None = fetched["dispute"]
     charge: ProviderCharge = fetched["charge"]
     invoice = _invoice_of(ctx, charge, fetched["invoice"])
-    action = f"billing.dispute_{type_.rsplit('.', 1)[1]}" if dispute else "billing.charge_refunded"
+    action = f"invoicing.dispute_{type_.rsplit('.', 1)[1]}" if dispute else "invoicing.charge_refunded"
     details: dict[str, Any] = {"charge": charge.id, "amount": charge.amount, "amount_refunded": charge.amount_refunded,
                                "currency": charge.currency}
     if dispute:

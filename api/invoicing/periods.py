@@ -40,7 +40,7 @@ from api.partners import service as partners
 from billing import BillingBackend, BillingError, LineSpec
 from api.invoicing.errors import BadPeriod, PeriodNotEnded
 
-log = logging.getLogger("syndicate.billing.periods")
+log = logging.getLogger("syndicate.invoicing.periods")
 
 
 def parse_period(period: str) -> tuple[datetime, datetime]:

@@ -6,8 +6,8 @@ work (licensing queues the charge of an approval) can use it."""
 # past Stripe's own three days of webhook retries. The charge sweep (invoicing.jobs) catches
 # anything that outlives even that.
 BILLING_MAX_ATTEMPTS = 12 + 24 * 7
-CHARGE_TOPIC = "billing.charge_licence"
+CHARGE_TOPIC = "invoicing.charge_licence"
 # Voiding the unpaid invoices of a cancelled licence (at the provider, then ours).
-VOID_TOPIC = "billing.void_licence_invoices"
+VOID_TOPIC = "invoicing.void_licence_invoices"
 # Sending a prepared draft invoice to the provider (invoice-now; see invoicing.issuing).
-ISSUE_TOPIC = "billing.issue_invoice"
+ISSUE_TOPIC = "invoicing.issue_invoice"

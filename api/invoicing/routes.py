@@ -18,7 +18,7 @@ from api.invoicing import service as invoicing
 from api.licensing.errors import LicenceNotFound
 from api.invoicing.models import Invoice, InvoiceStatus
 from api.invoicing.schemas import (
-    BillingPreview, BillingRunAccepted, BillingRunCreate, InvoiceDetail, InvoiceLineRead, InvoiceNow, InvoicePage,
+    InvoicingPreview, InvoicingRunAccepted, InvoicingRunCreate, InvoiceDetail, InvoiceLineRead, InvoiceNow, InvoicePage,
     InvoiceRead, MarkPaid, PartnerPreviewRead, WebhookAck,
 )
 from billing import build_backend
@@ -28,7 +28,7 @@ from api.invoicing.errors import (
 )
 from api.partners.errors import PartnerNotFound
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(tags=["invoicing"])
 Finance = StaffMay("invoices")
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
@@ -70,28 +70,28 @@ def mark_paid(invoice_id: str, body: MarkPaid, session: SessionDep, staff: Finan
     return _detail(session, invoice)
 
 
-@router.post("/v1/staff/billing/runs", response_model=BillingRunAccepted, status_code=status.HTTP_202_ACCEPTED,
+@router.post("/v1/staff/invoicing/runs", response_model=InvoicingRunAccepted, status_code=status.HTTP_202_ACCEPTED,
              summary="Invoice a period's usage and fees now (repeating it is safe)",
              description="Only a period that has ended (UTC) can be invoiced; each licence's usage is billed from "
                          "its last invoice-now cut-off. To bill usage of the running month, use invoice-now.",
              responses=error_responses(*AUTH_ERRORS, BadPeriod, PeriodNotEnded))
-def start_run(body: BillingRunCreate, engine: EngineDep, settings: SettingsDep, staff: Finance,
-              background: BackgroundTasks) -> BillingRunAccepted:
+def start_run(body: InvoicingRunCreate, engine: EngineDep, settings: SettingsDep, staff: Finance,
+              background: BackgroundTasks) -> InvoicingRunAccepted:
     periods.closed_period(body.period)
     # After the response: the run opens its own transactions, one per partner.
     background.add_task(periods.run_period, engine, body.period, backend=build_backend(settings), settings=settings)
-    return BillingRunAccepted(period=body.period, status="started")
+    return InvoicingRunAccepted(period=body.period, status="started")
 
 
-@router.get("/v1/staff/billing/preview", response_model=BillingPreview,
+@router.get("/v1/staff/invoicing/preview", response_model=InvoicingPreview,
             summary="What the next period run will bill, per partner (read-only)",
             responses=error_responses(*AUTH_ERRORS, BadPeriod))
 def preview_run(session: ReadSessionDep, staff: Finance,
                 period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$",
                                                     description="YYYY-MM; default: the month running now.")] = None,
-                ) -> BillingPreview:
+                ) -> InvoicingPreview:
     shown, previews = cutoffs.preview_next_run(session, period=period)
-    return BillingPreview(period=shown, partners=[PartnerPreviewRead.model_validate(p) for p in previews])
+    return InvoicingPreview(period=shown, partners=[PartnerPreviewRead.model_validate(p) for p in previews])
 
 
 INVOICE_NOW_ERRORS = (*AUTH_ERRORS, NothingToInvoice, BadCutoff, ValidationFailed, IdempotencyKeyReused,
@@ -161,7 +161,7 @@ _EVENT_EXAMPLE = {"id": "evt_1Pgc76B7WZ01zgkWwyRHS12y", "object": "event", "type
 
 
 @router.post(
-    "/v1/billing/stripe/webhook", response_model=WebhookAck, summary="Receive a Stripe event (signed)",
+    "/v1/invoicing/stripe/webhook", response_model=WebhookAck, summary="Receive a Stripe event (signed)",
     responses=error_responses(WebhookSignatureInvalid, WebhooksNotConfigured),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"type": "object"}, "example": _EVENT_EXAMPLE}}}},

@@ -83,12 +83,12 @@ class MarkPaid(BaseModel):
     paid_at: datetime | None = Field(default=None, description="When the money arrived; defaults to now.")
 
 
-class BillingRunCreate(BaseModel):
+class InvoicingRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"period": "2026-11"}]})
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The calendar month to invoice, YYYY-MM.")
 
 
-class BillingRunAccepted(BaseModel):
+class InvoicingRunAccepted(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"period": "2026-11", "status": "started"}]})
     period: str
     status: str = Field(description="`started`: the run continues after this answer; repeat it safely.")
@@ -126,7 +126,7 @@ class PartnerPreviewRead(BaseModel):
     lines: list[PreviewLineRead]
 
 
-class BillingPreview(BaseModel):
+class InvoicingPreview(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "period": "2026-12", "partners": [{
             "partner_id": "ptn_01jdx6...", "partner_name": "The Daily Example", "currency": "GBP", "total": 1500,

@@ -126,7 +126,7 @@ def suspend_overdue(session: Session, *, grace_days: int, now: datetime | None =
     for invoice in overdue:
         for licence in licences_of(session, invoice):
             if licence.state == LicenceState.active:
-                licensing.suspend(session, licence, actor=Actor.system("billing"),
+                licensing.suspend(session, licence, actor=Actor.system("invoicing"),
                                reason=f"invoice {invoice.id} unpaid {grace_days} days after it failed or fell due")
                 suspended.append(licence)
     return suspended

@@ -2,7 +2,7 @@
 
 Stripe may deliver an event twice, late, or before an older one; handlers therefore re-read the
 object's current state from Stripe and act on that, not on the order events arrive in. Handling is
-the outbox's three steps (`billing.stripe_event`), so Stripe is never waited on inside a
+the outbox's three steps (`invoicing.stripe_event`), so Stripe is never waited on inside a
 transaction: `prepare_event` reads the stored event (and leases an invoice whose Checkout session is
 to be replaced), `fetch_event` does the provider reads and opens the replacement session with no
 transaction open, `record_event` applies what was read once and stamps the event handled.
@@ -38,9 +38,9 @@ from billing import (
 )
 from api.invoicing.errors import WebhookSignatureInvalid, WebhooksNotConfigured
 
-log = logging.getLogger("syndicate.billing.webhooks")
+log = logging.getLogger("syndicate.invoicing.webhooks")
 STRIPE = Actor.system("stripe")
-TOPIC = "billing.stripe_event"
+TOPIC = "invoicing.stripe_event"
 
 
 def store_event(session: Session, event: WebhookEvent) -> bool:
@@ -141,7 +141,7 @@ def handle_event(engine: Engine, *, event_id: str, backend: BillingBackend,
 
 @outbox.sender(TOPIC)
 class HandleStripeEvent:
-    """The worker's side of `billing.stripe_event`: the provider is read with no transaction open."""
+    """The worker's side of `invoicing.stripe_event`: the provider is read with no transaction open."""
 
     timeout = 80.0  # the Stripe SDK's request timeout
 
@@ -275,7 +275,7 @@ def _checkout_unpaid(ctx: Context, request: EventRequest, fetched: dict[str, Any
     if superseded:
         return f"checkout {current.id} {what}; superseded, nothing to do"
     fresh = invoice.checkout_session_id if renewal is not None and fetched["opened"] is not None else None
-    audit.record(session, actor=STRIPE, action="billing.checkout_" + ("expired" if what == "expired" else "failed"),
+    audit.record(session, actor=STRIPE, action="invoicing.checkout_" + ("expired" if what == "expired" else "failed"),
                  object_type="invoice", object_id=invoice.id, partner_id=invoice.partner_id,
                  before={"checkout_session": current.id, "url": previous_url},
                  after={"checkout_session": fresh, "url": invoice.hosted_url, "licence_id": invoice.licence_id})

@@ -39,7 +39,7 @@ from api.licensing.states import LicenceState
 from api.outbox import service as outbox
 from api.partners import notifications
 
-SETTLE_TOPIC = "billing.settle_amendment"
+SETTLE_TOPIC = "invoicing.settle_amendment"
 WEBHOOK_TOPIC = "licence.amended"
 AMENDABLE = ("ends_at", "monthly_quota", "territories", "use", "conditions")
 _LABELS = {"ends_at": "end date", "monthly_quota": "monthly quota", "territories": "territories", "use": "use",
@@ -55,7 +55,7 @@ def _locked(session: Session, licence_id: str) -> Licence:
         raise LicenceNotFound(f"No licence {licence_id}.")
     if licence.state != LicenceState.active:
         raise LicenceNotAmendable(f"Licence {licence.id} is {licence.state}; only an active licence can be amended.",
-                                  licence_state=str(licence.state))
+                                  licence_status=str(licence.state))
     return licence
 
 

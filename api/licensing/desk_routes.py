@@ -42,6 +42,6 @@ def preview_rate_card(body: RateCardPreviewBody, session: SessionDep, staff: Lic
              responses=error_responses(ValidationFailed, Unauthenticated, RoleRequired))
 def dry_run_rule(body: AutoApprovalRuleCreate, session: SessionDep, staff: Licensing) -> DryRunRead:
     results = previews.dry_run(session, values=body.model_dump(exclude_none=True))
-    items = [DryRunMatch(request_id=r.id, partner_id=r.partner_id, state=r.state, currency=r.currency,
-                         quoted_amount=r.quoted_amount, would_approve=matched) for r, matched in results]
+    items = [DryRunMatch(request_id=r.id, partner_id=r.partner_id, status=r.state, currency=r.currency,
+                         amount_quoted=r.quoted_amount, would_approve=matched) for r, matched in results]
     return DryRunRead(checked=len(items), would_approve=sum(i.would_approve for i in items), items=items)

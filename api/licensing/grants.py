@@ -59,7 +59,7 @@ def grant(
 
     Free licences start active. Metered (usage) licences also start active: they are billed in
     arrears at the end of each period, and suspended if that invoice goes unpaid. Every other
-    licence awaits payment, and a `billing.charge_licence` message is queued to charge it."""
+    licence awaits payment, and a `invoicing.charge_licence` message is queued to charge it."""
     free = amount == 0 or request.billing_mode == BillingMode.free
     mode = BillingMode.free if free else request.billing_mode
     terms = {name: getattr(request, name) for name in (
@@ -78,7 +78,7 @@ def grant(
                  partner_id=licence.partner_id, after={"state": str(licence.state), "amount": licence.amount,
                                                         "currency": licence.currency, "billing_mode": str(mode)})
     if not free:
-        outbox.enqueue(session, "billing.charge_licence", {"licence_id": licence.id},
+        outbox.enqueue(session, "invoicing.charge_licence", {"licence_id": licence.id},
                        dedupe_key=f"charge-licence:{licence.id}", max_attempts=BILLING_MAX_ATTEMPTS)
     _changed(session, licence)
     return licence

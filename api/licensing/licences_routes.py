@@ -26,9 +26,9 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 @router.get("/v1/licences", response_model=LicencePage, summary="Your licences", description="Newest first.",
             responses=error_responses(Unauthenticated, BadCursor, ValidationFailed))
-def list_licences(session: SessionDep, partner: CurrentPartner, state: LicenceState | None = None,
+def list_licences(session: SessionDep, partner: CurrentPartner, status: LicenceState | None = None,
                   cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> LicencePage:
-    rows, next_cursor = service.list_licences(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
+    rows, next_cursor = service.list_licences(session, partner_id=partner.id, state=status, cursor=cursor, limit=limit)
     return LicencePage(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -53,15 +53,15 @@ def cancel_licence(licence_id: str, session: SessionDep, partner: CurrentPartner
 
 
 @router.get("/v1/staff/licences", response_model=LicencePage, summary="All licences",
-            description="Newest first; filter by partner, state, request or end date.",
+            description="Newest first; filter by partner, status, request or end date.",
             responses=error_responses(Unauthenticated, RoleRequired, BadCursor, ValidationFailed))
 def staff_list_licences(
-    session: SessionDep, staff: Licensing, partner_id: str | None = None, state: LicenceState | None = None,
+    session: SessionDep, staff: Licensing, partner_id: str | None = None, status: LicenceState | None = None,
     request_id: str | None = None,
     ends_before: Annotated[datetime | None, Query(description="Only licences ending before this time.")] = None,
     cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
 ) -> LicencePage:
-    rows, next_cursor = service.list_licences(session, partner_id=partner_id, state=state, request_id=request_id,
+    rows, next_cursor = service.list_licences(session, partner_id=partner_id, state=status, request_id=request_id,
                                                ends_before=ends_before, cursor=cursor, limit=limit)
     return LicencePage(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 

@@ -161,7 +161,7 @@ class LicenceAmendment(SQLModel, table=True):
 
     `before` and `after` hold only the terms that changed. The price difference is what the
     partner owes (positive) or is owed (negative) for the change; it leaves through the outbox
-    (`billing.settle_amendment`) and `settled_ref` records the invoice or credit that carried it.
+    (`invoicing.settle_amendment`) and `settled_ref` records the invoice or credit that carried it.
     """
 
     __tablename__ = "licence_amendment"

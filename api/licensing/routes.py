@@ -176,9 +176,9 @@ def create_request(
 
 @licensing.get("/v1/licence-requests", response_model=LicenceRequestPage, summary="Your licence requests",
                description="Newest first.", responses=error_responses(Unauthenticated, BadCursor, ValidationFailed))
-def list_requests(session: SessionDep, partner: CurrentPartner, state: RequestState | None = None,
+def list_requests(session: SessionDep, partner: CurrentPartner, status: RequestState | None = None,
                   cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> LicenceRequestPage:
-    rows, next_cursor = service.list_requests(session, partner_id=partner.id, state=state, cursor=cursor, limit=limit)
+    rows, next_cursor = service.list_requests(session, partner_id=partner.id, state=status, cursor=cursor, limit=limit)
     return LicenceRequestPage(items=_read(session, rows), next_cursor=next_cursor)
 
 
@@ -214,12 +214,12 @@ def decline_counter(request_id: str, session: SessionDep, partner: CurrentPartne
 
 
 @licensing.get("/v1/staff/licence-requests", response_model=StaffLicenceRequestPage, summary="The review queue",
-               description="Filter by state, partner or currency; sort by `age` (oldest first) or `value` (highest quote first).",
+               description="Filter by status, partner or currency; sort by `age` (oldest first) or `value` (highest quote first).",
                responses=error_responses(BadCursor, ValidationFailed, Unauthenticated, RoleRequired))
-def queue(session: SessionDep, staff: Licensing, state: RequestState | None = None, partner_id: str | None = None,
+def queue(session: SessionDep, staff: Licensing, status: RequestState | None = None, partner_id: str | None = None,
           currency: str | None = None, sort: Annotated[str, Query(pattern="^(age|value)$")] = "age",
           cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> StaffLicenceRequestPage:
-    rows, next_cursor = service.list_queue(session, state=state, partner_id=partner_id, currency=currency, sort=sort,
+    rows, next_cursor = service.list_queue(session, state=status, partner_id=partner_id, currency=currency, sort=sort,
                                             cursor=cursor, limit=limit)
     return StaffLicenceRequestPage(items=_read(session, rows, StaffLicenceRequestRead), next_cursor=next_cursor)
 
@@ -244,7 +244,7 @@ def approve(request_id: str, session: SessionDep, staff: Licensing,
     request, licence = service.approve(session, request_id, actor=Actor("staff", staff.id), amount=body.amount,
                                          conditions=body.conditions, monthly_quota=body.monthly_quota)
     return claim.respond(status_code=status.HTTP_200_OK, content=ApprovalRead(
-        request=_one(session, request, StaffLicenceRequestRead), licence_id=licence.id, licence_state=licence.state))
+        request=_one(session, request, StaffLicenceRequestRead), licence_id=licence.id, licence_status=licence.state))
 
 
 @licensing.post("/v1/staff/licence-requests/{request_id}/reject", response_model=StaffLicenceRequestRead,

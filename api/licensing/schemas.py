@@ -4,9 +4,9 @@ sections, the rate card) live in the services, so each can answer with its own p
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool
 
 from api.core.fields import Code, HttpUrl, Id, short_text
 from api.core.pagination import Page
@@ -121,39 +121,54 @@ class TermsRead(BaseModel):
     publication_url: str | None
 
 
+# The API's words (one per idea across every object: `status`, `amount_*`) for attributes that keep
+# the state machine's own names in the code (`state`, `quoted_amount`): read from either.
+def _named(api_name: str, attribute: str, **field: Any) -> Any:
+    return Field(validation_alias=AliasChoices(api_name, attribute), **field)
+
+
+RequestStatus = Annotated[RequestState, _named("status", "state")]
+LicenceStatus = Annotated[LicenceState, _named("status", "state")]
+StatusChangedAt = Annotated[datetime, _named("status_changed_at", "state_changed_at")]
+AmountQuoted = Annotated[int, _named("amount_quoted", "quoted_amount",
+                                     description="The rate card's price for these terms, minor units.")]
+AmountOffered = Annotated[int | None, _named("amount_offered", "offered_amount",
+                                             description="Set by a counter-offer or an approval at another price.")]
+
+
 _REQUEST_EXAMPLE: dict[str, Any] = {
-    "id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "in_review",
+    "id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "status": "in_review",
     **{k: v for k, v in _TERMS_EXAMPLE.items() if k not in ("period_months",)},
     "section": None, "ends_at": "2027-03-01T00:00:00Z", "publication_url": "https://outlet.example/world",
-    "notes": None, "currency": "GBP", "quoted_amount": 46800, "quote_lines": _QUOTE_LINES_EXAMPLE,
-    "billing_mode": "one_off", "rate_card_version": 1, "offered_amount": None, "conditions": [],
+    "notes": None, "currency": "GBP", "amount_quoted": 46800, "quote_lines": _QUOTE_LINES_EXAMPLE,
+    "billing_mode": "one_off", "rate_card_version": 1, "amount_offered": None, "conditions": [],
     "decision_reason": None, "decided_at": None, "licence_id": None, "created_at": "2026-11-25T10:00:00Z",
-    "updated_at": "2026-11-25T10:00:00Z", "state_changed_at": "2026-11-25T10:00:00Z"}
+    "updated_at": "2026-11-25T10:00:00Z", "status_changed_at": "2026-11-25T10:00:00Z"}
 _STAFF_REQUEST_EXAMPLE: dict[str, Any] = {**_REQUEST_EXAMPLE, "decided_by": None}
 _APPROVED_REQUEST_EXAMPLE: dict[str, Any] = {
-    **_REQUEST_EXAMPLE, "state": "approved", "conditions": ["Credit the author in the first paragraph."],
-    "offered_amount": 25000, "decided_by": "stf_01jdx3k2m4n5p6q7r8s9t0v1w2", "decided_at": "2026-11-25T11:30:00Z",
+    **_REQUEST_EXAMPLE, "status": "approved", "conditions": ["Credit the author in the first paragraph."],
+    "amount_offered": 25000, "decided_by": "stf_01jdx3k2m4n5p6q7r8s9t0v1w2", "decided_at": "2026-11-25T11:30:00Z",
     "licence_id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2", "updated_at": "2026-11-25T11:30:00Z",
-    "state_changed_at": "2026-11-25T11:30:00Z"}
+    "status_changed_at": "2026-11-25T11:30:00Z"}
 
 
 class LicenceRequestRead(TermsRead):
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_REQUEST_EXAMPLE]})
     id: str
     partner_id: str
-    state: RequestState
+    status: RequestStatus
     notes: str | None
     currency: str
-    quoted_amount: int
+    amount_quoted: AmountQuoted
     quote_lines: list[QuoteLineRead]
     billing_mode: BillingMode
     rate_card_version: int | None
-    offered_amount: int | None = Field(description="Set by a counter-offer or an approval at another price.")
+    amount_offered: AmountOffered
     conditions: list[str]
     decision_reason: str | None = Field(description="The rejection reason or the counter-offer's message.")
     decided_at: datetime | None
     licence_id: str | None = None
-    state_changed_at: datetime
+    status_changed_at: StatusChangedAt
     created_at: datetime
     updated_at: datetime
 
@@ -201,19 +216,19 @@ class CounterBody(BaseModel):
 class ApprovalRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "request": _APPROVED_REQUEST_EXAMPLE, "licence_id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2",
-        "licence_state": "awaiting_payment"}]})
+        "licence_status": "awaiting_payment"}]})
     request: StaffLicenceRequestRead
     licence_id: str
-    licence_state: LicenceState
+    licence_status: LicenceState
 
 
 _LICENCE_EXAMPLE: dict[str, Any] = {
     "id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2", "request_id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2",
-    "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "state": "active", "scope": "article",
+    "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2", "status": "active", "scope": "article",
     "article_ids": ["art_01jdx3k2m4n5p6q7r8s9t0v1w2"], "section": None, "use": "web", "territories": ["GB"],
     "language": "en", "translation": False, "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z",
     "audience_size": 5000, "publication_url": None, "currency": "GBP", "amount": 0, "billing_mode": "free",
-    "conditions": [], "monthly_quota": None, "state_changed_at": "2026-11-25T10:00:00Z",
+    "conditions": [], "monthly_quota": None, "status_changed_at": "2026-11-25T10:00:00Z",
     "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z"}
 
 
@@ -222,13 +237,13 @@ class LicenceRead(TermsRead):
     id: str
     request_id: str
     partner_id: str
-    state: LicenceState
+    status: LicenceStatus
     currency: str
     amount: int = Field(description="Minor units: the fee, the monthly fee, or the per-article price (usage).")
     billing_mode: BillingMode
     conditions: list[str]
     monthly_quota: int | None
-    state_changed_at: datetime
+    status_changed_at: StatusChangedAt
     created_at: datetime
     updated_at: datetime
 
@@ -439,16 +454,16 @@ class RateCardPreviewRead(BaseModel):
 class DryRunMatch(BaseModel):
     request_id: str
     partner_id: str
-    state: RequestState
+    status: RequestStatus
     currency: str
-    quoted_amount: int
+    amount_quoted: AmountQuoted
     would_approve: bool
 
 
 class DryRunRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"checked": 1, "would_approve": 1, "items": [{
         "request_id": "lrq_01jdx3k2m4n5p6q7r8s9t0v1w2", "partner_id": "ptn_01jdx3k2m4n5p6q7r8s9t0v1w2",
-        "state": "approved", "currency": "GBP", "quoted_amount": 15000, "would_approve": True}]}]})
+        "status": "approved", "currency": "GBP", "amount_quoted": 15000, "would_approve": True}]}]})
     checked: int = Field(description="How many of the latest requests were tried (at most 100).")
     would_approve: int
     items: list[DryRunMatch]

@@ -34,12 +34,12 @@ def _on_demand(session) -> list[Invoice]:
 def test_the_next_run_page_shows_each_partner_by_name_with_money(console, session, role, status):
     licence = _usage_licence(session)
     log_in(console, session, roles=[role])
-    page = console.get("/console/billing/next-run")
+    page = console.get("/console/invoicing/next-run")
     assert page.status_code == status
     if status == 200:
         assert "Outlet Gazette" in page.text and "37.50 GBP" in page.text and "12.50 GBP" in page.text
         assert f'action="/console/partners/{licence.partner_id}/invoice-now"' in page.text
-        assert 'href="/console/billing/next-run"' in page.text  # in the navigation
+        assert 'href="/console/invoicing/next-run"' in page.text  # in the navigation
 
 
 @pytest.mark.parametrize("role, status", [("finance", 303), ("licensing", 403), ("editor", 403)])
@@ -77,7 +77,7 @@ def test_invoice_one_licence_now_from_its_page(console, session):
     again = console.post(f"/console/licences/{licence.id}/invoice-now", data={"csrf_token": csrf})
     assert again.status_code == 409 and "No unbilled usage" in again.text and "Licence for" in again.text
     # the other licence is still the period run's
-    preview = console.get("/console/billing/next-run").text
+    preview = console.get("/console/invoicing/next-run").text
     assert other.id in preview and "5.00 GBP" in preview
 
 

@@ -22,7 +22,7 @@ def test_pages_link_the_stylesheet_under_a_policy_without_inline_styles(console,
     assert "style-src 'self';" in login.headers["content-security-policy"]
     assert "unsafe-inline" not in login.headers["content-security-policy"]
     log_in(console, session, roles=["admin"])
-    for url in ("/console", "/console/staff", "/console/partners", "/console/billing/next-run"):
+    for url in ("/console", "/console/staff", "/console/partners", "/console/invoicing/next-run"):
         page = console.get(url)
         assert page.status_code == 200, url
         assert "style-src 'self';" in page.headers["content-security-policy"], url

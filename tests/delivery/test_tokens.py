@@ -131,7 +131,7 @@ def test_suspending_revoking_or_expiring_the_licence_stops_its_tokens(client, se
     assert client.get(f"/v1/content/articles/{article}", headers=bearer(token)).status_code == 200
     grants.revoke(session, licence, actor=Actor.system(), reason="breach")
     session.commit()
-    assert _assert_refused(client, article, token, 403)["licence_state"] == "revoked"
+    assert _assert_refused(client, article, token, 403)["licence_status"] == "revoked"
 
 
 def test_expired_licence_stops_its_tokens(client, session, licensed):

@@ -54,7 +54,7 @@ def add_usage(session: Session, licence, article, *, at: datetime, billable: boo
 
 @pytest.fixture(autouse=True)
 def _cli_uses_the_test_database(monkeypatch, database_url: str) -> Iterator[None]:
-    """`syndicate billing ...` checks the database it is configured with before it runs: point the
+    """`syndicate invoicing ...` checks the database it is configured with before it runs: point the
     CLI's settings (SYNDICATE_DATABASE_URL) at the test database, as a deployment would."""
     from api.core.config import get_settings
 

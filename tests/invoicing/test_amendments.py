@@ -22,7 +22,7 @@ def _active(session, **kwargs):
 
 
 def _settle(session, engine, amendment, *, again: bool = False):
-    """Deliver the amendment's `billing.settle_amendment` message (queued by the amendment; `again`:
+    """Deliver the amendment's `invoicing.settle_amendment` message (queued by the amendment; `again`:
     once more, as a redelivery would) and return the reference it settled with."""
     if again:
         outbox.enqueue(session, SETTLE_TOPIC, {"amendment_id": amendment.id}, dedupe_key=f"again:{new_id('t')}")
@@ -39,7 +39,7 @@ def test_a_positive_difference_is_one_invoice_with_one_line_however_often_it_run
     first = _settle(session, engine, amendment)
     assert _settle(session, engine, amendment, again=True) == first
     invoice = session.exec(select(Invoice).where(Invoice.charge_key == f"amendment:{amendment.id}")).one()
-    # Drafted here, sent by the worker with no transaction open (billing.issue_invoice).
+    # Drafted here, sent by the worker with no transaction open (invoicing.issue_invoice).
     assert invoice.id == first and str(invoice.kind) == "amendment" and invoice.status == "draft"
     session.commit()
     outbox.drain(engine)

@@ -37,8 +37,8 @@ def test_partner_withdraws_an_unpaid_licence_and_its_ledger_invoice_is_void(clie
     assert invoice.status == InvoiceStatus.open
 
     answer = client.post(f"/v1/licences/{licence.id}/cancel", headers=headers, json={})
-    assert answer.status_code == 200 and answer.json()["state"] == "cancelled"
-    assert client.post(f"/v1/licences/{licence.id}/cancel", headers=headers).json()["state"] == "cancelled"
+    assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
+    assert client.post(f"/v1/licences/{licence.id}/cancel", headers=headers).json()["status"] == "cancelled"
     outbox.drain(engine)
     session.commit()
     session.expire_all()
@@ -81,7 +81,7 @@ def test_staff_cancel_voids_the_stripe_invoice(session, engine, stripe_settings,
     assert no_reason.status_code == 422 and no_reason.json()["type"] == "/problems/invalid-decision"
     answer = stripe_client.post(f"/v1/staff/licences/{licence.id}/cancel", headers=staff,
                                 json={"reason": "The partner asked us by phone."})
-    assert answer.status_code == 200 and answer.json()["state"] == "cancelled"
+    assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
     assert stripe_double.state.objects[invoice.provider_invoice_id]["status"] == "open"  # not inside the request
     outbox.drain(engine)
     session.commit()
@@ -104,7 +104,7 @@ def test_stripe_outage_keeps_the_void_for_later(session, engine, stripe_settings
     session.commit()
     session.expire_all()
     assert session.get(Invoice, invoice.id).status == InvoiceStatus.open  # not marked void while Stripe still has it
-    message = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.void_licence_invoices")).one()
+    message = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "invoicing.void_licence_invoices")).one()
     assert message.status == "pending" and message.attempts == 1
     stripe_double.start()
     message.next_attempt_at = utcnow()

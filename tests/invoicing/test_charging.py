@@ -1,4 +1,4 @@
-"""billing.charge_licence: what an approval leads to, with the ledger and with Stripe."""
+"""invoicing.charge_licence: what an approval leads to, with the ledger and with Stripe."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.invoicing.conftest import FINANCE
 
 def _charge_message(session, licence_id: str) -> OutboxMessage:
     session.expire_all()
-    return session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.charge_licence",
+    return session.exec(select(OutboxMessage).where(OutboxMessage.topic == "invoicing.charge_licence",
                                                     OutboxMessage.payload["licence_id"].as_string() == licence_id)
                         .order_by(OutboxMessage.created_at)).first()
 
@@ -79,7 +79,7 @@ def test_stripe_outage_leaves_approval_and_retries_later(session, engine, stripe
     stripe_double.stop()
     licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=4_000)
     session.commit()  # the approval commits whatever Stripe's state
-    assert outbox.drain(engine, topics={"billing.charge_licence"}) == 0
+    assert outbox.drain(engine, topics={"invoicing.charge_licence"}) == 0
     message = _charge_message(session, licence.id)
     assert message.status == "pending" and message.attempts == 1 and "reached" in message.last_error
     assert message.next_attempt_at > message.created_at  # backoff
@@ -100,7 +100,7 @@ def test_stripe_failure_halfway_is_retried_without_duplicates(session, engine, s
     message.next_attempt_at = message.created_at  # due again now
     session.add(message)
     session.commit()
-    assert outbox.drain(engine, topics={"billing.charge_licence"}) == 1
+    assert outbox.drain(engine, topics={"invoicing.charge_licence"}) == 1
     invoice = session.exec(select(Invoice)).one()
     assert invoice.status == InvoiceStatus.open
     assert len(stripe_double.of_kind("invoice")) == 1  # the retry found the first attempt's draft
@@ -255,18 +255,18 @@ def test_charge_survives_an_outage_longer_than_its_retries(session, engine, stri
     licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=4_000)
     session.commit()
     for _ in range(2):
-        assert outbox.drain(engine, topics={"billing.charge_licence"}) == 0
+        assert outbox.drain(engine, topics={"invoicing.charge_licence"}) == 0
         _due_now(session, _charge_message(session, licence.id))
     message = _charge_message(session, licence.id)
     message.attempts = 11  # skip ahead: the 12th attempt was its last (~68 minutes of backoff)
     _due_now(session, message)
-    assert outbox.drain(engine, topics={"billing.charge_licence"}) == 0
+    assert outbox.drain(engine, topics={"invoicing.charge_licence"}) == 0
     message = _charge_message(session, licence.id)
     assert (message.status, message.attempts) == ("pending", 12)
     assert message.max_attempts >= 12 + 24 * 3  # it keeps trying hourly for days
     message.attempts = message.max_attempts - 1  # ... and beyond even those days, it gives up
     _due_now(session, message)
-    outbox.drain(engine, topics={"billing.charge_licence"})
+    outbox.drain(engine, topics={"invoicing.charge_licence"})
     assert _charge_message(session, licence.id).status == "dead"
     # only our draft, written before the provider was called; nothing reached the partner
     assert [i.status for i in session.exec(select(Invoice)).all()] == [InvoiceStatus.draft]
@@ -282,5 +282,5 @@ def test_charge_survives_an_outage_longer_than_its_retries(session, engine, stri
     assert invoice.status == InvoiceStatus.open and invoice.licence_id == licence.id
     assert len(stripe_double.of_kind("invoice")) == 1
     jobs.sweep_uncharged(engine)  # invoiced: nothing more to queue
-    charges = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.charge_licence")).all()
+    charges = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "invoicing.charge_licence")).all()
     assert sorted(m.status for m in charges) == ["dead", "done"]

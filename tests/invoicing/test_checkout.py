@@ -78,8 +78,8 @@ def test_delayed_payment_waits_then_async_success_activates(
 
 
 @pytest.mark.parametrize("type_, session_status, action", [
-    ("checkout.session.expired", "expired", "billing.checkout_expired"),
-    ("checkout.session.async_payment_failed", "complete", "billing.checkout_failed"),
+    ("checkout.session.expired", "expired", "invoicing.checkout_expired"),
+    ("checkout.session.async_payment_failed", "complete", "invoicing.checkout_failed"),
 ])
 def test_unpaid_checkout_is_recorded_and_a_new_session_offered(
         session, engine, stripe_client, stripe_double, stripe_settings, type_, session_status, action) -> None:

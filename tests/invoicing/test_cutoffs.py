@@ -46,11 +46,11 @@ def test_a_period_that_has_not_ended_is_refused(client, session, engine) -> None
     with pytest.raises(PeriodNotEnded):
         _run(engine, running)
     staff = staff_headers(client, session, roles=["finance"])
-    answer = client.post("/v1/staff/billing/runs", headers=staff, json={"period": running})
+    answer = client.post("/v1/staff/invoicing/runs", headers=staff, json={"period": running})
     assert answer.status_code == 409 and answer.json()["type"] == "/problems/billing-period-not-ended"
     assert running in answer.json()["detail"]
     session.commit()
-    result = CliRunner().invoke(cli, ["billing", "run", "--period", running], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(cli, ["invoicing", "run", "--period", running], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "can be invoiced only once it has ended" in result.output
     assert session.exec(select(Invoice)).all() == []
 
@@ -115,7 +115,7 @@ def test_staff_invoice_now_api_is_idempotent_and_previews_the_next_run(client, s
         add_usage(session, licence, make_article(session), at=utcnow())
     session.commit()
     staff = staff_headers(client, session, roles=["finance"])
-    preview = client.get("/v1/staff/billing/preview", headers=staff).json()
+    preview = client.get("/v1/staff/invoicing/preview", headers=staff).json()
     assert preview["period"] == periods.current_period(utcnow())
     assert [(p["partner_id"], p["total"]) for p in preview["partners"]] == [(partner.id, 1200)]
 
@@ -126,7 +126,7 @@ def test_staff_invoice_now_api_is_idempotent_and_previews_the_next_run(client, s
     assert again.headers["Idempotent-Replayed"] == "true"
     body = first.json()
     assert (body["kind"], body["total"], body["lines"][0]["quantity"]) == ("on_demand", 1200, 3)
-    assert client.get("/v1/staff/billing/preview", headers=staff).json()["partners"] == []  # nothing left
+    assert client.get("/v1/staff/invoicing/preview", headers=staff).json()["partners"] == []  # nothing left
     nothing = client.post(url, headers=staff, json={})
     assert nothing.status_code == 409 and nothing.json()["type"] == "/problems/nothing-to-invoice"
     future = client.post(url, headers=staff, json={"cutoff": "2999-01-01T00:00:00Z"})
@@ -148,15 +148,15 @@ def test_cli_invoice_now(session, engine) -> None:
     _usage_licence(session, partner, amount=250, days=[5, 6])
     session.commit()
     runner = CliRunner()
-    result = runner.invoke(cli, ["billing", "invoice-now", "--partner", partner.id, "--cutoff", "2026-10-12T00:00:00"])
+    result = runner.invoke(cli, ["invoicing", "invoice-now", "--partner", partner.id, "--cutoff", "2026-10-12T00:00:00"])
     assert result.exit_code == 0, result.output
     assert "issued" in result.output and "5.00" in result.output
     invoice = session.exec(select(Invoice)).one()
     assert (invoice.status, invoice.usage_to, invoice.total) == (InvoiceStatus.open, CUTOFF, 500)
     session.commit()
-    again = runner.invoke(cli, ["billing", "invoice-now", "--partner", partner.id, "--cutoff", "2026-10-12T00:00:00"])
+    again = runner.invoke(cli, ["invoicing", "invoice-now", "--partner", partner.id, "--cutoff", "2026-10-12T00:00:00"])
     assert again.exit_code == 2 and "No unbilled usage" in again.output
-    assert runner.invoke(cli, ["billing", "invoice-now"]).exit_code == 2
+    assert runner.invoke(cli, ["invoicing", "invoice-now"]).exit_code == 2
 
 
 @pytest.mark.postgres_only

@@ -45,8 +45,8 @@ def test_refund_and_dispute_are_recorded_on_the_invoice_and_partner(
     recorded = session.get(Invoice, invoice.id)
     assert (recorded.amount_refunded, recorded.amount_disputed, recorded.dispute_status) == (5_000, 25_000,
                                                                                               "needs_response")
-    refund_audit = session.exec(select(AuditEntry).where(AuditEntry.action == "billing.charge_refunded")).one()
-    dispute_audit = session.exec(select(AuditEntry).where(AuditEntry.action == "billing.dispute_created")).one()
+    refund_audit = session.exec(select(AuditEntry).where(AuditEntry.action == "invoicing.charge_refunded")).one()
+    dispute_audit = session.exec(select(AuditEntry).where(AuditEntry.action == "invoicing.dispute_created")).one()
     for entry in (refund_audit, dispute_audit):
         assert (entry.object_type, entry.object_id, entry.partner_id) == ("invoice", invoice.id, licence.partner_id)
         assert entry.after["charge"] == charge["id"] and entry.after["licence_id"] == licence.id
@@ -74,7 +74,7 @@ def test_charge_of_no_invoice_of_ours_is_kept_on_record_and_unknown_events_ackno
     for body in (event("charge.refunded", fixture_object("charge", id=stray["id"])), unknown):
         assert _post(stripe_client, session, body).status_code == 200
     outbox.drain(engine)
-    entry = session.exec(select(AuditEntry).where(AuditEntry.action == "billing.charge_refunded")).one()
+    entry = session.exec(select(AuditEntry).where(AuditEntry.action == "invoicing.charge_refunded")).one()
     assert (entry.object_type, entry.object_id, entry.after["amount_refunded"]) == ("stripe_charge", stray["id"], 900)
     stored = {e.type: e for e in session.exec(select(StripeEvent)).all()}
     assert "paid no invoice of ours" in stored["charge.refunded"].outcome

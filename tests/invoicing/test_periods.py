@@ -215,19 +215,19 @@ def test_cli_run_shows_progress_on_a_terminal_and_reports_totals(session, engine
     add_usage(session, licence, article, at=IN_PERIOD)
     session.commit()
     runner = CliRunner()
-    result = runner.invoke(cli, ["billing", "run", "--period", PERIOD], env={"TTY_COMPATIBLE": "1", "COLUMNS": "160"})
+    result = runner.invoke(cli, ["invoicing", "run", "--period", PERIOD], env={"TTY_COMPATIBLE": "1", "COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert f"Invoicing {PERIOD}" in result.output and "100%" in result.output  # the progress bar rendered
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.output)
     assert "invoices created" in text
     assert "total GBP: 30.03 (3003 minor units)" in text
     assert "total JPY: 1,500 (1500 minor units)" in text  # no minor unit: not "15.00"
-    again = runner.invoke(cli, ["billing", "run", "--period", PERIOD])
+    again = runner.invoke(cli, ["invoicing", "run", "--period", PERIOD])
     assert again.exit_code == 0 and len(session.exec(select(Invoice)).all()) == 3
     session.commit()  # release SQLite's lock before the next command opens its own connection
-    reconcile = runner.invoke(cli, ["billing", "reconcile"])
+    reconcile = runner.invoke(cli, ["invoicing", "reconcile"])
     assert reconcile.exit_code == 0 and "No differences" in reconcile.output
-    bad = runner.invoke(cli, ["billing", "run", "--period", "2026-13"])
+    bad = runner.invoke(cli, ["invoicing", "run", "--period", "2026-13"])
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
 
 

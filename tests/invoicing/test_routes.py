@@ -103,10 +103,10 @@ def test_staff_starts_a_billing_run(client, session, engine) -> None:
     add_usage(session, licence, article, at=IN_PERIOD)
     session.commit()
     headers = staff_headers(client, session, roles=["finance"])
-    response = client.post("/v1/staff/billing/runs", json={"period": PERIOD}, headers=headers)
+    response = client.post("/v1/staff/invoicing/runs", json={"period": PERIOD}, headers=headers)
     assert response.status_code == 202 and response.json() == {"period": PERIOD, "status": "started"}
     invoice = session.exec(select(Invoice).where(Invoice.period == PERIOD)).one()  # the run finished after the answer
     assert invoice.amount_due == 750 and invoice.partner_id == partner.id
     session.commit()
-    bad = client.post("/v1/staff/billing/runs", json={"period": "2026-13"}, headers=headers)
+    bad = client.post("/v1/staff/invoicing/runs", json={"period": "2026-13"}, headers=headers)
     assert bad.status_code == 422 and bad.json()["type"] == "/problems/validation"

@@ -57,7 +57,7 @@ def test_content_is_served_while_the_charge_of_an_approval_hangs_at_stripe(
     paid = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=9_000)
     session.commit()
     reached, release = stripe_double.stall("POST", r"/v1/invoices/in_\w+/finalize")
-    worker = threading.Thread(target=outbox.drain, args=(engine,), kwargs={"topics": {"billing.charge_licence"}})
+    worker = threading.Thread(target=outbox.drain, args=(engine,), kwargs={"topics": {"invoicing.charge_licence"}})
     worker.start()
     try:
         assert reached.wait(timeout=30), "the charge never reached finalize"
@@ -107,7 +107,7 @@ def test_content_is_served_while_stripe_hangs_on_the_read_of_an_events_invoice(
     licence, body = _paid_invoice_event(session, engine, stripe_double)
     assert _post(stripe_client, session, body).status_code == 200
     reached, release = stripe_double.stall("GET", r"/v1/invoices/in_\w+")
-    worker = _drain_in_background(engine, "billing.stripe_event")
+    worker = _drain_in_background(engine, "invoicing.stripe_event")
     try:
         assert reached.wait(timeout=30), "the handler never read the invoice back"
         _serves_content_while(client, licensed, worker)
@@ -131,14 +131,14 @@ def test_an_event_redelivered_while_its_first_handling_waits_on_stripe_acts_once
     reached, release = stripe_double.stall("GET", r"/v1/invoices/in_\w+")
     both_reading, release_both = stripe_double.stall("GET", r"/v1/invoices/in_\w+", waiting=2)
     assert _post(stripe_client, session, body).json()["duplicate"] is False
-    first = _drain_in_background(engine, "billing.stripe_event")
+    first = _drain_in_background(engine, "invoicing.stripe_event")
     try:
         assert reached.wait(timeout=30), "the handler never read the invoice back"
         assert _post(stripe_client, session, body).json()["duplicate"] is True  # Stripe's retry
         # and a second message for the same event, as after the first one's lease ran out
-        outbox.enqueue(session, "billing.stripe_event", {"event_id": body["id"]}, dedupe_key="stripe-event:again")
+        outbox.enqueue(session, "invoicing.stripe_event", {"event_id": body["id"]}, dedupe_key="stripe-event:again")
         session.commit()
-        second = _drain_in_background(engine, "billing.stripe_event")
+        second = _drain_in_background(engine, "invoicing.stripe_event")
         assert both_reading.wait(timeout=30), "the second delivery never read the invoice"
     finally:
         release.set()
@@ -154,7 +154,7 @@ def test_an_event_redelivered_while_its_first_handling_waits_on_stripe_acts_once
     assert len(session.exec(select(AuditEntry).where(AuditEntry.object_id == licence.id,
                                                      AuditEntry.action == "licence.active")).all()) == 1
     assert all(m.status == "done" for m in session.exec(
-        select(OutboxMessage).where(OutboxMessage.topic == "billing.stripe_event")).all())
+        select(OutboxMessage).where(OutboxMessage.topic == "invoicing.stripe_event")).all())
 
 
 def test_content_is_served_while_stripe_hangs_on_an_amendment_credit(
@@ -169,7 +169,7 @@ def test_content_is_served_while_stripe_hangs_on_an_amendment_credit(
                                  reason="Shorter", actor=TEST_ACTOR)
     session.commit()
     reached, release = stripe_double.stall("POST", r"/v1/customers/cus_\w+/balance_transactions")
-    worker = _drain_in_background(engine, "billing.settle_amendment")
+    worker = _drain_in_background(engine, "invoicing.settle_amendment")
     try:
         assert reached.wait(timeout=30), "the settlement never reached the credit"
         _serves_content_while(client, licensed, worker)

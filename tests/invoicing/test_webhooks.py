@@ -1,4 +1,4 @@
-"""POST /v1/billing/stripe/webhook with payloads built from Stripe's fixtures and signed as Stripe signs."""
+"""POST /v1/invoicing/stripe/webhook with payloads built from Stripe's fixtures and signed as Stripe signs."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from api.outbox.models import OutboxMessage
 from tests.billing.events import event, fixture_object, signed
 from tests.builders import make_article, make_licence, make_partner
 
-URL = "/v1/billing/stripe/webhook"
+URL = "/v1/invoicing/stripe/webhook"
 
 
 def _post(client, session, body, **sign_kwargs):
@@ -82,7 +82,7 @@ def test_duplicate_delivery_is_acknowledged_and_ignored(session, engine, stripe_
     assert again.status_code == 200 and again.json() == {"received": True, "duplicate": True}
     outbox.drain(engine)
     assert len(session.exec(select(StripeEvent)).all()) == 1
-    assert len(session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.stripe_event")).all()) == 1
+    assert len(session.exec(select(OutboxMessage).where(OutboxMessage.topic == "invoicing.stripe_event")).all()) == 1
     audits = session.exec(select(AuditEntry).where(AuditEntry.action == "stripe.invoice.paid")).all()
     assert len(audits) == 1
     activations = session.exec(select(AuditEntry).where(AuditEntry.object_id == licence.id,
@@ -170,7 +170,7 @@ def test_event_ahead_of_our_own_commit_is_retried(session, engine, stripe_client
     outbox.drain(engine)
     stored = session.exec(select(StripeEvent)).one()
     assert stored.handled_at is None
-    message = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.stripe_event")).one()
+    message = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "invoicing.stripe_event")).one()
     assert message.status == "pending" and "not recorded yet" in message.last_error
     stranger = stripe_double._new("invoice", "in", status="paid", customer="cus_y", currency="gbp", parent=None,
                                   metadata={})
@@ -228,7 +228,7 @@ def test_redelivery_of_an_event_whose_handling_gave_up_handles_it(
     stripe_double.fail("GET", r"/v1/invoices/in_\w+", status=500, times=10_000)  # we cannot read it back for long
     assert _post(stripe_client, session, body).json()["duplicate"] is False
     outbox.drain(engine)
-    message = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.stripe_event")).one()
+    message = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "invoicing.stripe_event")).one()
     assert message.max_attempts >= 12 + 24 * 3  # outlives Stripe's three days of redeliveries
     message.attempts, message.next_attempt_at = message.max_attempts - 1, message.created_at
     session.add(message)
@@ -245,4 +245,4 @@ def test_redelivery_of_an_event_whose_handling_gave_up_handles_it(
     assert session.get(StripeEvent, body["id"]).handled_at is not None
     assert session.get(Licence, licence.id).state == LicenceState.active
     _post(stripe_client, session, body)  # once handled, a redelivery queues nothing
-    assert len(session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.stripe_event")).all()) == 2
+    assert len(session.exec(select(OutboxMessage).where(OutboxMessage.topic == "invoicing.stripe_event")).all()) == 2

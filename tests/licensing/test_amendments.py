@@ -43,7 +43,7 @@ def test_extending_a_one_off_licence_is_priced_by_the_rate_card_and_invoiced(ses
     entry = session.exec(select(AuditEntry).where(AuditEntry.action == "licence.amended")).one()
     assert entry.object_id == licence.id and entry.after["reason"] == "Longer run"
     assert entry.before == amendment.before
-    assert _topics(session).count("billing.settle_amendment") == 1
+    assert _topics(session).count("invoicing.settle_amendment") == 1
     assert "licence.amended" in _topics(session) and "email.send" in _topics(session)
 
 
@@ -73,7 +73,7 @@ def test_quota_and_conditions_carry_no_price(session):
     amendment = amendments.amend(session, licence.id, changes={"monthly_quota": 50, "conditions": ["Credit the author"]},
                                  reason="Bigger newsroom", actor=TEST_ACTOR)
     assert amendment.price_difference == 0 and licence.monthly_quota == 50
-    assert "billing.settle_amendment" not in _topics(session)
+    assert "invoicing.settle_amendment" not in _topics(session)
 
 
 @pytest.mark.parametrize("changes, reason, message", [
@@ -112,7 +112,7 @@ def test_a_quota_grant_is_recorded_bounded_by_the_licence_and_announced(session)
     [grant] = amendments.quota_grants(session, licence.id, live_at=utcnow())
     assert grant.extra == 500 and grant.expires_at == licence.ends_at  # never past the licence
     assert amendment.kind == "quota_grant" and amendment.price_difference == 1500
-    assert {"billing.settle_amendment", "licence.amended", "email.send"} <= set(_topics(session))
+    assert {"invoicing.settle_amendment", "licence.amended", "email.send"} <= set(_topics(session))
     unlimited = _paid_licence(session)
     with pytest.raises(AmendmentRefused, match="no monthly quota"):
         amendments.grant_quota(session, unlimited.id, extra=5, expires_at=utcnow() + timedelta(days=1), reason="x",

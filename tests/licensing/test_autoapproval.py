@@ -32,9 +32,9 @@ def test_matching_request_is_approved_by_the_system(client, session) -> None:
     _rule(client, session)
     _partner, headers = partner_with_key(session, verified=True)
     request = _post(client, session, headers)
-    assert request["state"] == "approved" and request["licence_id"]
+    assert request["status"] == "approved" and request["licence_id"]
     licence = client.get(f"/v1/licences/{request['licence_id']}", headers=headers).json()
-    assert licence["state"] == "awaiting_payment" and licence["amount"] == 15000
+    assert licence["status"] == "awaiting_payment" and licence["amount"] == 15000
     entries = session.exec(select(AuditEntry).where(AuditEntry.object_id == request["id"])
                            .order_by(AuditEntry.at, AuditEntry.id)).all()
     assert [(e.action, e.actor_type, e.actor_id) for e in entries] == [
@@ -60,7 +60,7 @@ def test_anything_else_waits_for_a_person(client, session, partner_kwargs, overr
     _rule(client, session, **rule_changes)
     _partner, headers = partner_with_key(session, **partner_kwargs)
     request = _post(client, session, headers, **overrides)
-    assert request["state"] == "in_review" and request["licence_id"] is None
+    assert request["status"] == "in_review" and request["licence_id"] is None
 
 
 def test_staff_edit_and_delete_rules(client, session) -> None:
@@ -114,7 +114,7 @@ def test_the_threshold_bounds_the_whole_commitment(client, session, body, billin
     overrides = {"article_ids": [article.id]} if body.pop("article", False) else {}
     response = client.post("/v1/licence-requests", headers=headers, json=request_body(**{**overrides, **body}))
     assert response.status_code == 201, response.text
-    assert response.json()["state"] == state
+    assert response.json()["status"] == state
     assert (response.json()["licence_id"] is not None) == (state == "approved")
 
 

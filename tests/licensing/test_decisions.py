@@ -39,12 +39,12 @@ def test_approve_at_another_price_with_conditions_awaits_payment(client, session
                            json={"amount": 12345, "conditions": ["Credit MEE in the headline."], "monthly_quota": 10})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["request"]["state"] == "approved" and body["request"]["offered_amount"] == 12345
-    assert body["licence_state"] == "awaiting_payment"
+    assert body["request"]["status"] == "approved" and body["request"]["amount_offered"] == 12345
+    assert body["licence_status"] == "awaiting_payment"
     licence = client.get(f"/v1/licences/{body['licence_id']}", headers=partner).json()
     assert licence["amount"] == 12345 and licence["billing_mode"] == "one_off"
     assert licence["conditions"] == ["Credit MEE in the headline."] and licence["monthly_quota"] == 10
-    charges = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.charge_licence")).all()
+    charges = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "invoicing.charge_licence")).all()
     assert [m.payload for m in charges] == [{"licence_id": body["licence_id"]}]
     session.commit()
 
@@ -149,7 +149,7 @@ def test_counter_then_decline(client, session) -> None:
     reject = client.post(f"/v1/staff/licence-requests/{request_id}/reject", headers=staff, json={"reason": "No."})
     assert reject.status_code == 409 and reject.json()["type"] == "/problems/invalid-transition"
     declined = client.post(f"/v1/licence-requests/{request_id}/decline", headers=partner, json={"reason": "Too dear."})
-    assert declined.status_code == 200 and declined.json()["state"] == "declined"
+    assert declined.status_code == 200 and declined.json()["status"] == "declined"
     after = client.post(f"/v1/licence-requests/{request_id}/accept", headers=partner)
     assert after.status_code == 409 and after.json()["type"] == "/problems/request-already-decided"
     assert _licences(session) == []
@@ -173,7 +173,7 @@ def test_decisions_need_the_licensing_role_and_a_real_request(client, session) -
     assert client.get("/v1/staff/licence-requests", headers=editor).status_code == 403
     missing = client.post("/v1/staff/licence-requests/lrq_missing/approve", headers=admin)
     assert missing.status_code == 404 and missing.json()["type"] == "/problems/licence-request-not-found"
-    assert client.get(f"/v1/staff/licence-requests/{request_id}", headers=admin).json()["state"] == "in_review"
+    assert client.get(f"/v1/staff/licence-requests/{request_id}", headers=admin).json()["status"] == "in_review"
 
 
 def test_queue_filters_and_sorts_by_age_and_value(client, session) -> None:
@@ -184,12 +184,12 @@ def test_queue_filters_and_sorts_by_age_and_value(client, session) -> None:
     other, _ = _submit(client, session)
     client.post(f"/v1/staff/licence-requests/{other}/reject", headers=staff, json={"reason": "No."})
 
-    by_age = client.get("/v1/staff/licence-requests", headers=staff, params={"state": "in_review"}).json()
+    by_age = client.get("/v1/staff/licence-requests", headers=staff, params={"status": "in_review"}).json()
     assert [r["id"] for r in by_age["items"]] == [cheap, dear, middle]
 
     pages, cursor = [], None
     while True:
-        params = {"state": "in_review", "sort": "value", "limit": 1, **({"cursor": cursor} if cursor else {})}
+        params = {"status": "in_review", "sort": "value", "limit": 1, **({"cursor": cursor} if cursor else {})}
         page = client.get("/v1/staff/licence-requests", headers=staff, params=params).json()
         pages += [r["id"] for r in page["items"]]
         cursor = page["next_cursor"]
@@ -199,7 +199,7 @@ def test_queue_filters_and_sorts_by_age_and_value(client, session) -> None:
 
     mine = client.get("/v1/staff/licence-requests", headers=staff, params={"partner_id": by_age["items"][0]["partner_id"]}).json()
     assert {r["id"] for r in mine["items"]} == {cheap, dear, middle}
-    rejected = client.get("/v1/staff/licence-requests", headers=staff, params={"state": "rejected"}).json()
+    rejected = client.get("/v1/staff/licence-requests", headers=staff, params={"status": "rejected"}).json()
     assert [r["id"] for r in rejected["items"]] == [other] and rejected["items"][0]["decided_by"]
     bad = client.get("/v1/staff/licence-requests", headers=staff, params={"sort": "colour"})
     assert bad.status_code == 422 and bad.json()["type"] == "/problems/validation"
@@ -233,7 +233,7 @@ def test_a_section_feed_billed_per_article(client, session) -> None:
     quote = client.post("/v1/quotes", headers=headers, json=body).json()
     assert (quote["amount"], quote["interval"], quote["estimated_total"]) == (4600, "article", None)
     feed = client.post("/v1/licence-requests", headers=headers, json={**body, "billing_mode": None}).json()
-    assert feed["billing_mode"] == "subscription" and feed["quoted_amount"] == 70000
+    assert feed["billing_mode"] == "subscription" and feed["amount_quoted"] == 70000
     usage = client.post("/v1/licence-requests", headers=headers, json=body).json()
     approved = client.post(f"/v1/staff/licence-requests/{usage['id']}/approve", headers=staff).json()
     licence = client.get(f"/v1/licences/{approved['licence_id']}", headers=headers).json()

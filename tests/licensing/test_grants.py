@@ -20,7 +20,7 @@ def test_paid_one_off_licence_awaits_payment_and_queues_the_charge(session) -> N
     licence = make_licence(session, partner=partner, articles=[make_article(session)], amount=12_000)
     assert licence.state == LicenceState.awaiting_payment
     topics = session.exec(select(OutboxMessage.topic).where(OutboxMessage.dedupe_key == f"charge-licence:{licence.id}")).all()
-    assert topics == ["billing.charge_licence"]
+    assert topics == ["invoicing.charge_licence"]
 
 
 def test_metered_licence_is_active_at_once_and_billed_in_arrears(session) -> None:

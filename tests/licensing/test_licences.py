@@ -33,18 +33,18 @@ def test_staff_list_filter_and_revoke(client, session) -> None:
 
     everything = client.get("/v1/staff/licences", headers=staff).json()["items"]
     assert {i["id"] for i in everything} == {free.id, paid.id, theirs.id}
-    active = client.get("/v1/staff/licences", headers=staff, params={"partner_id": partner.id, "state": "active"}).json()
+    active = client.get("/v1/staff/licences", headers=staff, params={"partner_id": partner.id, "status": "active"}).json()
     assert [i["id"] for i in active["items"]] == [free.id]
     by_request = client.get("/v1/staff/licences", headers=staff, params={"request_id": paid.request_id}).json()
     assert [i["id"] for i in by_request["items"]] == [paid.id]
     assert client.get(f"/v1/staff/licences/{theirs.id}", headers=staff).json()["partner_id"] == other.id
-    own = client.get("/v1/licences", headers=headers, params={"state": "awaiting_payment"}).json()
+    own = client.get("/v1/licences", headers=headers, params={"status": "awaiting_payment"}).json()
     assert [i["id"] for i in own["items"]] == [paid.id]
 
     no_reason = client.post(f"/v1/staff/licences/{free.id}/revoke", headers=staff, json={"reason": " "})
     assert no_reason.status_code == 422 and no_reason.json()["type"] == "/problems/invalid-decision"
     revoked = client.post(f"/v1/staff/licences/{free.id}/revoke", headers=staff, json={"reason": "Breach of terms."})
-    assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     again = client.post(f"/v1/staff/licences/{free.id}/revoke", headers=staff, json={"reason": "Breach of terms."})
     assert again.status_code == 200
     missing = client.post("/v1/staff/licences/lic_missing/revoke", headers=staff, json={"reason": "x"})

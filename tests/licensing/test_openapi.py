@@ -46,4 +46,4 @@ def test_the_approval_example_is_a_whole_answer() -> None:
     example, = DOCUMENT["components"]["schemas"]["ApprovalRead"]["examples"]
     request_fields = set(DOCUMENT["components"]["schemas"]["StaffLicenceRequestRead"]["properties"])
     assert set(example["request"]) == request_fields
-    assert example["request"]["licence_id"] == example["licence_id"] and example["request"]["state"] == "approved"
+    assert example["request"]["licence_id"] == example["licence_id"] and example["request"]["status"] == "approved"

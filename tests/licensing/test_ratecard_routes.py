@@ -32,8 +32,8 @@ def test_publish_a_new_version_used_by_new_requests(client, session) -> None:
     assert published.status_code == 201, published.text
     assert published.json()["version"] == 2
     after = client.post("/v1/licence-requests", headers=headers, json=request_body(article_ids=[article.id])).json()
-    assert (before["rate_card_version"], before["quoted_amount"]) == (1, 15000)
-    assert (after["rate_card_version"], after["quoted_amount"]) == (2, 20000)
+    assert (before["rate_card_version"], before["amount_quoted"]) == (1, 15000)
+    assert (after["rate_card_version"], after["amount_quoted"]) == (2, 20000)
     assert client.get("/v1/rate-card/versions/1").json()["card"]["article_price"]["GBP"] == 15000
     assert client.get("/v1/rate-card").json()["version"] == 2
     missing = client.get("/v1/rate-card/versions/99")

@@ -41,25 +41,25 @@ def test_registration_quote_request_counter_acceptance_free_licence(client, sess
                           json={**terms, "notes": "For a teaching pack; can it be free?"})
     assert created.status_code == 201, created.text
     request = created.json()
-    assert request["state"] == "in_review" and request["quoted_amount"] == quoted["amount"]
+    assert request["status"] == "in_review" and request["amount_quoted"] == quoted["amount"]
 
-    queue = client.get("/v1/staff/licence-requests", headers=staff, params={"state": "in_review"})
+    queue = client.get("/v1/staff/licence-requests", headers=staff, params={"status": "in_review"})
     assert [r["id"] for r in queue.json()["items"]] == [request["id"]]
     countered = client.post(f"/v1/staff/licence-requests/{request['id']}/counter", headers=staff,
                             json={"amount": 0, "conditions": ["Classroom use only."], "message": "Free for teaching."})
     assert countered.status_code == 200, countered.text
-    assert countered.json()["state"] == "countered" and countered.json()["offered_amount"] == 0
+    assert countered.json()["status"] == "countered" and countered.json()["amount_offered"] == 0
 
     seen = client.get(f"/v1/licence-requests/{request['id']}", headers=partner).json()
-    assert seen["state"] == "countered" and seen["conditions"] == ["Classroom use only."]
+    assert seen["status"] == "countered" and seen["conditions"] == ["Classroom use only."]
     accepted = client.post(f"/v1/licence-requests/{request['id']}/accept", headers=partner)
     assert accepted.status_code == 200, accepted.text
-    assert accepted.json()["state"] == "approved"
+    assert accepted.json()["status"] == "approved"
     licence_id = accepted.json()["licence_id"]
 
     licence = client.get(f"/v1/licences/{licence_id}", headers=partner)
     assert licence.status_code == 200
-    assert licence.json()["state"] == "active" and licence.json()["billing_mode"] == "free"
+    assert licence.json()["status"] == "active" and licence.json()["billing_mode"] == "free"
     assert licence.json()["amount"] == 0 and licence.json()["conditions"] == ["Classroom use only."]
     assert licence.json()["article_ids"] == [article.id] and licence.json()["use"] == "academic"
 
@@ -71,7 +71,7 @@ def test_registration_quote_request_counter_acceptance_free_licence(client, sess
     assert {"New licence request from University Newsroom", "A counter-offer on your licence request",
             "Counter-offer accepted", "Your licence request was approved"} <= subjects
     # Nothing to bill: a free licence queues no charge.
-    assert session.exec(select(OutboxMessage).where(OutboxMessage.topic == "billing.charge_licence")).first() is None
+    assert session.exec(select(OutboxMessage).where(OutboxMessage.topic == "invoicing.charge_licence")).first() is None
     session.commit()
 
     # The partner reads the trail of its own request and licence; which staff member acted is not shown.
@@ -116,7 +116,7 @@ def test_registration_quote_request_rejection(client, session) -> None:
                            json={"reason": "We do not syndicate to print outside the UK."})
     assert rejected.status_code == 200, rejected.text
     seen = client.get(f"/v1/licence-requests/{request_id}", headers=partner).json()
-    assert seen["state"] == "rejected"
+    assert seen["status"] == "rejected"
     assert seen["decision_reason"] == "We do not syndicate to print outside the UK."
     assert seen["licence_id"] is None
     assert client.get("/v1/licences", headers=partner).json()["items"] == []
