@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from api.audit import service as audit
 from api.audit.service import Actor
+from api.console.audit_lines import audit_lines
 from api.console import partner_pages, views
 from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
 from api.console.views import Staff
@@ -113,5 +114,5 @@ def audit_page(request: Request, staff: ConsoleStaffMay("audit"), session: Sessi
                                                partner_id=partner_id.strip() or None, cursor=cursor, limit=50)
     except SyndicateError as exc:  # a bad cursor pasted into the address bar
         rows, next_cursor, attempt_error = [], None, views.error_message(exc)
-    return views.render(request, "audit.html", staff=staff, rows=rows, next_cursor=next_cursor, error=attempt_error,
+    return views.render(request, "audit.html", staff=staff, rows=audit_lines(session, rows), next_cursor=next_cursor, error=attempt_error,
                         filters={"object_type": object_type, "object_id": object_id, "partner_id": partner_id})

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from api.audit import service as audit
 from api.console import views
-from api.console.amendment_pages import staff_names
+from api.console.audit_lines import audit_lines
 from api.console.deps import ConsoleStaffMay, found
 from api.console.views import Staff
 from api.core.errors import SyndicateError
@@ -34,9 +34,8 @@ def partner_page(request: Request, session, staff: Staff, partner_id: str, *,
                              if staff.may("audit") else ([], None))
     return views.render(
         request, "partner.html", staff=staff, partner=partner, requests=requests, licences=licences,
-        invoices=invoices, entries=entries, more={"requests": more_requests, "licences": more_licences,
+        invoices=invoices, entries=audit_lines(session, entries), more={"requests": more_requests, "licences": more_licences,
                                                   "invoices": more_invoices, "entries": more_entries},
-        names=staff_names(session, [e.actor_id for e in entries if e.actor_type == "staff"]),
         done=DONE.get(request.query_params.get("done", "")),
         error=views.error_message(error) if error else None, code=error.status if error else 200)
 
