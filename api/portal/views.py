@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
 from api.licensing.service import USE_LABELS
 from api.portal import service as portal
+from api.portal.usage import month_label
 from api.web import pages
 
 templates = pages.templates_for(Path(__file__).parent / "templates")
@@ -35,20 +35,12 @@ def _language(tag: str) -> str:
     return language.name if "-" not in tag else f"{language.name} ({tag})"
 
 
-def _month(value: str) -> str:
-    """"2026-12" -> "Dec 2026"."""
-    try:
-        return datetime.strptime(value, "%Y-%m").strftime("%b %Y")
-    except (TypeError, ValueError):
-        return value
-
-
 # Names, not codes, on every portal page (territories, languages, uses, scopes, months).
 templates.env.filters["countries"] = lambda codes: ", ".join(_country(c) for c in codes)
 templates.env.filters["language"] = _language
 templates.env.filters["use"] = lambda use: USE_LABELS.get(use, str(use))
 templates.env.filters["scope"] = lambda scope: SHORT_SCOPES.get(str(scope), str(scope).replace("_", " ").capitalize())
-templates.env.filters["month"] = _month
+templates.env.filters["month"] = month_label
 CSRF_PURPOSE = "portal-csrf"
 
 
