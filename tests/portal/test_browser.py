@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from sqlmodel import select
 
 import api.jobs  # noqa: F401 - registers the outbox handlers (e-mail, invoices, charging)
 from api.app import create_app
@@ -29,11 +30,11 @@ from api.catalogue.importers import parse_document
 from api.core.money import format_money
 from api.invoicing import provider
 from api.invoicing.models import Invoice
-from api.licensing import decisions, requests as licence_requests
+from api.licensing import decisions
+from api.licensing import requests as licence_requests
 from api.licensing.schemas import LicenceRequestCreate
 from api.outbox.dispatch import drain
 from api.partners.models import Partner
-from sqlmodel import select
 from tests.billing.conftest import stripe_double  # noqa: F401 - the Stripe-shaped test server
 from tests.billing.events import WEBHOOK_SECRET, signed
 from tests.browser_checks import assert_no_serious_axe_violation
@@ -42,7 +43,8 @@ from tests.conftest import SAMPLES, make_settings
 from tests.console.test_browser import ARGS, CHROMIUM
 from tests.invoicing.test_checkout import _pay_by_card, _session_event
 from tests.licensing.helpers import request_body
-from tests.live_server import free_port, served as serving
+from tests.live_server import free_port
+from tests.live_server import served as serving
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() and not os.environ.get("CI"),
