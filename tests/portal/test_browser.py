@@ -348,6 +348,11 @@ def _tour_the_rest_of_the_portal(reader, url: str, session, article) -> None:
     reader.click("button:has-text('Create a key')")
     expect(reader.locator("#new-key")).to_be_visible()
     check(reader, "portal-keys")
+    reader.locator("form[action='/portal/keys'] input[name=csrf_token]").evaluate("e => { e.value = 'stale'; }")
+    reader.click("button:has-text('Create a key')")  # a form from an old session: refused, in words
+    expect(reader.locator("main")).to_contain_text("Reload the page and try again")
+    check(reader, "portal-refused")
+    reader.goto(f"{url}/portal/keys")
 
     reader.click("button:has-text('Sign out')")
     reader.goto(f"{url}/republish/{withdrawn.slug}")
@@ -359,3 +364,7 @@ def _tour_the_rest_of_the_portal(reader, url: str, session, article) -> None:
     reader.click("button:has-text('E-mail me a link')")
     expect(reader.locator("main")).to_contain_text("a sign-in link is on its way")
     check(reader, "portal-sign-in-sent")
+    reader.goto(f"{url}/portal/sign-in/a-link-used-or-made-up")
+    reader.click("button:has-text('Sign in')")
+    expect(reader.locator("[role=alert]")).to_be_visible()
+    check(reader, "portal-sign-in-refused")
