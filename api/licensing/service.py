@@ -25,7 +25,7 @@ from api.licensing.licences import revoke as revoke_licence
 from api.licensing.models import BillingMode, Licence, LicenceRequest, ScopeKind, Use
 from api.licensing.previews import dry_run as dry_run_rule
 from api.licensing.previews import preview_card as preview_rate_card
-from api.licensing.quotes import BILLING_MODES, Quote, TermsInput, months_label, quote
+from api.licensing.quotes import BILLING_MODES, USE_LABELS, Quote, TermsInput, months_label, quote
 from api.licensing.ratecard import (
     DEFAULT_RATE_CARD, MONEY_FIELDS, RateCard, current_card, current_row as current_rate_card, ensure_default_rate_card,
     get_version as get_rate_card_version, publish as publish_rate_card, seed_default_rate_card,
@@ -38,7 +38,7 @@ from api.licensing.states import LicenceState, RequestState, allowed as allowed_
 __all__ = [
     # requests, from the partner's side
     "TermsInput", "Quote", "BILLING_MODES", "quote", "submit_request", "get_request", "list_requests",
-    "licence_ids", "describe_form", "form_json_schema", "months_label",
+    "licence_ids", "describe_form", "form_json_schema", "months_label", "USE_LABELS",
     # the staff queue and decisions
     "list_queue", "approve", "reject", "counter", "accept_counter", "decline_counter",
     # licences: granting, reading, and moving them through their states (billing, delivery, jobs)

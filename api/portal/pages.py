@@ -141,8 +141,11 @@ def revoke_key(key_id: str, who: PostingUser, session: SessionDep):
 
 @router.get("/portal/usage", response_class=HTMLResponse)
 def usage_page(request: Request, who: PortalUser, session: SessionDep) -> HTMLResponse:
+    licences, _next = licensing.list_licences(session, partner_id=who.partner.id, limit=100)
+    env = views.templates.env
+    names = {r.id: f"{env.filters['use'](r.use)}, {r.starts_at:%d %b %Y} to {r.ends_at:%d %b %Y}" for r in licences}
     return views.render(request, "usage.html", who=who, rows=partner_usage.rows(session, who.partner.id),
-                        months=partner_usage.MONTHS, page="usage")
+                        licences=names, months=partner_usage.MONTHS, page="usage")
 
 
 @router.get("/portal/usage/chart.svg")

@@ -4,7 +4,7 @@ chart (pygal), from the reports service's one query."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pygal
 from pygal.style import Style
@@ -26,6 +26,14 @@ def rows(session: Session, partner_id: str) -> list[tuple]:
     return reports.partner_usage_by_month(session, licence_ids=[lic.id for lic in licences], since=since)
 
 
+def month_label(value: str) -> str:
+    """"2026-12" -> "Dec 2026"."""
+    try:
+        return datetime.strptime(value, "%Y-%m").strftime("%b %Y")
+    except (TypeError, ValueError):
+        return value
+
+
 def chart_svg(usage: list[tuple]) -> bytes:
     """Deliveries and republications per month, as an SVG document (no script: shown as an image)."""
     deliveries: dict[str, int] = defaultdict(int)
@@ -37,7 +45,7 @@ def chart_svg(usage: list[tuple]) -> bytes:
     chart = pygal.Bar(style=CHART_STYLE, js=[], disable_xml_declaration=False, width=800, height=320,
                       legend_at_bottom=True, truncate_legend=-1, show_y_guides=True, print_values=False,
                       title="Deliveries by month", no_data_text="No deliveries yet")
-    chart.x_labels = months
+    chart.x_labels = [month_label(m) for m in months]
     chart.add("Deliveries", [deliveries[m] for m in months])
     chart.add("Republications", [republications[m] for m in months])
     return chart.render()

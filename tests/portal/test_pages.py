@@ -99,10 +99,13 @@ def test_usage_by_month_as_a_chart_and_a_table(web, session) -> None:
     _sign_in(web, session, partner)
     page = web.get("/portal/usage")
     assert page.status_code == 200 and "A much republished story" in page.text
-    assert page.text.count(f"<code>{licence.id}</code>") == 2 and foreign.id not in page.text
+    named = f"Website, {licence.starts_at:%d %b %Y} to {licence.ends_at:%d %b %Y}"  # the licence by its terms
+    assert page.text.count(f"<td>{named}</td>") == 2 and licence.id not in page.text and foreign.id not in page.text
+    assert f"<td>{now:%b %Y}</td>" in page.text and f"<td>{now:%Y-%m}</td>" not in page.text  # months in words
     chart = web.get("/portal/usage/chart.svg")
     assert chart.headers["content-type"].startswith("image/svg+xml") and b"<svg" in chart.content
     assert b"Deliveries" in chart.content and b"Republications" in chart.content
+    assert f"{now:%b %Y}".encode() in chart.content and f">{now:%Y-%m}<".encode() not in chart.content
     # pygal embeds its (unused) config script: the image's own policy runs no script at all.
     assert chart.headers["content-security-policy"].startswith("default-src 'none'")
 
@@ -206,3 +209,14 @@ def test_webhook_endpoints_are_tested_rotated_re_enabled_and_re_sent_from_the_po
     session.expire_all()
     assert session.get(WebhookDelivery, queued.id).status == "pending"
     assert web.post(f"/portal/webhooks/{endpoint_id}/test", data={"csrf_token": "forged"}).status_code == 403
+
+
+def test_requests_and_licences_name_uses_territories_and_languages_not_their_codes(web, session) -> None:
+    partner = make_partner(session)
+    make_licence(session, partner=partner, articles=[make_article(session)], territories=["GB", "FR"])
+    _sign_in(web, session, partner)
+    licences = web.get("/portal/licences").text
+    assert "One article · Website" in licences and "in United Kingdom, France, in English" in licences
+    assert "language en" not in licences and "· Web <" not in licences
+    requests_page = web.get("/portal").text
+    assert "One article · Website · United Kingdom, France" in requests_page and "GB, FR" not in requests_page

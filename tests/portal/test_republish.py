@@ -4,6 +4,7 @@ one pending partner and one request per form, field errors in words, nothing hal
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from api.catalogue import service as catalogue
+from api.catalogue.schemas import ArticleCreate
 from api.licensing.models import LicenceRequest
 from api.outbox.models import OutboxMessage
 from api.partners.models import Partner
@@ -64,6 +66,22 @@ def test_page_shows_the_article_what_a_copy_leaves_out_and_a_quote(web, session)
     assert page.headers["x-content-type-options"] == "nosniff" and page.headers["referrer-policy"]
     assert "<script>" not in page.text and "style=" not in page.text
     assert web.get(f"/republish/{article.id}").status_code == 200  # by id as well as by slug
+
+
+def test_page_names_the_byline_date_and_section_as_a_reader_reads_them(web, session) -> None:
+    article = make_article(session, section="middle-east")
+    unsigned = catalogue.upsert_article(session, ArticleCreate(
+        headline="Written by two", standfirst="Two authors, no byline", body_html="<p>Text.</p>", byline=None,
+        authors=["Ana Writer", "Bo Reporter"], canonical_url="https://www.middleeasteye.net/news/written-by-two",
+        section="news", published_at=datetime(2020, 1, 7, 9, tzinfo=UTC)), actor=TEST_ACTOR)[0]
+    session.commit()
+    page = web.get(f"/republish/{article.slug}").text
+    assert '<p class="byline">By MEE staff</p>' in page
+    assert '<span class="section">Middle east</span>' in page and "middle-east</span>" not in page
+    assert f"{article.published_at:%d %b %Y}</time>" in page and article.standfirst in page
+    other = web.get(f"/republish/{unsigned.slug}").text
+    assert '<p class="byline">By Ana Writer, Bo Reporter</p>' in other  # no byline: the authors, named
+    assert '<span class="section">News</span>' in other and '<time datetime="2020-01-07">07 Jan 2020</time>' in other
 
 
 def test_withdrawn_and_unknown_articles_get_an_explanation_not_a_form(web, session) -> None:
