@@ -291,7 +291,7 @@ def test_a_reader_pays_through_stripe_checkout(live_stripe, session, smtp, strip
         _pay_by_card(stripe_double, invoice.checkout_session_id)  # the partner pays on Checkout's page
         payload, headers = signed(_session_event("checkout.session.completed", invoice.checkout_session_id))
         session.commit()
-        answer = httpx.post(f"{url}/v1/billing/stripe/webhook", content=payload, headers=headers)
+        answer = httpx.post(f"{url}/v1/invoicing/stripe/webhook", content=payload, headers=headers)
         assert answer.status_code == 200, answer.text
         drain(engine)
         reader.goto(f"{url}/portal/invoices")
