@@ -86,6 +86,7 @@ async def _confirm_recent_password(request: Request, session, settings, staff: S
               if name not in ("csrf_token", "reauth_password") and isinstance(value, str)]
     action = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if not password:
+        _keep_for_the_page(session, staff)
         raise views.ReauthenticationNeeded(staff, action, fields)
     try:
         await to_thread.run_sync(throttle.attempt_from, request.client.host if request.client else "unknown")
@@ -94,9 +95,17 @@ async def _confirm_recent_password(request: Request, session, settings, staff: S
         # Kept even if the action then fails: a corrected form is not asked for the password again.
         await to_thread.run_sync(session.commit)
     except SyndicateError as exc:
+        _keep_for_the_page(session, staff)
         await to_thread.run_sync(session.rollback)
         raise views.ReauthenticationNeeded(staff, action, fields, error=views.error_message(exc),
                                            status=exc.status) from None
+
+
+def _keep_for_the_page(session, staff: Staff) -> None:
+    """The request's rollback expires what its session holds; the re-authentication page, rendered
+    afterwards, still shows the user's name and navigation."""
+    if staff.user in session:
+        session.expunge(staff.user)
 
 
 def found(lookup: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -24,7 +24,7 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def _only_session(session) -> StaffSession:
-    session.expire_all()
+    session.rollback()  # a fresh read: end the test session's snapshot
     return session.exec(select(StaffSession)).one()
 
 
@@ -116,7 +116,7 @@ def test_creating_staff_wants_the_password_typed_recently(client, session) -> No
     assert confirmed.status_code == 200, confirmed.text
     assert "confirmed_until" in confirmed.json()
     assert client.post("/v1/staff/users", headers=admin, json=new).status_code == 201
-    session.expire_all()
+    session.rollback()  # a fresh read: end the test session's snapshot
     audited = session.exec(select(AuditEntry).where(AuditEntry.action == "staff.reauthenticated")).all()
     assert len(audited) == 1 and audited[0].actor_type == "staff"
 
