@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console import (
-    amendment_pages, billing_pages, desk_pages, licensing_pages, operations_pages, partner_pages, ratecard_pages,
+    account_pages, amendment_pages, billing_pages, desk_pages, licensing_pages, operations_pages, partner_pages, ratecard_pages,
     revenue_pages, staff_pages, views,
 )
 from api.console.deps import ConsoleStaff, PostingStaff
@@ -85,6 +85,7 @@ router.include_router(revenue_pages.router)
 router.include_router(operations_pages.router)
 router.include_router(staff_pages.router)
 router.include_router(partner_pages.router)
+router.include_router(account_pages.router)
 
 
 def install(app: FastAPI) -> None:

@@ -14,7 +14,7 @@ from api.deps import CurrentStaffAuth, SessionDep, SettingsDep, StaffMay
 from api.staff import service
 from api.staff.deps import limit_logins
 from api.staff.schemas import (
-    STAFF_READ_EXAMPLE, StaffCreate, StaffLogin, StaffRead, StaffReauthenticate, StaffReauthenticated, StaffToken,
+    STAFF_READ_EXAMPLE, StaffCreate, StaffLogin, StaffPasswordChange, StaffRead, StaffReauthenticate, StaffReauthenticated, StaffToken,
     StaffUpdate,
 )
 from api.staff.errors import (
@@ -67,6 +67,19 @@ async def reauthenticate(body: StaffReauthenticate, auth: CurrentStaffAuth, sess
              responses=error_responses(*AUTH_ERRORS))
 def logout(auth: CurrentStaffAuth, session: SessionDep) -> None:
     service.logout(session, auth.session_id)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, summary="Change your own password",
+             description="Needs the current password (failures count towards the account's log-in limit). The new "
+                         "one has 12 to 128 characters and must not be easy to guess. Every other session of the "
+                         "account ends; this one goes on. Audited.",
+             responses=error_responses(WrongPassword, PasswordRejected, TooManyFailedLogins, ValidationFailed,
+                                       *AUTH_ERRORS))
+async def change_password(body: StaffPasswordChange, auth: CurrentStaffAuth, session: SessionDep,
+                          settings: SettingsDep, throttle: Throttle) -> None:
+    await service.change_password(session, settings, user=auth.user, staff_session_id=auth.session_id,
+                                  current_password=body.current_password, new_password=body.new_password,
+                                  throttle=throttle)
 
 
 @router.get("/me", response_model=StaffRead, summary="The logged-in staff user", responses=error_responses(*AUTH_ERRORS))

@@ -31,6 +31,14 @@ class StaffReauthenticated(BaseModel):
     confirmed_until: datetime = Field(description="Admin actions are allowed with this token until then.")
 
 
+class StaffPasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"current_password": "correct horse battery", "new_password": "lantern orbit quietly folded"}]})
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD)
+    new_password: str = Field(min_length=12, max_length=MAX_PASSWORD, description=(
+        "12 to 128 characters, and not easy to guess (`/problems/password-rejected`)."))
+
+
 class StaffToken(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzdGZfMDFqZDR4OGsyIn0.c2lnbmF0dXJl",

@@ -215,6 +215,40 @@ def _confirm_password(session: Session, user_id: str, staff_session_id: str) -> 
     return staff_session
 
 
+async def change_password(session: Session, settings: Settings, *, user: StaffUser, staff_session_id: str,
+                          current_password: str, new_password: str, throttle: LoginThrottle | None = None) -> None:
+    """Set a new password after checking the current one (a wrong one counts towards the account's
+    log-in limit) and the new one's strength; every other session of the account ends. Audited."""
+    check_length(current_password)
+    if throttle:
+        await to_thread.run_sync(throttle.before_password, user.email)
+    if not await verify_password_async(user.password_hash, current_password):
+        if throttle:
+            await to_thread.run_sync(throttle.failed, user.email)
+        raise WrongPassword("The current password is wrong.")
+    check_new_password(new_password, email=user.email, name=user.name)
+    new_hash = await hash_password_async(new_password)
+    await to_thread.run_sync(_store_password, session, user.id, staff_session_id, new_hash)
+
+
+def _store_password(session: Session, user_id: str, staff_session_id: str, new_hash: str) -> None:
+    user = get_staff(session, user_id)
+    user.password_hash = new_hash
+    now = utcnow()
+    others = session.exec(select(StaffSession).where(StaffSession.staff_id == user_id,
+                                                     StaffSession.id != staff_session_id,
+                                                     StaffSession.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+    for other in others:
+        other.revoked_at = now
+    this = session.get(StaffSession, staff_session_id)
+    if this is not None:
+        this.password_at = now
+    session.add_all([user, *others, *([this] if this else [])])
+    session.flush()
+    audit.record(session, actor=audit.Actor("staff", user_id), action="staff.password_changed",
+                 object_type="staff_user", object_id=user_id, after={"other_sessions_ended": len(others)})
+
+
 def logout(session: Session, staff_session_id: str) -> None:
     staff_session = session.get(StaffSession, staff_session_id)
     if staff_session and staff_session.revoked_at is None:

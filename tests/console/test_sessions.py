@@ -159,3 +159,20 @@ def test_a_password_past_128_characters_is_refused_at_the_console_login(console,
     response = console.post("/console/login", data={"email": user.email, "password": "y" * 200,
                                                     "csrf_token": csrf_in(form.text)})
     assert response.status_code == 422 and "at most 128 characters" in response.text
+
+
+def test_changing_the_password_in_the_console(console, session) -> None:
+    csrf = log_in(console, session, roles=["editor"])
+    page = console.get("/console/password")
+    assert page.status_code == 200 and 'autocomplete="new-password"' in page.text
+    weak = console.post("/console/password", data={"csrf_token": csrf, "current_password": STAFF_PASSWORD,
+                                                   "new_password": "qwertyuiop123"})
+    assert weak.status_code == 422 and "too easy to guess" in weak.text
+    wrong = console.post("/console/password", data={"csrf_token": csrf, "current_password": "not-it",
+                                                    "new_password": "lantern orbit quietly folded"})
+    assert wrong.status_code == 403 and "current password is wrong" in wrong.text
+    done = console.post("/console/password", data={"csrf_token": csrf, "current_password": STAFF_PASSWORD,
+                                                   "new_password": "lantern orbit quietly folded"},
+                        follow_redirects=False)
+    assert done.status_code == 303
+    assert "Password changed" in console.get(done.headers["location"]).text

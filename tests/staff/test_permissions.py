@@ -21,7 +21,8 @@ from tests.console.helpers import log_in
 
 # Operations on one's own staff session: every role has them.
 OWN_SESSION = {("GET", "/v1/staff/me"), ("POST", "/v1/staff/logout"), ("POST", "/v1/staff/reauthenticate"),
-               ("GET", "/console"), ("POST", "/console/logout")}
+               ("POST", "/v1/staff/me/password"), ("GET", "/console"), ("POST", "/console/logout"),
+               ("GET", "/console/password"), ("POST", "/console/password")}
 PUBLIC = {("POST", "/v1/staff/login"), ("GET", "/console/login"), ("POST", "/console/login")}
 
 

@@ -260,3 +260,32 @@ def test_the_cli_refuses_a_common_password(cli_env) -> None:
     result = cli_runner.invoke(cli, ["staff", "create", "--email", "cli@example.com", "--name", "Cli",
                                      "--role", "editor", "--password", "password1234"])
     assert result.exit_code != 0 and "too easy to guess" in result.output
+
+
+# --- changing one's own password ---------------------------------------------------------------------
+
+
+def test_changing_the_password_checks_both_and_ends_the_other_sessions(client, session) -> None:
+    user = make_staff(session, roles=["finance"])
+    session.commit()
+    tokens = [client.post("/v1/staff/login", json={"email": user.email, "password": STAFF_PASSWORD}).json()
+              for _ in range(2)]
+    this, other = ({"Authorization": f"Bearer {t['access_token']}"} for t in tokens)
+    wrong = client.post("/v1/staff/me/password", headers=this,
+                        json={"current_password": "nope", "new_password": "lantern orbit quietly folded"})
+    assert wrong.status_code == 403 and wrong.json()["type"] == "/problems/wrong-password"
+    weak = client.post("/v1/staff/me/password", headers=this,
+                       json={"current_password": STAFF_PASSWORD, "new_password": "password123456"})
+    assert weak.status_code == 422 and weak.json()["type"] == "/problems/password-rejected"
+    changed = client.post("/v1/staff/me/password", headers=this,
+                          json={"current_password": STAFF_PASSWORD, "new_password": "lantern orbit quietly folded"})
+    assert changed.status_code == 204, changed.text
+    assert client.get("/v1/staff/me", headers=this).status_code == 200
+    ended = client.get("/v1/staff/me", headers=other)
+    assert ended.status_code == 401 and ended.json()["reason"] == "ended"
+    old = client.post("/v1/staff/login", json={"email": user.email, "password": STAFF_PASSWORD})
+    assert old.status_code == 401
+    assert client.post("/v1/staff/login", json={"email": user.email, "password": "lantern orbit quietly folded"}
+                       ).status_code == 200
+    session.rollback()
+    assert session.exec(select(AuditEntry).where(AuditEntry.action == "staff.password_changed")).one()
