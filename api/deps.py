@@ -17,7 +17,7 @@ from api.core.errors import Unauthenticated
 from api.partners.keys import authenticate_key
 from api.partners.models import ApiKey, Partner
 from api.staff import permissions, service as staff_service
-from api.staff.models import StaffUser
+from api.staff.models import StaffSession, StaffUser
 
 
 def get_settings(request: Request) -> Settings:
@@ -85,9 +85,10 @@ CurrentPartner = Annotated[Partner, Depends(get_current_partner)]
 
 
 class StaffAuth:
-    def __init__(self, user: StaffUser, session_id: str) -> None:
+    def __init__(self, user: StaffUser, staff_session: StaffSession) -> None:
         self.user = user
-        self.session_id = session_id
+        self.staff_session = staff_session
+        self.session_id = staff_session.id
 
 
 def get_staff_auth(
@@ -96,8 +97,8 @@ def get_staff_auth(
 ) -> StaffAuth:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Send a staff access token as `Authorization: Bearer <token>`.")
-    user, session_id = staff_service.authenticate(session, settings, credentials.credentials)
-    return StaffAuth(user, session_id)
+    user, staff_session = staff_service.authenticate(session, settings, credentials.credentials)
+    return StaffAuth(user, staff_session)
 
 
 CurrentStaffAuth = Annotated[StaffAuth, Depends(get_staff_auth)]
@@ -105,11 +106,14 @@ CurrentStaffAuth = Annotated[StaffAuth, Depends(get_staff_auth)]
 
 def StaffMay(permission: str):  # noqa: N802 - reads as a type in signatures: `staff: StaffMay("invoices")`
     """A staff user whose roles grant `permission`, from the one table in api/staff/permissions.py
-    (403 `/problems/role-required` otherwise). Every staff route names one."""
+    (403 `/problems/role-required` otherwise). Every staff route names one. A change under a permission
+    marked `reauthenticate` also wants the password typed recently (403 `/problems/reauthentication-required`)."""
     permissions.permission(permission)  # an unknown name fails at import, not on the first request
 
-    def dependency(auth: CurrentStaffAuth) -> StaffUser:
+    def dependency(request: Request, auth: CurrentStaffAuth, settings: SettingsDep) -> StaffUser:
         permissions.require(auth.user, permission)
+        if permissions.wants_recent_password(permission, request.method):
+            staff_service.require_recent_password(auth.staff_session, settings)
         return auth.user
 
     dependency.permission = permission  # type: ignore[attr-defined] - read by the permission-matrix test

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import Depends, Form, Request
 
 from api.console import views
 from api.console.views import Staff
 from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
-from api.staff import permissions
+from api.staff import permissions, service as staff_service
+from api.staff.deps import login_throttle
+from api.staff.errors import ReauthenticationRequired
+from api.staff.throttle import LoginThrottle
 from api.web.pages import attempt  # noqa: F401 - the console's pages import it from here
 
 
@@ -50,14 +54,58 @@ def ConsoleStaffMay(permission: str):  # noqa: N802 - reads as a type: `staff: C
 
 
 def PostingStaffMay(permission: str):  # noqa: N802
-    """A console form post (CSRF checked) for staff whose roles grant `permission`."""
-    permissions.permission(permission)
-
-    def dependency(staff: PostingStaff) -> Staff:
-        return _refuse_unless(staff, permission)
+    """A console form post (CSRF checked) for staff whose roles grant `permission`. Under a permission
+    marked `reauthenticate` the password must have been typed recently, else the re-authentication page."""
+    if permissions.wants_recent_password(permission, "POST"):
+        async def dependency(request: Request, staff: PostingStaff, session: SessionDep, settings: SettingsDep,
+                             throttle: Annotated[LoginThrottle, Depends(login_throttle)],
+                             reauth_password: Annotated[str | None, Form()] = None) -> Staff:
+            _refuse_unless(staff, permission)
+            await _confirm_recent_password(request, session, settings, staff, throttle, reauth_password)
+            return staff
+    else:
+        def dependency(staff: PostingStaff) -> Staff:  # type: ignore[misc]
+            return _refuse_unless(staff, permission)
 
     dependency.permission = permission  # type: ignore[attr-defined]
     return Annotated[Staff, Depends(dependency)]
+
+
+async def _confirm_recent_password(request: Request, session, settings, staff: Staff, throttle: LoginThrottle,
+                                   password: str | None) -> None:
+    """Let the action run if the password was typed recently, or is typed now (the re-authentication
+    page posts it, with the action's own fields, straight back to the action)."""
+    assert staff.staff_session is not None
+    try:
+        staff_service.require_recent_password(staff.staff_session, settings)
+        return
+    except ReauthenticationRequired:
+        pass
+    form = await request.form()
+    fields = [(name, value) for name, value in form.multi_items()
+              if name not in ("csrf_token", "reauth_password") and isinstance(value, str)]
+    action = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not password:
+        _keep_for_the_page(session, staff)
+        raise views.ReauthenticationNeeded(staff, action, fields)
+    try:
+        await to_thread.run_sync(throttle.attempt_from, request.client.host if request.client else "unknown")
+        await staff_service.reauthenticate(session, settings, user=staff.user, staff_session_id=staff.session_id,
+                                           password=password, throttle=throttle)
+        # Kept even if the action then fails: a corrected form is not asked for the password again.
+        await to_thread.run_sync(session.commit)
+    except SyndicateError as exc:
+        _keep_for_the_page(session, staff)
+        await to_thread.run_sync(session.rollback)
+        raise views.ReauthenticationNeeded(staff, action, fields, error=views.error_message(exc),
+                                           status=exc.status) from None
+
+
+def _keep_for_the_page(session, staff: Staff) -> None:
+    """The request's rollback expires what its session holds; the re-authentication page, rendered
+    afterwards, still shows the user's name and navigation."""
+    if staff.user in session:
+        session.expunge(staff.user)
 
 
 def found(lookup: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console import (
-    amendment_pages, billing_pages, desk_pages, licensing_pages, operations_pages, partner_pages, ratecard_pages,
+    account_pages, amendment_pages, billing_pages, desk_pages, licensing_pages, operations_pages, partner_pages, ratecard_pages,
     revenue_pages, staff_pages, views,
 )
 from api.console.deps import ConsoleStaff, PostingStaff
@@ -29,9 +29,10 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> HTMLResponse:
+def login_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     token = views.new_login_csrf()
-    response = views.render(request, "login.html", login_csrf=token, email="")
+    notice = views.signed_out_message(request.query_params.get("signed_out"), settings)
+    response = views.render(request, "login.html", login_csrf=token, email="", notice=notice)
     response.set_cookie(views.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console/login")
     return response
 
@@ -45,14 +46,18 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep, em
         raise views.ConsoleRefusal("The login form is out of date. Open the login page again.")
     try:
         # Async, like the API login: Argon2 waits in its own bounded threads, not in the thread pool.
-        await to_thread.run_sync(limit_logins, request)
-        token, _staff_session, _user = await staff_service.login(session, settings, email=email, password=password)
+        throttle = await to_thread.run_sync(limit_logins, request)
+        token, _staff_session, _user = await staff_service.login(session, settings, email=email, password=password,
+                                                                 throttle=throttle)
     except SyndicateError as error:
         session.rollback()
-        return views.render(request, "login.html", code=error.status, error=views.error_message(error),
-                            login_csrf=expected, email=email)
+        response = views.render(request, "login.html", code=error.status, error=views.error_message(error),
+                                login_csrf=expected, email=email)
+        response.headers.update(error.extra.get("headers") or {})  # a 429's Retry-After
+        return response
     response = views.redirect("/console")
-    response.set_cookie(views.SESSION_COOKIE, token, max_age=settings.staff_token_minutes * 60,
+    # The cookie outlives the session by an hour, so that the login page can say why it ended.
+    response.set_cookie(views.SESSION_COOKIE, token, max_age=(settings.staff_session_absolute_hours + 1) * 3600,
                         **views.cookie_args(settings))
     response.delete_cookie(views.LOGIN_CSRF_COOKIE, path="/console/login")
     return response
@@ -80,12 +85,23 @@ router.include_router(revenue_pages.router)
 router.include_router(operations_pages.router)
 router.include_router(staff_pages.router)
 router.include_router(partner_pages.router)
+router.include_router(account_pages.router)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(views.LoginRequired)
     async def _login_required(request: Request, exc: views.LoginRequired) -> RedirectResponse:
-        return views.redirect("/console/login")
+        if exc.reason is None:
+            return views.redirect("/console/login")
+        response = views.redirect(f"/console/login?signed_out={exc.reason}")
+        response.delete_cookie(views.SESSION_COOKIE, **views.cookie_args(request.app.state.settings))
+        return response
+
+    @app.exception_handler(views.ReauthenticationNeeded)
+    async def _reauthenticate(request: Request, exc: views.ReauthenticationNeeded) -> HTMLResponse:
+        minutes = request.app.state.settings.staff_reauthenticate_minutes
+        return views.render(request, "reauthenticate.html", staff=exc.staff, code=exc.status, error=exc.error,
+                            action=exc.action, fields=exc.fields, minutes=minutes)
 
     @app.exception_handler(views.ConsoleRefusal)
     async def _refused(request: Request, exc: views.ConsoleRefusal) -> HTMLResponse:

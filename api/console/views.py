@@ -21,7 +21,8 @@ from starlette.templating import Jinja2Templates
 from api.core.config import Settings
 from api.core.errors import SyndicateError, Unauthenticated
 from api.staff import permissions, service as staff_service
-from api.staff.models import StaffUser
+from api.staff.errors import StaffSessionExpired
+from api.staff.models import StaffSession, StaffUser
 from api.web import pages
 from api.console.errors import BadAmount
 from api.staff.errors import RoleRequired
@@ -75,7 +76,22 @@ def lines(text: str | None) -> list[str]:
 
 
 class LoginRequired(Exception):
-    """Raised by the console's dependencies; answered with a redirect to the login page."""
+    """Raised by the console's dependencies; answered with a redirect to the login page, which says
+    why a session ended (`reason`: idle, lifetime, ended, disabled; None when there was none)."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ReauthenticationNeeded(Exception):
+    """Raised before an admin change when the password was not typed recently; answered with the
+    re-authentication page, whose form carries the original fields back to the same action."""
+
+    def __init__(self, staff: Staff, action: str, fields: list[tuple[str, str]], error: str | None = None,
+                 status: int = 403) -> None:
+        super().__init__(action)
+        self.staff, self.action, self.fields, self.error, self.status = staff, action, fields, error, status
 
 
 class ConsoleRefusal(Exception):
@@ -92,6 +108,7 @@ class Staff:
     session_id: str
     csrf: str
     settings: Settings = field(repr=False)
+    staff_session: StaffSession | None = field(default=None, repr=False)
 
     def may(self, permission: str) -> bool:
         """Whether the staff permission table (api/staff/permissions.py) grants `permission`: for templates."""
@@ -118,10 +135,13 @@ def authenticate(request: Request, session, settings: Settings) -> Staff:
     if not token:
         raise LoginRequired()
     try:
-        user, session_id = staff_service.authenticate(session, settings, token)
+        user, staff_session = staff_service.authenticate(session, settings, token)
+    except StaffSessionExpired as exc:
+        raise LoginRequired(exc.extra.get("reason")) from None
     except Unauthenticated:
         raise LoginRequired() from None
-    return Staff(user=user, session_id=session_id, csrf=csrf_token(settings, session_id), settings=settings)
+    return Staff(user=user, session_id=staff_session.id, csrf=csrf_token(settings, staff_session.id),
+                 settings=settings, staff_session=staff_session)
 
 
 def check_csrf(staff: Staff, sent: str | None) -> None:
@@ -140,6 +160,19 @@ def require(staff: Staff, *roles: str) -> None:
 def cookie_args(settings: Settings) -> dict[str, Any]:
     return {"httponly": True, "samesite": "strict", "secure": settings.public_base_url.startswith("https://"),
             "path": "/console"}
+
+
+def signed_out_message(reason: str | None, settings: Settings) -> str | None:
+    """What the login page says about the session that just ended (the reason comes from the URL, so
+    only these fixed sentences can appear)."""
+    return {
+        "idle": f"You were signed out after {settings.staff_session_idle_minutes} minutes without activity. "
+                "Log in again to continue.",
+        "lifetime": f"You were signed out: a session lasts at most {settings.staff_session_absolute_hours} hours. "
+                    "Log in again to continue.",
+        "ended": "Your session has ended. Log in again to continue.",
+        "disabled": "Your staff account is disabled. Ask an admin.",
+    }.get(reason or "")
 
 
 def new_login_csrf() -> str:

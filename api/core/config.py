@@ -47,7 +47,11 @@ class Settings(BaseSettings):
     publisher_name: str = "Middle East Eye"
     copyright_holder: str = "Middle East Eye"
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
-    staff_token_minutes: int = 30
+    # --- staff sessions (console and staff API): a session ends after this long without a request,
+    # and in any case this long after its login; admin actions want the password typed this recently.
+    staff_session_idle_minutes: int = Field(default=30, ge=1)
+    staff_session_absolute_hours: int = Field(default=12, ge=1)
+    staff_reauthenticate_minutes: int = Field(default=5, ge=1)
     jwt_issuer: str = "syndicate"
     jwt_audience: str = "syndicate-content"
     licence_token_minutes: int = 60 * 24
@@ -57,6 +61,8 @@ class Settings(BaseSettings):
     registration_rate_limit: str = "10/hour"
     # Staff login attempts per client IP ("" turns the limit off); shared through Redis too.
     login_rate_limit: str = "20/minute"
+    # Failed staff logins (and re-authentications) per e-mail address, from wherever they come.
+    login_account_rate_limit: str = "5/15minutes"
 
     billing_backend: Literal["ledger", "stripe"] = "ledger"
     stripe_api_key: SecretStr | None = None
@@ -154,7 +160,7 @@ class Settings(BaseSettings):
     def _masked_in_json(self, value: Any) -> Any:
         return mask_url(value) if isinstance(value, str) else value
 
-    @field_validator("login_rate_limit", "address_rate_limit", "api_key_rate_limit", "anonymous_rate_limit")
+    @field_validator("login_rate_limit", "login_account_rate_limit", "address_rate_limit", "api_key_rate_limit", "anonymous_rate_limit")
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
         if value:

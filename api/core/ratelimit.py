@@ -83,25 +83,46 @@ class LocalCounters:
 
 
 class AddressLimit:
-    """At most `limit` ("20/minute"; empty turns it off) hits per address in `scope`."""
+    """At most `limit` ("20/minute"; empty turns it off) hits per key in `scope`: a client address by
+    default; `source` words the refusal for other keys ("for one e-mail address")."""
 
     def __init__(self, settings: Settings, *, limit: str, scope: str, error: type[TooManyRequests], what: str,
-                 advice: str = "") -> None:
+                 advice: str = "", source: str = "come from one address") -> None:
         self.item = parse(limit) if limit else None
         self.scope = scope
         self.error = error
         self.what = what
         self.advice = advice
+        self.source = source
         self.limiter = strategies.FixedWindowRateLimiter(counter_storage(settings))
 
     def hit(self, address: str) -> None:
+        """Count one hit for `address`; raise `error` (with Retry-After) past the limit."""
         if self.item is None or self.limiter.hit(self.item, self.scope, address):
             return
-        stats = self.limiter.get_window_stats(self.item, self.scope, address)
+        self._refuse(address)
+
+    def check(self, key: str) -> None:
+        """Raise `error` if `key` has used up its window, counting nothing (for limits on failures only)."""
+        if self.item is not None and not self.limiter.test(self.item, self.scope, key):
+            self._refuse(key)
+
+    def record(self, key: str) -> None:
+        """Count one hit for `key` without refusing anything (a failure that `check` will weigh next time)."""
+        if self.item is not None:
+            self.limiter.hit(self.item, self.scope, key)
+
+    def clear(self, key: str) -> None:
+        if self.item is not None:
+            self.limiter.clear(self.item, self.scope, key)
+
+    def _refuse(self, key: str) -> None:
+        assert self.item is not None
+        stats = self.limiter.get_window_stats(self.item, self.scope, key)
         retry = seconds_until(stats.reset_time)
         window = self.item.get_expiry()
         per = f"{window // 60} minute(s)" if window >= 60 else f"{window} second(s)"
         raise self.error(
-            f"At most {self.item.amount} {self.what} per {per} come from one address; retry in {retry} s{self.advice}.",
+            f"At most {self.item.amount} {self.what} per {per} {self.source}; retry in {retry} s{self.advice}.",
             headers={"Retry-After": str(retry)}, retry_after=retry,
         )

@@ -29,7 +29,7 @@ from api.delivery.schemas import (NINJS_EXAMPLE, TOKEN_CREATE_EXAMPLES, TOKEN_PA
                                   SigningKeyRead, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
                                   WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointPage, WebhookEndpointRead)
 from api.licensing.service import LicenceNotFound
-from api.staff.errors import RoleRequired
+from api.staff.errors import ReauthenticationRequired, RoleRequired
 
 router = APIRouter()
 
@@ -125,7 +125,8 @@ def jwks(session: SessionDep, response: Response) -> Jwks:
              description="For a leaked or unwanted key: every API process refuses its tokens within a second and the "
                          "JWKS drops it; retiring the key that signs starts a new one. Role `admin`; audited. "
                          "Also `syndicate keys retire KID`.",
-             responses=error_responses(Unauthenticated, RoleRequired, errors.SigningKeyNotFound))
+             responses=error_responses(Unauthenticated, RoleRequired, ReauthenticationRequired,
+                                       errors.SigningKeyNotFound))
 def retire_signing_key(kid: str, admin: StaffMay("signing-keys"), session: SessionDep,
                        settings: SettingsDep) -> SigningKeyRead:
     return SigningKeyRead.model_validate(service.retire_key(session, settings, kid=kid, actor=Actor("staff", admin.id)))

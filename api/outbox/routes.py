@@ -14,7 +14,7 @@ from api.deps import SessionDep, StaffMay
 from api.outbox import service
 from api.outbox.schemas import OutboxMessagePage, OutboxMessageRead
 from api.outbox.errors import OutboxMessageNotFound, OutboxMessageNotRetryable
-from api.staff.errors import RoleRequired
+from api.staff.errors import ReauthenticationRequired, RoleRequired
 
 router = APIRouter(prefix="/v1/staff/outbox", tags=["staff"])
 Admin = StaffMay("outbox")
@@ -38,7 +38,7 @@ def list_messages(
 @router.post("/{message_id}/retry", response_model=OutboxMessageRead, summary="Retry an outbox message now",
              description="A dead message is revived with a fresh run of attempts; a pending one is made due at once; "
                          "a delivered one is refused. Role `admin`; audited.",
-             responses=error_responses(Unauthenticated, RoleRequired, OutboxMessageNotFound,
+             responses=error_responses(Unauthenticated, RoleRequired, ReauthenticationRequired, OutboxMessageNotFound,
                                        OutboxMessageNotRetryable))
 def retry_message(message_id: str, session: SessionDep, admin: Admin) -> OutboxMessageRead:
     message = service.retry(session, message_id=message_id, actor=Actor("staff", admin.id))

@@ -24,7 +24,12 @@ class StaffUser(SQLModel, table=True):
 
 
 class StaffSession(SQLModel, table=True):
-    """Server-side record of each staff login, so a token can be revoked before it expires."""
+    """Server-side record of each staff login, so a token can be revoked before it expires.
+
+    `expires_at` is the absolute end (login + `staff_session_absolute_hours`); the session also ends
+    `staff_session_idle_minutes` after `last_seen_at`, which each request renews. `password_at` is
+    when the password was last typed (the login, or a re-authentication before an admin action).
+    """
 
     __tablename__ = "staff_session"
 
@@ -32,4 +37,6 @@ class StaffSession(SQLModel, table=True):
     staff_id: str = Field(foreign_key="staff_user.id", index=True, max_length=40)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    password_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -18,6 +18,9 @@ from api.staff.errors import RoleRequired
 class Permission:
     roles: tuple[str, ...]  # besides admin
     covers: str  # what it lets staff do, for refusals and the README
+    # Its changes (any method but GET/HEAD) want the password typed within `staff_reauthenticate_minutes`:
+    # a session left open, or a stolen token, cannot create staff, retire keys or re-send provider calls.
+    reauthenticate: bool = False
 
 
 PERMISSIONS: dict[str, Permission] = {
@@ -34,9 +37,9 @@ PERMISSIONS: dict[str, Permission] = {
     "invoices": Permission(("finance",), "manage invoices, payments and billing runs"),
     "revenue": Permission(("finance",), "read revenue reports"),
     # admins only
-    "staff": Permission((), "manage staff accounts"),
-    "outbox": Permission((), "see and retry outgoing messages"),
-    "signing-keys": Permission((), "retire licence-token signing keys"),
+    "staff": Permission((), "manage staff accounts", reauthenticate=True),
+    "outbox": Permission((), "see and retry outgoing messages", reauthenticate=True),  # retries re-send charges
+    "signing-keys": Permission((), "retire licence-token signing keys", reauthenticate=True),
 }
 
 assert all(set(p.roles) <= set(ROLES) for p in PERMISSIONS.values()), "a permission names an unknown role"
@@ -62,6 +65,14 @@ def require(user: StaffUser, name: str) -> None:
         who = " or ".join((*grant.roles, "admin"))
         raise RoleRequired(f"Only {who} staff may {grant.covers} (permission `{name}`).", permission=name,
                            roles=[*grant.roles, "admin"])
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def wants_recent_password(name: str, method: str) -> bool:
+    """Whether a request with `method` under permission `name` needs the password typed recently."""
+    return permission(name).reauthenticate and method.upper() not in SAFE_METHODS
 
 
 def roles_allowed(name: str) -> set[str]:

@@ -7,6 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from api.core.fields import Email, short_text
 
 from api.staff.models import ROLES
+from api.staff.passwords import MAX_LENGTH as MAX_PASSWORD
+
 
 Role = short_text(40)
 
@@ -16,7 +18,25 @@ class StaffLogin(BaseModel):
     # Not EmailStr: logging in only looks the address up, and accounts on internal domains
     # (the demo's `@syndicate.local`) must be able to log in.
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
-    password: str = Field(min_length=1, max_length=1000)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
+
+
+class StaffReauthenticate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"password": "correct horse battery"}]})
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
+
+
+class StaffReauthenticated(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"confirmed_until": "2026-11-02T09:05:00Z"}]})
+    confirmed_until: datetime = Field(description="Admin actions are allowed with this token until then.")
+
+
+class StaffPasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"current_password": "correct horse battery", "new_password": "lantern orbit quietly folded"}]})
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD)
+    new_password: str = Field(min_length=12, max_length=MAX_PASSWORD, description=(
+        "12 to 128 characters, and not easy to guess (`/problems/password-rejected`)."))
 
 
 class StaffToken(BaseModel):
@@ -32,7 +52,9 @@ class StaffCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "finance@example.com", "name": "Finance Desk", "password": "a long passphrase", "roles": ["finance"]}]})
     email: Email
     name: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=12, max_length=1000)
+    password: str = Field(min_length=12, max_length=MAX_PASSWORD, description=(
+        "12 to 128 characters, and not easy to guess: common and breached passwords, and ones built from the "
+        "name or e-mail, are refused (`/problems/password-rejected`)."))
     roles: list[Role] = Field(min_length=1, max_length=len(ROLES), description=f"Any of: {', '.join(ROLES)}.")
 
 

@@ -20,7 +20,9 @@ from tests.builders import staff_headers
 from tests.console.helpers import log_in
 
 # Operations on one's own staff session: every role has them.
-OWN_SESSION = {("GET", "/v1/staff/me"), ("POST", "/v1/staff/logout"), ("GET", "/console"), ("POST", "/console/logout")}
+OWN_SESSION = {("GET", "/v1/staff/me"), ("POST", "/v1/staff/logout"), ("POST", "/v1/staff/reauthenticate"),
+               ("POST", "/v1/staff/me/password"), ("GET", "/console"), ("POST", "/console/logout"),
+               ("GET", "/console/password"), ("POST", "/console/password")}
 PUBLIC = {("POST", "/v1/staff/login"), ("GET", "/console/login"), ("POST", "/console/login")}
 
 

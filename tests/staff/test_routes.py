@@ -13,7 +13,7 @@ def test_login_me_and_logout(client, session) -> None:
     assert client.post("/v1/staff/logout", headers=headers).status_code == 204
     after = client.get("/v1/staff/me", headers=headers)
     assert after.status_code == 401
-    assert after.json()["type"] == "/problems/unauthenticated"
+    assert after.json()["type"] == "/problems/session-expired" and after.json()["reason"] == "ended"
 
 
 def test_wrong_password_is_refused(client, session) -> None:
@@ -80,7 +80,8 @@ def test_a_token_past_its_exp_is_refused_even_while_its_session_lasts(client, se
     response = client.get("/v1/staff/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"] == "/problems/unauthenticated" and "expired" in response.json()["detail"]
+    assert response.json()["type"] == "/problems/session-expired" and response.json()["reason"] == "lifetime"
+    assert "at most 12 hours" in response.json()["detail"]
     assert client.get("/v1/staff/me", headers=headers).status_code == 200  # the real token still works
 
 
@@ -97,7 +98,8 @@ def test_a_session_past_its_end_is_refused(client, session) -> None:
         session.add(staff_session)
     session.commit()
     response = client.get("/v1/staff/me", headers=headers)
-    assert response.status_code == 401 and response.json()["type"] == "/problems/unauthenticated"
+    assert response.status_code == 401 and response.json()["type"] == "/problems/session-expired"
+    assert response.json()["reason"] == "lifetime"
 
 
 def test_a_disabled_user_is_refused_at_once_and_cannot_log_in(client, session) -> None:
@@ -110,7 +112,8 @@ def test_a_disabled_user_is_refused_at_once_and_cannot_log_in(client, session) -
     disabled = client.patch(f"/v1/staff/users/{editor.id}", headers=admin, json={"roles": ["editor"], "active": False})
     assert disabled.status_code == 200 and disabled.json()["active"] is False
     refused = client.get("/v1/staff/me", headers=editor_headers)
-    assert refused.status_code == 401 and refused.json()["type"] == "/problems/unauthenticated"
+    assert refused.status_code == 401 and refused.json()["type"] == "/problems/session-expired"
+    assert refused.json()["reason"] == "disabled"
     again = client.post("/v1/staff/login", json={"email": editor.email, "password": STAFF_PASSWORD})
     assert again.status_code == 401 and again.json()["type"] == "/problems/bad-credentials"
     missing = client.patch("/v1/staff/users/stf_nobody", headers=admin, json={"roles": ["editor"]})
