@@ -1,15 +1,15 @@
 """staff sessions: idle timeout renewed on activity, and when the password was last typed
 
-Revision ID: 0013_sessions
-Revises: 0012_desk
+Revision ID: 0014_sessions
+Revises: 0013_names
 """
 from alembic import op
 import sqlalchemy as sa
 
 from api.core.db import UTCDateTime
 
-revision = "0013_sessions"
-down_revision = "0012_desk"
+revision = "0014_sessions"
+down_revision = "0013_names"
 branch_labels = None
 depends_on = None
 
