@@ -16,6 +16,7 @@ from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
 from api.core.config import Settings, get_settings
 from api.core.db import make_engine
 from api.core.middleware import RequestIdMiddleware
+from api.core.operation_ids import operation_id
 from api.core.migrations import require_current
 from api.core.problems import install_problem_handlers
 from api.audit import routes as audit_routes
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     app = SyndicateApp(
         title="Syndicate", version="0.1.0", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan,
-        servers=[{"url": settings.public_base_url}],
+        servers=[{"url": settings.public_base_url}], generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.engine = engine

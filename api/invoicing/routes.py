@@ -83,7 +83,7 @@ def start_run(body: BillingRunCreate, engine: EngineDep, settings: SettingsDep, 
     return BillingRunAccepted(period=body.period, status="started")
 
 
-@router.get("/v1/staff/billing/preview", response_model=BillingPreview,
+@router.get("/v1/staff/billing/preview", response_model=BillingPreview, operation_id="staff.billing.preview",
             summary="What the next period run will bill, per partner (read-only)",
             responses=error_responses(*AUTH_ERRORS, BadPeriod))
 def preview_run(session: ReadSessionDep, staff: Finance,
