@@ -11,7 +11,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api.core import body_limit
+from api.core import body_limit, passwords
 from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
 from api.core.config import Settings, get_settings
 from api.core.db import make_engine
@@ -97,6 +97,7 @@ def api_engine(settings: Settings):
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
+    passwords.configure(settings)
     engine = api_engine(settings)
     worker_wanted = settings.run_worker_in_process if run_worker is None else run_worker
 
