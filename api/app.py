@@ -11,11 +11,12 @@ import anyio.to_thread
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api.core import body_limit
+from api.core import body_limit, passwords
 from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
 from api.core.config import Settings, get_settings
 from api.core.db import make_engine
 from api.core.middleware import RequestIdMiddleware
+from api.core.operation_ids import operation_id
 from api.core.migrations import require_current
 from api.core.problems import install_problem_handlers
 from api.audit import routes as audit_routes
@@ -96,6 +97,7 @@ def api_engine(settings: Settings):
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
+    passwords.configure(settings)
     engine = api_engine(settings)
     worker_wanted = settings.run_worker_in_process if run_worker is None else run_worker
 
@@ -133,7 +135,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     app = SyndicateApp(
         title="Syndicate", version="0.1.0", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan,
-        servers=[{"url": settings.public_base_url}],
+        servers=[{"url": settings.public_base_url}], generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.engine = engine

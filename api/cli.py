@@ -46,11 +46,15 @@ def _settings():
 
     from api.core.config import get_settings
 
+    from api.core import passwords
+
     try:
-        return get_settings()
+        settings = get_settings()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         raise fail(f"the SYNDICATE_* settings are not valid: {problems}") from exc
+    passwords.configure(settings)
+    return settings
 
 
 def _engine():

@@ -43,21 +43,22 @@ class ProblemType(BaseModel):
     description: str | None
 
 
-@router.get("/healthz", response_model=HealthStatus, summary="The process is up")
+@router.get("/healthz", response_model=HealthStatus, operation_id="health.live", summary="The process is up")
 async def healthz() -> HealthStatus:
     # On the event loop, touching neither the thread pool nor the database: it answers while every
     # API thread and connection is busy.
     return HealthStatus(status="ok")
 
 
-@router.get("/readyz", response_model=ReadyStatus, summary="The database is reachable and migrated",
+@router.get("/readyz", response_model=ReadyStatus, operation_id="health.ready",
+            summary="The database is reachable and migrated",
             responses=error_responses(DatabaseUnreachable, Unmigrated))
 def readyz(engine: EngineDep, settings: SettingsDep) -> ReadyStatus:
     check_ready(engine, settings.database_url)
     return ReadyStatus(status="ready")
 
 
-@router.get("/problems/{slug}", response_model=ProblemType, summary="What a problem type means",
+@router.get("/problems/{slug}", response_model=ProblemType, operation_id="problems.get", summary="What a problem type means",
             responses=error_responses(NotFound))
 def problem_type(slug: str) -> dict[str, Any]:
     err = SyndicateError.registry.get(slug)

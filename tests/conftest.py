@@ -42,6 +42,11 @@ def database_url(tmp_path_factory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'syndicate-test.db'}"
 
 
+# The cheapest Argon2 the settings allow: production strength costs tens of milliseconds of CPU per
+# staff login, paid hundreds of times a run. tests/core/test_passwords.py checks production's cost.
+CHEAP_PASSWORD_HASHING = dict(password_hash_time_cost=1, password_hash_memory_kib=8, password_hash_parallelism=1)
+
+
 def make_settings(database_url: str, **overrides) -> Settings:
     values = dict(
         database_url=database_url, environment="test", run_worker_in_process=False,
@@ -52,6 +57,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
         # Likewise the JSON API's limits (the suite's requests all come from one address);
         # tests/core/test_api_limits.py checks the real ones.
         address_rate_limit="", api_key_rate_limit="", anonymous_rate_limit="",
+        **CHEAP_PASSWORD_HASHING,
     )
     values.update(overrides)
     return Settings(**values)
@@ -139,9 +145,22 @@ cli_runner = CliRunner(env={"COLUMNS": "400"})
 
 
 @pytest.fixture
+def production_password_hashing(settings: Settings) -> Iterator[None]:
+    """Argon2 at production strength for one test (one that needs hashing to take real time)."""
+    from api.core import passwords
+    from api.core.config import PRODUCTION_PASSWORD_HASHING
+
+    passwords.configure(settings.model_copy(update={f"password_hash_{k}": v for k, v in PRODUCTION_PASSWORD_HASHING.items()}))
+    yield
+    passwords.configure(settings)
+
+
+@pytest.fixture
 def cli_env(monkeypatch, database_url: str, engine: Engine) -> Iterator[None]:
     """The CLI builds its settings from the environment: point it at the migrated test database."""
     monkeypatch.setenv("SYNDICATE_DATABASE_URL", database_url)
+    for name, value in CHEAP_PASSWORD_HASHING.items():
+        monkeypatch.setenv(f"SYNDICATE_{name.upper()}", str(value))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

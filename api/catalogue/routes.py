@@ -139,6 +139,7 @@ _IMPORT_BODY: dict[str, Any] = {
                 "(<link rel=canonical>, og:url, JSON-LD); a text page cannot, so pass `canonical_url` (unless the "
                 "publisher's URL pattern is configured, SYNDICATE_CANONICAL_URL_TEMPLATE).",
     openapi_extra=_IMPORT_BODY,
+    operation_id="staff.articles.import",
     responses=error_responses(MalformedJson, EmptyDocument, MissingHeadline, EmptyArticleBody, InvalidArticle,
                               CanonicalUrlRequired, UnknownImportFormat, UndecodableDocument, UnsupportedImportMediaType,
                               PayloadTooLarge, CanonicalUrlTaken, ArticleWithdrawn, ValidationFailed, *STAFF_ERRORS),

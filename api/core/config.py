@@ -32,6 +32,10 @@ class SecretUrl(str):
         return repr(mask_url(self))
 
 
+# Argon2id's cost in production: 3 passes over 64 MiB in 4 lanes (RFC 9106 section 4, second option).
+PRODUCTION_PASSWORD_HASHING = {"time_cost": 3, "memory_kib": 64 * 1024, "parallelism": 4}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SYNDICATE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -63,6 +67,11 @@ class Settings(BaseSettings):
     login_rate_limit: str = "20/minute"
     # Failed staff logins (and re-authentications) per e-mail address, from wherever they come.
     login_account_rate_limit: str = "5/15minutes"
+    # Argon2id cost of staff password hashes (api.core.passwords): RFC 9106's second recommended
+    # option by default, which production may raise but not lower. Tests set the cheapest allowed.
+    password_hash_time_cost: int = Field(default=PRODUCTION_PASSWORD_HASHING["time_cost"], ge=1)
+    password_hash_memory_kib: int = Field(default=PRODUCTION_PASSWORD_HASHING["memory_kib"], ge=8)
+    password_hash_parallelism: int = Field(default=PRODUCTION_PASSWORD_HASHING["parallelism"], ge=1)
 
     billing_backend: Literal["ledger", "stripe"] = "ledger"
     stripe_api_key: SecretStr | None = None
@@ -208,6 +217,11 @@ class Settings(BaseSettings):
                 raise ValueError("SYNDICATE_PUBLIC_BASE_URL must be an https:// URL in production (session cookies are "
                                  "Secure only then); set SYNDICATE_ALLOW_INSECURE_PUBLIC_URL=true only if the service "
                                  "is reachable on a private network alone")
+            weaker = [name for name, floor in PRODUCTION_PASSWORD_HASHING.items()
+                      if getattr(self, f"password_hash_{name}") < floor]
+            if weaker:
+                raise ValueError(f"SYNDICATE_PASSWORD_HASH_{weaker[0].upper()} may not be lowered in production "
+                                 f"(at least {PRODUCTION_PASSWORD_HASHING[weaker[0]]})")
             if self.billing_backend == "stripe" and (self.stripe_api_key is None or self.stripe_webhook_secret is None):
                 raise ValueError("the stripe billing backend needs SYNDICATE_STRIPE_API_KEY and SYNDICATE_STRIPE_WEBHOOK_SECRET")
         return self

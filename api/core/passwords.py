@@ -5,6 +5,11 @@ run it in worker threads drawn from their own small `CapacityLimiter`: a flood o
 the event loop for one of those slots, holding no thread, so the thread pool that serves every
 synchronous endpoint stays free. The synchronous functions (CLI, staff creation) share a semaphore
 of the same size.
+
+The cost comes from the settings (`password_hash_*`, production strength by default; tests choose
+the cheapest): `configure` is called by whatever builds the process's settings (the app, the CLI),
+since the services that hash take no settings. A hash made with other parameters still verifies
+(they are written in it) and is rehashed at the next login.
 """
 
 from __future__ import annotations
@@ -15,13 +20,44 @@ from anyio import CapacityLimiter, to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from api.core.config import PRODUCTION_PASSWORD_HASHING, Settings
+
 HASHING_SLOTS = 2
 
-_hasher = PasswordHasher()
 _slots = threading.BoundedSemaphore(HASHING_SLOTS)
 _async_slots = CapacityLimiter(HASHING_SLOTS)
+
+
+def _hasher_with(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+_hasher = _hasher_with(**PRODUCTION_PASSWORD_HASHING)
 # Verified against when the e-mail is unknown, so both paths cost the same.
 _DUMMY_HASH = _hasher.hash("syndicate-timing-equaliser")
+
+
+_SETTINGS = ("password_hash_time_cost", "password_hash_memory_kib", "password_hash_parallelism")
+
+
+def configure(settings: Settings) -> None:
+    """Hash and verify with the settings' Argon2 cost from now on (the whole process).
+
+    Only a cost the settings name (an environment variable, an argument) is applied: the process
+    starts at production strength, and settings left at their defaults leave it as it is, so an app
+    built for a moment in a process that chose another cost (the contract renderer inside the test
+    run) does not undo that choice."""
+    global _hasher, _DUMMY_HASH
+    if not settings.model_fields_set & set(_SETTINGS):
+        return
+    wanted = tuple(getattr(settings, name) for name in _SETTINGS)
+    if wanted != (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism):
+        hasher = _hasher_with(*wanted)
+        _hasher, _DUMMY_HASH = hasher, hasher.hash("syndicate-timing-equaliser")
+
+
+def current_parameters() -> dict[str, int]:
+    return {"time_cost": _hasher.time_cost, "memory_kib": _hasher.memory_cost, "parallelism": _hasher.parallelism}
 
 
 def _hash(password: str) -> str:

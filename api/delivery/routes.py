@@ -209,7 +209,7 @@ async def content_feed(
 
 @router.get("/v1/content/beacon/{signed}.gif", tags=["content"], summary="Usage beacon (1x1 GIF)",
             description="Embedded by the attribution block; records the page (`url`, else Referer) showing the copy.",
-            response_class=Response, responses={200: {"content": {"image/gif": {}}}, **error_responses(errors.BadBeacon)})
+            response_class=Response, responses={200: {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}, **error_responses(errors.BadBeacon)})
 def beacon(request: Request, signed: str, session: SessionDep,
            url: Annotated[str | None, Query(max_length=1000, description="The page displaying the copy.")] = None) -> Response:
     ids = render.parse_beacon(_runtime(request).publisher, signed)

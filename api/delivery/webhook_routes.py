@@ -126,5 +126,5 @@ def document_events(app: FastAPI) -> None:
         receive.__annotations__ = {"body": event, "return": None}
 
         app.webhooks.post(name, summary=(event.__doc__ or name).strip().split("\n")[0], description=_EVENT_DESCRIPTION,
-                          operation_id=f"webhook_{name.replace('.', '_')}", tags=["content"],
+                          operation_id=f"webhooks.{name.replace('.', '_')}", tags=["content"],
                           status_code=204)(receive)

@@ -83,7 +83,7 @@ def start_run(body: InvoicingRunCreate, engine: EngineDep, settings: SettingsDep
     return InvoicingRunAccepted(period=body.period, status="started")
 
 
-@router.get("/v1/staff/invoicing/preview", response_model=InvoicingPreview,
+@router.get("/v1/staff/invoicing/preview", response_model=InvoicingPreview, operation_id="staff.invoicing.preview",
             summary="What the next period run will bill, per partner (read-only)",
             responses=error_responses(*AUTH_ERRORS, BadPeriod))
 def preview_run(session: ReadSessionDep, staff: Finance,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.core.db import utcnow
@@ -12,6 +16,18 @@ from api.licensing import ratecard, requests
 from api.licensing.models import LicenceRequest
 from api.licensing.quotes import TermsInput
 from tests.builders import STAFF_PASSWORD, make_article, make_partner, make_staff
+
+
+@contextmanager
+def another_browser(app: FastAPI) -> Iterator[TestClient]:
+    """A second browser (its own cookies) on an app a running test client already started. It does
+    not run the app's lifespan again: a nested start and stop shares the first client's delivery
+    runtime, and the inner stop then waits out a timeout (10 s) for a usage writer on another loop."""
+    browser = TestClient(app, base_url="https://testserver")
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def submitted_request(session: Session, *, currency: str = "GBP") -> LicenceRequest:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from api.audit import service as audit
 from api.staff.models import StaffUser
 from tests.builders import STAFF_PASSWORD, make_staff
-from tests.console.helpers import csrf_in, log_in
+from tests.console.helpers import another_browser, csrf_in, log_in
 
 NEW = {"name": "Fiona Finance", "email": "Fiona@Example.com", "password": "a long enough passphrase",
        "roles": ["finance"]}
@@ -45,7 +44,7 @@ def test_create_a_staff_account_by_role(console, session, role, status):
     assert "Staff account created" in page.text and "Fiona Finance" in page.text
     entries, _ = audit.list_entries(session, object_type="staff_user", object_id=user.id)
     assert [e.action for e in entries] == ["staff.created"]
-    with TestClient(console.app, base_url="https://testserver") as fiona:  # the new account logs in
+    with another_browser(console.app) as fiona:  # the new account logs in
         form = fiona.get("/console/login")
         assert fiona.post("/console/login", follow_redirects=False, data={
             "email": NEW["email"], "password": NEW["password"], "csrf_token": csrf_in(form.text)}).status_code == 303
@@ -71,7 +70,7 @@ def test_change_roles_disable_and_enable(console, session):
     csrf = log_in(console, session, roles=["admin"])
     other = make_staff(session, roles=["editor"], email="eddie@example.com")
     session.commit()
-    with TestClient(console.app, base_url="https://testserver") as eddie:
+    with another_browser(console.app) as eddie:
         log_in_as_eddie = eddie.get("/console/login")
         assert eddie.post("/console/login", follow_redirects=False, data={
             "email": other.email, "password": STAFF_PASSWORD, "csrf_token": csrf_in(log_in_as_eddie.text)}

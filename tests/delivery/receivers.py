@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from sqlalchemy import update
@@ -23,6 +22,7 @@ class Receiver:
         self.statuses = statuses
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.delay = 0.0  # seconds before answering, like a slow partner endpoint
+        self.release = threading.Event()  # answers at once when set, however long the delay
         self.in_post = threading.Event()
         self._arrived = threading.Condition()
         receiver = self
@@ -30,7 +30,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 receiver.in_post.set()
-                time.sleep(receiver.delay)
+                receiver.release.wait(receiver.delay)
                 body = self.rfile.read(int(self.headers["content-length"]))
                 answer = receiver.statuses.pop(0) if receiver.statuses else 204
                 status, headers = answer if isinstance(answer, tuple) else (answer, {})

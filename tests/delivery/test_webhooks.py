@@ -154,8 +154,10 @@ def test_a_slow_partner_endpoint_does_not_hold_the_database(client, session, eng
         started = time.perf_counter()
         with session_scope(other) as s:  # another API worker writes meanwhile
             outbox.enqueue(s, "test.unrelated", {"n": 1})
-        assert time.perf_counter() - started < 2.0  # the endpoint takes 4 s to answer
+        assert time.perf_counter() - started < 2.0  # the endpoint takes 4 s to answer, or until released
+        assert not hook.received  # the POST was still under way during the write
     finally:
+        hook.release.set()
         worker.join(20)
         other.dispose()
     assert len(hook.received) == 1

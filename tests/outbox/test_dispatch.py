@@ -28,6 +28,7 @@ class Probe:
         self.send_seconds = 0.0
         self.fail_sends = 0
         self.sending = threading.Event()
+        self.release = threading.Event()  # ends a slow send at once when set
         self.lock = threading.Lock()
 
 
@@ -48,7 +49,7 @@ class ProbeSender:
 
     def send(self, request):
         probe.sending.set()
-        time.sleep(probe.send_seconds)
+        probe.release.wait(probe.send_seconds)
         with probe.lock:
             probe.sent[request["n"]] += 1
             if probe.fail_sends > 0:
@@ -98,9 +99,11 @@ def test_a_sender_sends_with_no_transaction_open(engine, database_url) -> None:
         with session_scope(other) as session:  # another process writes while the send is under way
             outbox.enqueue(session, "test.unrelated", {})
             prepared = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "test.prepared")).all()
-        assert time.perf_counter() - started < 2.0  # the send takes 4 s
+        assert time.perf_counter() - started < 2.0  # the send takes 4 s, or until released
         assert len(prepared) == 1  # the prepare step's writes were committed before the send began
+        assert not probe.sent  # the send was still under way during the write
     finally:
+        probe.release.set()
         worker.join(20)
         other.dispose()
     assert probe.calls == [("prepare", 0), ("record", (True, "accepted", 1, False))]

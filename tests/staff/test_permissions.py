@@ -89,16 +89,15 @@ def api_headers(client, session) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def consoles(app, session) -> Iterator[dict[str, tuple[TestClient, str]]]:
-    """One logged-in browser per role, with its CSRF token."""
+def consoles(app, client, session) -> Iterator[dict[str, tuple[TestClient, str]]]:
+    """One logged-in browser per role, with its CSRF token. The test's `client` runs the app's
+    lifespan; these do not run it again (a nested stop waits out the delivery runtime's timeout)."""
     clients = {role: TestClient(app, base_url="https://testserver", raise_server_exceptions=False) for role in ROLES}
-    for client in clients.values():
-        client.__enter__()
     try:
         yield {role: (client, log_in(client, session, roles=[role])) for role, client in clients.items()}
     finally:
         for client in clients.values():
-            client.__exit__(None, None, None)
+            client.close()
 
 
 def _own_session_last(op: Operation) -> bool:
