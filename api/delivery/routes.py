@@ -13,13 +13,13 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, R
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit.service import Actor
-from api.core.db import make_engine
+from api.core.db import make_engine, utcnow
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
 from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMay
-from api.delivery import errors, render, service, webhook_routes, webhook_send
+from api.delivery import beacons, errors, render, service, webhook_routes, webhook_send
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
@@ -208,7 +208,9 @@ async def content_feed(
 
 
 @router.get("/v1/content/beacon/{signed}.gif", tags=["content"], summary="Usage beacon (1x1 GIF)",
-            description="Embedded by the attribution block; records the page (`url`, else Referer) showing the copy.",
+            description="Embedded by the attribution block; records the page (`url`, else Referer) showing the copy. "
+                        "Every request is a raw hit; bots and crawlers, prefetches and one viewer's reloads "
+                        "within 30 minutes are not counted as views. Never cacheable.",
             response_class=Response, responses={200: {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}, **error_responses(errors.BadBeacon)})
 def beacon(request: Request, signed: str, session: SessionDep,
            url: Annotated[str | None, Query(max_length=1000, description="The page displaying the copy.")] = None) -> Response:
@@ -216,8 +218,11 @@ def beacon(request: Request, signed: str, session: SessionDep,
     if ids is None:
         raise errors.BadBeacon("This beacon URL is not one we issued; copy the attribution block again.")
     page = url or request.headers.get("referer") or "unknown"
-    service.record_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page)
-    return Response(PIXEL, media_type="image/gif", headers={"cache-control": "no-store"})
+    publisher = _runtime(request).publisher
+    now = utcnow()
+    hit = beacons.classify(publisher.secret, request.headers, request.client.host if request.client else "", now)
+    service.record_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page, viewer=hit.viewer, now=now)
+    return Response(PIXEL, media_type="image/gif", headers={"cache-control": "no-store, max-age=0", "pragma": "no-cache"})
 
 
 # --- webhook endpoints (partner API key) ---------------------------------------------------------

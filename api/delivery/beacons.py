@@ -1,0 +1,53 @@
+"""How a beacon hit counts: bots and prefetches are not views, and one viewer's reloads within the
+dedupe window count once. Only a keyed hash of the viewer is kept; the address and agent never are."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from crawlerdetect import CrawlerDetect
+
+REPEAT_WINDOW = timedelta(minutes=30)
+
+
+@lru_cache(maxsize=4096)
+def is_crawler(user_agent: str) -> bool:
+    # CrawlerDetect compiles its patterns once per instance; the cache keeps repeated agents cheap.
+    return not user_agent or CrawlerDetect(user_agent=user_agent).isCrawler()
+
+
+def is_prefetch(headers: Mapping[str, str]) -> bool:
+    """Speculative loads (link prefetch, prerender) are not someone reading the page."""
+    for name in ("sec-purpose", "purpose", "x-purpose", "x-moz"):
+        if "prefetch" in headers.get(name, "").lower():
+            return True
+    # A pixel loaded as an image by a page is `Sec-Fetch-Dest: image`; a browser navigating to the
+    # beacon itself (document) or a script fetching it is not a display of the copy.
+    dest = headers.get("sec-fetch-dest")
+    return dest is not None and dest not in ("image", "empty")
+
+
+def viewer_key(secret: bytes, address: str, user_agent: str, now: datetime) -> str:
+    """The viewer as an HMAC of address and agent under a key that changes every UTC day."""
+    day_key = hmac.new(secret, f"viewer-day:{now.date().isoformat()}".encode(), hashlib.sha256).digest()
+    return hmac.new(day_key, f"{address}\n{user_agent}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Hit:
+    viewer: str | None  # None: not countable (bot or prefetch)
+    reason: str | None  # why not: crawler | prefetch
+
+
+def classify(secret: bytes, headers: Mapping[str, str], address: str, now: datetime) -> Hit:
+    agent = headers.get("user-agent", "")
+    if is_crawler(agent):
+        return Hit(None, "crawler")
+    if is_prefetch(headers):
+        return Hit(None, "prefetch")
+    return Hit(viewer_key(secret, address, agent, now), None)

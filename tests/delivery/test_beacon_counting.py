@@ -1,0 +1,108 @@
+"""The beacon over real HTTP: bots, prefetches and reloads are hits but not views."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from api.delivery import routes as delivery_routes
+from api.delivery.models import BeaconSighting, BeaconViewer
+from tests.delivery.conftest import mint
+from tests.live_server import served
+
+CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/131.0.0.0 Safari/537.36")
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+BOTS = [
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Googlebot/2.1; +http://www.google.com/bot.html) "
+    "Chrome/131.0.6778.139 Safari/537.36",
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "Twitterbot/1.0",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+]
+PAGE = "https://outlet.example/story"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The beacon's notion of now, moved by the test instead of sleeping."""
+    state = {"now": datetime(2026, 12, 2, 9, 0, tzinfo=UTC)}
+    monkeypatch.setattr(delivery_routes, "utcnow", lambda: state["now"])
+    return state
+
+
+@pytest.fixture
+def beacon_path(client, licensed):
+    token = mint(client, licensed)["token"]
+    body = client.get(f"/v1/content/articles/{licensed.articles[0].id}",
+                      headers={"Authorization": f"Bearer {token}"}).json()
+    return body["attribution"]["beacon_url"].removeprefix("https://syndicate.test")
+
+
+def _sighting(session) -> BeaconSighting:
+    session.rollback()  # a fresh snapshot: the server committed in its own transaction
+    [sighting] = session.exec(select(BeaconSighting)).all()
+    return sighting
+
+
+def test_people_count_bots_and_prefetches_do_not_and_nothing_is_cacheable(app, session, beacon_path, clock):
+    with served(app) as url, httpx.Client(base_url=url) as http:
+        answers = [http.get(beacon_path, headers={"User-Agent": agent, "Referer": PAGE, "Sec-Fetch-Dest": "image"})
+                   for agent in [CHROME, FIREFOX, *BOTS]]
+        answers += [http.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE, **prefetch})
+                    for prefetch in [{"Sec-Purpose": "prefetch"}, {"Purpose": "prefetch"}, {"X-Moz": "prefetch"},
+                                     {"Sec-Purpose": "prefetch;prerender"}, {"Sec-Fetch-Dest": "document"}]]
+        answers.append(http.get(beacon_path, headers={"Referer": PAGE}))  # no agent at all
+    assert all(a.status_code == 200 and a.headers["content-type"] == "image/gif" for a in answers)
+    assert all("no-store" in a.headers["cache-control"] for a in answers)
+    sighting = _sighting(session)
+    assert (sighting.page_url, sighting.hits, sighting.views) == (PAGE, 12, 2)
+
+
+def test_reloads_within_30_minutes_count_once_and_again_after(app, session, beacon_path, clock):
+    start = clock["now"]
+    headers = {"User-Agent": CHROME, "Referer": PAGE}
+    with served(app) as url, httpx.Client(base_url=url) as http:
+        for minutes in (0, 1, 29):
+            clock["now"] = start + timedelta(minutes=minutes)
+            http.get(beacon_path, headers=headers)
+        assert (_sighting(session).hits, _sighting(session).views) == (3, 1)
+        clock["now"] = start + timedelta(minutes=31)  # the window is counted from the last counted view
+        http.get(beacon_path, headers=headers)
+        http.get(beacon_path, headers={**headers, "User-Agent": FIREFOX})  # another viewer
+    sighting = _sighting(session)
+    assert (sighting.hits, sighting.views) == (5, 3)
+    assert sighting.last_seen_at == start + timedelta(minutes=31)
+
+
+def test_no_address_or_agent_is_stored(app, session, beacon_path, clock):
+    with served(app) as url, httpx.Client(base_url=url) as http:
+        http.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE})
+    session.rollback()  # a fresh snapshot: the server committed in its own transaction
+    [viewer] = session.exec(select(BeaconViewer)).all()
+    stored = repr(viewer) + repr(_sighting(session))
+    assert "127.0.0.1" not in stored and "Chrome" not in stored and len(viewer.key) == 64
+
+
+def test_the_viewer_key_rotates_daily():
+    from api.delivery.beacons import viewer_key
+    day = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    assert viewer_key(b"s", "203.0.113.9", CHROME, day) == viewer_key(b"s", "203.0.113.9", CHROME, day + timedelta(hours=1))
+    assert viewer_key(b"s", "203.0.113.9", CHROME, day) != viewer_key(b"s", "203.0.113.9", CHROME, day + timedelta(days=1))
+
+
+
+def test_spent_viewer_rows_are_pruned_and_the_job_is_registered(app, session, beacon_path, clock):
+    from api.delivery import service
+    from api.worker import registered_jobs
+    assert "beacon_viewers.prune" in registered_jobs()
+    with served(app) as url, httpx.Client(base_url=url) as http:
+        http.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE})
+    session.rollback()
+    assert service.prune_beacon_viewers(session, now=clock["now"] + timedelta(minutes=29)) == 0
+    assert service.prune_beacon_viewers(session, now=clock["now"] + timedelta(minutes=31)) == 1
+    session.commit()
+    assert session.exec(select(BeaconViewer)).all() == []
