@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from api.app import create_app
 from api.licensing.models import Licence
+from tests.browser_checks import assert_no_serious_axe_violation
 from tests.builders import STAFF_PASSWORD, make_staff
 from tests.conftest import make_settings
 from tests.console.helpers import submitted_request
@@ -220,16 +221,6 @@ def test_finance_reads_the_revenue_chart_in_a_real_browser(live_url, session, se
         finally:
             browser.close()
     assert errors == []
-
-
-def assert_no_serious_axe_violation(page, name: str) -> None:
-    """axe-core on the page as it stands: no serious or critical violation (the portal's browser test too)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in violations
-               if v["impact"] in ("serious", "critical")]
-    assert not serious, f"{name}: {serious}"
 
 
 def test_admin_invoices_on_demand_cancels_a_licence_and_manages_staff_in_a_real_browser(live_url, session) -> None:
