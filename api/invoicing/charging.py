@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
+from api.catalogue import service as catalogue
 from api.core.config import Settings
 from api.core.db import is_postgres, session_scope, utcnow
 from api.invoicing import issuing, provider
@@ -31,6 +32,7 @@ from api.invoicing.models import BillingCustomer, BillingSubscription, Invoice, 
 from api.invoicing.policy import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC
 from api.invoicing.store import add_lines, claim_invoice, insert_ignore, pending_messages
 from api.licensing.models import BillingMode, Licence
+from api.licensing.service import USE_LABELS
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
 from api.partners import service as partners
@@ -40,13 +42,20 @@ log = logging.getLogger("syndicate.invoicing")
 ACTOR = Actor.system("invoicing")
 
 
-def describe(licence: Licence) -> str:
-    what = {"article": "article", "bundle": f"bundle of {len(licence.article_ids)} articles",
-            "section_feed": f"'{licence.section}' section feed", "catalogue": "catalogue feed"}.get(
+def describe(session: Session, licence: Licence) -> str:
+    """The invoice line a partner reads: the use and what it covers by name (headlines, not ids),
+    the period, and the licence's reference to quote when paying."""
+    what = {"article": "", "bundle": f"bundle of {len(licence.article_ids)} articles",
+            "section_feed": f"the {licence.section} section feed", "catalogue": "the catalogue feed"}.get(
         str(licence.scope), str(licence.scope))
+    if licence.scope in ("article", "bundle"):
+        shown = catalogue.get_articles_with_assets(session, licence.article_ids[:3])
+        titles = ", ".join(f"“{article.headline}”" for article, _assets in shown)
+        more = f" and {len(licence.article_ids) - 3} more" if len(licence.article_ids) > 3 else ""
+        what = f"{what}: {titles}{more}" if what else f"{titles}{more}"
+    use = USE_LABELS.get(str(licence.use), str(licence.use))
     period = f"{licence.starts_at:%d %b %Y} to {licence.ends_at:%d %b %Y}"
-    articles = f" ({', '.join(licence.article_ids[:5])})" if licence.scope in ("article", "bundle") else ""
-    return f"Syndicate licence {licence.id}: {licence.use} use of {what}{articles}, {period}"
+    return f"{use} use of {what}, {period} (licence {licence.id})"
 
 
 @dataclass(frozen=True)
@@ -137,7 +146,7 @@ def prepare_charge(session: Session, *, licence_id: str, backend: BillingBackend
     )
     if invoice.status != InvoiceStatus.draft:
         return replace(base, subscription=subscription) if subscription else None
-    description = describe(licence) + (" — first month" if licence.billing_mode == BillingMode.subscription else "")
+    description = describe(session, licence) + (" — first month" if licence.billing_mode == BillingMode.subscription else "")
     line = LineSpec(key=licence.id, description=description, unit_amount=licence.amount, quantity=1,
                     currency=licence.currency)
     add_lines(session, invoice, [line], licence_ids={licence.id: licence.id})
@@ -324,7 +333,7 @@ def plan_new_checkout(session: Session, invoice: Invoice, *, backend: BillingBac
     customer = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner.id)).first()
     return CheckoutRenewal(invoice.id, licence.id, partner.id, partner.name, partner.billing_email,
                            customer.provider_customer_id if customer and customer.provider == backend.name else None,
-                           _checkout_plan(invoice, licence, settings, describe(licence)), token)
+                           _checkout_plan(invoice, licence, settings, describe(session, licence)), token)
 
 
 def open_new_checkout(backend: BillingBackend, renewal: CheckoutRenewal, *, after_session_id: str) -> tuple[str, ProviderCheckout]:

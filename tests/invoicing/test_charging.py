@@ -24,10 +24,15 @@ def _charge_message(session, licence_id: str) -> OutboxMessage:
 
 def test_ledger_one_off_invoice_then_bank_transfer_activates(session, engine) -> None:
     partner = make_partner(session, currency="EUR")
-    licence = make_licence(session, partner=partner, articles=[make_article(session)], amount=12_500)
+    article = make_article(session, headline="Putin makes surprise visit to Syria")
+    licence = make_licence(session, partner=partner, articles=[article], amount=12_500)
     session.commit()
     assert outbox.drain(engine) >= 1
     invoice = session.exec(select(Invoice).where(Invoice.licence_id == licence.id)).one()
+    described = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)).one().description
+    # The line names the use and the article as a partner knows them; the licence id only as its reference.
+    assert described.startswith("Website use of “Putin makes surprise visit to Syria”, ") and article.id not in described
+    assert described.endswith(f"(licence {licence.id})")
     assert (invoice.status, invoice.amount_due, invoice.currency, invoice.provider) == ("open", 12_500, "EUR", "ledger")
     assert invoice.due_at is not None and invoice.number
     lines = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)).all()
