@@ -101,9 +101,10 @@ def __getattr__(name: str):  # `uvicorn benchmarks.realistic:bare_app`
 
 # --- data ----------------------------------------------------------------------------------------
 
-def prepare(database_url: str, *, licences: int, articles: int) -> tuple[list[str], list[str]]:
+def prepare(database_url: str, *, licences: int, articles: int) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     """Fresh schema; `articles` articles (oldest first) and `licences` partners with an active
-    catalogue licence and a token each. Returns (article ids oldest first, tokens)."""
+    catalogue licence and a token each. Returns (article ids oldest first, tokens, and each token's
+    (licence id, partner id))."""
     import api.models  # noqa: F401
     from api.audit.service import Actor
     from api.catalogue import service as catalogue
@@ -141,6 +142,7 @@ def prepare(database_url: str, *, licences: int, articles: int) -> tuple[list[st
                 article_ids.append(article.id)
     print(f"  {articles:,} articles in {time.monotonic() - started:.0f}s", flush=True)
     tokens: list[str] = []
+    holders: list[tuple[str, str]] = []
     started = time.monotonic()
     now = utcnow()
     for first in range(0, licences, 500):
@@ -160,9 +162,34 @@ def prepare(database_url: str, *, licences: int, articles: int) -> tuple[list[st
                 licence = licensing.grant(session, request, amount=0, conditions=[], actor=actor)
                 token, _row, _lic = delivery.mint_token(session, settings, licence_id=licence.id, partner_id=partner.id)
                 tokens.append(token)
+                holders.append((licence.id, partner.id))
     print(f"  {licences:,} licences and tokens in {time.monotonic() - started:.0f}s", flush=True)
     engine.dispose()
-    return article_ids, tokens
+    return article_ids, tokens, holders
+
+
+def seed_history(database_url: str, mix: "Mix", holders: list[tuple[str, str]], per_licence: int = 20) -> int:
+    """What each licence already republished before the run (its first fetches, as usage events),
+    so the measured mix re-fetches those and only FIRST_FETCH_SHARE of it are republications."""
+    from sqlalchemy import insert
+
+    import api.models  # noqa: F401
+    from api.core.db import make_engine, new_id, utcnow
+    from api.delivery.models import UsageEvent
+
+    engine = make_engine(database_url)
+    rows, at = [], utcnow() - timedelta(hours=1)
+    for index, (licence_id, partner_id) in enumerate(holders):
+        chosen = list(dict.fromkeys(mix.article() for _ in range(per_licence)))
+        mix.fetched[index] = chosen
+        rows += [{"id": new_id("use"), "licence_id": licence_id, "partner_id": partner_id, "article_id": article,
+                  "article_version": 1, "format": "json", "token_id": None, "billable": True, "at": at}
+                 for article in chosen]
+    with engine.begin() as connection:
+        for first in range(0, len(rows), 5000):
+            connection.execute(insert(UsageEvent), rows[first:first + 5000])
+    engine.dispose()
+    return len(rows)
 
 
 class Mix:
@@ -310,7 +337,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="syndicate-realistic-"))
     database_url = (args.database_url or PG_DEFAULT) if args.db == "postgres" else f"sqlite:///{workdir / 'bench.db'}"
     print(f"preparing {args.db}: {args.articles:,} articles, {args.licences:,} licences", flush=True)
-    article_ids, tokens = prepare(database_url, licences=args.licences, articles=args.articles)
+    article_ids, tokens, holders = prepare(database_url, licences=args.licences, articles=args.articles)
     pythonpath = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH", "")]))
     env = {**os.environ, "PYTHONPATH": pythonpath, "SYNDICATE_DATABASE_URL": database_url,
            "SYNDICATE_ENVIRONMENT": "production", "SYNDICATE_SECRET_KEY": "bench-secret-key-that-is-long-enough",
@@ -319,6 +346,7 @@ def main() -> None:
     script = workdir / "mix.lua"
     script.write_text(LUA)
     mix = Mix(article_ids, tokens)
+    print(f"  {seed_history(database_url, mix, holders):,} earlier republications recorded", flush=True)
 
     log = workdir / "server.log"
     port = free_port()
@@ -343,7 +371,13 @@ def main() -> None:
                       flush=True)
         finally:
             stop_server(bare)
-        time.sleep(1.5)  # the usage writer's last batch
+        settled, seen = time.monotonic(), -1
+        while time.monotonic() - settled < 10:  # the usage writer's last batches
+            now_seen = count_usage(database_url)
+            if now_seen == seen:
+                break
+            seen = now_seen
+            time.sleep(1.0)
         memory = rss_mb(server)
     finally:
         stop_server(server)
