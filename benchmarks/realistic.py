@@ -356,7 +356,7 @@ def main() -> None:
         (workdir / "responses.json").write_text(json.dumps(responses))
         bare_port = free_port()
         bare = start_bare(bare_port, args.workers, {**env, RESPONSES_ENV: str(workdir / "responses.json")})
-        usage_before = count_usage(database_url)
+        usage_before, republications_before = count_usage(database_url), count_republications(database_url)
         shipped_runs, bare_runs = [], []
         articles_served = 0
         try:
@@ -382,7 +382,7 @@ def main() -> None:
     finally:
         stop_server(server)
     recorded = count_usage(database_url) - usage_before
-    republications = count_republications(database_url)
+    republications = count_republications(database_url) - republications_before
     log_lines = sum(1 for _ in log.open("rb"))
 
     print(f"\ndatabase {args.db}; {args.workers} API worker(s); {args.licences:,} licences, {args.articles:,} articles; "
