@@ -8,14 +8,14 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
-from api.deps import CurrentStaffAuth, SessionDep, SettingsDep, StaffMay
+from api.deps import CurrentStaffAuth, SessionDep, SettingsDep, StaffMayStaff
 from api.staff import service
 from api.staff.deps import limit_logins
 from api.staff.schemas import STAFF_READ_EXAMPLE, StaffCreate, StaffLogin, StaffRead, StaffToken, StaffUpdate
 from api.staff.errors import BadCredentials, LoginRateLimited, RoleRequired, StaffEmailTaken, StaffNotFound, UnknownRole
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
-Admin = StaffMay("staff")
+Admin = StaffMayStaff
 AUTH_ERRORS = (Unauthenticated,)
 ADMIN_ERRORS = (Unauthenticated, RoleRequired)
 
