@@ -112,7 +112,7 @@ def staff_may(permission: str) -> Callable[[StaffAuth], StaffUser]:
         permissions.require(auth.user, permission)
         return auth.user
 
-    dependency.permission = permission  # type: ignore[attr-defined] - read by the permission-matrix test
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the permission-matrix test
     return dependency
 
 

@@ -46,7 +46,7 @@ def console_staff_may(permission: str) -> Callable[[Staff], Staff]:
     def dependency(staff: ConsoleStaff) -> Staff:
         return _refuse_unless(staff, permission)
 
-    dependency.permission = permission  # type: ignore[attr-defined] - read by the permission-matrix test
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the permission-matrix test
     return dependency
 
 
