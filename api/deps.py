@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -104,10 +104,11 @@ def get_staff_auth(
 CurrentStaffAuth = Annotated[StaffAuth, Depends(get_staff_auth)]
 
 
-def StaffMay(permission: str):  # noqa: N802 - reads as a type in signatures: `staff: StaffMay("invoices")`
-    """A staff user whose roles grant `permission`, from the one table in api/staff/permissions.py
-    (403 `/problems/role-required` otherwise). Every staff route names one. A change under a permission
-    marked `reauthenticate` also wants the password typed recently (403 `/problems/reauthentication-required`)."""
+def staff_may(permission: str) -> Callable[..., StaffUser]:
+    """The dependency behind `StaffMay`: a staff user whose roles grant `permission`, from the one
+    table in api/staff/permissions.py (403 `/problems/role-required` otherwise). A change under a
+    permission marked `reauthenticate`
+    also wants the password typed recently (403 `/problems/reauthentication-required`)."""
     permissions.permission(permission)  # an unknown name fails at import, not on the first request
 
     def dependency(request: Request, auth: CurrentStaffAuth, settings: SettingsDep) -> StaffUser:
@@ -116,11 +117,31 @@ def StaffMay(permission: str):  # noqa: N802 - reads as a type in signatures: `s
             staff_service.require_recent_password(auth.staff_session, settings)
         return auth.user
 
-    dependency.permission = permission  # type: ignore[attr-defined] - read by the permission-matrix test
-    return Annotated[StaffUser, Depends(dependency)]
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the permission-matrix test
+    return dependency
 
 
-def StaffWith(*roles: str):  # noqa: N802
+def StaffMay(permission: str) -> Any:  # noqa: N802 - reads as a type at runtime: `staff: StaffMay("invoices")`
+    """A staff user whose roles grant `permission`. Every staff route names one; mypy cannot read a
+    call as a type, so routes use the aliases below (`staff: StaffMayInvoices`)."""
+    return Annotated[StaffUser, Depends(staff_may(permission))]
+
+
+# One alias per permission of api/staff/permissions.py, readable as a type by mypy and FastAPI alike.
+StaffMayArticles = Annotated[StaffUser, Depends(staff_may("articles"))]
+StaffMayLicensing = Annotated[StaffUser, Depends(staff_may("licensing"))]
+StaffMayPartners = Annotated[StaffUser, Depends(staff_may("partners"))]
+StaffMayAudit = Annotated[StaffUser, Depends(staff_may("audit"))]
+StaffMayPartnerDetails = Annotated[StaffUser, Depends(staff_may("partner-details"))]
+StaffMayUsage = Annotated[StaffUser, Depends(staff_may("usage"))]
+StaffMayInvoices = Annotated[StaffUser, Depends(staff_may("invoices"))]
+StaffMayRevenue = Annotated[StaffUser, Depends(staff_may("revenue"))]
+StaffMayStaff = Annotated[StaffUser, Depends(staff_may("staff"))]
+StaffMayOutbox = Annotated[StaffUser, Depends(staff_may("outbox"))]
+StaffMaySigningKeys = Annotated[StaffUser, Depends(staff_may("signing-keys"))]
+
+
+def StaffWith(*roles: str) -> Any:  # noqa: N802
     """A staff user holding one of `roles` (admins hold every role). Prefer `StaffMay`: a route that
     checks roles directly is outside the permission table, and the permission-matrix test says so."""
 

@@ -11,7 +11,7 @@ from api.audit.schemas import EXAMPLE, AuditEntryRead
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import Page
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, StaffMay
+from api.deps import CurrentPartner, SessionDep, StaffMayAudit
 from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["audit"])
@@ -27,7 +27,7 @@ ObjectId = Annotated[str | None, Query(max_length=40, description="The id of one
             description="Roles: licensing or admin. Newest first; filter by object and by partner.",
             responses={**_PAGE_EXAMPLE, **error_responses(Unauthenticated, RoleRequired, BadCursor, ValidationFailed)})
 def staff_audit(
-    staff: StaffMay("audit"), session: SessionDep, object_type: ObjectType = None, object_id: ObjectId = None,
+    staff: StaffMayAudit, session: SessionDep, object_type: ObjectType = None, object_id: ObjectId = None,
     partner_id: Annotated[str | None, Query(max_length=40, description="Entries about this partner.")] = None,
     cursor: Cursor = None, limit: Limit = 50,
 ) -> Page[AuditEntryRead]:

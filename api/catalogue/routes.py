@@ -24,11 +24,11 @@ from api.core.errors import BadCursor, PayloadTooLarge, Unauthenticated, Validat
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
 from api.core.times import UTCTime
-from api.deps import ReadSessionDep, SessionDep, SettingsDep, StaffMay
+from api.deps import ReadSessionDep, SessionDep, SettingsDep, StaffMayArticles
 from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["catalogue"])
-Editor = StaffMay("articles")
+Editor = StaffMayArticles
 STAFF_ERRORS = (Unauthenticated, RoleRequired)
 def _read(session: Session, article: Article) -> ArticleRead:
     assets = [AssetRead.model_validate(a) for a in service.get_assets(session, article.id)]

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.audit.service import Actor
 from api.console import labels, views
-from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
+from api.console.deps import ConsoleStaffMayLicensing, PostingStaffMayLicensing, attempt, found
 from api.console.views import Staff
 from api.core.errors import SyndicateError
 from api.deps import SessionDep
@@ -104,7 +104,7 @@ def _licence_page(request: Request, session, staff: Staff, licence_id: str, *, e
 
 
 @router.get("/licences/{licence_id}", response_class=HTMLResponse)
-def licence_page(request: Request, licence_id: str, staff: ConsoleStaffMay("licensing"), session: SessionDep) -> HTMLResponse:
+def licence_page(request: Request, licence_id: str, staff: ConsoleStaffMayLicensing, session: SessionDep) -> HTMLResponse:
     return _licence_page(request, session, staff, licence_id)
 
 
@@ -139,7 +139,7 @@ def amend_changes(licence: Licence, *, ends_on: str, monthly_quota: str, territo
 
 
 @router.post("/licences/{licence_id}/amend", response_class=HTMLResponse)
-def amend(request: Request, licence_id: str, staff: PostingStaffMay("licensing"), session: SessionDep,
+def amend(request: Request, licence_id: str, staff: PostingStaffMayLicensing, session: SessionDep,
           ends_on: Annotated[str, Form()] = "", monthly_quota: Annotated[str, Form()] = "",
           territories: Annotated[str, Form()] = "", use: Annotated[str, Form()] = "",
           conditions: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
@@ -158,7 +158,7 @@ def amend(request: Request, licence_id: str, staff: PostingStaffMay("licensing")
 
 
 @router.post("/licences/{licence_id}/quota-grants", response_class=HTMLResponse)
-def grant_quota(request: Request, licence_id: str, staff: PostingStaffMay("licensing"), session: SessionDep,
+def grant_quota(request: Request, licence_id: str, staff: PostingStaffMayLicensing, session: SessionDep,
                 extra: Annotated[str, Form()] = "", until: Annotated[str, Form()] = "",
                 reason: Annotated[str, Form()] = "", fee: Annotated[str, Form()] = ""):
     values = {"extra": extra, "until": until, "reason": reason, "fee": fee}

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.audit.service import Actor
 from api.console import views
 from api.console.amendment_pages import act_on_licence
-from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
+from api.console.deps import ConsoleStaffMayInvoices, PostingStaffMayInvoices, PostingStaffMayLicensing, attempt, found
 from api.console.views import Staff
 from api.core.errors import SyndicateError
 from api.deps import SessionDep
@@ -34,7 +34,7 @@ def _next_run_page(request: Request, session, staff: Staff, *, period: str | Non
 
 
 @router.get("/invoicing/next-run", response_class=HTMLResponse)
-def next_run_page(request: Request, staff: ConsoleStaffMay("invoices"), session: SessionDep) -> HTMLResponse:
+def next_run_page(request: Request, staff: ConsoleStaffMayInvoices, session: SessionDep) -> HTMLResponse:
     return _next_run_page(request, session, staff)
 
 
@@ -44,7 +44,7 @@ def _invoice_now(session, staff: Staff, **target: str) -> None:
 
 
 @router.post("/partners/{partner_id}/invoice-now", response_class=HTMLResponse)
-def invoice_partner_now(request: Request, partner_id: str, staff: PostingStaffMay("invoices"),
+def invoice_partner_now(request: Request, partner_id: str, staff: PostingStaffMayInvoices,
                         session: SessionDep) -> Response:
     error = attempt(session, lambda: _invoice_now(session, staff, partner_id=partner_id))
     if error:
@@ -53,7 +53,7 @@ def invoice_partner_now(request: Request, partner_id: str, staff: PostingStaffMa
 
 
 @router.post("/licences/{licence_id}/invoice-now", response_class=HTMLResponse)
-def invoice_licence_now(request: Request, licence_id: str, staff: PostingStaffMay("invoices"),
+def invoice_licence_now(request: Request, licence_id: str, staff: PostingStaffMayInvoices,
                         session: SessionDep) -> Response:
     action = lambda: _invoice_now(session, staff, licence_id=licence_id)  # noqa: E731
     if staff.may("licensing"):  # the licence page is the licensing desk's; finance alone answers from the preview
@@ -65,7 +65,7 @@ def invoice_licence_now(request: Request, licence_id: str, staff: PostingStaffMa
 
 
 @router.post("/licences/{licence_id}/cancel", response_class=HTMLResponse)
-def cancel_licence(request: Request, licence_id: str, staff: PostingStaffMay("licensing"), session: SessionDep,
+def cancel_licence(request: Request, licence_id: str, staff: PostingStaffMayLicensing, session: SessionDep,
                    reason: Annotated[str, Form()] = "") -> Response:
     return act_on_licence(request, session, staff, licence_id, "cancel", {"reason": reason},
                           lambda: licensing.cancel_licence(session, licence_id, actor=Actor("staff", staff.user.id),

@@ -13,7 +13,10 @@ from api.audit import service as audit
 from api.audit.service import Actor
 from api.console.audit_lines import audit_lines
 from api.console import partner_pages, views
-from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
+from api.console.deps import (
+    ConsoleStaffMayAudit, ConsoleStaffMayInvoices, ConsoleStaffMayPartnerDetails, PostingStaffMayInvoices,
+    PostingStaffMayPartners, attempt, found,
+)
 from api.console.views import Staff
 from api.core.errors import Invalid, SyndicateError
 from api.deps import SessionDep
@@ -41,13 +44,13 @@ def _invoices_page(request: Request, session, staff: Staff, *, status: str, curs
 
 
 @router.get("/invoices", response_class=HTMLResponse)
-def invoices_page(request: Request, staff: ConsoleStaffMay("invoices"), session: SessionDep, status: str = "any",
+def invoices_page(request: Request, staff: ConsoleStaffMayInvoices, session: SessionDep, status: str = "any",
                   cursor: str | None = None) -> HTMLResponse:
     return _invoices_page(request, session, staff, status=status, cursor=cursor)
 
 
 @router.post("/invoices/{invoice_id}/mark-paid", response_class=HTMLResponse)
-def mark_paid(request: Request, invoice_id: str, staff: PostingStaffMay("invoices"), session: SessionDep,
+def mark_paid(request: Request, invoice_id: str, staff: PostingStaffMayInvoices, session: SessionDep,
               reference: Annotated[str, Form()] = ""):
 
     def act() -> None:
@@ -74,7 +77,7 @@ def _partners_page(request: Request, session, staff: Staff, *, status: str, curs
 
 
 @router.get("/partners", response_class=HTMLResponse)
-def partners_page(request: Request, staff: ConsoleStaffMay("partner-details"), session: SessionDep, status: str = "any",
+def partners_page(request: Request, staff: ConsoleStaffMayPartnerDetails, session: SessionDep, status: str = "any",
                   cursor: str | None = None) -> HTMLResponse:
     return _partners_page(request, session, staff, status=status, cursor=cursor)
 
@@ -93,19 +96,19 @@ def _set_status(request: Request, session, staff: Staff, partner_id: str, change
 
 
 @router.post("/partners/{partner_id}/verify", response_class=HTMLResponse)
-def verify(request: Request, partner_id: str, staff: PostingStaffMay("partners"), session: SessionDep,
+def verify(request: Request, partner_id: str, staff: PostingStaffMayPartners, session: SessionDep,
            reason: Annotated[str, Form()] = "", back: Annotated[str, Form()] = ""):
     return _set_status(request, session, staff, partner_id, partners.verify_partner, "active", reason, back)
 
 
 @router.post("/partners/{partner_id}/suspend", response_class=HTMLResponse)
-def suspend(request: Request, partner_id: str, staff: PostingStaffMay("partners"), session: SessionDep,
+def suspend(request: Request, partner_id: str, staff: PostingStaffMayPartners, session: SessionDep,
             reason: Annotated[str, Form()] = "", back: Annotated[str, Form()] = ""):
     return _set_status(request, session, staff, partner_id, partners.suspend_partner, "suspended", reason, back)
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, staff: ConsoleStaffMay("audit"), session: SessionDep, object_type: str = "", object_id: str = "",
+def audit_page(request: Request, staff: ConsoleStaffMayAudit, session: SessionDep, object_type: str = "", object_id: str = "",
                partner_id: str = "", cursor: str | None = None) -> HTMLResponse:
     attempt_error = None
     try:

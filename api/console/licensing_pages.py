@@ -12,7 +12,7 @@ from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article
 from api.console import views
-from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
+from api.console.deps import ConsoleStaffMayLicensing, PostingStaffMayLicensing, attempt, found
 from api.console.views import Staff
 from api.core.errors import NotFound, SyndicateError
 from api.deps import SessionDep
@@ -21,8 +21,8 @@ from api.licensing.states import LicenceState, RequestState
 from api.partners import service as partners
 
 router = APIRouter()
-Licensing = ConsoleStaffMay("licensing")
-LicensingPost = PostingStaffMay("licensing")
+Licensing = ConsoleStaffMayLicensing
+LicensingPost = PostingStaffMayLicensing
 DONE = {"approved": "Approved: the licence is granted.", "rejected": "Rejected: the partner is told the reason.",
         "countered": "Counter-offer sent to the partner.", "revoked": "Licence revoked."}
 PAST = {"approve": "approved", "reject": "rejected", "counter": "countered"}

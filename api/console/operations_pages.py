@@ -10,7 +10,9 @@ from sqlmodel import select
 
 from api.audit.service import Actor
 from api.console import views
-from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt
+from api.console.deps import (
+    ConsoleStaffMayInvoices, ConsoleStaffMayOutbox, ConsoleStaffMayPartners, PostingStaffMayOutbox, attempt,
+)
 from api.core.errors import SyndicateError
 from api.deps import ReadSessionDep, SessionDep
 from api.delivery.endpoint_health import troubled_endpoints
@@ -39,7 +41,7 @@ EXPLAINED = {
 
 
 @router.get("/operations/reconcile", response_class=HTMLResponse)
-def reconcile_page(request: Request, staff: ConsoleStaffMay("invoices"), session: SessionDep,
+def reconcile_page(request: Request, staff: ConsoleStaffMayInvoices, session: SessionDep,
                    reader: ReadSessionDep) -> HTMLResponse:
     backend = build_backend(staff.settings)
     error = None
@@ -68,12 +70,12 @@ def _outbox_page(request: Request, session, staff, *, error: SyndicateError | No
 
 
 @router.get("/operations/outbox", response_class=HTMLResponse)
-def outbox_page(request: Request, staff: ConsoleStaffMay("outbox"), session: SessionDep) -> HTMLResponse:
+def outbox_page(request: Request, staff: ConsoleStaffMayOutbox, session: SessionDep) -> HTMLResponse:
     return _outbox_page(request, session, staff)
 
 
 @router.post("/operations/outbox/{message_id}/retry", response_class=HTMLResponse)
-def retry_message(request: Request, message_id: str, staff: PostingStaffMay("outbox"), session: SessionDep) -> Response:
+def retry_message(request: Request, message_id: str, staff: PostingStaffMayOutbox, session: SessionDep) -> Response:
     error = attempt(session, lambda: outbox.retry(session, message_id=message_id, actor=Actor("staff", staff.user.id)))
     if error:
         return _outbox_page(request, session, staff, error=error)
@@ -81,7 +83,7 @@ def retry_message(request: Request, message_id: str, staff: PostingStaffMay("out
 
 
 @router.get("/operations/webhooks", response_class=HTMLResponse)
-def webhooks_page(request: Request, staff: ConsoleStaffMay("partners"), session: SessionDep) -> HTMLResponse:
+def webhooks_page(request: Request, staff: ConsoleStaffMayPartners, session: SessionDep) -> HTMLResponse:
     return views.render(request, "webhook_health.html", staff=staff, endpoints=troubled_endpoints(session))
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from api.audit import service as audit
 from api.console import views
 from api.console.audit_lines import audit_lines
-from api.console.deps import ConsoleStaffMay, found
+from api.console.deps import ConsoleStaffMayPartnerDetails, found
 from api.console.views import Staff
 from api.core.errors import SyndicateError
 from api.deps import SessionDep
@@ -41,6 +41,6 @@ def partner_page(request: Request, session, staff: Staff, partner_id: str, *,
 
 
 @router.get("/partners/{partner_id}", response_class=HTMLResponse)
-def partner_detail(request: Request, partner_id: str, staff: ConsoleStaffMay("partner-details"),
+def partner_detail(request: Request, partner_id: str, staff: ConsoleStaffMayPartnerDetails,
                    session: SessionDep) -> HTMLResponse:
     return partner_page(request, session, staff, partner_id)

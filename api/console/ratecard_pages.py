@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from api.audit.service import Actor
 from api.console import views
 from api.console.amendment_pages import whole_number
-from api.console.deps import ConsoleStaffMay, found
+from api.console.deps import ConsoleStaffMayLicensing, found
 from api.console.views import Staff
 from api.core.errors import Invalid, SyndicateError
 from api.deps import SessionDep
@@ -108,14 +108,14 @@ def _page(request: Request, session, staff: Staff, *, card: RateCard, based_on: 
 
 
 @router.get("/rate-card", response_class=HTMLResponse)
-def rate_card_page(request: Request, staff: ConsoleStaffMay("licensing"), session: SessionDep) -> HTMLResponse:
+def rate_card_page(request: Request, staff: ConsoleStaffMayLicensing, session: SessionDep) -> HTMLResponse:
     row = found(licensing.current_rate_card, session)
     done = f"Rate card version {row.version} published." if request.query_params.get("done") else None
     return _page(request, session, staff, card=RateCard.model_validate(row.card), based_on=row.version, done=done)
 
 
 @router.post("/rate-card", response_class=HTMLResponse)
-async def rate_card_post(request: Request, staff: ConsoleStaffMay("licensing"), session: SessionDep) -> Response:
+async def rate_card_post(request: Request, staff: ConsoleStaffMayLicensing, session: SessionDep) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     views.check_csrf(staff, form.get("csrf_token"))
     based_on = whole_number(form.get("based_on", ""), "the version") or 0
@@ -171,7 +171,7 @@ def _rules_page(request: Request, session, staff: Staff, *, values: dict | None 
 
 
 @router.get("/rules", response_class=HTMLResponse)
-def rules_page(request: Request, staff: ConsoleStaffMay("licensing"), session: SessionDep, edit: str | None = None) -> HTMLResponse:
+def rules_page(request: Request, staff: ConsoleStaffMayLicensing, session: SessionDep, edit: str | None = None) -> HTMLResponse:
     values = None
     if edit:
         rule = found(licensing.get_rule, session, edit)
@@ -181,7 +181,7 @@ def rules_page(request: Request, staff: ConsoleStaffMay("licensing"), session: S
 
 
 @router.post("/rules", response_class=HTMLResponse)
-async def rules_post(request: Request, staff: ConsoleStaffMay("licensing"), session: SessionDep) -> Response:
+async def rules_post(request: Request, staff: ConsoleStaffMayLicensing, session: SessionDep) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     views.check_csrf(staff, form.get("csrf_token"))
     editing = form.get("rule_id") or None

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.console import charts, labels, views
-from api.console.deps import ConsoleStaffMay, found
+from api.console.deps import ConsoleStaffMayRevenue, found
 from api.core.db import utcnow
 from api.deps import SessionDep
 from api.reports import breakdowns
@@ -82,7 +82,7 @@ def _charts(revenue, usage, by_use, billed) -> dict[str, str]:
 
 
 @router.get("/revenue", response_class=HTMLResponse)
-def revenue_page(request: Request, staff: ConsoleStaffMay("revenue"), session: SessionDep, start: str | None = None,
+def revenue_page(request: Request, staff: ConsoleStaffMayRevenue, session: SessionDep, start: str | None = None,
                  end: str | None = None) -> HTMLResponse:
     since, until = _range(start, end)
     shown, *figures = tables(session, since, until)
@@ -93,7 +93,7 @@ def revenue_page(request: Request, staff: ConsoleStaffMay("revenue"), session: S
 
 
 @router.get("/revenue/{table}.csv")
-def revenue_csv(table: str, staff: ConsoleStaffMay("revenue"), session: SessionDep, start: str | None = None,
+def revenue_csv(table: str, staff: ConsoleStaffMayRevenue, session: SessionDep, start: str | None = None,
                 end: str | None = None) -> Response:
     if table not in TABLES:
         raise views.ConsoleRefusal(f"There is no table “{table}”; the tables are {', '.join(TABLES)}.", status=404)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from api.audit.service import Actor
 from api.console import views
 from api.console.errors import BadStaffForm
-from api.console.deps import ConsoleStaffMay, PostingStaffMay, attempt, found
+from api.console.deps import ConsoleStaffMayStaff, PostingStaffMayStaff, attempt, found
 from api.console.views import Staff
 from api.core.errors import SyndicateError
 from api.deps import SessionDep
@@ -38,7 +38,7 @@ def _page(request: Request, session, staff: Staff, *, cursor: str | None = None,
 
 
 @router.get("/staff", response_class=HTMLResponse)
-def staff_page(request: Request, staff: ConsoleStaffMay("staff"), session: SessionDep,
+def staff_page(request: Request, staff: ConsoleStaffMayStaff, session: SessionDep,
                cursor: str | None = None) -> HTMLResponse:
     return _page(request, session, staff, cursor=cursor)
 
@@ -51,7 +51,7 @@ def _changed(request: Request, session, staff: Staff, action, *, done: str, fail
 
 
 @router.post("/staff", response_class=HTMLResponse)
-def create_staff(request: Request, staff: PostingStaffMay("staff"), session: SessionDep,
+def create_staff(request: Request, staff: PostingStaffMayStaff, session: SessionDep,
                  name: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
                  password: Annotated[str, Form()] = "", roles: Annotated[list[str], Form()] = []) -> Response:  # noqa: B006
 
@@ -70,7 +70,7 @@ def create_staff(request: Request, staff: PostingStaffMay("staff"), session: Ses
 
 
 @router.post("/staff/{staff_id}/roles", response_class=HTMLResponse)
-def change_roles(request: Request, staff_id: str, staff: PostingStaffMay("staff"), session: SessionDep,
+def change_roles(request: Request, staff_id: str, staff: PostingStaffMayStaff, session: SessionDep,
                  roles: Annotated[list[str], Form()] = []) -> Response:  # noqa: B006
     return _changed(request, session, staff,
                     lambda: staff_service.update_roles(session, staff_id, roles=roles, active=None,
@@ -88,10 +88,10 @@ def _set_active(request: Request, session, staff: Staff, staff_id: str, active: 
 
 
 @router.post("/staff/{staff_id}/disable", response_class=HTMLResponse)
-def disable_staff(request: Request, staff_id: str, staff: PostingStaffMay("staff"), session: SessionDep) -> Response:
+def disable_staff(request: Request, staff_id: str, staff: PostingStaffMayStaff, session: SessionDep) -> Response:
     return _set_active(request, session, staff, staff_id, False)
 
 
 @router.post("/staff/{staff_id}/enable", response_class=HTMLResponse)
-def enable_staff(request: Request, staff_id: str, staff: PostingStaffMay("staff"), session: SessionDep) -> Response:
+def enable_staff(request: Request, staff_id: str, staff: PostingStaffMayStaff, session: SessionDep) -> Response:
     return _set_active(request, session, staff, staff_id, True)

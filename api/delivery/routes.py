@@ -18,7 +18,7 @@ from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
-from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMay
+from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMaySigningKeys
 from api.delivery import beacons, errors, render, service, webhook_routes, webhook_send
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
@@ -127,7 +127,7 @@ def jwks(session: SessionDep, response: Response) -> Jwks:
                          "Also `syndicate keys retire KID`.",
              responses=error_responses(Unauthenticated, RoleRequired, ReauthenticationRequired,
                                        errors.SigningKeyNotFound))
-def retire_signing_key(kid: str, admin: StaffMay("signing-keys"), session: SessionDep,
+def retire_signing_key(kid: str, admin: StaffMaySigningKeys, session: SessionDep,
                        settings: SettingsDep) -> SigningKeyRead:
     return SigningKeyRead.model_validate(service.retire_key(session, settings, kid=kid, actor=Actor("staff", admin.id)))
 

@@ -10,14 +10,14 @@ from fastapi import APIRouter, FastAPI, Query
 from api.core.errors import BadCursor, Unauthenticated
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMay
+from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMayPartners
 from api.delivery import errors, service
 from api.delivery.schemas import (WEBHOOK_EVENTS, StaffWebhookEndpointPage, StaffWebhookEndpointRead, WebhookDeliveryRead,
                                   WebhookEndpointRead, WebhookEndpointRotated)
 from api.staff.errors import RoleRequired
 
 router = APIRouter()
-PartnerDesk = StaffMay("partners")
+PartnerDesk = StaffMayPartners
 
 
 @router.post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=WebhookEndpointRotated,

@@ -10,7 +10,9 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Forbidden, Unauthenticated
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, EngineDep, IdempotencyKey, ReadSessionDep, SessionDep, SettingsDep, StaffMay
+from api.deps import (
+    CurrentPartner, EngineDep, IdempotencyKey, ReadSessionDep, SessionDep, SettingsDep, StaffMayInvoices,
+)
 from api.core import idempotency
 from api.core.errors import IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused, ValidationFailed
 from api.invoicing import cutoffs, periods, webhooks
@@ -29,7 +31,7 @@ from api.invoicing.errors import (
 from api.partners.errors import PartnerNotFound
 
 router = APIRouter(tags=["invoicing"])
-Finance = StaffMay("invoices")
+Finance = StaffMayInvoices
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]

@@ -7,14 +7,14 @@ from fastapi import APIRouter
 from api.audit.service import Actor
 from api.core.errors import Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, StaffMay
+from api.deps import CurrentPartner, SessionDep, StaffMayLicensing
 from api.licensing import amendments, grants
 from api.licensing.errors import AmendmentRefused, LicenceNotAmendable, LicenceNotFound, UnknownTerritory
 from api.licensing.schemas import LicenceAmend, LicenceAmendmentList, LicenceAmendmentRead, QuotaGrantCreate
 from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["licences"])
-Licensing = StaffMay("licensing")
+Licensing = StaffMayLicensing
 _REFUSALS = (LicenceNotFound, LicenceNotAmendable, AmendmentRefused, ValidationFailed, Unauthenticated, RoleRequired)
 
 

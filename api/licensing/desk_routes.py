@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.core.errors import Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
-from api.deps import SessionDep, StaffMay
+from api.deps import SessionDep, StaffMayLicensing
 from api.licensing import previews
 from api.licensing.errors import InvalidRateCard
 from api.licensing.schemas import (
@@ -15,7 +15,7 @@ from api.licensing.schemas import (
 from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["licensing"])
-Licensing = StaffMay("licensing")
+Licensing = StaffMayLicensing
 
 
 def rate_card_etag(version: int) -> str:

@@ -11,7 +11,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, InvalidStateTransition, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, StaffMay
+from api.deps import CurrentPartner, SessionDep, StaffMayLicensing
 from api.licensing import service
 from api.licensing.errors import InvalidDecision, LicenceNotFound
 from api.licensing.schemas import CancelBody, LicencePage, LicenceRead, RevokeBody
@@ -19,7 +19,7 @@ from api.licensing.states import LicenceState
 from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["licences"])
-Licensing = StaffMay("licensing")
+Licensing = StaffMayLicensing
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 

@@ -18,7 +18,7 @@ from api.core.errors import (
 )
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, IdempotencyKey, OptionalPartner, SessionDep, SettingsDep, StaffMay
+from api.deps import CurrentPartner, IdempotencyKey, OptionalPartner, SessionDep, SettingsDep, StaffMayLicensing
 from api.licensing import amendment_routes, desk_routes, errors, licences_routes
 from api.licensing.desk_routes import etag_version, rate_card_etag
 from api.licensing import service
@@ -58,7 +58,7 @@ FORM_SCHEMA_EXAMPLE = {
 # `router` is what the app includes; it is assembled at the bottom of this module.
 router = APIRouter()
 licensing = APIRouter(tags=["licensing"])
-Licensing = StaffMay("licensing")
+Licensing = StaffMayLicensing
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]

@@ -10,14 +10,14 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import SessionDep, StaffMay
+from api.deps import SessionDep, StaffMayOutbox
 from api.outbox import service
 from api.outbox.schemas import OutboxMessagePage, OutboxMessageRead
 from api.outbox.errors import OutboxMessageNotFound, OutboxMessageNotRetryable
 from api.staff.errors import ReauthenticationRequired, RoleRequired
 
 router = APIRouter(prefix="/v1/staff/outbox", tags=["staff"])
-Admin = StaffMay("outbox")
+Admin = StaffMayOutbox
 
 
 @router.get("", response_model=OutboxMessagePage, summary="List outbox messages",

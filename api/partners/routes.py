@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Query, status
 from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, StaffMay
+from api.deps import CurrentPartner, SessionDep, StaffMayPartnerDetails, StaffMayPartners
 from api.partners import keys, notifications, service
 from api.partners.deps import RegistrationLimiter, limit_registrations
 from api.partners.models import Partner, PartnerStatus
@@ -25,8 +25,8 @@ from api.partners.errors import (
 )
 
 router = APIRouter(tags=["partners"])
-Licensing = StaffMay("partners")
-PartnerReader = StaffMay("partner-details")
+Licensing = StaffMayPartners
+PartnerReader = StaffMayPartnerDetails
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 

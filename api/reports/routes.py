@@ -11,15 +11,15 @@ from api.core.db import utcnow
 from api.core.errors import Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
 from api.core.times import IsoDate
-from api.deps import SessionDep, StaffMay
+from api.deps import SessionDep, StaffMayRevenue, StaffMayUsage
 from api.reports import service
 from api.reports.schemas import RevenueReport, UsageReport
 from api.reports.errors import BadReportRange, ReportRangeTooLong
 from api.staff.errors import RoleRequired
 
 router = APIRouter(prefix="/v1/staff/reports", tags=["reports"])
-Revenue = StaffMay("revenue")
-Usage = StaffMay("usage")
+Revenue = StaffMayRevenue
+Usage = StaffMayUsage
 ERRORS = error_responses(BadReportRange, ReportRangeTooLong, ValidationFailed, Unauthenticated,
                          RoleRequired)
 

@@ -1,7 +1,7 @@
 """Who on the staff may do what: the one table of permissions, each granted to the roles whose work
 needs it (least privilege). Admins hold every permission.
 
-Every staff operation names exactly one permission: API routes with `StaffMay("...")` (api/deps.py),
+Every staff operation names exactly one permission: API routes with `StaffMay("...")` or its alias `StaffMayInvoices` (api/deps.py),
 console pages with `ConsoleStaffMay("...")` / `PostingStaffMay("...")` (api/console/deps.py).
 tests/staff/test_permissions.py walks the app's routes, so an operation without one fails the suite.
 """

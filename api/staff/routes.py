@@ -10,7 +10,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
-from api.deps import CurrentStaffAuth, SessionDep, SettingsDep, StaffMay
+from api.deps import CurrentStaffAuth, SessionDep, SettingsDep, StaffMayStaff
 from api.staff import service
 from api.staff.deps import limit_logins
 from api.staff.schemas import (
@@ -24,7 +24,7 @@ from api.staff.errors import (
 from api.staff.throttle import LoginThrottle
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
-Admin = StaffMay("staff")
+Admin = StaffMayStaff
 AUTH_ERRORS = (Unauthenticated, StaffSessionExpired)
 ADMIN_ERRORS = (Unauthenticated, StaffSessionExpired, RoleRequired, ReauthenticationRequired)
 
