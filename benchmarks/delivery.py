@@ -129,14 +129,16 @@ def _fresh_postgres_database(engine) -> None:
         connection.execute(text("CREATE SCHEMA public"))
 
 
-def count_usage(database_url: str) -> int:
+def count_usage(database_url: str, *, republications_only: bool = False) -> int:
+    """Usage events recorded (only the billable first fetches, if asked)."""
     from sqlalchemy import text
 
     from api.core.db import make_engine
 
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        count = connection.execute(text("SELECT count(*) FROM usage_event")).scalar_one()
+        where = " WHERE billable" if republications_only else ""
+        count = connection.execute(text(f"SELECT count(*) FROM usage_event{where}")).scalar_one()
     engine.dispose()
     return int(count)
 

@@ -356,7 +356,7 @@ def main() -> None:
         (workdir / "responses.json").write_text(json.dumps(responses))
         bare_port = free_port()
         bare = start_bare(bare_port, args.workers, {**env, RESPONSES_ENV: str(workdir / "responses.json")})
-        usage_before, republications_before = count_usage(database_url), count_republications(database_url)
+        usage_before, republications_before = count_usage(database_url), count_usage(database_url, republications_only=True)
         shipped_runs, bare_runs = [], []
         articles_served = 0
         try:
@@ -382,7 +382,7 @@ def main() -> None:
     finally:
         stop_server(server)
     recorded = count_usage(database_url) - usage_before
-    republications = count_republications(database_url) - republications_before
+    republications = count_usage(database_url, republications_only=True) - republications_before
     log_lines = sum(1 for _ in log.open("rb"))
 
     print(f"\ndatabase {args.db}; {args.workers} API worker(s); {args.licences:,} licences, {args.articles:,} articles; "
@@ -414,18 +414,6 @@ def article_requests(lines: list[str], completed: int) -> int:
     articles = [not line.startswith("/v1/content/feed") for line in lines]
     whole, rest = divmod(completed, len(lines))
     return whole * sum(articles) + sum(articles[:rest])
-
-
-def count_republications(database_url: str) -> int:
-    from sqlalchemy import text
-
-    from api.core.db import make_engine
-
-    engine = make_engine(database_url)
-    with engine.connect() as connection:
-        count = connection.execute(text("SELECT count(*) FROM usage_event WHERE billable")).scalar_one()
-    engine.dispose()
-    return int(count)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@ log in, open the queue, approve a request, see the licence."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
 import os
+from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,25 @@ def log_in(page, live_url: str, staff) -> None:
     page.fill("#email", staff.email)
     page.fill("#password", STAFF_PASSWORD)
     page.click("button[type=submit]")
+
+
+@contextlib.contextmanager
+def staff_browser(live_url: str, staff) -> Iterator[tuple[Any, list[str]]]:
+    """Chromium signed in to the console as `staff`, at desktop width: yields the page and the
+    Content-Security-Policy refusals its console logs (a test asserts there are none)."""
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    refusals: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda msg: refusals.append(msg.text) if "Content Security Policy" in msg.text else None)
+            log_in(page, live_url, staff)
+            yield page, refusals
+        finally:
+            browser.close()
 
 
 def test_staff_approves_a_request_in_a_real_browser(live_url, session) -> None:
@@ -226,7 +247,7 @@ def test_finance_reads_the_revenue_chart_in_a_real_browser(live_url, session, se
 def test_admin_invoices_on_demand_cancels_a_licence_and_manages_staff_in_a_real_browser(live_url, session) -> None:
     """Invoice a partner now from the next-run preview, cancel a licence awaiting payment, open the
     partner and staff pages: no CSP refusal (no inline style left), axe-clean, 375 px wide at most."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from api.core.db import utcnow
     from tests.builders import make_article, make_licence, make_partner
@@ -239,36 +260,27 @@ def test_admin_invoices_on_demand_cancels_a_licence_and_manages_staff_in_a_real_
                           amount=24_000)
     staff = make_staff(session, roles=["admin"])
     session.commit()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    refusals: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda msg: refusals.append(msg.text) if "Content Security Policy" in msg.text else None)
-            log_in(page, live_url, staff)
-            page.click("nav >> text=Next run")
-            expect(page.locator(f"#partner-{usage.partner_id}")).to_contain_text("12.50 GBP")
-            assert_no_serious_axe_violation(page, "next run")
-            page.screenshot(path=str(SCREENSHOTS / "console-next-run.png"), full_page=True)
-            page.click("button:has-text('Invoice Outlet Gazette now')")
-            expect(page.locator(".flash.ok")).to_contain_text("Invoice drafted")
+    with staff_browser(live_url, staff) as (page, refusals):
+        page.click("nav >> text=Next run")
+        expect(page.locator(f"#partner-{usage.partner_id}")).to_contain_text("12.50 GBP")
+        assert_no_serious_axe_violation(page, "next run")
+        page.screenshot(path=str(SCREENSHOTS / "console-next-run.png"), full_page=True)
+        page.click("button:has-text('Invoice Outlet Gazette now')")
+        expect(page.locator(".flash.ok")).to_contain_text("Invoice drafted")
 
-            page.goto(f"{live_url}/console/licences/{unpaid.id}")
-            page.fill("#cancel-reason", "The partner no longer needs it")
-            page.click("button:has-text('Cancel the licence')")
-            expect(page.locator("#licence-state")).to_have_text("Cancelled")
-            assert_no_serious_axe_violation(page, "licence")
+        page.goto(f"{live_url}/console/licences/{unpaid.id}")
+        page.fill("#cancel-reason", "The partner no longer needs it")
+        page.click("button:has-text('Cancel the licence')")
+        expect(page.locator("#licence-state")).to_have_text("Cancelled")
+        assert_no_serious_axe_violation(page, "licence")
 
-            for path, name in ((f"/console/partners/{unpaid.partner_id}", "partner"), ("/console/staff", "staff"),
-                               ("/console/login", "login")):
-                page.goto(f"{live_url}{path}")
-                assert_no_serious_axe_violation(page, name)
-                page.set_viewport_size({"width": 375, "height": 812})
-                width = page.evaluate("document.documentElement.scrollWidth")
-                assert width <= 375, f"{path} is {width}px wide at 375px"
-                page.screenshot(path=str(SCREENSHOTS / f"console-{name}-375.png"), full_page=True)
-                page.set_viewport_size({"width": 1280, "height": 900})
-        finally:
-            browser.close()
+        for path, name in ((f"/console/partners/{unpaid.partner_id}", "partner"), ("/console/staff", "staff"),
+                           ("/console/login", "login")):
+            page.goto(f"{live_url}{path}")
+            assert_no_serious_axe_violation(page, name)
+            page.set_viewport_size({"width": 375, "height": 812})
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, f"{path} is {width}px wide at 375px"
+            page.screenshot(path=str(SCREENSHOTS / f"console-{name}-375.png"), full_page=True)
+            page.set_viewport_size({"width": 1280, "height": 900})
     assert refusals == []

@@ -15,7 +15,7 @@ from tests.browser_checks import assert_no_serious_axe_violation
 from tests.builders import make_article, make_licence, make_partner, make_staff
 from tests.console.helpers import submitted_request
 from tests.console.test_browser import (  # noqa: F401 - live_url is a fixture
-    ARGS, CHROMIUM, SCREENSHOTS, live_url, log_in, pytestmark,
+    SCREENSHOTS, live_url, log_in, pytestmark, staff_browser,
 )
 
 
@@ -29,9 +29,7 @@ def console_pages() -> list[str]:
     return sorted(path for path in paths if not path.endswith(".csv"))
 
 
-def test_every_console_page_is_accessible_and_fits_a_phone(live_url, session, settings) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_every_console_page_is_accessible_and_fits_a_phone(live_url, session, settings) -> None:  # noqa: F811
     from tests.reports.data import paid_invoice
 
     request = submitted_request(session)
@@ -44,25 +42,16 @@ def test_every_console_page_is_accessible_and_fits_a_phone(live_url, session, se
     pages = [re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path) for path in console_pages()]
     assert "/console/audit" in pages and f"/console/licences/{licence.id}" in pages and len(pages) >= 15, pages
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    refusals: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda msg: refusals.append(msg.text) if "Content Security Policy" in msg.text else None)
-            log_in(page, live_url, admin)
-            for path in pages:
-                name = path.strip("/").replace("/", "-").split("-", 2)[-1][:40] or "console"
-                page.set_viewport_size({"width": 1280, "height": 900})
-                response = page.goto(f"{live_url}{path}")
-                assert response is not None and response.status == 200, f"{path}: {response and response.status}"
-                assert_no_serious_axe_violation(page, path)
-                page.screenshot(path=str(SCREENSHOTS / f"every-{name}-desktop.png"), full_page=True)
-                page.set_viewport_size({"width": 375, "height": 812})
-                width = page.evaluate("document.documentElement.scrollWidth")
-                assert width <= 375, f"{path} is {width}px wide at 375px"
-                page.screenshot(path=str(SCREENSHOTS / f"every-{name}-375.png"), full_page=True)
-        finally:
-            browser.close()
+    with staff_browser(live_url, admin) as (page, refusals):
+        for path in pages:
+            name = path.strip("/").replace("/", "-").split("-", 2)[-1][:40] or "console"
+            page.set_viewport_size({"width": 1280, "height": 900})
+            response = page.goto(f"{live_url}{path}")
+            assert response is not None and response.status == 200, f"{path}: {response and response.status}"
+            assert_no_serious_axe_violation(page, path)
+            page.screenshot(path=str(SCREENSHOTS / f"every-{name}-desktop.png"), full_page=True)
+            page.set_viewport_size({"width": 375, "height": 812})
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, f"{path} is {width}px wide at 375px"
+            page.screenshot(path=str(SCREENSHOTS / f"every-{name}-375.png"), full_page=True)
     assert refusals == []

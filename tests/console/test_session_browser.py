@@ -12,7 +12,7 @@ from api.core.db import utcnow
 from api.staff.models import StaffSession, StaffUser
 from tests.builders import STAFF_PASSWORD, make_staff
 from tests.console.test_browser import (  # noqa: F401 - live_url is a fixture
-    ARGS, CHROMIUM, SCREENSHOTS, assert_no_serious_axe_violation, live_url, log_in, pytestmark,
+    ARGS, CHROMIUM, SCREENSHOTS, assert_no_serious_axe_violation, live_url, log_in, pytestmark, staff_browser,
 )
 
 
@@ -34,48 +34,39 @@ def _fits_375(page, name: str) -> None:
 
 
 def test_reauthentication_and_signing_out_in_a_real_browser(live_url, session) -> None:  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     staff = make_staff(session, roles=["admin"])
     session.commit()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    refusals: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda msg: refusals.append(msg.text) if "Content Security Policy" in msg.text else None)
-            log_in(page, live_url, staff)
-            expect(page.locator("nav")).to_be_visible()
-            _move_back(session, password_at=6)
+    with staff_browser(live_url, staff) as (page, refusals):
+        expect(page.locator("nav")).to_be_visible()
+        _move_back(session, password_at=6)
 
-            page.goto(f"{live_url}/console/staff")
-            page.fill("#new-name", "Nadia Newcomer")
-            page.fill("#new-email", "nadia@example.com")
-            page.fill("#new-password", "lantern orbit quietly folded")
-            page.check("input[name=roles][value=editor] >> nth=-1")
-            page.click("button:has-text('Create the account')")
-            expect(page.locator("h1")).to_have_text("Confirm your password")
-            assert_no_serious_axe_violation(page, "re-authentication")
-            page.screenshot(path=str(SCREENSHOTS / "console-reauthenticate.png"), full_page=True)
-            _fits_375(page, "reauthenticate")
-            page.fill("#reauth_password", STAFF_PASSWORD)
-            page.click("button:has-text('Confirm and continue')")
-            expect(page.locator(".flash.ok")).to_contain_text("Staff account created")
-            session.rollback()
-            assert session.exec(select(StaffUser).where(StaffUser.email == "nadia@example.com")).one()
+        page.goto(f"{live_url}/console/staff")
+        page.fill("#new-name", "Nadia Newcomer")
+        page.fill("#new-email", "nadia@example.com")
+        page.fill("#new-password", "lantern orbit quietly folded")
+        page.check("input[name=roles][value=editor] >> nth=-1")
+        page.click("button:has-text('Create the account')")
+        expect(page.locator("h1")).to_have_text("Confirm your password")
+        assert_no_serious_axe_violation(page, "re-authentication")
+        page.screenshot(path=str(SCREENSHOTS / "console-reauthenticate.png"), full_page=True)
+        _fits_375(page, "reauthenticate")
+        page.fill("#reauth_password", STAFF_PASSWORD)
+        page.click("button:has-text('Confirm and continue')")
+        expect(page.locator(".flash.ok")).to_contain_text("Staff account created")
+        session.rollback()
+        assert session.exec(select(StaffUser).where(StaffUser.email == "nadia@example.com")).one()
 
-            page.click("text=Password")
-            expect(page.locator("h1")).to_have_text("Change your password")
-            assert_no_serious_axe_violation(page, "password")
-            _fits_375(page, "password")
+        page.click("text=Password")
+        expect(page.locator("h1")).to_have_text("Change your password")
+        assert_no_serious_axe_violation(page, "password")
+        _fits_375(page, "password")
 
-            _move_back(session, last_seen_at=31)
-            page.goto(f"{live_url}/console/staff")
-            expect(page.locator(".flash.notice")).to_contain_text("signed out after 30 minutes without activity")
-            assert page.url.endswith("/console/login?signed_out=idle")
-            assert_no_serious_axe_violation(page, "signed out")
-            page.screenshot(path=str(SCREENSHOTS / "console-signed-out.png"), full_page=True)
-        finally:
-            browser.close()
+        _move_back(session, last_seen_at=31)
+        page.goto(f"{live_url}/console/staff")
+        expect(page.locator(".flash.notice")).to_contain_text("signed out after 30 minutes without activity")
+        assert page.url.endswith("/console/login?signed_out=idle")
+        assert_no_serious_axe_violation(page, "signed out")
+        page.screenshot(path=str(SCREENSHOTS / "console-signed-out.png"), full_page=True)
     assert refusals == []
