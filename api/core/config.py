@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from typing import Any, Literal
@@ -34,6 +35,13 @@ class SecretUrl(str):
 
 # Argon2id's cost in production: 3 passes over 64 MiB in 4 lanes (RFC 9106 section 4, second option).
 PRODUCTION_PASSWORD_HASHING = {"time_cost": 3, "memory_kib": 64 * 1024, "parallelism": 4}
+
+# Settings that once existed and were replaced: a deployment still setting one would otherwise lose
+# it silently (unknown variables are ignored), so start-up refuses and names what replaced it.
+RETIRED_SETTINGS = {
+    "SYNDICATE_STAFF_TOKEN_MINUTES": "SYNDICATE_STAFF_SESSION_IDLE_MINUTES (idle timeout) and "
+                                     "SYNDICATE_STAFF_SESSION_ABSOLUTE_HOURS (absolute lifetime)",
+}
 
 
 class Settings(BaseSettings):
@@ -206,6 +214,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_currency(cls, value: str) -> str:
         return value.upper()
+
+    @model_validator(mode="after")
+    def _no_retired_settings(self) -> "Settings":
+        for name, replacement in RETIRED_SETTINGS.items():
+            if name in os.environ:
+                raise ValueError(f"{name} is no longer read: it was replaced by {replacement}")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> "Settings":

@@ -131,3 +131,14 @@ def test_the_canonical_url_template_must_be_a_url_with_a_slug() -> None:
             Settings(canonical_url_template=bad)
     with pytest.raises(ValidationError, match="login_rate_limit"):
         Settings(login_rate_limit="lots")
+
+
+def test_a_retired_setting_stops_start_up_and_names_its_replacement(monkeypatch) -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("SYNDICATE_STAFF_TOKEN_MINUTES", "60")
+    with pytest.raises(ValidationError, match="SYNDICATE_STAFF_SESSION_IDLE_MINUTES"):
+        Settings()
+    monkeypatch.delenv("SYNDICATE_STAFF_TOKEN_MINUTES")
+    assert Settings().staff_session_idle_minutes == 30
