@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article
-from api.console import views
+from api.console import tables, views
+from api.console.tables import Filter, Table, choices
 from api.console.deps import ConsoleStaffMayLicensing, PostingStaffMayLicensing, attempt, found
 from api.console.views import Staff
 from api.core.errors import NotFound, SyndicateError
@@ -33,13 +34,16 @@ def _partner_names(session, ids) -> dict[str, str]:
 
 
 @router.get("/requests", response_class=HTMLResponse)
-def queue(request: Request, staff: Licensing, session: SessionDep, state: str = "in_review",
-          sort: str = "age", cursor: str | None = None) -> HTMLResponse:
-    chosen = RequestState(state) if state in RequestState.__members__ else None
-    rows, next_cursor = found(licensing.list_queue, session, state=chosen, sort="value" if sort == "value" else "age",
-                                            cursor=cursor, limit=25)
-    return views.render(request, "queue.html", staff=staff, rows=rows, next_cursor=next_cursor,
-                        state=state if chosen else "any", sort=sort, states=list(RequestState),
+def queue(request: Request, staff: Licensing, session: SessionDep) -> HTMLResponse:
+    table = Table.read(request, "/console/requests", [
+        Filter("state", "State", choices=choices(RequestState)), tables.partner_filter(session, request),
+        *tables.date_range("received", "Received"),
+    ], licensing.QUEUE_ORDERS, default_sort="age", defaults={"state": RequestState.in_review.value})
+    rows, table.next_cursor = found(
+        licensing.list_queue, session, state=RequestState(table.value("state")) if table.value("state") else None,
+        partner_id=table.value("partner_id"), received_from=table.start_of("received_from"),
+        received_until=table.end_of("received_until"), sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
+    return views.render(request, "queue.html", staff=staff, rows=rows, table=table,
                         names=_partner_names(session, [r.partner_id for r in rows]),
                         licence_ids=licensing.licence_ids(session, [r.id for r in rows]))
 
@@ -109,13 +113,19 @@ def counter(request: Request, request_id: str, staff: LicensingPost, session: Se
     return _decide(request, session, staff, request_id, "counter", values, act)
 
 
-def _licences_page(request: Request, session, staff: Staff, *, state: str, cursor: str | None,
-                   error: SyndicateError | None = None, failed: str | None = None, values: dict | None = None):
-    chosen = LicenceState(state) if state in LicenceState.__members__ else None
-    rows, next_cursor = found(licensing.list_licences, session, state=chosen, cursor=cursor, limit=25)
+def _licences_page(request: Request, session, staff: Staff, *, error: SyndicateError | None = None,
+                   failed: str | None = None, values: dict | None = None):
+    table = Table.read(request, "/console/licences", [
+        Filter("state", "State", choices=choices(LicenceState)), tables.partner_filter(session, request),
+        *tables.date_range("ends", "Ends"),
+    ], licensing.LICENCE_ORDERS, default_sort="newest")
+    rows, table.next_cursor = found(
+        licensing.list_licences, session, state=LicenceState(table.value("state")) if table.value("state") else None,
+        partner_id=table.value("partner_id"), ends_after=table.start_of("ends_from"), ends_before=table.end_of("ends_until"),
+        sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
     return views.render(
-        request, "licences.html", staff=staff, rows=rows, next_cursor=next_cursor, state=state if chosen else "any",
-        states=list(LicenceState), names=_partner_names(session, [r.partner_id for r in rows]),
+        request, "licences.html", staff=staff, rows=rows, table=table,
+        names=_partner_names(session, [r.partner_id for r in rows]),
         revocable={r.id for r in rows if LicenceState.revoked in licensing.allowed_transitions("licence", r.state)},
         done=DONE.get(request.query_params.get("done", "")), error=views.error_message(error) if error else None,
         code=error.status if error else 200, failed=failed, values=values or {},
@@ -123,9 +133,8 @@ def _licences_page(request: Request, session, staff: Staff, *, state: str, curso
 
 
 @router.get("/licences", response_class=HTMLResponse)
-def licences_page(request: Request, staff: Licensing, session: SessionDep, state: str = "any",
-                  cursor: str | None = None) -> HTMLResponse:
-    return _licences_page(request, session, staff, state=state, cursor=cursor)
+def licences_page(request: Request, staff: Licensing, session: SessionDep) -> HTMLResponse:
+    return _licences_page(request, session, staff)
 
 
 @router.post("/licences/{licence_id}/revoke", response_class=HTMLResponse)
@@ -134,6 +143,5 @@ def revoke(request: Request, licence_id: str, staff: LicensingPost, session: Ses
     error = attempt(session, lambda: licensing.revoke_licence(session, licence_id, reason=reason,
                                                               actor=Actor("staff", staff.user.id)))
     if error:
-        return _licences_page(request, session, staff, state="any", cursor=None, error=error, failed=licence_id,
-                              values={"reason": reason})
+        return _licences_page(request, session, staff, error=error, failed=licence_id, values={"reason": reason})
     return views.redirect("/console/licences?done=revoked")
