@@ -20,6 +20,7 @@ from api.deps import SessionDep
 from api.licensing import service as licensing
 from api.licensing.states import LicenceState, RequestState
 from api.partners import service as partners
+from api.staff.models import StaffUser
 
 router = APIRouter()
 Licensing = ConsoleStaffMayLicensing
@@ -48,6 +49,14 @@ def queue(request: Request, staff: Licensing, session: SessionDep) -> HTMLRespon
                         licence_ids=licensing.licence_ids(session, [r.id for r in rows]))
 
 
+def _staff_name(session, staff_id: str | None) -> str | None:
+    """Who decided, by name; an auto-approval or a removed account by what was recorded."""
+    if not staff_id:
+        return None
+    user = session.get(StaffUser, staff_id)
+    return user.name if user else {"autoapproval": "an auto-approval rule"}.get(staff_id, staff_id)
+
+
 def _request_page(request: Request, session, staff: Staff, request_id: str, *, error: SyndicateError | None = None,
                   form: str | None = None, values: dict | None = None) -> HTMLResponse:
     row = found(licensing.get_request, session, request_id)
@@ -60,7 +69,7 @@ def _request_page(request: Request, session, staff: Staff, request_id: str, *, e
     return views.render(
         request, "request.html", staff=staff, row=row, partner=partners.get_partner(session, row.partner_id),
         articles=list(zip(row.article_ids, articles)), licence_id=licensing.licence_ids(session, [row.id]).get(row.id),
-        next_states=licensing.allowed_transitions("licence_request", row.state),
+        next_states=licensing.allowed_transitions("licence_request", row.state), decided_by=_staff_name(session, row.decided_by),
         done=DONE.get(request.query_params.get("done", "")),
         error=views.error_message(error) if error else None, code=error.status if error else 200,
         form=form, values=values or {},
