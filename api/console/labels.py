@@ -15,6 +15,8 @@ LABELS: dict[str, str] = {
     "article": "One article", "bundle": "Bundle of articles", "section_feed": "Section feed", "catalogue": "Whole catalogue",
     # uses: the request form's own words
     **{str(code): text for code, text in USE_LABELS.items()},
+    # invoice providers
+    "ledger": "Bank transfer", "stripe": "Stripe",
     # amendments
     "terms": "Terms amended", "quota_grant": "Quota grant",
     "ends_at": "End date", "monthly_quota": "Monthly quota", "territories": "Territories", "use": "Use",
