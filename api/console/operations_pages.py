@@ -97,6 +97,14 @@ def retry_message(request: Request, message_id: str, staff: PostingStaffMayOutbo
 
 @router.get("/operations/webhooks", response_class=HTMLResponse)
 def webhooks_page(request: Request, staff: ConsoleStaffMayPartners, session: SessionDep) -> HTMLResponse:
-    return views.render(request, "webhook_health.html", staff=staff, endpoints=troubled_endpoints(session))
-
-
+    # One fixed order (removed last, most failures first) over the newest undelivered deliveries:
+    # an aggregate per endpoint, so filtered here and not paged.
+    table = Table.read(request, "/console/operations/webhooks", [
+        Filter("state", "Show", choices=[("", "Failing or removed"), ("failing", "Failing"), ("removed", "Removed")]),
+        Filter("text", "Partner or address", kind="text"),
+    ], {}, default_sort="")
+    wanted, text = table.values["state"], (table.value("text") or "").lower()
+    endpoints = [h for h in troubled_endpoints(session)
+                 if (not wanted or h.disabled == (wanted == "removed"))
+                 and (not text or text in h.partner_name.lower() or text in h.endpoint.url.lower())]
+    return views.render(request, "webhook_health.html", staff=staff, endpoints=endpoints, table=table)

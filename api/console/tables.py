@@ -78,7 +78,8 @@ class Table:
 
     def url(self, *, sort: str | None = None, cursor: str | None = None, path: str | None = None) -> str:
         params = {name: value for name, value in self.values.items() if value}
-        params["sort"] = sort or self.sort
+        if sort or self.sort:
+            params["sort"] = sort or self.sort
         if cursor:
             params["cursor"] = cursor
         return f"{path or self.path}?{urlencode(params)}"
