@@ -40,7 +40,7 @@ def _invoices_page(request: Request, session, staff: Staff, *, error: SyndicateE
         Filter("period", "Month", kind="text", placeholder="2026-03"), *tables.date_range("created", "Issued"),
     ], invoicing.INVOICE_ORDERS, default_sort="newest")
     rows, table.next_cursor = found(
-        invoicing.list_invoices, session, status=InvoiceStatus(table.value("status")) if table.value("status") else None,
+        invoicing.list_invoices, session, status=table.choice("status", InvoiceStatus),
         partner_id=table.value("partner_id"), period=table.value("period"), created_from=table.start_of("created_from"),
         created_until=table.end_of("created_until"), sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
     names = {pid: partners.get_partner(session, pid).name for pid in {r.partner_id for r in rows}}
@@ -79,7 +79,7 @@ def _partners_page(request: Request, session, staff: Staff, *, error: SyndicateE
         Filter("text", "Name, website or e-mail", kind="text", placeholder="Gazette"),
     ], partners.PARTNER_ORDERS, default_sort="newest")
     rows, table.next_cursor = found(
-        partners.list_partners, session, status=PartnerStatus(table.value("status")) if table.value("status") else None,
+        partners.list_partners, session, status=table.choice("status", PartnerStatus),
         text=table.value("text"), sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
     return views.render(request, "partners.html", staff=staff, rows=rows, table=table,
                         done=DONE.get(request.query_params.get("done", "")),

@@ -41,7 +41,7 @@ def queue(request: Request, staff: Licensing, session: SessionDep) -> HTMLRespon
         *tables.date_range("received", "Received"),
     ], licensing.QUEUE_ORDERS, default_sort="age", defaults={"state": RequestState.in_review.value})
     rows, table.next_cursor = found(
-        licensing.list_queue, session, state=RequestState(table.value("state")) if table.value("state") else None,
+        licensing.list_queue, session, state=table.choice("state", RequestState),
         partner_id=table.value("partner_id"), received_from=table.start_of("received_from"),
         received_until=table.end_of("received_until"), sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
     return views.render(request, "queue.html", staff=staff, rows=rows, table=table,
@@ -129,7 +129,7 @@ def _licences_page(request: Request, session, staff: Staff, *, error: SyndicateE
         *tables.date_range("ends", "Ends"),
     ], licensing.LICENCE_ORDERS, default_sort="newest")
     rows, table.next_cursor = found(
-        licensing.list_licences, session, state=LicenceState(table.value("state")) if table.value("state") else None,
+        licensing.list_licences, session, state=table.choice("state", LicenceState),
         partner_id=table.value("partner_id"), ends_after=table.start_of("ends_from"), ends_before=table.end_of("ends_until"),
         sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
     return views.render(

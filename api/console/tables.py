@@ -8,8 +8,10 @@ every filter when the sort or the page changes. No business rule lives here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -21,6 +23,7 @@ from api.core.pagination import SortOrder
 from api.partners import service as partners
 
 PAGE_SIZE = 25
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ class Table:
 
     def value(self, name: str) -> str | None:
         return self.values.get(name) or None
+
+    def choice(self, name: str, kind: Callable[[str], T]) -> T | None:
+        """A select filter as its enum member (`kind`), None for "any"."""
+        raw = self.value(name)
+        return kind(raw) if raw else None
 
     def start_of(self, name: str) -> datetime | None:
         """A date filter as the first instant of that day (UTC)."""
