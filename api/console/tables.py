@@ -47,6 +47,7 @@ class Table:
     sort: str
     cursor: str | None
     next_cursor: str | None = None
+    defaults: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, request: Request, path: str, filters: list[Filter], orders: dict[str, SortOrder], *,
@@ -63,7 +64,7 @@ class Table:
                 _day(raw, spec.label)
             values[spec.name] = raw[:200]
         sort = query.get("sort", default_sort)
-        return cls(path=path, filters=filters, orders=orders, values=values,
+        return cls(path=path, filters=filters, orders=orders, values=values, defaults=defaults,
                    sort=sort if sort in orders else default_sort, cursor=query.get("cursor") or None)
 
     def value(self, name: str) -> str | None:
@@ -85,7 +86,9 @@ class Table:
         return start + timedelta(days=1) if start else None
 
     def url(self, *, sort: str | None = None, cursor: str | None = None, path: str | None = None) -> str:
-        params = {name: value for name, value in self.values.items() if value}
+        # An empty choice is written out where the default is not empty ("any state" on the queue,
+        # whose default is "in review"), so that the next page keeps it.
+        params = {name: value for name, value in self.values.items() if value or name in self.defaults}
         if sort or self.sort:
             params["sort"] = sort or self.sort
         if cursor:
