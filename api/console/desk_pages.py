@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -22,6 +22,8 @@ from api.console.deps import (
 )
 from api.console.views import Staff
 from api.core.errors import Invalid, SyndicateError
+from api.core.pagination import MAX_LIMIT
+from api.web import names as names_of
 from api.deps import SessionDep
 from api.invoicing import service as invoicing
 from api.invoicing.models import InvoiceStatus
@@ -33,19 +35,32 @@ DONE = {"paid": "Payment recorded; the invoice's licences are active.", "active"
         "suspended": "Partner suspended."}
 
 
-def _invoices_page(request: Request, session, staff: Staff, *, error: SyndicateError | None = None,
-                   failed: str | None = None, values: dict | None = None):
+def _invoices_table(request: Request, session) -> Table:
     table = Table.read(request, "/console/invoices", [
         Filter("status", "Status", choices=choices(InvoiceStatus)), tables.partner_filter(session, request),
         Filter("period", "Month", kind="text", placeholder="2026-03"), *tables.date_range("created", "Issued"),
     ], invoicing.INVOICE_ORDERS, default_sort="newest")
-    rows, table.next_cursor = found(
-        invoicing.list_invoices, session, status=table.choice("status", InvoiceStatus),
-        partner_id=table.value("partner_id"), period=table.value("period"), created_from=table.start_of("created_from"),
-        created_until=table.end_of("created_until"), sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
-    names = {pid: partners.get_partner(session, pid).name for pid in {r.partner_id for r in rows}}
+    table.exports = True
+    return table
+
+
+def _invoice_rows(session, table: Table, cursor: str | None, limit: int = tables.PAGE_SIZE):
+    return found(invoicing.list_invoices, session, status=table.choice("status", InvoiceStatus),
+                 partner_id=table.value("partner_id"), period=table.value("period"),
+                 created_from=table.start_of("created_from"), created_until=table.end_of("created_until"),
+                 sort=table.sort, cursor=cursor, limit=limit)
+
+
+def _names(session, rows) -> dict[str, str]:
+    return {pid: partners.get_partner(session, pid).name for pid in {r.partner_id for r in rows}}
+
+
+def _invoices_page(request: Request, session, staff: Staff, *, error: SyndicateError | None = None,
+                   failed: str | None = None, values: dict | None = None):
+    table = _invoices_table(request, session)
+    rows, table.next_cursor = _invoice_rows(session, table, table.cursor)
     return views.render(
-        request, "invoices.html", staff=staff, rows=rows, table=table, names=names,
+        request, "invoices.html", staff=staff, rows=rows, table=table, names=_names(session, rows),
         done=DONE.get(request.query_params.get("done", "")),
         error=views.error_message(error) if error else None, code=error.status if error else 200,
         failed=failed, values=values or {},
@@ -55,6 +70,19 @@ def _invoices_page(request: Request, session, staff: Staff, *, error: SyndicateE
 @router.get("/invoices", response_class=HTMLResponse)
 def invoices_page(request: Request, staff: ConsoleStaffMayInvoices, session: SessionDep) -> HTMLResponse:
     return _invoices_page(request, session, staff)
+
+
+@router.get("/invoices.csv")
+def invoices_csv(request: Request, staff: ConsoleStaffMayInvoices, session: SessionDep) -> Response:
+    table = _invoices_table(request, session)
+    rows = tables.every_row(lambda cursor: _invoice_rows(session, table, cursor, MAX_LIMIT))
+    names = _names(session, rows)
+    return tables.csv_response("invoices", ["invoice", "number", "partner", "kind", "period", "status", "total",
+                                            "due", "paid", "currency", "due date", "issued"],
+                               [[i.id, i.number or "", names[i.partner_id], label(i.kind), i.period or "", label(i.status),
+                                 *(views.plain_amount(a, i.currency) for a in (i.total, i.amount_due, i.amount_paid)),
+                                 i.currency, i.due_at.date().isoformat() if i.due_at else "", i.created_at.isoformat()]
+                                for i in rows])
 
 
 @router.post("/invoices/{invoice_id}/mark-paid", response_class=HTMLResponse)
@@ -73,14 +101,23 @@ def mark_paid(request: Request, invoice_id: str, staff: PostingStaffMayInvoices,
     return views.redirect("/console/invoices?done=paid")
 
 
-def _partners_page(request: Request, session, staff: Staff, *, error: SyndicateError | None = None):
+def _partners_table(request: Request) -> Table:
     table = Table.read(request, "/console/partners", [
         Filter("status", "Status", choices=choices(PartnerStatus)),
         Filter("text", "Name, website or e-mail", kind="text", placeholder="Gazette"),
     ], partners.PARTNER_ORDERS, default_sort="newest")
-    rows, table.next_cursor = found(
-        partners.list_partners, session, status=table.choice("status", PartnerStatus),
-        text=table.value("text"), sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
+    table.exports = True
+    return table
+
+
+def _partner_rows(session, table: Table, cursor: str | None, limit: int = tables.PAGE_SIZE):
+    return found(partners.list_partners, session, status=table.choice("status", PartnerStatus),
+                 text=table.value("text"), sort=table.sort, cursor=cursor, limit=limit)
+
+
+def _partners_page(request: Request, session, staff: Staff, *, error: SyndicateError | None = None):
+    table = _partners_table(request)
+    rows, table.next_cursor = _partner_rows(session, table, table.cursor)
     return views.render(request, "partners.html", staff=staff, rows=rows, table=table,
                         done=DONE.get(request.query_params.get("done", "")),
                         error=views.error_message(error) if error else None, code=error.status if error else 200)
@@ -89,6 +126,16 @@ def _partners_page(request: Request, session, staff: Staff, *, error: SyndicateE
 @router.get("/partners", response_class=HTMLResponse)
 def partners_page(request: Request, staff: ConsoleStaffMayPartnerDetails, session: SessionDep) -> HTMLResponse:
     return _partners_page(request, session, staff)
+
+
+@router.get("/partners.csv")
+def partners_csv(request: Request, staff: ConsoleStaffMayPartnerDetails, session: SessionDep) -> Response:
+    table = _partners_table(request)
+    rows = tables.every_row(lambda cursor: _partner_rows(session, table, cursor, MAX_LIMIT))
+    return tables.csv_response("partners", ["partner", "name", "country", "currency", "billing e-mail", "status",
+                                            "since"],
+                               [[p.id, p.name, names_of.country(p.country), p.currency, p.billing_email,
+                                 label(p.status), p.created_at.date().isoformat()] for p in rows])
 
 
 def _set_status(request: Request, session, staff: Staff, partner_id: str, change, done: str, reason: str, back: str):

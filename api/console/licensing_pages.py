@@ -12,10 +12,13 @@ from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article
 from api.console import tables, views
+from api.console.labels import label
 from api.console.tables import Filter, Table, choices
 from api.console.deps import ConsoleStaffMayLicensing, PostingStaffMayLicensing, attempt, found
 from api.console.views import Staff
 from api.core.errors import NotFound, SyndicateError
+from api.core.pagination import MAX_LIMIT
+from api.web import names as names_of
 from api.deps import SessionDep
 from api.licensing import service as licensing
 from api.licensing.states import LicenceState, RequestState
@@ -34,19 +37,40 @@ def _partner_names(session, ids) -> dict[str, str]:
     return {pid: partners.get_partner(session, pid).name for pid in set(ids)}
 
 
-@router.get("/requests", response_class=HTMLResponse)
-def queue(request: Request, staff: Licensing, session: SessionDep) -> HTMLResponse:
+def _queue_table(request: Request, session) -> Table:
     table = Table.read(request, "/console/requests", [
         Filter("state", "State", choices=choices(RequestState)), tables.partner_filter(session, request),
         *tables.date_range("received", "Received"),
     ], licensing.QUEUE_ORDERS, default_sort="age", defaults={"state": RequestState.in_review.value})
-    rows, table.next_cursor = found(
-        licensing.list_queue, session, state=table.choice("state", RequestState),
-        partner_id=table.value("partner_id"), received_from=table.start_of("received_from"),
-        received_until=table.end_of("received_until"), sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
+    table.exports = True
+    return table
+
+
+def _queue_rows(session, table: Table, cursor: str | None, limit: int = tables.PAGE_SIZE):
+    return found(licensing.list_queue, session, state=table.choice("state", RequestState),
+                 partner_id=table.value("partner_id"), received_from=table.start_of("received_from"),
+                 received_until=table.end_of("received_until"), sort=table.sort, cursor=cursor, limit=limit)
+
+
+@router.get("/requests", response_class=HTMLResponse)
+def queue(request: Request, staff: Licensing, session: SessionDep) -> HTMLResponse:
+    table = _queue_table(request, session)
+    rows, table.next_cursor = _queue_rows(session, table, table.cursor)
     return views.render(request, "queue.html", staff=staff, rows=rows, table=table,
                         names=_partner_names(session, [r.partner_id for r in rows]),
                         licence_ids=licensing.licence_ids(session, [r.id for r in rows]))
+
+
+@router.get("/requests.csv")
+def queue_csv(request: Request, staff: Licensing, session: SessionDep) -> Response:
+    table = _queue_table(request, session)
+    rows = tables.every_row(lambda cursor: _queue_rows(session, table, cursor, MAX_LIMIT))
+    names = _partner_names(session, [r.partner_id for r in rows])
+    return tables.csv_response("requests", ["request", "partner", "scope", "use", "territories", "state", "quote",
+                                            "currency", "received"],
+                               [[r.id, names[r.partner_id], label(r.scope), names_of.use(r.use),
+                                 names_of.countries(r.territories), label(r.state), views.plain_amount(r.quoted_amount, r.currency),
+                                 r.currency, r.created_at.isoformat()] for r in rows])
 
 
 def _staff_name(session, staff_id: str | None) -> str | None:
@@ -122,16 +146,25 @@ def counter(request: Request, request_id: str, staff: LicensingPost, session: Se
     return _decide(request, session, staff, request_id, "counter", values, act)
 
 
-def _licences_page(request: Request, session, staff: Staff, *, error: SyndicateError | None = None,
-                   failed: str | None = None, values: dict | None = None):
+def _licences_table(request: Request, session) -> Table:
     table = Table.read(request, "/console/licences", [
         Filter("state", "State", choices=choices(LicenceState)), tables.partner_filter(session, request),
         *tables.date_range("ends", "Ends"),
     ], licensing.LICENCE_ORDERS, default_sort="newest")
-    rows, table.next_cursor = found(
-        licensing.list_licences, session, state=table.choice("state", LicenceState),
-        partner_id=table.value("partner_id"), ends_after=table.start_of("ends_from"), ends_before=table.end_of("ends_until"),
-        sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
+    table.exports = True
+    return table
+
+
+def _licence_rows(session, table: Table, cursor: str | None, limit: int = tables.PAGE_SIZE):
+    return found(licensing.list_licences, session, state=table.choice("state", LicenceState),
+                 partner_id=table.value("partner_id"), ends_after=table.start_of("ends_from"),
+                 ends_before=table.end_of("ends_until"), sort=table.sort, cursor=cursor, limit=limit)
+
+
+def _licences_page(request: Request, session, staff: Staff, *, error: SyndicateError | None = None,
+                   failed: str | None = None, values: dict | None = None):
+    table = _licences_table(request, session)
+    rows, table.next_cursor = _licence_rows(session, table, table.cursor)
     return views.render(
         request, "licences.html", staff=staff, rows=rows, table=table,
         names=_partner_names(session, [r.partner_id for r in rows]),
@@ -144,6 +177,19 @@ def _licences_page(request: Request, session, staff: Staff, *, error: SyndicateE
 @router.get("/licences", response_class=HTMLResponse)
 def licences_page(request: Request, staff: Licensing, session: SessionDep) -> HTMLResponse:
     return _licences_page(request, session, staff)
+
+
+@router.get("/licences.csv")
+def licences_csv(request: Request, staff: Licensing, session: SessionDep) -> Response:
+    table = _licences_table(request, session)
+    rows = tables.every_row(lambda cursor: _licence_rows(session, table, cursor, MAX_LIMIT))
+    names = _partner_names(session, [r.partner_id for r in rows])
+    return tables.csv_response("licences", ["licence", "partner", "scope", "use", "territories", "starts", "ends",
+                                            "state", "fee", "currency", "billing"],
+                               [[r.id, names[r.partner_id], label(r.scope), names_of.use(r.use),
+                                 names_of.countries(r.territories), r.starts_at.date().isoformat(),
+                                 r.ends_at.date().isoformat(), label(r.state), views.plain_amount(r.amount, r.currency),
+                                 r.currency, label(r.billing_mode)] for r in rows])
 
 
 @router.post("/licences/{licence_id}/revoke", response_class=HTMLResponse)

@@ -53,6 +53,14 @@ def money(amount: int | None, currency: str) -> str:
     return f"{sign}{major:,}{'.' + str(minor).zfill(places) if places else ''} {currency}"
 
 
+def plain_amount(amount: int, currency: str) -> str:
+    """123456, "GBP" -> "1234.56": for CSV, where a spreadsheet reads it as a number."""
+    places = exponent(currency)
+    sign, amount = ("-" if amount < 0 else ""), abs(int(amount))
+    major, minor = divmod(amount, 10 ** places) if places else (amount, 0)
+    return f"{sign}{major}{'.' + str(minor).zfill(places) if places else ''}"
+
+
 def parse_amount(text: str | None, currency: str) -> int | None:
     """What staff type ("1,234.56") -> minor units (123456); empty -> None."""
     text = (text or "").replace(",", "").replace(" ", "").strip()

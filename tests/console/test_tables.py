@@ -141,3 +141,24 @@ def test_any_state_on_the_queue_stays_any_on_the_next_page(console, session) -> 
     link = next_page_url(page.text)
     assert link and "state=&" in link
     assert rows[0].id in console.get(link).text  # the oldest, rejected one: "any state" held on page 2
+
+
+def test_each_tables_csv_has_the_same_filters_and_every_page(console, session) -> None:
+    partner = make_partner(session, name="=HYPERLINK Gazette")  # a name a spreadsheet would run
+    article = make_article(session)
+    kept = [make_licence(session, partner=partner, articles=[article], amount=12_345) for _ in range(27)]
+    other = make_licence(session, partner=make_partner(session), articles=[article])
+    session.commit()
+    log_in(console, session, roles=["licensing"])
+
+    page = console.get(f"/console/licences?partner_id={partner.id}&sort=ends")
+    link = re.search(r'href="([^"]+)">CSV of these rows', page.text).group(1).replace("&amp;", "&")
+    assert link == f"/console/licences.csv?partner_id={partner.id}&sort=ends"
+    exported = console.get(link)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    lines = exported.text.strip().splitlines()
+    assert lines[0].startswith("licence,partner,scope,use") and len(lines) == 1 + len(kept)  # past the first page
+    assert other.id not in exported.text and "123.45" in exported.text and "Website" in exported.text
+    assert "'=HYPERLINK Gazette" in exported.text and ",=HYPERLINK" not in exported.text
+    for path in ("/console/requests.csv", "/console/partners.csv?sort=name"):
+        assert console.get(path).status_code == 200, path
