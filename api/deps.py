@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -14,6 +14,7 @@ from api.core import idempotency
 from api.core.config import Settings
 from api.core.db import read_only
 from api.core.errors import Unauthenticated
+from api.core.pagination import SortOrder
 from api.partners.keys import authenticate_key
 from api.partners.models import ApiKey, Partner
 from api.staff import permissions, service as staff_service
@@ -157,3 +158,10 @@ IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", description="Any unique string, e.g. a UUID: 1 to 255 printable ASCII characters.",
     # Documented, not enforced here: idempotency.claim answers a bad key with a 400 problem.
     json_schema_extra={"maxLength": idempotency.MAX_KEY_LENGTH, "minLength": 1, "pattern": idempotency.KEY_PATTERN})]
+
+
+def sort_query(orders: dict[str, SortOrder]) -> Any:
+    """The `sort` query parameter of a list whose orders are `orders` (a domain service's `*_ORDERS`,
+    the same the console's tables offer): `Annotated[str, sort_query(INVOICE_ORDERS)] = "newest"`."""
+    described = "; ".join(f"`{name}`: {order.label.lower()}" for name, order in orders.items())
+    return Query(pattern=f"^({'|'.join(orders)})$", description=f"The order, keyed on its column and the id: {described}.")

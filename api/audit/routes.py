@@ -11,7 +11,7 @@ from api.audit.schemas import EXAMPLE, AuditEntryRead
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import Page
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, StaffMayAudit
+from api.deps import CurrentPartner, SessionDep, StaffMayAudit, sort_query
 from api.staff.errors import RoleRequired
 
 router = APIRouter(tags=["audit"])
@@ -29,10 +29,10 @@ ObjectId = Annotated[str | None, Query(max_length=40, description="The id of one
 def staff_audit(
     staff: StaffMayAudit, session: SessionDep, object_type: ObjectType = None, object_id: ObjectId = None,
     partner_id: Annotated[str | None, Query(max_length=40, description="Entries about this partner.")] = None,
-    cursor: Cursor = None, limit: Limit = 50,
+    cursor: Cursor = None, limit: Limit = 50, sort: Annotated[str, sort_query(service.AUDIT_ORDERS)] = "newest",
 ) -> Page[AuditEntryRead]:
     rows, next_cursor = service.list_entries(session, partner_id=partner_id, object_type=object_type,
-                                             object_id=object_id, cursor=cursor, limit=limit)
+                                             object_id=object_id, sort=sort, cursor=cursor, limit=limit)
     return Page[AuditEntryRead](items=[AuditEntryRead.model_validate(e) for e in rows], next_cursor=next_cursor)
 
 

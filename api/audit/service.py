@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from api.audit.models import AuditEntry
-from api.core.pagination import keyset_page
+from api.core.pagination import SortOrder, sorted_page
 
 # Set by the request-id middleware; jobs leave it empty.
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
@@ -54,6 +54,9 @@ def list_entries(
     partner_id: str | None = None,
     object_type: str | None = None,
     object_id: str | None = None,
+    at_from: datetime | None = None,
+    at_until: datetime | None = None,
+    sort: str = "newest",
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[AuditEntry], str | None]:
@@ -68,7 +71,16 @@ def list_entries(
             continue
         stmt = stmt.where(func.coalesce(column, "") == value if keyed else column == value)
         keyed = True
-    # Newest first by time, then id: ids share a millisecond prefix, so alone they can misorder
-    # two entries written in the same millisecond.
-    return keyset_page(session, stmt, columns=[AuditEntry.at, AuditEntry.id], kinds=[datetime, str], cursor=cursor,
-                       limit=limit, descending=True)
+    if at_from:
+        stmt = stmt.where(AuditEntry.at >= at_from)  # type: ignore[arg-type]
+    if at_until:
+        stmt = stmt.where(AuditEntry.at < at_until)  # type: ignore[arg-type]
+    return sorted_page(session, stmt, AUDIT_ORDERS, sort, cursor=cursor, limit=limit)
+
+
+# By time, then id: ids share a millisecond prefix, so alone they can misorder two entries
+# written in the same millisecond. Each filter's index is (filter, at, id), read either way.
+AUDIT_ORDERS = {
+    "newest": SortOrder("Newest first", [AuditEntry.at, AuditEntry.id], [datetime, str], descending=True),  # type: ignore[list-item]
+    "oldest": SortOrder("Oldest first", [AuditEntry.at, AuditEntry.id], [datetime, str]),  # type: ignore[list-item]
+}

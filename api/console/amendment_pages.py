@@ -29,7 +29,6 @@ DONE = {"amended": "Licence amended: delivery follows the new terms now, and the
         "granted": "Quota granted: the partner may use it from now on, and is told.",
         "cancelled": "Licence cancelled: its invoice is void, nothing is owed, and the partner is told.",
         "invoiced": "Invoice drafted for the usage up to now: the worker sends it shortly."}
-views.templates.env.filters["label"] = labels.label
 
 
 def _day(text: str, what: str) -> date | None:

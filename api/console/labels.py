@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from api.licensing.quotes import USE_LABELS
+
 LABELS: dict[str, str] = {
     # licence and request states
     "submitted": "Submitted", "in_review": "In review", "approved": "Approved", "rejected": "Rejected",
@@ -11,9 +13,10 @@ LABELS: dict[str, str] = {
     "free": "Free", "one_off": "One-off fee", "subscription": "Monthly subscription", "usage": "Per article used",
     # scopes
     "article": "One article", "bundle": "Bundle of articles", "section_feed": "Section feed", "catalogue": "Whole catalogue",
-    # uses
-    "web": "Web", "print": "Print", "broadcast": "Broadcast", "newsletter": "Newsletter", "app": "App",
-    "academic": "Academic",
+    # uses: the request form's own words
+    **{str(code): text for code, text in USE_LABELS.items()},
+    # invoice providers
+    "ledger": "Bank transfer", "stripe": "Stripe",
     # amendments
     "terms": "Terms amended", "quota_grant": "Quota grant",
     "ends_at": "End date", "monthly_quota": "Monthly quota", "territories": "Territories", "use": "Use",

@@ -11,14 +11,19 @@ from fastapi.responses import HTMLResponse, Response
 from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article
-from api.console import views
+from api.console import tables, views
+from api.console.labels import label
+from api.console.tables import Filter, Table, choices
 from api.console.deps import ConsoleStaffMayLicensing, PostingStaffMayLicensing, attempt, found
 from api.console.views import Staff
 from api.core.errors import NotFound, SyndicateError
+from api.core.pagination import MAX_LIMIT
+from api.web import names as names_of
 from api.deps import SessionDep
 from api.licensing import service as licensing
 from api.licensing.states import LicenceState, RequestState
 from api.partners import service as partners
+from api.staff.models import StaffUser
 
 router = APIRouter()
 Licensing = ConsoleStaffMayLicensing
@@ -32,16 +37,48 @@ def _partner_names(session, ids) -> dict[str, str]:
     return {pid: partners.get_partner(session, pid).name for pid in set(ids)}
 
 
+def _queue_table(request: Request, session) -> Table:
+    table = Table.read(request, "/console/requests", [
+        Filter("state", "State", choices=choices(RequestState)), tables.partner_filter(session, request),
+        *tables.date_range("received", "Received"),
+    ], licensing.QUEUE_ORDERS, default_sort="age", defaults={"state": RequestState.in_review.value})
+    table.exports = True
+    return table
+
+
+def _queue_rows(session, table: Table, cursor: str | None, limit: int = tables.PAGE_SIZE):
+    return found(licensing.list_queue, session, state=table.choice("state", RequestState),
+                 partner_id=table.value("partner_id"), received_from=table.start_of("received_from"),
+                 received_until=table.end_of("received_until"), sort=table.sort, cursor=cursor, limit=limit)
+
+
 @router.get("/requests", response_class=HTMLResponse)
-def queue(request: Request, staff: Licensing, session: SessionDep, state: str = "in_review",
-          sort: str = "age", cursor: str | None = None) -> HTMLResponse:
-    chosen = RequestState(state) if state in RequestState.__members__ else None
-    rows, next_cursor = found(licensing.list_queue, session, state=chosen, sort="value" if sort == "value" else "age",
-                                            cursor=cursor, limit=25)
-    return views.render(request, "queue.html", staff=staff, rows=rows, next_cursor=next_cursor,
-                        state=state if chosen else "any", sort=sort, states=list(RequestState),
+def queue(request: Request, staff: Licensing, session: SessionDep) -> HTMLResponse:
+    table = _queue_table(request, session)
+    rows, table.next_cursor = _queue_rows(session, table, table.cursor)
+    return views.render(request, "queue.html", staff=staff, rows=rows, table=table,
                         names=_partner_names(session, [r.partner_id for r in rows]),
                         licence_ids=licensing.licence_ids(session, [r.id for r in rows]))
+
+
+@router.get("/requests.csv")
+def queue_csv(request: Request, staff: Licensing, session: SessionDep) -> Response:
+    table = _queue_table(request, session)
+    rows = tables.every_row(lambda cursor: _queue_rows(session, table, cursor, MAX_LIMIT))
+    names = _partner_names(session, [r.partner_id for r in rows])
+    return tables.csv_response("requests", ["request", "partner", "scope", "use", "territories", "state", "quote",
+                                            "currency", "received"],
+                               [[r.id, names[r.partner_id], label(r.scope), names_of.use(r.use),
+                                 names_of.countries(r.territories), label(r.state), views.plain_amount(r.quoted_amount, r.currency),
+                                 r.currency, r.created_at.isoformat()] for r in rows])
+
+
+def _staff_name(session, staff_id: str | None) -> str | None:
+    """Who decided, by name; an auto-approval or a removed account by what was recorded."""
+    if not staff_id:
+        return None
+    user = session.get(StaffUser, staff_id)
+    return user.name if user else {"autoapproval": "an auto-approval rule"}.get(staff_id, staff_id)
 
 
 def _request_page(request: Request, session, staff: Staff, request_id: str, *, error: SyndicateError | None = None,
@@ -56,7 +93,7 @@ def _request_page(request: Request, session, staff: Staff, request_id: str, *, e
     return views.render(
         request, "request.html", staff=staff, row=row, partner=partners.get_partner(session, row.partner_id),
         articles=list(zip(row.article_ids, articles)), licence_id=licensing.licence_ids(session, [row.id]).get(row.id),
-        next_states=licensing.allowed_transitions("licence_request", row.state),
+        next_states=licensing.allowed_transitions("licence_request", row.state), decided_by=_staff_name(session, row.decided_by),
         done=DONE.get(request.query_params.get("done", "")),
         error=views.error_message(error) if error else None, code=error.status if error else 200,
         form=form, values=values or {},
@@ -109,13 +146,28 @@ def counter(request: Request, request_id: str, staff: LicensingPost, session: Se
     return _decide(request, session, staff, request_id, "counter", values, act)
 
 
-def _licences_page(request: Request, session, staff: Staff, *, state: str, cursor: str | None,
-                   error: SyndicateError | None = None, failed: str | None = None, values: dict | None = None):
-    chosen = LicenceState(state) if state in LicenceState.__members__ else None
-    rows, next_cursor = found(licensing.list_licences, session, state=chosen, cursor=cursor, limit=25)
+def _licences_table(request: Request, session) -> Table:
+    table = Table.read(request, "/console/licences", [
+        Filter("state", "State", choices=choices(LicenceState)), tables.partner_filter(session, request),
+        *tables.date_range("ends", "Ends"),
+    ], licensing.LICENCE_ORDERS, default_sort="newest")
+    table.exports = True
+    return table
+
+
+def _licence_rows(session, table: Table, cursor: str | None, limit: int = tables.PAGE_SIZE):
+    return found(licensing.list_licences, session, state=table.choice("state", LicenceState),
+                 partner_id=table.value("partner_id"), ends_after=table.start_of("ends_from"),
+                 ends_before=table.end_of("ends_until"), sort=table.sort, cursor=cursor, limit=limit)
+
+
+def _licences_page(request: Request, session, staff: Staff, *, error: SyndicateError | None = None,
+                   failed: str | None = None, values: dict | None = None):
+    table = _licences_table(request, session)
+    rows, table.next_cursor = _licence_rows(session, table, table.cursor)
     return views.render(
-        request, "licences.html", staff=staff, rows=rows, next_cursor=next_cursor, state=state if chosen else "any",
-        states=list(LicenceState), names=_partner_names(session, [r.partner_id for r in rows]),
+        request, "licences.html", staff=staff, rows=rows, table=table,
+        names=_partner_names(session, [r.partner_id for r in rows]),
         revocable={r.id for r in rows if LicenceState.revoked in licensing.allowed_transitions("licence", r.state)},
         done=DONE.get(request.query_params.get("done", "")), error=views.error_message(error) if error else None,
         code=error.status if error else 200, failed=failed, values=values or {},
@@ -123,9 +175,21 @@ def _licences_page(request: Request, session, staff: Staff, *, state: str, curso
 
 
 @router.get("/licences", response_class=HTMLResponse)
-def licences_page(request: Request, staff: Licensing, session: SessionDep, state: str = "any",
-                  cursor: str | None = None) -> HTMLResponse:
-    return _licences_page(request, session, staff, state=state, cursor=cursor)
+def licences_page(request: Request, staff: Licensing, session: SessionDep) -> HTMLResponse:
+    return _licences_page(request, session, staff)
+
+
+@router.get("/licences.csv")
+def licences_csv(request: Request, staff: Licensing, session: SessionDep) -> Response:
+    table = _licences_table(request, session)
+    rows = tables.every_row(lambda cursor: _licence_rows(session, table, cursor, MAX_LIMIT))
+    names = _partner_names(session, [r.partner_id for r in rows])
+    return tables.csv_response("licences", ["licence", "partner", "scope", "use", "territories", "starts", "ends",
+                                            "state", "fee", "currency", "billing"],
+                               [[r.id, names[r.partner_id], label(r.scope), names_of.use(r.use),
+                                 names_of.countries(r.territories), r.starts_at.date().isoformat(),
+                                 r.ends_at.date().isoformat(), label(r.state), views.plain_amount(r.amount, r.currency),
+                                 r.currency, label(r.billing_mode)] for r in rows])
 
 
 @router.post("/licences/{licence_id}/revoke", response_class=HTMLResponse)
@@ -134,6 +198,5 @@ def revoke(request: Request, licence_id: str, staff: LicensingPost, session: Ses
     error = attempt(session, lambda: licensing.revoke_licence(session, licence_id, reason=reason,
                                                               actor=Actor("staff", staff.user.id)))
     if error:
-        return _licences_page(request, session, staff, state="any", cursor=None, error=error, failed=licence_id,
-                              values={"reason": reason})
+        return _licences_page(request, session, staff, error=error, failed=licence_id, values={"reason": reason})
     return views.redirect("/console/licences?done=revoked")

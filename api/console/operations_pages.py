@@ -9,9 +9,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
 from api.audit.service import Actor
-from api.console import views
+from api.console import tables, views
+from api.console.tables import Filter, Table
 from api.console.deps import (
-    ConsoleStaffMayInvoices, ConsoleStaffMayOutbox, ConsoleStaffMayPartners, PostingStaffMayOutbox, attempt,
+    ConsoleStaffMayInvoices, ConsoleStaffMayOutbox, ConsoleStaffMayPartners, PostingStaffMayOutbox, attempt, found,
 )
 from api.core.errors import SyndicateError
 from api.deps import ReadSessionDep, SessionDep
@@ -59,12 +60,24 @@ def reconcile_page(request: Request, staff: ConsoleStaffMayInvoices, session: Se
                         explained=EXPLAINED, provider=backend.name, error=error)
 
 
+# What the outbox page can show: (service status, only messages already tried?) per choice.
+SHOWN = {"dead": ("dead", False), "retrying": ("pending", True), "pending": ("pending", False), "done": ("done", False),
+         "": (None, False)}
+
+
 def _outbox_page(request: Request, session, staff, *, error: SyndicateError | None = None) -> HTMLResponse:
-    dead, _ = outbox.list_messages(session, status="dead", limit=100)
-    pending, _ = outbox.list_messages(session, status="pending", limit=200)
-    retrying = [m for m in pending if m.attempts > 0]
+    table = Table.read(request, "/console/operations/outbox", [
+        Filter("status", "Show", choices=[("dead", "Dead: given up after their retries"),
+                                          ("retrying", "Retrying: failed, tried again soon"),
+                                          ("pending", "Waiting to be sent"), ("done", "Delivered"), ("", "All")]),
+        Filter("topic", "What", choices=[("", "Anything"), *TOPICS.items()]),
+    ], outbox.MESSAGE_ORDERS, default_sort="newest", defaults={"status": "dead"})
+    status, retrying = SHOWN[table.values["status"]]
+    rows, table.next_cursor = found(outbox.list_messages, session, status=status, retrying=retrying,
+                                    topic=table.value("topic"), sort=table.sort, cursor=table.cursor,
+                                    limit=tables.PAGE_SIZE)
     done = {"retried": "Message queued again: the worker sends it shortly."}.get(request.query_params.get("done", ""))
-    return views.render(request, "outbox.html", staff=staff, dead=dead, retrying=retrying, topics=TOPICS,
+    return views.render(request, "outbox.html", staff=staff, rows=rows, table=table, topics=TOPICS,
                         done=done, error=views.error_message(error) if error else None,
                         code=error.status if error else 200)
 
@@ -84,6 +97,14 @@ def retry_message(request: Request, message_id: str, staff: PostingStaffMayOutbo
 
 @router.get("/operations/webhooks", response_class=HTMLResponse)
 def webhooks_page(request: Request, staff: ConsoleStaffMayPartners, session: SessionDep) -> HTMLResponse:
-    return views.render(request, "webhook_health.html", staff=staff, endpoints=troubled_endpoints(session))
-
-
+    # One fixed order (removed last, most failures first) over the newest undelivered deliveries:
+    # an aggregate per endpoint, so filtered here and not paged.
+    table = Table.read(request, "/console/operations/webhooks", [
+        Filter("state", "Show", choices=[("", "Failing or removed"), ("failing", "Failing"), ("removed", "Removed")]),
+        Filter("text", "Partner or address", kind="text"),
+    ], {}, default_sort="")
+    wanted, text = table.values["state"], (table.value("text") or "").lower()
+    endpoints = [h for h in troubled_endpoints(session)
+                 if (not wanted or h.disabled == (wanted == "removed"))
+                 and (not text or text in h.partner_name.lower() or text in h.endpoint.url.lower())]
+    return views.render(request, "webhook_health.html", staff=staff, endpoints=endpoints, table=table)

@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.audit.service import Actor
-from api.console import views
+from api.console import tables, views
+from api.console.tables import Filter, Table
 from api.console.errors import BadStaffForm
 from api.console.deps import ConsoleStaffMayStaff, PostingStaffMayStaff, attempt, found
 from api.console.views import Staff
@@ -29,18 +30,23 @@ DONE = {"created": "Staff account created: pass the initial password on by a sep
 FIELDS = {"email": "the e-mail address", "name": "the name", "password": "the initial password", "roles": "the roles"}
 
 
-def _page(request: Request, session, staff: Staff, *, cursor: str | None = None, error: SyndicateError | None = None,
+def _page(request: Request, session, staff: Staff, *, error: SyndicateError | None = None,
           failed: str | None = None, values: dict | None = None) -> HTMLResponse:
-    rows, next_cursor = found(staff_service.list_staff, session, cursor=cursor, limit=25)
-    return views.render(request, "staff.html", staff=staff, rows=rows, next_cursor=next_cursor, roles=ROLES,
+    table = Table.read(request, "/console/staff", [
+        Filter("text", "Name or e-mail", kind="text"),
+        Filter("active", "Status", choices=[("", "Any"), ("yes", "Active"), ("no", "Disabled")]),
+    ], staff_service.STAFF_ORDERS, default_sort="email")
+    active = {"yes": True, "no": False}.get(table.values["active"])
+    rows, table.next_cursor = found(staff_service.list_staff, session, text=table.value("text"), active=active,
+                                    sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
+    return views.render(request, "staff.html", staff=staff, rows=rows, table=table, roles=ROLES,
                         done=DONE.get(request.query_params.get("done", "")), failed=failed, values=values or {},
                         error=views.error_message(error) if error else None, code=error.status if error else 200)
 
 
 @router.get("/staff", response_class=HTMLResponse)
-def staff_page(request: Request, staff: ConsoleStaffMayStaff, session: SessionDep,
-               cursor: str | None = None) -> HTMLResponse:
-    return _page(request, session, staff, cursor=cursor)
+def staff_page(request: Request, staff: ConsoleStaffMayStaff, session: SessionDep) -> HTMLResponse:
+    return _page(request, session, staff)
 
 
 def _changed(request: Request, session, staff: Staff, action, *, done: str, failed: str, values: dict) -> Response:

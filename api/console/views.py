@@ -23,7 +23,8 @@ from api.core.errors import SyndicateError, Unauthenticated
 from api.staff import permissions, service as staff_service
 from api.staff.errors import StaffSessionExpired
 from api.staff.models import StaffSession, StaffUser
-from api.web import pages
+from api.web import names, pages
+from api.console import labels
 from api.console.errors import BadAmount
 from api.staff.errors import RoleRequired
 
@@ -50,6 +51,14 @@ def money(amount: int | None, currency: str) -> str:
     sign, amount = ("-" if amount < 0 else ""), abs(int(amount))
     major, minor = divmod(amount, 10 ** places) if places else (amount, 0)
     return f"{sign}{major:,}{'.' + str(minor).zfill(places) if places else ''} {currency}"
+
+
+def plain_amount(amount: int, currency: str) -> str:
+    """123456, "GBP" -> "1234.56": for CSV, where a spreadsheet reads it as a number."""
+    places = exponent(currency)
+    sign, amount = ("-" if amount < 0 else ""), abs(int(amount))
+    major, minor = divmod(amount, 10 ** places) if places else (amount, 0)
+    return f"{sign}{major}{'.' + str(minor).zfill(places) if places else ''}"
 
 
 def parse_amount(text: str | None, currency: str) -> int | None:
@@ -203,3 +212,9 @@ templates.env.globals["static"] = lambda name: f"{pages.STATIC_PATH}/{name}"
 templates.env.filters["money"] = lambda amount, currency: money(amount, currency)
 templates.env.filters["when"] = lambda value: value.strftime("%d %b %Y %H:%M UTC") if value else "-"
 templates.env.filters["day"] = lambda value: value.strftime("%d %b %Y") if value else "-"
+# Names, not codes (the portal's own, api/web/names.py): "Website", "United Kingdom", "English".
+templates.env.filters["label"] = labels.label
+templates.env.filters["countries"] = names.countries
+templates.env.filters["country"] = names.country
+templates.env.filters["language"] = names.language
+templates.env.filters["use"] = names.use

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any, Generic, Sequence, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy.sql import ColumnElement, Select
 
-from api.core.errors import BadCursor
+from api.core.errors import BadCursor, Invalid
 from api.core.times import as_utc
 
 T = TypeVar("T")
@@ -106,3 +106,33 @@ def _after(columns: Sequence[ColumnElement], values: Sequence[Any], descending: 
     # The redundant bound on the first column lets both planners seek the index instead of scanning it.
     first = columns[0] <= values[0] if descending else columns[0] >= values[0]
     return and_(first, or_(*clauses))
+
+
+class SortOrder:
+    """One way a listing can be sorted: its key columns (the last one a unique tiebreak, usually
+    the id), their cursor kinds and the direction. Each order a listing offers has an index that
+    reads it in this order, so a page never sorts and never scans (see each domain's query-plan tests)."""
+
+    def __init__(self, label: str, columns: Sequence[ColumnElement], kinds: Sequence[type], *,
+                 descending: bool = False) -> None:
+        self.label, self.columns, self.kinds, self.descending = label, list(columns), list(kinds), descending
+
+
+def sorted_page(session: Any, stmt: Select, orders: dict[str, SortOrder], sort: str, *, cursor: str | None,
+                limit: int) -> tuple[list[Any], str | None]:
+    """`keyset_page` in the listing's named order; the cursor carries that order's key and id, so a
+    cursor from another order (another key shape) is refused as malformed."""
+    try:
+        order = orders[sort]
+    except KeyError:
+        raise Invalid(f"“{sort}” is not a way this list can be sorted; use one of {', '.join(orders)}.") from None
+    return keyset_page(session, stmt, columns=order.columns, kinds=order.kinds, cursor=cursor, limit=limit,
+                       descending=order.descending)
+
+
+def contains_text(columns: Sequence[Any], text: str) -> ColumnElement:
+    """A free-text filter: any of `columns` contains `text`, in any case (LIKE's own wildcards in
+    `text` are matched literally). A filter, not a search: it is checked on the rows an order's
+    index yields, so it narrows a page without choosing the plan."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(*(func.lower(column).like(f"%{escaped}%", escape="\\") for column in columns))

@@ -48,6 +48,10 @@ class Invoice(SQLModel, table=True):
         Index("ix_invoice_period_id", "period", "id"),
         Index("ix_invoice_status_id", "status", "id"),
         Index("ix_invoice_status_due", "status", "due_at"),
+        # Largest first (service.INVOICE_ORDERS), alone, by status or by partner.
+        Index("ix_invoice_total", "total", "id"),
+        Index("ix_invoice_status_total", "status", "total", "id"),
+        Index("ix_invoice_partner_total", "partner_id", "total", "id"),
         # Revenue reports: WHERE status = 'paid' AND paid_at in a range.
         Index("ix_invoice_status_paid", "status", "paid_at"),
     )

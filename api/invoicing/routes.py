@@ -11,7 +11,7 @@ from api.core.errors import BadCursor, Forbidden, Unauthenticated
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import (
-    CurrentPartner, EngineDep, IdempotencyKey, ReadSessionDep, SessionDep, SettingsDep, StaffMayInvoices,
+    CurrentPartner, EngineDep, IdempotencyKey, ReadSessionDep, SessionDep, SettingsDep, StaffMayInvoices, sort_query,
 )
 from api.core import idempotency
 from api.core.errors import IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused, ValidationFailed
@@ -51,9 +51,10 @@ def staff_list_invoices(
     partner_id: Annotated[str | None, Query()] = None,
     period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
     licence_id: Annotated[str | None, Query()] = None,
+    sort: Annotated[str, sort_query(invoicing.INVOICE_ORDERS)] = "newest",
 ) -> InvoicePage:
     rows, next_cursor = invoicing.list_invoices(session, partner_id=partner_id, status=status_, period=period,
-                                                licence_id=licence_id, cursor=cursor, limit=limit)
+                                                licence_id=licence_id, sort=sort, cursor=cursor, limit=limit)
     return InvoicePage(items=[InvoiceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 

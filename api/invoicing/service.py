@@ -12,7 +12,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.core.pagination import keyset_page
+from api.core.pagination import SortOrder, sorted_page
 from api.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from api.invoicing.store import lines_of
 from api.licensing import service as licensing
@@ -34,12 +34,23 @@ def get_lines(session: Session, invoice: Invoice) -> list[InvoiceLine]:
     return lines_of(session, invoice.id)
 
 
+INVOICE_ORDERS = {
+    "newest": SortOrder("Newest first", [Invoice.id], [str], descending=True),  # type: ignore[list-item]
+    "amount": SortOrder("Largest first", [Invoice.total, Invoice.id], [int, str], descending=True),  # type: ignore[list-item]
+}
+
+
 def list_invoices(
     session: Session, *, partner_id: str | None = None, status: InvoiceStatus | None = None,
-    period: str | None = None, licence_id: str | None = None, cursor: str | None = None, limit: int = 50,
+    period: str | None = None, licence_id: str | None = None, created_from: datetime | None = None,
+    created_until: datetime | None = None, sort: str = "newest", cursor: str | None = None, limit: int = 50,
 ) -> tuple[list[Invoice], str | None]:
     stmt = list_statement(partner_id=partner_id, status=status, period=period, licence_id=licence_id)
-    return keyset_page(session, stmt, columns=[Invoice.id], kinds=[str], cursor=cursor, limit=limit, descending=True)
+    if created_from:
+        stmt = stmt.where(Invoice.created_at >= created_from)  # type: ignore[arg-type]
+    if created_until:
+        stmt = stmt.where(Invoice.created_at < created_until)  # type: ignore[arg-type]
+    return sorted_page(session, stmt, INVOICE_ORDERS, sort, cursor=cursor, limit=limit)
 
 
 def list_statement(*, partner_id: str | None = None, status: InvoiceStatus | None = None, period: str | None = None,

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from api.audit.service import Actor
 from api.core.db import is_postgres, session_scope, utcnow
-from api.core.pagination import keyset_page
+from api.core.pagination import SortOrder, sorted_page
 from api.licensing import grants
 from api.licensing.errors import InvalidDecision
 from api.licensing.models import Licence
@@ -22,11 +22,20 @@ from api.partners import notifications
 EXPIRY_ACTOR = Actor.system("expiry")
 
 
+LICENCE_ORDERS = {
+    "newest": SortOrder("Newest first", [Licence.id], [str], descending=True),  # type: ignore[list-item]
+    "ends": SortOrder("Ending soonest", [Licence.ends_at, Licence.id], [datetime, str]),  # type: ignore[list-item]
+}
+
+
 def list_licences(
     session: Session, *, partner_id: str | None = None, state: LicenceState | None = None,
-    request_id: str | None = None, ends_before: datetime | None = None, cursor: str | None = None, limit: int = 50,
+    request_id: str | None = None, ends_before: datetime | None = None, ends_after: datetime | None = None,
+    sort: str = "newest", cursor: str | None = None, limit: int = 50,
 ) -> tuple[list[Licence], str | None]:
-    """Newest first. A partner's listing passes its own `partner_id`; staff may filter by any."""
+    """Newest first, or (`sort="ends"`) ending soonest first. A partner's listing passes its own
+    `partner_id`; staff may filter by any. Each order has a (partner_id, key, id), (state, key, id)
+    and (key, id) index."""
     stmt = select(Licence)
     if partner_id:
         stmt = stmt.where(Licence.partner_id == partner_id)
@@ -36,8 +45,9 @@ def list_licences(
         stmt = stmt.where(Licence.request_id == request_id)
     if ends_before:
         stmt = stmt.where(Licence.ends_at < ends_before)
-    return keyset_page(session, stmt, columns=[Licence.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
-                       descending=True)
+    if ends_after:
+        stmt = stmt.where(Licence.ends_at >= ends_after)
+    return sorted_page(session, stmt, LICENCE_ORDERS, sort, cursor=cursor, limit=limit)
 
 
 def revoke(session: Session, licence_id: str, *, reason: str, actor: Actor) -> Licence:

@@ -11,7 +11,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, InvalidStateTransition, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, StaffMayLicensing
+from api.deps import CurrentPartner, SessionDep, StaffMayLicensing, sort_query
 from api.licensing import service
 from api.licensing.errors import InvalidDecision, LicenceNotFound
 from api.licensing.schemas import CancelBody, LicencePage, LicenceRead, RevokeBody
@@ -59,10 +59,10 @@ def staff_list_licences(
     session: SessionDep, staff: Licensing, partner_id: str | None = None, status: LicenceState | None = None,
     request_id: str | None = None,
     ends_before: Annotated[datetime | None, Query(description="Only licences ending before this time.")] = None,
-    cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT, sort: Annotated[str, sort_query(service.LICENCE_ORDERS)] = "newest",
 ) -> LicencePage:
     rows, next_cursor = service.list_licences(session, partner_id=partner_id, state=status, request_id=request_id,
-                                               ends_before=ends_before, cursor=cursor, limit=limit)
+                                               ends_before=ends_before, sort=sort, cursor=cursor, limit=limit)
     return LicencePage(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -89,7 +89,10 @@ class Licence(LicenceTerms, table=True):
     __table_args__ = (
         Index("ix_licence_partner", "partner_id", "id"),
         Index("ix_licence_state", "state", "id"),
-        Index("ix_licence_state_ends", "state", "ends_at"),
+        # The expiry job (state, ends_at) and the staff list ending soonest first (licences.LICENCE_ORDERS).
+        Index("ix_licence_state_ends", "state", "ends_at", "id"),
+        Index("ix_licence_ends", "ends_at", "id"),
+        Index("ix_licence_partner_ends", "partner_id", "ends_at", "id"),
     )
 
     id: str = Field(default_factory=lambda: new_id("lic"), primary_key=True, max_length=40)

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.core.db import is_postgres
-from api.core.pagination import keyset_page
+from api.core.pagination import SortOrder, keyset_page, sorted_page
 from api.licensing import quotes, states
 from api.licensing.errors import LicenceRequestNotFound
 from api.licensing.models import Licence, LicenceRequest
@@ -85,13 +85,24 @@ def list_for_partner(
                        descending=True)
 
 
+QUEUE_ORDERS = {
+    "age": SortOrder("Oldest first", [LicenceRequest.created_at, LicenceRequest.id], [datetime, str]),  # type: ignore[list-item]
+    "newest": SortOrder("Newest first", [LicenceRequest.created_at, LicenceRequest.id], [datetime, str],  # type: ignore[list-item]
+                        descending=True),
+    "value": SortOrder("Highest value first", [LicenceRequest.quoted_amount, LicenceRequest.id], [int, str],  # type: ignore[list-item]
+                       descending=True),
+}
+
+
 def list_queue(
     session: Session, *, state: RequestState | None = None, partner_id: str | None = None, currency: str | None = None,
+    received_from: datetime | None = None, received_until: datetime | None = None,
     sort: str = "age", cursor: str | None = None, limit: int = 50,
 ) -> tuple[list[LicenceRequest], str | None]:
-    """The staff queue. `age`: oldest first (on created_at, id); `value`: highest quote first
-    (on quoted_amount, id). Values in different currencies are compared as they are: filter by
-    currency for a like-for-like ranking."""
+    """The staff queue in one of `QUEUE_ORDERS`. `age`: oldest first (on created_at, id); `value`:
+    highest quote first (on quoted_amount, id). Values in different currencies are compared as they
+    are: filter by currency for a like-for-like ranking. `received_from`/`_until` bound created_at
+    ([from, until)); each order has a (state, key, id), (partner_id, key, id) and (key, id) index."""
     stmt = select(LicenceRequest)
     if state:
         stmt = stmt.where(LicenceRequest.state == state)
@@ -99,11 +110,11 @@ def list_queue(
         stmt = stmt.where(LicenceRequest.partner_id == partner_id)
     if currency:
         stmt = stmt.where(LicenceRequest.currency == currency.upper())
-    if sort == "value":
-        return keyset_page(session, stmt, columns=[LicenceRequest.quoted_amount, LicenceRequest.id], kinds=[int, str],  # type: ignore[list-item]
-                           cursor=cursor, limit=limit, descending=True)
-    return keyset_page(session, stmt, columns=[LicenceRequest.created_at, LicenceRequest.id], kinds=[datetime, str],  # type: ignore[list-item]
-                       cursor=cursor, limit=limit)
+    if received_from:
+        stmt = stmt.where(LicenceRequest.created_at >= received_from)  # type: ignore[arg-type]
+    if received_until:
+        stmt = stmt.where(LicenceRequest.created_at < received_until)  # type: ignore[arg-type]
+    return sorted_page(session, stmt, QUEUE_ORDERS, sort, cursor=cursor, limit=limit)
 
 
 def licence_ids(session: Session, request_ids: list[str]) -> dict[str, str]:

@@ -18,7 +18,7 @@ from api.core.errors import (
 )
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, IdempotencyKey, OptionalPartner, SessionDep, SettingsDep, StaffMayLicensing
+from api.deps import CurrentPartner, IdempotencyKey, OptionalPartner, SessionDep, SettingsDep, StaffMayLicensing, sort_query
 from api.licensing import amendment_routes, desk_routes, errors, licences_routes
 from api.licensing.desk_routes import etag_version, rate_card_etag
 from api.licensing import service
@@ -217,7 +217,7 @@ def decline_counter(request_id: str, session: SessionDep, partner: CurrentPartne
                description="Filter by status, partner or currency; sort by `age` (oldest first) or `value` (highest quote first).",
                responses=error_responses(BadCursor, ValidationFailed, Unauthenticated, RoleRequired))
 def queue(session: SessionDep, staff: Licensing, status: RequestState | None = None, partner_id: str | None = None,
-          currency: str | None = None, sort: Annotated[str, Query(pattern="^(age|value)$")] = "age",
+          currency: str | None = None, sort: Annotated[str, sort_query(service.QUEUE_ORDERS)] = "age",
           cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> StaffLicenceRequestPage:
     rows, next_cursor = service.list_queue(session, state=status, partner_id=partner_id, currency=currency, sort=sort,
                                             cursor=cursor, limit=limit)

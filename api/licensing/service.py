@@ -19,7 +19,7 @@ from api.licensing.errors import LicenceNotFound, LicenceRequestNotFound
 from api.licensing.form import describe as describe_form
 from api.licensing.form_schema import json_schema as form_json_schema
 from api.licensing.grants import activate, expire, get_licence, grant, on_licence_change, revoke, suspend
-from api.licensing.licences import expire_due, list_licences
+from api.licensing.licences import LICENCE_ORDERS, expire_due, list_licences
 from api.licensing.licences import cancel as cancel_licence
 from api.licensing.licences import revoke as revoke_licence
 from api.licensing.models import BillingMode, Licence, LicenceRequest, ScopeKind, Use
@@ -31,7 +31,7 @@ from api.licensing.ratecard import (
     get_version as get_rate_card_version, publish as publish_rate_card, seed_default_rate_card,
 )
 from api.licensing.schemas import LicenceRequestCreate
-from api.licensing.requests import get_request, licence_ids, list_for_partner as list_requests, list_queue
+from api.licensing.requests import QUEUE_ORDERS, get_request, licence_ids, list_for_partner as list_requests, list_queue
 from api.licensing.requests import submit as submit_request
 from api.licensing.states import LicenceState, RequestState, allowed as allowed_transitions
 
@@ -40,9 +40,9 @@ __all__ = [
     "TermsInput", "Quote", "BILLING_MODES", "quote", "submit_request", "get_request", "list_requests",
     "licence_ids", "describe_form", "form_json_schema", "months_label", "USE_LABELS",
     # the staff queue and decisions
-    "list_queue", "approve", "reject", "counter", "accept_counter", "decline_counter",
+    "list_queue", "QUEUE_ORDERS", "approve", "reject", "counter", "accept_counter", "decline_counter",
     # licences: granting, reading, and moving them through their states (billing, delivery, jobs)
-    "grant", "get_licence", "list_licences", "activate", "suspend", "expire", "revoke", "revoke_licence", "cancel_licence",
+    "grant", "get_licence", "list_licences", "LICENCE_ORDERS", "activate", "suspend", "expire", "revoke", "revoke_licence", "cancel_licence",
     "expire_due", "on_licence_change", "allowed_transitions",
     # changing licences after approval
     "amend", "grant_quota", "list_amendments", "get_amendment", "quota_grants", "AMENDMENT_SETTLE_TOPIC",

@@ -14,7 +14,9 @@ class OutboxMessage(SQLModel, table=True):
 
     __tablename__ = "outbox_message"
     __table_args__ = (
-        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+        # The claim (status, next_attempt_at) and the operators' "next attempt first" (service.MESSAGE_ORDERS).
+        Index("ix_outbox_message_due", "status", "next_attempt_at", "id"),
+        Index("ix_outbox_message_next", "next_attempt_at", "id"),
         # The operators' listing (newest first), filtered by status, topic, or both.
         Index("ix_outbox_message_status_id", "status", "id"),
         Index("ix_outbox_message_topic_id", "topic", "id"),

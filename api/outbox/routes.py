@@ -10,7 +10,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import SessionDep, StaffMayOutbox
+from api.deps import SessionDep, StaffMayOutbox, sort_query
 from api.outbox import service
 from api.outbox.schemas import OutboxMessagePage, OutboxMessageRead
 from api.outbox.errors import OutboxMessageNotFound, OutboxMessageNotRetryable
@@ -30,8 +30,9 @@ def list_messages(
     topic: Annotated[str | None, Query(max_length=60, description="Only this topic, e.g. `email.send`.")] = None,
     cursor: Annotated[str | None, Query(description="From `next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    sort: Annotated[str, sort_query(service.MESSAGE_ORDERS)] = "newest",
 ) -> OutboxMessagePage:
-    rows, next_cursor = service.list_messages(session, status=status, topic=topic, cursor=cursor, limit=limit)
+    rows, next_cursor = service.list_messages(session, status=status, topic=topic, sort=sort, cursor=cursor, limit=limit)
     return OutboxMessagePage(items=[OutboxMessageRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -7,7 +7,7 @@ and marking it done. Operators see messages and revive dead ones (`list_messages
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.core.pagination import keyset_page
+from api.core.pagination import SortOrder, sorted_page
 from api.outbox.dispatch import (  # noqa: F401 - the outbox's public interface
     LEASE, RETRY_WINDOW, Capacity, Handler, Outcome, Sender, attempts_within, backoff, drain, handler, sender,
 )
@@ -77,10 +77,20 @@ def list_statement(*, status: str | None = None, topic: str | None = None):
     return stmt
 
 
-def list_messages(session: Session, *, status: str | None = None, topic: str | None = None,
-                  cursor: str | None = None, limit: int = 50) -> tuple[list[OutboxMessage], str | None]:
-    return keyset_page(session, list_statement(status=status, topic=topic), columns=[OutboxMessage.id],  # type: ignore[list-item]
-                       kinds=[str], cursor=cursor, limit=limit, descending=True)
+MESSAGE_ORDERS = {
+    "newest": SortOrder("Newest first", [OutboxMessage.id], [str], descending=True),  # type: ignore[list-item]
+    "next": SortOrder("Next attempt first", [OutboxMessage.next_attempt_at, OutboxMessage.id], [datetime, str]),  # type: ignore[list-item]
+}
+
+
+def list_messages(session: Session, *, status: str | None = None, topic: str | None = None, retrying: bool = False,
+                  sort: str = "newest", cursor: str | None = None, limit: int = 50) -> tuple[list[OutboxMessage], str | None]:
+    """Newest first, or by when the next attempt is due. `retrying` keeps the messages already
+    tried at least once (with `status="pending"`: those failing and due again)."""
+    stmt = list_statement(status=status, topic=topic)
+    if retrying:
+        stmt = stmt.where(OutboxMessage.attempts > 0)  # type: ignore[operator]
+    return sorted_page(session, stmt, MESSAGE_ORDERS, sort, cursor=cursor, limit=limit)
 
 
 def get_message(session: Session, message_id: str) -> OutboxMessage:

@@ -21,6 +21,9 @@ class Partner(SQLModel, table=True):
     __table_args__ = (
         Index("ix_partner_created", "created_at", "id"),
         Index("ix_partner_status_created", "status", "created_at", "id"),
+        # ...or by name (service.PARTNER_ORDERS).
+        Index("ix_partner_name", "name", "id"),
+        Index("ix_partner_status_name", "status", "name", "id"),
     )
 
     id: str = Field(default_factory=lambda: new_id("ptn"), primary_key=True, max_length=40)

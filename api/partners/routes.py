@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Query, status
 from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, StaffMayPartnerDetails, StaffMayPartners
+from api.deps import CurrentPartner, SessionDep, StaffMayPartnerDetails, StaffMayPartners, sort_query
 from api.partners import keys, notifications, service
 from api.partners.deps import RegistrationLimiter, limit_registrations
 from api.partners.models import Partner, PartnerStatus
@@ -182,9 +182,9 @@ def staff_create_partner(body: StaffPartnerCreate, staff: Licensing, session: Se
             responses=error_responses(*_STAFF_AUTH, BadCursor, ValidationFailed))
 def staff_list_partners(
     staff: PartnerReader, session: SessionDep, status_filter: Annotated[PartnerStatus | None, Query(alias="status")] = None,
-    cursor: Cursor = None, limit: Limit = 50,
+    cursor: Cursor = None, limit: Limit = 50, sort: Annotated[str, sort_query(service.PARTNER_ORDERS)] = "newest",
 ) -> PartnerPage:
-    rows, next_cursor = service.list_partners(session, status=status_filter, cursor=cursor, limit=limit)
+    rows, next_cursor = service.list_partners(session, status=status_filter, sort=sort, cursor=cursor, limit=limit)
     return PartnerPage(items=[PartnerRead.model_validate(p) for p in rows], next_cursor=next_cursor)
 
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from api.audit import service as audit
 from api.core.db import new_id, utcnow
 from api.core.errors import Invalid
-from api.core.pagination import keyset_page
+from api.core.pagination import SortOrder, contains_text, keyset_page, sorted_page
 from api.partners import keys, notifications
 from api.partners.models import ApiKey, Partner, PartnerContact, PartnerStatus
 from api.partners.errors import ContactEmailTaken, ContactNotFound, PartnerNotFound, UnknownCountry, UnknownCurrency
@@ -108,15 +108,24 @@ def get_partner(session: Session, partner_id: str) -> Partner:
     return partner
 
 
+PARTNER_ORDERS = {
+    "newest": SortOrder("Newest first", [Partner.created_at, Partner.id], [datetime, str], descending=True),  # type: ignore[list-item]
+    "name": SortOrder("By name", [Partner.name, Partner.id], [str, str]),  # type: ignore[list-item]
+}
+
+
 def list_partners(
-    session: Session, *, status: PartnerStatus | None = None, cursor: str | None = None, limit: int = 50,
+    session: Session, *, status: PartnerStatus | None = None, text: str | None = None, sort: str = "newest",
+    cursor: str | None = None, limit: int = 50,
 ) -> tuple[list[Partner], str | None]:
-    """Newest first."""
+    """Newest first, or by name; `text` keeps partners whose name, website or billing address
+    contains it (any case), checked while the order's index is read."""
     stmt = select(Partner)
     if status is not None:
         stmt = stmt.where(Partner.status == status)
-    return keyset_page(session, stmt, columns=[Partner.created_at, Partner.id], kinds=[datetime, str], cursor=cursor,
-                       limit=limit, descending=True)
+    if text and text.strip():
+        stmt = stmt.where(contains_text([Partner.name, Partner.website, Partner.billing_email], text))
+    return sorted_page(session, stmt, PARTNER_ORDERS, sort, cursor=cursor, limit=limit)
 
 
 def update_partner(session: Session, partner_id: str, *, changes: dict[str, Any], actor: audit.Actor) -> Partner:

@@ -5,40 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import pycountry
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.core.config import Settings
 from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
-from api.licensing.service import USE_LABELS
 from api.portal import service as portal
 from api.portal.usage import month_label
-from api.web import pages
+from api.web import names, pages
 
 templates = pages.templates_for(Path(__file__).parent / "templates")
 SHORT_SCOPES = {"article": "One article", "bundle": "A list of articles", "section_feed": "A section feed",
                 "catalogue": "The whole catalogue"}
 
 
-def _country(code: str) -> str:
-    country = pycountry.countries.get(alpha_2=code)
-    return getattr(country, "common_name", None) or country.name if country else code
-
-
-def _language(tag: str) -> str:
-    """A BCP 47 tag by its language's name ("en-GB" -> "English (en-GB)"), the tag itself if unknown."""
-    language = pycountry.languages.get(alpha_2=tag.split("-")[0].lower()) if tag else None
-    if language is None:
-        return tag
-    return language.name if "-" not in tag else f"{language.name} ({tag})"
-
-
 # Names, not codes, on every portal page (territories, languages, uses, scopes, months).
-templates.env.filters["countries"] = lambda codes: ", ".join(_country(c) for c in codes)
-templates.env.filters["language"] = _language
-templates.env.filters["use"] = lambda use: USE_LABELS.get(use, str(use))
+templates.env.filters["countries"] = names.countries
+templates.env.filters["language"] = names.language
+templates.env.filters["use"] = names.use
 templates.env.filters["scope"] = lambda scope: SHORT_SCOPES.get(str(scope), str(scope).replace("_", " ").capitalize())
 templates.env.filters["month"] = month_label
 CSRF_PURPOSE = "portal-csrf"

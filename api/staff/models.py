@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from api.core.db import UTCDateTime, new_id, utcnow
@@ -12,6 +12,8 @@ ROLES = ("admin", "licensing", "finance", "editor")
 
 class StaffUser(SQLModel, table=True):
     __tablename__ = "staff_user"
+    # The staff page by name (service.STAFF_ORDERS); by e-mail reads the unique constraint's index.
+    __table_args__ = (Index("ix_staff_user_name", "name", "id"),)
 
     id: str = Field(default_factory=lambda: new_id("stf"), primary_key=True, max_length=40)
     email: str = Field(max_length=254, unique=True)

@@ -10,7 +10,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_example
 from api.core.problems import error_responses
-from api.deps import CurrentStaffAuth, SessionDep, SettingsDep, StaffMayStaff
+from api.deps import CurrentStaffAuth, SessionDep, SettingsDep, StaffMayStaff, sort_query
 from api.staff import service
 from api.staff.deps import limit_logins
 from api.staff.schemas import (
@@ -94,8 +94,9 @@ def list_users(
     session: SessionDep, admin: Admin,
     cursor: Annotated[str | None, Query(description="`next_cursor` from the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
+    sort: Annotated[str, sort_query(service.STAFF_ORDERS)] = "email",
 ) -> Page[StaffRead]:
-    rows, next_cursor = service.list_staff(session, cursor=cursor, limit=limit)
+    rows, next_cursor = service.list_staff(session, sort=sort, cursor=cursor, limit=limit)
     return Page[StaffRead](items=[StaffRead.model_validate(u) for u in rows], next_cursor=next_cursor)
 
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from api.audit import service as audit
 from api.core.config import Settings
 from api.core.db import read_only, utcnow
-from api.core.pagination import keyset_page
+from api.core.pagination import SortOrder, contains_text, sorted_page
 from api.core.errors import Unauthenticated
 from api.core.passwords import hash_password, hash_password_async, needs_rehash, verify_password_async
 from api.staff.models import ROLES, StaffSession, StaffUser
@@ -67,10 +67,22 @@ def get_staff(session: Session, staff_id: str) -> StaffUser:
     return user
 
 
-def list_staff(session: Session, *, cursor: str | None = None, limit: int = 50) -> tuple[list[StaffUser], str | None]:
-    """By e-mail address, keyed on it (unique, so indexed): pass the returned cursor for the next page."""
-    return keyset_page(session, select(StaffUser), columns=[StaffUser.email], kinds=[str],  # type: ignore[list-item]
-                       cursor=cursor, limit=limit)
+STAFF_ORDERS = {
+    "email": SortOrder("By e-mail address", [StaffUser.email], [str]),  # type: ignore[list-item]  # unique: its own tiebreak
+    "name": SortOrder("By name", [StaffUser.name, StaffUser.id], [str, str]),  # type: ignore[list-item]
+}
+
+
+def list_staff(session: Session, *, text: str | None = None, active: bool | None = None, sort: str = "email",
+               cursor: str | None = None, limit: int = 50) -> tuple[list[StaffUser], str | None]:
+    """By e-mail address (unique, so indexed) or by name; `text` keeps accounts whose name or
+    address contains it; `active` only enabled (True) or disabled (False) ones."""
+    stmt = select(StaffUser)
+    if text and text.strip():
+        stmt = stmt.where(contains_text([StaffUser.name, StaffUser.email], text))
+    if active is not None:
+        stmt = stmt.where(StaffUser.active == active)  # type: ignore[arg-type]
+    return sorted_page(session, stmt, STAFF_ORDERS, sort, cursor=cursor, limit=limit)
 
 
 def update_roles(session: Session, staff_id: str, *, roles: list[str], active: bool | None, actor: audit.Actor) -> StaffUser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as markup
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,3 +59,9 @@ def log_in(client, session: Session, *, roles: list[str]) -> str:
                                                    "csrf_token": csrf_in(login_page.text)}, follow_redirects=False)
     assert response.status_code == 303, response.text
     return csrf_in(client.get("/console").text)
+
+
+def next_page_url(html: str) -> str | None:
+    """The list page's "Next page" link (the pager of templates/_table.html), unescaped."""
+    match = re.search(r'<a class="button" href="([^"]+)">Next page', html)
+    return markup.unescape(match.group(1)) if match else None

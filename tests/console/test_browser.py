@@ -83,12 +83,12 @@ def test_staff_approves_a_request_in_a_real_browser(live_url, session) -> None:
             page.click("nav >> text=Requests")
             page.screenshot(path="/tmp/console-queue.png", full_page=True)
             page.click(f"text={request.id}")
-            expect(page.locator("#request-state")).to_have_text("in_review")
+            expect(page.locator("#request-state")).to_have_text("In review")
             page.screenshot(path="/tmp/console-request.png", full_page=True)
 
             page.fill("#approve-conditions", "Credit the author")
             page.click("button:has-text('Approve')")
-            expect(page.locator("#request-state")).to_have_text("approved")
+            expect(page.locator("#request-state")).to_have_text("Approved")
             session.commit()
             licence = session.exec(select(Licence).where(Licence.request_id == request.id)).one()
             expect(page.locator("#licence-link")).to_have_text(licence.id)
@@ -142,7 +142,7 @@ def test_staff_amends_a_licence_and_grants_quota_that_delivery_honours_at_once(l
             page.fill("#amend-territories", "GB")
             page.fill("#amend-reason", "France is licensed to another outlet from today")
             page.click("button:has-text('Amend the licence')")
-            expect(page.locator("#licence-territories")).to_have_text("GB")
+            expect(page.locator("#licence-territories")).to_have_text("United Kingdom")
             assert api.get(content, params={"territory": "FR"}, headers=bearer).status_code == 403
             page.screenshot(path=str(SCREENSHOTS / "console-licence-amended.png"), full_page=True)
 

@@ -66,6 +66,10 @@ def test_failing_and_removed_endpoints_are_listed_with_their_last_error(console,
     assert "cms.outlet.example" in page and "HTTP 500" in page and "Failing" in page
     assert "old.outlet.example" in page and "Removed by the partner" in page
     assert "fine.outlet.example" not in page
+    removed_only = console.get("/console/operations/webhooks?state=removed").text
+    assert "old.outlet.example" in removed_only and "cms.outlet.example" not in removed_only
+    by_address = console.get("/console/operations/webhooks?text=CMS.outlet").text
+    assert "cms.outlet.example" in by_address and "old.outlet.example" not in by_address
 
 
 def test_reconcile_explains_an_invoice_the_provider_does_not_have(app, session, database_url, stripe_double):  # noqa: F811
@@ -104,3 +108,18 @@ def test_content_is_served_while_the_reconcile_page_waits_on_stripe(
             release.set()
             asking.join(timeout=60)
     assert [page.status_code for page in pages] == [200]
+
+
+def test_the_outbox_shows_dead_messages_first_and_retrying_ones_on_request(console, session):
+    for key, status, attempts in (("dead", "dead", 12), ("retrying", "pending", 3), ("waiting", "pending", 0)):
+        outbox.enqueue(session, "email.send", {"subject": key}, dedupe_key=f"email:{key}")
+        message = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"email:{key}")).one()
+        message.status, message.attempts, message.last_error = status, attempts, f"error of the {key} one"
+        session.add(message)
+    session.commit()
+    log_in(console, session, roles=["admin"])
+    dead = console.get("/console/operations/outbox").text
+    assert "error of the dead one" in dead and "error of the retrying one" not in dead
+    retrying = console.get("/console/operations/outbox?status=retrying&sort=next").text
+    assert "error of the retrying one" in retrying and "error of the dead one" not in retrying
+    assert "error of the waiting one" not in retrying and 'aria-sort="ascending"' in retrying
