@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -172,7 +172,10 @@ async def serve_feed(runtime: DeliveryRuntime, *, raw_token: str | None, fmt: st
     usages: list[Any] = [Usage(licence.id, licence.partner_id, a.id, a.version, "feed", claims.jti)
                          for a in views if not a.withdrawn]
     if usages:
-        await runtime.limiter.take_quota(licence, lambda since: runtime.used_since(licence.id, since), len(usages))
+        standing = await runtime.limiter.take_quota(licence, lambda since: runtime.used_since(licence.id, since),
+                                                    len(usages))
         await runtime.writer.record(*usages)
+        if standing is not None:
+            headers += standing.raw_headers(datetime.now(UTC))
     headers += [(b"content-type", FEED_TYPES[chosen].encode()), (b"content-length", str(len(body)).encode())]
     return Outcome(200, headers, body)

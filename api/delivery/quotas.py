@@ -48,6 +48,38 @@ class QuotaStanding:
     def left(self) -> int | None:
         return None if self.quota is None else max(0, self.quota - self.used)
 
+    def headers(self, now: datetime) -> dict[str, str]:
+        """The RateLimit fields a content response carries for this standing (none without a quota)."""
+        if self.quota is None:
+            return {}
+        start, end = month_bounds(now)
+        return rate_limit_headers(limit=self.quota, remaining=self.left or 0,
+                                  reset=max(1, math.ceil((self.resets_at - now).total_seconds())),
+                                  window=int((end - start).total_seconds()))
+
+    def raw_headers(self, now: datetime) -> list[tuple[bytes, bytes]]:
+        return [(name.lower().encode(), value.encode()) for name, value in self.headers(now).items()]
+
+
+@dataclass(frozen=True, slots=True)
+class RatePolicy:
+    """A fixed-window request limit: `limit` requests per `window_seconds`, counted per `per`."""
+    name: str
+    per: str
+    limit: int
+    window_seconds: int
+
+
+def rate_policies(settings: Settings) -> list[RatePolicy]:
+    """The request limits a partner works within, from the same settings the limiters are built from."""
+    policies = []
+    for name, per, notation in (("content", "licence token", settings.token_rate_limit),
+                                ("api", "API key", settings.api_key_rate_limit)):
+        if notation:
+            item = parse(notation)
+            policies.append(RatePolicy(name, per, item.amount, item.get_expiry()))
+    return policies
+
 
 def quota_standing(session: Session, licence_id: str, *, now: datetime | None = None) -> QuotaStanding | None:
     """The quota in force now (the licence's own plus running grants), deliveries recorded this month
@@ -105,13 +137,14 @@ class Limiter:
         )
 
     async def take_quota(self, licence: LicenceView, used_this_month: Callable[[datetime], Awaitable[int]],
-                         amount: int = 1) -> None:
+                         amount: int = 1) -> QuotaStanding | None:
         """Count `amount` deliveries (one article, or a feed page's entries) against the licence's
-        monthly quota, all or nothing: if they do not all fit, none is counted and the answer is 429."""
+        monthly quota, all or nothing: if they do not all fit, none is counted and the answer is 429.
+        Returns the standing after counting (what the RateLimit headers say), None without a quota."""
         now = datetime.now(UTC)
         quota = licence.quota_at(now.timestamp())  # its own quota plus any grant running now
         if quota is None:
-            return
+            return None
         start, end = month_bounds(now)
         key = f"quota/{licence.id}/{start:%Y-%m}"
         expiry = int((end - now).total_seconds()) + 86_400
@@ -122,7 +155,7 @@ class Limiter:
                     await self.storage.incr(key, expiry, recorded)
             self._seeded.add(key)
         if amount <= 0:
-            return
+            return QuotaStanding(quota=quota, used=await self.storage.get(key), resets_at=end)
         used = await self.storage.incr(key, expiry, amount)
         if used > quota:
             await self.storage.incr(key, expiry, -amount)  # give back what this refusal took
@@ -136,3 +169,4 @@ class Limiter:
                          **rate_limit_headers(limit=quota, remaining=remaining, reset=retry,
                                               window=int((end - start).total_seconds()))},
             )
+        return QuotaStanding(quota=quota, used=used, resets_at=end)
