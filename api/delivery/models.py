@@ -25,6 +25,8 @@ class UsageEvent(SQLModel, table=True):
     __tablename__ = "usage_event"
     __table_args__ = (
         Index("ix_usage_event_licence_at", "licence_id", "at"),
+        # A partner's own usage, newest first, in keyset pages (GET /v1/usage).
+        Index("ix_usage_event_partner_at", "partner_id", "at", "id"),
         # Usage reports over a time range, across partners.
         Index("ix_usage_event_at", "at"),
         # Who has fetched an article (webhook fan-out): only the first fetch per licence is indexed.

@@ -10,10 +10,14 @@ from fastapi import APIRouter, Query
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, ReadSessionDep, SettingsDep
-from api.delivery import entitlements
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from api.delivery import entitlements, usage_log
 from api.delivery.partner_schemas import (
-    CapRead, CoverageRead, EntitlementRead, EntitlementsPage, LiveArticleRead, QuotaRead, RateLimitRead,
+    CapRead, CoverageRead, EntitlementRead, EntitlementsPage, LiveArticleRead, QuotaRead, RateLimitRead, UsagePage,
+    UsageRead,
 )
+from api.delivery.usage_log import UsageKind
+from api.invoicing.errors import InvoiceLineNotFound
 from api.licensing.states import LicenceState
 
 router = APIRouter()
@@ -54,3 +58,30 @@ def get_entitlements(partner: CurrentPartner, session: ReadSessionDep, settings:
                             rate_limits=[RateLimitRead(name=p.name, per=p.per, limit=p.limit,
                                                        window_seconds=p.window_seconds)
                                          for p in entitlements.rate_limits(settings)])
+
+
+@router.get(
+    "/v1/usage", response_model=UsagePage, tags=["partners"], summary="Your metered deliveries",
+    description="Every delivery recorded under your licences, newest first, in keyset pages. Filter by licence, "
+                "article, calendar month (UTC) and kind (`republication`: the first delivery of an article under a "
+                "licence, what usage billing counts; `refetch`: later ones). `invoice_line` lists exactly the "
+                "deliveries a usage line of one of your invoices bills: as many as its `quantity`.",
+    responses=error_responses(Unauthenticated, InvoiceLineNotFound, BadCursor, ValidationFailed),
+)
+def list_usage(
+    partner: CurrentPartner, session: ReadSessionDep,
+    licence_id: Annotated[str | None, Query(alias="licence", max_length=40, description="A licence id.")] = None,
+    article_id: Annotated[str | None, Query(alias="article", max_length=40, description="An article id.")] = None,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (UTC).")] = None,
+    kind: UsageKind | None = None,
+    invoice_line: Annotated[str | None, Query(max_length=40, description="An invoice line id (`usage_url`).")] = None,
+    cursor: Cursor = None, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> UsagePage:
+    rows, next_cursor = usage_log.list_usage(session, partner_id=partner.id, licence_id=licence_id,
+                                             article_id=article_id, month=month, kind=kind,
+                                             invoice_line_id=invoice_line, cursor=cursor, limit=limit)
+    return UsagePage(items=[UsageRead(id=event.id, at=event.at, licence_id=event.licence_id, article_id=event.article_id,
+                                      headline=headline, article_version=event.article_version, format=event.format,
+                                      kind=UsageKind.republication if event.billable else UsageKind.refetch,
+                                      token_id=event.token_id)
+                            for event, headline in rows], next_cursor=next_cursor)

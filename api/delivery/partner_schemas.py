@@ -90,3 +90,30 @@ class EntitlementsPage(Page[EntitlementRead]):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "items": [_ENTITLEMENT_EXAMPLE], "next_cursor": None, "rate_limits": _RATE_LIMITS_EXAMPLE}]})
     rate_limits: list[RateLimitRead] = Field(description="Request limits, the same for every licence.")
+
+
+_USAGE_EXAMPLE: dict[str, Any] = {
+    "id": "use_01jdx9m2q8r5t9v0w1y2z3a4b5", "at": "2026-12-02T09:15:00Z", "licence_id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2",
+    "article_id": "art_01jdx3k2m4n5p6q7r8s9t0v1w2", "headline": "Putin's Syria gamble", "article_version": 2,
+    "format": "json", "kind": "republication", "token_id": "Wm9fX2V4YW1wbGVfanRp"}
+
+
+class UsageRead(BaseModel):
+    """One metered delivery (a 200 content response, or one entry of a feed page)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_USAGE_EXAMPLE]})
+    id: str
+    at: datetime
+    licence_id: str
+    article_id: str
+    headline: str | None
+    article_version: int
+    format: str = Field(description="json, ninjs, html or feed.")
+    kind: str = Field(description="`republication`: the first delivery of the article under the licence (what "
+                                  "usage billing counts); `refetch`: a later one (never billed).")
+    token_id: str | None = Field(description="The `jti` of the licence token that fetched it.")
+
+
+class UsagePage(Page[UsageRead]):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "items": [_USAGE_EXAMPLE], "next_cursor": "WyIyMDI2LTEyLTAyVDA5OjE1OjAwKzAwOjAwIiwidXNlXzAxamR4OW0yIl0"}]})

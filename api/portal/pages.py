@@ -140,12 +140,19 @@ def revoke_key(key_id: str, who: PostingUser, session: SessionDep):
 
 
 @router.get("/portal/usage", response_class=HTMLResponse)
-def usage_page(request: Request, who: PortalUser, session: SessionDep) -> HTMLResponse:
+def usage_page(request: Request, who: PortalUser, session: SessionDep, invoice_line: str | None = None) -> HTMLResponse:
     licences, _next = licensing.list_licences(session, partner_id=who.partner.id, limit=100)
     env = views.templates.env
     names = {r.id: f"{env.filters['use'](r.use)}, {r.starts_at:%d %b %Y} to {r.ends_at:%d %b %Y}" for r in licences}
+    billed = None  # an invoice line's deliveries, to check the line against
+    if invoice_line:
+        found: list = []
+        error = attempt(session, lambda: found.append(partner_usage.billed_by_line(session, who.partner.id, invoice_line)))
+        if error:
+            raise _refusal(error)
+        billed = found[0]
     return views.render(request, "usage.html", who=who, rows=partner_usage.rows(session, who.partner.id),
-                        licences=names, months=partner_usage.MONTHS, page="usage")
+                        licences=names, months=partner_usage.MONTHS, page="usage", billed=billed)
 
 
 @router.get("/portal/usage/chart.svg")
