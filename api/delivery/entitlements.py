@@ -30,7 +30,7 @@ class Entitlement:
     formats: list[str]
     feed_formats: list[str]
     quota: quotas.QuotaStanding
-    live: list[caps.LiveCopy]
+    live: list[caps.LiveArticle]
 
 
 def _usable(licence_id: str, session: Session, now: datetime) -> tuple[bool, str | None]:
@@ -49,7 +49,7 @@ def entitlement(session: Session, licence: Licence, *, now: datetime) -> Entitle
     standing = quotas.quota_standing(session, licence.id, now=now)
     assert standing is not None  # the licence was just read
     return Entitlement(licence=licence, usable=usable, unusable_reason=reason, formats=list(render.FORMATS),
-                       feed_formats=list(FEED_TYPES), quota=standing, live=caps.live_articles(session, licence.id))
+                       feed_formats=list(FEED_TYPES), quota=standing, live=caps.live_articles(session, licence))
 
 
 def list_entitlements(session: Session, *, partner_id: str, state: licensing.LicenceState | None = None,

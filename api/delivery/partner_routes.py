@@ -7,26 +7,33 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
-from api.core.problems import error_responses
-from api.deps import CurrentPartner, ReadSessionDep, SettingsDep
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from api.delivery import entitlements, usage_log
+from api.core.problems import error_responses
+from api.deps import CurrentPartner, ReadSessionDep, SessionDep, SettingsDep
+from api.delivery import caps, entitlements, usage_log
+from api.delivery.errors import CopyNotLive
 from api.delivery.partner_schemas import (
-    CapRead, CoverageRead, EntitlementRead, EntitlementsPage, LiveArticleRead, QuotaRead, RateLimitRead, UsagePage,
-    UsageRead,
+    CapRead, CoverageRead, EntitlementRead, EntitlementsPage, LiveArticleRead, QuotaRead, RateLimitRead,
+    RetiredCopyRead, UsagePage, UsageRead,
 )
 from api.delivery.usage_log import UsageKind
 from api.invoicing.errors import InvoiceLineNotFound
+from api.licensing.errors import LicenceNotFound
 from api.licensing.states import LicenceState
 
 router = APIRouter()
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
 
 
+def _cap(cap: int | None, live: int) -> CapRead:
+    return CapRead(max_live_articles=cap, live=live, left=None if cap is None else max(0, cap - live))
+
+
 def _entitlement(found: entitlements.Entitlement) -> EntitlementRead:
     licence, quota = found.licence, found.quota
-    cap = getattr(licence, "live_cap", None)
+    cap = licence.max_live_articles
     return EntitlementRead(
         licence_id=licence.id, status=licence.state, usable=found.usable, unusable_reason=found.unusable_reason,
         covers=CoverageRead(scope=licence.scope, article_ids=list(licence.article_ids or ()), section=licence.section,
@@ -35,7 +42,7 @@ def _entitlement(found: entitlements.Entitlement) -> EntitlementRead:
                             starts_at=licence.starts_at, ends_at=licence.ends_at,
                             conditions=list(licence.conditions or ())),
         quota=QuotaRead(monthly_limit=quota.quota, used=quota.used, left=quota.left, resets_at=quota.resets_at),
-        cap=CapRead(max_live_articles=cap, live=len(found.live), left=None if cap is None else max(0, cap - len(found.live))),
+        cap=_cap(cap, len(found.live)),
         live_articles=[LiveArticleRead.model_validate(c) for c in found.live[:entitlements.caps.LIVE_LISTED]],
     )
 
@@ -85,3 +92,19 @@ def list_usage(
                                       kind=UsageKind.republication if event.billable else UsageKind.refetch,
                                       token_id=event.token_id)
                             for event, headline in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "/v1/licences/{licence_id}/copies/{article_id}/retire", response_model=RetiredCopyRead, tags=["licences"],
+    summary="Retire a copy you no longer show",
+    description="The article stops being live under the licence: under a cap on live articles its slot is free at "
+                "once, in every API process, so a new article can be fetched. Audited. Fetching the article again "
+                "makes it live again (taking a slot). Retiring a retired copy changes nothing.",
+    responses=error_responses(Unauthenticated, LicenceNotFound, CopyNotLive),
+)
+def retire_copy(licence_id: str, article_id: str, partner: CurrentPartner, session: SessionDep) -> RetiredCopyRead:
+    row = caps.retire(session, licence_id=licence_id, article_id=article_id, partner_id=partner.id,
+                      actor=Actor("partner", partner.id))
+    live, cap = caps.live_count(session, licence_id)
+    return RetiredCopyRead(licence_id=row.licence_id, article_id=row.article_id, live_since=row.live_since,
+                           retired_at=row.retired_at, cap=_cap(cap, live))

@@ -117,3 +117,17 @@ class UsageRead(BaseModel):
 class UsagePage(Page[UsageRead]):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "items": [_USAGE_EXAMPLE], "next_cursor": "WyIyMDI2LTEyLTAyVDA5OjE1OjAwKzAwOjAwIiwidXNlXzAxamR4OW0yIl0"}]})
+
+
+class RetiredCopyRead(BaseModel):
+    """A copy the partner no longer shows: not live any more, and under a cap its slot is free."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "licence_id": "lic_01jdx3k2m4n5p6q7r8s9t0v1w2", "article_id": "art_01jdx3k2m4n5p6q7r8s9t0v1w2",
+        "live_since": "2026-12-02T09:15:00Z", "retired_at": "2026-12-09T16:40:00Z",
+        "cap": {"max_live_articles": 5, "live": 4, "left": 1}}]})
+    licence_id: str
+    article_id: str
+    live_since: datetime = Field(description="Its first delivery under the licence (since it was last retired).")
+    retired_at: datetime
+    cap: CapRead = Field(description="The licence's cap and live count after the retirement.")

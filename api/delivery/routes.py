@@ -165,7 +165,8 @@ def _format_query(formats):
     responses=_with_headers(
         {200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
          **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
-                           errors.FormatNotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded)},
+                           errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
+                           errors.UsageNotRecorded)},
         s200={**VALIDATORS, **QUOTA_HEADERS}, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
 )
 async def content_article(
@@ -194,8 +195,8 @@ async def content_article(
         {200: {"content": {"application/atom+xml": {"schema": {"type": "string"}},
                            "application/rss+xml": {"schema": {"type": "string"}}}},
          304: {"description": "Not modified"},
-         **error_responses(*TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded,
-                           ValidationFailed)},
+         **error_responses(*TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
+                           errors.UsageNotRecorded, ValidationFailed)},
         s200={**VALIDATORS, **QUOTA_HEADERS,
               "Link": _header('`<next page URL>; rel="next"` while there are more pages.')},
         s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
