@@ -250,3 +250,26 @@ def invoice_lines(session, invoice):
     from api.invoicing import service as invoicing
 
     return invoicing.get_lines(session, invoice)
+
+
+def test_a_live_copy_is_retired_from_the_licences_page(web, session) -> None:
+    from api.core.db import utcnow
+    from api.delivery import caps
+    from tests.reports.data import add_usage
+
+    partner = make_partner(session)
+    shown, other = make_article(session, headline="A story still shown"), make_article(session)
+    licence = make_licence(session, partner=partner, articles=[shown, other], scope="bundle")
+    licence.max_live_articles = 2
+    session.add(licence)
+    add_usage(session, licence, shown, at=utcnow(), billable=True)
+    caps.admit(session, licence.id, [shown.id], cap=2)
+    csrf = _sign_in(web, session, partner)
+    page = web.get("/portal/licences").text
+    assert "1 of 2" in page and "A story still shown" in page
+    action = f"/portal/licences/{licence.id}/copies/{shown.id}/retire"
+    assert f'action="{action}"' in page
+    done = web.post(action, data={"csrf_token": csrf})
+    assert done.status_code == 200 and "The copy is retired" in done.text and "0 of 2" in done.text
+    assert web.post(f"/portal/licences/{licence.id}/copies/{other.id}/retire",
+                    data={"csrf_token": csrf}).status_code == 404
