@@ -21,7 +21,7 @@ from itertools import count
 
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -52,9 +52,9 @@ def retire_path(licence_id: str, article_id: str = "{article_id}") -> str:
 
 
 def _slotted(session: Session, licence_id: str) -> list[LiveArticle]:
-    stmt = (select(LiveCopy.article_id, Article.headline, LiveCopy.live_since)
+    stmt = (select(col(LiveCopy.article_id), col(Article.headline), col(LiveCopy.live_since))
             .join(Article, Article.id == LiveCopy.article_id)  # type: ignore[arg-type]
-            .where(LiveCopy.licence_id == licence_id, LiveCopy.retired_at.is_(None),  # type: ignore[union-attr]
+            .where(col(LiveCopy.licence_id) == licence_id, col(LiveCopy.retired_at).is_(None),
                    Article.status != ArticleStatus.withdrawn)  # type: ignore[arg-type]
             .order_by(LiveCopy.live_since.desc(), LiveCopy.article_id))  # type: ignore[attr-defined]
     return [LiveArticle(*row) for row in session.execute(stmt).all()]
@@ -63,13 +63,13 @@ def _slotted(session: Session, licence_id: str) -> list[LiveArticle]:
 def _delivered(session: Session, licence_id: str) -> list[LiveArticle]:
     """Republications (the first delivery of each article) of articles not withdrawn, less the
     copies retired since their last delivery."""
-    last = (select(UsageEvent.article_id, func.max(UsageEvent.at).label("last_at"))
+    last = (select(col(UsageEvent.article_id), func.max(UsageEvent.at).label("last_at"))
             .where(UsageEvent.licence_id == licence_id)  # type: ignore[arg-type]
             .group_by(UsageEvent.article_id).subquery())
-    retired = (select(LiveCopy.article_id, func.max(LiveCopy.retired_at).label("retired_at"))
-               .where(LiveCopy.licence_id == licence_id, LiveCopy.retired_at.is_not(None))  # type: ignore[union-attr]
+    retired = (select(col(LiveCopy.article_id), func.max(LiveCopy.retired_at).label("retired_at"))
+               .where(col(LiveCopy.licence_id) == licence_id, col(LiveCopy.retired_at).is_not(None))
                .group_by(LiveCopy.article_id).subquery())
-    stmt = (select(UsageEvent.article_id, Article.headline, UsageEvent.at)
+    stmt = (select(col(UsageEvent.article_id), col(Article.headline), col(UsageEvent.at))
             .join(Article, Article.id == UsageEvent.article_id)  # type: ignore[arg-type]
             .join(last, last.c.article_id == UsageEvent.article_id)
             .outerjoin(retired, retired.c.article_id == UsageEvent.article_id)
@@ -95,7 +95,7 @@ def live_count(session: Session, licence_id: str) -> tuple[int, int | None]:
 
 
 def _live_rows(session: Session, licence_id: str) -> dict[str, LiveCopy]:
-    stmt = select(LiveCopy).where(LiveCopy.licence_id == licence_id, LiveCopy.retired_at.is_(None))  # type: ignore[union-attr]
+    stmt = select(LiveCopy).where(col(LiveCopy.licence_id) == licence_id, col(LiveCopy.retired_at).is_(None))
     return {row.article_id: row for row in session.execute(stmt).scalars().all()}
 
 
@@ -103,7 +103,7 @@ def _free_withdrawn(session: Session, rows: dict[str, LiveCopy], now: datetime) 
     """A withdrawn article is not live: its copy gives its slot back."""
     if not rows:
         return
-    stmt = select(Article.id).where(Article.id.in_(list(rows)), Article.status == ArticleStatus.withdrawn)  # type: ignore[union-attr,attr-defined,arg-type]
+    stmt = select(col(Article.id)).where(col(Article.id).in_(list(rows)), col(Article.status) == ArticleStatus.withdrawn)
     for article_id in session.execute(stmt).scalars().all():
         row = rows.pop(article_id)
         row.retired_at, row.retired_by = now, "withdrawn"

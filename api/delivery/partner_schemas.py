@@ -23,7 +23,7 @@ _ENTITLEMENT_EXAMPLE: dict[str, Any] = {
     "cap": {"max_live_articles": 5, "live": 2, "left": 3},
     "live_articles": [{"article_id": "art_01jdx3k2m4n5p6q7r8s9t0v1w2", "headline": "Putin's Syria gamble",
                        "live_since": "2026-12-02T09:15:00Z"}]}
-_RATE_LIMITS_EXAMPLE = [
+_RATE_LIMITS_EXAMPLE: list[Any] = [
     {"name": "content", "per": "licence token", "limit": 600, "window_seconds": 60},
     {"name": "api", "per": "API key", "limit": 600, "window_seconds": 60}]
 

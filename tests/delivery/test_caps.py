@@ -137,7 +137,7 @@ def test_an_atom_page_whose_new_articles_would_pass_the_cap_is_refused_whole(cli
     assert page.status_code == 200
 
 
-def test_two_deliveries_racing_for_the_last_slot_admit_one(session):
+def test_two_deliveries_racing_for_the_last_slot_admit_one(app, session):
     partner = make_partner(session)
     articles = [make_article(session) for _ in range(3)]
     licence = make_licence(session, partner=partner, articles=articles, scope="bundle")
@@ -145,7 +145,7 @@ def test_two_deliveries_racing_for_the_last_slot_admit_one(session):
     session.add(licence)
     caps.admit(session, licence.id, [articles[0].id], cap=2)
     session.commit()
-    engine = session.get_bind()
+    engine = app.state.delivery.engine  # the content path's own (on SQLite, transactions begin IMMEDIATE)
     view = load_licence(session, licence.id)
     session.commit()  # SQLite: this session's transaction holds the write lock
     barrier, outcomes = threading.Barrier(2), []
