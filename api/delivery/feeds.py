@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -180,6 +181,6 @@ async def serve_feed(runtime: DeliveryRuntime, *, raw_token: str | None, fmt: st
                                                     len(usages))
         await runtime.writer.record(*usages)
         if standing is not None:
-            headers += standing.raw_headers(datetime.now(UTC))
+            headers += standing.raw_headers(time.time())
     headers += [(b"content-type", FEED_TYPES[chosen].encode()), (b"content-length", str(len(body)).encode())]
     return Outcome(200, headers, body)

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -324,7 +324,7 @@ class DeliveryRuntime:
             standing = await self.limiter.take_quota(licence, lambda since: self.used_since(licence.id, since))
         await self.writer.record(Usage(licence.id, licence.partner_id, article.id, article.version, chosen, claims.jti))
         if standing is not None:  # the quota's RateLimit fields, as `quota_standing` reports them
-            return Outcome(200, [*rendered.ok_headers, *standing.raw_headers(datetime.now(UTC))], rendered.body)
+            return Outcome(200, [*rendered.ok_headers, *standing.raw_headers(time.time())], rendered.body)
         return Outcome(200, rendered.ok_headers, rendered.body)  # type: ignore[arg-type]
 
 
