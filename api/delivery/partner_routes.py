@@ -11,14 +11,22 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, ReadSessionDep, SessionDep, SettingsDep
 from api.delivery import caps, entitlements, usage_log
 from api.delivery.errors import CopyNotLive
 from api.delivery.partner_schemas import (
-    CapRead, CoverageRead, EntitlementRead, EntitlementsPage, LiveArticleRead, QuotaRead, RateLimitRead,
-    RetiredCopyRead, UsagePage, UsageRead,
+    CapRead,
+    CoverageRead,
+    EntitlementRead,
+    EntitlementsPage,
+    LiveArticleRead,
+    QuotaRead,
+    RateLimitRead,
+    RetiredCopyRead,
+    UsagePage,
+    UsageRead,
 )
 from api.delivery.usage_log import UsageKind
+from api.deps import CurrentPartner, ReadSessionDep, SessionDep, SettingsDep
 from api.invoicing.errors import InvoiceLineNotFound
 from api.licensing.errors import LicenceNotFound
 from api.licensing.states import LicenceState

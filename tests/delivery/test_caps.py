@@ -14,7 +14,14 @@ from api.delivery import caps
 from api.delivery.errors import LiveCapReached
 from api.delivery.snapshots import load_licence
 from api.licensing import decisions
-from tests.builders import TEST_ACTOR, make_api_key, make_article, make_licence, make_partner, staff_headers
+from tests.builders import (
+    TEST_ACTOR,
+    make_api_key,
+    make_article,
+    make_licence,
+    make_partner,
+    staff_headers,
+)
 from tests.delivery.conftest import bearer
 
 
@@ -79,7 +86,7 @@ def test_a_new_article_beyond_the_cap_is_refused_until_a_copy_is_retired(client,
 
 
 def test_a_withdrawn_article_gives_its_slot_back(client, session):
-    keys, licence, (first, second, _third), token = _capped_licence(client, session, cap=1)
+    _keys, _licence, (first, second, _third), token = _capped_licence(client, session, cap=1)
     assert client.get(f"/v1/content/articles/{first.id}", headers=token).status_code == 200
     assert client.get(f"/v1/content/articles/{second.id}", headers=token).status_code == 409
     catalogue.withdraw_article(session, first.id, reason="Legal", actor=TEST_ACTOR)
@@ -112,7 +119,7 @@ def test_a_licence_without_a_cap_lists_retired_copies_as_not_live(client, sessio
 
 
 def test_an_amendment_that_adds_a_cap_counts_the_copies_already_live(client, session):
-    keys, licence, (first, second, third), token = _capped_licence(client, session, cap=None)
+    _keys, licence, (first, second, third), token = _capped_licence(client, session, cap=None)
     for article in (first, second):
         assert client.get(f"/v1/content/articles/{article.id}", headers=token).status_code == 200
     staff = staff_headers(client, session, roles=["licensing"])
@@ -129,7 +136,7 @@ def test_an_amendment_that_adds_a_cap_counts_the_copies_already_live(client, ses
 
 
 def test_an_atom_page_whose_new_articles_would_pass_the_cap_is_refused_whole(client, session):
-    keys, licence, articles, token = _capped_licence(client, session, cap=2)
+    keys, _licence, _articles, token = _capped_licence(client, session, cap=2)
     refused = client.get("/v1/content/feed", headers=token, params={"format": "atom"})
     assert refused.status_code == 409 and refused.json()["type"] == "/problems/live-article-cap-reached"
     assert client.get("/v1/usage", headers=keys).json()["items"] == []  # nothing was metered

@@ -9,7 +9,13 @@ from api.core.db import utcnow
 from api.core.pagination import encode_cursor
 from api.delivery import usage_log
 from api.delivery.models import UsageEvent
-from tests.builders import make_api_key, make_article, make_licence, make_partner, staff_headers
+from tests.builders import (
+    make_api_key,
+    make_article,
+    make_licence,
+    make_partner,
+    staff_headers,
+)
 from tests.delivery.conftest import bearer
 from tests.query_plans import list_problems, sqlite_only
 
@@ -75,7 +81,7 @@ def test_usage_pages_sum_exactly_to_the_invoice_lines(client, session):
 
 
 def test_usage_filters_by_licence_article_month_and_kind(client, session):
-    partner, keys, first, second, articles = _usage_partner(client, session)
+    _partner, keys, first, second, articles = _usage_partner(client, session)
     everything = _all_pages(client, keys)
     assert len(everything) == 4 and all(item["headline"] for item in everything)
     assert [item["at"] for item in everything] == sorted((item["at"] for item in everything), reverse=True)
@@ -92,7 +98,7 @@ def test_usage_filters_by_licence_article_month_and_kind(client, session):
 
 
 def test_another_partners_invoice_line_is_not_found(client, session):
-    partner, keys, _first, _second, _articles = _usage_partner(client, session)
+    partner, _keys, _first, _second, _articles = _usage_partner(client, session)
     staff = staff_headers(client, session, roles=["finance"])
     invoice = client.post(f"/v1/staff/partners/{partner.id}/invoice-now", headers=staff).json()
     stranger = make_partner(session)
