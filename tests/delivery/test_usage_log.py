@@ -93,8 +93,9 @@ def test_usage_filters_by_licence_article_month_and_kind(client, session):
     this_month = datetime.now(UTC).strftime("%Y-%m")
     assert len(_all_pages(client, keys, month=this_month)) == 4
     assert _all_pages(client, keys, month="2001-01") == []
-    bad = client.get("/v1/usage", headers=keys, params={"month": "2026-13"})
-    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+    for month in ("2026-13", "0000-01", "9999-12"):
+        bad = client.get("/v1/usage", headers=keys, params={"month": month})
+        assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
 
 
 def test_another_partners_invoice_line_is_not_found(client, session):
