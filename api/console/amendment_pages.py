@@ -60,7 +60,7 @@ def whole_number(text: str, what: str) -> int | None:
 
 def _shown(name: str, value: Any) -> str:
     if value is None:
-        return "no limit" if name == "monthly_quota" else "none"
+        return "no limit" if name in ("monthly_quota", "max_live_articles") else "none"
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "none"
     if name in ("ends_at", "starts_at", "expires_at"):
@@ -117,7 +117,7 @@ def act_on_licence(request: Request, session, staff: Staff, licence_id: str, for
 
 
 def amend_changes(licence: Licence, *, ends_on: str, monthly_quota: str, territories: str, use: str,
-                  conditions: str) -> dict[str, Any]:
+                  conditions: str, max_live_articles: str | None = None) -> dict[str, Any]:
     """The form's fields as service changes: a field left as the licence has it is not a change."""
     changes: dict[str, Any] = {}
     day = _day(ends_on, "the end date")
@@ -134,6 +134,8 @@ def amend_changes(licence: Licence, *, ends_on: str, monthly_quota: str, territo
     if use:
         changes["use"] = use
     changes["conditions"] = views.lines(conditions)
+    if max_live_articles is not None:  # the form showed the cap field (an empty form value reads as absent): empty lifts it
+        changes["max_live_articles"] = whole_number(max_live_articles, "articles live at a time")
     return changes
 
 
@@ -142,14 +144,17 @@ def amend(request: Request, licence_id: str, staff: PostingStaffMayLicensing, se
           ends_on: Annotated[str, Form()] = "", monthly_quota: Annotated[str, Form()] = "",
           territories: Annotated[str, Form()] = "", use: Annotated[str, Form()] = "",
           conditions: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
-          price_difference: Annotated[str, Form()] = ""):
+          price_difference: Annotated[str, Form()] = "", max_live_articles: Annotated[str, Form()] = "",
+          cap_shown: Annotated[str, Form()] = ""):
     values = {"ends_on": ends_on, "monthly_quota": monthly_quota, "territories": territories, "use": use,
-              "conditions": conditions, "reason": reason, "price_difference": price_difference}
+              "conditions": conditions, "reason": reason, "price_difference": price_difference,
+              "max_live_articles": max_live_articles}
 
     def act() -> None:
         licence = found(licensing.get_licence, session, licence_id)
         changes = amend_changes(licence, ends_on=ends_on, monthly_quota=monthly_quota, territories=territories,
-                                use=use, conditions=conditions)
+                                use=use, conditions=conditions,
+                                max_live_articles=max_live_articles if cap_shown else None)
         licensing.amend(session, licence_id, changes=changes, reason=reason, actor=Actor("staff", staff.user.id),
                          price_difference=_signed_amount(price_difference, licence.currency))
 

@@ -20,7 +20,7 @@ LABELS: dict[str, str] = {
     # amendments
     "terms": "Terms amended", "quota_grant": "Quota grant",
     "ends_at": "End date", "monthly_quota": "Monthly quota", "territories": "Territories", "use": "Use",
-    "conditions": "Conditions", "extra": "Extra deliveries a month", "starts_at": "From", "expires_at": "Until",
+    "conditions": "Conditions", "max_live_articles": "Articles live at a time", "extra": "Extra deliveries a month", "starts_at": "From", "expires_at": "Until",
 }
 
 

@@ -157,3 +157,22 @@ class BadWebhookUrl(Invalid):
 
     slug = "bad-webhook-url"
     title = "The webhook URL is not acceptable"
+
+
+class LiveCapReached(Conflict):
+    """The licence caps how many distinct articles may be live at a time and that many are: this article's first
+    delivery would go past it. Retire a copy you no longer show (`POST /v1/licences/{id}/copies/{article_id}/retire`
+    or the portal's licences page) to free a slot, then fetch again; `live_articles` lists the live ones.
+    """
+
+    slug = "live-article-cap-reached"
+    title = "The licence's cap on live articles is reached"
+
+
+class CopyNotLive(NotFound):
+    """The article has never been delivered under this licence, so there is no copy to retire; check the ids
+    against `GET /v1/partners/me/entitlements`.
+    """
+
+    slug = "copy-not-found"
+    title = "No copy of this article under this licence"

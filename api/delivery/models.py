@@ -25,6 +25,8 @@ class UsageEvent(SQLModel, table=True):
     __tablename__ = "usage_event"
     __table_args__ = (
         Index("ix_usage_event_licence_at", "licence_id", "at"),
+        # A partner's own usage, newest first, in keyset pages (GET /v1/usage).
+        Index("ix_usage_event_partner_at", "partner_id", "at", "id"),
         # Usage reports over a time range, across partners.
         Index("ix_usage_event_at", "at"),
         # Who has fetched an article (webhook fan-out): only the first fetch per licence is indexed.
@@ -44,6 +46,33 @@ class UsageEvent(SQLModel, table=True):
     token_id: str | None = Field(default=None, max_length=64)
     billable: bool = False
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class LiveCopy(SQLModel, table=True):
+    """An article live under a licence with a cap on live articles, in one of its slots, until retired.
+
+    A slot is claimed by the first delivery of the article (api/delivery/caps.py); the partial unique
+    indexes make two deliveries racing for the last slot, or for the same article, find each other.
+    A retirement on a licence without a cap is kept too (slot null), so its live list leaves the copy out.
+    """
+
+    __tablename__ = "live_copy"
+    __table_args__ = (
+        Index("uq_live_copy_slot", "licence_id", "slot", unique=True,
+              sqlite_where=text("retired_at IS NULL"), postgresql_where=text("retired_at IS NULL")),
+        Index("uq_live_copy_article", "licence_id", "article_id", unique=True,
+              sqlite_where=text("retired_at IS NULL"), postgresql_where=text("retired_at IS NULL")),
+        Index("ix_live_copy_licence_article", "licence_id", "article_id", "retired_at"),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("cpy"), primary_key=True, max_length=40)
+    licence_id: str = Field(foreign_key="licence.id", max_length=40)
+    article_id: str = Field(foreign_key="article.id", max_length=40)
+    slot: int | None = None
+    live_since: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "partner" (retired through the API or the portal) or "withdrawn" (the publisher took the article down)
+    retired_by: str | None = Field(default=None, max_length=20)
 
 
 class SigningKey(SQLModel, table=True):

@@ -43,10 +43,50 @@ class QuotaStanding:
     quota: int | None  # None: no monthly limit
     used: int
     resets_at: datetime
+    window: int  # the month's length in seconds: the quota's window
 
     @property
     def left(self) -> int | None:
         return None if self.quota is None else max(0, self.quota - self.used)
+
+    def reset_in(self, now: float) -> int:
+        """Whole seconds from `now` (POSIX) until the count starts again, at least 1."""
+        return max(1, math.ceil(self.resets_at.timestamp() - now))
+
+    def headers(self, now: float) -> dict[str, str]:
+        """The RateLimit fields a content response carries for this standing (none without a quota)."""
+        if self.quota is None:
+            return {}
+        return rate_limit_headers(limit=self.quota, remaining=self.left or 0, reset=self.reset_in(now),
+                                  window=self.window)
+
+    def raw_headers(self, now: float) -> list[tuple[bytes, bytes]]:
+        """`headers` as the ASGI fast path sends them, formatted straight to bytes (once per 200 on the hot path)."""
+        if self.quota is None:
+            return []
+        return [(b"ratelimit-limit", b"%d" % self.quota), (b"ratelimit-remaining", b"%d" % (self.left or 0)),
+                (b"ratelimit-reset", b"%d" % self.reset_in(now)),
+                (b"ratelimit-policy", b"%d;w=%d" % (self.quota, self.window))]
+
+
+@dataclass(frozen=True, slots=True)
+class RatePolicy:
+    """A fixed-window request limit: `limit` requests per `window_seconds`, counted per `per`."""
+    name: str
+    per: str
+    limit: int
+    window_seconds: int
+
+
+def rate_policies(settings: Settings) -> list[RatePolicy]:
+    """The request limits a partner works within, from the same settings the limiters are built from."""
+    policies = []
+    for name, per, notation in (("content", "licence token", settings.token_rate_limit),
+                                ("api", "API key", settings.api_key_rate_limit)):
+        if notation:
+            item = parse(notation)
+            policies.append(RatePolicy(name, per, item.amount, item.get_expiry()))
+    return policies
 
 
 def quota_standing(session: Session, licence_id: str, *, now: datetime | None = None) -> QuotaStanding | None:
@@ -58,7 +98,7 @@ def quota_standing(session: Session, licence_id: str, *, now: datetime | None = 
     now = now or datetime.now(UTC)
     start, end = month_bounds(now)
     return QuotaStanding(quota=licence.quota_at(now.timestamp()), used=used_since(session, licence_id, start),
-                         resets_at=end)
+                         resets_at=end, window=int((end - start).total_seconds()))
 
 
 class Limiter:
@@ -105,13 +145,14 @@ class Limiter:
         )
 
     async def take_quota(self, licence: LicenceView, used_this_month: Callable[[datetime], Awaitable[int]],
-                         amount: int = 1) -> None:
+                         amount: int = 1) -> QuotaStanding | None:
         """Count `amount` deliveries (one article, or a feed page's entries) against the licence's
-        monthly quota, all or nothing: if they do not all fit, none is counted and the answer is 429."""
+        monthly quota, all or nothing: if they do not all fit, none is counted and the answer is 429.
+        Returns the standing after counting (what the RateLimit headers say), None without a quota."""
         now = datetime.now(UTC)
         quota = licence.quota_at(now.timestamp())  # its own quota plus any grant running now
         if quota is None:
-            return
+            return None
         start, end = month_bounds(now)
         key = f"quota/{licence.id}/{start:%Y-%m}"
         expiry = int((end - now).total_seconds()) + 86_400
@@ -122,7 +163,8 @@ class Limiter:
                     await self.storage.incr(key, expiry, recorded)
             self._seeded.add(key)
         if amount <= 0:
-            return
+            return QuotaStanding(quota=quota, used=await self.storage.get(key), resets_at=end,
+                                 window=int((end - start).total_seconds()))
         used = await self.storage.incr(key, expiry, amount)
         if used > quota:
             await self.storage.incr(key, expiry, -amount)  # give back what this refusal took
@@ -136,3 +178,4 @@ class Limiter:
                          **rate_limit_headers(limit=quota, remaining=remaining, reset=retry,
                                               window=int((end - start).total_seconds()))},
             )
+        return QuotaStanding(quota=quota, used=used, resets_at=end, window=int((end - start).total_seconds()))

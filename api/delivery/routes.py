@@ -19,7 +19,7 @@ from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
 from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMaySigningKeys
-from api.delivery import beacons, errors, render, service, webhook_routes, webhook_send
+from api.delivery import beacons, errors, partner_routes, render, service, webhook_routes, webhook_send
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
@@ -64,6 +64,12 @@ RATE_LIMIT_HEADERS = {
     "RateLimit-Reset": _header("Seconds until the window resets.", "integer"),
     "RateLimit-Policy": _header("The limit and its window in seconds, e.g. `600;w=60`."),
 }
+
+# On a 200 under a licence with a monthly quota: the quota after this delivery, the same numbers as
+# `GET /v1/partners/me/entitlements` (both come from api.delivery.quotas).
+QUOTA_HEADERS = {name: {**header, "description": "Licences with a monthly quota: " + header["description"][0].lower()
+                        + header["description"][1:]}
+                 for name, header in RATE_LIMIT_HEADERS.items() if name != "Retry-After"}
 
 
 def _with_headers(responses: dict, **by_status: dict) -> dict:
@@ -159,8 +165,9 @@ def _format_query(formats):
     responses=_with_headers(
         {200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
          **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
-                           errors.FormatNotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded)},
-        s200=VALIDATORS, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
+                           errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
+                           errors.UsageNotRecorded)},
+        s200={**VALIDATORS, **QUOTA_HEADERS}, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
 )
 async def content_article(
     request: Request, article_id: str, credentials: BearerDep, token: TokenQuery = None,
@@ -188,9 +195,10 @@ async def content_article(
         {200: {"content": {"application/atom+xml": {"schema": {"type": "string"}},
                            "application/rss+xml": {"schema": {"type": "string"}}}},
          304: {"description": "Not modified"},
-         **error_responses(*TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded,
-                           ValidationFailed)},
-        s200={**VALIDATORS, "Link": _header('`<next page URL>; rel="next"` while there are more pages.')},
+         **error_responses(*TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
+                           errors.UsageNotRecorded, ValidationFailed)},
+        s200={**VALIDATORS, **QUOTA_HEADERS,
+              "Link": _header('`<next page URL>; rel="next"` while there are more pages.')},
         s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
 )
 async def content_feed(
@@ -271,6 +279,7 @@ def list_deliveries(endpoint_id: str, partner: CurrentPartner, session: SessionD
 
 
 router.include_router(webhook_routes.router)
+router.include_router(partner_routes.router)
 
 
 # --- wiring --------------------------------------------------------------------------------------

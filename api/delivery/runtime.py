@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from api.core.config import Settings
 from api.core.db import utcnow
-from api.delivery import invalidation, keys as signing_keys, render
+from api.delivery import caps, invalidation, keys as signing_keys, render
 from api.delivery.errors import ContentWithdrawn, InvalidToken, FormatNotAcceptable, NotCovered, TokenRevoked
 from api.delivery.metering import Usage, UsageWriter
 from api.delivery.negotiation import Negotiator
@@ -317,9 +317,14 @@ class DeliveryRuntime:
         rendered = self.rendition(licence, article, chosen)
         if (if_none_match or if_modified_since) and not_modified(rendered, if_none_match, if_modified_since):
             return Outcome(304, rendered.headers(with_body=False), b"")
+        if licence.max_live_articles is not None and article.id not in licence.admitted:
+            await self.in_thread(caps.admit_in_own_session, self.engine, licence, [article.id])  # a new live copy
+        standing = None
         if licence.monthly_quota is not None:
-            await self.limiter.take_quota(licence, lambda since: self.used_since(licence.id, since))
+            standing = await self.limiter.take_quota(licence, lambda since: self.used_since(licence.id, since))
         await self.writer.record(Usage(licence.id, licence.partner_id, article.id, article.version, chosen, claims.jti))
+        if standing is not None:  # the quota's RateLimit fields, as `quota_standing` reports them
+            return Outcome(200, [*rendered.ok_headers, *standing.raw_headers(time.time())], rendered.body)
         return Outcome(200, rendered.ok_headers, rendered.body)  # type: ignore[arg-type]
 
 

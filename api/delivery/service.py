@@ -25,6 +25,7 @@ from api.delivery.errors import (CannotMintToken, TokenNotFound, WebhookDelivery
                                  WebhookEndpointDisabled, WebhookEndpointNotFound)
 from api.delivery.models import BeaconSighting, BeaconViewer, LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
 from api.delivery.quotas import QuotaStanding, quota_standing  # noqa: F401 - the portal shows quota used and left
+from api.delivery.caps import live_articles, retire as retire_copy  # noqa: F401 - the portal lists and retires copies
 from api.delivery.snapshots import LicenceView
 from api.delivery.webhook_urls import check_registration
 from api.licensing.service import get_licence

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
 from typing import Any
@@ -42,6 +42,10 @@ class LicenceView:
     conditions: tuple[str, ...]
     # Time-limited quota grants as (extra deliveries a month, from, until) in POSIX seconds.
     quota_grants: tuple[tuple[int, float, float], ...] = ()
+    max_live_articles: int | None = None
+    # Capped licences: articles this process has seen admitted as live (api/delivery/caps.py). A
+    # retirement changes the licence, which replaces this view (and so this set) in every process.
+    admitted: set[str] = field(default_factory=set, compare=False, hash=False, repr=False)
 
     @classmethod
     def of(cls, licence: Licence, grants: Iterable[QuotaGrant] = ()) -> LicenceView:
@@ -51,7 +55,7 @@ class LicenceView:
             territories=tuple(licence.territories or ()), language=licence.language, translation=licence.translation,
             starts_at=licence.starts_at, ends_at=licence.ends_at, starts_ts=licence.starts_at.timestamp(),
             ends_ts=licence.ends_at.timestamp(), monthly_quota=licence.monthly_quota,
-            conditions=tuple(licence.conditions or ()),
+            conditions=tuple(licence.conditions or ()), max_live_articles=licence.max_live_articles,
             quota_grants=tuple((g.extra, g.starts_at.timestamp(), g.expires_at.timestamp()) for g in grants),
         )
 
@@ -92,6 +96,8 @@ class LicenceView:
                  f"from {self.starts_at.date().isoformat()} to {self.ends_at.date().isoformat()}"]
         if self.monthly_quota is not None:
             parts.append(f"up to {self.monthly_quota} deliveries a month")
+        if self.max_live_articles is not None:
+            parts.append(f"up to {self.max_live_articles} article{'s' if self.max_live_articles > 1 else ''} live at a time")
         text = ", ".join(parts) + "."
         if self.conditions:
             text += " Conditions: " + "; ".join(self.conditions) + "."

@@ -70,3 +70,10 @@ class WebhooksNotConfigured(ServiceUnavailable):
 
     slug = "billing-not-configured"
     title = "Stripe webhooks are not configured"
+
+
+class InvoiceLineNotFound(NotFound):
+    """No line with that id on any of your invoices; take the line ids from `GET /v1/invoices/{id}`."""
+
+    slug = "invoice-line-not-found"
+    title = "No such invoice line"

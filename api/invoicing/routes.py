@@ -21,7 +21,7 @@ from api.licensing.errors import LicenceNotFound
 from api.invoicing.models import Invoice, InvoiceStatus
 from api.invoicing.schemas import (
     InvoicingPreview, InvoicingRunAccepted, InvoicingRunCreate, InvoiceDetail, InvoiceLineRead, InvoiceNow, InvoicePage,
-    InvoiceRead, MarkPaid, PartnerPreviewRead, WebhookAck,
+    InvoiceRead, MarkPaid, PartnerInvoiceDetail, PartnerInvoiceLineRead, PartnerPreviewRead, WebhookAck,
 )
 from billing import build_backend
 from api.invoicing.errors import (
@@ -149,10 +149,14 @@ def partner_list_invoices(
     return InvoicePage(items=[InvoiceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/v1/invoices/{invoice_id}", response_model=InvoiceDetail, summary="One of your invoices",
+@router.get("/v1/invoices/{invoice_id}", response_model=PartnerInvoiceDetail, summary="One of your invoices",
+            description="With its lines; each usage line's `usage_url` lists the deliveries it bills, so every "
+                        "line can be checked against `GET /v1/usage`.",
             responses=error_responses(Unauthenticated, InvoiceNotFound))
-def partner_get_invoice(invoice_id: str, session: SessionDep, partner: CurrentPartner) -> InvoiceDetail:
-    return _detail(session, invoicing.get_invoice(session, invoice_id, partner_id=partner.id))
+def partner_get_invoice(invoice_id: str, session: SessionDep, partner: CurrentPartner) -> PartnerInvoiceDetail:
+    invoice = invoicing.get_invoice(session, invoice_id, partner_id=partner.id)
+    lines = [PartnerInvoiceLineRead.model_validate(line) for line in invoicing.get_lines(session, invoice)]
+    return PartnerInvoiceDetail(**InvoiceRead.model_validate(invoice).model_dump(), lines=lines)
 
 
 async def _raw_body(request: Request) -> bytes:

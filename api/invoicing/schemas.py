@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from api.core.pagination import Page
 from api.invoicing.models import InvoiceKind, InvoiceStatus
@@ -69,6 +69,26 @@ class InvoiceDetail(InvoiceRead):
         "description": "2026-11: 3 article republication(s) under licence lic_01jdx5...", "quantity": 3,
         "unit_amount": 5000, "amount": 15000, "currency": "GBP"}]}]})
     lines: list[InvoiceLineRead]
+
+
+class PartnerInvoiceLineRead(InvoiceLineRead):
+    @computed_field(description="Usage lines: the deliveries this line bills, one per unit of `quantity` "
+                                "(`GET /v1/usage?invoice_line=<id>`, keyset pages); null for a fee line.")
+    @property
+    def usage_url(self) -> str | None:
+        return f"/v1/usage?invoice_line={self.id}" if self.usage_from is not None else None
+
+
+class PartnerInvoiceDetail(InvoiceRead):
+    """An invoice as its partner reads it: each usage line links to the deliveries it bills."""
+
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{**_INVOICE_EXAMPLE, "lines": [{
+        "id": "inl_01jdx7k3m2q8r5t9v0w1y2z3a4", "line_key": "usage:lic_01jdx5...", "licence_id": "lic_01jdx5...",
+        "article_id": None, "description": "2026-11: 3 article republication(s) under licence lic_01jdx5...",
+        "quantity": 3, "unit_amount": 5000, "amount": 15000, "currency": "GBP",
+        "usage_from": "2026-11-01T00:00:00Z", "usage_to": "2026-12-01T00:00:00Z",
+        "usage_url": "/v1/usage?invoice_line=inl_01jdx7k3m2q8r5t9v0w1y2z3a4"}]}]})
+    lines: list[PartnerInvoiceLineRead]
 
 
 class InvoicePage(Page[InvoiceRead]):

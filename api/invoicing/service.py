@@ -19,7 +19,7 @@ from api.licensing import service as licensing
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
 from billing import ProviderInvoice
-from api.invoicing.errors import InvoiceNotFound, InvoiceNotPayable
+from api.invoicing.errors import InvoiceLineNotFound, InvoiceNotFound, InvoiceNotPayable
 
 
 def get_invoice(session: Session, invoice_id: str, *, partner_id: str | None = None) -> Invoice:
@@ -38,6 +38,16 @@ INVOICE_ORDERS = {
     "newest": SortOrder("Newest first", [Invoice.id], [str], descending=True),  # type: ignore[list-item]
     "amount": SortOrder("Largest first", [Invoice.total, Invoice.id], [int, str], descending=True),  # type: ignore[list-item]
 }
+
+
+def get_line(session: Session, line_id: str, *, partner_id: str) -> InvoiceLine:
+    """A line of one of the partner's invoices, or InvoiceLineNotFound (another partner's line too)."""
+    stmt = (select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)  # type: ignore[arg-type]
+            .where(InvoiceLine.id == line_id, Invoice.partner_id == partner_id))
+    line = session.exec(stmt).first()
+    if line is None:
+        raise InvoiceLineNotFound(f"No line {line_id} on your invoices.")
+    return line
 
 
 def list_invoices(

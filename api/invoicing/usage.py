@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
@@ -18,6 +19,16 @@ from sqlmodel import Session, select
 from api.delivery.models import UsageEvent
 from api.invoicing.models import Invoice, InvoiceLine
 from api.licensing.models import BillingMode, Licence
+
+
+def billed_by(line: InvoiceLine) -> list[Any] | None:
+    """The conditions on `usage_event` that select exactly the deliveries a usage line bills (its
+    licence's billable deliveries in [usage_from, usage_to), as `unbilled` counted them), or None for
+    a line that bills no usage (a fee)."""
+    if line.licence_id is None or line.usage_from is None or line.usage_to is None:
+        return None
+    return [UsageEvent.licence_id == line.licence_id, UsageEvent.billable,
+            UsageEvent.at >= line.usage_from, UsageEvent.at < line.usage_to]  # type: ignore[operator]
 
 
 @dataclass(frozen=True)

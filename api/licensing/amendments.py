@@ -41,9 +41,9 @@ from api.partners import notifications
 
 SETTLE_TOPIC = "invoicing.settle_amendment"
 WEBHOOK_TOPIC = "licence.amended"
-AMENDABLE = ("ends_at", "monthly_quota", "territories", "use", "conditions")
+AMENDABLE = ("ends_at", "monthly_quota", "territories", "use", "conditions", "max_live_articles")
 _LABELS = {"ends_at": "end date", "monthly_quota": "monthly quota", "territories": "territories", "use": "use",
-           "conditions": "conditions"}
+           "conditions": "conditions", "max_live_articles": "articles live at a time"}
 
 
 def _locked(session: Session, licence_id: str) -> Licence:
@@ -94,6 +94,8 @@ def _checked_changes(licence: Licence, changes: dict[str, Any], max_months: int)
             value = Use(value)
         elif name == "monthly_quota" and value is not None and value < 1:
             raise AmendmentRefused("A monthly quota is at least 1 delivery; leave it empty for no limit.")
+        elif name == "max_live_articles" and value is not None and value < 1:
+            raise AmendmentRefused("A cap on live articles is at least 1; leave it empty for no cap.")
         if value != getattr(licence, name):
             checked[name] = value
     if "ends_at" in checked:
@@ -115,7 +117,7 @@ def _price_difference(session: Session, licence: Licence, changes: dict[str, Any
     card, version = current_card(session)
     priced = {"use", "territories", "ends_at"} & set(changes)
     if not priced:
-        return 0, "Quota and conditions carry no price on the rate card."
+        return 0, "Quota, caps and conditions carry no price on the rate card."
     old = price(card, _terms_of(licence, {}, card.max_months), currency=licence.currency, version=version).amount
     new = price(card, _terms_of(licence, changes, card.max_months), currency=licence.currency, version=version).amount
     if licence.billing_mode != BillingMode.one_off:

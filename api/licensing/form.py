@@ -73,6 +73,9 @@ def describe(session: Session) -> dict[str, Any]:
         {"name": "billing_mode", "type": "enum", "required": False,
          "description": "Feeds are a monthly subscription by default, or per article used (usage).",
          "options": [_option(m, BILLING_LABELS[m]) for m in ("one_off", "subscription", "usage")]},
+        {"name": "max_live_articles", "type": "integer", "required": False, "minimum": 1, "maximum": 10_000,
+         "description": "Articles live at a time (\"5 articles at a time\"): retire a copy to fetch a new one "
+                        "beyond it. Leave empty for no cap; it does not change the price."},
         {"name": "publication_url", "type": "url", "required": False, "description": "Where it will be published."},
         {"name": "notes", "type": "text", "required": False, "max_length": 2000,
          "description": "Anything the licensing desk should know (requests with notes are read by a person)."},

@@ -23,6 +23,7 @@ TITLES = {
     "territories": "Territories", "language": "Language", "translation": "Translation",
     "starts_at": "Start", "period_months": "Period (months)", "ends_at": "End",
     "audience_size": "Audience size", "billing_mode": "Billing", "publication_url": "Publication URL",
+    "max_live_articles": "Articles live at a time",
     "notes": "Notes for the licensing desk",
 }
 
@@ -52,6 +53,8 @@ def _property(field: dict[str, Any], card: RateCard) -> dict[str, Any]:
                     examples=[int(o["value"]) for o in options])
     elif name == "audience_size":
         prop.update(type="integer", minimum=1, maximum=card.max_audience, oneOf=_bands(card))
+    elif name == "max_live_articles":
+        prop.update(type="integer", minimum=field["minimum"], maximum=field["maximum"])
     elif name == "translation":
         prop.update(type="boolean")
     elif name == "publication_url":

@@ -64,7 +64,7 @@ def grant(
     mode = BillingMode.free if free else request.billing_mode
     terms = {name: getattr(request, name) for name in (
         "scope", "article_ids", "section", "use", "territories", "language", "translation",
-        "starts_at", "ends_at", "audience_size", "publication_url")}
+        "starts_at", "ends_at", "audience_size", "publication_url", "max_live_articles")}
     licence = Licence(
         request_id=request.id, partner_id=request.partner_id, currency=request.currency, amount=0 if free else amount,
         billing_mode=mode, conditions=conditions, monthly_quota=monthly_quota,

@@ -48,6 +48,8 @@ class LicenceTerms(SQLModel):
     ends_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     audience_size: int = 0
     publication_url: str | None = Field(default=None, max_length=1000)
+    # Distinct articles live at a time ("5 articles at a time"); None: no cap. See api/delivery/caps.py.
+    max_live_articles: int | None = None
 
 
 class LicenceRequest(LicenceTerms, table=True):

@@ -58,6 +58,7 @@ class TermsInput:
     period_months: int | None = None
     ends_at: datetime | None = None
     billing_mode: BillingMode | None = None
+    max_live_articles: int | None = None
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Terms:
     ends_at: datetime
     months: int
     billing_mode: BillingMode
+    max_live_articles: int | None = None  # not priced: a cap limits the partner, not the fee
 
 
 @dataclass
@@ -145,7 +147,7 @@ def check_terms(session: Session, data: TermsInput, card: RateCard) -> Terms:
     return Terms(scope=data.scope, use=data.use, territories=territories, audience_size=data.audience_size,
                  article_ids=article_ids, section=data.section if data.scope == ScopeKind.section_feed else None,
                  language=language, translation=data.translation, starts_at=starts_at, ends_at=ends_at, months=months,
-                 billing_mode=mode)
+                 billing_mode=mode, max_live_articles=data.max_live_articles)
 
 
 def _check_scope(session: Session, data: TermsInput, card: RateCard) -> list[str]:

@@ -50,6 +50,7 @@ def submit(
         partner_id=partner.id, scope=checked.scope, article_ids=checked.article_ids, section=checked.section,
         use=checked.use, territories=checked.territories, language=checked.language, translation=checked.translation,
         starts_at=checked.starts_at, ends_at=checked.ends_at, audience_size=checked.audience_size,
+        max_live_articles=checked.max_live_articles,
         publication_url=publication_url, notes=(notes or "").strip() or None, currency=quote.currency,
         quoted_amount=quote.amount, quote_lines=[asdict(line) for line in quote.lines],
         billing_mode=quote.billing_mode, rate_card_version=quote.rate_card_version,

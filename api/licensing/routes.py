@@ -153,7 +153,7 @@ def create_quote(body: TermsBody, session: SessionDep, settings: SettingsDep, pa
                      interval=quote.interval, period_months=quote.period_months, estimated_total=quote.estimated_total,
                      rate_card_version=quote.rate_card_version, starts_at=quote.terms.starts_at,
                      ends_at=quote.terms.ends_at, territories=quote.terms.territories, language=quote.terms.language,
-                     lines=[asdict(line) for line in quote.lines])
+                     max_live_articles=quote.terms.max_live_articles, lines=[asdict(line) for line in quote.lines])
 
 
 @licensing.post("/v1/licence-requests", response_model=LicenceRequestRead, status_code=status.HTTP_201_CREATED,

@@ -20,7 +20,7 @@ _CARD_EXAMPLE = DEFAULT_RATE_CARD.model_dump(mode="json")
 _TERMS_EXAMPLE: dict[str, Any] = {
     "scope": "bundle", "article_ids": ["art_01jdx3k2m4n5p6q7r8s9t0v1w2", "art_01jdx3k2m4n5p6q7r8s9t0v1w3"],
     "use": "web", "territories": ["GB", "FR"], "language": "en", "translation": False,
-    "starts_at": "2026-12-01T00:00:00Z", "period_months": 3, "audience_size": 50000,
+    "starts_at": "2026-12-01T00:00:00Z", "period_months": 3, "audience_size": 50000, "max_live_articles": 5,
 }
 
 
@@ -45,6 +45,10 @@ class TermsBody(BaseModel):
     audience_size: int = Field(description="Monthly readers, viewers or listeners.")
     billing_mode: BillingMode | None = Field(
         default=None, description="Feeds: `subscription` (default) or `usage` (per article used). One-off for articles.")
+    max_live_articles: int | None = Field(
+        default=None, ge=1, le=10_000,
+        description="Distinct articles live at a time (\"5 articles at a time\"): fetching a new one beyond it "
+                    "needs a copy retired first. Omit for no cap; it does not change the price.")
 
     def terms(self) -> TermsInput:
         return TermsInput(**self.model_dump(include=set(TermsInput.__dataclass_fields__)))
@@ -88,7 +92,7 @@ class QuoteRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "currency": "GBP", "amount": 46800, "billing_mode": "one_off", "interval": "once", "period_months": 3,
         "estimated_total": 46800, "rate_card_version": 1, "starts_at": "2026-12-01T00:00:00Z",
-        "ends_at": "2027-03-01T00:00:00Z", "territories": ["GB", "FR"], "language": "en",
+        "ends_at": "2027-03-01T00:00:00Z", "territories": ["GB", "FR"], "language": "en", "max_live_articles": 5,
         "lines": _QUOTE_LINES_EXAMPLE}]})
     currency: str
     amount: int = Field(description="Minor units: the fee (one_off), the monthly fee (subscription) or the price per article (usage).")
@@ -101,6 +105,7 @@ class QuoteRead(BaseModel):
     ends_at: datetime
     territories: list[str]
     language: str
+    max_live_articles: int | None = Field(default=None, description="The cap on articles live at a time; null: none.")
     lines: list[QuoteLineRead]
 
 
@@ -118,6 +123,7 @@ class TermsRead(BaseModel):
     starts_at: datetime
     ends_at: datetime
     audience_size: int
+    max_live_articles: int | None = Field(default=None, description="Distinct articles live at a time; null: no cap.")
     publication_url: str | None
 
 
@@ -228,7 +234,7 @@ _LICENCE_EXAMPLE: dict[str, Any] = {
     "article_ids": ["art_01jdx3k2m4n5p6q7r8s9t0v1w2"], "section": None, "use": "web", "territories": ["GB"],
     "language": "en", "translation": False, "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z",
     "audience_size": 5000, "publication_url": None, "currency": "GBP", "amount": 0, "billing_mode": "free",
-    "conditions": [], "monthly_quota": None, "status_changed_at": "2026-11-25T10:00:00Z",
+    "conditions": [], "monthly_quota": None, "max_live_articles": 5, "status_changed_at": "2026-11-25T10:00:00Z",
     "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z"}
 
 
@@ -392,6 +398,9 @@ class LicenceAmend(BaseModel):
                                           description="ISO 3166-1 alpha-2 codes.")
     use: Use | None = None
     conditions: list[Condition] | None = Field(default=None, max_length=20)
+    max_live_articles: int | None = Field(default=None, ge=1, le=10_000,
+                                          description="Articles live at a time; null lifts the cap. Copies already "
+                                                      "live stay live; new ones wait until fewer are live than this.")
     reason: str = Field(min_length=1, max_length=2000, description="Audited and sent to the partner.")
     price_difference: int | None = Field(
         default=None, description="Minor units; positive is invoiced, negative credited. Omit to re-quote with the rate card.")

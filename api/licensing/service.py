@@ -18,7 +18,9 @@ from api.licensing.decisions import accept_counter, approve, counter, decline_co
 from api.licensing.errors import LicenceNotFound, LicenceRequestNotFound
 from api.licensing.form import describe as describe_form
 from api.licensing.form_schema import json_schema as form_json_schema
-from api.licensing.grants import activate, expire, get_licence, grant, on_licence_change, revoke, suspend
+from api.licensing.grants import (
+    activate, expire, get_licence, grant, notify_changed, on_licence_change, revoke, suspend,
+)
 from api.licensing.licences import LICENCE_ORDERS, expire_due, list_licences
 from api.licensing.licences import cancel as cancel_licence
 from api.licensing.licences import revoke as revoke_licence
@@ -43,7 +45,7 @@ __all__ = [
     "list_queue", "QUEUE_ORDERS", "approve", "reject", "counter", "accept_counter", "decline_counter",
     # licences: granting, reading, and moving them through their states (billing, delivery, jobs)
     "grant", "get_licence", "list_licences", "LICENCE_ORDERS", "activate", "suspend", "expire", "revoke", "revoke_licence", "cancel_licence",
-    "expire_due", "on_licence_change", "allowed_transitions",
+    "expire_due", "on_licence_change", "notify_changed", "allowed_transitions",
     # changing licences after approval
     "amend", "grant_quota", "list_amendments", "get_amendment", "quota_grants", "AMENDMENT_SETTLE_TOPIC",
     "AMENDED_WEBHOOK_TOPIC",

@@ -27,7 +27,8 @@ router = APIRouter(include_in_schema=False)
 LICENCE_STATES = {"awaiting_payment": "Waiting for payment", "active": "Active", "expired": "Expired",
                   "revoked": "Revoked", "suspended": "Suspended (payment failed)", "cancelled": "Cancelled"}
 LICENCE_DONE = {"cancelled": "The licence is cancelled and its invoice void: nothing is owed for it.",
-                "revoked": "The token is revoked."}
+                "revoked": "The token is revoked.",
+                "retired": "The copy is retired: it no longer counts as live, and any slot it held is free."}
 INVOICE_STATES = {"draft": "Being prepared", "open": "To pay", "paid": "Paid", "void": "Cancelled",
                   "uncollectible": "Unpaid"}
 
@@ -59,10 +60,12 @@ def _licences_page(request: Request, session, settings, who, *, minted: str | No
     tokens = {r.id: delivery.list_tokens(session, licence_id=r.id, partner_id=who.partner.id, cursor=None,
                                          limit=10)[0] for r in rows}
     quotas = {r.id: delivery.quota_standing(session, r.id) for r in rows}
+    live = {r.id: delivery.live_articles(session, r) for r in rows if r.state == "active"}
     ids = list(dict.fromkeys(a for r in rows for a in r.article_ids))
     headlines = {article.id: article.headline for article, _assets in catalogue.get_articles_with_assets(session, ids)}
     example = next((r.article_ids[0] for r in rows if r.id == minted_for and r.article_ids), "ARTICLE_ID")
-    return views.render(request, "licences.html", who=who, rows=rows, tokens=tokens, quotas=quotas, labels=LICENCE_STATES,
+    return views.render(request, "licences.html", who=who, rows=rows, tokens=tokens, quotas=quotas, live=live,
+                        labels=LICENCE_STATES,
                         headlines=headlines, example_article=example,
                         minted=minted, minted_for=minted_for, error=error, base_url=settings.public_base_url,
                         done=LICENCE_DONE.get(done or ""), page="licences")
@@ -80,6 +83,15 @@ def cancel_licence(licence_id: str, who: PostingUser, session: SessionDep, reaso
     if error:
         raise _refusal(error)
     return views.redirect("/portal/licences?done=cancelled")
+
+
+@router.post("/portal/licences/{licence_id}/copies/{article_id}/retire")
+def retire_copy(licence_id: str, article_id: str, who: PostingUser, session: SessionDep):
+    error = attempt(session, lambda: delivery.retire_copy(session, licence_id=licence_id, article_id=article_id,
+                                                          partner_id=who.partner.id, actor=Actor("partner", who.partner.id)))
+    if error:
+        raise _refusal(error)
+    return views.redirect("/portal/licences?done=retired")
 
 
 @router.post("/portal/licences/{licence_id}/tokens", response_class=HTMLResponse)
@@ -140,12 +152,19 @@ def revoke_key(key_id: str, who: PostingUser, session: SessionDep):
 
 
 @router.get("/portal/usage", response_class=HTMLResponse)
-def usage_page(request: Request, who: PortalUser, session: SessionDep) -> HTMLResponse:
+def usage_page(request: Request, who: PortalUser, session: SessionDep, invoice_line: str | None = None) -> HTMLResponse:
     licences, _next = licensing.list_licences(session, partner_id=who.partner.id, limit=100)
     env = views.templates.env
     names = {r.id: f"{env.filters['use'](r.use)}, {r.starts_at:%d %b %Y} to {r.ends_at:%d %b %Y}" for r in licences}
+    billed = None  # an invoice line's deliveries, to check the line against
+    if invoice_line:
+        found: list = []
+        error = attempt(session, lambda: found.append(partner_usage.billed_by_line(session, who.partner.id, invoice_line)))
+        if error:
+            raise _refusal(error)
+        billed = found[0]
     return views.render(request, "usage.html", who=who, rows=partner_usage.rows(session, who.partner.id),
-                        licences=names, months=partner_usage.MONTHS, page="usage")
+                        licences=names, months=partner_usage.MONTHS, page="usage", billed=billed)
 
 
 @router.get("/portal/usage/chart.svg")

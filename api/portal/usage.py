@@ -11,6 +11,8 @@ from pygal.style import Style
 from sqlmodel import Session
 
 from api.core.db import utcnow
+from api.delivery import usage_log
+from api.invoicing import service as invoicing
 from api.licensing import service as licensing
 from api.reports import service as reports
 
@@ -24,6 +26,16 @@ def rows(session: Session, partner_id: str) -> list[tuple]:
     licences, _next = licensing.list_licences(session, partner_id=partner_id, limit=100)
     since = (utcnow() - timedelta(days=31 * (MONTHS - 1))).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return reports.partner_usage_by_month(session, licence_ids=[lic.id for lic in licences], since=since)
+
+
+BILLED_SHOWN = 500  # deliveries of one invoice line shown in the portal; the API pages through any number
+
+
+def billed_by_line(session: Session, partner_id: str, line_id: str) -> tuple:
+    """An invoice line of the partner's and the deliveries it bills (newest first, at most BILLED_SHOWN)."""
+    line = invoicing.get_line(session, line_id, partner_id=partner_id)
+    rows, more = usage_log.list_usage(session, partner_id=partner_id, invoice_line_id=line.id, limit=BILLED_SHOWN)
+    return line, rows, more is not None
 
 
 def month_label(value: str) -> str:

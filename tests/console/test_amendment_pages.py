@@ -85,3 +85,19 @@ def test_licences_list_and_request_link_to_the_licence_page(console, session):
     assert f'href="/console/licences/{licence.id}"' in console.get("/console/licences").text
     assert f'href="/console/licences/{licence.id}"' in console.get(f"/console/requests/{licence.request_id}").text
     assert console.get("/console/licences/lic_missing").status_code == 404
+
+
+def test_the_cap_on_live_articles_is_shown_set_and_lifted(console, session):
+    licence = _licence(session)
+    csrf = log_in(console, session, roles=["licensing"])
+    assert 'id="licence-cap">No cap<' in console.get(f"/console/licences/{licence.id}").text
+    form = {"csrf_token": csrf, "monthly_quota": "100", "territories": "GB", "use": "web", "cap_shown": "1",
+            "ends_on": licence.ends_at.date().isoformat()}
+    capped = console.post(f"/console/licences/{licence.id}/amend", data={**form, "max_live_articles": "5",
+                                                                         "reason": "Five at a time"})
+    assert capped.status_code == 200 and 'id="licence-cap">5<' in capped.text and "no limit → 5" in capped.text
+    assert _fresh(session, licence.id).max_live_articles == 5
+    lifted = console.post(f"/console/licences/{licence.id}/amend", data={**form, "max_live_articles": "",
+                                                                         "reason": "No cap any more"})
+    assert lifted.status_code == 200 and "5 → no limit" in lifted.text
+    assert _fresh(session, licence.id).max_live_articles is None

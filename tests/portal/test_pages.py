@@ -220,3 +220,56 @@ def test_requests_and_licences_name_uses_territories_and_languages_not_their_cod
     assert "language en" not in licences and "· Web <" not in licences
     requests_page = web.get("/portal").text
     assert "One article · Website · United Kingdom, France" in requests_page and "GB, FR" not in requests_page
+
+
+def test_an_invoice_line_links_to_the_deliveries_it_bills(web, session) -> None:
+    from datetime import timedelta
+
+    from api.core.db import utcnow
+    from api.invoicing import cutoffs
+    from tests.reports.data import add_usage
+
+    partner = make_partner(session)
+    billed = [make_article(session, headline="First billed story"), make_article(session, headline="Second billed story")]
+    licence = make_licence(session, partner=partner, articles=billed, scope="bundle", amount=500, billing_mode="usage")
+    now = utcnow()
+    for article in billed:
+        add_usage(session, licence, article, at=now - timedelta(minutes=5), billable=True)
+    invoice = cutoffs.invoice_now(session, partner_id=partner.id, cutoff=now, provider="ledger", actor=TEST_ACTOR)
+    [line] = [li for li in invoice_lines(session, invoice) if li.usage_from]
+    session.commit()
+    _sign_in(web, session, partner)
+    assert f'href="/portal/usage?invoice_line={line.id}"' in web.get("/portal/invoices").text
+    page = web.get("/portal/usage", params={"invoice_line": line.id})
+    assert page.status_code == 200 and "First billed story" in page.text and "Second billed story" in page.text
+    assert "2 × 5.00 GBP = 10.00 GBP" in page.text
+    assert web.get("/portal/usage", params={"invoice_line": "inl_not_yours"}).status_code == 404
+
+
+def invoice_lines(session, invoice):
+    from api.invoicing import service as invoicing
+
+    return invoicing.get_lines(session, invoice)
+
+
+def test_a_live_copy_is_retired_from_the_licences_page(web, session) -> None:
+    from api.core.db import utcnow
+    from api.delivery import caps
+    from tests.reports.data import add_usage
+
+    partner = make_partner(session)
+    shown, other = make_article(session, headline="A story still shown"), make_article(session)
+    licence = make_licence(session, partner=partner, articles=[shown, other], scope="bundle")
+    licence.max_live_articles = 2
+    session.add(licence)
+    add_usage(session, licence, shown, at=utcnow(), billable=True)
+    caps.admit(session, licence.id, [shown.id], cap=2)
+    csrf = _sign_in(web, session, partner)
+    page = web.get("/portal/licences").text
+    assert "1 of 2" in page and "A story still shown" in page
+    action = f"/portal/licences/{licence.id}/copies/{shown.id}/retire"
+    assert f'action="{action}"' in page
+    done = web.post(action, data={"csrf_token": csrf})
+    assert done.status_code == 200 and "The copy is retired" in done.text and "0 of 2" in done.text
+    assert web.post(f"/portal/licences/{licence.id}/copies/{other.id}/retire",
+                    data={"csrf_token": csrf}).status_code == 404

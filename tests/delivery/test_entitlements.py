@@ -1,0 +1,64 @@
+"""GET /v1/partners/me/entitlements: each licence's coverage, quota standing, limits and live copies,
+in agreement with the RateLimit headers of real content responses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.builders import make_api_key, make_article, make_licence, make_partner
+from tests.delivery.conftest import bearer, mint
+
+
+def test_entitlements_agree_with_the_ratelimit_headers_of_a_content_request(client, session):
+    partner = make_partner(session)
+    api_key = make_api_key(session, partner)
+    articles = [make_article(session), make_article(session)]
+    licence = make_licence(session, partner=partner, articles=articles, scope="bundle", monthly_quota=5,
+                           territories=["GB", "FR"])
+    session.commit()
+    keys = {"X-API-Key": api_key}
+    token = client.post(f"/v1/licences/{licence.id}/tokens", headers=keys).json()["token"]
+    client.get(f"/v1/content/articles/{articles[0].id}", headers=bearer(token))
+    fetched = client.get(f"/v1/content/articles/{articles[1].id}", headers=bearer(token))
+    assert fetched.status_code == 200
+    asked_at = datetime.now(UTC)
+
+    answer = client.get("/v1/partners/me/entitlements", headers=keys)
+    assert answer.status_code == 200, answer.text
+    [item] = answer.json()["items"]
+    assert item["licence_id"] == licence.id and item["usable"] is True and item["status"] == "active"
+    assert item["covers"]["scope"] == "bundle" and sorted(item["covers"]["article_ids"]) == sorted(a.id for a in articles)
+    assert item["covers"]["territories"] == ["GB", "FR"] and item["covers"]["uses"] == ["web"]
+    assert "ninjs" in item["covers"]["formats"] and "atom" in item["covers"]["feed_formats"]
+    quota = item["quota"]
+    assert quota["monthly_limit"] == int(fetched.headers["ratelimit-limit"]) == 5
+    assert quota["left"] == int(fetched.headers["ratelimit-remaining"]) == 3
+    assert quota["used"] == 2
+    resets_at = datetime.fromisoformat(quota["resets_at"])
+    assert abs((resets_at - asked_at).total_seconds() - int(fetched.headers["ratelimit-reset"])) <= 2
+    assert fetched.headers["ratelimit-policy"].startswith("5;w=")
+    assert {a["article_id"] for a in item["live_articles"]} == {a.id for a in articles}
+    assert item["cap"]["live"] == 2
+    limits = {r["name"]: r for r in answer.json()["rate_limits"]}
+    assert limits["content"]["per"] == "licence token" and limits["content"]["limit"] > 0
+
+
+def test_a_licence_without_quota_sends_no_ratelimit_headers_and_reports_unlimited(client, licensed):
+    token = mint(client, licensed)["token"]
+    fetched = client.get(f"/v1/content/articles/{licensed.articles[1].id}", headers=bearer(token))
+    assert fetched.status_code == 200 and "ratelimit-limit" not in fetched.headers
+    [item] = client.get("/v1/partners/me/entitlements", headers=licensed.key_headers).json()["items"]
+    assert item["quota"]["monthly_limit"] is None and item["quota"]["left"] is None and item["quota"]["used"] == 1
+
+
+def test_entitlements_show_only_the_callers_licences_and_page(client, session, licensed):
+    other = make_partner(session)
+    make_licence(session, partner=other, articles=[make_article(session)])
+    make_licence(session, partner=licensed.partner, articles=[make_article(session)])
+    session.commit()
+    first = client.get("/v1/partners/me/entitlements", params={"limit": 1}, headers=licensed.key_headers).json()
+    second = client.get("/v1/partners/me/entitlements", params={"limit": 1, "cursor": first["next_cursor"]},
+                        headers=licensed.key_headers).json()
+    seen = [i["licence_id"] for i in first["items"] + second["items"]]
+    assert len(seen) == 2 and licensed.licence.id in seen and second["next_cursor"] is None
+    assert client.get("/v1/partners/me/entitlements").status_code == 401
