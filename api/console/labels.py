@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.licensing.quotes import USE_LABELS
+from api.licensing.service import USE_LABELS
 
 LABELS: dict[str, str] = {
     # licence and request states

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import pycountry
 
-from api.licensing.quotes import USE_LABELS
+from api.licensing.service import USE_LABELS
 
 
 def country(code: str) -> str:
