@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.core.errors import Conflict, NotFound
+from api.core.errors import Conflict, Invalid, NotFound
 
 
 class StillLiveCaseNotFound(NotFound):
@@ -18,3 +18,10 @@ class StillLiveCaseClosed(Conflict):
 
     slug = "still-live-case-closed"
     title = "The still-live case is already closed"
+
+
+class StillLiveNoteMissing(Invalid):
+    """Closing a still-live case needs a note saying why (it is kept with the case and in the audit log)."""
+
+    slug = "still-live-note-missing"
+    title = "Say why the still-live case is closed"

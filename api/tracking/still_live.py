@@ -26,7 +26,7 @@ from api.core.pagination import keyset_page
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
 from api.partners import notifications
-from api.tracking.errors import StillLiveCaseClosed, StillLiveCaseNotFound
+from api.tracking.errors import StillLiveCaseClosed, StillLiveCaseNotFound, StillLiveNoteMissing
 from api.tracking.models import StillLiveCase
 
 EVENT_TYPE = "copy.still_live"
@@ -158,6 +158,9 @@ def close_quiet(session: Session, *, quiet_for: timedelta, now: datetime | None 
 
 
 def close_case(session: Session, *, case_id: str, note: str, actor: Actor) -> StillLiveCase:
+    note = note.strip()
+    if not note:
+        raise StillLiveNoteMissing("Write a note saying why the case is closed.")
     case = get_case(session, case_id)
     if case.closed_at is not None:
         raise StillLiveCaseClosed(f"Case {case.id} was already closed {case.closed_at.isoformat()}.",
