@@ -39,7 +39,8 @@ def sightings_page(request: Request, staff: ConsoleStaffMayUsage, session: Sessi
                    article_id: str | None = None, partner_id: str | None = None,
                    cursor: str | None = None) -> HTMLResponse:
     filters = {"licence_id": _filter(licence_id), "article_id": _filter(article_id), "partner_id": _filter(partner_id)}
-    rows, next_cursor = tracking.list_sightings(session, **filters, cursor=cursor or None, limit=50)
+    rows, next_cursor = tracking.list_sightings(session, licence_id=filters["licence_id"], article_id=filters["article_id"],
+                                                partner_id=filters["partner_id"], cursor=cursor or None, limit=50)
     days = tracking.days_of(session, [s.id for s, _ in rows], since=(utcnow() - tracking.DAYS_SHOWN).date())
     partners, headlines = _names(session, {p for _, p in rows}, {s.article_id for s, _ in rows})
     return views.render(request, "sightings.html", staff=staff, rows=rows, days=days, partners=partners,

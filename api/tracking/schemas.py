@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,7 +39,7 @@ class SightingRead(BaseModel):
     days: list[SightingDayRead] = Field(description="Views and hits per UTC day, newest first, the last 30 days.")
 
 
-_SIGHTING_EXAMPLE = {
+_SIGHTING_EXAMPLE: dict[str, Any] = {
     "id": "bcn_01jd7w3m5q...", "licence_id": "lic_01jd7w3m5q...", "article_id": "art_01jd7w3m5q...",
     "partner_id": "ptn_01jd7w3m5q...", "page_url": "https://outlet.example/news/budget",
     "first_seen_at": "2026-12-01T08:02:11Z", "last_seen_at": "2026-12-02T17:40:03Z", "views": 1840, "hits": 2675,
@@ -84,7 +84,7 @@ class StillLiveCaseRead(BaseModel):
     close_note: str | None
 
 
-_CASE_EXAMPLE = {
+_CASE_EXAMPLE: dict[str, Any] = {
     "id": "slc_01jd7w3m5q...", "licence_id": "lic_01jd7w3m5q...", "article_id": "art_01jd7w3m5q...",
     "partner_id": "ptn_01jd7w3m5q...", "page_url": "https://outlet.example/news/budget",
     "reason": "article_withdrawn", "killed_at": "2026-12-02T10:00:00Z", "still_live_since": "2026-12-02T10:14:09Z",
