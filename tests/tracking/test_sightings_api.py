@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.builders import make_api_key, make_article, make_licence, make_partner, staff_headers
+from tests.builders import make_api_key, make_licence, make_partner, staff_headers
 from tests.delivery.conftest import bearer, mint
 
 

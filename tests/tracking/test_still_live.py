@@ -5,7 +5,6 @@ case closes itself when the page goes quiet, or staff close it with a note."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
