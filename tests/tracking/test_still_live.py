@@ -199,3 +199,27 @@ def test_staff_list_cases_and_close_one_with_a_note(app, client, session, licens
     # The partner sees its own cases too.
     mine = client.get("/v1/still-live?status=all", headers=licensed.key_headers).json()["items"]
     assert len(mine) == 2
+
+
+def test_the_follow_up_job_closes_after_the_configured_quiet_period(session, engine, licensed, monkeypatch):
+    from datetime import UTC, datetime as real_datetime
+
+    from api.core import config
+    from api.tracking import jobs, service as tracking
+    from tests.conftest import make_settings as settings_for
+
+    _takedown(session, licensed)
+    seen = real_datetime.now(UTC) - timedelta(days=8)
+    counted = tracking.record_sighting(session, licence_id=licensed.licence.id, article_id=licensed.articles[0].id,
+                                       page_url=PAGE, viewer="v", now=seen)
+    case = still_live.note_sighting(session, licence_id=licensed.licence.id, article_id=licensed.articles[0].id,
+                                    page_url=PAGE, kill=still_live.Kill("article_withdrawn"), view=counted.view, now=seen)
+    session.commit()
+    url = str(engine.url.render_as_string(hide_password=False))
+    monkeypatch.setattr(config, "get_settings", lambda: settings_for(url, still_live_quiet_days=10))
+    jobs.follow_up_still_live(engine)
+    assert [c.closed_at for c in _cases(session)] == [None]  # quiet 8 days of 10
+    monkeypatch.setattr(config, "get_settings", lambda: settings_for(url, still_live_quiet_days=7))
+    assert jobs.follow_up_still_live(engine) == 1
+    [closed] = _cases(session)
+    assert closed.id == case.id and closed.closed_by == "system" and closed.close_note == "Not seen for 7 days."
