@@ -30,6 +30,7 @@ from api.partners import routes as partners_routes
 from api.portal import routes as portal_routes
 from api.reports import routes as reports_routes
 from api.staff import routes as staff_routes
+from api.tracking import routes as tracking_routes
 
 log = logging.getLogger("syndicate")
 
@@ -37,7 +38,7 @@ log = logging.getLogger("syndicate")
 # extra wiring (startup hooks, the content fast path, page error handlers) also has an `install`.
 DOMAIN_ROUTERS = (staff_routes.router, catalogue_routes.router, partners_routes.router, licensing_routes.router,
                   audit_routes.router, invoicing_routes.router, delivery_routes.router, reports_routes.router,
-                  outbox_routes.router, console_routes.router, portal_routes.router)
+                  outbox_routes.router, tracking_routes.router, console_routes.router, portal_routes.router)
 DOMAIN_INSTALLS = (partners_routes.install, licensing_routes.install, delivery_routes.install, console_routes.install,
                    portal_routes.install)
 

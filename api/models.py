@@ -10,4 +10,5 @@ from api.outbox.models import *  # noqa: F401,F403
 from api.partners.models import *  # noqa: F401,F403
 from api.portal.models import *  # noqa: F401,F403
 from api.staff.models import *  # noqa: F401,F403
+from api.tracking.models import *  # noqa: F401,F403
 from api.core.db import metadata  # noqa: F401

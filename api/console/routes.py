@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console import (
     account_pages, amendment_pages, billing_pages, desk_pages, licensing_pages, operations_pages, partner_pages, ratecard_pages,
-    revenue_pages, staff_pages, views,
+    revenue_pages, staff_pages, tracking_pages, views,
 )
 from api.console.deps import ConsoleStaff, PostingStaff
 from api.core.errors import SyndicateError
@@ -86,6 +86,7 @@ router.include_router(operations_pages.router)
 router.include_router(staff_pages.router)
 router.include_router(partner_pages.router)
 router.include_router(account_pages.router)
+router.include_router(tracking_pages.router)
 
 
 def install(app: FastAPI) -> None:

@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     webhook_retry_after_max_seconds: int = Field(default=6 * 3600, ge=0)
     # After a partner rotates an endpoint's secret, deliveries carry both signatures this long.
     webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)
+    # A "still live" case (a copy seen after its kill) closes itself once its page is unseen this long.
+    still_live_quiet_days: float = Field(default=7.0, gt=0)
 
     redis_url: str | None = None
     run_worker_in_process: bool = True

@@ -117,33 +117,6 @@ class DeliveryGeneration(SQLModel, table=True):
     value: int = 0
 
 
-class BeaconSighting(SQLModel, table=True):
-    """Where a licensed copy was displayed, reported by its usage beacon."""
-
-    __tablename__ = "beacon_sighting"
-    __table_args__ = (UniqueConstraint("licence_id", "article_id", "page_url"),)
-
-    id: str = Field(default_factory=lambda: new_id("bcn"), primary_key=True, max_length=40)
-    licence_id: str = Field(foreign_key="licence.id", max_length=40)
-    article_id: str = Field(foreign_key="article.id", max_length=40)
-    page_url: str = Field(max_length=1000)
-    hits: int = 1  # raw: every request, bots and prefetches included, so the filter can be audited
-    views: int = 0  # filtered: people, each viewer's reloads within 30 minutes counted once
-    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
-
-class BeaconViewer(SQLModel, table=True):
-    """When a viewer's display of one page was last counted; rows older than the window are spent.
-
-    `key` hashes licence, article, page and the viewer's keyed hash: no address or agent is kept."""
-
-    __tablename__ = "beacon_viewer"
-
-    key: str = Field(primary_key=True, max_length=64)
-    counted_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
-
-
 class WebhookEndpoint(SQLModel, table=True):
     """A partner's URL for corrections and takedowns, signed per Standard Webhooks."""
 

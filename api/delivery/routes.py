@@ -19,16 +19,19 @@ from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
 from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMaySigningKeys
-from api.delivery import beacons, errors, partner_routes, render, service, webhook_routes, webhook_send
+from api.delivery import errors, partner_routes, render, service, webhook_routes, webhook_send
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
 from api.delivery.runtime import DeliveryRuntime, Outcome
+from api.delivery.snapshots import load_article, load_licence
 from api.delivery.feeds import FEED_TYPES
 from api.delivery.schemas import (NINJS_EXAMPLE, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
                                   SigningKeyRead, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
                                   WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointPage, WebhookEndpointRead)
 from api.licensing.service import LicenceNotFound
+from api.tracking import beacons, service as tracking, still_live
+from api.tracking.urls import normalise_page_url
 from api.staff.errors import ReauthenticationRequired, RoleRequired
 
 router = APIRouter()
@@ -215,6 +218,27 @@ async def content_feed(
     return _response(outcome)
 
 
+def _kill(runtime: DeliveryRuntime, session, *, licence_id: str, article_id: str, now) -> still_live.Kill | None:
+    """Whether the copy was killed, from the runtime's cached views (kept fresh on every change)."""
+    licence = runtime.licences.get(licence_id)
+    if licence is None:
+        epoch = runtime.licences.epoch
+        licence = load_licence(session, licence_id)
+        if licence is None:
+            return None
+        runtime.licences.store(licence_id, licence, epoch)
+    article = runtime.articles.get(article_id)
+    if article is None:
+        epoch = runtime.articles.epoch
+        try:
+            article = load_article(session, article_id)
+        except errors.ContentArticleNotFound:
+            return None
+        runtime.articles.store(article_id, article, epoch)
+    return still_live.kill_of(licence_state=licence.state, licence_ends_at=licence.ends_at,
+                              article_status=article.status, now=now)
+
+
 @router.get("/v1/content/beacon/{signed}.gif", tags=["content"], summary="Usage beacon (1x1 GIF)",
             description="Embedded by the attribution block; records the page (`url`, else Referer) showing the copy. "
                         "Every request is a raw hit; bots and crawlers, prefetches and one viewer's reloads "
@@ -222,14 +246,20 @@ async def content_feed(
             response_class=Response, responses={200: {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}, **error_responses(errors.BadBeacon)})
 def beacon(request: Request, signed: str, session: SessionDep,
            url: Annotated[str | None, Query(max_length=1000, description="The page displaying the copy.")] = None) -> Response:
-    ids = render.parse_beacon(_runtime(request).publisher, signed)
+    runtime = _runtime(request)
+    ids = render.parse_beacon(runtime.publisher, signed)
     if ids is None:
         raise errors.BadBeacon("This beacon URL is not one we issued; copy the attribution block again.")
-    page = url or request.headers.get("referer") or "unknown"
-    publisher = _runtime(request).publisher
     now = utcnow()
-    hit = beacons.classify(publisher.secret, request.headers, request.client.host if request.client else "", now)
-    service.record_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page, viewer=hit.viewer, now=now)
+    address = request.client.host if request.client else ""
+    hit = beacons.classify(request.headers, address, lambda: tracking.day_key(session, now.date()))
+    page = normalise_page_url(url or request.headers.get("referer"))
+    counted = tracking.record_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page, viewer=hit.viewer,
+                                       now=now)
+    kill = _kill(runtime, session, licence_id=ids[0], article_id=ids[1], now=now)
+    if kill is not None:
+        still_live.note_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page, kill=kill,
+                                 view=counted.view, now=now)
     return Response(PIXEL, media_type="image/gif", headers={"cache-control": "no-store, max-age=0", "pragma": "no-cache"})
 
 

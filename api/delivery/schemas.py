@@ -441,5 +441,8 @@ class WebhookTestEvent(BaseModel):
     data: WebhookTestData
 
 
+from api.tracking.schemas import CopyStillLiveEvent  # noqa: E402 - tracking's event, documented with the others
+
 WEBHOOK_EVENTS: tuple[type[BaseModel], ...] = (ArticleUpdatedEvent, ArticleCorrectedEvent, ArticleWithdrawnEvent,
-                                               LicenceAmendedEvent, LicenceCancelledEvent, WebhookTestEvent)
+                                               LicenceAmendedEvent, LicenceCancelledEvent, CopyStillLiveEvent,
+                                               WebhookTestEvent)

@@ -1,4 +1,4 @@
-"""Delivery rules that touch the database: tokens, feeds, beacons and webhook endpoints.
+"""Delivery rules that touch the database: tokens, feeds and webhook endpoints (beacons: api/tracking).
 
 Session first, keyword-only arguments, flush never commit; the hot path lives in runtime.py.
 """
@@ -6,13 +6,10 @@ Session first, keyword-only arguments, flush never commit; the hot path lives in
 from __future__ import annotations
 
 import base64
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
 from api.catalogue.models import Article, ArticleStatus
@@ -20,10 +17,10 @@ from api.audit.service import Actor
 from api.core.config import Settings
 from api.core.db import utcnow
 from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_page
-from api.delivery import beacons, invalidation, keys as signing_keys, tokens, webhooks
+from api.delivery import invalidation, keys as signing_keys, tokens, webhooks
 from api.delivery.errors import (CannotMintToken, TokenNotFound, WebhookDeliveryInProgress, WebhookDeliveryNotFound,
                                  WebhookEndpointDisabled, WebhookEndpointNotFound)
-from api.delivery.models import BeaconSighting, BeaconViewer, LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
+from api.delivery.models import LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
 from api.delivery.quotas import QuotaStanding, quota_standing  # noqa: F401 - the portal shows quota used and left
 from api.delivery.caps import live_articles, retire as retire_copy  # noqa: F401 - the portal lists and retires copies
 from api.delivery.snapshots import LicenceView
@@ -121,49 +118,6 @@ def _listed_page(session: Session, ids: list[str], *, now: datetime, updated_sin
     rows = {a.id: a for a in session.exec(select(Article).where(Article.id.in_([k[1] for k in page] or [""]))).all()}  # type: ignore[attr-defined]
     next_cursor = encode_cursor(list(page[-1])) if len(keys) > limit else None
     return [rows[k[1]] for k in page if k[1] in rows], next_cursor
-
-
-# --- usage beacons -------------------------------------------------------------------------------
-
-def record_sighting(session: Session, *, licence_id: str, article_id: str, page_url: str,
-                    viewer: str | None, now: datetime | None = None) -> bool:
-    """Count one request for a copy's beacon at `page_url`: always in the raw `hits`, and in `views`
-    unless it is a bot or prefetch (`viewer` None) or the same viewer was counted within 30 minutes.
-    Two upserts per hit, no reads. Returns whether it counted as a view."""
-    now = now or utcnow()
-    page_url = page_url[:1000]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    counted = False
-    if viewer is not None:
-        key = hashlib.sha256(f"{licence_id}\n{article_id}\n{page_url}\n{viewer}".encode()).hexdigest()
-        claim = insert(BeaconViewer).values(key=key, counted_at=now).on_conflict_do_update(
-            index_elements=["key"], set_={"counted_at": now},
-            where=BeaconViewer.counted_at <= now - beacons.REPEAT_WINDOW).returning(BeaconViewer.key)
-        # A row comes back only when the viewer was new here or its window had passed.
-        counted = session.execute(claim).first() is not None
-    view = 1 if counted else 0
-    stmt = insert(BeaconSighting).values(
-        id=BeaconSighting.model_fields["id"].default_factory(),  # type: ignore[misc]
-        licence_id=licence_id, article_id=article_id, page_url=page_url, hits=1, views=view,
-        first_seen_at=now, last_seen_at=now,
-    ).on_conflict_do_update(index_elements=["licence_id", "article_id", "page_url"],
-                            set_={"hits": BeaconSighting.hits + 1, "views": BeaconSighting.views + view,
-                                  "last_seen_at": now})
-    session.execute(stmt)
-    session.flush()
-    return counted
-
-
-def prune_beacon_viewers(session: Session, *, now: datetime | None = None) -> int:
-    """Forget viewers whose window has passed (they would count again anyway)."""
-    cutoff = (now or utcnow()) - beacons.REPEAT_WINDOW
-    result = session.execute(delete(BeaconViewer).where(BeaconViewer.counted_at <= cutoff))  # type: ignore[arg-type]
-    session.flush()
-    return result.rowcount
-
-
-def sightings(session: Session, *, licence_id: str) -> list[BeaconSighting]:
-    return list(session.exec(select(BeaconSighting).where(BeaconSighting.licence_id == licence_id)).all())
 
 
 # --- webhook endpoints ---------------------------------------------------------------------------

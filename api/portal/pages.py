@@ -178,7 +178,8 @@ def usage_chart(who: PortalUser, session: SessionDep) -> Response:
 
 WEBHOOK_EVENTS = {"article.updated": "Article updated", "article.corrected": "Article corrected",
                   "article.withdrawn": "Article withdrawn", "licence.cancelled": "Licence cancelled",
-                  "licence.amended": "Licence changed", "webhook.test": "Test event"}
+                  "licence.amended": "Licence changed", "copy.still_live": "Copy still live after a kill",
+                  "webhook.test": "Test event"}
 DELIVERY_STATES = {"pending": "Waiting to be sent", "succeeded": "Delivered", "failed": "Failed (given up)",
                    "held": "Held until you enable the address"}
 WEBHOOK_DONE = {"tested": "A test event is on its way; its result appears below in a moment.",

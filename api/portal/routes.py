@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
 from api.licensing import service as licensing
-from api.portal import pages as portal_pages, republish_pages, service as portal, views
+from api.portal import pages as portal_pages, republish_pages, service as portal, tracking_pages, views
 from api.portal.views import PortalUser, PostingUser
 from api.web import pages
 
@@ -87,6 +87,7 @@ def requests_page(request: Request, who: PortalUser, session: SessionDep, cursor
 
 router.include_router(republish_pages.router)
 router.include_router(portal_pages.router)
+router.include_router(tracking_pages.router)
 
 
 def install(app: FastAPI) -> None:

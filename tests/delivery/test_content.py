@@ -17,7 +17,7 @@ from api.catalogue.models import Article, ArticleStatus
 from api.catalogue.schemas import ArticleUpdate
 from api.core.db import utcnow
 from api.delivery import runtime
-from api.delivery.models import BeaconSighting
+from api.tracking.models import BeaconSighting
 from tests.builders import TEST_ACTOR, make_api_key, make_article, make_licence, make_partner
 from tests.conftest import STANDARDS
 from tests.delivery.conftest import bearer, mint

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from api.delivery import routes as delivery_routes
-from api.delivery.models import BeaconSighting, BeaconViewer
+from api.tracking.models import BeaconDayKey, BeaconSighting, BeaconSightingDay, BeaconViewer
 from tests.delivery.conftest import mint
 from tests.live_server import served
 
@@ -87,22 +87,66 @@ def test_no_address_or_agent_is_stored(app, session, beacon_path, clock):
     assert "127.0.0.1" not in stored and "Chrome" not in stored and len(viewer.key) == 64
 
 
-def test_the_viewer_key_rotates_daily():
-    from api.delivery.beacons import viewer_key
-    day = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
-    assert viewer_key(b"s", "203.0.113.9", CHROME, day) == viewer_key(b"s", "203.0.113.9", CHROME, day + timedelta(hours=1))
-    assert viewer_key(b"s", "203.0.113.9", CHROME, day) != viewer_key(b"s", "203.0.113.9", CHROME, day + timedelta(days=1))
-
 
 
 def test_spent_viewer_rows_are_pruned_and_the_job_is_registered(app, session, beacon_path, clock):
-    from api.delivery import service
+    from api.tracking import service
     from api.worker import registered_jobs
     assert "beacon_viewers.prune" in registered_jobs()
     with served(app) as url, httpx.Client(base_url=url) as http:
         http.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE})
     session.rollback()
-    assert service.prune_beacon_viewers(session, now=clock["now"] + timedelta(minutes=29)) == 0
-    assert service.prune_beacon_viewers(session, now=clock["now"] + timedelta(minutes=31)) == 1
+    assert service.prune(session, now=clock["now"] + timedelta(minutes=29)) == 0
+    assert service.prune(session, now=clock["now"] + timedelta(minutes=31)) == 1
     session.commit()
     assert session.exec(select(BeaconViewer)).all() == []
+
+
+def test_tagged_and_fragment_spellings_of_one_page_are_one_sighting(app, session, beacon_path, clock):
+    with served(app) as url, httpx.Client(base_url=url) as http:
+        for referer in (PAGE, PAGE + "/?utm_source=newsletter#top", "HTTPS://OUTLET.example:443/story?fbclid=x"):
+            http.get(beacon_path, headers={"User-Agent": CHROME, "Referer": referer})
+        http.get(beacon_path, params={"url": PAGE + "?gclid=1"}, headers={"User-Agent": FIREFOX})
+    sighting = _sighting(session)
+    assert (sighting.page_url, sighting.hits, sighting.views) == (PAGE, 4, 2)
+
+
+def test_counts_are_kept_per_day_with_first_and_last_seen(app, session, beacon_path, clock):
+    start = clock["now"]
+    headers = {"User-Agent": CHROME, "Referer": PAGE}
+    with served(app) as url, httpx.Client(base_url=url) as http:
+        for at in (start, start + timedelta(hours=5), start + timedelta(days=1, hours=2)):
+            clock["now"] = at
+            http.get(beacon_path, headers=headers)
+            http.get(beacon_path, headers={**headers, "User-Agent": BOTS[0]})
+    sighting = _sighting(session)
+    days = session.exec(select(BeaconSightingDay).order_by(BeaconSightingDay.day)).all()
+    assert [(d.day.isoformat(), d.hits, d.views, d.first_seen_at, d.last_seen_at) for d in days] == [
+        ("2026-12-02", 4, 2, start, start + timedelta(hours=5)),
+        ("2026-12-03", 2, 1, start + timedelta(days=1, hours=2), start + timedelta(days=1, hours=2))]
+    assert (sighting.hits, sighting.views, sighting.first_seen_at, sighting.last_seen_at) == (
+        6, 3, start, start + timedelta(days=1, hours=2))
+
+
+def test_the_viewer_key_is_random_per_day_and_deleted_after_it(app, session, beacon_path, clock):
+    from api.tracking import service
+    headers = {"User-Agent": CHROME, "Referer": PAGE}
+    with served(app) as url, httpx.Client(base_url=url) as http:
+        http.get(beacon_path, headers=headers)
+        clock["now"] += timedelta(days=1)
+        http.get(beacon_path, headers=headers)
+    session.rollback()
+    keys = {k.day.isoformat(): k.key for k in session.exec(select(BeaconDayKey)).all()}
+    assert sorted(keys) == ["2026-12-02", "2026-12-03"] and len(set(keys.values())) == 2
+    # Nothing the server holds derives the key: a new day's key is random, not a function of the date.
+    assert all(len(bytes.fromhex(k)) == 32 for k in keys.values())
+    service.prune(session, now=clock["now"])
+    session.commit()
+    assert [k.day.isoformat() for k in session.exec(select(BeaconDayKey)).all()] == ["2026-12-03"]
+
+
+def test_bots_make_no_day_key(app, session, beacon_path, clock):
+    with served(app) as url, httpx.Client(base_url=url) as http:
+        http.get(beacon_path, headers={"User-Agent": BOTS[1], "Referer": PAGE})
+    session.rollback()
+    assert session.exec(select(BeaconDayKey)).all() == []

@@ -1,13 +1,14 @@
 """How a beacon hit counts: bots and prefetches are not views, and one viewer's reloads within the
-dedupe window count once. Only a keyed hash of the viewer is kept; the address and agent never are."""
+dedupe window count once. Only a keyed hash of the viewer is kept; the address and agent never are,
+and the day's key is random and deleted once the day is over."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 
 from crawlerdetect import CrawlerDetect
@@ -32,9 +33,8 @@ def is_prefetch(headers: Mapping[str, str]) -> bool:
     return dest is not None and dest not in ("image", "empty")
 
 
-def viewer_key(secret: bytes, address: str, user_agent: str, now: datetime) -> str:
-    """The viewer as an HMAC of address and agent under a key that changes every UTC day."""
-    day_key = hmac.new(secret, f"viewer-day:{now.date().isoformat()}".encode(), hashlib.sha256).digest()
+def viewer_key(day_key: bytes, address: str, user_agent: str) -> str:
+    """The viewer as an HMAC of address and agent under the day's random key (see `BeaconDayKey`)."""
     return hmac.new(day_key, f"{address}\n{user_agent}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -44,10 +44,11 @@ class Hit:
     reason: str | None  # why not: crawler | prefetch
 
 
-def classify(secret: bytes, headers: Mapping[str, str], address: str, now: datetime) -> Hit:
+def classify(headers: Mapping[str, str], address: str, day_key: Callable[[], bytes]) -> Hit:
+    """`day_key` is asked for only when the hit is a view, so bots never make or read a key."""
     agent = headers.get("user-agent", "")
     if is_crawler(agent):
         return Hit(None, "crawler")
     if is_prefetch(headers):
         return Hit(None, "prefetch")
-    return Hit(viewer_key(secret, address, agent, now), None)
+    return Hit(viewer_key(day_key(), address, agent), None)
