@@ -17,6 +17,7 @@ from api.staff.models import ROLES
 from api.staff.permissions import allows, roles_allowed
 from tests.builders import make_article, make_licence, make_partner, make_staff
 from tests.console.helpers import csrf_in, log_in, submitted_request
+from tests.tracking.data import copies_with_a_case
 from tests.staff.test_permissions import staff_operations
 
 ANY = "any staff"  # the dashboard and one's own session: every role
@@ -59,6 +60,9 @@ CONSOLE: dict[tuple[str, str], tuple[str, int]] = {
     ("GET", "/console/partners/{partner_id}"): ("partner-details", 200),
     ("POST", "/console/partners/{partner_id}/verify"): ("partners", 303),
     ("POST", "/console/partners/{partner_id}/suspend"): ("partners", 303),
+    ("GET", "/console/sightings"): ("usage", 200),
+    ("GET", "/console/still-live"): ("usage", 200),
+    ("POST", "/console/still-live/{case_id}/close"): ("licensing", 422),
     ("GET", "/console/audit"): ("audit", 200),
     ("GET", "/console/operations/reconcile"): ("invoices", 200),
     ("GET", "/console/operations/outbox"): ("outbox", 200),
@@ -76,7 +80,7 @@ PUBLIC = {("GET", "/console/login"), ("POST", "/console/login")}  # before any s
 # The pages the navigation offers (the header's <nav>); the others are reached from these.
 NAVIGATION = ["/console", "/console/requests", "/console/licences", "/console/rate-card", "/console/rules",
               "/console/invoices", "/console/invoicing/next-run", "/console/revenue", "/console/partners",
-              "/console/audit", "/console/operations/reconcile", "/console/operations/outbox", "/console/staff",
+              "/console/sightings", "/console/still-live", "/console/audit", "/console/operations/reconcile", "/console/operations/outbox", "/console/staff",
               "/console/operations/webhooks"]
 
 
@@ -111,9 +115,11 @@ def objects(session, settings) -> dict[str, str]:
     outbox.enqueue(session, "email.send", {"subject": "walk"}, dedupe_key="email:role-walk")
     message = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == "email:role-walk")).one()
     other = make_staff(session, roles=["editor"])
+    case = copies_with_a_case(session)
     session.commit()
     return {"request_id": request.id, "licence_id": licence.id, "partner_id": partner.id, "invoice_id": invoice.id,
-            "message_id": message.id, "staff_id": other.id, "table": "months"}
+            "message_id": message.id, "staff_id": other.id, "table": "months",
+            "case_id": case.id}
 
 
 @pytest.fixture
