@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from api.core.periodic import periodic
 from api.delivery import webhooks  # noqa: F401
-from api.worker import periodic
 
 
 @periodic("beacon_viewers.prune", every_seconds=600)

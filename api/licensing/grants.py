@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.invoicing.policy import BILLING_MAX_ATTEMPTS, VOID_TOPIC
 from api.licensing import states
+from api.licensing.billing_work import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC, VOID_TOPIC
 from api.licensing.errors import LicenceNotFound
 from api.licensing.models import BillingMode, Licence, LicenceRequest
 from api.licensing.states import LicenceState
@@ -78,7 +78,7 @@ def grant(
                  partner_id=licence.partner_id, after={"state": str(licence.state), "amount": licence.amount,
                                                         "currency": licence.currency, "billing_mode": str(mode)})
     if not free:
-        outbox.enqueue(session, "invoicing.charge_licence", {"licence_id": licence.id},
+        outbox.enqueue(session, CHARGE_TOPIC, {"licence_id": licence.id},
                        dedupe_key=f"charge-licence:{licence.id}", max_attempts=BILLING_MAX_ATTEMPTS)
     _changed(session, licence)
     return licence

@@ -14,6 +14,7 @@ from api.licensing.amendments import SETTLE_TOPIC as AMENDMENT_SETTLE_TOPIC
 from api.licensing.amendments import WEBHOOK_TOPIC as AMENDED_WEBHOOK_TOPIC
 from api.licensing.amendments import amend, get_amendment, grant_quota, list_amendments, quota_grants
 from api.licensing.autoapproval import create_rule, delete_rule, get_rule, list_rules, update_rule
+from api.licensing.billing_work import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC, VOID_TOPIC
 from api.licensing.decisions import accept_counter, approve, counter, decline_counter, reject
 from api.licensing.errors import LicenceNotFound, LicenceRequestNotFound
 from api.licensing.form import describe as describe_form
@@ -31,7 +32,8 @@ from api.licensing.ratecard import (
     get_version as get_rate_card_version, publish as publish_rate_card, seed_default_rate_card,
 )
 from api.licensing.schemas import LicenceRequestCreate
-from api.licensing.requests import get_request, licence_ids, list_for_partner as list_requests, list_queue
+from api.licensing.lookups import get_request
+from api.licensing.requests import licence_ids, list_for_partner as list_requests, list_queue
 from api.licensing.requests import submit as submit_request
 from api.licensing.states import LicenceState, RequestState, allowed as allowed_transitions
 
@@ -47,6 +49,8 @@ __all__ = [
     # changing licences after approval
     "amend", "grant_quota", "list_amendments", "get_amendment", "quota_grants", "AMENDMENT_SETTLE_TOPIC",
     "AMENDED_WEBHOOK_TOPIC",
+    # the work licensing queues for billing (billing handles these topics)
+    "CHARGE_TOPIC", "VOID_TOPIC", "BILLING_MAX_ATTEMPTS",
     # the rate card
     "MONEY_FIELDS", "current_card", "preview_rate_card", "dry_run_rule",
     "RateCard", "DEFAULT_RATE_CARD", "current_rate_card", "get_rate_card_version", "publish_rate_card",
