@@ -155,3 +155,19 @@ def test_the_checks_see_local_imports(tmp_path: Path) -> None:
     path = tmp_path / "sample.py"
     path.write_text("def f():\n    from api.licensing import autoapproval\n    from . import quotes\n")
     assert {"api.licensing.autoapproval", "api.licensing.quotes"} <= imported_names("api.licensing.sample", path)
+
+
+def test_every_problem_type_is_declared_in_its_domains_errors_module() -> None:
+    """Each domain's errors live in its `errors.py` (core's in api.core.errors), where the problem
+    renderer and the next engineer look for them."""
+    import api.app  # noqa: F401 - imports every domain
+    import api.cli  # noqa: F401
+    import api.jobs  # noqa: F401
+    from api.core.errors import SyndicateError
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls, *(sub for direct in cls.__subclasses__() for sub in subclasses(direct))]
+
+    stray = sorted(f"{cls.__module__}.{cls.__qualname__}" for cls in subclasses(SyndicateError)
+                   if cls.__module__.startswith("api.") and not cls.__module__.endswith(".errors"))
+    assert stray == []

@@ -24,6 +24,7 @@ from api.invoicing import service as invoicing
 from api.invoicing.models import InvoiceStatus
 from api.partners import service as partners
 from api.partners.models import PartnerStatus
+from billing import providers_without
 
 router = APIRouter()
 DONE = {"paid": "Payment recorded; the invoice's licences are active.", "active": "Partner verified.",
@@ -39,7 +40,7 @@ def _invoices_page(request: Request, session, staff: Staff, *, status: str, curs
         request, "invoices.html", staff=staff, rows=rows, next_cursor=next_cursor, status=status if chosen else "any",
         statuses=list(InvoiceStatus), names=names, done=DONE.get(request.query_params.get("done", "")),
         error=views.error_message(error) if error else None, code=error.status if error else 200,
-        failed=failed, values=values or {},
+        failed=failed, values=values or {}, paid_by_hand=providers_without("reports_payments"),
     )
 
 

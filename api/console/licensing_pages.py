@@ -131,7 +131,7 @@ def licences_page(request: Request, staff: Licensing, session: SessionDep, state
 @router.post("/licences/{licence_id}/revoke", response_class=HTMLResponse)
 def revoke(request: Request, licence_id: str, staff: LicensingPost, session: SessionDep,
            reason: Annotated[str, Form()] = ""):
-    error = attempt(session, lambda: licensing.revoke_licence(session, licence_id, reason=reason,
+    error = attempt(session, lambda: licensing.revoke(session, licence_id, reason=reason,
                                                               actor=Actor("staff", staff.user.id)))
     if error:
         return _licences_page(request, session, staff, state="any", cursor=None, error=error, failed=licence_id,

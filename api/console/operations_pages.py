@@ -56,7 +56,8 @@ def reconcile_page(request: Request, staff: ConsoleStaffMayInvoices, session: Se
     ours = {d.invoice_id for d in differences if d.invoice_id}
     invoices = {i.id: i for i in reader.exec(select(Invoice).where(Invoice.id.in_(ours))).all()} if ours else {}  # type: ignore[attr-defined]
     return views.render(request, "reconcile.html", staff=staff, differences=differences, invoices=invoices,
-                        explained=EXPLAINED, provider=backend.name, error=error)
+                        explained=EXPLAINED, provider=backend.name, keeps_invoices=backend.capabilities.keeps_invoices,
+                        error=error)
 
 
 def _outbox_page(request: Request, session, staff, *, error: SyndicateError | None = None) -> HTMLResponse:

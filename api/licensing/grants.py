@@ -105,12 +105,6 @@ def suspend(session: Session, licence: Licence, *, actor: Actor, reason: str | N
     return move(session, licence, LicenceState.suspended, actor=actor, reason=reason)
 
 
-def revoke(session: Session, licence: Licence, *, actor: Actor, reason: str | None = None) -> Licence:
-    if licence.state == LicenceState.revoked:
-        return licence
-    return move(session, licence, LicenceState.revoked, actor=actor, reason=reason)
-
-
 def expire(session: Session, licence: Licence, *, actor: Actor) -> Licence:
     if licence.state == LicenceState.expired:
         return licence

@@ -19,10 +19,9 @@ from api.licensing.decisions import accept_counter, approve, counter, decline_co
 from api.licensing.errors import LicenceNotFound, LicenceRequestNotFound
 from api.licensing.form import describe as describe_form
 from api.licensing.form_schema import json_schema as form_json_schema
-from api.licensing.grants import activate, expire, get_licence, grant, on_licence_change, revoke, suspend
-from api.licensing.licences import expire_due, list_licences
+from api.licensing.grants import activate, expire, get_licence, grant, on_licence_change, suspend
+from api.licensing.licences import expire_due, list_licences, revoke
 from api.licensing.licences import cancel as cancel_licence
-from api.licensing.licences import revoke as revoke_licence
 from api.licensing.models import BillingMode, Licence, LicenceRequest, ScopeKind, Use
 from api.licensing.previews import dry_run as dry_run_rule
 from api.licensing.previews import preview_card as preview_rate_card
@@ -44,7 +43,7 @@ __all__ = [
     # the staff queue and decisions
     "list_queue", "approve", "reject", "counter", "accept_counter", "decline_counter",
     # licences: granting, reading, and moving them through their states (billing, delivery, jobs)
-    "grant", "get_licence", "list_licences", "activate", "suspend", "expire", "revoke", "revoke_licence", "cancel_licence",
+    "grant", "get_licence", "list_licences", "activate", "suspend", "expire", "revoke", "cancel_licence",
     "expire_due", "on_licence_change", "allowed_transitions",
     # changing licences after approval
     "amend", "grant_quota", "list_amendments", "get_amendment", "quota_grants", "AMENDMENT_SETTLE_TOPIC",
