@@ -39,8 +39,8 @@ log = logging.getLogger("syndicate")
 DOMAIN_ROUTERS = (staff_routes.router, catalogue_routes.router, partners_routes.router, licensing_routes.router,
                   audit_routes.router, invoicing_routes.router, delivery_routes.router, reports_routes.router,
                   outbox_routes.router, console_routes.router, portal_routes.router)
-DOMAIN_INSTALLS = (outbox_routes.install, partners_routes.install, licensing_routes.install, delivery_routes.install,
-                   console_routes.install, portal_routes.install)
+DOMAIN_INSTALLS = (outbox_routes.install, partners_routes.install, licensing_routes.install, invoicing_routes.install,
+                   delivery_routes.install, console_routes.install, portal_routes.install)
 
 DESCRIPTION = """
 Syndicate is a publisher's licensing desk as an API: partner outlets browse the catalogue, get

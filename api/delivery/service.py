@@ -161,10 +161,6 @@ def prune_beacon_viewers(session: Session, *, now: datetime | None = None) -> in
     return result.rowcount
 
 
-def sightings(session: Session, *, licence_id: str) -> list[BeaconSighting]:
-    return list(session.exec(select(BeaconSighting).where(BeaconSighting.licence_id == licence_id)).all())
-
-
 # --- webhook endpoints ---------------------------------------------------------------------------
 
 def _check_url(settings: Settings, url: str) -> None:
