@@ -71,7 +71,7 @@ TAGS = [
 class SyndicateApp(FastAPI):
     """FastAPI with an optional `front` handler that answers its own requests before FastAPI's
     stack runs. The content hot path uses it: FastAPI's own `__call__` (middleware, routing,
-    dependency resolution) costs more than a whole cached content request (PERFORMANCE.md)."""
+    dependency resolution) costs more than a whole cached content request (README, "Benchmark")."""
 
     front = None  # an object with `handles(scope) -> bool` and `async serve(scope, send)`
 
