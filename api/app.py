@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api import health, openapi_doc
 from api.core import body_limit, passwords
 from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
 from api.core.config import Settings, get_settings
@@ -39,8 +40,8 @@ log = logging.getLogger("syndicate")
 DOMAIN_ROUTERS = (staff_routes.router, catalogue_routes.router, partners_routes.router, licensing_routes.router,
                   audit_routes.router, invoicing_routes.router, delivery_routes.router, reports_routes.router,
                   outbox_routes.router, tracking_routes.router, console_routes.router, portal_routes.router)
-DOMAIN_INSTALLS = (partners_routes.install, licensing_routes.install, delivery_routes.install, console_routes.install,
-                   portal_routes.install)
+DOMAIN_INSTALLS = (outbox_routes.install, partners_routes.install, licensing_routes.install, invoicing_routes.install,
+                   delivery_routes.install, console_routes.install, portal_routes.install)
 
 DESCRIPTION = """
 Syndicate is a publisher's licensing desk as an API: partner outlets browse the catalogue, get
@@ -71,7 +72,7 @@ TAGS = [
 class SyndicateApp(FastAPI):
     """FastAPI with an optional `front` handler that answers its own requests before FastAPI's
     stack runs. The content hot path uses it: FastAPI's own `__call__` (middleware, routing,
-    dependency resolution) costs more than a whole cached content request (PERFORMANCE.md)."""
+    dependency resolution) costs more than a whole cached content request (README, "Benchmark")."""
 
     front = None  # an object with `handles(scope) -> bool` and `async serve(scope, send)`
 
@@ -143,8 +144,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     install_problem_handlers(app)
-
-    from api import health, openapi_doc
 
     app.include_router(health.router)
     for router in DOMAIN_ROUTERS:

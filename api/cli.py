@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -112,6 +111,7 @@ def db_current() -> None:
 @db_app.command("check")
 def db_check() -> None:
     """Report drift between the database's schema and the models (exit 1 when they differ)."""
+    import api.models  # noqa: F401 - registers every table with the metadata compared
     from api.core.schema_diff import schema_differences
 
     engine = _engine()
@@ -231,7 +231,7 @@ def worker(once: Annotated[bool, typer.Option(help="Run one pass and exit.")] = 
 @app.command("openapi")
 def openapi(output: Annotated[Optional[Path], typer.Option(help="Write here instead of stdout.")] = None) -> None:
     """Print (or write) the OpenAPI document."""
-    from api.openapi_doc import render
+    from api.contract import render
 
     text = render()
     if output:

@@ -1,9 +1,10 @@
 """Imports every module that registers outbox handlers or periodic jobs: importing is registering."""
 
+from api.core import jobs as core_jobs
 from api.delivery import jobs as delivery_jobs
 from api.invoicing import jobs as invoicing_jobs
 from api.licensing import jobs as licensing_jobs
-from api.partners import notifications as partner_notifications
+from api.outbox import email
 from api.tracking import jobs as tracking_jobs
 
-__all__ = ["delivery_jobs", "invoicing_jobs", "licensing_jobs", "partner_notifications", "tracking_jobs"]
+__all__ = ["core_jobs", "delivery_jobs", "invoicing_jobs", "licensing_jobs", "email", "tracking_jobs"]

@@ -17,7 +17,6 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from api.core.config import Settings
 from api.core.errors import (
     BadRequest, PayloadTooLarge, ServiceUnavailable, SyndicateError, TooManyRequests, Unauthenticated, ValidationFailed,
 )
@@ -112,10 +111,3 @@ def install(app: FastAPI) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-
-def render() -> str:
-    from api.app import create_app
-
-    settings = Settings(database_url="sqlite://", public_base_url="https://syndicate.example.com")
-    app = create_app(settings, run_worker=False)
-    return json.dumps(app.openapi(), indent=2, sort_keys=False) + "\n"

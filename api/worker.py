@@ -9,44 +9,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+import api.jobs  # noqa: F401  - importing registers every domain's jobs and handlers
 from api.core.config import Settings, get_settings
+from api.core.periodic import PeriodicJob
+from api.core.periodic import jobs as periodic_jobs
 from api.outbox import service as outbox
 
 log = logging.getLogger("syndicate.worker")
 
-Job = Callable[[Engine], object]
-
-
-@dataclass
-class PeriodicJob:
-    name: str
-    every_seconds: float
-    run: Job
-    last_run: float = 0.0
-
-
-_jobs: dict[str, PeriodicJob] = {}
-
-
-def periodic(name: str, *, every_seconds: float) -> Callable[[Job], Job]:
-    """Register a job; it receives the engine and opens its own sessions."""
-
-    def register(fn: Job) -> Job:
-        _jobs[name] = PeriodicJob(name, every_seconds, fn)
-        return fn
-
-    return register
-
 
 def registered_jobs() -> dict[str, PeriodicJob]:
-    import api.jobs  # noqa: F401  - importing registers every domain's jobs and handlers
-
-    return _jobs
+    """Every domain's periodic jobs (registered when api.jobs was imported, above)."""
+    return periodic_jobs()
 
 
 def run_once(engine: Engine, settings: Settings | None = None) -> int:

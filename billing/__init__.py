@@ -1,15 +1,16 @@
 """Payments behind one small interface. The only package that imports `stripe`."""
 
 from billing.base import (
-    BadWebhookSignature, BillingBackend, BillingError, CollectionMethod, LineSpec, PaymentDeclined, ProviderCharge,
+    PROVIDER_CAPABILITIES, BadWebhookSignature, BillingBackend, BillingError, Capabilities, CollectionMethod, LineSpec, PaymentDeclined, ProviderCharge,
     ProviderCheckout, ProviderDispute, ProviderInvoice, ProviderRejected, ProviderSubscription, ProviderUnavailable,
-    WebhookEvent,
+    WebhookEvent, capabilities_of, providers_without,
 )
 from billing.factory import BillingNotConfigured, build_backend
 from billing.ledger import LedgerBackend
 
 __all__ = [
-    "BadWebhookSignature", "BillingBackend", "BillingError", "BillingNotConfigured", "CollectionMethod",
+    "PROVIDER_CAPABILITIES", "BadWebhookSignature", "BillingBackend", "Capabilities", "capabilities_of",
+    "providers_without", "BillingError", "BillingNotConfigured", "CollectionMethod",
     "LedgerBackend", "LineSpec", "PaymentDeclined", "ProviderCharge", "ProviderCheckout", "ProviderDispute",
     "ProviderInvoice", "ProviderRejected", "ProviderSubscription", "ProviderUnavailable", "WebhookEvent", "build_backend",
 ]

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from billing.base import (
-    BadWebhookSignature, CollectionMethod, LineSpec, ProviderCharge, ProviderCheckout, ProviderDispute,
-    ProviderInvoice, ProviderSubscription, WebhookEvent,
+    PROVIDER_CAPABILITIES, BadWebhookSignature, CollectionMethod, LineSpec, ProviderCharge, ProviderCheckout,
+    ProviderDispute, ProviderInvoice, ProviderSubscription, WebhookEvent,
 )
 
 
@@ -25,6 +25,7 @@ def _ref(prefix: str, key: str) -> str:
 
 class LedgerBackend:
     name = "ledger"
+    capabilities = PROVIDER_CAPABILITIES["ledger"]
 
     def ensure_customer(self, *, partner_id: str, name: str, email: str, currency: str) -> str:
         return f"ledger_{partner_id}"

@@ -16,8 +16,9 @@ from typing import Any, Literal
 import stripe
 
 from billing.base import (
-    BadWebhookSignature, CollectionMethod, LineSpec, PaymentDeclined, ProviderCharge, ProviderCheckout,
-    ProviderDispute, ProviderInvoice, ProviderRejected, ProviderSubscription, ProviderUnavailable, WebhookEvent,
+    PROVIDER_CAPABILITIES, BadWebhookSignature, CollectionMethod, LineSpec, PaymentDeclined, ProviderCharge,
+    ProviderCheckout, ProviderDispute, ProviderInvoice, ProviderRejected, ProviderSubscription, ProviderUnavailable,
+    WebhookEvent,
 )
 
 WEBHOOK_TOLERANCE_SECONDS = 300
@@ -78,6 +79,7 @@ def _checkout(data: dict[str, Any]) -> ProviderCheckout:
 
 class StripeBackend:
     name = "stripe"
+    capabilities = PROVIDER_CAPABILITIES["stripe"]
 
     def __init__(self, api_key: str, *, api_base: str | None = None, webhook_secret: str | None = None,
                  max_network_retries: int = 2) -> None:

@@ -133,7 +133,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
-# Copies of the brief's sample page and of the IPTC ninjs and Stripe fixtures (MIT, their LICENSE
+# Copies of the product's sample article page and of the IPTC ninjs and Stripe fixtures (MIT, their LICENSE
 # files beside them), so a fresh clone tests with nothing outside the repository.
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLES = FIXTURES / "samples"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,10 +10,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from api.audit.models import AuditEntry
+from api.core.middleware import current_request_id
 from api.core.pagination import SortOrder, sorted_page
-
-# Set by the request-id middleware; jobs leave it empty.
-current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 
 @dataclass(frozen=True)

@@ -159,43 +159,14 @@ def extract_images(body_html: str) -> tuple[str, list[dict[str, Any]]]:
     root = tree.body or tree.root
     if root is None:
         return body_html, []
-    assets: list[dict[str, Any]] = []
-    doomed: list[LexborNode] = []
-
-    for figure in _outermost([f for f in root.css("figure") if f.css_first(_IMAGE_TAGS) is not None]):
-        caption_node = figure.css_first("figcaption")
-        caption = _text(caption_node)
-        for image in _images_in(figure):
-            assets.append(_describe(figure, caption, image))
-        doomed.append(figure)
-
+    assets, doomed = _figure_images(root)
     figure_ids = {f.mem_id for f in doomed}
     for image in root.css("img, picture"):
-        if image.tag == "img" and image.parent is not None and image.parent.tag == "picture":
-            continue  # described with its <picture>
-        if _inside(image, figure_ids):
+        if _described_elsewhere(image, figure_ids):
             continue
-        holder = _holder(image, root)
-        block = holder.parent if holder.parent is not None and holder.parent.mem_id != root.mem_id else None
-        pictures = _images_in(image)
-        picture = pictures[0] if pictures else image
-        rest = _text_without(block, holder) if block is not None and block.tag in _CAPTION_BLOCKS else ""
-        caption_block = None
-        if (rest and len(rest) <= _MAX_CAPTION and not _has_inner_blocks(block)
-                and (_credit_from(block) or split_caption(rest) is not None)):
-            caption_block = block  # "<p><img> Putin and Assad (Reuters)</p>": the paragraph is the caption
-        elif not rest:
-            sibling = _caption_sibling(holder if holder.tag in _CAPTION_BLOCKS else block or holder)
-            if sibling is not None:
-                assets.append(_describe(sibling, _text(sibling), picture))
-                doomed.extend([holder, sibling])
-                continue
-        if caption_block is not None:
-            assets.append(_describe(caption_block, rest, picture))
-            doomed.append(caption_block)
-        else:
-            assets.append(_describe(holder, None, picture))
-            doomed.append(holder)
+        asset, removed = _loose_image(image, root)
+        assets.append(asset)
+        doomed.extend(removed)
 
     unique = list({n.mem_id: n for n in doomed}.values())
     for node in _outermost(unique):
@@ -203,6 +174,43 @@ def extract_images(body_html: str) -> tuple[str, list[dict[str, Any]]]:
     # An image with neither a usable address nor a credit says nothing a licensee could use.
     kept = [a for a in assets if a["url"] or a["credit"]]
     return root.inner_html or "", kept
+
+
+def _figure_images(root: LexborNode) -> tuple[list[dict[str, Any]], list[LexborNode]]:
+    """Every image inside a <figure>, captioned by its <figcaption>; the figures leave the body."""
+    assets: list[dict[str, Any]] = []
+    figures: list[LexborNode] = []
+    for figure in _outermost([f for f in root.css("figure") if f.css_first(_IMAGE_TAGS) is not None]):
+        caption = _text(figure.css_first("figcaption"))
+        for image in _images_in(figure):
+            assets.append(_describe(figure, caption, image))
+        figures.append(figure)
+    return assets, figures
+
+
+def _described_elsewhere(image: LexborNode, figure_ids: set[int]) -> bool:
+    """An <img> of a <picture> is described with its picture, an image in a figure with the figure."""
+    in_picture = image.tag == "img" and image.parent is not None and image.parent.tag == "picture"
+    return in_picture or _inside(image, figure_ids)
+
+
+def _loose_image(image: LexborNode, root: LexborNode) -> tuple[dict[str, Any], list[LexborNode]]:
+    """An image outside any figure: its asset, and the nodes that leave the body with it. Its caption
+    is the rest of the paragraph holding it ("<p><img> Putin and Assad (Reuters)</p>"), else a
+    caption-looking paragraph next to it, else none."""
+    holder = _holder(image, root)
+    block = holder.parent if holder.parent is not None and holder.parent.mem_id != root.mem_id else None
+    pictures = _images_in(image)
+    picture = pictures[0] if pictures else image
+    rest = _text_without(block, holder) if block is not None and block.tag in _CAPTION_BLOCKS else ""
+    if block is not None and rest and len(rest) <= _MAX_CAPTION and not _has_inner_blocks(block) \
+            and (_credit_from(block) or split_caption(rest) is not None):
+        return _describe(block, rest, picture), [block]
+    if not rest:
+        sibling = _caption_sibling(holder if holder.tag in _CAPTION_BLOCKS else block or holder)
+        if sibling is not None:
+            return _describe(sibling, _text(sibling), picture), [holder, sibling]
+    return _describe(holder, None, picture), [holder]
 
 
 def _has_inner_blocks(node: LexborNode) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, update
+from sqlalchemy import delete, exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -16,6 +16,9 @@ from api.catalogue.inline_images import extract_images
 from api.catalogue.models import Article, ArticleRevision, ArticleStatus, ArticleTag, Asset
 from api.catalogue.schemas import ArticleCreate, ArticleUpdate, AssetCreate
 from api.catalogue.text import content_hash, html_to_text, is_agency_credit, sanitise_html, slugify, word_count
+from api.catalogue.visibility import (  # noqa: F401 - the rule, for delivery too
+    available_clause, available_from, is_available, out_of_embargo_clause,
+)
 from api.core.db import utcnow
 from api.core.errors import SyndicateError
 from api.core.pagination import keyset_page
@@ -316,16 +319,6 @@ def _add_revision(session: Session, article: Article, *, change: str, note: str 
                                 body_html=article.body_html, change=change, note=note))
 
 
-def is_available(article: Article, at: datetime | None = None) -> bool:
-    """Published (or past its embargo) and not withdrawn."""
-    at = at or utcnow()
-    if article.status == ArticleStatus.withdrawn:
-        return False
-    if article.embargo_until and article.embargo_until > at:
-        return False
-    return article.status == ArticleStatus.published or (article.status == ArticleStatus.embargoed and article.embargo_until is not None)
-
-
 def list_articles(
     session: Session, *, section: str | None = None, tag: str | None = None, language: str | None = None,
     published_from: datetime | None = None, published_to: datetime | None = None, q: str | None = None,
@@ -355,10 +348,7 @@ def list_articles(
     elif tag:
         stmt = stmt.where(exists().where(ArticleTag.article_id == Article.id, ArticleTag.tag == tag.lower()))  # type: ignore[arg-type]
     if not include_unavailable:
-        now = utcnow()
-        stmt = stmt.where(Article.status != ArticleStatus.withdrawn).where(
-            or_(Article.embargo_until.is_(None), Article.embargo_until <= now)  # type: ignore[union-attr]
-        )
+        stmt = stmt.where(available_clause(utcnow()))
     if licensable_only:
         stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
     if section:

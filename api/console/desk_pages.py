@@ -12,10 +12,11 @@ from fastapi.responses import HTMLResponse, Response
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.console.audit_lines import audit_lines
-from api.console import partner_pages, tables, views
+from api.console import partner_pages, views
+from api.console import table_views as tables
 from api.console.audit_lines import OBJECTS as AUDITED_OBJECTS
 from api.console.labels import label
-from api.console.tables import Filter, Table, choices
+from api.console.table_views import Filter, Table, choices
 from api.console.deps import (
     ConsoleStaffMayAudit, ConsoleStaffMayInvoices, ConsoleStaffMayPartnerDetails, PostingStaffMayInvoices,
     PostingStaffMayPartners, attempt, found,
@@ -29,6 +30,7 @@ from api.invoicing import service as invoicing
 from api.invoicing.models import InvoiceStatus
 from api.partners import service as partners
 from api.partners.models import PartnerStatus
+from billing import providers_without
 
 router = APIRouter()
 DONE = {"paid": "Payment recorded; the invoice's licences are active.", "active": "Partner verified.",
@@ -63,7 +65,7 @@ def _invoices_page(request: Request, session, staff: Staff, *, error: SyndicateE
         request, "invoices.html", staff=staff, rows=rows, table=table, names=_names(session, rows),
         done=DONE.get(request.query_params.get("done", "")),
         error=views.error_message(error) if error else None, code=error.status if error else 200,
-        failed=failed, values=values or {},
+        failed=failed, values=values or {}, paid_by_hand=providers_without("reports_payments"),
     )
 
 

@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, Response
 from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article
-from api.console import tables, views
+from api.console import table_views as tables, views
 from api.console.labels import label
-from api.console.tables import Filter, Table, choices
+from api.console.table_views import Filter, Table, choices
 from api.console.deps import ConsoleStaffMayLicensing, PostingStaffMayLicensing, attempt, found
 from api.console.views import Staff
 from api.core.errors import NotFound, SyndicateError
@@ -68,7 +68,7 @@ def queue_csv(request: Request, staff: Licensing, session: SessionDep) -> Respon
     names = _partner_names(session, [r.partner_id for r in rows])
     return tables.csv_response("requests", ["request", "partner", "scope", "use", "territories", "state", "quote",
                                             "currency", "received"],
-                               [[r.id, names[r.partner_id], label(r.scope), names_of.use(r.use),
+                               [[r.id, names[r.partner_id], label(r.scope), licensing.use_name(r.use),
                                  names_of.countries(r.territories), label(r.state), views.plain_amount(r.quoted_amount, r.currency),
                                  r.currency, r.created_at.isoformat()] for r in rows])
 
@@ -186,7 +186,7 @@ def licences_csv(request: Request, staff: Licensing, session: SessionDep) -> Res
     names = _partner_names(session, [r.partner_id for r in rows])
     return tables.csv_response("licences", ["licence", "partner", "scope", "use", "territories", "starts", "ends",
                                             "state", "fee", "currency", "billing"],
-                               [[r.id, names[r.partner_id], label(r.scope), names_of.use(r.use),
+                               [[r.id, names[r.partner_id], label(r.scope), licensing.use_name(r.use),
                                  names_of.countries(r.territories), r.starts_at.date().isoformat(),
                                  r.ends_at.date().isoformat(), label(r.state), views.plain_amount(r.amount, r.currency),
                                  r.currency, label(r.billing_mode)] for r in rows])
@@ -195,7 +195,7 @@ def licences_csv(request: Request, staff: Licensing, session: SessionDep) -> Res
 @router.post("/licences/{licence_id}/revoke", response_class=HTMLResponse)
 def revoke(request: Request, licence_id: str, staff: LicensingPost, session: SessionDep,
            reason: Annotated[str, Form()] = ""):
-    error = attempt(session, lambda: licensing.revoke_licence(session, licence_id, reason=reason,
+    error = attempt(session, lambda: licensing.revoke(session, licence_id, reason=reason,
                                                               actor=Actor("staff", staff.user.id)))
     if error:
         return _licences_page(request, session, staff, error=error, failed=licence_id, values={"reason": reason})

@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
 from api.audit.service import Actor
-from api.console import tables, views
-from api.console.tables import Filter, Table
+from api.console import table_views as tables, views
+from api.console.table_views import Filter, Table
 from api.console.deps import (
     ConsoleStaffMayInvoices, ConsoleStaffMayOutbox, ConsoleStaffMayPartners, PostingStaffMayOutbox, attempt, found,
 )
@@ -57,7 +57,8 @@ def reconcile_page(request: Request, staff: ConsoleStaffMayInvoices, session: Se
     ours = {d.invoice_id for d in differences if d.invoice_id}
     invoices = {i.id: i for i in reader.exec(select(Invoice).where(Invoice.id.in_(ours))).all()} if ours else {}  # type: ignore[attr-defined]
     return views.render(request, "reconcile.html", staff=staff, differences=differences, invoices=invoices,
-                        explained=EXPLAINED, provider=backend.name, error=error)
+                        explained=EXPLAINED, provider=backend.name, keeps_invoices=backend.capabilities.keeps_invoices,
+                        error=error)
 
 
 # What the outbox page can show: (service status, only messages already tried?) per choice.

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.audit.service import Actor
-from api.console import tables, views
-from api.console.tables import Filter, Table
+from api.console import table_views as tables, views
+from api.console.table_views import Filter, Table
 from api.console.errors import BadStaffForm
 from api.console.deps import ConsoleStaffMayStaff, PostingStaffMayStaff, attempt, found
 from api.console.views import Staff

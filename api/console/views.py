@@ -23,6 +23,7 @@ from api.core.errors import SyndicateError, Unauthenticated
 from api.staff import permissions, service as staff_service
 from api.staff.errors import StaffSessionExpired
 from api.staff.models import StaffSession, StaffUser
+from api.licensing import service as licensing
 from api.web import names, pages
 from api.console import labels
 from api.console.errors import BadAmount
@@ -217,4 +218,4 @@ templates.env.filters["label"] = labels.label
 templates.env.filters["countries"] = names.countries
 templates.env.filters["country"] = names.country
 templates.env.filters["language"] = names.language
-templates.env.filters["use"] = names.use
+templates.env.filters["use"] = licensing.use_name

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.audit.service import current_request_id
-
+# The id of the request being served, for logs and the audit trail; jobs leave it empty.
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 

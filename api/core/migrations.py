@@ -37,10 +37,6 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def is_current(engine: Engine, database_url: str) -> bool:
-    return current_revision(engine) == head_revision(database_url)
-
-
 class UnmigratedDatabase(RuntimeError):
     """The database is not at the migration this code needs (the message says what to run)."""
 

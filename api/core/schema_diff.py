@@ -1,4 +1,7 @@
-"""Compare a migrated database with the models (used by tests and `syndicate db check`)."""
+"""Compare a migrated database with the models (used by tests and `syndicate db check`).
+
+The metadata holds the tables of the modules imported so far: callers import `api.models` (every
+table) first, so this core module needs no domain."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-import api.models  # noqa: F401
 from api.core.db import metadata
 
 

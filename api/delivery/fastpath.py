@@ -1,8 +1,9 @@
 """The hot path: `GET /v1/content/articles/{id}` served by a small ASGI handler in front of FastAPI.
 
 FastAPI's routing, dependency injection and response handling cost most of the budget of a request
-that is otherwise a few dictionary lookups (see PERFORMANCE.md). The same operation is declared as
-a FastAPI route for the OpenAPI contract and shares `DeliveryRuntime.serve_article` with it;
+that is otherwise a few dictionary lookups (the README's "Benchmark" section measures both). The
+same operation is declared as a FastAPI route for the OpenAPI contract and shares
+`DeliveryRuntime.serve_article` with it;
 every other path, including the rest of /v1/content, falls through to the app.
 """
 

@@ -103,10 +103,6 @@ def usage_ids(count: int) -> list[str]:
     return [head + _PAIRS[i >> 10] + _PAIRS[i & 1023] for i in range(count)]
 
 
-def usage_id() -> str:
-    return usage_ids(1)[0]
-
-
 @dataclass(frozen=True, slots=True)
 class Usage:
     licence_id: str
@@ -137,10 +133,6 @@ class UsageWriter:
         self.events = 0
         self.billable_batches = 0  # PostgreSQL: batches that needed the billable (ON CONFLICT) statement
         self._fields: dict[Usage, tuple[str, ...]] = {}
-
-    @property
-    def running(self) -> bool:
-        return self._accepting
 
     def start(self) -> None:
         """Start the writer task on the running event loop (call from a startup hook)."""

@@ -11,7 +11,8 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.delivery import caps, entitlements, usage_log
+from api.delivery import caps, entitlements
+from api.invoicing import usage_log
 from api.delivery.errors import CopyNotLive
 from api.delivery.partner_schemas import (
     CapRead,
@@ -25,7 +26,7 @@ from api.delivery.partner_schemas import (
     UsagePage,
     UsageRead,
 )
-from api.delivery.usage_log import UsageKind
+from api.invoicing.usage_log import UsageKind
 from api.deps import CurrentPartner, ReadSessionDep, SessionDep, SettingsDep
 from api.invoicing.errors import InvoiceLineNotFound
 from api.licensing.errors import LicenceNotFound

@@ -9,10 +9,11 @@ import base64
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import update
 from sqlmodel import Session, select
 
-from api.catalogue.models import Article, ArticleStatus
+from api.catalogue import service as catalogue
+from api.catalogue.models import Article
 from api.audit.service import Actor
 from api.core.config import Settings
 from api.core.db import utcnow
@@ -74,11 +75,10 @@ def retire_key(session: Session, settings: Settings, *, kid: str, actor: Actor) 
 # --- feeds ---------------------------------------------------------------------------------------
 
 def _visible(stmt, now: datetime):
-    """Licensable and out of any embargo (as `catalogue.is_available`, except that withdrawn
-    articles stay: the feed announces their takedown)."""
+    """Licensable and out of any embargo (`catalogue.out_of_embargo_clause`); withdrawn articles
+    stay: the feed announces their takedown."""
     stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
-    unembargoed = and_(Article.embargo_until.is_(None), Article.status != ArticleStatus.embargoed)  # type: ignore[union-attr,arg-type]
-    return stmt.where(or_(unembargoed, Article.embargo_until <= now))  # type: ignore[operator,arg-type]
+    return stmt.where(catalogue.out_of_embargo_clause(now))
 
 
 def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime | None, cursor: str | None,

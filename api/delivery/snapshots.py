@@ -3,7 +3,6 @@ the bounded caches that hold them."""
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -148,13 +147,6 @@ class ArticleView:
         return self.status == ArticleStatus.withdrawn
 
 
-def _available_from(article) -> float:
-    """The instant from which `catalogue.is_available` holds (ignoring withdrawal, checked apart)."""
-    if article.embargo_until is not None:
-        return article.embargo_until.timestamp()
-    return math.inf if article.status == ArticleStatus.embargoed else 0.0
-
-
 def load_licence(session: Session, licence_id: str) -> LicenceView | None:
     licence = session.get(Licence, licence_id)
     if licence is None:
@@ -178,7 +170,7 @@ def load_articles(session: Session, article_ids: list[str]) -> list[ArticleView]
 
 def _article_view(article, assets) -> ArticleView:
     return ArticleView(
-        id=article.id, version=article.version, status=str(article.status), available_from=_available_from(article),
+        id=article.id, version=article.version, status=str(article.status), available_from=catalogue.available_from(article),
         licensable=article.licensable, section=article.section, language=article.language, headline=article.headline,
         standfirst=article.standfirst, byline=article.byline, authors=tuple(article.authors or ()),
         tags=tuple(article.tags or ()), canonical_url=article.canonical_url, body_html=article.body_html,

@@ -9,18 +9,17 @@ from importlib import resources
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.catalogue.schemas import ArticleCreate
 from api.core.config import Settings
 from api.core.db import session_scope
+from api.demo.steps import DEMO_ACTOR, STEPS
 from api.partners import keys as partner_keys
 from api.partners import service as partners
 from api.partners.models import Partner, PartnerStatus
 from api.staff import service as staff
 from api.staff.models import StaffUser
 
-DEMO_ACTOR = Actor.system("demo")
 DEMO_PASSWORD = "syndicate-demo-password"
 DEMO_STAFF = [
     ("admin@syndicate.local", "Demo Admin", ["admin"]),
@@ -54,7 +53,7 @@ def load_demo(engine: Engine, settings: Settings) -> list[str]:
             )
         raw_key = _demo_key(session, settings, partner)
         lines.append(f"partner {partner.name} ({partner.id})  X-API-Key: {raw_key}")
-        for extra in _extras():
+        for extra in STEPS:
             lines.extend(extra(session, settings, partner, articles))
     return lines
 
@@ -74,9 +73,3 @@ def _demo_key(session, settings: Settings, partner: Partner) -> str:
     _key, raw = partner_keys.issue_key(session, partner_id=partner.id, name="demo", seed=seed)
     return raw
 
-
-def _extras():
-    """Demo steps owned by other domains (rate card, licences), looked up so each stays optional."""
-    from api.demo import steps
-
-    return steps.STEPS

@@ -6,11 +6,15 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from api.audit.service import Actor
 from api.core.db import utcnow
 from api.core.money import format_money
 from api.licensing import service as licensing
 from api.licensing.models import Licence, LicenceRequest
 from api.licensing.service import TermsInput
+
+# Everything the demo creates is audited as this actor.
+DEMO_ACTOR = Actor.system("demo")
 
 
 def rate_card(session, settings, partner, articles) -> list[str]:
@@ -20,8 +24,6 @@ def rate_card(session, settings, partner, articles) -> list[str]:
 
 def licences(session, settings, partner, articles) -> list[str]:
     """A free, active licence for the whole catalogue, and a paid request waiting in the staff queue."""
-    from api.demo.loader import DEMO_ACTOR
-
     existing = session.exec(select(Licence).where(Licence.partner_id == partner.id)).first()
     if existing is None:
         now = utcnow()

@@ -65,7 +65,7 @@ class VoidLicenceInvoices:
         statuses = {}
         for item in request.invoices:
             status = InvoiceStatus.void.value
-            if item.provider == request.backend.name and item.provider != "ledger":
+            if item.provider == request.backend.name and request.backend.capabilities.keeps_invoices:
                 key = f"void:{item.invoice_id}"
                 if item.checkout_session_id:
                     request.backend.expire_checkout_session(item.checkout_session_id, idempotency_key=key)

@@ -132,10 +132,10 @@ def prepare_charge(session: Session, *, licence_id: str, backend: BillingBackend
     if licence.billing_mode == BillingMode.subscription:
         subscribed = session.exec(select(BillingSubscription).where(BillingSubscription.licence_id == licence.id)).first()
         subscription = None if subscribed is not None else _subscription_plan(licence, settings)
-        if backend.name != "ledger":
-            # Stripe raises the subscription's invoices; invoice.paid activates the licence.
+        if backend.capabilities.bills_subscriptions:
+            # The provider raises the subscription's invoices; invoice.paid activates the licence.
             return replace(base, subscription=subscription) if subscription else None
-    checkout = settings.one_off_payment == "checkout" and backend.name != "ledger" \
+    checkout = settings.one_off_payment == "checkout" and backend.capabilities.hosted_payment_pages \
         and licence.billing_mode == BillingMode.one_off
     collection: CollectionMethod = "charge_automatically" if settings.one_off_payment == "charge_automatically" \
         else "send_invoice"

@@ -8,10 +8,10 @@ import logging
 from sqlalchemy import Engine
 
 from api.core.db import session_scope, utcnow
+from api.core.periodic import periodic
 from api.invoicing import amendments, webhooks  # noqa: F401 - register their outbox senders
 from api.invoicing import cancellations, charging, periods, provider
 from api.invoicing import service as invoicing
-from api.worker import periodic
 
 log = logging.getLogger("syndicate.invoicing.jobs")
 

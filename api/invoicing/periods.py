@@ -37,7 +37,7 @@ from api.invoicing.usage import unbilled
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
 from api.partners import service as partners
-from billing import BillingBackend, BillingError, LineSpec
+from billing import BillingBackend, BillingError, LineSpec, providers_without
 from api.invoicing.errors import BadPeriod, PeriodNotEnded
 
 log = logging.getLogger("syndicate.invoicing.periods")
@@ -103,11 +103,12 @@ def collect(session: Session, period: str, *, partner_id: str | None = None) -> 
                         + (f" from {span.usage_from:%d %b %H:%M} UTC" if span.usage_from > start else ""),
             unit_amount=span.unit_amount, quantity=span.count, currency=span.currency),
             (span.usage_from, span.usage_to)))
-    # Monthly fees of feed licences the ledger bills itself (Stripe subscriptions bill on their own).
+    # Monthly fees of feed licences we bill ourselves (a provider that bills subscriptions raises its own).
     fees = (
         select(BillingSubscription.partner_id, Licence.id, Licence.amount, Licence.currency)
         .join(Licence, Licence.id == BillingSubscription.licence_id)
-        .where(BillingSubscription.provider == "ledger", BillingSubscription.status == "active",
+        .where(BillingSubscription.provider.in_(providers_without("bills_subscriptions")),  # type: ignore[attr-defined]
+               BillingSubscription.status == "active",
                BillingSubscription.first_period < period, Licence.starts_at < end, Licence.ends_at > start,
                Licence.state.in_([LicenceState.active, LicenceState.suspended]))  # type: ignore[attr-defined]
     )
@@ -205,8 +206,8 @@ def reconcile(session: Session, *, backend: BillingBackend) -> list[Difference]:
     currency), and the money that came back after payment (refunds, disputes) for staff to act on."""
     local = list(session.exec(select(Invoice).where(Invoice.provider == backend.name,
                                                     Invoice.provider_invoice_id.is_not(None))).all())  # type: ignore[union-attr]
-    if backend.name == "ledger":
-        return []  # the ledger's invoices live only in our database: nothing to compare with
+    if not backend.capabilities.keeps_invoices:
+        return []  # the invoices live only in our database (the ledger): nothing to compare with
     since = min((inv.created_at for inv in local), default=None)
     remote = {inv.id: inv for inv in backend.list_invoices(created_since=since)}
     diffs: list[Difference] = []

@@ -18,7 +18,7 @@ from api.invoicing.store import lines_of
 from api.licensing import service as licensing
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
-from billing import ProviderInvoice
+from billing import ProviderInvoice, capabilities_of
 from api.invoicing.errors import InvoiceLineNotFound, InvoiceNotFound, InvoiceNotPayable
 
 
@@ -114,7 +114,7 @@ def settle(session: Session, invoice: Invoice, *, actor: Actor, reason: str) -> 
 def mark_paid(session: Session, invoice_id: str, *, reference: str, paid_at: datetime | None, actor: Actor) -> Invoice:
     """Finance records a bank transfer against a ledger invoice; its licences activate."""
     invoice = get_invoice(session, invoice_id)
-    if invoice.provider != "ledger":
+    if capabilities_of(invoice.provider).reports_payments:
         raise InvoiceNotPayable(
             f"Invoice {invoice.id} is collected by {invoice.provider}; its payment arrives from there, "
             "not by hand.", provider=invoice.provider)

@@ -304,7 +304,7 @@ def _subscription_deleted(ctx: Context, request: EventRequest, fetched: dict[str
     if licence.state == LicenceState.active and licence.ends_at <= utcnow():
         licensing.expire(session, licence, actor=STRIPE)
     else:
-        licensing.revoke(session, licence, actor=STRIPE, reason=f"feed subscription {obj['id']} cancelled")
+        licensing.revoke(session, licence.id, actor=STRIPE, reason=f"feed subscription {obj['id']} cancelled")
     return f"subscription {sub.id} ended; licence {licence.id} {licence.state}"
 
 

@@ -29,8 +29,8 @@ from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.db import is_postgres, utcnow
 from api.core.money import format_money
-from api.invoicing.policy import BILLING_MAX_ATTEMPTS
 from api.licensing import grants
+from api.licensing.billing_work import BILLING_MAX_ATTEMPTS
 from api.licensing.errors import AmendmentRefused, LicenceNotAmendable, LicenceNotFound
 from api.licensing.models import BillingMode, Licence, LicenceAmendment, QuotaGrant, Use
 from api.licensing.quotes import Terms, check_territories, months_between, price

@@ -1,7 +1,7 @@
 """Decisions on licence requests: staff approve, reject or counter-offer; the partner accepts or
 declines a counter-offer. Every move goes through `states.transition` (the one state machine).
 
-Races: each decision re-reads the request under a row lock (`requests.get_request(lock=True)`),
+Races: each decision re-reads the request under a row lock (`lookups.get_request(lock=True)`),
 so of two staff approving at once the second sees `approved` and gets a 409; the unique
 `licence.request_id` is the last line of defence against a second licence.
 """
@@ -15,9 +15,10 @@ from api.core.db import utcnow
 from api.licensing import grants, states
 from api.licensing.errors import InvalidDecision, NoCounterOffer, RequestAlreadyDecided
 from api.licensing.models import Licence, LicenceRequest
-from api.licensing.requests import get_request
+from api.licensing.lookups import get_request
 from api.licensing.states import RequestState
 from api.partners import notifications
+from api.staff import notifications as staff_notifications
 
 KIND = "licence_request"
 
@@ -125,7 +126,7 @@ def accept_counter(session: Session, request_id: str, *, partner_id: str) -> tup
     """The partner takes the counter-offer: the request is approved on the offered terms."""
     _countered(session, request_id, partner_id)
     request, licence = approve(session, request_id, actor=Actor("partner", partner_id))
-    notifications.notify_staff(
+    staff_notifications.notify_staff(
         session, subject="Counter-offer accepted",
         body=f"The partner accepted the counter-offer on {request.id}; licence {licence.id} is {licence.state}.",
         dedupe_key=f"request.counter_accepted:{request.id}")
@@ -139,7 +140,7 @@ def decline_counter(session: Session, request_id: str, *, partner_id: str, reaso
                       details={"reason": reason} if reason else None)
     _decided(request, actor)
     session.flush()
-    notifications.notify_staff(
+    staff_notifications.notify_staff(
         session, subject="Counter-offer declined",
         body=f"The partner declined the counter-offer on {request.id}." + (f"\nReason: {reason}" if reason else ""),
         dedupe_key=f"request.counter_declined:{request.id}")

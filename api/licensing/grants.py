@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from api.audit.service import Actor
 from api.core.db import utcnow
-from api.invoicing.policy import BILLING_MAX_ATTEMPTS, VOID_TOPIC
 from api.licensing import states
+from api.licensing.billing_work import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC, VOID_TOPIC
 from api.licensing.errors import LicenceNotFound
 from api.licensing.models import BillingMode, Licence, LicenceRequest
 from api.licensing.states import LicenceState
@@ -78,7 +78,7 @@ def grant(
                  partner_id=licence.partner_id, after={"state": str(licence.state), "amount": licence.amount,
                                                         "currency": licence.currency, "billing_mode": str(mode)})
     if not free:
-        outbox.enqueue(session, "invoicing.charge_licence", {"licence_id": licence.id},
+        outbox.enqueue(session, CHARGE_TOPIC, {"licence_id": licence.id},
                        dedupe_key=f"charge-licence:{licence.id}", max_attempts=BILLING_MAX_ATTEMPTS)
     _changed(session, licence)
     return licence
@@ -103,12 +103,6 @@ def suspend(session: Session, licence: Licence, *, actor: Actor, reason: str | N
     if licence.state == LicenceState.suspended:
         return licence
     return move(session, licence, LicenceState.suspended, actor=actor, reason=reason)
-
-
-def revoke(session: Session, licence: Licence, *, actor: Actor, reason: str | None = None) -> Licence:
-    if licence.state == LicenceState.revoked:
-        return licence
-    return move(session, licence, LicenceState.revoked, actor=actor, reason=reason)
 
 
 def expire(session: Session, licence: Licence, *, actor: Actor) -> Licence:

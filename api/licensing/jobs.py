@@ -6,8 +6,8 @@ import logging
 
 from sqlalchemy import Engine
 
+from api.core.periodic import periodic
 from api.licensing import licences
-from api.worker import periodic
 
 log = logging.getLogger("syndicate.licensing")
 
@@ -19,12 +19,3 @@ def expire_licences(engine: Engine) -> int:
         log.info("expired %d licence(s)", count)
     return count
 
-
-@periodic("idempotency.purge", every_seconds=3600)
-def purge_idempotency_keys(engine: Engine) -> int:
-    """Idempotency keys are kept for a week (`api.core.idempotency.RETENTION`), then forgotten."""
-    from api.core import idempotency
-    from api.core.db import session_scope
-
-    with session_scope(engine) as session:
-        return idempotency.purge_expired(session)

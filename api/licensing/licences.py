@@ -51,13 +51,15 @@ def list_licences(
 
 
 def revoke(session: Session, licence_id: str, *, reason: str, actor: Actor) -> Licence:
+    """The one revoke, for staff and for billing (a feed subscription cancelled at the provider):
+    the licence is re-read under a lock, moved through the state machine (audited) and the partner
+    told why. Revoking a revoked licence changes nothing and sends nothing."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidDecision("Say why the licence is revoked: the partner is told the reason.")
     licence = _locked(session, licence_id)
-    was = licence.state
-    grants.revoke(session, licence, actor=actor, reason=reason)
-    if was != LicenceState.revoked:
+    if licence.state != LicenceState.revoked:
+        grants.move(session, licence, LicenceState.revoked, actor=actor, reason=reason)
         notifications.notify_partner(
             session, partner_id=licence.partner_id, subject="A licence was revoked",
             body=f"Licence {licence.id} was revoked and its content is no longer available to you.\nReason: {reason}",

@@ -77,7 +77,7 @@ def staff_get_licence(licence_id: str, session: SessionDep, staff: Licensing) ->
              responses=error_responses(LicenceNotFound, InvalidStateTransition, InvalidDecision, ValidationFailed,
                                        Unauthenticated, RoleRequired))
 def revoke(licence_id: str, body: RevokeBody, session: SessionDep, staff: Licensing) -> LicenceRead:
-    return LicenceRead.model_validate(service.revoke_licence(session, licence_id, reason=body.reason, actor=Actor("staff", staff.id)))
+    return LicenceRead.model_validate(service.revoke(session, licence_id, reason=body.reason, actor=Actor("staff", staff.id)))
 
 
 @router.post("/v1/staff/licences/{licence_id}/cancel", response_model=LicenceRead,

@@ -39,6 +39,12 @@ BILLING_MODES: dict[ScopeKind, tuple[BillingMode, ...]] = {
 }
 USE_LABELS = {Use.web: "Website", Use.print: "Print", Use.broadcast: "Broadcast (TV, radio, podcast)",
               Use.newsletter: "Newsletter", Use.app: "Mobile app", Use.academic: "Academic / teaching"}
+
+
+def use_name(code: object) -> str:
+    """"web" -> "Website": the words the request form offers, for the portal and the console alike;
+    an unknown code as it is."""
+    return USE_LABELS.get(str(code), str(code))  # type: ignore[call-overload]  # Use is a str enum: a plain str finds it
 INTERVALS = {BillingMode.one_off: "once", BillingMode.subscription: "month", BillingMode.usage: "article"}
 
 

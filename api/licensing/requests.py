@@ -13,30 +13,12 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from api.audit import service as audit
-from api.core.db import is_postgres
 from api.core.pagination import SortOrder, keyset_page, sorted_page
-from api.licensing import quotes, states
-from api.licensing.errors import LicenceRequestNotFound
+from api.licensing import autoapproval, quotes, states
 from api.licensing.models import Licence, LicenceRequest
 from api.licensing.states import RequestState
-from api.partners import notifications
 from api.partners.models import Partner
-
-
-def get_request(session: Session, request_id: str, *, partner_id: str | None = None, lock: bool = False) -> LicenceRequest:
-    """The request, or LicenceRequestNotFound; with `partner_id`, another partner's is not found either.
-
-    `lock=True` re-reads the row under `SELECT ... FOR UPDATE` on PostgreSQL, so two deciders
-    take turns and the second sees the first one's decision. (SQLite transactions already run
-    one at a time: every transaction starts with BEGIN IMMEDIATE.)
-    """
-    stmt = select(LicenceRequest).where(LicenceRequest.id == request_id).execution_options(populate_existing=True)
-    if lock and is_postgres(session):
-        stmt = stmt.with_for_update()
-    request = session.exec(stmt).first()
-    if request is None or (partner_id is not None and request.partner_id != partner_id):
-        raise LicenceRequestNotFound(f"No licence request {request_id}.")
-    return request
+from api.staff import notifications as staff_notifications
 
 
 def submit(
@@ -63,14 +45,12 @@ def submit(
                         "rate_card_version": request.rate_card_version})
     states.transition(session, request, RequestState.in_review, kind="licence_request", actor=audit.Actor.system("intake"))
     session.flush()
-    notifications.notify_staff(
+    staff_notifications.notify_staff(
         session, subject=f"New licence request from {partner.name}",
         body=(f"{partner.name} asks for a {request.scope} licence ({request.use}, {', '.join(request.territories)}) "
               f"quoted at {request.quoted_amount} {request.currency} minor units.\nRequest: {request.id}"),
         dedupe_key=f"request.submitted:{request.id}",
     )
-    from api.licensing import autoapproval
-
     autoapproval.apply(session, request, partner=partner)
     return request
 

@@ -1,6 +1,6 @@
 """The licence lifecycle, as data, and the one function that moves an object through it.
 
-Exactly the list in PRODUCT.md ("A transition that is not on this list is refused"):
+Exactly the list in docs/product-rules.md, "Licence request states" (any other transition is refused):
 Requests:  submitted -> in_review -> approved | rejected | countered;  countered -> approved | declined
 Licences:  awaiting_payment -> active | cancelled;  active -> expired | revoked | suspended;
            suspended -> active (paid) | revoked.   A free licence is created `active`.

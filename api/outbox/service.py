@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -48,20 +47,6 @@ def enqueue(
     session.flush()
 
 
-def retry_now(session: Session, *, message_ids: list[str]) -> int:
-    """Make pending messages due at once (an operator's "retry now", skipping the backoff wait).
-
-    A message being delivered right now keeps its lease: clearing it would let a second worker
-    send it too."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "pending")  # type: ignore[attr-defined]
-        .values(next_attempt_at=utcnow())
-    )
-    session.flush()
-    return result.rowcount or 0
-
-
 # --- operators: see and revive -----------------------------------------------------------------
 
 
@@ -91,13 +76,6 @@ def list_messages(session: Session, *, status: str | None = None, topic: str | N
     if retrying:
         stmt = stmt.where(OutboxMessage.attempts > 0)  # type: ignore[operator]
     return sorted_page(session, stmt, MESSAGE_ORDERS, sort, cursor=cursor, limit=limit)
-
-
-def get_message(session: Session, message_id: str) -> OutboxMessage:
-    message = session.get(OutboxMessage, message_id)
-    if message is None:
-        raise OutboxMessageNotFound(f"No outbox message {message_id}.")
-    return message
 
 
 def _revive(message: OutboxMessage) -> None:

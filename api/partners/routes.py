@@ -10,7 +10,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.problems import error_responses
 from api.deps import CurrentPartner, SessionDep, StaffMayPartnerDetails, StaffMayPartners, sort_query
-from api.partners import keys, notifications, service
+from api.partners import keys, service
 from api.partners.deps import RegistrationLimiter, limit_registrations
 from api.partners.models import Partner, PartnerStatus
 from api.partners.schemas import (
@@ -40,18 +40,12 @@ OptionalReason = Annotated[StatusChange | None, Body(openapi_examples={
 
 
 def install(app: FastAPI) -> None:
-    """The running app's worker sends e-mail with the app's settings; registration counters start
-    with the process (in memory; Redis counters outlive it)."""
+    """Registration counters start with the process (in memory; Redis counters outlive it)."""
 
     async def on_startup(app: FastAPI) -> None:
-        notifications.configure(app.state.settings)
         app.state.registration_limiter = RegistrationLimiter(app.state.settings)
 
-    async def on_shutdown(app: FastAPI) -> None:
-        notifications.configure(None)
-
     app.state.startup_hooks.append(on_startup)
-    app.state.shutdown_hooks.append(on_shutdown)
 
 
 def _detail(session: SessionDep, partner: Partner) -> PartnerDetail:

@@ -20,6 +20,7 @@ from api.core.pagination import SortOrder, contains_text, keyset_page, sorted_pa
 from api.partners import keys, notifications
 from api.partners.models import ApiKey, Partner, PartnerContact, PartnerStatus
 from api.partners.errors import ContactEmailTaken, ContactNotFound, PartnerNotFound, UnknownCountry, UnknownCurrency
+from api.staff import notifications as staff_notifications
 
 
 # --- validation shared by the API and the CLI ---------------------------------------------------
@@ -92,7 +93,7 @@ def register_partner(
     )
     key, raw = keys.create_key(session, partner_id=partner.id, name=key_name, actor=actor)
     if self_registered:
-        notifications.notify_staff(
+        staff_notifications.notify_staff(
             session, subject=f"New partner registration: {partner.name}",
             body=(f"{partner.name} ({partner.country}, {partner.billing_email}) registered as a partner and is "
                   f"waiting for verification.\nPartner id: {partner.id}\nWebsite: {partner.website or '-'}\n"),

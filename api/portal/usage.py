@@ -11,7 +11,7 @@ from pygal.style import Style
 from sqlmodel import Session
 
 from api.core.db import utcnow
-from api.delivery import usage_log
+from api.invoicing import usage_log
 from api.invoicing import service as invoicing
 from api.licensing import service as licensing
 from api.reports import service as reports

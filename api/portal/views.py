@@ -13,6 +13,7 @@ from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
 from api.portal import service as portal
 from api.portal.usage import month_label
+from api.licensing import service as licensing
 from api.web import names, pages
 
 templates = pages.templates_for(Path(__file__).parent / "templates")
@@ -23,7 +24,7 @@ SHORT_SCOPES = {"article": "One article", "bundle": "A list of articles", "secti
 # Names, not codes, on every portal page (territories, languages, uses, scopes, months).
 templates.env.filters["countries"] = names.countries
 templates.env.filters["language"] = names.language
-templates.env.filters["use"] = names.use
+templates.env.filters["use"] = licensing.use_name
 templates.env.filters["scope"] = lambda scope: SHORT_SCOPES.get(str(scope), str(scope).replace("_", " ").capitalize())
 templates.env.filters["month"] = month_label
 CSRF_PURPOSE = "portal-csrf"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from api.worker import periodic
+from api.core.periodic import periodic
 
 
 @periodic("beacon_viewers.prune", every_seconds=600)

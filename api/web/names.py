@@ -1,13 +1,12 @@
-"""Names for the codes people read on the portal and the console alike: countries, languages and
-uses. One place, so a partner and the desk see a licence in the same words."""
+"""Names for the codes people read on the portal and the console alike: countries and languages
+(uses are licensing's words: `licensing.use_name`). One place, so a partner and the desk see a
+licence in the same words."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import pycountry
-
-from api.licensing.service import USE_LABELS
 
 
 def country(code: str) -> str:
@@ -27,7 +26,3 @@ def language(tag: str) -> str:
         return tag
     return found.name if "-" not in tag else f"{found.name} ({tag})"
 
-
-def use(code: object) -> str:
-    """"web" -> "Website": the words the request form offers (api/licensing/quotes.USE_LABELS)."""
-    return USE_LABELS.get(str(code), str(code))  # type: ignore[call-overload]

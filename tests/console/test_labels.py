@@ -1,5 +1,5 @@
 """The console speaks the desk's language: uses, territories, languages, states and billing modes
-by name, in the same words as the portal (one function each, api/web/names.py)."""
+by name, in the same words as the portal (one function each: api/web/names.py, licensing.use_name)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import re
 
 from api.console import views as console_views
 from api.portal import views as portal_views
+from api.licensing import service as licensing
 from api.web import names
 from tests.builders import make_article, make_licence, make_partner
 from tests.console.helpers import log_in, submitted_request
 
 
 def test_the_console_and_the_portal_share_one_naming_function_each() -> None:
-    for name in ("countries", "language", "use"):
+    for name in ("countries", "language"):
         assert console_views.templates.env.filters[name] is portal_views.templates.env.filters[name] is getattr(names, name)
-    assert names.use("web") == "Website" and names.countries(["GB", "FR"]) == "United Kingdom, France"
+    assert console_views.templates.env.filters["use"] is portal_views.templates.env.filters["use"] is licensing.use_name
+    assert licensing.use_name("web") == "Website" and names.countries(["GB", "FR"]) == "United Kingdom, France"
     assert names.language("en-GB") == "English (en-GB)" and names.country("XX") == "XX"
 
 

@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.staff.models import ROLES
-from api.staff.permissions import allows, roles_allowed
+from api.staff.permissions import roles_allowed
 from tests.builders import make_article, make_licence, make_partner, make_staff
-from tests.console.helpers import csrf_in, log_in, submitted_request
+from tests.console.helpers import log_in, submitted_request
 from tests.tracking.data import copies_with_a_case
 from tests.staff.test_permissions import staff_operations
 

@@ -16,7 +16,7 @@ from jose import jwt
 from api.audit.service import Actor
 from api.core.db import session_scope, utcnow
 from api.delivery import keys, service
-from api.licensing import grants
+from api.licensing import grants, licences
 from tests.builders import make_api_key, make_article, make_licence, make_partner
 from tests.delivery.conftest import bearer, mint
 
@@ -129,7 +129,7 @@ def test_suspending_revoking_or_expiring_the_licence_stops_its_tokens(client, se
     grants.activate(session, licence, actor=Actor.system())
     session.commit()
     assert client.get(f"/v1/content/articles/{article}", headers=bearer(token)).status_code == 200
-    grants.revoke(session, licence, actor=Actor.system(), reason="breach")
+    licences.revoke(session, licence.id, actor=Actor.system(), reason="breach")
     session.commit()
     assert _assert_refused(client, article, token, 403)["licence_status"] == "revoked"
 

@@ -23,17 +23,20 @@ FINANCE = Actor("staff", "stf_finance")
 
 @pytest.fixture(autouse=True)
 def ledger_settings(settings: Settings) -> Iterator[Settings]:
-    """Outbox handlers and jobs bill through the ledger unless a test switches to Stripe."""
-    with provider.use_settings(settings):
-        yield settings
+    """Outbox handlers and jobs bill through the ledger unless a test switches to Stripe (as the
+    app's start-up configures them, for handlers run outside an app)."""
+    before = provider.configure(settings)
+    yield settings
+    provider.configure(before)
 
 
 @pytest.fixture
 def stripe_settings(database_url: str, stripe_double: StripeDouble, ledger_settings) -> Iterator[Settings]:  # noqa: F811
     configured = make_settings(database_url, billing_backend="stripe", stripe_api_key="sk_test_syndicate",
                                stripe_api_base=stripe_double.url, stripe_webhook_secret=WEBHOOK_SECRET)
-    with provider.use_settings(configured):
-        yield configured
+    before = provider.configure(configured)
+    yield configured
+    provider.configure(before)
 
 
 @pytest.fixture

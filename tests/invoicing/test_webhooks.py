@@ -154,6 +154,12 @@ def test_feed_subscription_paid_failed_suspended_after_grace_then_cancelled(
     session.expire_all()
     assert session.get(Licence, licence.id).state == LicenceState.revoked  # cancelled before its end
     assert session.get(BillingSubscription, sub.id).status == "canceled"
+    # The one revoke: audited with the reason, and the partner told, as when staff revoke.
+    revoked = session.exec(select(AuditEntry).where(AuditEntry.object_id == licence.id,
+                                                    AuditEntry.action == "licence.revoked")).one()
+    assert revoked.after["reason"].startswith("feed subscription")
+    told = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "email.send")).all()
+    assert [m.payload["subject"] for m in told].count("A licence was revoked") == 1
 
 
 def test_ledger_deployment_takes_no_stripe_webhooks(client, session) -> None:

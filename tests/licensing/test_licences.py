@@ -66,8 +66,8 @@ def test_an_expired_licence_cannot_be_revoked(client, session) -> None:
 
 
 def test_an_unpaid_licence_cannot_be_revoked(client, session) -> None:
-    """The brief lists no way out of `awaiting_payment` but payment: revoking is refused clearly,
-    and nothing is written or sent."""
+    """The product rules (docs/product-rules.md) list no way out of `awaiting_payment` but payment
+    or cancellation: revoking is refused clearly, and nothing is written or sent."""
     staff = staff_headers(client, session, roles=["licensing"])
     unpaid = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=5000)
     session.commit()

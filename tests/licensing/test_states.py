@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from itertools import product
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -16,19 +17,21 @@ from api.licensing.models import LicenceRequest
 from api.licensing.states import LicenceState, RequestState
 from tests.builders import make_article, make_licence, make_partner
 
-# PRODUCT.md, "Licence request states", copied word for word. The tables in the code must be
-# exactly this list: "A transition that is not on this list is refused with a clear error."
-BRIEF = (
-    "`submitted -> in_review -> approved | rejected | countered`; `countered -> approved | declined`;\n"
-    "`approved -> awaiting_payment -> active` (free: `approved -> active`);\n"
-    "`awaiting_payment -> cancelled` (the partner withdraws, staff cancel, or the invoice is still unpaid past its "
-    "due date plus the grace period; the invoice is voided);\n"
-    "`active -> expired | revoked | suspended`; `suspended -> active` (paid) or `revoked`."
-)
+RULES = Path(__file__).resolve().parents[2] / "docs" / "product-rules.md"
+
+
+def _transitions_paragraph(text: str) -> str:
+    """docs/product-rules.md, "Licence request states": the paragraph of backquoted transitions. The
+    tables in the code must be exactly this list; any other transition is refused."""
+    section = text.split("## Licence request states", 1)[1].split("\n## ", 1)[0]
+    return next(p for p in section.split("\n\n") if p.lstrip().startswith("`submitted ->"))
+
+
+BRIEF = _transitions_paragraph(RULES.read_text())
 
 
 def _brief_pairs(text: str) -> set[tuple[str, str]]:
-    """Every (from, to) the brief lists. A chain `a -> b -> c | d` gives a->b, b->c, b->d; a bare
+    """Every (from, to) the product rules list. A chain `a -> b -> c | d` gives a->b, b->c, b->d; a bare
     `x` after "or" continues the previous chain's last source (`suspended -> active` or `revoked`)."""
     pairs: set[tuple[str, str]] = set()
     source = None
@@ -73,7 +76,7 @@ def test_the_brief_is_read_as_written() -> None:
         ("awaiting_payment", "active"), ("approved", "active"), ("awaiting_payment", "cancelled"), ("active", "expired"), ("active", "revoked"),
         ("active", "suspended"), ("suspended", "active"), ("suspended", "revoked"),
     }
-    # Every state the brief names is one of ours, and the brief's pairs are all accounted for.
+    # Every state the rules name is one of ours, and the rules' pairs are all accounted for.
     assert {s for pair in BRIEF_PAIRS for s in pair} == REQUEST_STATES | LICENCE_STATES
     assert len(ALLOWED["licence_request"]) + len(ALLOWED["licence"]) + len(GRANTED) == len(BRIEF_PAIRS)
 
@@ -81,7 +84,7 @@ def test_the_brief_is_read_as_written() -> None:
 def test_the_machine_is_the_product_brief() -> None:
     for kind, allowed in ALLOWED.items():
         listed = {(a, b) for a, nexts in states.MACHINES[kind].items() for b in nexts}
-        assert listed == allowed, f"{kind}: not in the brief {listed - allowed}, missing {allowed - listed}"
+        assert listed == allowed, f"{kind}: not in the product rules {listed - allowed}, missing {allowed - listed}"
     assert set(states.MACHINES["licence"]) == LICENCE_STATES
     assert set(states.MACHINES["licence_request"]) == REQUEST_STATES
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from api.audit.service import Actor
 from api.core.db import make_engine, session_scope, utcnow
 from api.outbox import dispatch, service as outbox
 from api.outbox.models import OutboxMessage
@@ -140,7 +141,7 @@ def test_a_failed_send_is_recorded_and_retried_with_backoff(engine) -> None:
     assert outbox.drain(engine, topics={"test.send"}) == 0  # not due yet
 
     with session_scope(engine) as session:
-        outbox.retry_now(session, message_ids=[message.id])
+        outbox.retry(session, message_id=message.id, actor=Actor.system("tests"))  # the operator's retry
     assert outbox.drain(engine, topics={"test.send"}) == 1
     assert probe.calls[-1] == ("record", (True, "accepted", 2, False))
     assert [m.status for m in _messages(engine, "test.send")] == ["done"]

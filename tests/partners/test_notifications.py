@@ -21,8 +21,10 @@ from sqlmodel import select
 from api.core.db import make_engine, session_scope, utcnow
 from api.outbox import service as outbox
 from api.outbox.models import OutboxMessage
+from api.outbox import email as outbox_email
 from api.partners import notifications, service
-from api.partners.notifications import notify_partner, notify_staff
+from api.partners.notifications import notify_partner
+from api.staff.notifications import notify_staff
 from tests.builders import TEST_ACTOR, make_partner, staff_headers
 from tests.conftest import make_settings
 
@@ -68,21 +70,21 @@ class SmtpServer:
 def smtp_server(database_url) -> Iterator[SmtpServer]:
     server = SmtpServer()
     server.start()
-    notifications.configure(make_settings(database_url, email_sender="smtp", smtp_host="127.0.0.1",
-                                          smtp_port=server.port, smtp_timeout_seconds=5,
-                                          staff_notification_email="desk@publisher.example"))
+    outbox_email.configure(make_settings(database_url, email_sender="smtp", smtp_host="127.0.0.1",
+                                         smtp_port=server.port, smtp_timeout_seconds=5,
+                                         staff_notification_email="desk@publisher.example"))
     try:
         yield server
     finally:
-        notifications.configure(None)
+        outbox_email.configure(None)
         server.stop()
 
 
 @pytest.fixture
 def log_sender(database_url) -> Iterator[None]:
-    notifications.configure(make_settings(database_url, email_sender="log"))
+    outbox_email.configure(make_settings(database_url, email_sender="log"))
     yield
-    notifications.configure(None)
+    outbox_email.configure(None)
 
 
 def email_messages(session) -> list[OutboxMessage]:
@@ -162,7 +164,7 @@ def test_smtp_sender_delivers_and_retries_until_the_server_is_back(session, engi
 
     # The server is back; skip the backoff wait and drain again: delivered exactly once.
     smtp_server.start()
-    assert outbox.retry_now(session, message_ids=[failed.id]) == 1
+    assert outbox.retry(session, message_id=failed.id, actor=TEST_ACTOR).status == "pending"  # the operator's retry
     session.commit()
     assert outbox.drain(engine) == 1
     assert outbox.drain(engine) == 0

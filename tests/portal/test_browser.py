@@ -28,7 +28,6 @@ from api.app import create_app
 from api.catalogue import service as catalogue
 from api.catalogue.importers import parse_document
 from api.core.money import format_money
-from api.invoicing import provider
 from api.invoicing.models import Invoice
 from api.licensing import decisions
 from api.licensing import requests as licence_requests
@@ -83,7 +82,6 @@ def _serve(database_url: str, smtp: Inbox, **billing):
                              portal_payment_instructions="Pay by bank transfer to GB00 TEST 0000 0000.", **billing)
     application = create_app(settings, run_worker=False)
     stack = ExitStack()
-    stack.enter_context(provider.use_settings(settings))
     stack.enter_context(serving(application, port))
     return stack, url, application.state.engine
 

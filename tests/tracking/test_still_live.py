@@ -20,7 +20,7 @@ from api.licensing import licences as licensing
 from api.tracking import still_live
 from api.tracking.models import StillLiveCase
 from api.worker import registered_jobs
-from api.partners import notifications
+from api.outbox import email
 from tests.builders import TEST_ACTOR, staff_headers
 from tests.conftest import make_settings
 from tests.delivery.conftest import mint
@@ -65,7 +65,7 @@ def mail(smtp_server, database_url):  # noqa: F811 - the fixture imported above
                              smtp_timeout_seconds=5)
 
     def drain(engine) -> None:
-        notifications.configure(settings)
+        email.configure(settings)
         drain_everything_due(engine)
 
     smtp_server.drain = drain

@@ -118,29 +118,15 @@ def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_
     if container is None or not squash(container.text(separator=" ")):
         raise EmptyDocument("The HTML page has no visible text; send the full article page.")
 
-    h1 = container.css_first("h1") or tree.css_first("h1")
-    headline = squash(h1.text(separator=" ") if h1 else None) or squash(ld.get("headline")) \
-        or _strip_site_name(meta.get("og:title")) or _strip_site_name(_text(tree.css_first("title")))
-
+    headline = _headline(tree, container, ld, meta)
     byline, published = _byline(ld, meta, container), _published(ld, meta, container)
     _remove_chrome(container)
     assets = _figures(container) or _json_ld_images(ld)
     container, pictures = _without_pictures(container)
     assets += pictures
-    standfirst = None
-    for selector in STANDFIRST_SELECTORS:
-        node = container.css_first(selector)
-        if node is not None and squash(node.text(separator=" ")):
-            standfirst = squash(node.text(separator=" "))
-            _decompose([node])
-            break
-    standfirst = standfirst or squash(ld.get("description")) or squash(meta.get("og:description")) \
-        or squash(meta.get("description")) or None
+    standfirst = _take_standfirst(container) or _described(ld, meta)
 
-    blocks = [Block(text=squash(n.text(separator=" ")), html=n.html, tag=n.tag or "p") for n in _top_blocks(container)]
-    if not blocks:  # text straight in <div>s or <br>-separated: read it as a text page
-        blocks = text_blocks(container.text(separator="\n"))
-    blocks = strip_furniture(blocks)
+    blocks = _body_blocks(container)
     if headline:
         body, caption_assets = _read_body(blocks, skip={headline, standfirst or ""})
         if not body:
@@ -149,23 +135,65 @@ def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_
         headline, standfirst, body, caption_assets = _article_from_blocks(blocks)
 
     found_url = _link_canonical(tree) or meta.get("og:url") or _ld_url(ld)
-    html_node = tree.css_first("html")
     fields: dict[str, Any] = {
         "headline": headline, "standfirst": standfirst, "body_html": "".join(body),
         "assets": assets + caption_assets,
         "canonical_url": resolve_canonical_url(found_url, override=canonical_url, template=canonical_template, headline=headline),
-        "byline": byline,
+        "byline": byline, "authors": _authors(ld) or ([byline] if byline else []), "published_at": published,
+        **_classification(tree, ld, meta),
+    }
+    return build_article(fields)
+
+
+def _classification(tree: LexborHTMLParser, ld: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """Section, tags, language and the CMS's own id, from the page's metadata."""
+    fields: dict[str, Any] = {
         "section": squash(_first(ld.get("articleSection")) or meta.get("article:section")) or None,
         "tags": _tags(ld, meta),
-        "language": squash(ld.get("inLanguage") if isinstance(ld.get("inLanguage"), str) else None)
-        or (html_node.attributes.get("lang") if html_node is not None else None)
-        or (meta.get("og:locale") or "").replace("_", "-") or "en",
-        "published_at": published,
+        "language": _language(tree, ld, meta),
     }
     if isinstance(ld.get("identifier"), str | int):
         fields["external_id"] = str(ld["identifier"])
-    fields["authors"] = _authors(ld) or ([fields["byline"]] if fields["byline"] else [])
-    return build_article(fields)
+    return fields
+
+
+def _headline(tree: LexborHTMLParser, container: LexborNode, ld: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The article's <h1>, else the page's, else the metadata's title (without the site's name)."""
+    h1 = container.css_first("h1") or tree.css_first("h1")
+    return squash(h1.text(separator=" ") if h1 else None) or squash(ld.get("headline")) \
+        or _strip_site_name(meta.get("og:title")) or _strip_site_name(_text(tree.css_first("title")))
+
+
+def _take_standfirst(container: LexborNode) -> str | None:
+    """The first standfirst-looking element's text; the element leaves the body."""
+    for selector in STANDFIRST_SELECTORS:
+        node = container.css_first(selector)
+        text = squash(node.text(separator=" ")) if node is not None else ""
+        if node is not None and text:
+            _decompose([node])
+            return text
+    return None
+
+
+def _described(ld: dict[str, Any], meta: dict[str, Any]) -> str | None:
+    """The metadata's description, when the page shows no standfirst."""
+    return squash(ld.get("description")) or squash(meta.get("og:description")) or squash(meta.get("description")) or None
+
+
+def _body_blocks(container: LexborNode) -> list[Block]:
+    """The body's paragraphs and other top-level blocks, less the site's furniture."""
+    blocks = [Block(text=squash(n.text(separator=" ")), html=n.html, tag=n.tag or "p") for n in _top_blocks(container)]
+    if not blocks:  # text straight in <div>s or <br>-separated: read it as a text page
+        blocks = text_blocks(container.text(separator="\n"))
+    return strip_furniture(blocks)
+
+
+def _language(tree: LexborHTMLParser, ld: dict[str, Any], meta: dict[str, Any]) -> str:
+    """JSON-LD's inLanguage, else <html lang>, else og:locale, else English."""
+    html_node = tree.css_first("html")
+    return squash(ld.get("inLanguage") if isinstance(ld.get("inLanguage"), str) else None) \
+        or (html_node.attributes.get("lang") if html_node is not None else None) \
+        or (meta.get("og:locale") or "").replace("_", "-") or "en"
 
 
 def _text(node: LexborNode | None) -> str:

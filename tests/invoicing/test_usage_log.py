@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from api.core.db import utcnow
 from api.core.pagination import encode_cursor
-from api.delivery import usage_log
+from api.invoicing import usage_log
 from api.delivery.models import UsageEvent
 from tests.builders import (
     make_api_key,
