@@ -23,6 +23,7 @@ from api.delivery import beacons, errors, render, service, webhook_routes, webho
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
+from api.delivery.longpoll import MAX_WAIT_SECONDS, ChangeNotifier
 from api.delivery.runtime import DeliveryRuntime, Outcome
 from api.delivery.feeds import FEED_TYPES
 from api.delivery.schemas import (NINJS_EXAMPLE, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
@@ -57,6 +58,7 @@ VALIDATORS = {
     "ETag": _header("The representation's tag: send it back as `If-None-Match` to revalidate (304, not metered)."),
     "Last-Modified": _header("When the article last changed; `If-Modified-Since` works too."),
 }
+CHANGE_CURSOR_HEADER = _header("The page's `change_cursor`: where to resume following changes.")
 RATE_LIMIT_HEADERS = {
     "Retry-After": _header("Seconds until a retry can succeed.", "integer"),
     "RateLimit-Limit": _header("Requests (per token) or deliveries (per licence, a month) allowed in the window.", "integer"),
@@ -183,27 +185,48 @@ async def content_article(
                 "exceed the licence's quota. Withdrawn articles appear in Atom as RFC 6721 `at:deleted-entry` "
                 "tombstones, and in RSS as an item with the same `guid`, titled `Withdrawn: ...`, in category "
                 "`withdrawn`, without a body. The `Link: rel=\"next\"` URL keeps `format`, `limit` and `updated_since` "
-                "(add `token` again if you pass it in the query).",
+                "(add `token` again if you pass it in the query).\n\n"
+                "**Sync that never misses: `change_cursor`.** `updated_at` is stamped when a change is made, not when "
+                "it commits, so `updated_since` can miss a change that commits late with an older timestamp: ask "
+                "with an overlap (a few minutes before the newest `updated_at` you saw) and expect repeats. The "
+                "change cursor has no such gap: every page carries `change_cursor` (also the "
+                "`Syndicate-Change-Cursor` header, and `data.change_cursor` on article webhooks); send it back as "
+                "`change_cursor` and the listing is the changes (created, updated, corrected, withdrawn) committed "
+                "after it that the licence covers, in commit order, each exactly once, with its `version`, "
+                "`change` and `change_cursor`. `change_cursor=0` starts from the first change. After a snapshot "
+                "sync (without `change_cursor`), follow changes from the `change_cursor` of any of its pages: it is "
+                "the one read by its first page.\n\n"
+                "**Long-poll: `wait`** (seconds, at most 30): when there is nothing to list, hold the request until "
+                "something the licence covers changes, then answer with it; if nothing does, answer `304 Not "
+                "Modified` when the request carried `change_cursor` or `If-None-Match`, else an empty page.",
     responses=_with_headers(
         {200: {"content": {"application/atom+xml": {"schema": {"type": "string"}},
                            "application/rss+xml": {"schema": {"type": "string"}}}},
          304: {"description": "Not modified"},
          **error_responses(*TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.UsageNotRecorded,
                            ValidationFailed)},
-        s200={**VALIDATORS, "Link": _header('`<next page URL>; rel="next"` while there are more pages.')},
-        s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
+        s200={**VALIDATORS, "Link": _header('`<next page URL>; rel="next"` while there are more pages.'),
+              "Syndicate-Change-Cursor": CHANGE_CURSOR_HEADER},
+        s304={**VALIDATORS, "Syndicate-Change-Cursor": CHANGE_CURSOR_HEADER}, s429=RATE_LIMIT_HEADERS),
 )
 async def content_feed(
     request: Request, credentials: BearerDep, token: TokenQuery = None,
     format: Annotated[str | None, _format_query(FEED_TYPES)] = None,
     updated_since: Annotated[UTCTime | None, Query(description="Only articles changed after this instant.")] = None,
     cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
+    change_cursor: Annotated[str | None, Query(
+        max_length=19, pattern=r"^[0-9]+$", examples=["1042"],
+        description="List the changes committed after this one, in commit order: from a page's `change_cursor` or "
+                    "a webhook's `data.change_cursor` (0: from the first change). Not with `cursor` or `updated_since`.")] = None,
+    wait: Annotated[int | None, Query(ge=1, le=MAX_WAIT_SECONDS, examples=[15], description=(
+        "Long-poll: hold an empty answer up to this many seconds (at most 30) for a change the licence covers."))] = None,
     if_none_match: Annotated[str | None, Header()] = None, if_modified_since: Annotated[str | None, Header()] = None,
 ) -> Response:
     outcome = await serve_feed(
         _runtime(request), raw_token=credentials.credentials if credentials else token, fmt=format,
         accept=request.headers.get("accept"), updated_since=updated_since, cursor=cursor, limit=limit,
-        if_none_match=if_none_match, if_modified_since=if_modified_since)
+        if_none_match=if_none_match, if_modified_since=if_modified_since, change_cursor=change_cursor, wait=wait,
+        notifier=request.app.state.change_notifier)
     return _response(outcome)
 
 
@@ -288,14 +311,17 @@ def install(app: FastAPI) -> None:
     runtime = DeliveryRuntime(settings, make_engine(settings.database_url, pool_size=CONTENT_POOL_SIZE,
                                                     max_overflow=CONTENT_POOL_OVERFLOW))
     app.state.delivery = runtime
+    notifier = app.state.change_notifier = ChangeNotifier(runtime.engine)
     webhook_send.configure(app.state.settings)
     webhook_routes.document_events(app)
     app.front = ContentFastPath(runtime)  # type: ignore[attr-defined]
 
     async def start(_app: FastAPI) -> None:
         runtime.start()
+        await notifier.start()
 
     async def stop(_app: FastAPI) -> None:
+        await notifier.stop()
         await runtime.stop()
         runtime.engine.dispose()
 
