@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from api.catalogue import changes
 from api.catalogue.models import Article, ArticleChange
+from api.core.db import read_only
 from api.delivery.change_feed import covers_change
 from api.delivery.snapshots import LicenceView
 
@@ -37,6 +38,7 @@ RECENT_COMMITS = 1024
 class ChangeNotifier:
     def __init__(self, engine: Engine, *, poll_interval: float = SQLITE_POLL_SECONDS) -> None:
         self.engine = engine
+        self._reader = read_only(engine)  # SQLite: a deferred BEGIN, so a poll never takes the write lock
         self.database = str(engine.url)
         self.poll_interval = poll_interval
         self.head = 0
@@ -48,6 +50,7 @@ class ChangeNotifier:
         self._changed: asyncio.Event | None = None
         self._unsubscribe = None
         self._stopping = threading.Event()
+        self.listening = threading.Event()  # PostgreSQL: set once the LISTEN connection is up
         self._thread: threading.Thread | None = None
         self._poller: asyncio.Task | None = None
 
@@ -116,7 +119,7 @@ class ChangeNotifier:
         self._loop.call_soon_threadsafe(self.publish, committed)
 
     def _read_head(self) -> int:
-        with Session(self.engine) as session:
+        with Session(self._reader) as session:
             return changes.head(session)
 
     def _listen(self) -> None:
@@ -130,6 +133,7 @@ class ChangeNotifier:
             try:
                 with psycopg.connect(url, autocommit=True) as connection:
                     connection.execute(f"LISTEN {changes.NOTIFY_CHANNEL}")
+                    self.listening.set()
                     if reconnecting:
                         self._from_any_thread(changes.Committed(self.database, self._read_head(), None))
                     reconnecting = True
@@ -158,7 +162,7 @@ class ChangeNotifier:
 
     def _read_after(self, head: int) -> changes.Committed | None:
         self.polls += 1
-        with Session(self.engine) as session:
+        with Session(self._reader) as session:
             rows = session.execute(select(ArticleChange.seq, ArticleChange.article_id, Article.section)
                                    .join(Article, Article.id == ArticleChange.article_id)  # type: ignore[arg-type]
                                    .where(ArticleChange.seq > head).order_by(ArticleChange.seq)  # type: ignore[operator,arg-type]
