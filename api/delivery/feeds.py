@@ -17,6 +17,7 @@ Tombstones are not deliveries: they are not metered and take no quota.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -31,6 +32,7 @@ from lxml import etree
 from sqlmodel import Session
 
 from api.catalogue import changes
+from api.core.db import read_only
 from api.core.errors import BadCursor, ValidationFailed
 from api.delivery import change_feed, render, service
 from api.delivery.errors import FormatNotAcceptable
@@ -108,7 +110,9 @@ _SYNC_MARK = "~"
 
 def _page(runtime: DeliveryRuntime, licence: LicenceView, updated_since: datetime | None, cursor: str | None,
           after: int | None, limit: int, with_bodies: bool) -> _Listing:
-    with Session(runtime.engine) as session:
+    # A pure read: on SQLite a deferred BEGIN, so feed readers (a thousand long-pollers woken at once)
+    # read side by side instead of queueing for the write lock.
+    with Session(read_only(runtime.engine)) as session:
         if after is not None:
             page = change_feed.change_page(session, licence, after=after, limit=limit)
             rows = [article for _, article in page.rows]
@@ -123,6 +127,20 @@ def _page(runtime: DeliveryRuntime, licence: LicenceView, updated_since: datetim
                                               limit=limit)
         views = load_articles(session, [row.id for row in rows]) if with_bodies else []
         return _Listing(rows, None, f"{next_cursor}{_SYNC_MARK}{start}" if next_cursor else None, start, views)
+
+
+# Pages being read now, by everything that determines them: requests asking the same thing at the same
+# moment (a crowd of long-pollers woken by one commit) share one read instead of a query each.
+_reading: dict[tuple, asyncio.Future] = {}
+
+
+async def _shared_page(runtime: DeliveryRuntime, licence: LicenceView, *args: Any) -> _Listing:
+    key = (id(runtime), licence, *args)
+    reading = _reading.get(key)
+    if reading is None:
+        reading = _reading[key] = asyncio.ensure_future(runtime.in_thread(_page, runtime, licence, *args))
+        reading.add_done_callback(lambda _done: _reading.pop(key, None))
+    return await asyncio.shield(reading)
 
 
 def _decode_change_cursor(value: str, name: str) -> int:
@@ -206,18 +224,19 @@ async def serve_feed(runtime: DeliveryRuntime, *, raw_token: str | None, fmt: st
                                         "type": "conflict"}])
     after = None if change_cursor is None else _decode_change_cursor(change_cursor, "change_cursor")
     await runtime.limiter.check_token(claims.jti)
-    listing = await runtime.in_thread(_page, runtime, licence, updated_since, cursor, after, limit, chosen != "json")
+    listing = await _shared_page(runtime, licence, updated_since, cursor, after, limit, chosen != "json")
     timed_out = False
     if wait and not listing.rows and notifier is not None:
         # Hold the request until a commit that might concern the licence, then look once more.
-        deadline = time.monotonic() + wait
+        deadline, waited_from = time.monotonic() + wait, listing.change_cursor
         while not listing.rows:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not await notifier.wait(licence, listing.change_cursor, remaining):
+            if remaining <= 0 or not await notifier.wait(licence, waited_from, remaining):
                 timed_out = True
                 break
-            listing = await runtime.in_thread(_page, runtime, licence, updated_since, cursor, after, limit,
-                                              chosen != "json")
+            # The commits that woke us do not wake us again (one the listing hides, e.g. under embargo).
+            waited_from = max(waited_from, notifier.head)
+            listing = await _shared_page(runtime, licence, updated_since, cursor, after, limit, chosen != "json")
     rows, views, next_cursor = listing.rows, listing.views, listing.next_cursor
     newest = max((a.updated_at for a in rows), default=licence.starts_at)
     self_url = _feed_url(runtime, format=chosen, limit=limit, updated_since=updated_since, cursor=cursor,
