@@ -32,7 +32,6 @@ from lxml import etree
 from sqlmodel import Session
 
 from api.catalogue import changes
-from api.core.db import read_only
 from api.core.errors import BadCursor, ValidationFailed
 from api.delivery import change_feed, render, service
 from api.delivery.errors import FormatNotAcceptable
@@ -110,9 +109,7 @@ _SYNC_MARK = "~"
 
 def _page(runtime: DeliveryRuntime, licence: LicenceView, updated_since: datetime | None, cursor: str | None,
           after: int | None, limit: int, with_bodies: bool) -> _Listing:
-    # A pure read: on SQLite a deferred BEGIN, so feed readers (a thousand long-pollers woken at once)
-    # read side by side instead of queueing for the write lock.
-    with Session(read_only(runtime.engine)) as session:
+    with Session(runtime.engine) as session:
         if after is not None:
             page = change_feed.change_page(session, licence, after=after, limit=limit)
             rows = [article for _, article in page.rows]

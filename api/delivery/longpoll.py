@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from api.catalogue import changes
 from api.catalogue.models import Article, ArticleChange
-from api.core.db import read_only
+from api.core.db import make_engine, read_only
 from api.delivery.change_feed import covers_change
 from api.delivery.snapshots import LicenceView
 
@@ -38,7 +38,10 @@ RECENT_COMMITS = 1024
 class ChangeNotifier:
     def __init__(self, engine: Engine, *, poll_interval: float = SQLITE_POLL_SECONDS) -> None:
         self.engine = engine
-        self._reader = read_only(engine)  # SQLite: a deferred BEGIN, so a poll never takes the write lock
+        # Its own connection, read-only (SQLite: a deferred BEGIN, so a poll never takes the write lock); not
+        # the content pool's, whose connections the usage writer also uses.
+        self._reader = read_only(make_engine(engine.url.render_as_string(hide_password=False), pool_size=1,
+                                             max_overflow=1, immediate=False))
         self.database = str(engine.url)
         self.poll_interval = poll_interval
         self.head = 0
@@ -75,6 +78,7 @@ class ChangeNotifier:
             self._poller.cancel()
         if self._thread:
             await asyncio.to_thread(self._thread.join, 3)
+        self._reader.dispose()
 
     # --- waiting ----------------------------------------------------------------------------------
 
