@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit.service import Actor
@@ -19,14 +19,14 @@ from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
 from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMaySigningKeys
-from api.delivery import beacons, errors, render, service, webhook_routes, webhook_send
+from api.delivery import beacons, errors, render, service, versions, webhook_routes, webhook_send
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
 from api.delivery.longpoll import MAX_WAIT_SECONDS, ChangeNotifier
 from api.delivery.runtime import DeliveryRuntime, Outcome
 from api.delivery.feeds import FEED_TYPES
-from api.delivery.schemas import (NINJS_EXAMPLE, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
+from api.delivery.schemas import (NINJS_EXAMPLE, ArticleVersionList, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
                                   SigningKeyRead, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
                                   WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointPage, WebhookEndpointRead)
 from api.licensing.service import LicenceNotFound
@@ -175,6 +175,44 @@ async def content_article(
         accept=request.headers.get("accept"), territory=territory, if_none_match=if_none_match,
         if_modified_since=if_modified_since)
     return _response(outcome)
+
+
+@router.get(
+    "/v1/content/articles/{article_id}/versions", response_model=ArticleVersionList, tags=["content"],
+    summary="Every version of a licensed article",
+    description="Each version, oldest first: its number, time, what it was (the original, an update, a correction "
+                "with its note) and where to fetch it rendered under your licence. Not metered.",
+    responses=error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn),
+)
+async def list_article_versions(request: Request, article_id: str, credentials: BearerDep,
+                                token: TokenQuery = None) -> Response:
+    return _response(await versions.list_versions(
+        _runtime(request), raw_token=credentials.credentials if credentials else token, article_id=article_id))
+
+
+@router.get(
+    "/v1/content/articles/{article_id}/versions/{number}", response_model=ContentArticle, tags=["content"],
+    summary="One version of a licensed article",
+    description="The version as it was (its headline, body and time), rendered under your licence in the article's "
+                "formats (`format` or Accept: JSON, ninjs, HTML) with the licence's attribution. The standfirst, byline "
+                "and pictures are the article's current ones. Metered like a fetch of the article.",
+    responses=_with_headers(
+        {200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
+         **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
+                           errors.ContentVersionNotFound, errors.FormatNotAcceptable, errors.QuotaExceeded,
+                           errors.UsageNotRecorded, ValidationFailed)},
+        s200=VALIDATORS, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
+)
+async def get_article_version(
+    request: Request, article_id: str, number: Annotated[int, Path(ge=1, le=1_000_000)], credentials: BearerDep,
+    token: TokenQuery = None, format: Annotated[str | None, _format_query(render.FORMATS)] = None,
+    territory: Annotated[str | None, Query(description="ISO country where the copy will appear.")] = None,
+    if_none_match: Annotated[str | None, Header()] = None, if_modified_since: Annotated[str | None, Header()] = None,
+) -> Response:
+    return _response(await versions.serve_version(
+        _runtime(request), raw_token=credentials.credentials if credentials else token, article_id=article_id,
+        number=number, fmt=format, accept=request.headers.get("accept"), territory=territory,
+        if_none_match=if_none_match, if_modified_since=if_modified_since))
 
 
 @router.get(

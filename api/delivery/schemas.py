@@ -162,6 +162,37 @@ class ContentArticle(BaseModel):
     attribution: Attribution
 
 
+class ArticleVersionRead(BaseModel):
+    version: int
+    created_at: datetime = Field(description="When this version was made.")
+    change: Literal["created", "updated", "corrected", "withdrawn"]
+    kind: Literal["original", "update", "correction", "withdrawal"] = Field(
+        description="What the version was: the original, an update, a correction (see `note`) or the withdrawal.")
+    note: str | None = Field(description="The correction note, or the reason for a withdrawal.")
+    headline: str
+    current: bool = Field(description="The version the article is at now.")
+    content_url: str = Field(description="This version, rendered under your licence (JSON, ninjs or HTML, as the "
+                                         "article itself).")
+    change_cursor: str | None = Field(description="Its position in the feed's change cursor.")
+
+
+class ArticleVersionList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "article_id": "art_01jd7w3m5q...", "current_version": 2, "items": [
+            {"version": 1, "created_at": "2020-01-07T12:00:00Z", "change": "created", "kind": "original", "note": None,
+             "headline": "Putin makes surprise visit to Syria", "current": False,
+             "content_url": "https://syndicate.example.com/v1/content/articles/art_01jd7w3m5q.../versions/1",
+             "change_cursor": "1001"},
+            {"version": 2, "created_at": "2020-01-07T15:00:00Z", "change": "corrected", "kind": "correction",
+             "note": "An earlier version misspelt the minister's name.", "headline": "Putin makes surprise visit to Syria",
+             "current": True,
+             "content_url": "https://syndicate.example.com/v1/content/articles/art_01jd7w3m5q.../versions/2",
+             "change_cursor": "1042"}]}]})
+    article_id: str
+    current_version: int
+    items: list[ArticleVersionRead] = Field(description="Every version, oldest first.")
+
+
 class FeedItem(BaseModel):
     id: str
     version: int
