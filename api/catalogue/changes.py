@@ -114,14 +114,15 @@ def _stamp(session: Session) -> None:
     session.flush()
     newest = max(row.seq or 0 for row in rows)
     sections: dict[str, str | None] = {row.id: row.section for row in session.execute(
-        select(Article.id, Article.section).where(Article.id.in_({r.article_id for r in rows})))}  # type: ignore[attr-defined]
+        select(Article.id, Article.section).where(  # type: ignore[call-overload]
+            Article.id.in_({r.article_id for r in rows})))}  # type: ignore[attr-defined]
     articles = tuple((r.article_id, sections.get(r.article_id)) for r in rows)
     if postgres:
         payload = json.dumps({"head": newest, "articles": articles}, separators=(",", ":"))
         if len(payload) > _MAX_NOTIFY_PAYLOAD:
             payload = json.dumps({"head": newest})
         session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": NOTIFY_CHANNEL, "payload": payload})
-    session.info[_STAMPED] = Committed(str(session.get_bind().url), newest, articles)
+    session.info[_STAMPED] = Committed(str(session.get_bind().engine.url), newest, articles)
 
 
 @event.listens_for(Session, "after_commit")

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
@@ -51,7 +52,7 @@ class ChangeNotifier:
         self._forgotten_head = 0  # the newest head pushed out of _recent
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._stopping = threading.Event()
         self.listening = threading.Event()  # PostgreSQL: set once the LISTEN connection is up
         self._thread: threading.Thread | None = None
@@ -167,7 +168,7 @@ class ChangeNotifier:
     def _read_after(self, head: int) -> changes.Committed | None:
         self.polls += 1
         with Session(self._reader) as session:
-            rows = session.execute(select(ArticleChange.seq, ArticleChange.article_id, Article.section)
+            rows = session.execute(select(ArticleChange.seq, ArticleChange.article_id, Article.section)  # type: ignore[call-overload]
                                    .join(Article, Article.id == ArticleChange.article_id)  # type: ignore[arg-type]
                                    .where(ArticleChange.seq > head).order_by(ArticleChange.seq)  # type: ignore[operator,arg-type]
                                    .limit(RECENT_COMMITS)).all()
