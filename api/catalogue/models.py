@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DDL, JSON, Column, Index, Text, UniqueConstraint, event, func, text
+from sqlalchemy import DDL, JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint, event, func, text
 from sqlalchemy.dialects.postgresql import to_tsvector
 from sqlmodel import Field, SQLModel
 
@@ -100,6 +100,22 @@ class ArticleRevision(SQLModel, table=True):
     change: str = Field(max_length=20)  # created | updated | corrected | withdrawn
     note: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ArticleChange(SQLModel, table=True):
+    """The change log behind the change cursor: one row per committed article change, numbered in
+    commit order (see api/catalogue/changes.py for why the numbers are commit-ordered)."""
+
+    __tablename__ = "article_change"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    # INTEGER on SQLite, so it is the rowid (an alias SQLite numbers itself); BIGINT elsewhere.
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"),
+                                                           primary_key=True, autoincrement=True))
+    article_id: str = Field(foreign_key="article.id", max_length=40, ondelete="CASCADE")
+    version: int
+    change: str = Field(max_length=20)  # created | updated | corrected | withdrawn
+    committed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 # --- full-text search of the headline and standfirst ------------------------------------------------

@@ -16,7 +16,7 @@ from api.catalogue.errors import (
 )
 from api.catalogue.importers import ImportFormat, format_for_media_type, parse_document
 from api.catalogue.models import Article
-from api.catalogue.schemas import (
+from api.catalogue.schemas import (PublicArticle, PublicPicture,
     SUMMARY_EXAMPLE, ArticleCreate, ArticleRead, ArticleSummary, ArticleUpdate, ArticleWithdraw, AssetRead, ImportReport,
     ImportResult,
 )
@@ -71,11 +71,17 @@ def list_articles(
 
 
 @router.get(
-    "/v1/articles/{article_id}", response_model=ArticleSummary, summary="One licensable article (no body)",
+    "/v1/articles/{article_id}", response_model=PublicArticle, summary="One licensable article (no body)",
+    description="With the pictures a licence includes and those it leaves out, so you know before you pay.",
     responses=error_responses(ArticleNotFound),
 )
-def get_article(article_id: str, session: ReadSessionDep) -> ArticleSummary:
-    return ArticleSummary.model_validate(service.get_public_article(session, article_id))
+def get_article(article_id: str, session: ReadSessionDep) -> PublicArticle:
+    article = service.get_public_article(session, article_id)
+    pictures = [a for a in service.get_assets(session, article.id) if a.kind == "image"]
+    return PublicArticle(
+        **ArticleSummary.model_validate(article).model_dump(),
+        pictures_included=[PublicPicture(caption=a.caption, credit=a.credit) for a in pictures if a.relicensable],
+        pictures_left_out=[PublicPicture(caption=a.caption, credit=a.credit) for a in pictures if not a.relicensable])
 
 
 # --- staff -----------------------------------------------------------------------------------

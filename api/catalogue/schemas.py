@@ -171,6 +171,23 @@ class ArticleSummary(BaseModel):
     updated_at: datetime
 
 
+class PublicPicture(BaseModel):
+    caption: str | None
+    credit: str | None
+
+
+class PublicArticle(ArticleSummary):
+    """One article as the public catalogue shows it, with what a licensed copy of it carries: the
+    pictures a licence includes, and those it leaves out (not the publisher's to relicense)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **SUMMARY_EXAMPLE, "pictures_included": [{"caption": "The minister in Damascus", "credit": "MEE/Staff"}],
+        "pictures_left_out": [{"caption": "Putin and Assad", "credit": "Reuters"}]}]})
+    pictures_included: list[PublicPicture] = Field(description="Pictures a licensed copy carries.")
+    pictures_left_out: list[PublicPicture] = Field(
+        description="Pictures a licensed copy leaves out: agency and wire pictures are not the publisher's to relicense.")
+
+
 class ArticleRead(ArticleSummary):
     """The full record, for staff."""
 

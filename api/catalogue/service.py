@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.audit import service as audit
-from api.catalogue import search
+from api.catalogue import changes, search
 from api.catalogue.errors import ArticleNotFound, ArticleWithdrawn, CanonicalUrlTaken, EmptyArticleBody, locate
 from api.catalogue.inline_images import extract_images
 from api.catalogue.models import Article, ArticleRevision, ArticleStatus, ArticleTag, Asset
@@ -315,8 +315,10 @@ def withdraw_article(session: Session, article_id: str, *, reason: str, actor: a
 
 
 def _add_revision(session: Session, article: Article, *, change: str, note: str | None = None) -> None:
-    session.add(ArticleRevision(article_id=article.id, version=article.version, headline=article.headline,
-                                body_html=article.body_html, change=change, note=note))
+    revision = ArticleRevision(article_id=article.id, version=article.version, headline=article.headline,
+                               body_html=article.body_html, change=change, note=note)
+    session.add(revision)
+    changes.note(session, revision)  # into the change log, numbered when the transaction commits
 
 
 def list_articles(

@@ -142,7 +142,7 @@ class CapacityGate:
     thread-pool calls. With more requests in flight than threads, the threads can all be taken by
     requests waiting for that connection or lock while its holder waits for a thread. With no more
     requests inside than threads, a thread is always free for the one holding the connection.
-    `/healthz` (on the event loop, no database) is never gated.
+    `/healthz` (on the event loop, no database) and the feed (see UNGATED) are never gated.
     """
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
@@ -176,7 +176,10 @@ class CapacityGate:
             gate.release()
 
 
-UNGATED = frozenset({"/healthz"})
+# The feed is async and reads through the content engine on the delivery runtime's executor, never an API
+# thread or connection, so the deadlock the gate prevents cannot involve it; and a long-polling feed request
+# (`wait=`) holding a slot for 30 s would let 40 waiting partners shut the whole API out.
+UNGATED = frozenset({"/healthz", "/v1/content/feed"})
 
 
 async def send_problem(scope: Scope, send: Send, error: ApiRateLimited | AtCapacity, retry: int,

@@ -70,6 +70,15 @@ class ContentArticleNotFound(NotFound):
     title = "No such article"
 
 
+class ContentVersionNotFound(NotFound):
+    """The article has no version with that number; `GET /v1/content/articles/{id}/versions` lists the versions
+    there are (1 up to the current one).
+    """
+
+    slug = "content-version-not-found"
+    title = "No such version of the article"
+
+
 class ContentWithdrawn(Gone):
     """The publisher withdrew the article; stop serving it and remove any copy you published."""
 

@@ -17,9 +17,11 @@ Tombstones are not deliveries: they are not metered and take no quota.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -29,8 +31,11 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 from sqlmodel import Session
 
-from api.delivery import caps, render, service
+from api.catalogue import changes
+from api.core.errors import BadCursor, ValidationFailed
+from api.delivery import caps, change_feed, render, service
 from api.delivery.errors import FormatNotAcceptable
+from api.delivery.longpoll import ChangeNotifier
 from api.delivery.metering import Usage
 from api.delivery.negotiation import Negotiator
 from api.delivery.runtime import DeliveryRuntime, Outcome, not_modified
@@ -87,20 +92,76 @@ def _withdrawal_note(article: ArticleView) -> str:
     return f"Withdrawn by the publisher{reason}. Remove any copy you published."
 
 
+@dataclass
+class _Listing:
+    rows: list[Any]  # articles, in listing order
+    changes: list[Any] | None  # by change cursor: the change behind each row
+    next_cursor: str | None
+    change_cursor: int  # where a client resumes following changes
+    views: list[ArticleView]
+
+
+# A snapshot page's `cursor` carries the change head read by its first page after this mark: following
+# changes from there afterwards is safe, whereas a later page's head could skip a change that
+# committed late with a timestamp before the pages already read.
+_SYNC_MARK = "~"
+
+
 def _page(runtime: DeliveryRuntime, licence: LicenceView, updated_since: datetime | None, cursor: str | None,
-          limit: int, with_bodies: bool):
+          after: int | None, limit: int, with_bodies: bool) -> _Listing:
     with Session(runtime.engine) as session:
-        rows, next_cursor = service.feed_page(session, licence, updated_since=updated_since, cursor=cursor, limit=limit)
+        if after is not None:
+            page = change_feed.change_page(session, licence, after=after, limit=limit)
+            rows = [article for _, article in page.rows]
+            if with_bodies:  # a feed entry per article: its latest state, where its last change was
+                rows = list({a.id: a for a in reversed(rows)}.values())[::-1]
+            views = load_articles(session, [row.id for row in rows]) if with_bodies else []
+            return _Listing(rows, [change for change, _ in page.rows], changes.encode(page.change_cursor) if page.more
+                            else None, page.change_cursor, views)
+        keyset, _, mark = (cursor or "").partition(_SYNC_MARK)
+        start = _decode_change_cursor(mark, "cursor") if mark else changes.head(session)  # before the listing: no gap
+        rows, next_cursor = service.feed_page(session, licence, updated_since=updated_since, cursor=keyset or None,
+                                              limit=limit)
         views = load_articles(session, [row.id for row in rows]) if with_bodies else []
-        return rows, views, next_cursor
+        return _Listing(rows, None, f"{next_cursor}{_SYNC_MARK}{start}" if next_cursor else None, start, views)
 
 
-def _json_listing(runtime: DeliveryRuntime, rows, next_cursor: str | None) -> bytes:
+# Pages being read now, by everything that determines them: requests asking the same thing at the same
+# moment (a crowd of long-pollers woken by one commit) share one read instead of a query each.
+_reading: dict[tuple, asyncio.Future] = {}
+
+
+async def _shared_page(runtime: DeliveryRuntime, licence: LicenceView, *args: Any) -> _Listing:
+    key = (id(runtime), licence, *args)
+    reading = _reading.get(key)
+    if reading is None:
+        reading = _reading[key] = asyncio.ensure_future(runtime.in_thread(_page, runtime, licence, *args))
+        reading.add_done_callback(lambda _done: _reading.pop(key, None))
+    return await asyncio.shield(reading)
+
+
+def _decode_change_cursor(value: str, name: str) -> int:
+    try:
+        return changes.decode(value)
+    except ValueError:
+        raise BadCursor(f"`{name}` is not a change cursor this feed gave out; use `change_cursor` from a feed page "
+                        "or a webhook, or 0 to follow every change from the start.") from None
+
+
+def _json_listing(runtime: DeliveryRuntime, listing: _Listing) -> bytes:
     base = runtime.settings.public_base_url
-    items = [{"id": a.id, "version": a.version, "status": str(a.status), "headline": a.headline,
-              "canonical_url": a.canonical_url, "content_url": f"{base}/v1/content/articles/{a.id}",
-              "published_at": a.published_at.isoformat(), "updated_at": a.updated_at.isoformat()} for a in rows]
-    return json.dumps({"items": items, "next_cursor": next_cursor}, ensure_ascii=False).encode()
+    items = []
+    for index, a in enumerate(listing.rows):
+        item = {"id": a.id, "version": a.version, "status": str(a.status), "headline": a.headline,
+                "canonical_url": a.canonical_url, "content_url": f"{base}/v1/content/articles/{a.id}",
+                "published_at": a.published_at.isoformat(), "updated_at": a.updated_at.isoformat()}
+        if listing.changes is not None:
+            change = listing.changes[index]
+            item.update(version=change.version, change=change.change, change_cursor=changes.encode(change.seq),
+                        changed_at=change.committed_at.isoformat())
+        items.append(item)
+    return json.dumps({"items": items, "next_cursor": listing.next_cursor,
+                       "change_cursor": changes.encode(listing.change_cursor)}, ensure_ascii=False).encode()
 
 
 def _xml_feed(runtime: DeliveryRuntime, licence: LicenceView, views: list[ArticleView], fmt: str,
@@ -150,24 +211,47 @@ def _feed_url(runtime: DeliveryRuntime, **params: Any) -> str:
 
 async def serve_feed(runtime: DeliveryRuntime, *, raw_token: str | None, fmt: str | None, accept: str | None,
                      updated_since: datetime | None, cursor: str | None, limit: int, if_none_match: str | None,
-                     if_modified_since: str | None) -> Outcome:
+                     if_modified_since: str | None, change_cursor: str | None = None, wait: int | None = None,
+                     notifier: ChangeNotifier | None = None) -> Outcome:
     claims, licence = await runtime.authorize(raw_token)
     chosen = negotiate_feed(fmt, accept)
+    if change_cursor is not None and (cursor is not None or updated_since is not None):
+        raise ValidationFailed("Send `change_cursor` alone: it replaces `cursor` and `updated_since`.",
+                               errors=[{"field": "change_cursor", "message": "not with cursor or updated_since",
+                                        "type": "conflict"}])
+    after = None if change_cursor is None else _decode_change_cursor(change_cursor, "change_cursor")
     await runtime.limiter.check_token(claims.jti)
-    rows, views, next_cursor = await runtime.in_thread(_page, runtime, licence, updated_since, cursor, limit,
-                                                         chosen != "json")
+    listing = await _shared_page(runtime, licence, updated_since, cursor, after, limit, chosen != "json")
+    timed_out = False
+    if wait and not listing.rows and notifier is not None:
+        # Hold the request until a commit that might concern the licence, then look once more.
+        deadline, waited_from = time.monotonic() + wait, listing.change_cursor
+        while not listing.rows:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not await notifier.wait(licence, waited_from, remaining):
+                timed_out = True
+                break
+            # The commits that woke us do not wake us again (one the listing hides, e.g. under embargo).
+            waited_from = max(waited_from, notifier.head)
+            listing = await _shared_page(runtime, licence, updated_since, cursor, after, limit, chosen != "json")
+    rows, views, next_cursor = listing.rows, listing.views, listing.next_cursor
     newest = max((a.updated_at for a in rows), default=licence.starts_at)
-    self_url = _feed_url(runtime, format=chosen, limit=limit, updated_since=updated_since, cursor=cursor)
-    body = (_json_listing(runtime, rows, next_cursor) if chosen == "json"
+    self_url = _feed_url(runtime, format=chosen, limit=limit, updated_since=updated_since, cursor=cursor,
+                         change_cursor=change_cursor)
+    body = (_json_listing(runtime, listing) if chosen == "json"
             else _xml_feed(runtime, licence, views, chosen, newest, self_url))
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
     conditional = render.Rendered(body, FEED_TYPES[chosen], etag, render.http_date(newest), "")
     headers: list[tuple[bytes, bytes]] = [(b"etag", etag.encode()), (b"last-modified", conditional.last_modified.encode()),
-                                          (b"cache-control", b"private, no-cache"), (b"vary", b"Accept, Authorization")]
+                                          (b"cache-control", b"private, no-cache"), (b"vary", b"Accept, Authorization"),
+                                          (b"syndicate-change-cursor", changes.encode(listing.change_cursor).encode())]
     if next_cursor:
         # The same listing, one page on: the same format, page size and sync point.
-        following = _feed_url(runtime, format=chosen, limit=limit, updated_since=updated_since, cursor=next_cursor)
+        following = (_feed_url(runtime, format=chosen, limit=limit, change_cursor=next_cursor) if after is not None
+                     else _feed_url(runtime, format=chosen, limit=limit, updated_since=updated_since, cursor=next_cursor))
         headers.append((b"link", f'<{following}>; rel="next"'.encode()))
+    if timed_out and (change_cursor is not None or if_none_match):
+        return Outcome(304, headers, b"")  # nothing new in the time the client was willing to wait
     if not_modified(conditional, if_none_match, if_modified_since):
         return Outcome(304, headers, b"")
     usages: list[Any] = [Usage(licence.id, licence.partner_id, a.id, a.version, "feed", claims.jti)

@@ -112,7 +112,7 @@ def attribution(publisher: Publisher, licence: LicenceView, article: ArticleView
         f'<p class="syndicate-attribution">This article was originally published by '
         f'<a href="{url}" rel="canonical">{escape(publisher.name)}</a>'
         f'{" (" + escape(byline) + ")" if byline else ""}. {escape(notice)} '
-        f'Republished under licence {escape(licence.id)}.'
+        f'Republished under licence <a href="{escape(licence_url, quote=True)}" rel="license">{escape(licence.id)}</a>.'
         f'<img src="{escape(beacon, quote=True)}" width="1" height="1" alt="" '
         f'referrerpolicy="no-referrer-when-downgrade" style="border:0"></p>\n'
         f'<script type="application/ld+json">{ld_text}</script>'
@@ -189,7 +189,8 @@ def render_ninjs(base: dict[str, Any], attr: dict[str, Any], article: ArticleVie
 
 
 def render_html(base: dict[str, Any], attr: dict[str, Any], article: ArticleView) -> bytes:
-    notes = "".join(f'<p class="syndicate-removed">{escape(r["reason"])}</p>' for r in base["removed_assets"])
+    # Why a picture was removed is a note for the partner (in the JSON's `removed_assets` and ninjs's
+    # `edNote`), never a line for its readers.
     figures = "".join(
         f'<figure><img src="{escape(a["url"], quote=True)}" alt="{escape(a["caption"] or "", quote=True)}">'
         f'<figcaption>{escape(a["caption"] or "")}{" — " + escape(a["credit"]) if a["credit"] else ""}</figcaption></figure>'
@@ -201,7 +202,7 @@ def render_html(base: dict[str, Any], attr: dict[str, Any], article: ArticleView
         f'<h1>{escape(article.headline)}</h1>\n'
         + (f'<p class="standfirst">{escape(article.standfirst)}</p>\n' if article.standfirst else "")
         + (f'<p class="byline">{escape(attr["byline"])}</p>\n' if attr["byline"] else "")
-        + f"{figures}{base['body_html']}\n{notes}{attr['html']}\n</article>\n"
+        + f"{figures}{base['body_html']}\n{attr['html']}\n</article>\n"
     )
     return html.encode()
 

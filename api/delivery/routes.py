@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit.service import Actor
@@ -19,14 +19,15 @@ from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
 from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMaySigningKeys
-from api.delivery import errors, partner_routes, render, service, webhook_routes, webhook_send
+from api.delivery import errors, partner_routes, render, service, versions, webhook_routes, webhook_send
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
+from api.delivery.longpoll import MAX_WAIT_SECONDS, ChangeNotifier
 from api.delivery.runtime import DeliveryRuntime, Outcome
 from api.delivery.snapshots import load_article, load_licence
 from api.delivery.feeds import FEED_TYPES
-from api.delivery.schemas import (NINJS_EXAMPLE, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
+from api.delivery.schemas import (NINJS_EXAMPLE, ArticleVersionList, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
                                   SigningKeyRead, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
                                   WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointPage, WebhookEndpointRead)
 from api.licensing.service import LicenceNotFound
@@ -60,6 +61,7 @@ VALIDATORS = {
     "ETag": _header("The representation's tag: send it back as `If-None-Match` to revalidate (304, not metered)."),
     "Last-Modified": _header("When the article last changed; `If-Modified-Since` works too."),
 }
+CHANGE_CURSOR_HEADER = _header("The page's `change_cursor`: where to resume following changes.")
 RATE_LIMIT_HEADERS = {
     "Retry-After": _header("Seconds until a retry can succeed.", "integer"),
     "RateLimit-Limit": _header("Requests (per token) or deliveries (per licence, a month) allowed in the window.", "integer"),
@@ -186,6 +188,44 @@ async def content_article(
 
 
 @router.get(
+    "/v1/content/articles/{article_id}/versions", response_model=ArticleVersionList, tags=["content"],
+    summary="Every version of a licensed article",
+    description="Each version, oldest first: its number, time, what it was (the original, an update, a correction "
+                "with its note) and where to fetch it rendered under your licence. Not metered.",
+    responses=error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn),
+)
+async def list_article_versions(request: Request, article_id: str, credentials: BearerDep,
+                                token: TokenQuery = None) -> Response:
+    return _response(await versions.list_versions(
+        _runtime(request), raw_token=credentials.credentials if credentials else token, article_id=article_id))
+
+
+@router.get(
+    "/v1/content/articles/{article_id}/versions/{number}", response_model=ContentArticle, tags=["content"],
+    summary="One version of a licensed article",
+    description="The version as it was (its headline, body and time), rendered under your licence in the article's "
+                "formats (`format` or Accept: JSON, ninjs, HTML) with the licence's attribution. The standfirst, byline "
+                "and pictures are the article's current ones. Metered like a fetch of the article.",
+    responses=_with_headers(
+        {200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
+         **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
+                           errors.ContentVersionNotFound, errors.FormatNotAcceptable, errors.QuotaExceeded,
+                           errors.UsageNotRecorded, ValidationFailed)},
+        s200=VALIDATORS, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
+)
+async def get_article_version(
+    request: Request, article_id: str, number: Annotated[int, Path(ge=1, le=1_000_000)], credentials: BearerDep,
+    token: TokenQuery = None, format: Annotated[str | None, _format_query(render.FORMATS)] = None,
+    territory: Annotated[str | None, Query(description="ISO country where the copy will appear.")] = None,
+    if_none_match: Annotated[str | None, Header()] = None, if_modified_since: Annotated[str | None, Header()] = None,
+) -> Response:
+    return _response(await versions.serve_version(
+        _runtime(request), raw_token=credentials.credentials if credentials else token, article_id=article_id,
+        number=number, fmt=format, accept=request.headers.get("accept"), territory=territory,
+        if_none_match=if_none_match, if_modified_since=if_modified_since))
+
+
+@router.get(
     "/v1/content/feed", response_model=FeedPage, tags=["content"], summary="What the licence covers (sync or Atom/RSS)",
     description="JSON: a keyset-paginated listing (oldest change first) with `updated_since` for sync; withdrawn "
                 "articles appear with `status: withdrawn`. Atom/RSS (`format` or Accept): the licensed bodies with "
@@ -193,7 +233,20 @@ async def content_article(
                 "exceed the licence's quota. Withdrawn articles appear in Atom as RFC 6721 `at:deleted-entry` "
                 "tombstones, and in RSS as an item with the same `guid`, titled `Withdrawn: ...`, in category "
                 "`withdrawn`, without a body. The `Link: rel=\"next\"` URL keeps `format`, `limit` and `updated_since` "
-                "(add `token` again if you pass it in the query).",
+                "(add `token` again if you pass it in the query).\n\n"
+                "**Sync that never misses: `change_cursor`.** `updated_at` is stamped when a change is made, not when "
+                "it commits, so `updated_since` can miss a change that commits late with an older timestamp: ask "
+                "with an overlap (a few minutes before the newest `updated_at` you saw) and expect repeats. The "
+                "change cursor has no such gap: every page carries `change_cursor` (also the "
+                "`Syndicate-Change-Cursor` header, and `data.change_cursor` on article webhooks); send it back as "
+                "`change_cursor` and the listing is the changes (created, updated, corrected, withdrawn) committed "
+                "after it that the licence covers, in commit order, each exactly once, with its `version`, "
+                "`change` and `change_cursor`. `change_cursor=0` starts from the first change. After a snapshot "
+                "sync (without `change_cursor`), follow changes from the `change_cursor` of any of its pages: it is "
+                "the one read by its first page.\n\n"
+                "**Long-poll: `wait`** (seconds, at most 30): when there is nothing to list, hold the request until "
+                "something the licence covers changes, then answer with it; if nothing does, answer `304 Not "
+                "Modified` when the request carried `change_cursor` or `If-None-Match`, else an empty page.",
     responses=_with_headers(
         {200: {"content": {"application/atom+xml": {"schema": {"type": "string"}},
                            "application/rss+xml": {"schema": {"type": "string"}}}},
@@ -201,20 +254,28 @@ async def content_article(
          **error_responses(*TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
                            errors.UsageNotRecorded, ValidationFailed)},
         s200={**VALIDATORS, **QUOTA_HEADERS,
-              "Link": _header('`<next page URL>; rel="next"` while there are more pages.')},
-        s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
+              "Link": _header('`<next page URL>; rel="next"` while there are more pages.'),
+              "Syndicate-Change-Cursor": CHANGE_CURSOR_HEADER},
+        s304={**VALIDATORS, "Syndicate-Change-Cursor": CHANGE_CURSOR_HEADER}, s429=RATE_LIMIT_HEADERS),
 )
 async def content_feed(
     request: Request, credentials: BearerDep, token: TokenQuery = None,
     format: Annotated[str | None, _format_query(FEED_TYPES)] = None,
     updated_since: Annotated[UTCTime | None, Query(description="Only articles changed after this instant.")] = None,
     cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
+    change_cursor: Annotated[str | None, Query(
+        max_length=19, pattern=r"^[0-9]+$", examples=["1042"],
+        description="List the changes committed after this one, in commit order: from a page's `change_cursor` or "
+                    "a webhook's `data.change_cursor` (0: from the first change). Not with `cursor` or `updated_since`.")] = None,
+    wait: Annotated[int | None, Query(ge=1, le=MAX_WAIT_SECONDS, examples=[15], description=(
+        "Long-poll: hold an empty answer up to this many seconds (at most 30) for a change the licence covers."))] = None,
     if_none_match: Annotated[str | None, Header()] = None, if_modified_since: Annotated[str | None, Header()] = None,
 ) -> Response:
     outcome = await serve_feed(
         _runtime(request), raw_token=credentials.credentials if credentials else token, fmt=format,
         accept=request.headers.get("accept"), updated_since=updated_since, cursor=cursor, limit=limit,
-        if_none_match=if_none_match, if_modified_since=if_modified_since)
+        if_none_match=if_none_match, if_modified_since=if_modified_since, change_cursor=change_cursor, wait=wait,
+        notifier=request.app.state.change_notifier)
     return _response(outcome)
 
 
@@ -327,14 +388,17 @@ def install(app: FastAPI) -> None:
     runtime = DeliveryRuntime(settings, make_engine(settings.database_url, pool_size=CONTENT_POOL_SIZE,
                                                     max_overflow=CONTENT_POOL_OVERFLOW))
     app.state.delivery = runtime
+    notifier = app.state.change_notifier = ChangeNotifier(runtime.engine)
     webhook_send.configure(app.state.settings)
     webhook_routes.document_events(app)
     app.front = ContentFastPath(runtime)  # type: ignore[attr-defined]
 
     async def start(_app: FastAPI) -> None:
         runtime.start()
+        await notifier.start()
 
     async def stop(_app: FastAPI) -> None:
+        await notifier.stop()
         await runtime.stop()
         runtime.engine.dispose()
 

@@ -162,6 +162,37 @@ class ContentArticle(BaseModel):
     attribution: Attribution
 
 
+class ArticleVersionRead(BaseModel):
+    version: int
+    created_at: datetime = Field(description="When this version was made.")
+    change: Literal["created", "updated", "corrected", "withdrawn"]
+    kind: Literal["original", "update", "correction", "withdrawal"] = Field(
+        description="What the version was: the original, an update, a correction (see `note`) or the withdrawal.")
+    note: str | None = Field(description="The correction note, or the reason for a withdrawal.")
+    headline: str
+    current: bool = Field(description="The version the article is at now.")
+    content_url: str = Field(description="This version, rendered under your licence (JSON, ninjs or HTML, as the "
+                                         "article itself).")
+    change_cursor: str | None = Field(description="Its position in the feed's change cursor.")
+
+
+class ArticleVersionList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "article_id": "art_01jd7w3m5q...", "current_version": 2, "items": [
+            {"version": 1, "created_at": "2020-01-07T12:00:00Z", "change": "created", "kind": "original", "note": None,
+             "headline": "Putin makes surprise visit to Syria", "current": False,
+             "content_url": "https://syndicate.example.com/v1/content/articles/art_01jd7w3m5q.../versions/1",
+             "change_cursor": "1001"},
+            {"version": 2, "created_at": "2020-01-07T15:00:00Z", "change": "corrected", "kind": "correction",
+             "note": "An earlier version misspelt the minister's name.", "headline": "Putin makes surprise visit to Syria",
+             "current": True,
+             "content_url": "https://syndicate.example.com/v1/content/articles/art_01jd7w3m5q.../versions/2",
+             "change_cursor": "1042"}]}]})
+    article_id: str
+    current_version: int
+    items: list[ArticleVersionRead] = Field(description="Every version, oldest first.")
+
+
 class FeedItem(BaseModel):
     id: str
     version: int
@@ -171,6 +202,10 @@ class FeedItem(BaseModel):
     content_url: str
     published_at: datetime
     updated_at: datetime
+    change: Literal["created", "updated", "corrected", "withdrawn"] | None = Field(
+        default=None, description="By `change_cursor` only: what this change was (`version` is the version it made).")
+    change_cursor: str | None = Field(default=None, description="By `change_cursor` only: this change's position.")
+    changed_at: datetime | None = Field(default=None, description="By `change_cursor` only: when it committed.")
 
 
 class FeedPage(BaseModel):
@@ -178,9 +213,18 @@ class FeedPage(BaseModel):
         "id": "art_01jd7w3m5q...", "version": 3, "status": "published", "headline": "Putin makes surprise visit to Syria",
         "canonical_url": "https://www.middleeasteye.net/news/putin-syria-visit",
         "content_url": "https://syndicate.example.com/v1/content/articles/art_01jd7w3m5q...",
-        "published_at": "2020-01-07T12:00:00Z", "updated_at": "2020-01-08T09:00:00Z"}], "next_cursor": None}]})
+        "published_at": "2020-01-07T12:00:00Z", "updated_at": "2020-01-08T09:00:00Z"}], "next_cursor": None,
+        "change_cursor": "1042"}, {"items": [{
+        "id": "art_01jd7w3m5q...", "version": 4, "status": "withdrawn", "headline": "Putin makes surprise visit to Syria",
+        "canonical_url": "https://www.middleeasteye.net/news/putin-syria-visit",
+        "content_url": "https://syndicate.example.com/v1/content/articles/art_01jd7w3m5q...",
+        "published_at": "2020-01-07T12:00:00Z", "updated_at": "2020-01-09T10:00:00Z", "change": "withdrawn",
+        "change_cursor": "1043", "changed_at": "2020-01-09T10:00:01Z"}], "next_cursor": None, "change_cursor": "1043"}]})
     items: list[FeedItem]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(default=None, description=(
+        "More items are waiting now: pass it back as `cursor` (or, when following changes, as `change_cursor`)."))
+    change_cursor: str = Field(description=(
+        "Where to resume following changes: send it back as `change_cursor` to list every change committed since."))
 
 
 class WebhookEndpointCreate(BaseModel):
@@ -319,7 +363,7 @@ class WebhookDeliveryPage(Page[WebhookDeliveryRead]):
 
 _EVENT_DATA = {"article_id": "art_01jd7w3m5q...", "headline": "Putin makes surprise visit to Syria",
                "canonical_url": _CANONICAL, "content_url": "https://syndicate.example.com/v1/content/articles/art_01jd7w3m5q...",
-               "updated_at": "2026-11-25T12:00:00Z", "occurred_at": "2026-11-25T12:00:00Z"}
+               "updated_at": "2026-11-25T12:00:00Z", "occurred_at": "2026-11-25T12:00:00Z", "change_cursor": "1043"}
 
 
 class ArticleEventData(BaseModel):
@@ -332,6 +376,9 @@ class ArticleEventData(BaseModel):
     canonical_url: str
     content_url: str = Field(description="Fetch the current licensed copy here (with your licence token).")
     updated_at: datetime
+    change_cursor: str | None = Field(default=None, examples=["1043"], description=(
+        "This change's position in commit order: `GET /v1/content/feed?change_cursor=` with it lists every change "
+        "after it, so a receiver that missed events (or got them out of order) can catch up from the last it handled."))
     correction_note: str | None = Field(default=None, description="`article.corrected`: what was corrected.")
     reason: str | None = Field(default=None, description="`article.withdrawn`: why.")
     action_required: str | None = Field(default=None, description="`article.withdrawn`: what you must do.")

@@ -19,7 +19,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, func, select
 
-from api.catalogue import service as catalogue
+from api.catalogue import changes, service as catalogue
+from api.catalogue.models import ArticleChange
 from api.core.db import new_id, utcnow
 from api.delivery.models import UsageEvent, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import load_article
@@ -86,6 +87,11 @@ def _event(session: Session, payload: dict[str, Any]) -> dict[str, Any]:
             "occurred_at": payload.get("occurred_at") or article.updated_at.isoformat(),
             "headline": article.headline, "canonical_url": article.canonical_url,
             "content_url": f"{base}/v1/content/articles/{article.id}", "updated_at": article.updated_at.isoformat()}
+    # The event is built after the change committed, so its change-log row is there to name.
+    seq = session.exec(select(ArticleChange.seq).where(ArticleChange.article_id == article.id,
+                                                       ArticleChange.version == payload["version"])).first()
+    if seq is not None:
+        data["change_cursor"] = changes.encode(seq)
     if payload["change"] == "withdrawn":
         data["reason"] = article.withdrawal_reason
         data["action_required"] = "Remove every copy of this article you published."

@@ -307,3 +307,13 @@ def test_public_listing_malformed_cursor_is_a_bad_cursor_problem(client, values)
     response = client.get("/v1/articles", params={"cursor": cursor})
     assert response.status_code == 422, response.text
     assert response.json()["type"] == "/problems/bad-cursor"
+
+
+def test_the_public_article_says_which_pictures_a_licence_includes_and_leaves_out(client, session):
+    from tests.builders import make_article as build
+
+    article = build(session, agency_photo=True)
+    session.commit()
+    shown = client.get(f"/v1/articles/{article.id}").json()
+    assert shown["pictures_included"] == [{"caption": "Staff picture", "credit": "MEE/Staff"}]
+    assert shown["pictures_left_out"] == [{"caption": "Wire picture", "credit": "Reuters"}]

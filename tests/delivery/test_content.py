@@ -75,7 +75,7 @@ def test_html_fragment_embeds_attribution_and_json_ld(client, licensed):
     html = response.text
     assert html.startswith('<article class="syndicate-article"') and licensed.articles[0].headline in html
     assert 'rel="canonical"' in html and '<script type="application/ld+json">' in html and "/v1/content/beacon/" in html
-    assert "wire.jpg" not in html and "Reuters" in html  # noted as removed, not shown
+    assert "wire.jpg" not in html and "Reuters" not in html  # removed, and why is told to the partner, not readers
 
 
 def test_unknown_format_is_a_406_problem(client, licensed):

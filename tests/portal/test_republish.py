@@ -184,3 +184,12 @@ def test_a_foreign_origin_or_a_forged_form_is_refused(web, session) -> None:
     assert web.post(f"/republish/{article.slug}/quote", data=_fields(),
                     headers={"Origin": "https://evil.example"}).status_code == 403
     assert _requests(session) == []
+
+
+def test_page_lists_the_pictures_a_licence_includes_apart_from_those_it_leaves_out(web, session) -> None:
+    article = make_article(session, agency_photo=True)
+    session.commit()
+    page = web.get(f"/republish/{article.slug}").text
+    includes, leaves_out = page.split("What it leaves out")
+    assert "Picture: Staff picture (MEE/Staff)" in includes and "Wire picture" not in includes
+    assert "Wire picture — credited to Reuters" in leaves_out.split("</ul>")[0]
