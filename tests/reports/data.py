@@ -1,5 +1,5 @@
 """Report data built through the services: paid and open invoices via charging and mark-paid;
-usage rows inserted directly (delivery's metering writes them from its async writer only)."""
+usage rows through usage_log.add_event (the rules of delivery's async writer, which the tests cannot drive here)."""
 
 from __future__ import annotations
 
