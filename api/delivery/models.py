@@ -70,8 +70,10 @@ class Republication(SQLModel, table=True):
     __table_args__ = (
         # Who has fetched an article (webhook fan-out).
         Index("ix_republication_article_partner", "article_id", "partner_id"),
-        # Invoicing: one licence's republications since it was last billed.
+        # Invoicing: one licence's republications since it was last billed (invoice-now), and one
+        # partner's (the period run takes the partners one by one).
         Index("ix_republication_licence_at", "licence_id", "at"),
+        Index("ix_republication_partner_at", "partner_id", "at"),
     )
 
     licence_id: str = Field(primary_key=True, max_length=40)

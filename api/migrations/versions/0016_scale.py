@@ -87,6 +87,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_republication_article_partner", "republication", ["article_id", "partner_id"], unique=False)
     op.create_index("ix_republication_licence_at", "republication", ["licence_id", "at"], unique=False)
+    op.create_index("ix_republication_partner_at", "republication", ["partner_id", "at"], unique=False)
     op.create_table(
         "usage_daily",
         sa.Column("day", sa.Date(), nullable=False),
@@ -123,6 +124,7 @@ def downgrade() -> None:
                               sqlite_where=sa.text("billable"), postgresql_where=sa.text("billable"))
     op.drop_index("ix_usage_daily_licence_day", table_name="usage_daily")
     op.drop_table("usage_daily")
+    op.drop_index("ix_republication_partner_at", table_name="republication")
     op.drop_index("ix_republication_licence_at", table_name="republication")
     op.drop_index("ix_republication_article_partner", table_name="republication")
     op.drop_table("republication")
