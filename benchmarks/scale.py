@@ -68,9 +68,9 @@ def _clone(connection, table: str, template_id: str, copies: int, rewrite: dict[
 
 
 def build(database_url: str, *, partners: int, events: int, now: datetime) -> dict:
-    import api.models  # noqa: F401
     from sqlalchemy import text
 
+    import api.models  # noqa: F401
     from api.audit.service import Actor
     from api.catalogue import service as catalogue
     from api.catalogue.schemas import ArticleCreate
@@ -119,7 +119,7 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
         copies = partners - 1
         if copies > 0:
             _clone(connection, "partner", template["partner"], copies,
-                   {"id": f"id || {suffix}", "name": f"name || ' ' || CAST(g AS TEXT)"})
+                   {"id": f"id || {suffix}", "name": "name || ' ' || CAST(g AS TEXT)"})
             _clone(connection, "licence_request", template["request"], copies,
                    {"id": f"id || {suffix}", "partner_id": f"partner_id || {suffix}"})
             _clone(connection, "licence", template["licence"], copies,

@@ -91,9 +91,10 @@ def test_scale_migration_derives_republications_and_rollups_from_existing_usage_
     """0016_scale on a usage log that already has rows: each billable row becomes a republication,
     the daily rollup counts every row, the rows survive the rebuild (into monthly partitions on
     PostgreSQL), and downgrading gives the single table back with its rows."""
+    from datetime import UTC, datetime
+
     from alembic import command
     from sqlalchemy import column, insert, table
-    from datetime import UTC, datetime
 
     from api.core.migrations import alembic_config
 

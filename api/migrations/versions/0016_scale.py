@@ -12,9 +12,9 @@ Revises: 0015_track
 """
 from datetime import UTC, datetime, timedelta
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 from api.core.db import UTCDateTime
 
