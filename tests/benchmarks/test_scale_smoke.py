@@ -10,10 +10,11 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
-def test_the_scale_benchmark_invoices_every_partner_once_and_reports_every_event() -> None:
+def test_the_scale_benchmark_invoices_every_partner_once_and_reports_every_event(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.scale", "--db", "sqlite", "--partners", "12", "--events", "2000"],
-        cwd=REPOSITORY, capture_output=True, text=True, timeout=240,
+        [sys.executable, "-m", "benchmarks.scale", "--db", "sqlite", "--partners", "12", "--events", "2000",
+         "--database-url", f"sqlite:///{tmp_path / 'scale.db'}"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=240, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
