@@ -5,6 +5,7 @@ from api.delivery import jobs as delivery_jobs
 from api.invoicing import jobs as invoicing_jobs
 from api.licensing import jobs as licensing_jobs
 from api.outbox import email
+from api.outbox import retention as outbox_retention
 from api.tracking import jobs as tracking_jobs
 
-__all__ = ["core_jobs", "delivery_jobs", "invoicing_jobs", "licensing_jobs", "email", "tracking_jobs"]
+__all__ = ["core_jobs", "delivery_jobs", "invoicing_jobs", "licensing_jobs", "email", "outbox_retention", "tracking_jobs"]

@@ -175,7 +175,7 @@ def seed_history(database_url: str, mix: "Mix", holders: list[tuple[str, str]], 
 
     import api.models  # noqa: F401
     from api.core.db import make_engine, new_id, utcnow
-    from api.delivery.models import UsageEvent
+    from api.delivery.models import Republication, UsageDaily, UsageEvent
 
     engine = make_engine(database_url)
     rows, at = [], utcnow() - timedelta(hours=1)
@@ -185,9 +185,15 @@ def seed_history(database_url: str, mix: "Mix", holders: list[tuple[str, str]], 
         rows += [{"id": new_id("use"), "licence_id": licence_id, "partner_id": partner_id, "article_id": article,
                   "article_version": 1, "format": "json", "token_id": None, "billable": True, "at": at}
                  for article in chosen]
+    # Through the usage log's three tables, as the writer records first fetches (api/delivery/usage_log.py).
+    republications = [{"licence_id": r["licence_id"], "article_id": r["article_id"], "partner_id": r["partner_id"],
+                       "usage_id": r["id"], "at": at} for r in rows]
+    daily = [{"day": at.date(), "licence_id": r["licence_id"], "article_id": r["article_id"],
+              "partner_id": r["partner_id"], "deliveries": 1, "republications": 1} for r in rows]
     with engine.begin() as connection:
-        for first in range(0, len(rows), 5000):
-            connection.execute(insert(UsageEvent), rows[first:first + 5000])
+        for table, values in ((UsageEvent, rows), (Republication, republications), (UsageDaily, daily)):
+            for first in range(0, len(values), 5000):
+                connection.execute(insert(table), values[first:first + 5000])
     engine.dispose()
     return len(rows)
 

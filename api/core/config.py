@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)
     # A "still live" case (a copy seen after its kill) closes itself once its page is unseen this long.
     still_live_quiet_days: float = Field(default=7.0, gt=0)
+    # --- the usage log and outbox over time (api/delivery/usage_retention.py, api/outbox/retention.py)
+    # Raw usage events are kept this long (never less than two months: an open period's events stay);
+    # the daily rollups and republications that quotas, reports and invoicing read are kept for good.
+    usage_event_retention_days: int = Field(default=400, ge=62)
+    # Delivered (done) outbox messages are deleted this long after delivery; dead ones stay for operators.
+    outbox_done_retention_days: int = Field(default=30, ge=1)
+    # PostgreSQL: the usage log's monthly partitions are created this many months ahead.
+    usage_partitions_ahead_months: int = Field(default=3, ge=1, le=24)
 
     redis_url: str | None = None
     run_worker_in_process: bool = True

@@ -5,6 +5,7 @@ table) first, so this core module needs no domain."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -18,11 +19,13 @@ from api.core.db import metadata
 def comparison_filters(dialect: str) -> dict[str, Any]:
     """Alembic options that leave out what the metadata deliberately does not manage: tables named in
     `metadata.info["unmanaged_tables"]` (SQLite's FTS5 search table and its shadows, made by DDL
-    events) and schema items marked `info["only_on"]` for another database."""
+    events), tables matching `metadata.info["unmanaged_table_patterns"]` (PostgreSQL's partitions of
+    the usage log, made by its jobs) and schema items marked `info["only_on"]` for another database."""
     unmanaged = metadata.info.get("unmanaged_tables", set())
+    patterns = [re.compile(p) for p in metadata.info.get("unmanaged_table_patterns", ())]
 
     def include_name(name, type_, _parent_names) -> bool:
-        return not (type_ == "table" and name in unmanaged)
+        return not (type_ == "table" and (name in unmanaged or any(p.fullmatch(name) for p in patterns)))
 
     def include_object(item, _name, _type, _reflected, _compare_to) -> bool:
         return getattr(item, "info", {}).get("only_on", dialect) == dialect

@@ -24,10 +24,15 @@ caps 64 connections at ~13k requests/s. On the loop there is no hand-over:
 Durability: SQLite WAL + synchronous=NORMAL survives a crash of the API process (SIGKILL) but not
 a power loss or OS crash, which can lose the last commits; PostgreSQL commits are fully durable.
 
-Billing: the first fetch of an article under a licence is the billable republication. The partial
-unique index `uq_usage_event_republication` guarantees one billable row per (licence, article)
-even across processes; the writer tries `billable=true` with ON CONFLICT DO NOTHING for pairs it
-has not seen billed, and records the fetch as non-billable when that row already exists.
+Billing: the first fetch of an article under a licence is the billable republication. The
+`republication` table's primary key guarantees one billable row per (licence, article) even across
+processes; the writer inserts a republication with ON CONFLICT DO NOTHING for pairs it has not seen
+billed, and records the fetch as billable only when that row went in. (The usage table itself is
+partitioned by month on PostgreSQL, and a unique index there would have to include the month.)
+
+Rollups: the same statement (PostgreSQL) or transaction (SQLite) adds the batch's counts to
+`usage_daily`, one row per UTC day, licence and article, so the rollup always agrees with the
+events it counts, and quotas, reports and invoicing never scan the raw log.
 """
 
 from __future__ import annotations
@@ -53,32 +58,47 @@ _COLUMNS = "id, licence_id, partner_id, article_id, article_version, format, tok
 # PostgreSQL: the whole batch in one atomic statement (one round trip, one commit in autocommit
 # mode). Each column travels as ONE text parameter holding an array literal ('{a,b,c}') that the
 # writer joins itself: psycopg's list dumper costs ~5 µs per row on the event loop, a join almost
-# nothing. Both statements are prepared once per connection.
-_BATCH_COLUMNS = """unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::bool[])
-        AS b(id, licence_id, partner_id, article_id, article_version, format, token_id, billable)"""
-# A batch with no billable candidate (the usual case once each (licence, article) has been billed):
-# a plain multi-row INSERT; the partial unique index only covers billable rows, so nothing can conflict.
+# nothing. Both statements are prepared once per connection. Parameters: the eight arrays, then
+# the batch's instant.
+_BATCH = """batch AS (
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::bool[])
+        AS b(id, licence_id, partner_id, article_id, article_version, format, token_id, billable)
+), instant AS (SELECT %s::timestamptz AS at)"""
+# The rollup rows are upserted in key order, so two API workers' writers take their row locks in
+# the same order and cannot deadlock each other.
+_DAILY = """INSERT INTO usage_daily (day, licence_id, article_id, partner_id, deliveries, republications)
+SELECT (instant.at AT TIME ZONE 'UTC')::date, licence_id, article_id, min(partner_id), count(*), {republications}
+FROM batch, instant GROUP BY instant.at, licence_id, article_id ORDER BY licence_id, article_id
+ON CONFLICT (day, licence_id, article_id) DO UPDATE
+SET deliveries = usage_daily.deliveries + excluded.deliveries,
+    republications = usage_daily.republications + excluded.republications"""
+# A batch with no billable candidate (the usual case once each (licence, article) has been billed).
 _POSTGRES_PLAIN = f"""
-INSERT INTO usage_event ({_COLUMNS})
-SELECT id, licence_id, partner_id, article_id, article_version, format, token_id, false, %s::timestamptz
-FROM {_BATCH_COLUMNS}
-"""
-# A batch with candidates: rows flagged billable are tried first; those the partial unique index
-# turns away (this licence already billed this article) are inserted again as non-billable fetches.
-_POSTGRES_BATCH = f"""
-WITH batch AS (
-    SELECT * FROM {_BATCH_COLUMNS}
-), billed AS (
+WITH {_BATCH}, events AS (
     INSERT INTO usage_event ({_COLUMNS})
-    SELECT id, licence_id, partner_id, article_id, article_version, format, token_id, true, %s::timestamptz FROM batch
-    WHERE billable
-    ON CONFLICT DO NOTHING
-    RETURNING id
+    SELECT id, licence_id, partner_id, article_id, article_version, format, token_id, false, instant.at FROM batch, instant
 )
-INSERT INTO usage_event ({_COLUMNS})
-SELECT id, licence_id, partner_id, article_id, article_version, format, token_id, false, %s::timestamptz FROM batch
-WHERE NOT billable OR id NOT IN (SELECT id FROM billed)
+{_DAILY.format(republications="0")}
 """
+# A batch with candidates (rows flagged billable): each first tries its republication row; those the
+# primary key turns away (this licence already billed this article) are non-billable fetches.
+_POSTGRES_BATCH = f"""
+WITH {_BATCH}, firsts AS (
+    INSERT INTO republication (licence_id, article_id, partner_id, usage_id, at)
+    SELECT licence_id, article_id, partner_id, id, instant.at FROM batch, instant WHERE billable
+    ON CONFLICT DO NOTHING
+    RETURNING usage_id
+), events AS (
+    INSERT INTO usage_event ({_COLUMNS})
+    SELECT id, licence_id, partner_id, article_id, article_version, format, token_id,
+           billable AND id IN (SELECT usage_id FROM firsts), instant.at FROM batch, instant
+)
+{_DAILY.format(republications="count(*) FILTER (WHERE billable AND id IN (SELECT usage_id FROM firsts))")}
+"""
+_SQLITE_REPUBLICATION = "INSERT INTO republication (licence_id, article_id, partner_id, usage_id, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+_SQLITE_DAILY = """INSERT INTO usage_daily (day, licence_id, article_id, partner_id, deliveries, republications)
+VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day, licence_id, article_id) DO UPDATE
+SET deliveries = deliveries + excluded.deliveries, republications = republications + excluded.republications"""
 LOCK_PATIENCE = 5.0
 _CROCKFORD = str.maketrans("0123456789abcdefghijklmnopqrstuv", "0123456789abcdefghjkmnpqrstvwxyz")
 
@@ -292,13 +312,11 @@ class UsageWriter:
                     await asyncio.sleep(0.001)
             try:
                 for row in candidates:
-                    row[7] = True
-                    cursor.execute(self._insert + " ON CONFLICT DO NOTHING", row)
-                    if cursor.rowcount != 1:
-                        row[7] = False
-                        ordinary.append(row)
-                if ordinary:
-                    cursor.executemany(self._insert, ordinary)
+                    cursor.execute(_SQLITE_REPUBLICATION, (row[1], row[3], row[2], row[0], row[8]))
+                    row[7] = cursor.rowcount == 1
+                rows = ordinary + candidates
+                cursor.executemany(self._insert, rows)
+                cursor.executemany(_SQLITE_DAILY, _daily_counts(rows))
                 cursor.execute("COMMIT")
             except BaseException:
                 cursor.execute("ROLLBACK")
@@ -307,6 +325,8 @@ class UsageWriter:
             cursor.close()
 
     async def _write_postgres(self, connection, usages: list[Usage]) -> set[tuple[str, str]]:
+        from psycopg.errors import DeadlockDetected
+
         new_pairs: set[tuple[str, str]] = set()
         flags = []
         for u in usages:
@@ -324,12 +344,30 @@ class UsageWriter:
         ids = "{" + ",".join(usage_ids(len(usages))) + "}"  # our own alphabet: nothing to quote
         billable = "{" + ",".join(flags) + "}"
         at = datetime.now(UTC).isoformat()
+        statement, params = _POSTGRES_BATCH if new_pairs else _POSTGRES_PLAIN, [ids, *columns, billable, at]
+        try:
+            await connection.execute(statement, params, prepare=True)
+        except DeadlockDetected:
+            # Another worker's writer upserted overlapping rollup or republication rows; the statement
+            # rolled back whole (autocommit), so running it again cannot count anything twice.
+            await connection.execute(statement, params, prepare=True)
         if new_pairs:
-            await connection.execute(_POSTGRES_BATCH, [ids, *columns, billable, at, at], prepare=True)
             self.billable_batches += 1
-        else:
-            await connection.execute(_POSTGRES_PLAIN, [at, ids, *columns, billable], prepare=True)
         return new_pairs
+
+
+def _daily_counts(rows: list[list]) -> list[tuple]:
+    """SQLite: the batch's rows as usage_daily increments, one per (day, licence, article), in key order."""
+    counts: dict[tuple[str, str, str], list] = {}
+    for row in rows:
+        key = (row[8][:10], row[1], row[3])  # `at` is "YYYY-MM-DD HH:MM:SS.ffffff" (UTC)
+        found = counts.get(key)
+        if found is None:
+            found = counts[key] = [row[2], 0, 0]
+        found[1] += 1
+        found[2] += bool(row[7])
+    return [(day, licence, article, partner, deliveries, republications)
+            for (day, licence, article), (partner, deliveries, republications) in sorted(counts.items())]
 
 
 def _array_element(value: str | None) -> str:

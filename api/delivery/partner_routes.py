@@ -12,7 +12,7 @@ from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.delivery import caps, entitlements
-from api.invoicing import usage_log
+from api.invoicing import partner_usage
 from api.delivery.errors import CopyNotLive
 from api.delivery.partner_schemas import (
     CapRead,
@@ -26,7 +26,7 @@ from api.delivery.partner_schemas import (
     UsagePage,
     UsageRead,
 )
-from api.invoicing.usage_log import UsageKind
+from api.invoicing.partner_usage import UsageKind
 from api.deps import CurrentPartner, ReadSessionDep, SessionDep, SettingsDep
 from api.invoicing.errors import InvoiceLineNotFound
 from api.licensing.errors import LicenceNotFound
@@ -94,7 +94,7 @@ def list_usage(
     invoice_line: Annotated[str | None, Query(max_length=40, description="An invoice line id (`usage_url`).")] = None,
     cursor: Cursor = None, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> UsagePage:
-    rows, next_cursor = usage_log.list_usage(session, partner_id=partner.id, licence_id=licence_id,
+    rows, next_cursor = partner_usage.list_usage(session, partner_id=partner.id, licence_id=licence_id,
                                              article_id=article_id, month=month, kind=kind,
                                              invoice_line_id=invoice_line, cursor=cursor, limit=limit)
     return UsagePage(items=[UsageRead(id=event.id, at=event.at, licence_id=event.licence_id, article_id=event.article_id,

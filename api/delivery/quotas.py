@@ -2,7 +2,7 @@
 
 Counters live in Redis when `redis_url` is set, so every API worker shares them (limits' Redis
 storage, fixed windows), and in process memory otherwise. A quota counter is keyed by calendar
-month and seeded from the usage table the first time a process sees it, so a restart does not
+month and seeded from the daily usage rollup the first time a process sees it, so a restart does not
 hand out a fresh month.
 """
 
@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from limits import parse
-from sqlalchemy import func, select
 from sqlmodel import Session
 
 from api.core.config import Settings
 from api.core.ratelimit import LocalCounters, async_counter_storage, rate_limit_headers, seconds_until
 from api.delivery.errors import QuotaExceeded, RateLimited
-from api.delivery.models import UsageEvent
 from api.delivery.snapshots import LicenceView, load_licence
+from api.delivery.usage_log import deliveries_since
 
 
 def month_bounds(now: datetime) -> tuple[datetime, datetime]:
@@ -31,10 +30,9 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
 
 
 def used_since(session: Session, licence_id: str, since: datetime) -> int:
-    """Deliveries recorded under a licence since `since`: what a quota counter is seeded from."""
-    stmt = select(func.count()).select_from(UsageEvent).where(UsageEvent.licence_id == licence_id,  # type: ignore[arg-type]
-                                                              UsageEvent.at >= since)  # type: ignore[operator]
-    return int(session.execute(stmt).scalar_one())
+    """Deliveries recorded under a licence since `since` (a month's start): what a quota counter is
+    seeded from, read from the daily rollup (a month's whole days), never from the raw log."""
+    return deliveries_since(session, licence_id, since)
 
 
 @dataclass(frozen=True, slots=True)

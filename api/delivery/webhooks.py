@@ -22,7 +22,7 @@ from sqlmodel import Session, func, select
 from api.catalogue import changes, service as catalogue
 from api.catalogue.models import ArticleChange
 from api.core.db import new_id, utcnow
-from api.delivery.models import UsageEvent, WebhookDelivery, WebhookEndpoint
+from api.delivery.models import Republication, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import load_article
 from api.delivery.webhook_send import MAX_ATTEMPTS, SEND_TOPIC, current_settings
 from api.licensing import service as licensing
@@ -62,12 +62,10 @@ def licence_holders_statement(session: Session, article_id: str, section: str | 
 
 
 def readers_statement(article_id: str):
-    """Partners who have fetched the article. The first fetch under each licence is the billable
-    republication (one row per licence and article, see metering.py), so the partial index on
-    billable rows answers this in as many rows as there were licences that fetched it."""
-    return (select(UsageEvent.partner_id)
-            .where(UsageEvent.article_id == article_id, literal_column("usage_event.billable"))
-            .distinct())
+    """Partners who have fetched the article. The first fetch under each licence is its republication
+    (one row per licence and article, see metering.py, kept whatever the raw log's retention), so
+    their index answers this in as many rows as there were licences that fetched it."""
+    return select(Republication.partner_id).where(Republication.article_id == article_id).distinct()
 
 
 def _licensees(session: Session, article_id: str) -> set[str]:

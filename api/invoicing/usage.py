@@ -4,7 +4,9 @@ Every usage line of an invoice records the span it bills for its licence, [usage
 A licence's usage is billed up to the latest `usage_to` among its lines that start before the end
 of the window being billed; the next invoice of that licence starts exactly there. So an
 invoice-now at a cut-off instant and the period run after it never bill a delivery twice, and
-none falls between them. Counting happens in SQL.
+none falls between them. Counting happens in SQL, over the `republication` table: one row per
+billable delivery with its exact instant, so a cut-off at any instant counts exactly, and the raw
+usage log (bounded by retention) is never read.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from api.delivery.models import Republication as Rep
 from api.delivery.models import UsageEvent
 from api.invoicing.models import Invoice, InvoiceLine
 from api.licensing.models import BillingMode, Licence
@@ -62,21 +65,21 @@ def unbilled(session: Session, *, end: datetime, start: datetime | None = None, 
     as billed already."""
     billed = _billed_lines(end, redo_period=redo_period).subquery()
     stmt = (
-        select(UsageEvent.partner_id, UsageEvent.licence_id, Licence.amount, Licence.currency,
-               func.count(UsageEvent.id), func.min(UsageEvent.at), billed.c.billed_to)
-        .join(Licence, Licence.id == UsageEvent.licence_id)
-        .outerjoin(billed, billed.c.licence_id == UsageEvent.licence_id)
-        .where(UsageEvent.billable, UsageEvent.at < end, Licence.billing_mode == BillingMode.usage,
-               or_(billed.c.billed_to.is_(None), UsageEvent.at >= billed.c.billed_to))
-        .group_by(UsageEvent.partner_id, UsageEvent.licence_id, Licence.amount, Licence.currency, billed.c.billed_to)
-        .order_by(UsageEvent.partner_id, UsageEvent.licence_id)
+        select(Rep.partner_id, Rep.licence_id, Licence.amount, Licence.currency,
+               func.count(Rep.usage_id), func.min(Rep.at), billed.c.billed_to)
+        .join(Licence, Licence.id == Rep.licence_id)
+        .outerjoin(billed, billed.c.licence_id == Rep.licence_id)
+        .where(Rep.at < end, Licence.billing_mode == BillingMode.usage,
+               or_(billed.c.billed_to.is_(None), Rep.at >= billed.c.billed_to))
+        .group_by(Rep.partner_id, Rep.licence_id, Licence.amount, Licence.currency, billed.c.billed_to)
+        .order_by(Rep.partner_id, Rep.licence_id)
     )
     if start is not None:
-        stmt = stmt.where(UsageEvent.at >= start)
+        stmt = stmt.where(Rep.at >= start)
     if partner_id is not None:
-        stmt = stmt.where(UsageEvent.partner_id == partner_id)
+        stmt = stmt.where(Rep.partner_id == partner_id)
     if licence_id is not None:
-        stmt = stmt.where(UsageEvent.licence_id == licence_id)
+        stmt = stmt.where(Rep.licence_id == licence_id)
     spans = []
     for partner, licence, unit_amount, currency, count, first_at, billed_to in session.exec(stmt).all():
         # From the boundary when there is one (or the window's start), else from the first delivery.

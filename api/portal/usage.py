@@ -11,7 +11,7 @@ from pygal.style import Style
 from sqlmodel import Session
 
 from api.core.db import utcnow
-from api.invoicing import usage_log
+from api.invoicing import partner_usage
 from api.invoicing import service as invoicing
 from api.licensing import service as licensing
 from api.reports import service as reports
@@ -34,7 +34,7 @@ BILLED_SHOWN = 500  # deliveries of one invoice line shown in the portal; the AP
 def billed_by_line(session: Session, partner_id: str, line_id: str) -> tuple:
     """An invoice line of the partner's and the deliveries it bills (newest first, at most BILLED_SHOWN)."""
     line = invoicing.get_line(session, line_id, partner_id=partner_id)
-    rows, more = usage_log.list_usage(session, partner_id=partner_id, invoice_line_id=line.id, limit=BILLED_SHOWN)
+    rows, more = partner_usage.list_usage(session, partner_id=partner_id, invoice_line_id=line.id, limit=BILLED_SHOWN)
     return line, rows, more is not None
 
 

@@ -1,4 +1,4 @@
-"""More staff reports, each one GROUP BY over an indexed range: deliveries per use, and what each
+"""More staff reports, each one GROUP BY over an indexed range of the daily usage rollup: deliveries per use, and what each
 partner was billed beside what it was delivered (the same range, invoices by `created_at`)."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from datetime import date
 
 from sqlmodel import Session, func, select
 
-from api.delivery.models import UsageEvent
+from api.delivery.models import UsageDaily as Daily
 from api.invoicing.models import Invoice, InvoiceStatus
 from api.licensing.models import Licence
 from api.partners.models import Partner
-from api.reports.service import _republications, check_range
+from api.reports.service import _days, _deliveries, _republications, check_range
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,10 @@ class BilledDelivered:
 
 def usage_by_use(session: Session, *, start: date, end: date) -> list[UseUsage]:
     since, until = check_range(start, end)
-    deliveries = func.count().label("deliveries")
+    deliveries = _deliveries()
     rows = session.exec(
-        select(Licence.use, deliveries, _republications()).join(Licence, Licence.id == UsageEvent.licence_id)
-        .where(UsageEvent.at >= since, UsageEvent.at < until)
+        select(Licence.use, deliveries, _republications()).join(Licence, Licence.id == Daily.licence_id)
+        .where(*_days(since, until))
         .group_by(Licence.use).order_by(deliveries.desc(), Licence.use)).all()
     return [UseUsage(str(u), int(d), int(r)) for u, d, r in rows]
 
@@ -51,8 +51,8 @@ def billed_vs_delivered(session: Session, *, start: date, end: date, limit: int 
                Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.paid, InvoiceStatus.uncollectible]))  # type: ignore[attr-defined]
         .group_by(Invoice.partner_id, Invoice.currency)).all()
     delivered = dict(session.exec(
-        select(UsageEvent.partner_id, func.count()).where(UsageEvent.at >= since, UsageEvent.at < until)
-        .group_by(UsageEvent.partner_id)).all())
+        select(Daily.partner_id, _deliveries()).where(*_days(since, until))
+        .group_by(Daily.partner_id)).all())
     ids = {p for p, *_ in billed} | set(delivered)
     names = dict(session.exec(select(Partner.id, Partner.name).where(Partner.id.in_(ids))).all()) if ids else {}  # type: ignore[attr-defined]
     rows = [BilledDelivered(p, names.get(p, p), c, int(t or 0), int(n), int(delivered.get(p, 0))) for p, c, t, n in billed]

@@ -1,17 +1,22 @@
 """Staff reports, computed by the database: every figure is one GROUP BY query over an indexed
-time range (indexes `ix_invoice_status_paid` and `ix_usage_event_at`), never a loop over rows in Python."""
+time range (indexes `ix_invoice_status_paid` and the primary key of `usage_daily`, which starts with the day), never a loop over rows in Python.
+
+Usage figures come from the daily rollup `usage_daily` (see api/delivery/usage_log.py): report
+ranges are whole UTC days, so summing its rows gives exactly what counting the raw events would,
+over a table hundreds of times smaller, and still answers once retention has removed old events."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Integer, case, func
+from sqlalchemy import Integer, func
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session, select
 
 from api.catalogue.models import Article
 from api.core.db import utcnow
-from api.delivery.models import UsageEvent
+from api.delivery.models import UsageDaily as Daily
+from api.delivery.usage_log import day_of
 from api.invoicing.models import Invoice, InvoiceStatus
 from api.licensing.models import Licence, LicenceRequest
 from api.licensing.states import LicenceState, RequestState
@@ -49,7 +54,15 @@ def _month(session: Session, column) -> ColumnElement:
 
 
 def _republications() -> ColumnElement:
-    return func.coalesce(func.sum(case((UsageEvent.billable, 1), else_=0)), 0).cast(Integer)
+    return func.coalesce(func.sum(Daily.republications), 0).cast(Integer)
+
+
+def _deliveries() -> ColumnElement:
+    return func.coalesce(func.sum(Daily.deliveries), 0).cast(Integer).label("deliveries")
+
+
+def _days(start: datetime, end: datetime) -> tuple[ColumnElement, ColumnElement]:
+    return Daily.day >= day_of(start), Daily.day < day_of(end)
 
 
 # --- revenue -------------------------------------------------------------------------------------
@@ -96,28 +109,28 @@ def revenue(session: Session, *, start: date, end: date, now: datetime | None = 
 
 
 def usage_by_article_statement(start: datetime, end: datetime, limit: int) -> Select:
-    deliveries = func.count().label("deliveries")
-    return (select(UsageEvent.article_id, Article.headline, deliveries, _republications())
-            .join(Article, Article.id == UsageEvent.article_id)
-            .where(UsageEvent.at >= start, UsageEvent.at < end)
-            .group_by(UsageEvent.article_id, Article.headline)
-            .order_by(deliveries.desc(), UsageEvent.article_id).limit(limit))
+    deliveries = _deliveries()
+    return (select(Daily.article_id, Article.headline, deliveries, _republications())
+            .join(Article, Article.id == Daily.article_id)
+            .where(*_days(start, end))
+            .group_by(Daily.article_id, Article.headline)
+            .order_by(deliveries.desc(), Daily.article_id).limit(limit))
 
 
 def usage(session: Session, *, start: date, end: date, limit: int = 20) -> UsageReport:
     since, until = check_range(start, end)
-    in_range = (UsageEvent.at >= since, UsageEvent.at < until)
-    deliveries = func.count().label("deliveries")
-    total = session.exec(select(func.count(), _republications()).where(*in_range)).one()
+    in_range = _days(since, until)
+    deliveries = _deliveries()
+    total = session.exec(select(deliveries, _republications()).where(*in_range)).one()
     partners = session.exec(
-        select(UsageEvent.partner_id, Partner.name, deliveries, _republications())
-        .join(Partner, Partner.id == UsageEvent.partner_id).where(*in_range)
-        .group_by(UsageEvent.partner_id, Partner.name).order_by(deliveries.desc(), UsageEvent.partner_id).limit(limit)
+        select(Daily.partner_id, Partner.name, deliveries, _republications())
+        .join(Partner, Partner.id == Daily.partner_id).where(*in_range)
+        .group_by(Daily.partner_id, Partner.name).order_by(deliveries.desc(), Daily.partner_id).limit(limit)
     ).all()
     licences = session.exec(
-        select(UsageEvent.licence_id, UsageEvent.partner_id, deliveries, _republications()).where(*in_range)
-        .group_by(UsageEvent.licence_id, UsageEvent.partner_id)
-        .order_by(deliveries.desc(), UsageEvent.licence_id).limit(limit)
+        select(Daily.licence_id, Daily.partner_id, deliveries, _republications()).where(*in_range)
+        .group_by(Daily.licence_id, Daily.partner_id)
+        .order_by(deliveries.desc(), Daily.licence_id).limit(limit)
     ).all()
     articles = session.exec(usage_by_article_statement(since, until, limit)).all()
     return UsageReport(
@@ -130,19 +143,24 @@ def usage(session: Session, *, start: date, end: date, limit: int = 20) -> Usage
     )
 
 
+def _day_month(session: Session) -> ColumnElement:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(Daily.day, "YYYY-MM")
+    return func.strftime("%Y-%m", Daily.day)  # SQLite stores a date as "YYYY-MM-DD"
+
+
 def partner_usage_by_month(session: Session, *, licence_ids: list[str], since: datetime) -> list[tuple]:
     """(month "YYYY-MM", licence id, article id, headline, deliveries, republications) for the given
-    licences (a partner's own) since `since`, oldest month first."""
+    licences (a partner's own) since `since` (a UTC midnight), oldest month first."""
     if not licence_ids:
         return []
-    month = _month(session, UsageEvent.at).label("month")
-    deliveries = func.count().label("deliveries")
+    month = _day_month(session).label("month")
     return list(session.exec(
-        select(month, UsageEvent.licence_id, UsageEvent.article_id, Article.headline, deliveries, _republications())
-        .join(Article, Article.id == UsageEvent.article_id)
-        .where(UsageEvent.licence_id.in_(licence_ids), UsageEvent.at >= since)  # type: ignore[attr-defined]
-        .group_by(month, UsageEvent.licence_id, UsageEvent.article_id, Article.headline)
-        .order_by(month, UsageEvent.licence_id, UsageEvent.article_id)).all())
+        select(month, Daily.licence_id, Daily.article_id, Article.headline, _deliveries(), _republications())
+        .join(Article, Article.id == Daily.article_id)
+        .where(Daily.licence_id.in_(licence_ids), Daily.day >= day_of(since))  # type: ignore[attr-defined]
+        .group_by(month, Daily.licence_id, Daily.article_id, Article.headline)
+        .order_by(month, Daily.licence_id, Daily.article_id)).all())
 
 
 # --- the console's dashboard -----------------------------------------------------------------------
@@ -157,7 +175,6 @@ def dashboard(session: Session, *, today: date | None = None) -> DashboardFigure
     awaiting = session.exec(select(func.count()).select_from(Licence)
                             .where(Licence.state == LicenceState.awaiting_payment)).one()
     paid = session.exec(_paid_statement(since, until)).all()
-    used = session.exec(select(func.count(), _republications())
-                        .where(UsageEvent.at >= since, UsageEvent.at < until)).one()
+    used = session.exec(select(_deliveries(), _republications()).where(*_days(since, until))).one()
     return DashboardFigures(queue_size=int(queue), awaiting_payment=int(awaiting), revenue_this_month=_totals(paid),
                             usage_this_month=UsageCounts(deliveries=int(used[0]), republications=int(used[1])))

@@ -84,3 +84,55 @@ def test_catalogue_search_migration_indexes_existing_articles_and_downgrades(emp
             assert leftovers == []
     finally:
         engine.dispose()
+
+
+def test_scale_migration_derives_republications_and_rollups_from_existing_usage_and_downgrades(
+        empty_database_url: str) -> None:
+    """0020_scale on a usage log that already has rows: each billable row becomes a republication,
+    the daily rollup counts every row, the rows survive the rebuild (into monthly partitions on
+    PostgreSQL), and downgrading gives the single table back with its rows."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from sqlalchemy import column, insert, table
+
+    from api.core.migrations import alembic_config
+
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0019_cursor")
+    engine = make_engine(empty_database_url)
+    usage = table("usage_event", *(column(c) for c in (
+        "id", "licence_id", "partner_id", "article_id", "article_version", "format", "token_id", "billable", "at")))
+    rows = [("use_1", "lic_a", "ptn_a", "art_1", True, datetime(2026, 10, 3, 9, tzinfo=UTC)),
+            ("use_2", "lic_a", "ptn_a", "art_1", False, datetime(2026, 10, 3, 17, tzinfo=UTC)),
+            ("use_3", "lic_a", "ptn_a", "art_2", True, datetime(2026, 11, 5, 8, tzinfo=UTC)),
+            ("use_4", "lic_b", "ptn_b", "art_1", True, datetime(2026, 11, 5, 9, tzinfo=UTC))]
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(usage), [
+                {"id": i, "licence_id": lic, "partner_id": p, "article_id": a, "article_version": 1, "format": "json",
+                 "token_id": None, "billable": b, "at": at.replace(tzinfo=None).isoformat(sep=" ") if sqlite else at}
+                for i, lic, p, a, b, at in rows])
+        for _round in range(2):
+            command.upgrade(config, "head")
+            assert schema_differences(engine) == []
+            with engine.connect() as connection:
+                assert sorted(connection.execute(text(
+                    "SELECT licence_id, article_id, usage_id FROM republication")).all()) == [
+                    ("lic_a", "art_1", "use_1"), ("lic_a", "art_2", "use_3"), ("lic_b", "art_1", "use_4")]
+                daily = connection.execute(text(
+                    "SELECT CAST(day AS TEXT), licence_id, article_id, deliveries, republications FROM usage_daily "
+                    "ORDER BY 1, 2, 3")).all()
+                assert [tuple(r) for r in daily] == [("2026-10-03", "lic_a", "art_1", 2, 1),
+                                                     ("2026-11-05", "lic_a", "art_2", 1, 1),
+                                                     ("2026-11-05", "lic_b", "art_1", 1, 1)]
+                assert connection.execute(text("SELECT count(*) FROM usage_event")).scalar_one() == 4
+                if not sqlite:
+                    homes = dict(connection.execute(text("SELECT id, tableoid::regclass::text FROM usage_event")).all())
+                    assert homes["use_1"] == "usage_event_y2026m10" and homes["use_4"] == "usage_event_y2026m11"
+            command.downgrade(config, "0019_cursor")
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT count(*) FROM usage_event WHERE billable")).scalar_one() == 3
+    finally:
+        engine.dispose()

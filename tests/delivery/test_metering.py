@@ -8,6 +8,7 @@ import httpx
 from sqlmodel import select
 
 from api.core.db import session_scope
+from api.delivery import usage_log
 from api.delivery.models import UsageEvent
 from tests.delivery.conftest import bearer, mint
 
@@ -57,11 +58,11 @@ async def test_concurrent_fetches_never_double_bill_and_share_commits(app, sessi
 
 
 def test_billable_row_already_written_by_another_process_is_not_billed_again(client, session, licensed, engine):
-    """Another API process billed this (licence, article) first: the unique index turns ours non-billable."""
+    """Another API process billed this (licence, article) first: its republication row turns ours non-billable."""
     article = licensed.articles[1]
     with session_scope(engine) as other:
-        other.add(UsageEvent(licence_id=licensed.licence.id, partner_id=licensed.partner.id, article_id=article.id,
-                             article_version=1, format="json", billable=True))
+        usage_log.add_event(other, licence_id=licensed.licence.id, partner_id=licensed.partner.id, article_id=article.id,
+                            billable=True)
     token = mint(client, licensed)["token"]
     assert client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 200
     rows = _usage(session, licensed.licence.id)

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from api.app import create_app
 from api.audit.service import Actor
 from api.core.config import Settings
+from api.delivery import usage_log
 from api.delivery.models import UsageEvent
 import api.invoicing.jobs  # noqa: F401 - registers the outbox handlers
 from api.invoicing import provider
@@ -48,11 +49,8 @@ def stripe_client(app, stripe_settings: Settings) -> Iterator[TestClient]:
 
 
 def add_usage(session: Session, licence, article, *, at: datetime, billable: bool = True) -> UsageEvent:
-    event = UsageEvent(licence_id=licence.id, partner_id=licence.partner_id, article_id=article.id,
-                       article_version=1, format="json", billable=billable, at=at)
-    session.add(event)
-    session.flush()
-    return event
+    return usage_log.add_event(session, licence_id=licence.id, partner_id=licence.partner_id, article_id=article.id,
+                               at=at, billable=billable)
 
 
 @pytest.fixture(autouse=True)

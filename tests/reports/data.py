@@ -1,5 +1,5 @@
 """Report data built through the services: paid and open invoices via charging and mark-paid;
-usage rows inserted directly (delivery's metering writes them from its async writer only)."""
+usage rows through usage_log.add_event (the rules of delivery's async writer, which the tests cannot drive here)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from api.audit.service import Actor
 from api.core.config import Settings
+from api.delivery import usage_log
 from api.delivery.models import UsageEvent
 from api.invoicing import charging
 from api.invoicing import service as invoicing
@@ -36,8 +37,5 @@ def paid_invoice(session: Session, settings: Settings, *, partner, amount: int, 
 
 
 def add_usage(session: Session, licence, article, *, at: datetime, billable: bool = False) -> UsageEvent:
-    event = UsageEvent(licence_id=licence.id, partner_id=licence.partner_id, article_id=article.id,
-                       article_version=1, format="json", billable=billable, at=at)
-    session.add(event)
-    session.flush()
-    return event
+    return usage_log.add_event(session, licence_id=licence.id, partner_id=licence.partner_id, article_id=article.id,
+                               at=at, billable=billable)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from api.core.db import utcnow
 from api.core.pagination import encode_cursor
-from api.invoicing import usage_log
+from api.invoicing import partner_usage
 from api.delivery.models import UsageEvent
 from tests.builders import (
     make_api_key,
@@ -114,4 +114,4 @@ def test_another_partners_invoice_line_is_not_found(client, session):
 def test_the_usage_listing_reads_the_partner_index_in_order(session):
     after = encode_cursor([utcnow(), "use_x"])
     for kwargs in ({}, {"cursor": after}, {"month": "2026-11"}, {"kind": "refetch", "cursor": after}):
-        assert list_problems(session, usage_log.list_usage, {"partner_id": "ptn_x", **kwargs}, search=True) == []
+        assert list_problems(session, partner_usage.list_usage, {"partner_id": "ptn_x", **kwargs}, search=True) == []

@@ -1,0 +1,42 @@
+"""Done outbox messages are deleted once `outbox_done_retention_days` have passed since delivery.
+
+A delivered message is only history (the audit log records what it did), so it may go; dead
+messages stay until an operator revives or discards them. Deleting a message frees its dedupe key:
+the keys guard against the same work being queued twice while it is pending or freshly done
+(a retried request, a fan-out run twice), which happens within minutes, not a retention period later.
+Deletes run in batches, each its own transaction, so the claim of due messages is never held up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, select
+
+from api.core.db import utcnow
+from api.outbox.models import OutboxMessage
+from api.core.periodic import periodic
+
+BATCH = 5_000
+
+
+def prune_done(engine: Engine, *, retention_days: int, now: datetime | None = None, batch: int = BATCH) -> int:
+    """Delete done messages delivered more than `retention_days` ago; returns how many."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    removed = 0
+    while True:
+        spent = (select(OutboxMessage.id).where(OutboxMessage.status == "done",
+                                                OutboxMessage.done_at < cutoff)  # type: ignore[operator]
+                 .limit(batch))
+        with engine.begin() as connection:
+            count = connection.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(spent))).rowcount  # type: ignore[attr-defined]
+        removed += count
+        if count < batch:
+            return removed
+
+
+@periodic("outbox.retention", every_seconds=3600)
+def prune_done_messages(engine: Engine) -> int:
+    from api.core.config import get_settings
+
+    return prune_done(engine, retention_days=get_settings().outbox_done_retention_days)

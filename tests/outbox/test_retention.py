@@ -1,0 +1,34 @@
+"""Done messages go after their retention; pending, dead and recently done ones stay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import select
+
+from api.core.db import session_scope, utcnow
+from api.outbox import retention
+from api.outbox import service as outbox
+from api.outbox.models import OutboxMessage
+
+
+def test_done_messages_past_retention_are_deleted_in_batches(engine) -> None:
+    now = utcnow()
+    ages = {"old done 1": 40, "old done 2": 31, "old done 3": 90, "fresh done": 2, "old dead": 40, "pending": 40}
+    with session_scope(engine) as session:
+        for name in ages:
+            outbox.enqueue(session, "test.retention", {"name": name}, dedupe_key=f"retention:{name}")
+    with session_scope(engine) as session:
+        for message in session.exec(select(OutboxMessage)).all():
+            name = message.payload["name"]
+            status = "done" if "done" in name else "dead" if "dead" in name else "pending"
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
+                status=status, done_at=now - timedelta(days=ages[name]) if status == "done" else None))
+
+    assert retention.prune_done(engine, retention_days=30, now=now, batch=2) == 3
+
+    with session_scope(engine) as session:
+        left = sorted(m.payload["name"] for m in session.exec(select(OutboxMessage)).all())
+    assert left == ["fresh done", "old dead", "pending"]
+    assert retention.prune_done(engine, retention_days=30, now=now) == 0
