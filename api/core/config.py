@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)
     # A "still live" case (a copy seen after its kill) closes itself once its page is unseen this long.
     still_live_quiet_days: float = Field(default=7.0, gt=0)
-    # --- the usage log and outbox over time (api/delivery/usage_retention.py, api/outbox/retention.py)
+    # --- the usage log and outbox over time (api/invoicing/usage_retention.py, api/outbox/retention.py)
     # Raw usage events are kept this long (never less than two months: an open period's events stay);
     # the daily rollups and republications that quotas, reports and invoicing read are kept for good.
     usage_event_retention_days: int = Field(default=400, ge=62)

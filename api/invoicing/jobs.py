@@ -50,3 +50,22 @@ def invoice_last_period(engine: Engine) -> None:
     summary = periods.run_period(engine, period, backend=provider.backend(), settings=provider.current_settings())
     if summary.invoices_created or summary.failed:
         log.info("billing run %s: %d invoice(s), %d failed", period, summary.invoices_created, len(summary.failed))
+
+
+# The usage log's retention is invoicing's call: no raw event may go that a period still to be billed needs.
+@periodic("usage_event.partitions", every_seconds=6 * 3600)
+def create_usage_partitions(engine: Engine) -> list[str]:
+    """PostgreSQL: the usage log's monthly partitions, created months before they are written."""
+    from api.core.config import get_settings
+    from api.invoicing import usage_retention
+
+    return usage_retention.ensure_partitions(engine, ahead_months=get_settings().usage_partitions_ahead_months)
+
+
+@periodic("usage_event.retention", every_seconds=3600)
+def prune_usage_events(engine: Engine) -> int:
+    """Raw usage events past retention go (whole months on PostgreSQL); rollups stay."""
+    from api.core.config import get_settings
+    from api.invoicing import usage_retention
+
+    return usage_retention.prune_usage_events(engine, retention_days=get_settings().usage_event_retention_days)

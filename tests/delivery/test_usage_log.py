@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from api.core.db import session_scope
-from api.delivery import usage_log, usage_retention
+from api.delivery import usage_log
+from api.invoicing import usage_retention
 from api.delivery.models import Republication, UsageDaily, UsageEvent
 from tests.builders import make_article, make_licence, make_partner
 from tests.delivery.conftest import bearer

@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from api.delivery.models import USAGE_EVENT_DEFAULT_PARTITION, UsageEvent
 
-log = logging.getLogger("syndicate.delivery.usage_retention")
+log = logging.getLogger("syndicate.invoicing.usage_retention")
 
 BATCH = 10_000
 _PARTITION = re.compile(r"usage_event_y(\d{4})m(\d{2})")
