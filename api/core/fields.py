@@ -6,7 +6,7 @@ column lengths match these (PostgreSQL enforces them too, as a second line).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Optional, TypeAlias, TypeVar
 
 from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field, UrlConstraints
 
@@ -44,6 +44,6 @@ T = TypeVar("T")
 # attribute holds (None when left out); pydantic sees `str`, so null fails validation naming the
 # field, and the JSON schema says "string", not "string or null".
 if TYPE_CHECKING:
-    Omittable: TypeAlias = T | None
+    Omittable: TypeAlias = Optional[T]  # noqa: UP045 (mypy rejected `T | None` as an alias target here)
 else:
     Omittable = Annotated[T, "omittable: left out is None, null is refused"]
