@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit.models import AuditEntry
 from api.core.pagination import keyset_page
@@ -70,5 +70,5 @@ def list_entries(
         keyed = True
     # Newest first by time, then id: ids share a millisecond prefix, so alone they can misorder
     # two entries written in the same millisecond.
-    return keyset_page(session, stmt, columns=[AuditEntry.at, AuditEntry.id], kinds=[datetime, str], cursor=cursor,
+    return keyset_page(session, stmt, columns=[col(AuditEntry.at), col(AuditEntry.id)], kinds=[datetime, str], cursor=cursor,
                        limit=limit, descending=True)

@@ -375,7 +375,7 @@ def list_articles(
         stmt = stmt.where(search.matches(dialect, q))
     if rank is not None:
         rows, next_cursor = keyset_page(
-            session, stmt, columns=[rank, Article.updated_at, Article.id], kinds=[int, datetime, str],  # type: ignore[list-item]
+            session, stmt, columns=[rank, col(Article.updated_at), col(Article.id)], kinds=[int, datetime, str],
             cursor=cursor, limit=limit, descending=True, key=lambda row: [row.rank, row[0].updated_at, row[0].id])
         return [row[0] for row in rows], next_cursor
     first = published if order == "published" else updated

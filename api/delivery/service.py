@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.catalogue.models import Article, ArticleStatus
 from api.audit.service import Actor
@@ -48,7 +48,7 @@ def mint_token(session: Session, settings: Settings, *, licence_id: str, partner
 def list_tokens(session: Session, *, licence_id: str, partner_id: str, cursor: str | None, limit: int):
     get_licence(session, licence_id, partner_id=partner_id)
     stmt = select(LicenceToken).where(LicenceToken.licence_id == licence_id)
-    return keyset_page(session, stmt, columns=[LicenceToken.issued_at, LicenceToken.jti], kinds=[datetime, str],  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(LicenceToken.issued_at), col(LicenceToken.jti)], kinds=[datetime, str],
                        cursor=cursor, limit=limit, descending=True)
 
 
@@ -100,7 +100,7 @@ def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime
         stmt = stmt.where(Article.section == (licence.section or ""))
     if updated_since:
         stmt = stmt.where(Article.updated_at > updated_since)
-    return keyset_page(session, stmt, columns=[Article.updated_at, Article.id], kinds=[datetime, str],  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(Article.updated_at), col(Article.id)], kinds=[datetime, str],
                        cursor=cursor, limit=limit)
 
 
@@ -197,7 +197,7 @@ def get_endpoint(session: Session, *, endpoint_id: str, partner_id: str) -> Webh
 
 def list_endpoints(session: Session, *, partner_id: str, cursor: str | None, limit: int):
     stmt = select(WebhookEndpoint).where(WebhookEndpoint.partner_id == partner_id, WebhookEndpoint.deleted_at.is_(None))  # type: ignore[union-attr]
-    return keyset_page(session, stmt, columns=[WebhookEndpoint.id], kinds=[str], cursor=cursor, limit=limit)  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(WebhookEndpoint.id)], kinds=[str], cursor=cursor, limit=limit)
 
 
 def list_all_endpoints(session: Session, *, status: str | None, partner_id: str | None, cursor: str | None,
@@ -210,7 +210,7 @@ def list_all_endpoints(session: Session, *, status: str | None, partner_id: str 
         stmt = stmt.where(WebhookEndpoint.disabled_at.is_(None))  # type: ignore[union-attr]
     if partner_id is not None:
         stmt = stmt.where(WebhookEndpoint.partner_id == partner_id)
-    return keyset_page(session, stmt, columns=[WebhookEndpoint.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(WebhookEndpoint.id)], kinds=[str], cursor=cursor, limit=limit,
                        descending=True)
 
 
@@ -288,5 +288,5 @@ def resend_delivery(session: Session, *, endpoint_id: str, delivery_id: str, par
 def list_deliveries(session: Session, *, endpoint_id: str, partner_id: str, cursor: str | None, limit: int):
     get_endpoint(session, endpoint_id=endpoint_id, partner_id=partner_id)
     stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
-    return keyset_page(session, stmt, columns=[WebhookDelivery.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(WebhookDelivery.id)], kinds=[str], cursor=cursor, limit=limit,
                        descending=True)

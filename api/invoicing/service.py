@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.audit import service as audit
@@ -39,7 +39,7 @@ def list_invoices(
     period: str | None = None, licence_id: str | None = None, cursor: str | None = None, limit: int = 50,
 ) -> tuple[list[Invoice], str | None]:
     stmt = list_statement(partner_id=partner_id, status=status, period=period, licence_id=licence_id)
-    return keyset_page(session, stmt, columns=[Invoice.id], kinds=[str], cursor=cursor, limit=limit, descending=True)
+    return keyset_page(session, stmt, columns=[col(Invoice.id)], kinds=[str], cursor=cursor, limit=limit, descending=True)
 
 
 def list_statement(*, partner_id: str | None = None, status: InvoiceStatus | None = None, period: str | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit.service import Actor
 from api.core.db import is_postgres, session_scope, utcnow
@@ -36,7 +36,7 @@ def list_licences(
         stmt = stmt.where(Licence.request_id == request_id)
     if ends_before:
         stmt = stmt.where(Licence.ends_at < ends_before)
-    return keyset_page(session, stmt, columns=[Licence.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(Licence.id)], kinds=[str], cursor=cursor, limit=limit,
                        descending=True)
 
 

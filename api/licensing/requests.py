@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.db import is_postgres
@@ -81,7 +81,7 @@ def list_for_partner(
     stmt = select(LicenceRequest).where(LicenceRequest.partner_id == partner_id)
     if state:
         stmt = stmt.where(LicenceRequest.state == state)
-    return keyset_page(session, stmt, columns=[LicenceRequest.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(LicenceRequest.id)], kinds=[str], cursor=cursor, limit=limit,
                        descending=True)
 
 
@@ -100,9 +100,9 @@ def list_queue(
     if currency:
         stmt = stmt.where(LicenceRequest.currency == currency.upper())
     if sort == "value":
-        return keyset_page(session, stmt, columns=[LicenceRequest.quoted_amount, LicenceRequest.id], kinds=[int, str],  # type: ignore[list-item]
+        return keyset_page(session, stmt, columns=[col(LicenceRequest.quoted_amount), col(LicenceRequest.id)], kinds=[int, str],
                            cursor=cursor, limit=limit, descending=True)
-    return keyset_page(session, stmt, columns=[LicenceRequest.created_at, LicenceRequest.id], kinds=[datetime, str],  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(LicenceRequest.created_at), col(LicenceRequest.id)], kinds=[datetime, str],
                        cursor=cursor, limit=limit)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -79,7 +79,7 @@ def list_statement(*, status: str | None = None, topic: str | None = None):
 
 def list_messages(session: Session, *, status: str | None = None, topic: str | None = None,
                   cursor: str | None = None, limit: int = 50) -> tuple[list[OutboxMessage], str | None]:
-    return keyset_page(session, list_statement(status=status, topic=topic), columns=[OutboxMessage.id],  # type: ignore[list-item]
+    return keyset_page(session, list_statement(status=status, topic=topic), columns=[col(OutboxMessage.id)],
                        kinds=[str], cursor=cursor, limit=limit, descending=True)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pycountry
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.db import new_id, utcnow
@@ -115,7 +115,7 @@ def list_partners(
     stmt = select(Partner)
     if status is not None:
         stmt = stmt.where(Partner.status == status)
-    return keyset_page(session, stmt, columns=[Partner.created_at, Partner.id], kinds=[datetime, str], cursor=cursor,
+    return keyset_page(session, stmt, columns=[col(Partner.created_at), col(Partner.id)], kinds=[datetime, str], cursor=cursor,
                        limit=limit, descending=True)
 
 
@@ -201,7 +201,7 @@ def suspend_partner(session: Session, partner_id: str, *, actor: audit.Actor, re
 def list_contacts(session: Session, *, partner_id: str, cursor: str | None = None, limit: int = 50
                   ) -> tuple[list[PartnerContact], str | None]:
     stmt = select(PartnerContact).where(PartnerContact.partner_id == partner_id)
-    return keyset_page(session, stmt, columns=[PartnerContact.id], kinds=[str], cursor=cursor, limit=limit)
+    return keyset_page(session, stmt, columns=[col(PartnerContact.id)], kinds=[str], cursor=cursor, limit=limit)
 
 
 def all_contacts(session: Session, *, partner_id: str) -> list[PartnerContact]:

@@ -14,7 +14,7 @@ from anyio import to_thread
 from jose import ExpiredSignatureError, JWTError, jwt
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.config import Settings
@@ -69,7 +69,7 @@ def get_staff(session: Session, staff_id: str) -> StaffUser:
 
 def list_staff(session: Session, *, cursor: str | None = None, limit: int = 50) -> tuple[list[StaffUser], str | None]:
     """By e-mail address, keyed on it (unique, so indexed): pass the returned cursor for the next page."""
-    return keyset_page(session, select(StaffUser), columns=[StaffUser.email], kinds=[str],  # type: ignore[list-item]
+    return keyset_page(session, select(StaffUser), columns=[col(StaffUser.email)], kinds=[str],
                        cursor=cursor, limit=limit)
 
 
