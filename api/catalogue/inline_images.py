@@ -88,7 +88,7 @@ def _credit_from(node: LexborNode) -> str | None:
 def _describe(container: LexborNode, caption_text: str | None, image: LexborNode) -> dict[str, Any]:
     """The asset for one image: caption and credit from the markup, else parsed from the caption text."""
     credit = _credit_from(container)
-    caption = _squash(caption_text)
+    caption: str | None = _squash(caption_text)
     if credit and caption:
         caption = _squash(re.sub(r"[\s(\[]*" + re.escape(credit) + r"[)\]\s]*$", "", caption))
     if not caption:
@@ -181,7 +181,7 @@ def extract_images(body_html: str) -> tuple[str, list[dict[str, Any]]]:
         picture = pictures[0] if pictures else image
         rest = _text_without(block, holder) if block is not None and block.tag in _CAPTION_BLOCKS else ""
         caption_block = None
-        if (rest and len(rest) <= _MAX_CAPTION and not _has_inner_blocks(block)
+        if (block is not None and rest and len(rest) <= _MAX_CAPTION and not _has_inner_blocks(block)
                 and (_credit_from(block) or split_caption(rest) is not None)):
             caption_block = block  # "<p><img> Putin and Assad (Reuters)</p>": the paragraph is the caption
         elif not rest:
