@@ -46,7 +46,7 @@ def get_public_article(session: Session, article_id: str) -> Article:
 
 
 def get_assets(session: Session, article_id: str) -> list[Asset]:
-    return list(session.exec(select(Asset).where(Asset.article_id == article_id).order_by(Asset.position)).all())
+    return list(session.exec(select(Asset).where(col(Asset.article_id) == article_id).order_by(col(Asset.position))).all())
 
 
 def get_articles_with_assets(session: Session, article_ids: list[str]) -> list[tuple[Article, list[Asset]]]:
@@ -56,7 +56,7 @@ def get_articles_with_assets(session: Session, article_ids: list[str]) -> list[t
         return []
     found = {a.id: a for a in session.exec(select(Article).where(Article.id.in_(article_ids))).all()}  # type: ignore[attr-defined]
     assets: dict[str, list[Asset]] = {article_id: [] for article_id in found}
-    stmt = select(Asset).where(Asset.article_id.in_(list(found))).order_by(Asset.article_id, Asset.position)  # type: ignore[attr-defined]
+    stmt = select(Asset).where(col(Asset.article_id).in_(list(found))).order_by(col(Asset.article_id), col(Asset.position))
     for asset in session.exec(stmt).all():
         assets[asset.article_id].append(asset)
     return [(found[i], assets[i]) for i in article_ids if i in found]
@@ -351,13 +351,13 @@ def list_articles(
             search.not_from_index(dialect, c) for c in (section_key, language_key, updated, published))
     stmt = select(Article, rank.label("rank")) if rank is not None else select(Article)
     if by_tag:
-        stmt = stmt.join(ArticleTag, ArticleTag.article_id == Article.id).where(ArticleTag.tag == tag.lower())  # type: ignore[union-attr]
+        stmt = stmt.join(ArticleTag, col(ArticleTag.article_id) == col(Article.id)).where(col(ArticleTag.tag) == tag.lower())
     elif tag:
         stmt = stmt.where(exists().where(ArticleTag.article_id == Article.id, ArticleTag.tag == tag.lower()))  # type: ignore[arg-type]
     if not include_unavailable:
         now = utcnow()
         stmt = stmt.where(Article.status != ArticleStatus.withdrawn).where(
-            or_(Article.embargo_until.is_(None), Article.embargo_until <= now)  # type: ignore[union-attr]
+            or_(col(Article.embargo_until).is_(None), col(Article.embargo_until) <= now)
         )
     if licensable_only:
         stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]

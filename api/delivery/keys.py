@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.config import Settings
@@ -105,7 +105,7 @@ def retire(session: Session, settings: Settings, kid: str, *, actor: audit.Actor
 def verification_keys(session: Session) -> list[SigningKey]:
     """Keys whose tokens may still be valid: the current one and retired ones within their window."""
     now = utcnow()
-    stmt = select(SigningKey).where(or_(SigningKey.verify_until.is_(None), SigningKey.verify_until > now))  # type: ignore[union-attr]
+    stmt = select(SigningKey).where(or_(col(SigningKey.verify_until).is_(None), col(SigningKey.verify_until) > now))
     return list(session.exec(stmt.order_by(SigningKey.created_at.desc())).all())  # type: ignore[attr-defined]
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from limits import parse
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.core.config import Settings
 from api.core.ratelimit import LocalCounters, async_counter_storage, rate_limit_headers, seconds_until
@@ -33,7 +33,7 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
 def used_since(session: Session, licence_id: str, since: datetime) -> int:
     """Deliveries recorded under a licence since `since`: what a quota counter is seeded from."""
     stmt = select(func.count()).select_from(UsageEvent).where(UsageEvent.licence_id == licence_id,  # type: ignore[arg-type]
-                                                              UsageEvent.at >= since)  # type: ignore[operator]
+                                                              col(UsageEvent.at) >= since)
     return int(session.execute(stmt).scalar_one())
 
 

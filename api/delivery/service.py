@@ -137,7 +137,7 @@ def record_sighting(session: Session, *, licence_id: str, article_id: str, page_
         key = hashlib.sha256(f"{licence_id}\n{article_id}\n{page_url}\n{viewer}".encode()).hexdigest()
         claim = insert(BeaconViewer).values(key=key, counted_at=now).on_conflict_do_update(
             index_elements=["key"], set_={"counted_at": now},
-            where=BeaconViewer.counted_at <= now - beacons.REPEAT_WINDOW).returning(BeaconViewer.key)
+            where=col(BeaconViewer.counted_at) <= now - beacons.REPEAT_WINDOW).returning(col(BeaconViewer.key))
         # A row comes back only when the viewer was new here or its window had passed.
         counted = session.execute(claim).first() is not None
     view = 1 if counted else 0

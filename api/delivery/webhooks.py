@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from api.catalogue import service as catalogue
 from api.core.db import new_id, utcnow
@@ -54,9 +54,9 @@ def licence_holders_statement(session: Session, article_id: str, section: str | 
     state index narrows it to current licences; the scope test runs in SQL, never in Python."""
     covers = [Licence.scope == ScopeKind.catalogue, _names_article(session, article_id)]
     if section is not None:
-        covers.append(and_(Licence.scope == ScopeKind.section_feed, Licence.section == section))
+        covers.append(and_(col(Licence.scope) == ScopeKind.section_feed, col(Licence.section) == section))
     return (select(Licence.partner_id)
-            .where(Licence.state.in_([LicenceState.active, LicenceState.suspended]), or_(*covers))  # type: ignore[attr-defined]
+            .where(col(Licence.state).in_([LicenceState.active, LicenceState.suspended]), or_(*covers))
             .distinct())
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -101,7 +101,7 @@ def cancel_overdue(session: Session, *, grace_days: int, now: datetime | None = 
     """Cancel licences still awaiting payment whose own invoice fell due more than `grace_days` ago."""
     cutoff = (now or utcnow()) - timedelta(days=grace_days)
     overdue = session.exec(
-        select(Licence.id, Invoice.id).join(Invoice, Invoice.licence_id == Licence.id)
+        select(col(Licence.id), col(Invoice.id)).join(Invoice, col(Invoice.licence_id) == col(Licence.id))
         .where(Licence.state == LicenceState.awaiting_payment,
                Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.uncollectible]),  # type: ignore[attr-defined]
                Invoice.due_at <= cutoff)  # type: ignore[operator]

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -325,7 +325,7 @@ def plan_new_checkout(session: Session, invoice: Invoice, *, backend: BillingBac
     now, token = utcnow(), secrets.token_hex(16)
     taken = session.execute(
         update(Invoice).where(Invoice.id == invoice.id,  # type: ignore[arg-type]
-                              or_(Invoice.issue_lease_until.is_(None), Invoice.issue_lease_until < now))  # type: ignore[union-attr]
+                              or_(col(Invoice.issue_lease_until).is_(None), col(Invoice.issue_lease_until) < now))
         .values(issue_lease_token=token, issue_lease_until=now + RENEWAL_LEASE)).rowcount
     if not taken:
         raise RuntimeError(f"invoice {invoice.id} is being renewed or sent by another worker; trying later")

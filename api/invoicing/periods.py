@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.core.config import Settings
 from api.core.db import session_scope, utcnow
@@ -106,7 +106,7 @@ def collect(session: Session, period: str, *, partner_id: str | None = None) -> 
     # Monthly fees of feed licences the ledger bills itself (Stripe subscriptions bill on their own).
     fees = (
         select(BillingSubscription.partner_id, Licence.id, Licence.amount, Licence.currency)
-        .join(Licence, Licence.id == BillingSubscription.licence_id)
+        .join(Licence, col(Licence.id) == col(BillingSubscription.licence_id))
         .where(BillingSubscription.provider == "ledger", BillingSubscription.status == "active",
                BillingSubscription.first_period < period, Licence.starts_at < end, Licence.ends_at > start,
                Licence.state.in_([LicenceState.active, LicenceState.suspended]))  # type: ignore[attr-defined]

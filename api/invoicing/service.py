@@ -63,7 +63,7 @@ def licences_of(session: Session, invoice: Invoice) -> list[Licence]:
     ids.discard(None)
     if not ids:
         return []
-    return list(session.exec(select(Licence).where(Licence.id.in_(sorted(ids)))  # type: ignore[union-attr]
+    return list(session.exec(select(Licence).where(col(Licence.id).in_(sorted(ids)))
                              .order_by(Licence.id)).all())
 
 
@@ -119,7 +119,7 @@ def suspend_overdue(session: Session, *, grace_days: int, now: datetime | None =
     cutoff = (now or utcnow()) - timedelta(days=grace_days)
     overdue = session.exec(
         select(Invoice).where(Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.uncollectible]))  # type: ignore[attr-defined]
-        .where(or_(Invoice.payment_failed_at <= cutoff, Invoice.due_at <= cutoff))  # type: ignore[operator]
+        .where(or_(col(Invoice.payment_failed_at) <= cutoff, col(Invoice.due_at) <= cutoff))
         .order_by(Invoice.id)
     ).all()
     suspended = []

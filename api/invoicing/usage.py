@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.delivery.models import UsageEvent
 from api.invoicing.models import Invoice, InvoiceLine
@@ -36,10 +36,10 @@ class UsageSpan:
 def _billed_lines(end: datetime, *, redo_period: str | None):
     """Usage lines that start before `end`, leaving out the draft of the period being (re)done."""
     stmt = (select(InvoiceLine.licence_id, func.max(InvoiceLine.usage_to).label("billed_to"))
-            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
             .where(InvoiceLine.usage_from.is_not(None), InvoiceLine.usage_from < end))  # type: ignore[union-attr,operator]
     if redo_period is not None:
-        stmt = stmt.where(or_(Invoice.period.is_(None), Invoice.period != redo_period))  # type: ignore[union-attr]
+        stmt = stmt.where(or_(col(Invoice.period).is_(None), col(Invoice.period) != redo_period))
     return stmt.group_by(InvoiceLine.licence_id)
 
 
@@ -51,8 +51,8 @@ def unbilled(session: Session, *, end: datetime, start: datetime | None = None, 
     as billed already."""
     billed = _billed_lines(end, redo_period=redo_period).subquery()
     stmt = (
-        select(UsageEvent.partner_id, UsageEvent.licence_id, Licence.amount, Licence.currency,
-               func.count(UsageEvent.id), func.min(UsageEvent.at), billed.c.billed_to)
+        select(col(UsageEvent.partner_id), col(UsageEvent.licence_id), col(Licence.amount), col(Licence.currency),
+               func.count(col(UsageEvent.id)), func.min(col(UsageEvent.at)), billed.c.billed_to)
         .join(Licence, Licence.id == UsageEvent.licence_id)
         .outerjoin(billed, billed.c.licence_id == UsageEvent.licence_id)
         .where(UsageEvent.billable, UsageEvent.at < end, Licence.billing_mode == BillingMode.usage,

@@ -37,7 +37,7 @@ def list_rules(session: Session, *, cursor: str | None = None, limit: int = 50
 
 def enabled_rules(session: Session) -> list[AutoApprovalRule]:
     stmt = (select(AutoApprovalRule).where(AutoApprovalRule.enabled == True)  # noqa: E712
-            .order_by(AutoApprovalRule.created_at, AutoApprovalRule.id))
+            .order_by(col(AutoApprovalRule.created_at), col(AutoApprovalRule.id)))
     return list(session.exec(stmt).all())
 
 

@@ -39,7 +39,7 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, func, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.core.db import session_scope, utcnow
 from api.outbox.models import OutboxMessage
@@ -151,7 +151,7 @@ def claim_statement(now: Any, limit: int, topics: set[str] | None, per_lane: int
     if topics is not None:
         due.append(OutboxMessage.topic.in_(sorted(topics)))  # type: ignore[attr-defined]
     place = func.row_number().over(partition_by=func.coalesce(OutboxMessage.lane, OutboxMessage.id),
-                                   order_by=(OutboxMessage.next_attempt_at, OutboxMessage.id))
+                                   order_by=(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id)))
     ranked = select(OutboxMessage.id, OutboxMessage.lane, OutboxMessage.next_attempt_at,
                     place.label("place")).where(*due).subquery()
     busy = (select(OutboxMessage.lane, func.count().label("in_flight"))

@@ -55,7 +55,7 @@ def retry_now(session: Session, *, message_ids: list[str]) -> int:
     send it too."""
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "pending")  # type: ignore[attr-defined]
+        .where(col(OutboxMessage.id).in_(message_ids), col(OutboxMessage.status) == "pending")
         .values(next_attempt_at=utcnow())
     )
     session.flush()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from api.delivery.models import UsageEvent
 from api.invoicing.models import Invoice, InvoiceStatus
@@ -36,7 +36,7 @@ def usage_by_use(session: Session, *, start: date, end: date) -> list[UseUsage]:
     since, until = check_range(start, end)
     deliveries = func.count().label("deliveries")
     rows = session.exec(
-        select(Licence.use, deliveries, _republications()).join(Licence, Licence.id == UsageEvent.licence_id)
+        select(col(Licence.use), deliveries, _republications()).join(Licence, col(Licence.id) == col(UsageEvent.licence_id))
         .where(UsageEvent.at >= since, UsageEvent.at < until)
         .group_by(Licence.use).order_by(deliveries.desc(), Licence.use)).all()
     return [UseUsage(str(u), int(d), int(r)) for u, d, r in rows]

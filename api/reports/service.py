@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Integer, case, func
 from sqlalchemy.sql import ColumnElement, Select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.catalogue.models import Article
 from api.core.db import utcnow
@@ -49,7 +49,7 @@ def _month(session: Session, column) -> ColumnElement:
 
 
 def _republications() -> ColumnElement:
-    return func.coalesce(func.sum(case((UsageEvent.billable, 1), else_=0)), 0).cast(Integer)
+    return func.coalesce(func.sum(case((col(UsageEvent.billable), 1), else_=0)), 0).cast(Integer)
 
 
 # --- revenue -------------------------------------------------------------------------------------
@@ -58,13 +58,13 @@ def _republications() -> ColumnElement:
 def paid_by_month_statement(session: Session, start: datetime, end: datetime) -> Select:
     month = _month(session, Invoice.paid_at).label("month")
     return (select(month, Invoice.currency, func.sum(Invoice.amount_paid), func.count())
-            .where(Invoice.status == InvoiceStatus.paid, Invoice.paid_at >= start, Invoice.paid_at < end)
+            .where(col(Invoice.status) == InvoiceStatus.paid, col(Invoice.paid_at) >= start, col(Invoice.paid_at) < end)
             .group_by(month, Invoice.currency).order_by(month, Invoice.currency))
 
 
 def _paid_statement(start: datetime, end: datetime) -> Select:
     return (select(Invoice.currency, func.sum(Invoice.amount_paid), func.count())
-            .where(Invoice.status == InvoiceStatus.paid, Invoice.paid_at >= start, Invoice.paid_at < end)
+            .where(col(Invoice.status) == InvoiceStatus.paid, col(Invoice.paid_at) >= start, col(Invoice.paid_at) < end)
             .group_by(Invoice.currency).order_by(Invoice.currency))
 
 
@@ -98,7 +98,7 @@ def revenue(session: Session, *, start: date, end: date, now: datetime | None = 
 def usage_by_article_statement(start: datetime, end: datetime, limit: int) -> Select:
     deliveries = func.count().label("deliveries")
     return (select(UsageEvent.article_id, Article.headline, deliveries, _republications())
-            .join(Article, Article.id == UsageEvent.article_id)
+            .join(Article, col(Article.id) == col(UsageEvent.article_id))
             .where(UsageEvent.at >= start, UsageEvent.at < end)
             .group_by(UsageEvent.article_id, Article.headline)
             .order_by(deliveries.desc(), UsageEvent.article_id).limit(limit))
@@ -111,7 +111,7 @@ def usage(session: Session, *, start: date, end: date, limit: int = 20) -> Usage
     total = session.exec(select(func.count(), _republications()).where(*in_range)).one()
     partners = session.exec(
         select(UsageEvent.partner_id, Partner.name, deliveries, _republications())
-        .join(Partner, Partner.id == UsageEvent.partner_id).where(*in_range)
+        .join(Partner, col(Partner.id) == col(UsageEvent.partner_id)).where(*in_range)
         .group_by(UsageEvent.partner_id, Partner.name).order_by(deliveries.desc(), UsageEvent.partner_id).limit(limit)
     ).all()
     licences = session.exec(
@@ -138,7 +138,7 @@ def partner_usage_by_month(session: Session, *, licence_ids: list[str], since: d
     month = _month(session, UsageEvent.at).label("month")
     deliveries = func.count().label("deliveries")
     return list(session.exec(
-        select(month, UsageEvent.licence_id, UsageEvent.article_id, Article.headline, deliveries, _republications())
+        select(month, col(UsageEvent.licence_id), col(UsageEvent.article_id), col(Article.headline), deliveries, _republications())
         .join(Article, Article.id == UsageEvent.article_id)
         .where(UsageEvent.licence_id.in_(licence_ids), UsageEvent.at >= since)  # type: ignore[attr-defined]
         .group_by(month, UsageEvent.licence_id, UsageEvent.article_id, Article.headline)
