@@ -16,6 +16,7 @@ from sqlalchemy import case, column, literal_column, select, table, text
 from sqlalchemy.dialects.postgresql import plainto_tsquery, to_tsvector
 from sqlalchemy.sql import ColumnElement, operators
 from sqlalchemy.sql.elements import UnaryExpression
+from sqlmodel import col
 
 from api.catalogue.models import SEARCH_CONFIG, SQLITE_SEARCH_TABLE, Article, search_document
 
@@ -43,7 +44,7 @@ def _fts5_rowids(expression: str):
 def matches(dialect: str, q: str) -> ColumnElement[bool]:
     """The articles whose headline and standfirst hold every word of `q`, by the search index."""
     if dialect == "postgresql":
-        return search_document(Article.headline, Article.standfirst).op("@@")(_tsquery(q))  # type: ignore[arg-type]
+        return search_document(col(Article.headline), col(Article.standfirst)).op("@@")(_tsquery(q))
     return literal_column("article.rowid").in_(_fts5_rowids(_fts5_query(q)))
 
 

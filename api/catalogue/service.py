@@ -54,7 +54,7 @@ def get_articles_with_assets(session: Session, article_ids: list[str]) -> list[t
     whatever the number (a feed page must not cost a query per entry)."""
     if not article_ids:
         return []
-    found = {a.id: a for a in session.exec(select(Article).where(Article.id.in_(article_ids))).all()}  # type: ignore[attr-defined]
+    found = {a.id: a for a in session.exec(select(Article).where(col(Article.id).in_(article_ids))).all()}
     assets: dict[str, list[Asset]] = {article_id: [] for article_id in found}
     stmt = select(Asset).where(col(Asset.article_id).in_(list(found))).order_by(col(Asset.article_id), col(Asset.position))
     for asset in session.exec(stmt).all():
@@ -111,7 +111,7 @@ def _find_existing(session: Session, data: ArticleCreate) -> Article | None:
 
 
 def _replace_assets(session: Session, article_id: str, assets: list[AssetCreate]) -> None:
-    session.execute(delete(Asset).where(Asset.article_id == article_id))  # type: ignore[arg-type]
+    session.execute(delete(Asset).where(col(Asset.article_id) == article_id))
     session.flush()  # the old rows go before new ones reuse their (article, position)
     for position, asset in enumerate(assets):
         session.add(Asset(article_id=article_id, position=position, kind=asset.kind, url=asset.url,
@@ -119,7 +119,7 @@ def _replace_assets(session: Session, article_id: str, assets: list[AssetCreate]
 
 
 def _replace_tags(session: Session, article: Article) -> None:
-    session.execute(delete(ArticleTag).where(ArticleTag.article_id == article.id))  # type: ignore[arg-type]
+    session.execute(delete(ArticleTag).where(col(ArticleTag.article_id) == article.id))
     session.flush()
     for tag in dict.fromkeys(t.lower() for t in article.tags):
         session.add(ArticleTag(article_id=article.id, tag=tag, updated_at=article.updated_at,
@@ -129,7 +129,7 @@ def _replace_tags(session: Session, article: Article) -> None:
 def _touch(session: Session, article: Article) -> None:
     """A new `updated_at` for the article and for its tag rows, which the tag listings page by."""
     article.updated_at = utcnow()
-    session.execute(update(ArticleTag).where(ArticleTag.article_id == article.id)  # type: ignore[arg-type]
+    session.execute(update(ArticleTag).where(col(ArticleTag.article_id) == article.id)
                     .values(updated_at=article.updated_at))
 
 
@@ -353,14 +353,14 @@ def list_articles(
     if by_tag:
         stmt = stmt.join(ArticleTag, col(ArticleTag.article_id) == col(Article.id)).where(col(ArticleTag.tag) == tag.lower())
     elif tag:
-        stmt = stmt.where(exists().where(ArticleTag.article_id == Article.id, ArticleTag.tag == tag.lower()))  # type: ignore[arg-type]
+        stmt = stmt.where(exists().where(col(ArticleTag.article_id) == col(Article.id), col(ArticleTag.tag) == tag.lower()))
     if not include_unavailable:
         now = utcnow()
         stmt = stmt.where(Article.status != ArticleStatus.withdrawn).where(
             or_(col(Article.embargo_until).is_(None), col(Article.embargo_until) <= now)
         )
     if licensable_only:
-        stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Article.licensable).is_(True))
     if section:
         stmt = stmt.where(section_key == section)
     if language:

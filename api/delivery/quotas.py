@@ -32,7 +32,7 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
 
 def used_since(session: Session, licence_id: str, since: datetime) -> int:
     """Deliveries recorded under a licence since `since`: what a quota counter is seeded from."""
-    stmt = select(func.count()).select_from(UsageEvent).where(UsageEvent.licence_id == licence_id,  # type: ignore[arg-type]
+    stmt = select(func.count()).select_from(UsageEvent).where(col(UsageEvent.licence_id) == licence_id,
                                                               col(UsageEvent.at) >= since)
     return int(session.execute(stmt).scalar_one())
 

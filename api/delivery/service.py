@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from api.catalogue.models import Article, ArticleStatus
 from api.audit.service import Actor
 from api.core.config import Settings
-from api.core.db import utcnow
+from api.core.db import affected_rows, utcnow
 from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_page
 from api.delivery import beacons, invalidation, keys as signing_keys, tokens, webhooks
 from api.delivery.errors import (CannotMintToken, TokenNotFound, WebhookDeliveryInProgress, WebhookDeliveryNotFound,
@@ -78,9 +78,9 @@ def retire_key(session: Session, settings: Settings, *, kid: str, actor: Actor) 
 def _visible(stmt, now: datetime):
     """Licensable and out of any embargo (as `catalogue.is_available`, except that withdrawn
     articles stay: the feed announces their takedown)."""
-    stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
-    unembargoed = and_(Article.embargo_until.is_(None), Article.status != ArticleStatus.embargoed)  # type: ignore[union-attr,arg-type]
-    return stmt.where(or_(unembargoed, Article.embargo_until <= now))  # type: ignore[operator,arg-type]
+    stmt = stmt.where(col(Article.licensable).is_(True))
+    unembargoed = and_(col(Article.embargo_until).is_(None), col(Article.status) != ArticleStatus.embargoed)
+    return stmt.where(or_(unembargoed, col(Article.embargo_until) <= now))
 
 
 def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime | None, cursor: str | None,
@@ -105,7 +105,7 @@ def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime
 
 
 def listed_keys_statement(ids: list[str], *, now: datetime, updated_since: datetime | None):
-    stmt = _visible(select(Article.updated_at, Article.id).where(Article.id.in_(ids or [""])), now)  # type: ignore[attr-defined]
+    stmt = _visible(select(col(Article.updated_at), col(Article.id)).where(col(Article.id).in_(ids or [""])), now)
     return stmt.where(Article.updated_at > updated_since) if updated_since else stmt
 
 
@@ -117,7 +117,7 @@ def _listed_page(session: Session, ids: list[str], *, now: datetime, updated_sin
         after = tuple(decode_cursor(cursor, [datetime, str]))
         keys = [k for k in keys if k > after]
     page = keys[:limit]
-    rows = {a.id: a for a in session.exec(select(Article).where(Article.id.in_([k[1] for k in page] or [""]))).all()}  # type: ignore[attr-defined]
+    rows = {a.id: a for a in session.exec(select(Article).where(col(Article.id).in_([k[1] for k in page] or [""]))).all()}
     next_cursor = encode_cursor(list(page[-1])) if len(keys) > limit else None
     return [rows[k[1]] for k in page if k[1] in rows], next_cursor
 
@@ -142,7 +142,7 @@ def record_sighting(session: Session, *, licence_id: str, article_id: str, page_
         counted = session.execute(claim).first() is not None
     view = 1 if counted else 0
     stmt = insert(BeaconSighting).values(
-        id=BeaconSighting.model_fields["id"].default_factory(),  # type: ignore[misc]
+        id=BeaconSighting.model_fields["id"].get_default(call_default_factory=True),
         licence_id=licence_id, article_id=article_id, page_url=page_url, hits=1, views=view,
         first_seen_at=now, last_seen_at=now,
     ).on_conflict_do_update(index_elements=["licence_id", "article_id", "page_url"],
@@ -156,9 +156,9 @@ def record_sighting(session: Session, *, licence_id: str, article_id: str, page_
 def prune_beacon_viewers(session: Session, *, now: datetime | None = None) -> int:
     """Forget viewers whose window has passed (they would count again anyway)."""
     cutoff = (now or utcnow()) - beacons.REPEAT_WINDOW
-    result = session.execute(delete(BeaconViewer).where(BeaconViewer.counted_at <= cutoff))  # type: ignore[arg-type]
+    result = session.execute(delete(BeaconViewer).where(col(BeaconViewer.counted_at) <= cutoff))
     session.flush()
-    return result.rowcount
+    return affected_rows(result)
 
 
 def sightings(session: Session, *, licence_id: str) -> list[BeaconSighting]:
@@ -196,18 +196,18 @@ def get_endpoint(session: Session, *, endpoint_id: str, partner_id: str) -> Webh
 
 
 def list_endpoints(session: Session, *, partner_id: str, cursor: str | None, limit: int):
-    stmt = select(WebhookEndpoint).where(WebhookEndpoint.partner_id == partner_id, WebhookEndpoint.deleted_at.is_(None))  # type: ignore[union-attr]
+    stmt = select(WebhookEndpoint).where(col(WebhookEndpoint.partner_id) == partner_id, col(WebhookEndpoint.deleted_at).is_(None))
     return keyset_page(session, stmt, columns=[col(WebhookEndpoint.id)], kinds=[str], cursor=cursor, limit=limit)
 
 
 def list_all_endpoints(session: Session, *, status: str | None, partner_id: str | None, cursor: str | None,
                        limit: int):
     """Staff: every partner's endpoints (not deleted), newest first."""
-    stmt = select(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None))  # type: ignore[union-attr]
+    stmt = select(WebhookEndpoint).where(col(WebhookEndpoint.deleted_at).is_(None))
     if status == "disabled":
-        stmt = stmt.where(WebhookEndpoint.disabled_at.is_not(None))  # type: ignore[union-attr]
+        stmt = stmt.where(col(WebhookEndpoint.disabled_at).is_not(None))
     elif status == "enabled":
-        stmt = stmt.where(WebhookEndpoint.disabled_at.is_(None))  # type: ignore[union-attr]
+        stmt = stmt.where(col(WebhookEndpoint.disabled_at).is_(None))
     if partner_id is not None:
         stmt = stmt.where(WebhookEndpoint.partner_id == partner_id)
     return keyset_page(session, stmt, columns=[col(WebhookEndpoint.id)], kinds=[str], cursor=cursor, limit=limit,
@@ -218,8 +218,8 @@ def delete_endpoint(session: Session, *, endpoint_id: str, partner_id: str) -> N
     endpoint = get_endpoint(session, endpoint_id=endpoint_id, partner_id=partner_id)
     endpoint.deleted_at = utcnow()
     session.add(endpoint)
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id,  # type: ignore[arg-type]
-                                                  WebhookDelivery.status.in_(["pending", "held"]))  # type: ignore[attr-defined]
+    session.execute(update(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint.id,
+                                                  col(WebhookDelivery.status).in_(["pending", "held"]))
                     .values(status="failed"))
     session.flush()
 

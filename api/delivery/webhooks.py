@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col, func, select
 
 from api.catalogue import service as catalogue
-from api.core.db import new_id, utcnow
+from api.core.db import affected_rows, new_id, utcnow
 from api.delivery.models import UsageEvent, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import load_article
 from api.delivery.webhook_send import MAX_ATTEMPTS, SEND_TOPIC, current_settings
@@ -46,7 +46,7 @@ def _names_article(session: Session, article_id: str) -> ColumnElement[bool]:
     else:
         items = func.json_each(Licence.article_ids).table_valued("value")
         listed = exists(select(literal_column("1")).select_from(items).where(items.c.value == article_id))
-    return and_(Licence.scope.in_([ScopeKind.article, ScopeKind.bundle]), listed)  # type: ignore[attr-defined]
+    return and_(col(Licence.scope).in_([ScopeKind.article, ScopeKind.bundle]), listed)
 
 
 def licence_holders_statement(session: Session, article_id: str, section: str | None):
@@ -133,8 +133,8 @@ def licence_amended(session: Session, payload: dict[str, Any]) -> None:
 
 def deliver(session: Session, partner_ids: set[str], *, event_key: str, event: dict[str, Any]) -> None:
     """One delivery of `event` per live endpoint of these partners; a repeat adds none (unique event key)."""
-    endpoints = session.exec(select(WebhookEndpoint).where(WebhookEndpoint.partner_id.in_(sorted(partner_ids)),  # type: ignore[attr-defined]
-                                                           WebhookEndpoint.deleted_at.is_(None))).all()  # type: ignore[union-attr]
+    endpoints = session.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.partner_id).in_(sorted(partner_ids)),
+                                                           col(WebhookEndpoint.deleted_at).is_(None))).all()
     for endpoint in endpoints:
         _add_delivery(session, endpoint, event_key=event_key, event=event)
 
@@ -142,12 +142,12 @@ def deliver(session: Session, partner_ids: set[str], *, event_key: str, event: d
 def _add_delivery(session: Session, endpoint: WebhookEndpoint, *, event_key: str, event: dict[str, Any]) -> str | None:
     """The delivery of `event` to one endpoint, queued for sending; None when that event key was already delivered."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    delivery_id = WebhookDelivery.model_fields["id"].default_factory()  # type: ignore[misc]
+    delivery_id = WebhookDelivery.model_fields["id"].get_default(call_default_factory=True)
     result = session.execute(insert(WebhookDelivery).values(
         id=delivery_id, endpoint_id=endpoint.id, event_key=event_key, event_type=event["type"], payload=event,
         status="pending", attempts=[], created_at=utcnow(),
     ).on_conflict_do_nothing(index_elements=["endpoint_id", "event_key"]))
-    if not result.rowcount:
+    if not affected_rows(result):
         return None
     enqueue_send(session, delivery_id=delivery_id, endpoint_id=endpoint.id, run=0)
     return delivery_id

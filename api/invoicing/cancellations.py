@@ -53,7 +53,7 @@ class VoidLicenceInvoices:
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> VoidRequest | None:
         rows = session.exec(select(Invoice).where(Invoice.licence_id == payload["licence_id"],
-                                                  Invoice.status.in_(UNPAID))  # type: ignore[attr-defined]
+                                                  col(Invoice.status).in_(UNPAID))
                             .order_by(Invoice.id)).all()
         if not rows:
             return None
@@ -103,8 +103,8 @@ def cancel_overdue(session: Session, *, grace_days: int, now: datetime | None = 
     overdue = session.exec(
         select(col(Licence.id), col(Invoice.id)).join(Invoice, col(Invoice.licence_id) == col(Licence.id))
         .where(Licence.state == LicenceState.awaiting_payment,
-               Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.uncollectible]),  # type: ignore[attr-defined]
-               Invoice.due_at <= cutoff)  # type: ignore[operator]
+               col(Invoice.status).in_([InvoiceStatus.open, InvoiceStatus.uncollectible]),
+               col(Invoice.due_at) <= cutoff)
         .order_by(Licence.id)
     ).all()
     cancelled = []

@@ -109,7 +109,7 @@ def collect(session: Session, period: str, *, partner_id: str | None = None) -> 
         .join(Licence, col(Licence.id) == col(BillingSubscription.licence_id))
         .where(BillingSubscription.provider == "ledger", BillingSubscription.status == "active",
                BillingSubscription.first_period < period, Licence.starts_at < end, Licence.ends_at > start,
-               Licence.state.in_([LicenceState.active, LicenceState.suspended]))  # type: ignore[attr-defined]
+               col(Licence.state).in_([LicenceState.active, LicenceState.suspended]))
     )
     if partner_id is not None:
         fees = fees.where(BillingSubscription.partner_id == partner_id)
@@ -204,7 +204,7 @@ def reconcile(session: Session, *, backend: BillingBackend) -> list[Difference]:
     """Every way our invoices and the provider's disagree (missing on either side, status, totals,
     currency), and the money that came back after payment (refunds, disputes) for staff to act on."""
     local = list(session.exec(select(Invoice).where(Invoice.provider == backend.name,
-                                                    Invoice.provider_invoice_id.is_not(None))).all())  # type: ignore[union-attr]
+                                                    col(Invoice.provider_invoice_id).is_not(None))).all())
     if backend.name == "ledger":
         return []  # the ledger's invoices live only in our database: nothing to compare with
     since = min((inv.created_at for inv in local), default=None)

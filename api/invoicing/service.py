@@ -118,7 +118,7 @@ def suspend_overdue(session: Session, *, grace_days: int, now: datetime | None =
     """Suspend active licences whose invoice failed (or fell due) more than `grace_days` ago and is still unpaid."""
     cutoff = (now or utcnow()) - timedelta(days=grace_days)
     overdue = session.exec(
-        select(Invoice).where(Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.uncollectible]))  # type: ignore[attr-defined]
+        select(Invoice).where(col(Invoice.status).in_([InvoiceStatus.open, InvoiceStatus.uncollectible]))
         .where(or_(col(Invoice.payment_failed_at) <= cutoff, col(Invoice.due_at) <= cutoff))
         .order_by(Invoice.id)
     ).all()

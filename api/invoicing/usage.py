@@ -37,7 +37,7 @@ def _billed_lines(end: datetime, *, redo_period: str | None):
     """Usage lines that start before `end`, leaving out the draft of the period being (re)done."""
     stmt = (select(InvoiceLine.licence_id, func.max(InvoiceLine.usage_to).label("billed_to"))
             .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
-            .where(InvoiceLine.usage_from.is_not(None), InvoiceLine.usage_from < end))  # type: ignore[union-attr,operator]
+            .where(col(InvoiceLine.usage_from).is_not(None), col(InvoiceLine.usage_from) < end))
     if redo_period is not None:
         stmt = stmt.where(or_(col(Invoice.period).is_(None), col(Invoice.period) != redo_period))
     return stmt.group_by(InvoiceLine.licence_id)

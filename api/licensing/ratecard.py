@@ -12,7 +12,7 @@ import pycountry
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.db import session_scope
@@ -187,7 +187,7 @@ DEFAULT_RATE_CARD = RateCard(
 
 
 def current_version(session: Session) -> RateCardVersion | None:
-    return session.exec(select(RateCardVersion).order_by(RateCardVersion.version.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    return session.exec(select(RateCardVersion).order_by(col(RateCardVersion.version).desc()).limit(1)).first()
 
 
 def get_version(session: Session, version: int) -> RateCardVersion:

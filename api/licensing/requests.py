@@ -110,5 +110,5 @@ def licence_ids(session: Session, request_ids: list[str]) -> dict[str, str]:
     """request id -> licence id, for the given requests that have a licence (one query)."""
     if not request_ids:
         return {}
-    rows = session.exec(select(Licence.request_id, Licence.id).where(Licence.request_id.in_(request_ids))).all()  # type: ignore[attr-defined]
+    rows = session.exec(select(col(Licence.request_id), col(Licence.id)).where(col(Licence.request_id).in_(request_ids))).all()
     return dict(rows)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
-from api.core.db import utcnow
+from api.core.db import affected_rows, utcnow
 from api.core.pagination import keyset_page
 from api.outbox.dispatch import (  # noqa: F401 - the outbox's public interface
     LEASE, RETRY_WINDOW, Capacity, Handler, Outcome, Sender, attempts_within, backoff, drain, handler, sender,
@@ -35,7 +35,7 @@ def enqueue(
     """Queue a message; with `dedupe_key`, a second message with the same key is dropped. Messages
     sharing a `lane` have a bounded number in flight at once (see dispatch.py)."""
     values = dict(
-        id=OutboxMessage.model_fields["id"].default_factory(),  # type: ignore[misc]
+        id=OutboxMessage.model_fields["id"].get_default(call_default_factory=True),
         topic=topic, payload=payload, dedupe_key=dedupe_key, lane=lane, status="pending", attempts=0,
         max_attempts=max_attempts, next_attempt_at=utcnow() + (delay or timedelta()), created_at=utcnow(),
     )
@@ -59,7 +59,7 @@ def retry_now(session: Session, *, message_ids: list[str]) -> int:
         .values(next_attempt_at=utcnow())
     )
     session.flush()
-    return result.rowcount or 0
+    return affected_rows(result)
 
 
 # --- operators: see and revive -----------------------------------------------------------------

@@ -110,7 +110,7 @@ def _active_keys(session: Session, partner_id: str) -> int:
     # concurrent revocations cannot both see "another key is left" and lock the account out.
     session.exec(select(Partner.id).where(Partner.id == partner_id).with_for_update())
     return session.exec(
-        select(func.count()).select_from(ApiKey).where(ApiKey.partner_id == partner_id, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+        select(func.count()).select_from(ApiKey).where(col(ApiKey.partner_id) == partner_id, col(ApiKey.revoked_at).is_(None))
     ).one()
 
 

@@ -26,7 +26,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any, Protocol
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.core.config import Settings, get_settings
 from api.outbox import service as outbox
@@ -51,7 +51,7 @@ def partner_recipients(session: Session, partner_id: str) -> list[str]:
     if partner is None:
         return []
     contacts = session.exec(
-        select(PartnerContact.email).where(PartnerContact.partner_id == partner_id, PartnerContact.notify.is_(True))  # type: ignore[attr-defined]
+        select(col(PartnerContact.email)).where(col(PartnerContact.partner_id) == partner_id, col(PartnerContact.notify).is_(True))
         .order_by(PartnerContact.id)
     ).all()
     seen: dict[str, str] = {}

@@ -124,7 +124,7 @@ def recognised_partner(session: Session, email: str) -> Partner | None:
     """The verified partner whose contact has this address, if any."""
     return session.exec(
         select(Partner).join(PartnerContact, col(PartnerContact.partner_id) == col(Partner.id))
-        .where(func.lower(PartnerContact.email) == email.strip().lower(), Partner.verified_at.is_not(None))  # type: ignore[union-attr]
+        .where(func.lower(col(PartnerContact.email)) == email.strip().lower(), col(Partner.verified_at).is_not(None))
         .order_by(col(Partner.created_at))).first()
 
 

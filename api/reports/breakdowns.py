@@ -48,13 +48,13 @@ def billed_vs_delivered(session: Session, *, start: date, end: date, limit: int 
     billed = session.exec(
         select(Invoice.partner_id, Invoice.currency, func.sum(Invoice.total), func.count())
         .where(Invoice.created_at >= since, Invoice.created_at < until,
-               Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.paid, InvoiceStatus.uncollectible]))  # type: ignore[attr-defined]
+               col(Invoice.status).in_([InvoiceStatus.open, InvoiceStatus.paid, InvoiceStatus.uncollectible]))
         .group_by(Invoice.partner_id, Invoice.currency)).all()
     delivered = dict(session.exec(
         select(UsageEvent.partner_id, func.count()).where(UsageEvent.at >= since, UsageEvent.at < until)
         .group_by(UsageEvent.partner_id)).all())
     ids = {p for p, *_ in billed} | set(delivered)
-    names = dict(session.exec(select(Partner.id, Partner.name).where(Partner.id.in_(ids))).all()) if ids else {}  # type: ignore[attr-defined]
+    names = dict(session.exec(select(col(Partner.id), col(Partner.name)).where(col(Partner.id).in_(ids))).all()) if ids else {}
     rows = [BilledDelivered(p, names.get(p, p), c, int(t or 0), int(n), int(delivered.get(p, 0))) for p, c, t, n in billed]
     rows += [BilledDelivered(p, names.get(p, p), None, 0, 0, int(d)) for p, d in delivered.items()
              if p not in {b[0] for b in billed}]

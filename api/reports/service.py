@@ -70,9 +70,9 @@ def _paid_statement(start: datetime, end: datetime) -> Select:
 
 def _unpaid_statement(*, overdue_at: datetime | None = None) -> Select:
     stmt = (select(Invoice.currency, func.sum(Invoice.amount_due - Invoice.amount_paid), func.count())
-            .where(Invoice.status.in_(UNPAID)))  # type: ignore[attr-defined]
+            .where(col(Invoice.status).in_(UNPAID)))
     if overdue_at is not None:
-        stmt = stmt.where(Invoice.due_at < overdue_at)  # type: ignore[operator]
+        stmt = stmt.where(col(Invoice.due_at) < overdue_at)
     return stmt.group_by(Invoice.currency).order_by(Invoice.currency)
 
 
@@ -140,7 +140,7 @@ def partner_usage_by_month(session: Session, *, licence_ids: list[str], since: d
     return list(session.exec(
         select(month, col(UsageEvent.licence_id), col(UsageEvent.article_id), col(Article.headline), deliveries, _republications())
         .join(Article, Article.id == UsageEvent.article_id)
-        .where(UsageEvent.licence_id.in_(licence_ids), UsageEvent.at >= since)  # type: ignore[attr-defined]
+        .where(col(UsageEvent.licence_id).in_(licence_ids), col(UsageEvent.at) >= since)
         .group_by(month, UsageEvent.licence_id, UsageEvent.article_id, Article.headline)
         .order_by(month, UsageEvent.licence_id, UsageEvent.article_id)).all())
 

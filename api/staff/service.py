@@ -237,7 +237,7 @@ def _store_password(session: Session, user_id: str, staff_session_id: str, new_h
     now = utcnow()
     others = session.exec(select(StaffSession).where(StaffSession.staff_id == user_id,
                                                      StaffSession.id != staff_session_id,
-                                                     StaffSession.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+                                                     col(StaffSession.revoked_at).is_(None))).all()
     for other in others:
         other.revoked_at = now
     this = session.get(StaffSession, staff_session_id)
