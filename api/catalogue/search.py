@@ -11,11 +11,12 @@ the headline first, then the rest.
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 from sqlalchemy import case, column, literal_column, select, table, text
 from sqlalchemy.dialects.postgresql import plainto_tsquery, to_tsvector
 from sqlalchemy.sql import ColumnElement, operators
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import SQLColumnExpression, UnaryExpression
 from sqlmodel import col
 
 from api.catalogue.models import SEARCH_CONFIG, SQLITE_SEARCH_TABLE, Article, search_document
@@ -61,10 +62,12 @@ def _tsquery(q: str):
     return plainto_tsquery(text(f"'{SEARCH_CONFIG}'"), q)
 
 
-def not_from_index(dialect: str, column: ColumnElement) -> ColumnElement:
+def not_from_index(dialect: str, column: SQLColumnExpression[Any]) -> SQLColumnExpression[Any]:
     """On SQLite, `+column`: its planner then cannot walk that column's index (for a big section it
     would, probing the matches per row) and starts from the search's matches. PostgreSQL's planner
     weighs both by its statistics, so the column is left as it is there."""
     if dialect != "sqlite":
         return column
-    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+    # A mapped attribute or a column: both carry the column's type and compile as the column.
+    element = cast(ColumnElement[Any], column)
+    return UnaryExpression(element, operator=operators.custom_op("+"), type_=element.type)

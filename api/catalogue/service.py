@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import SQLColumnExpression
 from sqlmodel import Session, col, select
 
 from api.audit import service as audit
@@ -342,15 +343,17 @@ def list_articles(
     by_tag = bool(tag) and order != "rank"
     keys = (ArticleTag.updated_at, ArticleTag.published_at, ArticleTag.article_id) if by_tag else (
         Article.updated_at, Article.published_at, Article.id)
-    updated, published, ids = (col(key) for key in keys)
+    columns: list[SQLColumnExpression[Any]] = [col(key) for key in keys]
+    updated, published, ids = columns
     dialect = session.get_bind().dialect.name
     rank = search.headline_rank(dialect, q) if order == "rank" and q else None
-    section_key, language_key = col(Article.section), col(Article.language)
+    section_key: SQLColumnExpression[Any] = col(Article.section)
+    language_key: SQLColumnExpression[Any] = col(Article.language)
     if rank is not None:  # a search starts from its matches, whatever other index a filter could walk
         section_key, language_key, updated, published = (
             search.not_from_index(dialect, c) for c in (section_key, language_key, updated, published))
     stmt = select(Article, rank.label("rank")) if rank is not None else select(Article)
-    if by_tag:
+    if by_tag and tag:
         stmt = stmt.join(ArticleTag, col(ArticleTag.article_id) == col(Article.id)).where(col(ArticleTag.tag) == tag.lower())
     elif tag:
         stmt = stmt.where(exists().where(col(ArticleTag.article_id) == col(Article.id), col(ArticleTag.tag) == tag.lower()))

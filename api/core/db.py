@@ -12,9 +12,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
@@ -164,9 +163,3 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def affected_rows(result: Result[Any]) -> int:
-    """How many rows an UPDATE, DELETE or INSERT changed. `Session.execute` is typed as returning a
-    `Result`; for those statements it is a `CursorResult`, which carries the count."""
-    return cast(CursorResult[Any], result).rowcount

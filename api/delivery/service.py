@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from api.catalogue.models import Article, ArticleStatus
 from api.audit.service import Actor
 from api.core.config import Settings
-from api.core.db import affected_rows, utcnow
+from api.core.db import utcnow
 from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_page
 from api.delivery import beacons, invalidation, keys as signing_keys, tokens, webhooks
 from api.delivery.errors import (CannotMintToken, TokenNotFound, WebhookDeliveryInProgress, WebhookDeliveryNotFound,
@@ -156,9 +156,9 @@ def record_sighting(session: Session, *, licence_id: str, article_id: str, page_
 def prune_beacon_viewers(session: Session, *, now: datetime | None = None) -> int:
     """Forget viewers whose window has passed (they would count again anyway)."""
     cutoff = (now or utcnow()) - beacons.REPEAT_WINDOW
-    result = session.execute(delete(BeaconViewer).where(col(BeaconViewer.counted_at) <= cutoff))
+    result = session.exec(delete(BeaconViewer).where(col(BeaconViewer.counted_at) <= cutoff))
     session.flush()
-    return affected_rows(result)
+    return result.rowcount
 
 
 def sightings(session: Session, *, licence_id: str) -> list[BeaconSighting]:

@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col, func, select
 
 from api.catalogue import service as catalogue
-from api.core.db import affected_rows, new_id, utcnow
+from api.core.db import new_id, utcnow
 from api.delivery.models import UsageEvent, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import load_article
 from api.delivery.webhook_send import MAX_ATTEMPTS, SEND_TOPIC, current_settings
@@ -143,11 +143,11 @@ def _add_delivery(session: Session, endpoint: WebhookEndpoint, *, event_key: str
     """The delivery of `event` to one endpoint, queued for sending; None when that event key was already delivered."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     delivery_id = WebhookDelivery.model_fields["id"].get_default(call_default_factory=True)
-    result = session.execute(insert(WebhookDelivery).values(
+    result = session.exec(insert(WebhookDelivery).values(
         id=delivery_id, endpoint_id=endpoint.id, event_key=event_key, event_type=event["type"], payload=event,
         status="pending", attempts=[], created_at=utcnow(),
     ).on_conflict_do_nothing(index_elements=["endpoint_id", "event_key"]))
-    if not affected_rows(result):
+    if not result.rowcount:
         return None
     enqueue_send(session, delivery_id=delivery_id, endpoint_id=endpoint.id, run=0)
     return delivery_id

@@ -25,7 +25,7 @@ from api.audit import service as audit
 from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.core.config import Settings
-from api.core.db import affected_rows, is_postgres, session_scope, utcnow
+from api.core.db import is_postgres, session_scope, utcnow
 from api.invoicing import issuing, provider
 from api.invoicing.issuing import IssueRequest, Issued, Sent
 from api.invoicing.models import BillingCustomer, BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
@@ -323,10 +323,10 @@ def plan_new_checkout(session: Session, invoice: Invoice, *, backend: BillingBac
     if licence is None or licence.state != LicenceState.awaiting_payment or invoice.status == InvoiceStatus.paid:
         return None
     now, token = utcnow(), secrets.token_hex(16)
-    taken = affected_rows(session.execute(
+    taken = session.exec(
         update(Invoice).where(col(Invoice.id) == invoice.id,
                               or_(col(Invoice.issue_lease_until).is_(None), col(Invoice.issue_lease_until) < now))
-        .values(issue_lease_token=token, issue_lease_until=now + RENEWAL_LEASE)))
+        .values(issue_lease_token=token, issue_lease_until=now + RENEWAL_LEASE)).rowcount
     if not taken:
         raise RuntimeError(f"invoice {invoice.id} is being renewed or sent by another worker; trying later")
     partner = partners.get_partner(session, licence.partner_id)

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.config import Settings
-from api.core.db import affected_rows, session_scope, utcnow
+from api.core.db import session_scope, utcnow
 from api.invoicing import provider
 from api.invoicing.models import BillingCustomer, Invoice, InvoiceKind, InvoiceStatus
 from api.invoicing.policy import BILLING_MAX_ATTEMPTS, ISSUE_TOPIC
@@ -105,11 +105,11 @@ def take(session: Session, invoice_id: str, *, backend: BillingBackend, settings
          description: str | None = None) -> IssueRequest | Issued:
     """Lease a draft to this caller and read what sending it needs; or say why there is nothing to send."""
     now, token = utcnow(), secrets.token_hex(16)
-    taken = affected_rows(session.execute(
+    taken = session.exec(
         update(Invoice).where(col(Invoice.id) == invoice_id, col(Invoice.status) == InvoiceStatus.draft,
                               or_(col(Invoice.issue_lease_until).is_(None), col(Invoice.issue_lease_until) < now))
         .values(issue_lease_token=token, issue_lease_until=now + LEASE)
-    ))
+    ).rowcount
     invoice = session.exec(select(Invoice).where(Invoice.id == invoice_id)
                            .execution_options(populate_existing=True)).one()
     if not taken:

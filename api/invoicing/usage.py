@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from api.delivery.models import UsageEvent
@@ -50,24 +51,24 @@ def unbilled(session: Session, *, end: datetime, start: datetime | None = None, 
     `redo_period`: the period whose own (draft) invoice is being redone, so its lines do not count
     as billed already."""
     billed = _billed_lines(end, redo_period=redo_period).subquery()
-    stmt = (
-        select(col(UsageEvent.partner_id), col(UsageEvent.licence_id), col(Licence.amount), col(Licence.currency),
-               func.count(col(UsageEvent.id)), func.min(col(UsageEvent.at)), billed.c.billed_to)
-        .join(Licence, Licence.id == UsageEvent.licence_id)
+    stmt = (  # seven columns: past the widest `select` sqlmodel types, so SQLAlchemy's select and execute
+        sql_select(col(UsageEvent.partner_id), col(UsageEvent.licence_id), col(Licence.amount), col(Licence.currency),
+                   func.count(col(UsageEvent.id)), func.min(col(UsageEvent.at)), billed.c.billed_to)
+        .join(Licence, col(Licence.id) == col(UsageEvent.licence_id))
         .outerjoin(billed, billed.c.licence_id == UsageEvent.licence_id)
-        .where(UsageEvent.billable, UsageEvent.at < end, Licence.billing_mode == BillingMode.usage,
+        .where(col(UsageEvent.billable), col(UsageEvent.at) < end, col(Licence.billing_mode) == BillingMode.usage,
                or_(billed.c.billed_to.is_(None), UsageEvent.at >= billed.c.billed_to))
-        .group_by(UsageEvent.partner_id, UsageEvent.licence_id, Licence.amount, Licence.currency, billed.c.billed_to)
+        .group_by(col(UsageEvent.partner_id), col(UsageEvent.licence_id), col(Licence.amount), col(Licence.currency), billed.c.billed_to)
         .order_by(UsageEvent.partner_id, UsageEvent.licence_id)
     )
     if start is not None:
-        stmt = stmt.where(UsageEvent.at >= start)
+        stmt = stmt.where(col(UsageEvent.at) >= start)
     if partner_id is not None:
-        stmt = stmt.where(UsageEvent.partner_id == partner_id)
+        stmt = stmt.where(col(UsageEvent.partner_id) == partner_id)
     if licence_id is not None:
-        stmt = stmt.where(UsageEvent.licence_id == licence_id)
+        stmt = stmt.where(col(UsageEvent.licence_id) == licence_id)
     spans = []
-    for partner, licence, unit_amount, currency, count, first_at, billed_to in session.exec(stmt).all():
+    for partner, licence, unit_amount, currency, count, first_at, billed_to in session.execute(stmt).all():
         # From the boundary when there is one (or the window's start), else from the first delivery.
         bounds = [b for b in (start, billed_to) if b is not None]
         begins = max(bounds) if bounds else first_at

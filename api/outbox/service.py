@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
-from api.core.db import affected_rows, utcnow
+from api.core.db import utcnow
 from api.core.pagination import keyset_page
 from api.outbox.dispatch import (  # noqa: F401 - the outbox's public interface
     LEASE, RETRY_WINDOW, Capacity, Handler, Outcome, Sender, attempts_within, backoff, drain, handler, sender,
@@ -53,13 +53,13 @@ def retry_now(session: Session, *, message_ids: list[str]) -> int:
 
     A message being delivered right now keeps its lease: clearing it would let a second worker
     send it too."""
-    result = session.execute(
+    result = session.exec(
         update(OutboxMessage)
         .where(col(OutboxMessage.id).in_(message_ids), col(OutboxMessage.status) == "pending")
         .values(next_attempt_at=utcnow())
     )
     session.flush()
-    return affected_rows(result)
+    return result.rowcount or 0
 
 
 # --- operators: see and revive -----------------------------------------------------------------

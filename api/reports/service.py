@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Integer, case, func
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy import select as sql_select
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from api.catalogue.models import Article
 from api.core.db import utcnow
@@ -137,9 +139,10 @@ def partner_usage_by_month(session: Session, *, licence_ids: list[str], since: d
         return []
     month = _month(session, UsageEvent.at).label("month")
     deliveries = func.count().label("deliveries")
-    return list(session.exec(
-        select(month, col(UsageEvent.licence_id), col(UsageEvent.article_id), col(Article.headline), deliveries, _republications())
-        .join(Article, Article.id == UsageEvent.article_id)
+    # Six columns: past the widest `select` sqlmodel types, so SQLAlchemy's select and execute.
+    return list(session.execute(
+        sql_select(month, col(UsageEvent.licence_id), col(UsageEvent.article_id), col(Article.headline), deliveries, _republications())
+        .join(Article, col(Article.id) == col(UsageEvent.article_id))
         .where(col(UsageEvent.licence_id).in_(licence_ids), col(UsageEvent.at) >= since)
         .group_by(month, UsageEvent.licence_id, UsageEvent.article_id, Article.headline)
         .order_by(month, UsageEvent.licence_id, UsageEvent.article_id)).all())
