@@ -27,7 +27,7 @@ from api.core.problems import PROBLEM_JSON, error_responses
 def _our_models() -> dict[str, type[BaseModel]]:
     """Every pydantic model defined in `api`, by the names FastAPI may give its component."""
     found: dict[str, type[BaseModel]] = {}
-    pending: list[type] = [BaseModel]
+    pending: list[type[BaseModel]] = [BaseModel]
     while pending:
         for sub in pending.pop().__subclasses__():
             pending.append(sub)

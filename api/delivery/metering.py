@@ -212,7 +212,8 @@ class UsageWriter:
                     except Exception as exc:  # noqa: BLE001
                         log.exception("usage batch of %d event(s) failed", len(usages))
                         _settle(waiters, exc)
-                        connection = await self._discard(connection)
+                        await self._discard(connection)
+                        connection = None
                 if self._waiters:
                     self._wake.set()  # type: ignore[union-attr]  # more arrived while writing
                 elif not self._accepting:

@@ -168,7 +168,7 @@ class DeliveryRuntime:
                 # connection that read and now wants to write; the short busy timeout keeps a long
                 # reader from stalling this poller's cache invalidation.
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                _busy, frames, _copied = cursor.fetchone()
+                _busy, frames, _copied = cursor.fetchone() or (0, 0, 0)  # DBAPI types it optional; it always answers a row
                 if frames > WAL_RESTART_FRAMES:
                     cursor.execute("PRAGMA busy_timeout=100")
                     try:

@@ -52,7 +52,7 @@ def _names_article(session: Session, article_id: str) -> ColumnElement[bool]:
 def licence_holders_statement(session: Session, article_id: str, section: str | None):
     """Partners holding a current licence that covers the article (see `LicenceView.covers`). The
     state index narrows it to current licences; the scope test runs in SQL, never in Python."""
-    covers = [Licence.scope == ScopeKind.catalogue, _names_article(session, article_id)]
+    covers: list[ColumnElement[bool]] = [col(Licence.scope) == ScopeKind.catalogue, _names_article(session, article_id)]
     if section is not None:
         covers.append(and_(col(Licence.scope) == ScopeKind.section_feed, col(Licence.section) == section))
     return (select(Licence.partner_id)

@@ -53,7 +53,7 @@ def describe(session: Session, licence: Licence) -> str:
         titles = ", ".join(f"“{article.headline}”" for article, _assets in shown)
         more = f" and {len(licence.article_ids) - 3} more" if len(licence.article_ids) > 3 else ""
         what = f"{what}: {titles}{more}" if what else f"{titles}{more}"
-    use = USE_LABELS.get(str(licence.use), str(licence.use))
+    use = USE_LABELS.get(licence.use, str(licence.use))
     period = f"{licence.starts_at:%d %b %Y} to {licence.ends_at:%d %b %Y}"
     return f"{use} use of {what}, {period} (licence {licence.id})"
 

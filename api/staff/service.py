@@ -99,7 +99,7 @@ async def login(session: Session, settings: Settings, *, email: str, password: s
     check_length(password)  # a megabyte "password" is refused, not hashed
     if throttle:
         await to_thread.run_sync(throttle.before_password, email)
-    found = await to_thread.run_sync(_find_user, session.get_bind(), email)
+    found = await to_thread.run_sync(_find_user, session.get_bind().engine, email)
     valid = await verify_password_async(found.password_hash if found else None, password)
     if not valid or found is None or not found.active:
         if throttle:
