@@ -320,7 +320,7 @@ class DeliveryRuntime:
         if licence.monthly_quota is not None:
             await self.limiter.take_quota(licence, lambda since: self.used_since(licence.id, since))
         await self.writer.record(Usage(licence.id, licence.partner_id, article.id, article.version, chosen, claims.jti))
-        return Outcome(200, rendered.ok_headers, rendered.body)  # type: ignore[arg-type]
+        return Outcome(200, rendered.ok_headers, rendered.body)
 
 
 def not_modified(rendered: render.Rendered, if_none_match: str | None, if_modified_since: str | None) -> bool:

@@ -208,7 +208,7 @@ class WebhookEndpointRead(BaseModel):
         description="After a secret rotation: until then deliveries carry a second signature made with the old secret.")
     created_at: datetime
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators over @property; pydantic's documented form
     @property
     def status(self) -> Literal["enabled", "disabled"]:
         return "disabled" if self.disabled_at else "enabled"

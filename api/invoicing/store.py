@@ -21,7 +21,7 @@ from billing import LineSpec
 def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any], *, conflict: list[str] | None) -> bool:
     """Insert a row unless one with the same `conflict` columns exists (None: unless it collides with
     any unique constraint); True if this call inserted it."""
-    table = model.__table__  # type: ignore[attr-defined]
+    table = model.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ for type checkers
     for column in table.columns:
         # Python-side defaults (ids, timestamps) do not run for core inserts: fill them here.
         if column.name not in values and column.default is not None and column.default.is_callable:

@@ -111,4 +111,4 @@ def licence_ids(session: Session, request_ids: list[str]) -> dict[str, str]:
     if not request_ids:
         return {}
     rows = session.exec(select(col(Licence.request_id), col(Licence.id)).where(col(Licence.request_id).in_(request_ids))).all()
-    return dict(rows)  # type: ignore[arg-type]
+    return dict(rows)

@@ -92,7 +92,9 @@ class Outcome:
 
 
 class Sender(Protocol):
-    timeout: float  # seconds a `send` may take
+    @property
+    def timeout(self) -> float:
+        """Seconds a `send` may take (a class attribute or a property reading the settings)."""
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> Any:
         """Read what the send needs (plain data, no ORM rows); None: nothing to send, the message is done."""
@@ -107,7 +109,7 @@ class Sender(Protocol):
 _handlers: dict[str, Handler] = {}
 _senders: dict[str, Sender] = {}
 
-S = TypeVar("S")
+S = TypeVar("S", bound=Sender)
 
 
 def handler(topic: str) -> Callable[[Handler], Handler]:
@@ -124,7 +126,7 @@ def sender(topic: str) -> Callable[[type[S]], type[S]]:
     """Register a `Sender` class (instantiated once) for `topic`: network work outside transactions."""
 
     def register(cls: type[S]) -> type[S]:
-        _senders[topic] = cls()  # type: ignore[assignment]
+        _senders[topic] = cls()
         return cls
 
     return register
