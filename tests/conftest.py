@@ -164,3 +164,21 @@ def cli_env(monkeypatch, database_url: str, engine: Engine) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    """One Chromium for the browser tests of a module: starting Playwright and the browser costs
+    seconds each time. Not one per run: Playwright's sync API keeps an event loop running in this
+    thread until it stops, and the async tests of other modules need the thread's loop free. Tests
+    open their own contexts through `tests.browser_checks.own_browser`."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_checks import ARGS, CHROMIUM
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

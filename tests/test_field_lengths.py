@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from api.contract import render
 from tests.builders import make_article
+from tests.contract import render
 from tests.licensing.helpers import partner_with_key, request_body
 from tests.partners.test_routes import REGISTRATION
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.contract import render
+from tests.contract import render
 
 COMMITTED = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from api.core.operation_ids import OPERATION_ID
-from api.contract import render
+from tests.contract import render
 
 COMMITTED = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 

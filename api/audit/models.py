@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DDL, JSON, Column, Index, event
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, SQLModel
 
 from api.core.db import UTCDateTime, new_id, utcnow
@@ -51,8 +52,10 @@ POSTGRES_TRIGGERS = (
     "CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry "
     "FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()",
 )
+# SQLModel declares no `__table__` for the type checker; the mapper has the same Table.
+AUDIT_TABLE = sa_inspect(AuditEntry).local_table
 for _statement in SQLITE_TRIGGERS:
-    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+    event.listen(AUDIT_TABLE, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
 for _statement in POSTGRES_TRIGGERS:  # DDL formats with %: the plpgsql placeholder is doubled
-    event.listen(AuditEntry.__table__, "after_create",
+    event.listen(AUDIT_TABLE, "after_create",
                  DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"))

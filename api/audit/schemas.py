@@ -4,10 +4,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from api.audit.models import AuditEntry
 
-EXAMPLE = {
+EXAMPLE: JsonDict = {
     "id": "aud_01jdz3k4m5n6p7q8r9s0t1v2w3", "at": "2026-11-25T12:00:00Z", "actor_type": "staff",
     "actor_id": "stf_01jdz3k4m5n6p7q8r9s0t1v2w3", "action": "partner.active", "object_type": "partner",
     "object_id": "ptn_01jdz3k4m5n6p7q8r9s0t1v2w3", "partner_id": "ptn_01jdz3k4m5n6p7q8r9s0t1v2w3",

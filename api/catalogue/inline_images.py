@@ -88,7 +88,7 @@ def _credit_from(node: LexborNode) -> str | None:
 def _describe(container: LexborNode, caption_text: str | None, image: LexborNode) -> dict[str, Any]:
     """The asset for one image: caption and credit from the markup, else parsed from the caption text."""
     credit = _credit_from(container)
-    caption = _squash(caption_text)
+    caption: str | None = _squash(caption_text)
     if credit and caption:
         caption = _squash(re.sub(r"[\s(\[]*" + re.escape(credit) + r"[)\]\s]*$", "", caption))
     if not caption:

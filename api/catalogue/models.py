@@ -133,7 +133,7 @@ def search_document(headline, standfirst):
     return to_tsvector(text(f"'{SEARCH_CONFIG}'"), headline.concat(text("' '")).concat(func.coalesce(standfirst, text("''"))))
 
 
-_article = Article.__table__  # type: ignore[attr-defined]
+_article = Article.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ for type checkers
 # The index holds search_document(headline, standfirst), written as PostgreSQL prints it back, so that
 # drift detection (which compares the printed text) sees the migration's index as the models' own.
 POSTGRES_SEARCH_INDEX = Index(

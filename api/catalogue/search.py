@@ -11,11 +11,13 @@ the headline first, then the rest.
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 from sqlalchemy import case, column, literal_column, select, table, text
 from sqlalchemy.dialects.postgresql import plainto_tsquery, to_tsvector
 from sqlalchemy.sql import ColumnElement, operators
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import SQLColumnExpression, UnaryExpression
+from sqlmodel import col
 
 from api.catalogue.models import SEARCH_CONFIG, SQLITE_SEARCH_TABLE, Article, search_document
 
@@ -43,7 +45,7 @@ def _fts5_rowids(expression: str):
 def matches(dialect: str, q: str) -> ColumnElement[bool]:
     """The articles whose headline and standfirst hold every word of `q`, by the search index."""
     if dialect == "postgresql":
-        return search_document(Article.headline, Article.standfirst).op("@@")(_tsquery(q))  # type: ignore[arg-type]
+        return search_document(col(Article.headline), col(Article.standfirst)).op("@@")(_tsquery(q))
     return literal_column("article.rowid").in_(_fts5_rowids(_fts5_query(q)))
 
 
@@ -60,10 +62,12 @@ def _tsquery(q: str):
     return plainto_tsquery(text(f"'{SEARCH_CONFIG}'"), q)
 
 
-def not_from_index(dialect: str, column: ColumnElement) -> ColumnElement:
+def not_from_index(dialect: str, column: SQLColumnExpression[Any]) -> SQLColumnExpression[Any]:
     """On SQLite, `+column`: its planner then cannot walk that column's index (for a big section it
     would, probing the matches per row) and starts from the search's matches. PostgreSQL's planner
     weighs both by its statistics, so the column is left as it is there."""
     if dialect != "sqlite":
         return column
-    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+    # A mapped attribute or a column: both carry the column's type and compile as the column.
+    element = cast(ColumnElement[Any], column)
+    return UnaryExpression(element, operator=operators.custom_op("+"), type_=element.type)

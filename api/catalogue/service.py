@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import SQLColumnExpression
 from sqlmodel import Session, col, select
 
 from api.audit import service as audit
@@ -49,7 +50,7 @@ def get_public_article(session: Session, article_id: str) -> Article:
 
 
 def get_assets(session: Session, article_id: str) -> list[Asset]:
-    return list(session.exec(select(Asset).where(Asset.article_id == article_id).order_by(Asset.position)).all())
+    return list(session.exec(select(Asset).where(col(Asset.article_id) == article_id).order_by(col(Asset.position))).all())
 
 
 def get_articles_with_assets(session: Session, article_ids: list[str]) -> list[tuple[Article, list[Asset]]]:
@@ -57,9 +58,9 @@ def get_articles_with_assets(session: Session, article_ids: list[str]) -> list[t
     whatever the number (a feed page must not cost a query per entry)."""
     if not article_ids:
         return []
-    found = {a.id: a for a in session.exec(select(Article).where(Article.id.in_(article_ids))).all()}  # type: ignore[attr-defined]
+    found = {a.id: a for a in session.exec(select(Article).where(col(Article.id).in_(article_ids))).all()}
     assets: dict[str, list[Asset]] = {article_id: [] for article_id in found}
-    stmt = select(Asset).where(Asset.article_id.in_(list(found))).order_by(Asset.article_id, Asset.position)  # type: ignore[attr-defined]
+    stmt = select(Asset).where(col(Asset.article_id).in_(list(found))).order_by(col(Asset.article_id), col(Asset.position))
     for asset in session.exec(stmt).all():
         assets[asset.article_id].append(asset)
     return [(found[i], assets[i]) for i in article_ids if i in found]
@@ -114,7 +115,7 @@ def _find_existing(session: Session, data: ArticleCreate) -> Article | None:
 
 
 def _replace_assets(session: Session, article_id: str, assets: list[AssetCreate]) -> None:
-    session.execute(delete(Asset).where(Asset.article_id == article_id))  # type: ignore[arg-type]
+    session.execute(delete(Asset).where(col(Asset.article_id) == article_id))
     session.flush()  # the old rows go before new ones reuse their (article, position)
     for position, asset in enumerate(assets):
         session.add(Asset(article_id=article_id, position=position, kind=asset.kind, url=asset.url,
@@ -122,7 +123,7 @@ def _replace_assets(session: Session, article_id: str, assets: list[AssetCreate]
 
 
 def _replace_tags(session: Session, article: Article) -> None:
-    session.execute(delete(ArticleTag).where(ArticleTag.article_id == article.id))  # type: ignore[arg-type]
+    session.execute(delete(ArticleTag).where(col(ArticleTag.article_id) == article.id))
     session.flush()
     for tag in dict.fromkeys(t.lower() for t in article.tags):
         session.add(ArticleTag(article_id=article.id, tag=tag, updated_at=article.updated_at,
@@ -132,7 +133,7 @@ def _replace_tags(session: Session, article: Article) -> None:
 def _touch(session: Session, article: Article) -> None:
     """A new `updated_at` for the article and for its tag rows, which the tag listings page by."""
     article.updated_at = utcnow()
-    session.execute(update(ArticleTag).where(ArticleTag.article_id == article.id)  # type: ignore[arg-type]
+    session.execute(update(ArticleTag).where(col(ArticleTag.article_id) == article.id)
                     .values(updated_at=article.updated_at))
 
 
@@ -337,22 +338,24 @@ def list_articles(
     by_tag = bool(tag) and order != "rank"
     keys = (ArticleTag.updated_at, ArticleTag.published_at, ArticleTag.article_id) if by_tag else (
         Article.updated_at, Article.published_at, Article.id)
-    updated, published, ids = (col(key) for key in keys)
+    columns: list[SQLColumnExpression[Any]] = [col(key) for key in keys]
+    updated, published, ids = columns
     dialect = session.get_bind().dialect.name
     rank = search.headline_rank(dialect, q) if order == "rank" and q else None
-    section_key, language_key = col(Article.section), col(Article.language)
+    section_key: SQLColumnExpression[Any] = col(Article.section)
+    language_key: SQLColumnExpression[Any] = col(Article.language)
     if rank is not None:  # a search starts from its matches, whatever other index a filter could walk
         section_key, language_key, updated, published = (
             search.not_from_index(dialect, c) for c in (section_key, language_key, updated, published))
     stmt = select(Article, rank.label("rank")) if rank is not None else select(Article)
-    if by_tag:
-        stmt = stmt.join(ArticleTag, ArticleTag.article_id == Article.id).where(ArticleTag.tag == tag.lower())  # type: ignore[union-attr]
+    if by_tag and tag:
+        stmt = stmt.join(ArticleTag, col(ArticleTag.article_id) == col(Article.id)).where(col(ArticleTag.tag) == tag.lower())
     elif tag:
-        stmt = stmt.where(exists().where(ArticleTag.article_id == Article.id, ArticleTag.tag == tag.lower()))  # type: ignore[arg-type]
+        stmt = stmt.where(exists().where(col(ArticleTag.article_id) == col(Article.id), col(ArticleTag.tag) == tag.lower()))
     if not include_unavailable:
         stmt = stmt.where(available_clause(utcnow()))
     if licensable_only:
-        stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Article.licensable).is_(True))
     if section:
         stmt = stmt.where(section_key == section)
     if language:
@@ -367,7 +370,7 @@ def list_articles(
         stmt = stmt.where(search.matches(dialect, q))
     if rank is not None:
         rows, next_cursor = keyset_page(
-            session, stmt, columns=[rank, Article.updated_at, Article.id], kinds=[int, datetime, str],  # type: ignore[list-item]
+            session, stmt, columns=[rank, col(Article.updated_at), col(Article.id)], kinds=[int, datetime, str],
             cursor=cursor, limit=limit, descending=True, key=lambda row: [row.rank, row[0].updated_at, row[0].id])
         return [row[0] for row in rows], next_cursor
     first = published if order == "published" else updated

@@ -38,8 +38,8 @@ def next_run_page(request: Request, staff: ConsoleStaffMayInvoices, session: Ses
     return _next_run_page(request, session, staff)
 
 
-def _invoice_now(session, staff: Staff, **target: str) -> None:
-    cutoffs.invoice_now(session, **target, provider=build_backend(staff.settings).name,
+def _invoice_now(session, staff: Staff, *, partner_id: str | None = None, licence_id: str | None = None) -> None:
+    cutoffs.invoice_now(session, partner_id=partner_id, licence_id=licence_id, provider=build_backend(staff.settings).name,
                         actor=Actor("staff", staff.user.id))
 
 

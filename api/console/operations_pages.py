@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.audit.service import Actor
 from api.console import table_views as tables, views
@@ -55,7 +55,7 @@ def reconcile_page(request: Request, staff: ConsoleStaffMayInvoices, session: Se
     except BillingError as exc:
         differences, error = [], f"The provider could not be asked: {exc}"
     ours = {d.invoice_id for d in differences if d.invoice_id}
-    invoices = {i.id: i for i in reader.exec(select(Invoice).where(Invoice.id.in_(ours))).all()} if ours else {}  # type: ignore[attr-defined]
+    invoices = {i.id: i for i in reader.exec(select(Invoice).where(col(Invoice.id).in_(ours))).all()} if ours else {}
     return views.render(request, "reconcile.html", staff=staff, differences=differences, invoices=invoices,
                         explained=EXPLAINED, provider=backend.name, keeps_invoices=backend.capabilities.keeps_invoices,
                         error=error)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console import (
     account_pages, amendment_pages, billing_pages, desk_pages, licensing_pages, operations_pages, partner_pages, ratecard_pages,
@@ -51,7 +51,7 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep, em
                                                                  throttle=throttle)
     except SyndicateError as error:
         session.rollback()
-        response = views.render(request, "login.html", code=error.status, error=views.error_message(error),
+        response: Response = views.render(request, "login.html", code=error.status, error=views.error_message(error),
                                 login_csrf=expected, email=email)
         response.headers.update(error.extra.get("headers") or {})  # a 429's Retry-After
         return response

@@ -6,7 +6,7 @@ column lengths match these (PostgreSQL enforces them too, as a second line).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Optional, TypeAlias, TypeVar
 
 from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field, UrlConstraints
 
@@ -29,17 +29,21 @@ def _normalised_within(limit: int):
     return AfterValidator(check)
 
 
-def http_url(limit: int = URL_MAX_LENGTH):
-    return Annotated[AnyHttpUrl, UrlConstraints(max_length=limit), _normalised_within(limit)]
-
-
-HttpUrl = http_url()
+# Spelled out rather than built by a function, so the type checker can read them as types.
+HttpUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=URL_MAX_LENGTH), _normalised_within(URL_MAX_LENGTH)]
+Website = Annotated[AnyHttpUrl, UrlConstraints(max_length=WEBSITE_MAX_LENGTH), _normalised_within(WEBSITE_MAX_LENGTH)]
 Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX_LENGTH)]
 Id = Annotated[str, Field(max_length=ID_MAX_LENGTH)]
 # ISO codes are checked against pycountry by the services (their own problem types); this only bounds them.
 Code = Annotated[str, Field(max_length=8)]
 
 
-def short_text(limit: int):
-    """A list item of free text (tags, authors, conditions)."""
-    return Annotated[str, Field(max_length=limit)]
+T = TypeVar("T")
+# An update's field that may be left out (the value is kept) but not sent as null:
+# `name: Omittable[str] = Field(default=None)`. The type checker sees `str | None`, which is what the
+# attribute holds (None when left out); pydantic sees `str`, so null fails validation naming the
+# field, and the JSON schema says "string", not "string or null".
+if TYPE_CHECKING:
+    Omittable: TypeAlias = Optional[T]  # noqa: UP045 (mypy rejected `T | None` as an alias target here)
+else:
+    Omittable = Annotated[T, "omittable: left out is None, null is refused"]

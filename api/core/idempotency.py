@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import JSON, Column, UniqueConstraint, delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from api.core.db import UTCDateTime, new_id, utcnow
 from api.core.errors import IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused
@@ -142,6 +142,6 @@ def _find(session: Session, scope: str, key: str) -> IdempotencyRecord | None:
 
 
 def purge_expired(session: Session, *, older_than: timedelta = RETENTION) -> int:
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - older_than))
+    result = session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < utcnow() - older_than))
     session.flush()
     return result.rowcount or 0

@@ -10,6 +10,7 @@ from typing import Any, Generic, Sequence, TypeVar
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.elements import SQLColumnExpression
 
 from api.core.errors import BadCursor, Invalid
 from api.core.times import as_utc
@@ -70,7 +71,7 @@ def keyset_page(
     session: Any,
     stmt: Select,
     *,
-    columns: Sequence[ColumnElement],
+    columns: Sequence[SQLColumnExpression[Any]],
     kinds: Sequence[type],
     cursor: str | None,
     limit: int,
@@ -91,12 +92,20 @@ def keyset_page(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        values = key(last) if key else [getattr(last, c.key) for c in columns]
+        values = key(last) if key else [getattr(last, _attribute(c)) for c in columns]
         next_cursor = encode_cursor(values)
     return rows, next_cursor
 
 
-def _after(columns: Sequence[ColumnElement], values: Sequence[Any], descending: bool) -> ColumnElement:
+def _attribute(column: SQLColumnExpression[Any]) -> str:
+    """The attribute a model column reads back from (a listing of computed columns passes `key`)."""
+    name = getattr(column, "key", None)
+    if not isinstance(name, str):
+        raise TypeError(f"{column!r} is not a model column: pass `key` to keyset_page")
+    return name
+
+
+def _after(columns: Sequence[SQLColumnExpression[Any]], values: Sequence[Any], descending: bool) -> ColumnElement:
     # (a, b) > (x, y)  ==  a > x OR (a = x AND b > y); written out so SQLite and PostgreSQL agree.
     clauses = []
     for i, column in enumerate(columns):

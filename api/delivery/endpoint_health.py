@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.delivery.models import WebhookDelivery, WebhookEndpoint
 from api.partners.models import Partner
@@ -29,12 +29,12 @@ class EndpointHealth:
 def troubled_endpoints(session: Session, *, limit: int = 500) -> list[EndpointHealth]:
     """Endpoints with failed or retrying deliveries (the newest `limit` looked at) and removed ones."""
     undelivered = session.exec(select(WebhookDelivery).where(WebhookDelivery.status != "succeeded")
-                               .order_by(WebhookDelivery.id.desc()).limit(limit)).all()  # type: ignore[attr-defined]
+                               .order_by(col(WebhookDelivery.id).desc()).limit(limit)).all()
     found: dict[str, EndpointHealth] = {}
     endpoints = {e.id: e for e in session.exec(select(WebhookEndpoint).where(
-        WebhookEndpoint.id.in_({d.endpoint_id for d in undelivered}) | WebhookEndpoint.deleted_at.is_not(None))).all()}  # type: ignore[attr-defined,union-attr]
+        col(WebhookEndpoint.id).in_({d.endpoint_id for d in undelivered}) | col(WebhookEndpoint.deleted_at).is_not(None))).all()}
     names = dict(session.exec(select(Partner.id, Partner.name).where(
-        Partner.id.in_({e.partner_id for e in endpoints.values()}))).all()) if endpoints else {}  # type: ignore[attr-defined]
+        col(Partner.id).in_({e.partner_id for e in endpoints.values()}))).all()) if endpoints else {}
     for endpoint in endpoints.values():
         found[endpoint.id] = EndpointHealth(endpoint, names.get(endpoint.partner_id, endpoint.partner_id))
     for delivery in undelivered:

@@ -171,7 +171,7 @@ def _xml_feed(runtime: DeliveryRuntime, licence: LicenceView, views: list[Articl
     tombstones = [a for a in views if a.withdrawn]
     if fmt == "atom" and tombstones:
         fg.register_extension("tombstones", _Tombstones, _NoEntryExtension, atom=True, rss=False)
-        fg.tombstones.deleted = tombstones  # type: ignore[attr-defined]
+        fg.tombstones.deleted = tombstones
     fg.id(f"{publisher.base_url}/v1/content/feed?licence={licence.id}")
     fg.title(f"{publisher.name} — licensed feed ({licence.id})")
     fg.link(href=self_url, rel="self")

@@ -99,7 +99,7 @@ def _apply(session: Session) -> None:
     changes = session.info.pop(_PENDING, None)
     if not changes:
         return
-    url = session.get_bind().url
+    url = session.get_bind().engine.url
     for cache in list(_caches):
         if cache.engine.url != url:
             continue  # another database's cache (several apps in one process: tests, tools)

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.config import Settings
@@ -61,8 +61,8 @@ def create_key(session: Session, settings: Settings) -> SigningKey:
 
 def current_key(session: Session, settings: Settings) -> SigningKey:
     """The key new tokens are signed with (created on first use)."""
-    key = session.exec(select(SigningKey).where(SigningKey.retired_at.is_(None))  # type: ignore[union-attr]
-                       .order_by(SigningKey.created_at.desc())).first()  # type: ignore[attr-defined]
+    key = session.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))
+                       .order_by(col(SigningKey.created_at).desc())).first()
     return key or create_key(session, settings)
 
 
@@ -70,7 +70,7 @@ def rotate(session: Session, settings: Settings) -> SigningKey:
     """A new signing key; the previous ones stop signing but verify until their tokens have expired."""
     now = utcnow()
     lifetime = timedelta(minutes=settings.licence_token_minutes)
-    for old in session.exec(select(SigningKey).where(SigningKey.retired_at.is_(None))).all():  # type: ignore[union-attr]
+    for old in session.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))).all():
         old.retired_at = now
         old.verify_until = now + lifetime
         session.add(old)
@@ -105,8 +105,8 @@ def retire(session: Session, settings: Settings, kid: str, *, actor: audit.Actor
 def verification_keys(session: Session) -> list[SigningKey]:
     """Keys whose tokens may still be valid: the current one and retired ones within their window."""
     now = utcnow()
-    stmt = select(SigningKey).where(or_(SigningKey.verify_until.is_(None), SigningKey.verify_until > now))  # type: ignore[union-attr]
-    return list(session.exec(stmt.order_by(SigningKey.created_at.desc())).all())  # type: ignore[attr-defined]
+    stmt = select(SigningKey).where(or_(col(SigningKey.verify_until).is_(None), col(SigningKey.verify_until) > now))
+    return list(session.exec(stmt.order_by(col(SigningKey.created_at).desc())).all())
 
 
 def jwks(session: Session) -> dict[str, Any]:

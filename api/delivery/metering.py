@@ -190,7 +190,7 @@ class UsageWriter:
         if not self._accepting or asyncio.get_running_loop() is not self._loop:
             raise UsageNotRecorded("Usage metering is not running, so the article was not served; retry shortly.")
         if not self._waiters:
-            self._wake.set()  # type: ignore[union-attr]
+            self._wake.set()  # type: ignore[union-attr]  # start() made it before any batch is accepted
         future = self._loop.create_future()
         self._waiters.append(future)
         self._pending.extend(usages)
@@ -209,8 +209,8 @@ class UsageWriter:
         connection = None
         try:
             while True:
-                await self._wake.wait()  # type: ignore[union-attr]
-                self._wake.clear()  # type: ignore[union-attr]
+                await self._wake.wait()  # type: ignore[union-attr]  # made by start(), before this loop runs
+                self._wake.clear()  # type: ignore[union-attr]  # (as above)
                 # Let the requests already in flight in this loop iteration join the batch.
                 await asyncio.sleep(self.gather_seconds)
                 usages, waiters = self._pending, self._waiters
@@ -224,7 +224,8 @@ class UsageWriter:
                     except Exception as exc:  # noqa: BLE001
                         log.exception("usage batch of %d event(s) failed", len(usages))
                         _settle(waiters, exc)
-                        connection = await self._discard(connection)
+                        await self._discard(connection)
+                        connection = None
                 if self._waiters:
                     self._wake.set()  # type: ignore[union-attr]  # more arrived while writing
                 elif not self._accepting:

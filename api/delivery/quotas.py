@@ -125,6 +125,7 @@ class Limiter:
     def check_token_here(self, jti: str) -> None:
         """The in-process counter, without an await (the hot path when Redis is not configured)."""
         key = self._key(jti)
+        # Called only without Redis, when the storage is the in-process LocalCounters (the sync methods).
         if self.storage.incr_now(key, self.window) > self.item.amount:  # type: ignore[union-attr]
             self._refuse(self.storage.expiry_now(key))  # type: ignore[union-attr]
 

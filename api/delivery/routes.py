@@ -391,7 +391,7 @@ def install(app: FastAPI) -> None:
     notifier = app.state.change_notifier = ChangeNotifier(runtime.engine)
     webhook_send.configure(app.state.settings)
     webhook_routes.document_events(app)
-    app.front = ContentFastPath(runtime)  # type: ignore[attr-defined]
+    app.front = ContentFastPath(runtime)  # type: ignore[attr-defined]  # FastAPI declares no such attribute; the ASGI wrapper reads it
 
     async def start(_app: FastAPI) -> None:
         runtime.start()

@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.core.config import Settings
 from api.core.db import utcnow
@@ -148,7 +148,7 @@ class DeliveryRuntime:
 
     def refresh_revocations(self) -> None:
         with Session(self.engine) as session:
-            stmt = select(LicenceToken.jti).where(LicenceToken.revoked_at.is_not(None), LicenceToken.expires_at > utcnow())  # type: ignore[union-attr]
+            stmt = select(col(LicenceToken.jti)).where(col(LicenceToken.revoked_at).is_not(None), col(LicenceToken.expires_at) > utcnow())
             self.revoked = frozenset(session.execute(stmt).scalars().all()) | self._revoked_here
 
     def _read_marks(self) -> tuple[Any, ...]:
@@ -168,7 +168,7 @@ class DeliveryRuntime:
                 # connection that read and now wants to write; the short busy timeout keeps a long
                 # reader from stalling this poller's cache invalidation.
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                _busy, frames, _copied = cursor.fetchone()
+                _busy, frames, _copied = cursor.fetchone() or (0, 0, 0)  # DBAPI types it optional; it always answers a row
                 if frames > WAL_RESTART_FRAMES:
                     cursor.execute("PRAGMA busy_timeout=100")
                     try:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
+from pydantic.json_schema import JsonDict
 
 from api.core.fields import HttpUrl
 from api.core.pagination import Page
@@ -234,7 +235,7 @@ class WebhookEndpointCreate(BaseModel):
     description: str | None = Field(default=None, max_length=500)
 
 
-_ENDPOINT_EXAMPLE = {"id": "whe_01jd7w3m5q...", "url": "https://cms.outlet.example/hooks/syndicate",
+_ENDPOINT_EXAMPLE: JsonDict = {"id": "whe_01jd7w3m5q...", "url": "https://cms.outlet.example/hooks/syndicate",
                      "description": "Corrections and takedowns", "status": "enabled", "disabled_at": None,
                      "disabled_reason": None, "previous_secret_expires_at": None, "created_at": "2026-11-25T12:00:00Z"}
 
@@ -251,7 +252,7 @@ class WebhookEndpointRead(BaseModel):
         description="After a secret rotation: until then deliveries carry a second signature made with the old secret.")
     created_at: datetime
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators over @property; pydantic's documented form
     @property
     def status(self) -> Literal["enabled", "disabled"]:
         return "disabled" if self.disabled_at else "enabled"
@@ -284,7 +285,7 @@ class WebhookAttempt(BaseModel):
     retry_after_seconds: int | None = Field(default=None, description="The wait your `Retry-After` asked for (capped).")
 
 
-_DELIVERY_EXAMPLE = {
+_DELIVERY_EXAMPLE: JsonDict = {
     "id": "msg_01jd7w3m5q...", "endpoint_id": "whe_01jd7w3m5q...", "event_type": "article.withdrawn",
     "status": "succeeded", "payload": {"type": "article.withdrawn", "data": {"article_id": "art_01jd..."}},
     "attempts": [{"at": "2026-11-25T12:00:01Z", "status_code": 500, "error": "HTTP 500", "duration_ms": 12.5,
@@ -341,7 +342,7 @@ class WebhookEndpointPage(Page[WebhookEndpointRead]):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_ENDPOINT_EXAMPLE], "next_cursor": None}]})
 
 
-_STAFF_ENDPOINT_EXAMPLE = {**_ENDPOINT_EXAMPLE, "partner_id": "par_01jd7w3m5q...", "status": "disabled",
+_STAFF_ENDPOINT_EXAMPLE: JsonDict = {**_ENDPOINT_EXAMPLE, "partner_id": "par_01jd7w3m5q...", "status": "disabled",
                            "disabled_at": "2026-11-26T09:00:00Z", "disabled_reason": "The endpoint answered 410 Gone."}
 
 

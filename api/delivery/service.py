@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article
@@ -47,7 +47,7 @@ def mint_token(session: Session, settings: Settings, *, licence_id: str, partner
 def list_tokens(session: Session, *, licence_id: str, partner_id: str, cursor: str | None, limit: int):
     get_licence(session, licence_id, partner_id=partner_id)
     stmt = select(LicenceToken).where(LicenceToken.licence_id == licence_id)
-    return keyset_page(session, stmt, columns=[LicenceToken.issued_at, LicenceToken.jti], kinds=[datetime, str],  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(LicenceToken.issued_at), col(LicenceToken.jti)], kinds=[datetime, str],
                        cursor=cursor, limit=limit, descending=True)
 
 
@@ -98,12 +98,12 @@ def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime
         stmt = stmt.where(Article.section == (licence.section or ""))
     if updated_since:
         stmt = stmt.where(Article.updated_at > updated_since)
-    return keyset_page(session, stmt, columns=[Article.updated_at, Article.id], kinds=[datetime, str],  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(Article.updated_at), col(Article.id)], kinds=[datetime, str],
                        cursor=cursor, limit=limit)
 
 
 def listed_keys_statement(ids: list[str], *, now: datetime, updated_since: datetime | None):
-    stmt = _visible(select(Article.updated_at, Article.id).where(Article.id.in_(ids or [""])), now)  # type: ignore[attr-defined]
+    stmt = _visible(select(col(Article.updated_at), col(Article.id)).where(col(Article.id).in_(ids or [""])), now)
     return stmt.where(Article.updated_at > updated_since) if updated_since else stmt
 
 
@@ -115,7 +115,7 @@ def _listed_page(session: Session, ids: list[str], *, now: datetime, updated_sin
         after = tuple(decode_cursor(cursor, [datetime, str]))
         keys = [k for k in keys if k > after]
     page = keys[:limit]
-    rows = {a.id: a for a in session.exec(select(Article).where(Article.id.in_([k[1] for k in page] or [""]))).all()}  # type: ignore[attr-defined]
+    rows = {a.id: a for a in session.exec(select(Article).where(col(Article.id).in_([k[1] for k in page] or [""]))).all()}
     next_cursor = encode_cursor(list(page[-1])) if len(keys) > limit else None
     return [rows[k[1]] for k in page if k[1] in rows], next_cursor
 
@@ -151,21 +151,21 @@ def get_endpoint(session: Session, *, endpoint_id: str, partner_id: str) -> Webh
 
 
 def list_endpoints(session: Session, *, partner_id: str, cursor: str | None, limit: int):
-    stmt = select(WebhookEndpoint).where(WebhookEndpoint.partner_id == partner_id, WebhookEndpoint.deleted_at.is_(None))  # type: ignore[union-attr]
-    return keyset_page(session, stmt, columns=[WebhookEndpoint.id], kinds=[str], cursor=cursor, limit=limit)  # type: ignore[list-item]
+    stmt = select(WebhookEndpoint).where(col(WebhookEndpoint.partner_id) == partner_id, col(WebhookEndpoint.deleted_at).is_(None))
+    return keyset_page(session, stmt, columns=[col(WebhookEndpoint.id)], kinds=[str], cursor=cursor, limit=limit)
 
 
 def list_all_endpoints(session: Session, *, status: str | None, partner_id: str | None, cursor: str | None,
                        limit: int):
     """Staff: every partner's endpoints (not deleted), newest first."""
-    stmt = select(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None))  # type: ignore[union-attr]
+    stmt = select(WebhookEndpoint).where(col(WebhookEndpoint.deleted_at).is_(None))
     if status == "disabled":
-        stmt = stmt.where(WebhookEndpoint.disabled_at.is_not(None))  # type: ignore[union-attr]
+        stmt = stmt.where(col(WebhookEndpoint.disabled_at).is_not(None))
     elif status == "enabled":
-        stmt = stmt.where(WebhookEndpoint.disabled_at.is_(None))  # type: ignore[union-attr]
+        stmt = stmt.where(col(WebhookEndpoint.disabled_at).is_(None))
     if partner_id is not None:
         stmt = stmt.where(WebhookEndpoint.partner_id == partner_id)
-    return keyset_page(session, stmt, columns=[WebhookEndpoint.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(WebhookEndpoint.id)], kinds=[str], cursor=cursor, limit=limit,
                        descending=True)
 
 
@@ -173,8 +173,8 @@ def delete_endpoint(session: Session, *, endpoint_id: str, partner_id: str) -> N
     endpoint = get_endpoint(session, endpoint_id=endpoint_id, partner_id=partner_id)
     endpoint.deleted_at = utcnow()
     session.add(endpoint)
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id,  # type: ignore[arg-type]
-                                                  WebhookDelivery.status.in_(["pending", "held"]))  # type: ignore[attr-defined]
+    session.execute(update(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint.id,
+                                                  col(WebhookDelivery.status).in_(["pending", "held"]))
                     .values(status="failed"))
     session.flush()
 
@@ -243,5 +243,5 @@ def resend_delivery(session: Session, *, endpoint_id: str, delivery_id: str, par
 def list_deliveries(session: Session, *, endpoint_id: str, partner_id: str, cursor: str | None, limit: int):
     get_endpoint(session, endpoint_id=endpoint_id, partner_id=partner_id)
     stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
-    return keyset_page(session, stmt, columns=[WebhookDelivery.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(WebhookDelivery.id)], kinds=[str], cursor=cursor, limit=limit,
                        descending=True)

@@ -15,8 +15,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from jose import jwk, jwt
+from jose.backends.base import Key
 from jose.exceptions import JOSEError
 from sqlmodel import Session
 
@@ -50,7 +52,7 @@ def mint(session: Session, settings: Settings, licence: Licence, *, minutes: int
     lifetime = timedelta(minutes=min(minutes or settings.licence_token_minutes, settings.licence_token_minutes))
     expires = min(now + lifetime, licence.ends_at)
     jti = secrets.token_urlsafe(18)
-    claims = {
+    claims: dict[str, Any] = {
         "iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": licence.partner_id, "lic": licence.id,
         "scope": str(licence.scope), "iat": int(now.timestamp()), "nbf": int(now.timestamp()),
         "exp": int(expires.timestamp()), "jti": jti,
@@ -70,7 +72,7 @@ class TokenVerifier:
     def __init__(self, *, issuer: str, audience: str, cache_size: int = 50_000) -> None:
         self.issuer = issuer
         self.audience = audience
-        self._keys: dict[str, tuple[str, object]] = {}
+        self._keys: dict[str, tuple[str, Key]] = {}
         self._verify_until: dict[str, float] = {}
         self._cache: OrderedDict[str, Claims] = OrderedDict()
         self._cache_size = cache_size

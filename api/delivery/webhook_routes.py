@@ -3,7 +3,7 @@ view of endpoints, and the events themselves in the OpenAPI `webhooks` section."
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query
 
@@ -45,7 +45,7 @@ def enable_endpoint(endpoint_id: str, partner: CurrentPartner, session: SessionD
                                                                       partner_id=partner.id))
 
 
-_TEST_DELIVERY_EXAMPLE = {
+_TEST_DELIVERY_EXAMPLE: dict[str, Any] = {
     "id": "msg_01jd7w3m5q...", "endpoint_id": "whe_01jd7w3m5q...", "event_type": "webhook.test", "status": "pending",
     "payload": {"type": "webhook.test", "timestamp": "2026-11-25T12:00:00Z",
                 "data": {"endpoint_id": "whe_01jd7w3m5q...", "message": "A test event you asked for; nothing to do."}},
@@ -118,7 +118,7 @@ _EVENT_DESCRIPTION = (
 def document_events(app: FastAPI) -> None:
     """Each event in the OpenAPI `webhooks` section, with its payload's schema and example."""
     for event in WEBHOOK_EVENTS:
-        name = event.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+        name = event.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]  # every event's `type` is a Literal
 
         def receive(body) -> None:  # documentation only: the app never serves it
             """Documents one event."""

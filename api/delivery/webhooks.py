@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from api.catalogue import changes, service as catalogue
 from api.catalogue.models import ArticleChange
@@ -47,17 +47,17 @@ def _names_article(session: Session, article_id: str) -> ColumnElement[bool]:
     else:
         items = func.json_each(Licence.article_ids).table_valued("value")
         listed = exists(select(literal_column("1")).select_from(items).where(items.c.value == article_id))
-    return and_(Licence.scope.in_([ScopeKind.article, ScopeKind.bundle]), listed)  # type: ignore[attr-defined]
+    return and_(col(Licence.scope).in_([ScopeKind.article, ScopeKind.bundle]), listed)
 
 
 def licence_holders_statement(session: Session, article_id: str, section: str | None):
     """Partners holding a current licence that covers the article (see `LicenceView.covers`). The
     state index narrows it to current licences; the scope test runs in SQL, never in Python."""
-    covers = [Licence.scope == ScopeKind.catalogue, _names_article(session, article_id)]
+    covers: list[ColumnElement[bool]] = [col(Licence.scope) == ScopeKind.catalogue, _names_article(session, article_id)]
     if section is not None:
-        covers.append(and_(Licence.scope == ScopeKind.section_feed, Licence.section == section))
+        covers.append(and_(col(Licence.scope) == ScopeKind.section_feed, col(Licence.section) == section))
     return (select(Licence.partner_id)
-            .where(Licence.state.in_([LicenceState.active, LicenceState.suspended]), or_(*covers))  # type: ignore[attr-defined]
+            .where(col(Licence.state).in_([LicenceState.active, LicenceState.suspended]), or_(*covers))
             .distinct())
 
 
@@ -137,8 +137,8 @@ def licence_amended(session: Session, payload: dict[str, Any]) -> None:
 
 def deliver(session: Session, partner_ids: set[str], *, event_key: str, event: dict[str, Any]) -> None:
     """One delivery of `event` per live endpoint of these partners; a repeat adds none (unique event key)."""
-    endpoints = session.exec(select(WebhookEndpoint).where(WebhookEndpoint.partner_id.in_(sorted(partner_ids)),  # type: ignore[attr-defined]
-                                                           WebhookEndpoint.deleted_at.is_(None))).all()  # type: ignore[union-attr]
+    endpoints = session.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.partner_id).in_(sorted(partner_ids)),
+                                                           col(WebhookEndpoint.deleted_at).is_(None))).all()
     for endpoint in endpoints:
         _add_delivery(session, endpoint, event_key=event_key, event=event)
 
@@ -146,8 +146,8 @@ def deliver(session: Session, partner_ids: set[str], *, event_key: str, event: d
 def _add_delivery(session: Session, endpoint: WebhookEndpoint, *, event_key: str, event: dict[str, Any]) -> str | None:
     """The delivery of `event` to one endpoint, queued for sending; None when that event key was already delivered."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    delivery_id = WebhookDelivery.model_fields["id"].default_factory()  # type: ignore[misc]
-    result = session.execute(insert(WebhookDelivery).values(
+    delivery_id = WebhookDelivery.model_fields["id"].get_default(call_default_factory=True)
+    result = session.exec(insert(WebhookDelivery).values(
         id=delivery_id, endpoint_id=endpoint.id, event_key=event_key, event_type=event["type"], payload=event,
         status="pending", attempts=[], created_at=utcnow(),
     ).on_conflict_do_nothing(index_elements=["endpoint_id", "event_key"]))

@@ -10,7 +10,7 @@ from api.audit.service import Actor
 from api.core.db import utcnow
 from api.core.money import format_money
 from api.licensing import service as licensing
-from api.licensing.models import Licence, LicenceRequest
+from api.licensing.models import Licence, LicenceRequest, ScopeKind, Use
 from api.licensing.service import TermsInput
 
 # Everything the demo creates is audited as this actor.
@@ -27,7 +27,7 @@ def licences(session, settings, partner, articles) -> list[str]:
     existing = session.exec(select(Licence).where(Licence.partner_id == partner.id)).first()
     if existing is None:
         now = utcnow()
-        terms = TermsInput(scope="catalogue", use="web", territories=["GB"], audience_size=50_000, language="en",
+        terms = TermsInput(scope=ScopeKind.catalogue, use=Use.web, territories=["GB"], audience_size=50_000, language="en",
                            starts_at=now, ends_at=now + timedelta(days=365))
         request = licensing.submit_request(session, partner=partner, terms=terms, notes="Demo: whole catalogue for our website")
         _request, existing = licensing.approve(session, request.id, actor=DEMO_ACTOR, amount=0,
@@ -36,7 +36,7 @@ def licences(session, settings, partner, articles) -> list[str]:
                                                        LicenceRequest.state == "in_review")).first()
     if queued is None and articles:
         now = utcnow()
-        terms = TermsInput(scope="article", use="print", territories=["FR", "BE"], audience_size=250_000,
+        terms = TermsInput(scope=ScopeKind.article, use=Use.print, territories=["FR", "BE"], audience_size=250_000,
                            article_ids=[articles[0].id], language="fr", translation=True,
                            starts_at=now, ends_at=now + timedelta(days=90))
         queued = licensing.submit_request(session, partner=partner, terms=terms, notes="Demo: print edition, translated into French")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -53,7 +53,7 @@ class VoidLicenceInvoices:
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> VoidRequest | None:
         rows = session.exec(select(Invoice).where(Invoice.licence_id == payload["licence_id"],
-                                                  Invoice.status.in_(UNPAID))  # type: ignore[attr-defined]
+                                                  col(Invoice.status).in_(UNPAID))
                             .order_by(Invoice.id)).all()
         if not rows:
             return None
@@ -101,10 +101,10 @@ def cancel_overdue(session: Session, *, grace_days: int, now: datetime | None = 
     """Cancel licences still awaiting payment whose own invoice fell due more than `grace_days` ago."""
     cutoff = (now or utcnow()) - timedelta(days=grace_days)
     overdue = session.exec(
-        select(Licence.id, Invoice.id).join(Invoice, Invoice.licence_id == Licence.id)
+        select(col(Licence.id), col(Invoice.id)).join(Invoice, col(Invoice.licence_id) == col(Licence.id))
         .where(Licence.state == LicenceState.awaiting_payment,
-               Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.uncollectible]),  # type: ignore[attr-defined]
-               Invoice.due_at <= cutoff)  # type: ignore[operator]
+               col(Invoice.status).in_([InvoiceStatus.open, InvoiceStatus.uncollectible]),
+               col(Invoice.due_at) <= cutoff)
         .order_by(Licence.id)
     ).all()
     cancelled = []

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -53,7 +53,7 @@ def describe(session: Session, licence: Licence) -> str:
         titles = ", ".join(f"“{article.headline}”" for article, _assets in shown)
         more = f" and {len(licence.article_ids) - 3} more" if len(licence.article_ids) > 3 else ""
         what = f"{what}: {titles}{more}" if what else f"{titles}{more}"
-    use = USE_LABELS.get(str(licence.use), str(licence.use))
+    use = USE_LABELS.get(licence.use, str(licence.use))
     period = f"{licence.starts_at:%d %b %Y} to {licence.ends_at:%d %b %Y}"
     return f"{use} use of {what}, {period} (licence {licence.id})"
 
@@ -323,9 +323,9 @@ def plan_new_checkout(session: Session, invoice: Invoice, *, backend: BillingBac
     if licence is None or licence.state != LicenceState.awaiting_payment or invoice.status == InvoiceStatus.paid:
         return None
     now, token = utcnow(), secrets.token_hex(16)
-    taken = session.execute(
-        update(Invoice).where(Invoice.id == invoice.id,  # type: ignore[arg-type]
-                              or_(Invoice.issue_lease_until.is_(None), Invoice.issue_lease_until < now))  # type: ignore[union-attr]
+    taken = session.exec(
+        update(Invoice).where(col(Invoice.id) == invoice.id,
+                              or_(col(Invoice.issue_lease_until).is_(None), col(Invoice.issue_lease_until) < now))
         .values(issue_lease_token=token, issue_lease_until=now + RENEWAL_LEASE)).rowcount
     if not taken:
         raise RuntimeError(f"invoice {invoice.id} is being renewed or sent by another worker; trying later")
@@ -372,7 +372,7 @@ def sweep_uncharged(session: Session, *, now: datetime | None = None) -> list[st
     subscribed = select(BillingSubscription.id).where(BillingSubscription.licence_id == Licence.id)
     stmt = (select(Licence.id)
             .where(Licence.state == LicenceState.awaiting_payment,
-                   Licence.billing_mode.in_([BillingMode.one_off, BillingMode.subscription]),  # type: ignore[attr-defined]
+                   col(Licence.billing_mode).in_([BillingMode.one_off, BillingMode.subscription]),
                    ~issued.exists(), ~subscribed.exists(),
                    ~pending_messages(CHARGE_TOPIC, "licence_id", Licence.id).exists())
             .order_by(Licence.id))

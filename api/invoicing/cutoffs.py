@@ -65,7 +65,7 @@ def invoice_now(session: Session, *, partner_id: str | None = None, licence_id: 
     invoice.total = sum(row.amount for row in rows)
     session.add(invoice)
     audit.record(session, actor=actor, action="invoice.invoice_now", object_type="invoice", object_id=invoice.id,
-                 partner_id=partner.id, after={"licence_id": licence_id, "usage_from": invoice.usage_from.isoformat(),
+                 partner_id=partner.id, after={"licence_id": licence_id, "usage_from": invoice.usage_from.isoformat() if invoice.usage_from else None,
                                                "usage_to": cutoff.isoformat(), "total": invoice.total,
                                                "currency": invoice.currency, "lines": len(rows)})
     issuing.queue(session, invoice)

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -105,9 +105,9 @@ def take(session: Session, invoice_id: str, *, backend: BillingBackend, settings
          description: str | None = None) -> IssueRequest | Issued:
     """Lease a draft to this caller and read what sending it needs; or say why there is nothing to send."""
     now, token = utcnow(), secrets.token_hex(16)
-    taken = session.execute(
-        update(Invoice).where(Invoice.id == invoice_id, Invoice.status == InvoiceStatus.draft,  # type: ignore[arg-type]
-                              or_(Invoice.issue_lease_until.is_(None), Invoice.issue_lease_until < now))  # type: ignore[union-attr]
+    taken = session.exec(
+        update(Invoice).where(col(Invoice.id) == invoice_id, col(Invoice.status) == InvoiceStatus.draft,
+                              or_(col(Invoice.issue_lease_until).is_(None), col(Invoice.issue_lease_until) < now))
         .values(issue_lease_token=token, issue_lease_until=now + LEASE)
     ).rowcount
     invoice = session.exec(select(Invoice).where(Invoice.id == invoice_id)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.core.config import Settings
 from api.core.db import session_scope, utcnow
@@ -110,7 +110,7 @@ def collect(session: Session, period: str, *, partner_id: str | None = None) -> 
         .where(BillingSubscription.provider.in_(providers_without("bills_subscriptions")),  # type: ignore[attr-defined]
                BillingSubscription.status == "active",
                BillingSubscription.first_period < period, Licence.starts_at < end, Licence.ends_at > start,
-               Licence.state.in_([LicenceState.active, LicenceState.suspended]))  # type: ignore[attr-defined]
+               col(Licence.state).in_([LicenceState.active, LicenceState.suspended]))
     )
     if partner_id is not None:
         fees = fees.where(BillingSubscription.partner_id == partner_id)

@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic.json_schema import JsonDict
 
 from api.core.pagination import Page
 from api.invoicing.models import InvoiceKind, InvoiceStatus
 
-_INVOICE_EXAMPLE = {
+_INVOICE_EXAMPLE: JsonDict = {
     "id": "inv_01jdx7k3m2q8r5t9v0w1y2z3a4", "kind": "period", "partner_id": "ptn_01jdx6...", "licence_id": None,
     "period": "2026-11", "provider": "stripe", "provider_invoice_id": "in_1Pgc6tB7WZ01zgkWu9fdqL6I",
     "number": "7FE1103-0001", "status": "open", "total": 15000, "amount_due": 15000, "amount_paid": 0,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.audit import service as audit
@@ -84,7 +84,7 @@ def licences_of(session: Session, invoice: Invoice) -> list[Licence]:
     ids.discard(None)
     if not ids:
         return []
-    return list(session.exec(select(Licence).where(Licence.id.in_(sorted(ids)))  # type: ignore[union-attr]
+    return list(session.exec(select(Licence).where(col(Licence.id).in_(sorted(ids)))
                              .order_by(Licence.id)).all())
 
 
@@ -139,8 +139,8 @@ def suspend_overdue(session: Session, *, grace_days: int, now: datetime | None =
     """Suspend active licences whose invoice failed (or fell due) more than `grace_days` ago and is still unpaid."""
     cutoff = (now or utcnow()) - timedelta(days=grace_days)
     overdue = session.exec(
-        select(Invoice).where(Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.uncollectible]))  # type: ignore[attr-defined]
-        .where(or_(Invoice.payment_failed_at <= cutoff, Invoice.due_at <= cutoff))  # type: ignore[operator]
+        select(Invoice).where(col(Invoice.status).in_([InvoiceStatus.open, InvoiceStatus.uncollectible]))
+        .where(or_(col(Invoice.payment_failed_at) <= cutoff, col(Invoice.due_at) <= cutoff))
         .order_by(Invoice.id)
     ).all()
     suspended = []

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.core.db import is_postgres, utcnow
@@ -21,7 +21,7 @@ from billing import LineSpec
 def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any], *, conflict: list[str] | None) -> bool:
     """Insert a row unless one with the same `conflict` columns exists (None: unless it collides with
     any unique constraint); True if this call inserted it."""
-    table = model.__table__  # type: ignore[attr-defined]
+    table = model.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ for type checkers
     for column in table.columns:
         # Python-side defaults (ids, timestamps) do not run for core inserts: fill them here.
         if column.name not in values and column.default is not None and column.default.is_callable:
@@ -74,7 +74,7 @@ def set_lines(session: Session, invoice: Invoice, lines: list[LineSpec], *, lice
         line = wanted.get(row.line_key)
         span = (spans or {}).get(row.line_key, (None, None))
         if line is None:
-            session.execute(delete(InvoiceLine).where(InvoiceLine.id == row.id))  # type: ignore[arg-type]
+            session.execute(delete(InvoiceLine).where(col(InvoiceLine.id) == row.id))
         elif (row.quantity, row.unit_amount, row.description, row.usage_from, row.usage_to) != (
                 line.quantity, line.unit_amount, line.description[:500], *span):
             row.quantity, row.unit_amount, row.amount = line.quantity, line.unit_amount, line.amount

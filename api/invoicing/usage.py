@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.delivery.models import Republication as Rep
 from api.delivery.models import UsageEvent
@@ -50,10 +50,10 @@ class UsageSpan:
 def _billed_lines(end: datetime, *, redo_period: str | None):
     """Usage lines that start before `end`, leaving out the draft of the period being (re)done."""
     stmt = (select(InvoiceLine.licence_id, func.max(InvoiceLine.usage_to).label("billed_to"))
-            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-            .where(InvoiceLine.usage_from.is_not(None), InvoiceLine.usage_from < end))  # type: ignore[union-attr,operator]
+            .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
+            .where(col(InvoiceLine.usage_from).is_not(None), col(InvoiceLine.usage_from) < end))
     if redo_period is not None:
-        stmt = stmt.where(or_(Invoice.period.is_(None), Invoice.period != redo_period))  # type: ignore[union-attr]
+        stmt = stmt.where(or_(col(Invoice.period).is_(None), col(Invoice.period) != redo_period))
     return stmt.group_by(InvoiceLine.licence_id)
 
 
@@ -81,7 +81,7 @@ def unbilled(session: Session, *, end: datetime, start: datetime | None = None, 
     if licence_id is not None:
         stmt = stmt.where(Rep.licence_id == licence_id)
     spans = []
-    for partner, licence, unit_amount, currency, count, first_at, billed_to in session.exec(stmt).all():
+    for partner, licence, unit_amount, currency, count, first_at, billed_to in session.execute(stmt).all():
         # From the boundary when there is one (or the window's start), else from the first delivery.
         bounds = [b for b in (start, billed_to) if b is not None]
         begins = max(bounds) if bounds else first_at

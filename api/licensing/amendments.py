@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -234,7 +234,7 @@ def _announce(session: Session, licence: Licence, amendment: LicenceAmendment, *
 def list_amendments(session: Session, licence_id: str) -> list[LicenceAmendment]:
     """Oldest first: the licence's history of changes."""
     return list(session.exec(select(LicenceAmendment).where(LicenceAmendment.licence_id == licence_id)
-                             .order_by(LicenceAmendment.created_at, LicenceAmendment.id)).all())  # type: ignore[arg-type]
+                             .order_by(col(LicenceAmendment.created_at), col(LicenceAmendment.id))).all())
 
 
 def get_amendment(session: Session, amendment_id: str) -> LicenceAmendment | None:
@@ -246,4 +246,4 @@ def quota_grants(session: Session, licence_id: str, *, live_at: datetime | None 
     stmt = select(QuotaGrant).where(QuotaGrant.licence_id == licence_id)
     if live_at is not None:
         stmt = stmt.where(QuotaGrant.expires_at > live_at)
-    return list(session.exec(stmt.order_by(QuotaGrant.expires_at, QuotaGrant.id)).all())  # type: ignore[arg-type]
+    return list(session.exec(stmt.order_by(col(QuotaGrant.expires_at), col(QuotaGrant.id))).all())

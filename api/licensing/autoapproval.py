@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.db import utcnow
@@ -31,13 +31,13 @@ AUTO_APPROVER = audit.Actor.system("auto-approval")
 def list_rules(session: Session, *, cursor: str | None = None, limit: int = 50
                ) -> tuple[list[AutoApprovalRule], str | None]:
     """Oldest first: the order in which they are tried."""
-    return keyset_page(session, select(AutoApprovalRule), columns=[AutoApprovalRule.created_at, AutoApprovalRule.id],  # type: ignore[list-item]
+    return keyset_page(session, select(AutoApprovalRule), columns=[col(AutoApprovalRule.created_at), col(AutoApprovalRule.id)],
                        kinds=[datetime, str], cursor=cursor, limit=limit)
 
 
 def enabled_rules(session: Session) -> list[AutoApprovalRule]:
     stmt = (select(AutoApprovalRule).where(AutoApprovalRule.enabled == True)  # noqa: E712
-            .order_by(AutoApprovalRule.created_at, AutoApprovalRule.id))
+            .order_by(col(AutoApprovalRule.created_at), col(AutoApprovalRule.id)))
     return list(session.exec(stmt).all())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pycountry
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.catalogue.models import Article, ArticleStatus
 from api.licensing.models import ScopeKind, Use
@@ -28,7 +28,7 @@ def _option(value: str, label: str, **extra: Any) -> dict[str, Any]:
 
 
 def sections(session: Session) -> list[str]:
-    rows = session.exec(select(Article.section).where(Article.section.is_not(None),  # type: ignore[union-attr]
+    rows = session.exec(select(col(Article.section)).where(col(Article.section).is_not(None),
                                                       Article.status != ArticleStatus.withdrawn).distinct()).all()
     return sorted(r for r in rows if r)
 

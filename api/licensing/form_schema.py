@@ -37,7 +37,7 @@ def _property(field: dict[str, Any], card: RateCard) -> dict[str, Any]:
     prop: dict[str, Any] = {"title": TITLES[name], "description": field["description"]}
     if "default" in field:
         prop["default"] = field["default"]
-    options = field.get("options")
+    options: list[dict[str, Any]] = field.get("options") or []
     if name == "article_ids":
         prop.update(type="array", items={"type": "string", "minLength": 1}, uniqueItems=True,
                     maxItems=card.max_bundle_articles)

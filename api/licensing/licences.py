@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit.service import Actor
 from api.core.db import is_postgres, session_scope, utcnow
@@ -115,7 +115,7 @@ def expire_due(engine: Engine, *, now: datetime | None = None, batch_size: int =
     while True:
         with session_scope(engine) as session:
             stmt = (select(Licence).where(Licence.state == LicenceState.active, Licence.ends_at <= now)
-                    .order_by(Licence.ends_at, Licence.id).limit(batch_size))
+                    .order_by(col(Licence.ends_at), col(Licence.id)).limit(batch_size))
             if is_postgres(session):
                 stmt = stmt.with_for_update(skip_locked=True)
             batch = list(session.exec(stmt).all())

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.core.db import utcnow
 from api.core.errors import SyndicateError
@@ -90,10 +90,10 @@ def dry_run(session: Session, *, values: dict[str, Any], limit: int = DRY_RUN_SI
     approved it. The partner is read as it is now (verification may have changed since)."""
     rule = AutoApprovalRule(**{"name": "dry run", "enabled": True, **normalise(values)})
     rule.enabled = True
-    requests = list(session.exec(select(LicenceRequest).order_by(LicenceRequest.created_at.desc(),  # type: ignore[attr-defined]
-                                                                 LicenceRequest.id.desc()).limit(limit)).all())  # type: ignore[attr-defined]
+    requests = list(session.exec(select(LicenceRequest).order_by(col(LicenceRequest.created_at).desc(),
+                                                                 col(LicenceRequest.id).desc()).limit(limit)).all())
     partners = {p.id: p for p in session.exec(select(Partner).where(
-        Partner.id.in_({r.partner_id for r in requests}))).all()} if requests else {}  # type: ignore[attr-defined]
+        col(Partner.id).in_({r.partner_id for r in requests}))).all()} if requests else {}
     return [(r, rule_matches(rule, r, partners[r.partner_id])) for r in requests]
 
 

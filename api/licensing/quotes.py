@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 
 import langcodes
 import pycountry
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article, ArticleStatus
@@ -167,7 +167,7 @@ def _check_scope(session: Session, data: TermsInput, card: RateCard) -> list[str
             raise ScopeMismatch(f"Scope 'article' takes exactly one article id; you sent {len(ids)}. Use scope 'bundle' for several.")
         if data.scope == ScopeKind.bundle and not 2 <= len(ids) <= card.max_bundle_articles:
             raise ScopeMismatch(f"A bundle has 2 to {card.max_bundle_articles} different articles; you sent {len(ids)}.")
-        found = {a.id: a for a in session.exec(select(Article).where(Article.id.in_(ids))).all()}  # type: ignore[attr-defined]
+        found = {a.id: a for a in session.exec(select(Article).where(col(Article.id).in_(ids))).all()}
         for article_id in ids:
             _check_article(found.get(article_id), article_id)
         return ids

@@ -12,7 +12,7 @@ import pycountry
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.db import session_scope
@@ -121,7 +121,7 @@ def validate_card(card: RateCard) -> RateCard:
     bounds = [t.max_audience for t in card.audience_tiers]
     if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
         problems.append("only the last audience tier has no max_audience")
-    elif bounds[:-1] != sorted(bounds[:-1]) or len(set(bounds[:-1])) != len(bounds) - 1:  # type: ignore[type-var]
+    elif (capped := [b for b in bounds[:-1] if b is not None]) != sorted(capped) or len(set(capped)) != len(capped):
         problems.append("audience tiers must be in increasing order of max_audience")
     catch_all = [z for z in card.territory_zones if z.countries is None]
     if len(catch_all) != 1:
@@ -187,7 +187,7 @@ DEFAULT_RATE_CARD = RateCard(
 
 
 def current_version(session: Session) -> RateCardVersion | None:
-    return session.exec(select(RateCardVersion).order_by(RateCardVersion.version.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    return session.exec(select(RateCardVersion).order_by(col(RateCardVersion.version).desc()).limit(1)).first()
 
 
 def get_version(session: Session, version: int) -> RateCardVersion:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.pagination import SortOrder, keyset_page, sorted_page
@@ -62,7 +62,7 @@ def list_for_partner(
     stmt = select(LicenceRequest).where(LicenceRequest.partner_id == partner_id)
     if state:
         stmt = stmt.where(LicenceRequest.state == state)
-    return keyset_page(session, stmt, columns=[LicenceRequest.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(LicenceRequest.id)], kinds=[str], cursor=cursor, limit=limit,
                        descending=True)
 
 
@@ -102,5 +102,5 @@ def licence_ids(session: Session, request_ids: list[str]) -> dict[str, str]:
     """request id -> licence id, for the given requests that have a licence (one query)."""
     if not request_ids:
         return {}
-    rows = session.exec(select(Licence.request_id, Licence.id).where(Licence.request_id.in_(request_ids))).all()  # type: ignore[attr-defined]
-    return dict(rows)  # type: ignore[arg-type]
+    rows = session.exec(select(col(Licence.request_id), col(Licence.id)).where(col(Licence.request_id).in_(request_ids))).all()
+    return dict(rows)

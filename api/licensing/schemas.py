@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool
+from pydantic.json_schema import JsonDict, JsonValue
 
-from api.core.fields import Code, HttpUrl, Id, short_text
+from api.core.fields import Code, HttpUrl, Id
 from api.core.pagination import Page
 from api.core.times import AwareTime
 from api.licensing.models import BillingMode, ScopeKind, Use
@@ -24,7 +25,7 @@ _TERMS_EXAMPLE: dict[str, Any] = {
 }
 
 
-Condition = short_text(500)
+Condition = Annotated[str, Field(max_length=500)]  # a list item of free text
 
 
 class TermsBody(BaseModel):
@@ -70,7 +71,7 @@ class QuoteLineRead(BaseModel):
     subtotal: int
 
 
-_QUOTE_LINES_EXAMPLE = [
+_QUOTE_LINES_EXAMPLE: list[JsonValue] = [
     {"code": "base", "label": "2 articles x 100.00 GBP", "factor_bp": None, "amount": 20000, "subtotal": 20000},
     {"code": "use", "label": "Use: Website: x1.00", "factor_bp": 10000, "amount": 0, "subtotal": 20000},
     {"code": "audience", "label": "Audience: 10,001 to 100,000 (50,000): x1.50", "factor_bp": 15000,
@@ -335,7 +336,7 @@ class AutoApprovalRuleBase(BaseModel):
     max_months: int | None = Field(default=None, ge=1)
 
 
-_RULE_EXAMPLE = {"name": "Small web requests from verified partners", "enabled": True, "require_verified_partner": True,
+_RULE_EXAMPLE: JsonDict = {"name": "Small web requests from verified partners", "enabled": True, "require_verified_partner": True,
                  "require_standard_terms": True, "uses": ["web", "newsletter"], "scopes": ["article"],
                  "billing_modes": [], "max_amounts": {"GBP": 30000, "EUR": 35000}, "max_audience": 100000, "max_months": 3}
 
@@ -350,7 +351,7 @@ class AutoApprovalRuleUpdate(AutoApprovalRuleBase):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
 
 
-_RULE_READ_EXAMPLE = {"id": "aar_01jdx3k2m4n5p6q7r8s9t0v1w2", **_RULE_EXAMPLE, "created_at": "2026-11-25T10:00:00Z",
+_RULE_READ_EXAMPLE: JsonDict = {"id": "aar_01jdx3k2m4n5p6q7r8s9t0v1w2", **_RULE_EXAMPLE, "created_at": "2026-11-25T10:00:00Z",
                       "updated_at": "2026-11-25T10:00:00Z"}
 
 

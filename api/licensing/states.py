@@ -11,7 +11,7 @@ still unpaid past its due date plus the grace period; its invoice is voided.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session
 
@@ -62,10 +62,13 @@ MACHINES: dict[str, dict[str, frozenset[str]]] = {
 }
 
 
-class Stateful(Protocol):
+StateT = TypeVar("StateT", bound=str)
+
+
+class Stateful(Protocol[StateT]):
     id: str
     partner_id: str
-    state: str
+    state: StateT
     state_changed_at: Any
 
 
@@ -75,8 +78,8 @@ def allowed(kind: str, current: str) -> frozenset[str]:
 
 def transition(
     session: Session,
-    obj: Stateful,
-    to: str,
+    obj: Stateful[StateT],
+    to: StateT,
     *,
     kind: str,
     actor: audit.Actor,

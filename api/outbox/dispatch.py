@@ -39,7 +39,7 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, func, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.core.db import session_scope, utcnow
 from api.outbox.models import OutboxMessage
@@ -92,7 +92,9 @@ class Outcome:
 
 
 class Sender(Protocol):
-    timeout: float  # seconds a `send` may take
+    @property
+    def timeout(self) -> float:
+        """Seconds a `send` may take (a class attribute or a property reading the settings)."""
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> Any:
         """Read what the send needs (plain data, no ORM rows); None: nothing to send, the message is done."""
@@ -107,7 +109,7 @@ class Sender(Protocol):
 _handlers: dict[str, Handler] = {}
 _senders: dict[str, Sender] = {}
 
-S = TypeVar("S")
+S = TypeVar("S", bound=Sender)
 
 
 def handler(topic: str) -> Callable[[Handler], Handler]:
@@ -124,7 +126,7 @@ def sender(topic: str) -> Callable[[type[S]], type[S]]:
     """Register a `Sender` class (instantiated once) for `topic`: network work outside transactions."""
 
     def register(cls: type[S]) -> type[S]:
-        _senders[topic] = cls()  # type: ignore[assignment]
+        _senders[topic] = cls()
         return cls
 
     return register
@@ -147,23 +149,23 @@ def claim_statement(now: Any, limit: int, topics: set[str] | None, per_lane: int
     """Due, unleased messages, at most `per_lane` per lane counting those already in flight (leased) in
     any worker; a message without a lane is its own lane."""
     due = [OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
-           or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now)]  # type: ignore[union-attr]
+           or_(col(OutboxMessage.locked_until).is_(None), col(OutboxMessage.locked_until) < now)]
     if topics is not None:
-        due.append(OutboxMessage.topic.in_(sorted(topics)))  # type: ignore[attr-defined]
+        due.append(col(OutboxMessage.topic).in_(sorted(topics)))
     place = func.row_number().over(partition_by=func.coalesce(OutboxMessage.lane, OutboxMessage.id),
-                                   order_by=(OutboxMessage.next_attempt_at, OutboxMessage.id))
+                                   order_by=(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id)))
     ranked = select(OutboxMessage.id, OutboxMessage.lane, OutboxMessage.next_attempt_at,
                     place.label("place")).where(*due).subquery()
     busy = (select(OutboxMessage.lane, func.count().label("in_flight"))
-            .where(OutboxMessage.status == "pending", OutboxMessage.lane.is_not(None),  # type: ignore[union-attr]
-                   OutboxMessage.locked_until >= now)  # type: ignore[operator]
+            .where(col(OutboxMessage.status) == "pending", col(OutboxMessage.lane).is_not(None),
+                   col(OutboxMessage.locked_until) >= now)
             .group_by(OutboxMessage.lane).subquery())
     # A lane's n-th message in flight if claimed now; the lanes with the fewest in flight go first, so
     # free slots reach an idle lane before a busy (or slow) one takes a second.
     rank = ranked.c.place + func.coalesce(busy.c.in_flight, 0)
     picked = (select(ranked.c.id).outerjoin(busy, busy.c.lane == ranked.c.lane)
               .where(rank <= per_lane).order_by(rank, ranked.c.next_attempt_at).limit(limit))
-    return select(OutboxMessage.id, OutboxMessage.topic).where(OutboxMessage.id.in_(picked), *due)  # type: ignore[attr-defined]
+    return select(col(OutboxMessage.id), col(OutboxMessage.topic)).where(col(OutboxMessage.id).in_(picked), *due)
 
 
 def _claim(engine: Engine, limit: int, topics: set[str] | None, capacity: Capacity) -> tuple[str, list[tuple[str, str]]]:
@@ -181,7 +183,7 @@ def _claim(engine: Engine, limit: int, topics: set[str] | None, capacity: Capaci
         for ids, lease in (([m for m, t in claimed if t in _senders], capacity.lease),
                            ([m for m, t in claimed if t not in _senders], max(capacity.lease, HANDLER_LEASE))):
             if ids:
-                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))  # type: ignore[attr-defined]
+                session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids))
                                 .values(locked_until=now + lease, lease_token=token))
         return token, claimed
 
@@ -248,7 +250,7 @@ class _Heartbeat:
             try:
                 with session_scope(self.engine) as session:
                     session.execute(update(OutboxMessage).where(
-                        OutboxMessage.id == self.message_id, OutboxMessage.lease_token == self.token,  # type: ignore[arg-type]
+                        col(OutboxMessage.id) == self.message_id, col(OutboxMessage.lease_token) == self.token,
                     ).values(locked_until=utcnow() + self.lease))
             except Exception:  # noqa: BLE001 - the next beat tries again; the lease is 3 beats long
                 log.exception("outbox %s: could not renew the lease", self.message_id)

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from api.core.pagination import Page
 
-_EXAMPLE = {
+_EXAMPLE: JsonDict = {
     "id": "obx_01jd7w3m5q8k2t4v6x8z0b2d4f", "topic": "email.send", "status": "dead", "attempts": 82,
     "max_attempts": 82, "next_attempt_at": "2026-11-28T12:00:00Z", "locked_until": None,
     "last_error": "ConnectionRefusedError: [Errno 111] Connection refused", "dedupe_key": "email:staff:request.submitted:lrq_01jd",

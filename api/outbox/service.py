@@ -34,7 +34,7 @@ def enqueue(
     """Queue a message; with `dedupe_key`, a second message with the same key is dropped. Messages
     sharing a `lane` have a bounded number in flight at once (see dispatch.py)."""
     values = dict(
-        id=OutboxMessage.model_fields["id"].default_factory(),  # type: ignore[misc]
+        id=OutboxMessage.model_fields["id"].get_default(call_default_factory=True),
         topic=topic, payload=payload, dedupe_key=dedupe_key, lane=lane, status="pending", attempts=0,
         max_attempts=max_attempts, next_attempt_at=utcnow() + (delay or timedelta()), created_at=utcnow(),
     )

@@ -16,7 +16,7 @@ import zlib
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -110,7 +110,7 @@ def _active_keys(session: Session, partner_id: str) -> int:
     # concurrent revocations cannot both see "another key is left" and lock the account out.
     session.exec(select(Partner.id).where(Partner.id == partner_id).with_for_update())
     return session.exec(
-        select(func.count()).select_from(ApiKey).where(ApiKey.partner_id == partner_id, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+        select(func.count()).select_from(ApiKey).where(col(ApiKey.partner_id) == partner_id, col(ApiKey.revoked_at).is_(None))
     ).one()
 
 
@@ -127,7 +127,7 @@ def create_key(session: Session, *, partner_id: str, name: str, actor: Actor) ->
 def list_keys(session: Session, *, partner_id: str, cursor: str | None = None, limit: int = 50
               ) -> tuple[list[ApiKey], str | None]:
     stmt = select(ApiKey).where(ApiKey.partner_id == partner_id)
-    return keyset_page(session, stmt, columns=[ApiKey.created_at, ApiKey.id], kinds=[datetime, str], cursor=cursor,
+    return keyset_page(session, stmt, columns=[col(ApiKey.created_at), col(ApiKey.id)], kinds=[datetime, str], cursor=cursor,
                        limit=limit)
 
 

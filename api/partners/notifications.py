@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.outbox import service as outbox
 from api.outbox.email import PARTNER, enqueue_email
@@ -32,7 +32,7 @@ def partner_recipients(session: Session, partner_id: str) -> list[str]:
     if partner is None:
         return []
     contacts = session.exec(
-        select(PartnerContact.email).where(PartnerContact.partner_id == partner_id, PartnerContact.notify.is_(True))  # type: ignore[attr-defined]
+        select(col(PartnerContact.email)).where(col(PartnerContact.partner_id) == partner_id, col(PartnerContact.notify).is_(True))
         .order_by(PartnerContact.id)
     ).all()
     seen: dict[str, str] = {}

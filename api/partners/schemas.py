@@ -5,33 +5,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from typing import Annotated
 
-from api.core.fields import WEBSITE_MAX_LENGTH, Email, http_url
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic.json_schema import JsonDict
+
+from api.core.fields import Email, Omittable, Website
 from api.core.pagination import Page
 from api.partners.models import PartnerStatus
 
-_CONTACT_EXAMPLE = {"name": "Amira Haddad", "email": "amira@outlet.example", "role": "Syndication editor", "notify": True}
-_PARTNER_EXAMPLE = {
+_CONTACT_EXAMPLE: JsonDict = {"name": "Amira Haddad", "email": "amira@outlet.example", "role": "Syndication editor", "notify": True}
+_PARTNER_EXAMPLE: JsonDict = {
     "name": "The Daily Outlet", "website": "https://outlet.example", "country": "GB",
     "billing_email": "accounts@outlet.example", "currency": "GBP", "contacts": [_CONTACT_EXAMPLE],
 }
-PARTNER_READ_EXAMPLE = {
+PARTNER_READ_EXAMPLE: JsonDict = {
     "id": "ptn_01jdz3k4m5n6p7q8r9s0t1v2w3", "name": "The Daily Outlet", "website": "https://outlet.example/",
     "country": "GB", "billing_email": "accounts@outlet.example", "currency": "GBP", "status": "pending",
     "verified_at": None, "created_at": "2026-11-25T12:00:00Z", "updated_at": "2026-11-25T12:00:00Z",
 }
-KEY_READ_EXAMPLE = {
+KEY_READ_EXAMPLE: JsonDict = {
     "id": "key_01jdz3k4m5n6p7q8r9s0t1v2w3", "name": "CMS plug-in", "prefix": "synd_Ab3dE9",
     "created_at": "2026-11-25T12:00:00Z", "last_used_at": None, "revoked_at": None,
 }
-CONTACT_READ_EXAMPLE = {"id": "pct_01jdz3k4m5n6p7q8r9s0t1v2w3", **_CONTACT_EXAMPLE}
+CONTACT_READ_EXAMPLE: JsonDict = {"id": "pct_01jdz3k4m5n6p7q8r9s0t1v2w3", **_CONTACT_EXAMPLE}
 
-Website = http_url(WEBSITE_MAX_LENGTH)
-_COUNTRY = dict(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 country code, e.g. `GB`.", examples=["GB"])
-_CURRENCY = dict(min_length=3, max_length=3, description="ISO 4217 currency code, e.g. `GBP`.", examples=["GBP"])
-# In update schemas, `x: str = Field(default=None)` means "optional, but not null": leaving a field
-# out keeps it, while sending null for a required field fails validation naming the field.
+Country = Annotated[str, Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 country code, e.g. `GB`.", examples=["GB"])]
+Currency = Annotated[str, Field(min_length=3, max_length=3, description="ISO 4217 currency code, e.g. `GBP`.", examples=["GBP"])]
+# In update schemas, `x: Omittable[str] = Field(default=None)` means "optional, but not null": leaving
+# a field out keeps it, while sending null for a required field fails validation naming the field.
 
 
 def _clean_name(value: str) -> str:
@@ -54,10 +56,10 @@ class ContactUpdate(BaseModel):
     """Only the fields sent change."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"notify": False}]})
-    name: str = Field(default=None, min_length=1, max_length=200)
-    email: Email = Field(default=None)
+    name: Omittable[str] = Field(default=None, min_length=1, max_length=200)
+    email: Omittable[Email] = Field(default=None)
     role: str | None = Field(default=None, max_length=100)
-    notify: StrictBool = Field(default=None)
+    notify: Omittable[StrictBool] = Field(default=None)
 
     _name = field_validator("name")(_clean_name)
 
@@ -77,9 +79,9 @@ class PartnerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_PARTNER_EXAMPLE]})
     name: str = Field(min_length=1, max_length=200)
     website: Website | None = Field(default=None, description="The outlet's home page (http or https).")
-    country: str = Field(**_COUNTRY)
+    country: Country
     billing_email: Email
-    currency: str = Field(**_CURRENCY)
+    currency: Currency
     contacts: list[ContactCreate] = Field(default_factory=list, max_length=20)
     key_name: str = Field(default="default", min_length=1, max_length=100, description="A name for the first API key.")
 
@@ -95,11 +97,11 @@ class PartnerUpdate(BaseModel):
     """A partner's own changes. Status is the licensing desk's to set, so it is not accepted here."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"website": "https://www.outlet.example", "billing_email": "finance@outlet.example"}]})
-    name: str = Field(default=None, min_length=1, max_length=200)
+    name: Omittable[str] = Field(default=None, min_length=1, max_length=200)
     website: Website | None = Field(default=None, description="Send null to remove it.")
-    country: str = Field(default=None, **_COUNTRY)
-    billing_email: Email = Field(default=None)
-    currency: str = Field(default=None, **_CURRENCY)
+    country: Omittable[Country] = Field(default=None)
+    billing_email: Omittable[Email] = Field(default=None)
+    currency: Omittable[Currency] = Field(default=None)
 
     _name = field_validator("name")(_clean_name)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pycountry
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.db import new_id, utcnow
@@ -211,7 +211,7 @@ def suspend_partner(session: Session, partner_id: str, *, actor: audit.Actor, re
 def list_contacts(session: Session, *, partner_id: str, cursor: str | None = None, limit: int = 50
                   ) -> tuple[list[PartnerContact], str | None]:
     stmt = select(PartnerContact).where(PartnerContact.partner_id == partner_id)
-    return keyset_page(session, stmt, columns=[PartnerContact.id], kinds=[str], cursor=cursor, limit=limit)
+    return keyset_page(session, stmt, columns=[col(PartnerContact.id)], kinds=[str], cursor=cursor, limit=limit)
 
 
 def all_contacts(session: Session, *, partner_id: str) -> list[PartnerContact]:

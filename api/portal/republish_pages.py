@@ -56,7 +56,7 @@ def _frame_ancestors(settings: Settings) -> str:
     return " ".join(["'self'", *settings.republish_frame_ancestors.split()])
 
 
-def _article_or_gone(session, slug_or_id: str) -> tuple[Article | None, str | None]:
+def _article_or_gone(session, slug_or_id: str) -> tuple[Article, str | None]:
     """The article, or the reason it cannot be licensed (shown on a 410 page)."""
     try:
         article = catalogue.find_article(session, slug_or_id)
@@ -98,11 +98,17 @@ def _language_name(code: str) -> str:
     return language.name if language else code
 
 
+def _text(form: FormData, name: str) -> str:
+    """A text field's value; a file sent in its place counts as empty (the field's check then names it)."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
 def _values(form: FormData | None) -> dict[str, Any]:
     if form is None:
         return {"use": "web", "territories": ["GB"], "language": "en", "translation": False, "period_months": "12",
                 "ends_at": "", "audience_size": "10000", "publication_url": "", "notes": ""}
-    values: dict[str, Any] = {k: (form.get(k) or "").strip() for k in
+    values: dict[str, Any] = {k: _text(form, k) for k in
                               (*TERMS_FIELDS, "ends_at", "outlet_name", "contact_name", "email") if k != "territories"}
     values["territories"] = form.getlist("territories")
     values["translation"] = form.get("translation") == "on"
@@ -207,10 +213,11 @@ async def submit(request: Request, slug_or_id: str, session: SessionDep, setting
     done = portal.find_submission(session, form_token)
     if done is None:
         applicant, applicant_errors = _applicant(values)
-        if applicant_errors:
+        if applicant is None:
             return _page(request, session, settings, article, values=values, errors=applicant_errors, quote=quote,
                          code=422)
         terms, _ = _terms(article, values)
+        assert terms is not None  # the same values were quoted, without errors, above
         try:
             portal.submit_republish(session, settings, form_token=form_token, applicant=applicant, terms=terms.terms(),
                                     publication_url=str(terms.publication_url) if terms.publication_url else None,
@@ -223,6 +230,7 @@ async def submit(request: Request, slug_or_id: str, session: SessionDep, setting
         except IntegrityError:  # the same form sent twice at once: the other submit recorded it
             session.rollback()
         done = portal.find_submission(session, form_token)
+    assert done is not None  # recorded just now, by this submit or by the same form sent at once
     return pages.render(templates, request, "republish_sent.html", frame_ancestors=_frame_ancestors(settings),
                         article=article, request_id=done.request_id, email=values.get("email"))
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit.service import Actor
 from api.core.config import Settings
@@ -123,9 +123,9 @@ class Applicant:
 def recognised_partner(session: Session, email: str) -> Partner | None:
     """The verified partner whose contact has this address, if any."""
     return session.exec(
-        select(Partner).join(PartnerContact, PartnerContact.partner_id == Partner.id)
-        .where(func.lower(PartnerContact.email) == email.strip().lower(), Partner.verified_at.is_not(None))  # type: ignore[union-attr]
-        .order_by(Partner.created_at)).first()
+        select(Partner).join(PartnerContact, col(PartnerContact.partner_id) == col(Partner.id))
+        .where(func.lower(col(PartnerContact.email)) == email.strip().lower(), col(Partner.verified_at).is_not(None))
+        .order_by(col(Partner.created_at))).first()
 
 
 def find_submission(session: Session, form_token: str) -> RepublishSubmission | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from api.delivery.models import UsageDaily as Daily
 from api.invoicing.models import Invoice, InvoiceStatus
@@ -48,13 +48,13 @@ def billed_vs_delivered(session: Session, *, start: date, end: date, limit: int 
     billed = session.exec(
         select(Invoice.partner_id, Invoice.currency, func.sum(Invoice.total), func.count())
         .where(Invoice.created_at >= since, Invoice.created_at < until,
-               Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.paid, InvoiceStatus.uncollectible]))  # type: ignore[attr-defined]
+               col(Invoice.status).in_([InvoiceStatus.open, InvoiceStatus.paid, InvoiceStatus.uncollectible]))
         .group_by(Invoice.partner_id, Invoice.currency)).all()
     delivered = dict(session.exec(
         select(Daily.partner_id, _deliveries()).where(*_days(since, until))
         .group_by(Daily.partner_id)).all())
     ids = {p for p, *_ in billed} | set(delivered)
-    names = dict(session.exec(select(Partner.id, Partner.name).where(Partner.id.in_(ids))).all()) if ids else {}  # type: ignore[attr-defined]
+    names = dict(session.exec(select(col(Partner.id), col(Partner.name)).where(col(Partner.id).in_(ids))).all()) if ids else {}
     rows = [BilledDelivered(p, names.get(p, p), c, int(t or 0), int(n), int(delivered.get(p, 0))) for p, c, t, n in billed]
     rows += [BilledDelivered(p, names.get(p, p), None, 0, 0, int(d)) for p, d in delivered.items()
              if p not in {b[0] for b in billed}]

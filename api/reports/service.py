@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Integer, func
 from sqlalchemy.sql import ColumnElement, Select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.catalogue.models import Article
 from api.core.db import utcnow
@@ -71,21 +71,21 @@ def _days(start: datetime, end: datetime) -> tuple[ColumnElement, ColumnElement]
 def paid_by_month_statement(session: Session, start: datetime, end: datetime) -> Select:
     month = _month(session, Invoice.paid_at).label("month")
     return (select(month, Invoice.currency, func.sum(Invoice.amount_paid), func.count())
-            .where(Invoice.status == InvoiceStatus.paid, Invoice.paid_at >= start, Invoice.paid_at < end)
+            .where(col(Invoice.status) == InvoiceStatus.paid, col(Invoice.paid_at) >= start, col(Invoice.paid_at) < end)
             .group_by(month, Invoice.currency).order_by(month, Invoice.currency))
 
 
 def _paid_statement(start: datetime, end: datetime) -> Select:
     return (select(Invoice.currency, func.sum(Invoice.amount_paid), func.count())
-            .where(Invoice.status == InvoiceStatus.paid, Invoice.paid_at >= start, Invoice.paid_at < end)
+            .where(col(Invoice.status) == InvoiceStatus.paid, col(Invoice.paid_at) >= start, col(Invoice.paid_at) < end)
             .group_by(Invoice.currency).order_by(Invoice.currency))
 
 
 def _unpaid_statement(*, overdue_at: datetime | None = None) -> Select:
     stmt = (select(Invoice.currency, func.sum(Invoice.amount_due - Invoice.amount_paid), func.count())
-            .where(Invoice.status.in_(UNPAID)))  # type: ignore[attr-defined]
+            .where(col(Invoice.status).in_(UNPAID)))
     if overdue_at is not None:
-        stmt = stmt.where(Invoice.due_at < overdue_at)  # type: ignore[operator]
+        stmt = stmt.where(col(Invoice.due_at) < overdue_at)
     return stmt.group_by(Invoice.currency).order_by(Invoice.currency)
 
 

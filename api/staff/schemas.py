@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic.json_schema import JsonDict
 
-from api.core.fields import Email, short_text
+from api.core.fields import Email
 
 from api.staff.models import ROLES
 from api.staff.passwords import MAX_LENGTH as MAX_PASSWORD
 
 
-Role = short_text(40)
+Role = Annotated[str, Field(max_length=40)]
 
 
 class StaffLogin(BaseModel):
@@ -65,7 +67,7 @@ class StaffUpdate(BaseModel):
     active: StrictBool | None = None
 
 
-STAFF_READ_EXAMPLE = {
+STAFF_READ_EXAMPLE: JsonDict = {
     "id": "stf_01jd4x8k2m3n4p5q6r7s8t9v0w", "email": "finance@example.com", "name": "Finance Desk",
     "roles": ["finance"], "active": True, "created_at": "2026-11-01T09:00:00Z",
     "last_login_at": "2026-11-02T09:00:00Z",

@@ -14,7 +14,7 @@ from anyio import to_thread
 from jose import ExpiredSignatureError, JWTError, jwt
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.config import Settings
@@ -111,7 +111,7 @@ async def login(session: Session, settings: Settings, *, email: str, password: s
     check_length(password)  # a megabyte "password" is refused, not hashed
     if throttle:
         await to_thread.run_sync(throttle.before_password, email)
-    found = await to_thread.run_sync(_find_user, session.get_bind(), email)
+    found = await to_thread.run_sync(_find_user, session.get_bind().engine, email)
     valid = await verify_password_async(found.password_hash if found else None, password)
     if not valid or found is None or not found.active:
         if throttle:
@@ -249,7 +249,7 @@ def _store_password(session: Session, user_id: str, staff_session_id: str, new_h
     now = utcnow()
     others = session.exec(select(StaffSession).where(StaffSession.staff_id == user_id,
                                                      StaffSession.id != staff_session_id,
-                                                     StaffSession.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+                                                     col(StaffSession.revoked_at).is_(None))).all()
     for other in others:
         other.revoked_at = now
     this = session.get(StaffSession, staff_session_id)

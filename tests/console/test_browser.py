@@ -14,15 +14,12 @@ from sqlmodel import select
 
 from api.app import create_app
 from api.licensing.models import Licence
-from tests.browser_checks import assert_no_serious_axe_violation
+from tests.browser_checks import ARGS, CHROMIUM, assert_no_serious_axe_violation, own_browser  # noqa: F401 - re-exported
 from tests.builders import STAFF_PASSWORD, make_staff
 from tests.conftest import make_settings
 from tests.console.helpers import submitted_request
 from tests.live_server import free_port, served
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 # A developer machine without chromium skips this one test; CI (which installs it) must run it.
 pytestmark = pytest.mark.skipif(
@@ -48,15 +45,12 @@ def log_in(page, live_url: str, staff) -> None:
 
 
 @contextlib.contextmanager
-def staff_browser(live_url: str, staff) -> Iterator[tuple[Any, list[str]]]:
+def staff_browser(chromium, live_url: str, staff) -> Iterator[tuple[Any, list[str]]]:
     """Chromium signed in to the console as `staff`, at desktop width: yields the page and the
     Content-Security-Policy refusals its console logs (a test asserts there are none)."""
-    from playwright.sync_api import sync_playwright
-
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     refusals: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with own_browser(chromium) as browser:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda msg: refusals.append(msg.text) if "Content Security Policy" in msg.text else None)
@@ -66,14 +60,13 @@ def staff_browser(live_url: str, staff) -> Iterator[tuple[Any, list[str]]]:
             browser.close()
 
 
-def test_staff_approves_a_request_in_a_real_browser(live_url, session) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_staff_approves_a_request_in_a_real_browser(chromium, live_url, session) -> None:
+    from playwright.sync_api import expect
 
     request = submitted_request(session)
     staff = make_staff(session, roles=["licensing"])
     session.commit()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with own_browser(chromium) as browser:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             log_in(page, live_url, staff)
@@ -100,11 +93,11 @@ def test_staff_approves_a_request_in_a_real_browser(live_url, session) -> None:
 SCREENSHOTS = Path(os.environ.get("SYNDICATE_SCREENSHOTS", "/tmp/syndicate-screenshots"))
 
 
-def test_staff_amends_a_licence_and_grants_quota_that_delivery_honours_at_once(live_url, session) -> None:
+def test_staff_amends_a_licence_and_grants_quota_that_delivery_honours_at_once(chromium, live_url, session) -> None:
     """In the console: grant quota to a licence whose partner was just told 429, and the partner's very
     next content request goes through; then amend its territories. Desktop and 375 px screenshots."""
     import httpx
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from api.licensing import grants
     from tests.builders import TEST_ACTOR, make_api_key, make_article, make_licence, make_partner
@@ -124,8 +117,7 @@ def test_staff_amends_a_licence_and_grants_quota_that_delivery_honours_at_once(l
     bearer = {"Authorization": f"Bearer {token}"}
     assert api.get(content, headers=bearer).status_code == 200
     assert api.get(content, headers=bearer).status_code == 429
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with own_browser(chromium) as browser:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             log_in(page, live_url, staff)
@@ -156,8 +148,8 @@ def test_staff_amends_a_licence_and_grants_quota_that_delivery_honours_at_once(l
             api.close()
 
 
-def test_a_stale_rate_card_tab_is_refused_and_a_rule_is_dry_run_in_a_real_browser(live_url, session) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_a_stale_rate_card_tab_is_refused_and_a_rule_is_dry_run_in_a_real_browser(chromium, live_url, session) -> None:
+    from playwright.sync_api import expect
 
     from api.licensing import ratecard
     from tests.console.helpers import submitted_request
@@ -167,8 +159,7 @@ def test_a_stale_rate_card_tab_is_refused_and_a_rule_is_dry_run_in_a_real_browse
     staff = make_staff(session, roles=["licensing"])
     session.commit()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with own_browser(chromium) as browser:
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             page = context.new_page()
@@ -207,10 +198,10 @@ def test_a_stale_rate_card_tab_is_refused_and_a_rule_is_dry_run_in_a_real_browse
             browser.close()
 
 
-def test_finance_reads_the_revenue_chart_in_a_real_browser(live_url, session, settings) -> None:
+def test_finance_reads_the_revenue_chart_in_a_real_browser(chromium, live_url, session, settings) -> None:
     from datetime import timedelta
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from api.core.db import utcnow
     from tests.builders import make_partner
@@ -222,8 +213,7 @@ def test_finance_reads_the_revenue_chart_in_a_real_browser(live_url, session, se
     session.commit()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with own_browser(chromium) as browser:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -244,7 +234,7 @@ def test_finance_reads_the_revenue_chart_in_a_real_browser(live_url, session, se
     assert errors == []
 
 
-def test_admin_invoices_on_demand_cancels_a_licence_and_manages_staff_in_a_real_browser(live_url, session) -> None:
+def test_admin_invoices_on_demand_cancels_a_licence_and_manages_staff_in_a_real_browser(chromium, live_url, session) -> None:
     """Invoice a partner now from the next-run preview, cancel a licence awaiting payment, open the
     partner and staff pages: no CSP refusal (no inline style left), axe-clean, 375 px wide at most."""
     from playwright.sync_api import expect
@@ -260,7 +250,7 @@ def test_admin_invoices_on_demand_cancels_a_licence_and_manages_staff_in_a_real_
                           amount=24_000)
     staff = make_staff(session, roles=["admin"])
     session.commit()
-    with staff_browser(live_url, staff) as (page, refusals):
+    with staff_browser(chromium, live_url, staff) as (page, refusals):
         page.click("nav >> text=Next run")
         expect(page.locator(f"#partner-{usage.partner_id}")).to_contain_text("12.50 GBP")
         assert_no_serious_axe_violation(page, "next run")

@@ -29,7 +29,7 @@ def console_pages() -> list[str]:
     return sorted(path for path in paths if not path.endswith(".csv"))
 
 
-def test_every_console_page_is_accessible_and_fits_a_phone(live_url, session, settings) -> None:  # noqa: F811
+def test_every_console_page_is_accessible_and_fits_a_phone(chromium, live_url, session, settings) -> None:  # noqa: F811
     from tests.reports.data import paid_invoice
 
     request = submitted_request(session)
@@ -42,7 +42,7 @@ def test_every_console_page_is_accessible_and_fits_a_phone(live_url, session, se
     pages = [re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path) for path in console_pages()]
     assert "/console/audit" in pages and f"/console/licences/{licence.id}" in pages and len(pages) >= 15, pages
 
-    with staff_browser(live_url, admin) as (page, refusals):
+    with staff_browser(chromium, live_url, admin) as (page, refusals):
         for path in pages:
             name = path.strip("/").replace("/", "-").split("-", 2)[-1][:40] or "console"
             page.set_viewport_size({"width": 1280, "height": 900})

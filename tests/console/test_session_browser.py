@@ -33,12 +33,12 @@ def _fits_375(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def test_reauthentication_and_signing_out_in_a_real_browser(live_url, session) -> None:  # noqa: F811
+def test_reauthentication_and_signing_out_in_a_real_browser(chromium, live_url, session) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     staff = make_staff(session, roles=["admin"])
     session.commit()
-    with staff_browser(live_url, staff) as (page, refusals):
+    with staff_browser(chromium, live_url, staff) as (page, refusals):
         expect(page.locator("nav")).to_be_visible()
         _move_back(session, password_at=6)
 

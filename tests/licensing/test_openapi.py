@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from api.contract import render
+from tests.contract import render
 
 DOCUMENT = json.loads(render())
 IDEMPOTENT = sorted(

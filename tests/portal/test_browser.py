@@ -36,10 +36,9 @@ from api.outbox.dispatch import drain
 from api.partners.models import Partner
 from tests.billing.conftest import stripe_double  # noqa: F401 - the Stripe-shaped test server
 from tests.billing.events import WEBHOOK_SECRET, signed
-from tests.browser_checks import assert_no_serious_axe_violation
+from tests.browser_checks import CHROMIUM, assert_no_serious_axe_violation, own_browser
 from tests.builders import STAFF_PASSWORD, TEST_ACTOR, make_article, make_staff
 from tests.conftest import SAMPLES, make_settings
-from tests.console.test_browser import ARGS, CHROMIUM
 from tests.invoicing.test_checkout import _pay_by_card, _session_event
 from tests.licensing.helpers import request_body
 from tests.live_server import free_port
@@ -233,14 +232,8 @@ def _journey(browser, url: str, engine, session, smtp: Inbox, pay) -> tuple:
     return reader, article, token
 
 
-def _browser(pw):
-    return pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-
-
-def test_a_reader_becomes_a_licensed_partner(live, session, smtp) -> None:
+def test_a_reader_becomes_a_licensed_partner(chromium, live, session, smtp) -> None:
     """The ledger leg, then a tour of every other portal page and state."""
-    from playwright.sync_api import sync_playwright
-
     expect = _expect()
     url, engine = live
 
@@ -260,8 +253,7 @@ def test_a_reader_becomes_a_licensed_partner(live, session, smtp) -> None:
         expect(reader.locator("main")).to_contain_text("Paid")
         check(reader, "portal-invoices")
 
-    with sync_playwright() as pw:
-        browser = _browser(pw)
+    with own_browser(chromium) as browser:
         try:
             reader, article, _token = _journey(browser, url, engine, session, smtp, finance_marks_paid)
             _tour_the_rest_of_the_portal(reader, url, session, article)
@@ -269,10 +261,8 @@ def test_a_reader_becomes_a_licensed_partner(live, session, smtp) -> None:
             browser.close()
 
 
-def test_a_reader_pays_through_stripe_checkout(live_stripe, session, smtp, stripe_double) -> None:  # noqa: F811
+def test_a_reader_pays_through_stripe_checkout(chromium, live_stripe, session, smtp, stripe_double) -> None:  # noqa: F811
     """The Stripe leg: the portal links to Checkout, Stripe's signed event activates the licence."""
-    from playwright.sync_api import sync_playwright
-
     expect = _expect()
     url, engine = live_stripe
 
@@ -296,8 +286,7 @@ def test_a_reader_pays_through_stripe_checkout(live_stripe, session, smtp, strip
         expect(reader.locator("main")).to_contain_text("Paid")
         expect(reader.locator("a:has-text('Pay this invoice')")).to_have_count(0)
 
-    with sync_playwright() as pw:
-        browser = _browser(pw)
+    with own_browser(chromium) as browser:
         try:
             _journey(browser, url, engine, session, smtp, pays_by_card)
         finally:

@@ -35,10 +35,19 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def beacon_path(client, licensed):
-    token = mint(client, licensed)["token"]
-    body = client.get(f"/v1/content/articles/{licensed.articles[0].id}",
-                      headers={"Authorization": f"Bearer {token}"}).json()
+def live(app, licensed):
+    """The app under uvicorn, and a client of it. Everything goes over this one server: a TestClient
+    beside it would start the app's lifespan (the delivery runtime) a second time, and stopping
+    the server would then wait out the runtime's shutdown timeout."""
+    with served(app) as url, httpx.Client(base_url=url) as http:
+        yield http
+
+
+@pytest.fixture
+def beacon_path(live, licensed):
+    token = mint(live, licensed)["token"]
+    body = live.get(f"/v1/content/articles/{licensed.articles[0].id}",
+                    headers={"Authorization": f"Bearer {token}"}).json()
     return body["attribution"]["beacon_url"].removeprefix("https://syndicate.test")
 
 
@@ -48,39 +57,36 @@ def _sighting(session) -> BeaconSighting:
     return sighting
 
 
-def test_people_count_bots_and_prefetches_do_not_and_nothing_is_cacheable(app, session, beacon_path, clock):
-    with served(app) as url, httpx.Client(base_url=url) as http:
-        answers = [http.get(beacon_path, headers={"User-Agent": agent, "Referer": PAGE, "Sec-Fetch-Dest": "image"})
-                   for agent in [CHROME, FIREFOX, *BOTS]]
-        answers += [http.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE, **prefetch})
-                    for prefetch in [{"Sec-Purpose": "prefetch"}, {"Purpose": "prefetch"}, {"X-Moz": "prefetch"},
-                                     {"Sec-Purpose": "prefetch;prerender"}, {"Sec-Fetch-Dest": "document"}]]
-        answers.append(http.get(beacon_path, headers={"Referer": PAGE}))  # no agent at all
+def test_people_count_bots_and_prefetches_do_not_and_nothing_is_cacheable(live, session, beacon_path, clock):
+    answers = [live.get(beacon_path, headers={"User-Agent": agent, "Referer": PAGE, "Sec-Fetch-Dest": "image"})
+               for agent in [CHROME, FIREFOX, *BOTS]]
+    answers += [live.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE, **prefetch})
+                for prefetch in [{"Sec-Purpose": "prefetch"}, {"Purpose": "prefetch"}, {"X-Moz": "prefetch"},
+                                 {"Sec-Purpose": "prefetch;prerender"}, {"Sec-Fetch-Dest": "document"}]]
+    answers.append(live.get(beacon_path, headers={"Referer": PAGE}))  # no agent at all
     assert all(a.status_code == 200 and a.headers["content-type"] == "image/gif" for a in answers)
     assert all("no-store" in a.headers["cache-control"] for a in answers)
     sighting = _sighting(session)
     assert (sighting.page_url, sighting.hits, sighting.views) == (PAGE, 12, 2)
 
 
-def test_reloads_within_30_minutes_count_once_and_again_after(app, session, beacon_path, clock):
+def test_reloads_within_30_minutes_count_once_and_again_after(live, session, beacon_path, clock):
     start = clock["now"]
     headers = {"User-Agent": CHROME, "Referer": PAGE}
-    with served(app) as url, httpx.Client(base_url=url) as http:
-        for minutes in (0, 1, 29):
-            clock["now"] = start + timedelta(minutes=minutes)
-            http.get(beacon_path, headers=headers)
-        assert (_sighting(session).hits, _sighting(session).views) == (3, 1)
-        clock["now"] = start + timedelta(minutes=31)  # the window is counted from the last counted view
-        http.get(beacon_path, headers=headers)
-        http.get(beacon_path, headers={**headers, "User-Agent": FIREFOX})  # another viewer
+    for minutes in (0, 1, 29):
+        clock["now"] = start + timedelta(minutes=minutes)
+        live.get(beacon_path, headers=headers)
+    assert (_sighting(session).hits, _sighting(session).views) == (3, 1)
+    clock["now"] = start + timedelta(minutes=31)  # the window is counted from the last counted view
+    live.get(beacon_path, headers=headers)
+    live.get(beacon_path, headers={**headers, "User-Agent": FIREFOX})  # another viewer
     sighting = _sighting(session)
     assert (sighting.hits, sighting.views) == (5, 3)
     assert sighting.last_seen_at == start + timedelta(minutes=31)
 
 
-def test_no_address_or_agent_is_stored(app, session, beacon_path, clock):
-    with served(app) as url, httpx.Client(base_url=url) as http:
-        http.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE})
+def test_no_address_or_agent_is_stored(live, session, beacon_path, clock):
+    live.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE})
     session.rollback()  # a fresh snapshot: the server committed in its own transaction
     [viewer] = session.exec(select(BeaconViewer)).all()
     stored = repr(viewer) + repr(_sighting(session))
@@ -89,12 +95,11 @@ def test_no_address_or_agent_is_stored(app, session, beacon_path, clock):
 
 
 
-def test_spent_viewer_rows_are_pruned_and_the_job_is_registered(app, session, beacon_path, clock):
+def test_spent_viewer_rows_are_pruned_and_the_job_is_registered(live, session, beacon_path, clock):
     from api.tracking import service
     from api.worker import registered_jobs
     assert "beacon_viewers.prune" in registered_jobs()
-    with served(app) as url, httpx.Client(base_url=url) as http:
-        http.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE})
+    live.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE})
     session.rollback()
     assert service.prune(session, now=clock["now"] + timedelta(minutes=29)) == 0
     assert service.prune(session, now=clock["now"] + timedelta(minutes=31)) == 1
