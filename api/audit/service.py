@@ -69,9 +69,9 @@ def list_entries(
         stmt = stmt.where(func.coalesce(column, "") == value if keyed else column == value)
         keyed = True
     if at_from:
-        stmt = stmt.where(AuditEntry.at >= at_from)  # type: ignore[arg-type]
+        stmt = stmt.where(AuditEntry.at >= at_from)
     if at_until:
-        stmt = stmt.where(AuditEntry.at < at_until)  # type: ignore[arg-type]
+        stmt = stmt.where(AuditEntry.at < at_until)
     return sorted_page(session, stmt, AUDIT_ORDERS, sort, cursor=cursor, limit=limit)
 
 

@@ -198,7 +198,7 @@ def retire(session: Session, *, licence_id: str, article_id: str, partner_id: st
             select(LiveCopy).where(LiveCopy.licence_id == licence.id, LiveCopy.article_id == article_id,  # type: ignore[arg-type]
                                    LiveCopy.retired_at.is_not(None))  # type: ignore[union-attr]
             .order_by(LiveCopy.retired_at.desc()).limit(1)).scalars().first()  # type: ignore[union-attr]
-        if previous is not None and previous.retired_at >= last:  # type: ignore[operator]
+        if previous is not None and previous.retired_at >= last:
             return previous
         row = LiveCopy(licence_id=licence.id, article_id=article_id, slot=None, live_since=first)
     row.retired_at, row.retired_by = now, "partner"

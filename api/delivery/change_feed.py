@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.catalogue import changes
 from api.catalogue.models import Article, ArticleChange
@@ -32,7 +32,7 @@ def changes_statement(licence: LicenceView, *, after: int, limit: int):
         stmt = stmt.where(ArticleChange.article_id.in_(sorted(licence.article_ids) or [""]))  # type: ignore[attr-defined]
     elif licence.scope == "section_feed":
         stmt = stmt.where(Article.section == (licence.section or ""))
-    return stmt.where(ArticleChange.seq > after).order_by(ArticleChange.seq).limit(limit + 1)  # type: ignore[arg-type,operator]
+    return stmt.where(col(ArticleChange.seq) > after).order_by(col(ArticleChange.seq)).limit(limit + 1)
 
 
 def change_page(session: Session, licence: LicenceView, *, after: int, limit: int) -> ChangePage:
@@ -40,7 +40,7 @@ def change_page(session: Session, licence: LicenceView, *, after: int, limit: in
     rows = [(change, article) for change, article in session.exec(changes_statement(licence, after=after, limit=limit)).all()]
     more = len(rows) > limit
     rows = rows[:limit]
-    return ChangePage(rows, rows[-1][0].seq if rows else after, more)  # type: ignore[arg-type]
+    return ChangePage(rows, rows[-1][0].seq if rows else after, more)
 
 
 def covers_change(licence: LicenceView, committed: changes.Committed) -> bool:

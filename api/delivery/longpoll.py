@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.catalogue import changes
 from api.catalogue.models import Article, ArticleChange
@@ -169,8 +169,8 @@ class ChangeNotifier:
         self.polls += 1
         with Session(self._reader) as session:
             rows = session.execute(select(ArticleChange.seq, ArticleChange.article_id, Article.section)  # type: ignore[call-overload]
-                                   .join(Article, Article.id == ArticleChange.article_id)  # type: ignore[arg-type]
-                                   .where(ArticleChange.seq > head).order_by(ArticleChange.seq)  # type: ignore[operator,arg-type]
+                                   .join(Article, Article.id == ArticleChange.article_id)
+                                   .where(col(ArticleChange.seq) > head).order_by(col(ArticleChange.seq))
                                    .limit(RECENT_COMMITS)).all()
         if not rows:
             return None

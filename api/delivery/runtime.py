@@ -325,7 +325,7 @@ class DeliveryRuntime:
         await self.writer.record(Usage(licence.id, licence.partner_id, article.id, article.version, chosen, claims.jti))
         if standing is not None:  # the quota's RateLimit fields, as `quota_standing` reports them
             return Outcome(200, [*rendered.ok_headers, *standing.raw_headers(time.time())], rendered.body)
-        return Outcome(200, rendered.ok_headers, rendered.body)  # type: ignore[arg-type]
+        return Outcome(200, rendered.ok_headers, rendered.body)
 
 
 def not_modified(rendered: render.Rendered, if_none_match: str | None, if_modified_since: str | None) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.core.db import utcnow
 from api.delivery.models import Republication, UsageDaily, UsageEvent
@@ -60,9 +60,9 @@ def deliveries_since(session: Session, licence_id: str, since: datetime) -> int:
     since = since.astimezone(UTC)
     first_day = since.date() if since.time() == time(0) else since.date() + timedelta(days=1)
     total = session.execute(select(func.coalesce(func.sum(UsageDaily.deliveries), 0))
-                            .where(UsageDaily.licence_id == licence_id, UsageDaily.day >= first_day)).scalar_one()
+                            .where(col(UsageDaily.licence_id) == licence_id, col(UsageDaily.day) >= first_day)).scalar_one()
     if since.time() != time(0):
         midnight = datetime.combine(first_day, time(0), tzinfo=UTC)
         total += session.execute(select(func.count()).select_from(UsageEvent).where(
-            UsageEvent.licence_id == licence_id, UsageEvent.at >= since, UsageEvent.at < midnight)).scalar_one()
+            col(UsageEvent.licence_id) == licence_id, col(UsageEvent.at) >= since, col(UsageEvent.at) < midnight)).scalar_one()
     return int(total)

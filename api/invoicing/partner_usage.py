@@ -50,8 +50,8 @@ def list_usage(
         stmt = stmt.where(UsageEvent.article_id == article_id)
     if month is not None:
         start, end = month_bounds(month_start(month))
-        stmt = stmt.where(UsageEvent.at >= start, UsageEvent.at < end)  # type: ignore[operator]
+        stmt = stmt.where(UsageEvent.at >= start, UsageEvent.at < end)
     if kind is not None:
-        stmt = stmt.where(UsageEvent.billable == (kind == UsageKind.republication))  # type: ignore[arg-type]
+        stmt = stmt.where(UsageEvent.billable == (kind == UsageKind.republication))
     return keyset_page(session, stmt, columns=[UsageEvent.at, UsageEvent.id], kinds=[datetime, str],  # type: ignore[list-item]
                        cursor=cursor, limit=limit, descending=True, key=lambda row: [row[0].at, row[0].id])

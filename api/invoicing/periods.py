@@ -106,7 +106,7 @@ def collect(session: Session, period: str, *, partner_id: str | None = None) -> 
     # Monthly fees of feed licences we bill ourselves (a provider that bills subscriptions raises its own).
     fees = (
         select(BillingSubscription.partner_id, Licence.id, Licence.amount, Licence.currency)
-        .join(Licence, Licence.id == BillingSubscription.licence_id)
+        .join(Licence, col(Licence.id) == col(BillingSubscription.licence_id))
         .where(BillingSubscription.provider.in_(providers_without("bills_subscriptions")),  # type: ignore[attr-defined]
                BillingSubscription.status == "active",
                BillingSubscription.first_period < period, Licence.starts_at < end, Licence.ends_at > start,

@@ -73,7 +73,8 @@ class InvoiceDetail(InvoiceRead):
 
 
 class PartnerInvoiceLineRead(InvoiceLineRead):
-    @computed_field(description="Usage lines: the deliveries this line bills, one per unit of `quantity` "
+    @computed_field(  # type: ignore[prop-decorator]  # pydantic's documented form
+        description="Usage lines: the deliveries this line bills, one per unit of `quantity` "
                                 "(`GET /v1/usage?invoice_line=<id>`, keyset pages); null for a fee line.")
     @property
     def usage_url(self) -> str | None:

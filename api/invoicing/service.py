@@ -57,9 +57,9 @@ def list_invoices(
 ) -> tuple[list[Invoice], str | None]:
     stmt = list_statement(partner_id=partner_id, status=status, period=period, licence_id=licence_id)
     if created_from:
-        stmt = stmt.where(Invoice.created_at >= created_from)  # type: ignore[arg-type]
+        stmt = stmt.where(Invoice.created_at >= created_from)
     if created_until:
-        stmt = stmt.where(Invoice.created_at < created_until)  # type: ignore[arg-type]
+        stmt = stmt.where(Invoice.created_at < created_until)
     return sorted_page(session, stmt, INVOICE_ORDERS, sort, cursor=cursor, limit=limit)
 
 

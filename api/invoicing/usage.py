@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from api.delivery.models import Republication as Rep
@@ -31,7 +32,7 @@ def billed_by(line: InvoiceLine) -> list[Any] | None:
     if line.licence_id is None or line.usage_from is None or line.usage_to is None:
         return None
     return [UsageEvent.licence_id == line.licence_id, UsageEvent.billable,
-            UsageEvent.at >= line.usage_from, UsageEvent.at < line.usage_to]  # type: ignore[operator]
+            UsageEvent.at >= line.usage_from, UsageEvent.at < line.usage_to]
 
 
 @dataclass(frozen=True)
@@ -65,21 +66,22 @@ def unbilled(session: Session, *, end: datetime, start: datetime | None = None, 
     as billed already."""
     billed = _billed_lines(end, redo_period=redo_period).subquery()
     stmt = (
-        select(Rep.partner_id, Rep.licence_id, Licence.amount, Licence.currency,
-               func.count(Rep.usage_id), func.min(Rep.at), billed.c.billed_to)
-        .join(Licence, Licence.id == Rep.licence_id)
+        sql_select(col(Rep.partner_id), col(Rep.licence_id), col(Licence.amount), col(Licence.currency),
+                   func.count(col(Rep.usage_id)), func.min(col(Rep.at)), billed.c.billed_to)  # seven columns
+        .join(Licence, col(Licence.id) == col(Rep.licence_id))
         .outerjoin(billed, billed.c.licence_id == Rep.licence_id)
-        .where(Rep.at < end, Licence.billing_mode == BillingMode.usage,
-               or_(billed.c.billed_to.is_(None), Rep.at >= billed.c.billed_to))
-        .group_by(Rep.partner_id, Rep.licence_id, Licence.amount, Licence.currency, billed.c.billed_to)
-        .order_by(Rep.partner_id, Rep.licence_id)
+        .where(col(Rep.at) < end, col(Licence.billing_mode) == BillingMode.usage,
+               or_(billed.c.billed_to.is_(None), col(Rep.at) >= billed.c.billed_to))
+        .group_by(col(Rep.partner_id), col(Rep.licence_id), col(Licence.amount), col(Licence.currency),
+                  billed.c.billed_to)
+        .order_by(col(Rep.partner_id), col(Rep.licence_id))
     )
     if start is not None:
-        stmt = stmt.where(Rep.at >= start)
+        stmt = stmt.where(col(Rep.at) >= start)
     if partner_id is not None:
-        stmt = stmt.where(Rep.partner_id == partner_id)
+        stmt = stmt.where(col(Rep.partner_id) == partner_id)
     if licence_id is not None:
-        stmt = stmt.where(Rep.licence_id == licence_id)
+        stmt = stmt.where(col(Rep.licence_id) == licence_id)
     spans = []
     for partner, licence, unit_amount, currency, count, first_at, billed_to in session.execute(stmt).all():
         # From the boundary when there is one (or the window's start), else from the first delivery.

@@ -22,7 +22,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.delivery.models import USAGE_EVENT_DEFAULT_PARTITION, UsageEvent
 
@@ -106,8 +106,8 @@ def usage_cutoff(session: Session, *, retention_days: int, now: datetime | None 
 
     now = now or datetime.now(UTC)
     bounds = [now - timedelta(days=retention_days), add_months(month_start(now), -1)]
-    draft_from = session.execute(select(func.min(Invoice.usage_from))
-                                 .where(Invoice.status == InvoiceStatus.draft)).scalar_one()
+    draft_from = session.execute(select(func.min(col(Invoice.usage_from)))
+                                 .where(col(Invoice.status) == InvoiceStatus.draft)).scalar_one()
     if draft_from is not None:
         bounds.append(draft_from)
     bounds.extend(span.usage_from for span in unbilled(session, end=now))
@@ -142,9 +142,9 @@ def prune_usage_events(engine: Engine, *, retention_days: int, now: datetime | N
                     f"(SELECT ctid FROM {USAGE_EVENT_DEFAULT_PARTITION} WHERE at < :cutoff LIMIT :batch)"),
                     {"cutoff": cutoff, "batch": batch}).rowcount
             else:
-                oldest = select(UsageEvent.id).where(UsageEvent.at < cutoff).limit(batch)  # type: ignore[operator]
+                oldest = select(col(UsageEvent.id)).where(col(UsageEvent.at) < cutoff).limit(batch)
                 count = connection.execute(delete(UsageEvent).where(
-                    UsageEvent.id.in_(oldest), UsageEvent.at < cutoff)).rowcount  # type: ignore[attr-defined,operator]
+                    col(UsageEvent.id).in_(oldest), col(UsageEvent.at) < cutoff)).rowcount
         removed += count
         if count < batch:
             return removed

@@ -92,9 +92,9 @@ def list_queue(
     if currency:
         stmt = stmt.where(LicenceRequest.currency == currency.upper())
     if received_from:
-        stmt = stmt.where(LicenceRequest.created_at >= received_from)  # type: ignore[arg-type]
+        stmt = stmt.where(LicenceRequest.created_at >= received_from)
     if received_until:
-        stmt = stmt.where(LicenceRequest.created_at < received_until)  # type: ignore[arg-type]
+        stmt = stmt.where(LicenceRequest.created_at < received_until)
     return sorted_page(session, stmt, QUEUE_ORDERS, sort, cursor=cursor, limit=limit)
 
 

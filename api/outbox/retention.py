@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, select
+from sqlmodel import col
 
 from api.core.db import utcnow
 from api.outbox.models import OutboxMessage
@@ -25,8 +26,8 @@ def prune_done(engine: Engine, *, retention_days: int, now: datetime | None = No
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     removed = 0
     while True:
-        spent = (select(OutboxMessage.id).where(OutboxMessage.status == "done",
-                                                OutboxMessage.done_at < cutoff)  # type: ignore[operator]
+        spent = (select(col(OutboxMessage.id)).where(col(OutboxMessage.status) == "done",
+                                                     col(OutboxMessage.done_at) < cutoff)
                  .limit(batch))
         with engine.begin() as connection:
             count = connection.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(spent))).rowcount  # type: ignore[attr-defined]

@@ -74,7 +74,7 @@ def list_messages(session: Session, *, status: str | None = None, topic: str | N
     tried at least once (with `status="pending"`: those failing and due again)."""
     stmt = list_statement(status=status, topic=topic)
     if retrying:
-        stmt = stmt.where(OutboxMessage.attempts > 0)  # type: ignore[operator]
+        stmt = stmt.where(OutboxMessage.attempts > 0)
     return sorted_page(session, stmt, MESSAGE_ORDERS, sort, cursor=cursor, limit=limit)
 
 

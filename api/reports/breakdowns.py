@@ -36,7 +36,7 @@ def usage_by_use(session: Session, *, start: date, end: date) -> list[UseUsage]:
     since, until = check_range(start, end)
     deliveries = _deliveries()
     rows = session.exec(
-        select(Licence.use, deliveries, _republications()).join(Licence, Licence.id == Daily.licence_id)
+        select(Licence.use, deliveries, _republications()).join(Licence, col(Licence.id) == col(Daily.licence_id))
         .where(*_days(since, until))
         .group_by(Licence.use).order_by(deliveries.desc(), Licence.use)).all()
     return [UseUsage(str(u), int(d), int(r)) for u, d, r in rows]

@@ -81,7 +81,7 @@ def list_staff(session: Session, *, text: str | None = None, active: bool | None
     if text and text.strip():
         stmt = stmt.where(contains_text([StaffUser.name, StaffUser.email], text))
     if active is not None:
-        stmt = stmt.where(StaffUser.active == active)  # type: ignore[arg-type]
+        stmt = stmt.where(StaffUser.active == active)
     return sorted_page(session, stmt, STAFF_ORDERS, sort, cursor=cursor, limit=limit)
 
 

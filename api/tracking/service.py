@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.core.db import utcnow
 from api.core.pagination import keyset_page
@@ -76,12 +76,12 @@ def record_sighting(session: Session, *, licence_id: str, article_id: str, page_
         key = hashlib.sha256(f"{licence_id}\n{article_id}\n{page_url}\n{viewer}".encode()).hexdigest()
         claim = insert(BeaconViewer).values(key=key, counted_at=now).on_conflict_do_update(
             index_elements=["key"], set_={"counted_at": now},
-            where=BeaconViewer.counted_at <= now - beacons.REPEAT_WINDOW).returning(BeaconViewer.key)  # type: ignore[operator]
+            where=BeaconViewer.counted_at <= now - beacons.REPEAT_WINDOW).returning(BeaconViewer.key)
         # A row comes back only when the viewer was new here or its window had passed.
         counted = session.execute(claim).first() is not None
     view = 1 if counted else 0
     totals = insert(BeaconSighting).values(
-        id=BeaconSighting.model_fields["id"].default_factory(),  # type: ignore[misc]
+        id=BeaconSighting.model_fields["id"].get_default(call_default_factory=True),
         licence_id=licence_id, article_id=article_id, page_url=page_url, hits=1, views=view,
         first_seen_at=now, last_seen_at=now,
     ).on_conflict_do_update(index_elements=["licence_id", "article_id", "page_url"],
@@ -101,8 +101,8 @@ def prune(session: Session, *, now: datetime | None = None) -> int:
     """Forget viewers whose window has passed (they would count again anyway) and every day key
     older than today's, so a past day's viewer hashes can never be recomputed."""
     now = now or utcnow()
-    spent = session.execute(delete(BeaconViewer).where(BeaconViewer.counted_at <= now - beacons.REPEAT_WINDOW))  # type: ignore[arg-type]
-    session.execute(delete(BeaconDayKey).where(BeaconDayKey.day < now.date()))  # type: ignore[arg-type]
+    spent = session.exec(delete(BeaconViewer).where(col(BeaconViewer.counted_at) <= now - beacons.REPEAT_WINDOW))
+    session.exec(delete(BeaconDayKey).where(col(BeaconDayKey.day) < now.date()))
     session.flush()
     with _day_keys_lock:
         for old in [d for d in _day_keys if d < now.date()]:
@@ -125,7 +125,7 @@ def list_sightings(session: Session, *, partner_id: str | None = None, licence_i
     if article_id is not None:
         stmt = stmt.where(BeaconSighting.article_id == article_id)
     if seen_since is not None:
-        stmt = stmt.where(BeaconSighting.last_seen_at >= seen_since)  # type: ignore[arg-type]
+        stmt = stmt.where(BeaconSighting.last_seen_at >= seen_since)
     rows, next_cursor = keyset_page(session, stmt, columns=[BeaconSighting.id], kinds=[str], cursor=cursor,  # type: ignore[list-item]
                                     limit=limit, descending=True, key=lambda row: [row[0].id])
     return [(row[0], row[1]) for row in rows], next_cursor
@@ -137,7 +137,7 @@ def days_of(session: Session, sighting_ids: list[str], *, since: date | None = N
         return {}
     stmt = select(BeaconSightingDay).where(BeaconSightingDay.sighting_id.in_(sighting_ids))  # type: ignore[attr-defined]
     if since is not None:
-        stmt = stmt.where(BeaconSightingDay.day >= since)  # type: ignore[operator]
+        stmt = stmt.where(BeaconSightingDay.day >= since)
     found: dict[str, list[BeaconSightingDay]] = {i: [] for i in sighting_ids}
     for row in session.exec(stmt.order_by(BeaconSightingDay.day.desc())).all():  # type: ignore[attr-defined]
         found[row.sighting_id].append(row)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
@@ -70,10 +70,10 @@ def note_sighting(session: Session, *, licence_id: str, article_id: str, page_ur
     """Add a killed copy's sighting to its open case, or open one (and tell the partner)."""
     now = now or utcnow()
     views = 1 if view else 0
-    added = session.execute(
+    added = session.exec(
         update(StillLiveCase)
-        .where(StillLiveCase.licence_id == licence_id, StillLiveCase.page_url == page_url,  # type: ignore[arg-type]
-               StillLiveCase.closed_at.is_(None))  # type: ignore[union-attr]
+        .where(col(StillLiveCase.licence_id) == licence_id, col(StillLiveCase.page_url) == page_url,
+               col(StillLiveCase.closed_at).is_(None))
         .values(hits=StillLiveCase.hits + 1, views=StillLiveCase.views + views, last_seen_at=now))
     if added.rowcount:
         session.flush()
@@ -82,8 +82,8 @@ def note_sighting(session: Session, *, licence_id: str, article_id: str, page_ur
     if licence is None:
         return None
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    case_id = StillLiveCase.model_fields["id"].default_factory()  # type: ignore[misc]
-    opened = session.execute(insert(StillLiveCase).values(
+    case_id = StillLiveCase.model_fields["id"].get_default(call_default_factory=True)
+    opened = session.exec(insert(StillLiveCase).values(
         id=case_id, licence_id=licence_id, article_id=article_id, partner_id=licence.partner_id, page_url=page_url,
         reason=kill.reason, killed_at=_killed_at(session, reason=kill.reason, licence=licence, article_id=article_id),
         opened_at=now, last_seen_at=now, hits=1, views=views, notifications=0,
@@ -149,8 +149,8 @@ def close_quiet(session: Session, *, quiet_for: timedelta, now: datetime | None 
     """Close every open case whose page has not been seen for `quiet_for`."""
     now = now or utcnow()
     quiet = session.exec(select(StillLiveCase).where(
-        StillLiveCase.closed_at.is_(None), StillLiveCase.last_seen_at <= now - quiet_for,  # type: ignore[union-attr,operator]
-    ).order_by(StillLiveCase.id)).all()
+        col(StillLiveCase.closed_at).is_(None), col(StillLiveCase.last_seen_at) <= now - quiet_for,
+    ).order_by(col(StillLiveCase.id))).all()
     days = quiet_for / timedelta(days=1)
     for case in quiet:
         _close(session, case, actor=Actor.system("worker"), note=f"Not seen for {days:g} days.", now=now)
