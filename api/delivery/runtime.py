@@ -21,19 +21,20 @@ from sqlmodel import Session
 
 from api.core.config import Settings
 from api.core.db import utcnow
-from api.delivery import invalidation, keys as signing_keys, render
+from api.delivery import invalidation, keys as signing_keys, render, templates
 from api.delivery.errors import ContentWithdrawn, InvalidToken, FormatNotAcceptable, NotCovered, TokenRevoked
 from api.delivery.metering import Usage, UsageWriter
 from api.delivery.negotiation import Negotiator
 from api.delivery.models import LicenceToken
 from api.delivery import quotas
 from api.delivery.quotas import Limiter
-from api.delivery.snapshots import ArticleView, LicenceView, ViewCache, load_article, load_licence
+from api.delivery.snapshots import ArticleView, LicenceView, LRUCache, ViewCache, load_article, load_licence
 from api.delivery.tokens import Claims, TokenVerifier
 
 log = logging.getLogger("syndicate.delivery")
 
 POLL_SECONDS = 0.5
+_MISSING = object()
 # SQLite: past this many frames (4 KiB pages) in the write-ahead log, the poller makes it start over.
 WAL_RESTART_FRAMES = 1000
 
@@ -52,11 +53,9 @@ ARTICLE_OFFERS = Negotiator([
 _NOT_ACCEPTABLE = ("This article is available as application/json, application/vnd.iptc.ninjs+json or "
                    "text/html (or ?format=json|ninjs|html).")
 
-# Per process. Licence views are small; article views hold a body (tens of kB): 4,096 of them are
-# ~100 MB at most. Past the cap the oldest stored is evicted; a hit never costs more than a dict lookup.
-LICENCE_CACHE_SIZE = 50_000
-ARTICLE_CACHE_SIZE = 4_096
-RENDERED_CACHE_SIZE = 20_000  # renditions (bytes); cleared together with `bases` when full
+# Bases (the licensed body and the rest of an article's own fields) are kept only until its
+# templates are built: a few per article, soon after it is first served.
+BASE_CACHE_SIZE = 2_000
 
 
 def negotiate(fmt: str | None, accept: str | None) -> str:
@@ -79,13 +78,20 @@ class DeliveryRuntime:
         self.publisher = render.Publisher(
             name=settings.publisher_name, copyright_holder=settings.copyright_holder,
             base_url=settings.public_base_url, secret=("beacon:" + settings.secret_key.get_secret_value()).encode())
-        self.verifier = TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        self.verifier = TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                                      cache_size=settings.delivery_token_cache_size)
         self.writer = UsageWriter(engine)
         self.limiter = Limiter(settings)
-        self.licences: ViewCache = ViewCache(LICENCE_CACHE_SIZE)
-        self.articles: ViewCache = ViewCache(ARTICLE_CACHE_SIZE)
-        self.bases: dict[tuple[str, int], dict[str, Any]] = {}
-        self.rendered: dict[tuple[str, str, int, str], render.Rendered] = {}
+        self.licences: ViewCache = ViewCache(settings.delivery_licence_cache_size)
+        self.articles: ViewCache = ViewCache(settings.delivery_article_cache_size)
+        # (article id, version) -> base; (article id, version, format) -> template (None: render
+        # each licence's from scratch); licence id -> its parts; (licence id, article id, version,
+        # format) -> (licence view, rendition). Licence entries hold the view they were made from:
+        # a reloaded licence (new terms) never gets the old one's bytes.
+        self.bases = LRUCache(BASE_CACHE_SIZE)
+        self.templates = LRUCache(settings.delivery_template_cache_size)
+        self.licence_parts = LRUCache(settings.delivery_licence_cache_size)
+        self.rendered = LRUCache(settings.delivery_rendition_cache_size)
         self.revoked: frozenset[str] = frozenset()
         self._revoked_here: set[str] = set()  # survives a concurrent reload by the poller
         self._marks: tuple[Any, ...] | None = None
@@ -118,6 +124,8 @@ class DeliveryRuntime:
         self.licences.invalidate()
         self.articles.invalidate()
         self.bases.clear()
+        self.templates.clear()
+        self.licence_parts.clear()
         self.rendered.clear()
         self.limiter.reset()
 
@@ -272,16 +280,32 @@ class DeliveryRuntime:
     def rendition(self, licence: LicenceView, article: ArticleView, fmt: str) -> render.Rendered:
         key = (licence.id, article.id, article.version, fmt)
         found = self.rendered.get(key)
-        if found is None:
-            base = self.bases.get((article.id, article.version))
-            if base is None:
-                base = self.bases[(article.id, article.version)] = render.base_json(article)
-            found = render.render(self.publisher, licence, article, fmt, base)
-            if len(self.rendered) >= RENDERED_CACHE_SIZE:
-                self.rendered.clear()
-                self.bases.clear()
-            self.rendered[key] = found
-        return found
+        if found is not None and found[0] is licence:
+            return found[1]
+        template_key = (article.id, article.version, fmt)
+        template = self.templates.get(template_key, _MISSING)
+        if template is _MISSING:
+            template = templates.build(self.publisher, article, fmt, self._base(article))
+            self.templates.put(template_key, template)
+        parts = self.licence_parts.get(licence.id)
+        if parts is None or parts.licence is not licence:
+            parts = templates.licence_parts(licence)
+            if parts is not None:
+                self.licence_parts.put(licence.id, parts)
+        if template is None or parts is None:
+            rendered = render.render(self.publisher, licence, article, fmt, self._base(article))
+        else:
+            rendered = templates.splice(self.publisher, template, parts)
+        self.rendered.put(key, (licence, rendered))
+        return rendered
+
+    def _base(self, article: ArticleView) -> dict[str, Any]:
+        key = (article.id, article.version)
+        base = self.bases.get(key)
+        if base is None:
+            base = render.base_json(article)
+            self.bases.put(key, base)
+        return base
 
     def _count_usage(self, licence_id: str, since: datetime) -> int:
         with Session(self.engine) as session:

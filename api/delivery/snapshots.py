@@ -186,8 +186,34 @@ def _article_view(article, assets) -> ArticleView:
 _epochs = count(1)
 
 
-class ViewCache(OrderedDict):
-    """Views by id: at most `limit` of them (the oldest stored is evicted first, in O(1)), and an
+class LRUCache(OrderedDict):
+    """At most `limit` entries; past it the least recently used goes, one at a time, in O(1).
+    Safe to read while another thread drops entries (a concurrent removal only loses the recency)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = max(1, limit)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = OrderedDict.get(self, key, default)
+        if value is not default:
+            try:
+                self.move_to_end(key)
+            except KeyError:  # dropped meanwhile by another thread
+                pass
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        while len(self) >= self.limit and key not in self:
+            try:
+                self.popitem(last=False)
+            except KeyError:  # emptied meanwhile by another thread
+                break
+        self[key] = value
+
+
+class ViewCache(LRUCache):
+    """Views by id: at most `limit` of them (the least recently used is evicted first), and an
     `epoch` that moves on every invalidation.
 
     A view read from the database while an invalidation runs may already be stale, and storing it
@@ -195,12 +221,10 @@ class ViewCache(OrderedDict):
     `store(key, view, epoch)`, which keeps the view only if no invalidation came in between.
     Invalidations run on other threads (the poller, threads committing a change), so `invalidate`
     moves the epoch before it drops entries, and `store` looks again after it writes.
-    Reads are plain `dict.get` (the hot path).
     """
 
     def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
+        super().__init__(limit)
         self.epoch = 0
 
     def invalidate(self, key: Any = None) -> None:
@@ -214,11 +238,6 @@ class ViewCache(OrderedDict):
     def store(self, key: Any, view: Any, epoch: int) -> None:
         if self.epoch != epoch:
             return
-        while len(self) >= self.limit:
-            try:
-                self.popitem(last=False)
-            except KeyError:  # emptied meanwhile by an invalidation on another thread
-                break
-        self[key] = view
+        self.put(key, view)
         if self.epoch != epoch:
             self.pop(key, None)
