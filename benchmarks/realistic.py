@@ -11,7 +11,7 @@ What it does, in order:
    real token.
 2. Starts the server exactly as the Dockerfile and the README's production section do:
    `syndicate serve --host 127.0.0.1 --port P --workers N`, SYNDICATE_ENVIRONMENT=production,
-   Redis-backed rate limits, the in-process worker on, uvicorn's access log on (its default).
+   Redis-backed rate limits, the in-process worker on, the access log on (its default: the app's own, batched; uvicorn's is off).
 3. Writes the request mix for each round: a token drawn uniformly, an article drawn Zipf-like by
    recency (most traffic on recent articles, a long tail of cold ones), 5 % of requests a licence's
    first fetch of an article (a republication), the rest re-fetches of what that licence already

@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     delivery_article_cache_size: int = Field(default=12_000, ge=1)
     delivery_template_cache_size: int = Field(default=16_000, ge=1)
     delivery_rendition_cache_size: int = Field(default=1_000, ge=1)
+    # At start, in the background: every active licence (up to its cache's size) and this many of
+    # the most recently updated articles are read in a few queries, instead of one miss each.
+    delivery_preload: bool = True
+    delivery_preload_articles: int = Field(default=4_000, ge=0)
 
     redis_url: str | None = None
     run_worker_in_process: bool = True

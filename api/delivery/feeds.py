@@ -88,7 +88,7 @@ def _withdrawal_note(article: ArticleView) -> str:
 
 def _page(runtime: DeliveryRuntime, licence: LicenceView, updated_since: datetime | None, cursor: str | None,
           limit: int, with_bodies: bool):
-    with Session(runtime.engine) as session:
+    with Session(runtime.reader) as session:
         rows, next_cursor = service.feed_page(session, licence, updated_since=updated_since, cursor=cursor, limit=limit)
         views = load_articles(session, [row.id for row in rows]) if with_bodies else []
         return rows, views, next_cursor

@@ -28,7 +28,8 @@ from api.delivery.negotiation import Negotiator
 from api.delivery.models import LicenceToken
 from api.delivery import quotas
 from api.delivery.quotas import Limiter
-from api.delivery.snapshots import ArticleView, LicenceView, LRUCache, ViewCache, load_article, load_licence
+from api.delivery.snapshots import (ArticleView, LicenceView, LRUCache, ViewCache, load_active_licences, load_article,
+                                    load_articles, load_licence, recent_article_ids)
 from api.delivery.tokens import Claims, TokenVerifier
 
 log = logging.getLogger("syndicate.delivery")
@@ -72,9 +73,15 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
 
 
 class DeliveryRuntime:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, reader: Engine | None = None) -> None:
+        """`engine` serves the usage writer and the poller; `reader` (by default `engine`), every
+        load on a cache miss. Give it an engine of its own, made `read_only`: on SQLite a load then
+        starts with a deferred BEGIN and never queues for the write lock behind the usage writer's
+        commits (the writer's raw connections must not come from a pool whose connections were
+        made query-only)."""
         self.settings = settings
         self.engine = engine
+        self.reader = reader or engine
         self.publisher = render.Publisher(
             name=settings.publisher_name, copyright_holder=settings.copyright_holder,
             base_url=settings.public_base_url, secret=("beacon:" + settings.secret_key.get_secret_value()).encode())
@@ -95,6 +102,8 @@ class DeliveryRuntime:
         self.revoked: frozenset[str] = frozenset()
         self._revoked_here: set[str] = set()  # survives a concurrent reload by the poller
         self._marks: tuple[Any, ...] | None = None
+        self._loading_licences: dict[str, asyncio.Future] = {}
+        self._loading_articles: dict[str, asyncio.Future] = {}
         self._keys_loaded_at = 0.0
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -150,12 +159,12 @@ class DeliveryRuntime:
             self.refresh_keys()
 
     def refresh_keys(self) -> None:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             self.verifier.load_keys(signing_keys.verification_keys(session))
         self._keys_loaded_at = time.monotonic()
 
     def refresh_revocations(self) -> None:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             stmt = select(LicenceToken.jti).where(LicenceToken.revoked_at.is_not(None), LicenceToken.expires_at > utcnow())  # type: ignore[union-attr]
             self.revoked = frozenset(session.execute(stmt).scalars().all()) | self._revoked_here
 
@@ -207,7 +216,32 @@ class DeliveryRuntime:
                 self.articles.invalidate()
         self._marks = marks
 
+    def preload(self) -> None:
+        """Fill the licence and article caches in bulk (a restart would otherwise pay one miss, and
+        one round trip to a thread, per licence and per article)."""
+        epoch = self.licences.epoch
+        with Session(self.reader) as session:
+            licences = load_active_licences(session, self.licences.limit)
+        for licence in licences:
+            self.licences.store(licence.id, licence, epoch)
+        wanted = min(self.settings.delivery_preload_articles, self.articles.limit)
+        with Session(self.reader) as session:
+            ids = recent_article_ids(session, wanted) if wanted else []
+        for first in range(0, len(ids), 500):
+            epoch = self.articles.epoch
+            with Session(self.reader) as session:
+                views = load_articles(session, ids[first:first + 500])
+            for article in views:
+                self.articles.store(article.id, article, epoch)
+            if self._stop.is_set():
+                return
+
     def _poll_forever(self) -> None:
+        try:
+            if self.settings.delivery_preload:
+                self.preload()
+        except Exception:  # noqa: BLE001 - the caches fill on demand instead
+            log.exception("delivery cache preload failed")
         while not self._stop.wait(POLL_SECONDS):
             try:
                 self.poll_once()
@@ -227,11 +261,11 @@ class DeliveryRuntime:
         return self.verifier.verify(raw)
 
     def _load_licence(self, licence_id: str) -> LicenceView | None:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             return load_licence(session, licence_id)
 
     def _load_article(self, article_id: str) -> ArticleView:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             return load_article(session, article_id)
 
     def _cached_authorization(self, raw: str | None) -> tuple[Claims, LicenceView] | None:
@@ -257,25 +291,41 @@ class DeliveryRuntime:
         if not raw:
             raise InvalidToken("Send a licence token as `Authorization: Bearer <token>` or `?token=`; "
                                "mint one with POST /v1/licences/{id}/tokens.")
-        claims = self.verifier.cached(raw) or await self.in_thread(self._verify, raw)
+        claims = self.verifier.cached(raw)
+        if claims is None:
+            # A signature check is CPU work of ~0.1 ms: on the loop, unless the key must be read first.
+            known = self.verifier.knows(self.verifier.kid_of(raw))
+            claims = self.verifier.verify(raw) if known else await self.in_thread(self._verify, raw)
         if claims.jti in self.revoked:  # before touching the database for its licence
             raise TokenRevoked(f"Token {claims.jti} was revoked; mint a new one if the licence is still active.")
         licence = self.licences.get(claims.licence_id)
         if licence is None:
-            epoch = self.licences.epoch  # before the read: a change committed during it must win
-            licence = await self.in_thread(self._load_licence, claims.licence_id)
+            licence = await self._load_shared(self.licences, self._loading_licences, claims.licence_id, self._load_licence)
             if licence is None:
                 raise InvalidToken("The token names a licence that does not exist; mint a new token.")
-            self.licences.store(licence.id, licence, epoch)
         return self._check_authorization(claims, licence)
 
     async def article(self, article_id: str) -> ArticleView:
         article = self.articles.get(article_id)
         if article is None:
-            epoch = self.articles.epoch
-            article = await self.in_thread(self._load_article, article_id)
-            self.articles.store(article_id, article, epoch)
+            article = await self._load_shared(self.articles, self._loading_articles, article_id, self._load_article)
         return article
+
+    async def _load_shared(self, cache: ViewCache, loading: dict[str, asyncio.Future], key: str, load) -> Any:
+        """One read per key however many requests miss it at once (a hot article after a restart
+        or a change is asked for by every connection); each waits for it, none can cancel it."""
+        task = loading.get(key)
+        if task is None:
+            task = loading[key] = asyncio.ensure_future(self._load_and_store(cache, key, load))
+            task.add_done_callback(lambda _done: loading.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _load_and_store(self, cache: ViewCache, key: str, load) -> Any:
+        epoch = cache.epoch  # before the read: a change committed during it must win
+        view = await self.in_thread(load, key)
+        if view is not None:
+            cache.store(key, view, epoch)
+        return view
 
     def rendition(self, licence: LicenceView, article: ArticleView, fmt: str) -> render.Rendered:
         key = (licence.id, article.id, article.version, fmt)
@@ -308,7 +358,7 @@ class DeliveryRuntime:
         return base
 
     def _count_usage(self, licence_id: str, since: datetime) -> int:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             return quotas.used_since(session, licence_id, since)
 
     async def used_since(self, licence_id: str, since: datetime) -> int:

@@ -11,10 +11,10 @@ from datetime import datetime
 from itertools import count
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.catalogue import service as catalogue
-from api.catalogue.models import ArticleStatus
+from api.catalogue.models import Article, ArticleStatus
 from api.delivery.errors import ContentArticleNotFound, LicenceNotActive, NotCovered
 from api.core.db import utcnow
 from api.licensing import service as licensing
@@ -155,6 +155,27 @@ def load_licence(session: Session, licence_id: str) -> LicenceView | None:
         return None
     grants = licensing.quota_grants(session, licence.id, live_at=utcnow()) if licence.monthly_quota is not None else ()
     return LicenceView.of(licence, grants)
+
+
+def load_active_licences(session: Session, limit: int) -> list[LicenceView]:
+    """Views of up to `limit` active licences that have not ended, in three queries at most."""
+    now = utcnow()
+    stmt = (select(Licence).where(Licence.state == LicenceState.active, Licence.ends_at > now)  # type: ignore[arg-type,operator]
+            .order_by(Licence.ends_at.desc()).limit(limit))  # type: ignore[attr-defined]
+    licences = list(session.exec(stmt).all())
+    quota_ids = [licence.id for licence in licences if licence.monthly_quota is not None]
+    grants: dict[str, list[QuotaGrant]] = {}
+    if quota_ids:
+        live = select(QuotaGrant).where(QuotaGrant.licence_id.in_(quota_ids), QuotaGrant.expires_at > now)  # type: ignore[attr-defined,operator]
+        for grant in session.exec(live.order_by(QuotaGrant.expires_at, QuotaGrant.id)).all():  # type: ignore[arg-type]
+            grants.setdefault(grant.licence_id, []).append(grant)
+    return [LicenceView.of(licence, grants.get(licence.id, ())) for licence in licences]
+
+
+def recent_article_ids(session: Session, limit: int) -> list[str]:
+    """The `limit` most recently updated articles (where most traffic goes), newest first."""
+    stmt = select(Article.id).order_by(Article.updated_at.desc(), Article.id.desc()).limit(limit)  # type: ignore[attr-defined]
+    return list(session.exec(stmt).all())
 
 
 def load_article(session: Session, article_id: str) -> ArticleView:
