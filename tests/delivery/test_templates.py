@@ -87,8 +87,9 @@ def test_the_etag_follows_the_licence_the_article_and_the_format_and_nothing_els
     assert _spliced(article, licence, "json").etag == etag
 
 
-def test_an_article_that_holds_a_placeholder_or_a_licence_id_that_needs_escaping_is_rendered_from_scratch():
-    article = _article(headline=f"About {templates.PLACEHOLDERS.id}")
+def test_a_placeholder_that_would_not_survive_or_a_licence_id_that_needs_escaping_is_rendered_from_scratch(monkeypatch):
+    article = ARTICLES[0]
+    monkeypatch.setattr(templates, "PLACEHOLDERS", templates.Placeholders.of('0123456789ab"<&'))  # escaped in output
     assert templates.build(PUBLISHER, article, "json", render.base_json(article)) is None
     assert templates.licence_parts(_licence(id='lic_"<x>')) is None
 
