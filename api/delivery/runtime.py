@@ -107,6 +107,7 @@ class DeliveryRuntime:
         self._keys_loaded_at = 0.0
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self._preloader: threading.Thread | None = None
         invalidation.register(self)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -122,11 +123,17 @@ class DeliveryRuntime:
         self._stop.clear()
         self._poller = threading.Thread(target=self._poll_forever, name="syndicate-delivery-poller", daemon=True)
         self._poller.start()
+        if self.settings.delivery_preload:
+            self._preloader = threading.Thread(target=self._preload_quietly, name="syndicate-delivery-preload",
+                                               daemon=True)
+            self._preloader.start()
 
     async def stop(self) -> None:
         self._stop.set()
         if self._poller:
             self._poller.join(timeout=5)
+        if self._preloader:
+            self._preloader.join(timeout=5)
         await self.writer.aclose()
 
     def clear(self) -> None:
@@ -227,21 +234,29 @@ class DeliveryRuntime:
         wanted = min(self.settings.delivery_preload_articles, self.articles.limit)
         with Session(self.reader) as session:
             ids = recent_article_ids(session, wanted) if wanted else []
+        loaded: list[ArticleView] = []
         for first in range(0, len(ids), 500):
             epoch = self.articles.epoch
             with Session(self.reader) as session:
                 views = load_articles(session, ids[first:first + 500])
             for article in views:
                 self.articles.store(article.id, article, epoch)
+            loaded += views
+        # The newest first, where most requests go: their templates too (the licensed body's HTML
+        # parse is most of a first request's cost), while the first requests come in.
+        for article in loaded:
             if self._stop.is_set():
                 return
+            for fmt in render.FORMATS:
+                self._template(article, fmt)
 
-    def _poll_forever(self) -> None:
+    def _preload_quietly(self) -> None:
         try:
-            if self.settings.delivery_preload:
-                self.preload()
+            self.preload()
         except Exception:  # noqa: BLE001 - the caches fill on demand instead
             log.exception("delivery cache preload failed")
+
+    def _poll_forever(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
             try:
                 self.poll_once()
@@ -332,11 +347,7 @@ class DeliveryRuntime:
         found = self.rendered.get(key)
         if found is not None and found[0] is licence:
             return found[1]
-        template_key = (article.id, article.version, fmt)
-        template = self.templates.get(template_key, _MISSING)
-        if template is _MISSING:
-            template = templates.build(self.publisher, article, fmt, self._base(article))
-            self.templates.put(template_key, template)
+        template = self._template(article, fmt)
         parts = self.licence_parts.get(licence.id)
         if parts is None or parts.licence is not licence:
             parts = templates.licence_parts(licence)
@@ -348,6 +359,14 @@ class DeliveryRuntime:
             rendered = templates.splice(self.publisher, template, parts)
         self.rendered.put(key, (licence, rendered))
         return rendered
+
+    def _template(self, article: ArticleView, fmt: str) -> templates.Template | None:
+        key = (article.id, article.version, fmt)
+        template = self.templates.get(key, _MISSING)
+        if template is _MISSING:
+            template = templates.build(self.publisher, article, fmt, self._base(article))
+            self.templates.put(key, template)
+        return template
 
     def _base(self, article: ArticleView) -> dict[str, Any]:
         key = (article.id, article.version)

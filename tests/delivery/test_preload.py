@@ -20,6 +20,9 @@ def test_preload_reads_active_licences_and_the_newest_articles(settings, session
     assert runtime.licences[active.id] == load_licence(session, active.id)
     assert newer.id in runtime.articles and older.id not in runtime.articles
     assert runtime.articles[newer.id] == load_article(session, newer.id)
+    version = runtime.articles[newer.id].version
+    assert {key for key in runtime.templates if key[0] == newer.id} == {
+        (newer.id, version, fmt) for fmt in ("json", "ninjs", "html")}  # built ahead too
 
 
 def test_preload_never_goes_past_the_cache_sizes_nor_keeps_what_an_invalidation_raced(settings, session, engine,
