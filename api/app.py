@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import health, openapi_doc
 from api.core import body_limit, passwords
+from api.core.access_log import AccessLog
 from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
 from api.core.config import Settings, get_settings
 from api.core.db import make_engine
@@ -74,9 +76,34 @@ class SyndicateApp(FastAPI):
     stack runs. The content hot path uses it: FastAPI's own `__call__` (middleware, routing,
     dependency resolution) costs more than a whole cached content request (README, "Benchmark")."""
 
-    front = None  # an object with `handles(scope) -> bool` and `async serve(scope, send)`
+    front = None  # an object with `handles(scope) -> bool` and `async serve(scope, send) -> (status, request id)`
+    access_log: AccessLog | None = None
 
     async def __call__(self, scope, receive, send) -> None:
+        access_log = self.access_log
+        if access_log is None or scope["type"] != "http":
+            await self._dispatch(scope, receive, send)
+            return
+        started = time.perf_counter()
+        front = self.front
+        if front is not None and front.handles(scope):
+            status, request_id = await front.serve(scope, send)
+            access_log.record(scope, status, started, request_id)
+            return
+        answered: list = [500, None]  # what a request that fails before answering is logged as
+
+        async def sending(message) -> None:
+            if message["type"] == "http.response.start":
+                answered[0] = message["status"]
+                answered[1] = next((v for k, v in message.get("headers", ()) if k == b"x-request-id"), None)
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, sending)
+        finally:
+            access_log.record(scope, answered[0], started, answered[1])
+
+    async def _dispatch(self, scope, receive, send) -> None:
         front = self.front
         if front is not None and front.handles(scope):
             await front.serve(scope, send)
@@ -104,7 +131,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     worker_wanted = settings.run_worker_in_process if run_worker is None else run_worker
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: SyndicateApp) -> AsyncIterator[None]:
         check_migrated(settings, engine)
         # Starlette and FastAPI run synchronous handlers and dependencies in anyio's default thread
         # pool: as many threads as the API engine has connections.
@@ -120,6 +147,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             worker.start_thread()
         for hook in app.state.startup_hooks:
             await hook(app)
+        app.access_log = AccessLog(everything=settings.access_log)
+        app.access_log.start()
         # Everything built so far (routes, models, metadata, SDK modules) lives as long as the process:
         # keep it out of the cyclic collector's full passes, which otherwise stall every request.
         gc.collect()
@@ -127,6 +156,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         try:
             yield
         finally:
+            if app.access_log is not None:
+                app.access_log.stop()
             for hook in app.state.shutdown_hooks:
                 await hook(app)
             if worker:

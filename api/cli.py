@@ -195,7 +195,9 @@ def serve(
     for line in banner(host, port, credentials, demo=demo):
         typer.echo(line)
     # The app itself believes X-Forwarded-For only from SYNDICATE_TRUSTED_PROXIES (see api.app).
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers, proxy_headers=False, log_level="info")
+    # The app writes its own access log (SYNDICATE_ACCESS_LOG, api/core/access_log.py), off the event loop.
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, proxy_headers=False, log_level="info",
+                access_log=False)
 
 
 def listening_url(host: str, port: int) -> str:

@@ -324,7 +324,9 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": pythonpath, "SYNDICATE_DATABASE_URL": database_url, "SYNDICATE_TOKEN_RATE_LIMIT": "1000000000/second",
            "SYNDICATE_RUN_WORKER_IN_PROCESS": "false", "SYNDICATE_ENVIRONMENT": "production",
            "SYNDICATE_SECRET_KEY": "bench-secret-key-that-is-long-enough", "SYNDICATE_REDIS_URL": "",
-           "SYNDICATE_PUBLIC_BASE_URL": "https://syndicate.bench.example"}
+           "SYNDICATE_PUBLIC_BASE_URL": "https://syndicate.bench.example",
+           # The easiest case: no access log unless asked for (SYNDICATE_ACCESS_LOG=true measures its cost).
+           "SYNDICATE_ACCESS_LOG": os.environ.get("SYNDICATE_ACCESS_LOG", "false")}
     env.pop("SYNDICATE_REDIS_URL")
     headers = {"Authorization": f"Bearer {token}"}
     path = f"/v1/content/articles/{article_id}"

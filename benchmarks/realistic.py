@@ -11,7 +11,7 @@ What it does, in order:
    real token.
 2. Starts the server exactly as the Dockerfile and the README's production section do:
    `syndicate serve --host 127.0.0.1 --port P --workers N`, SYNDICATE_ENVIRONMENT=production,
-   Redis-backed rate limits, the in-process worker on, uvicorn's access log on (its default).
+   Redis-backed rate limits, the in-process worker on, the access log on (its default: the app's own, batched; uvicorn's is off).
 3. Writes the request mix for each round: a token drawn uniformly, an article drawn Zipf-like by
    recency (most traffic on recent articles, a long tail of cold ones), 5 % of requests a licence's
    first fetch of an article (a republication), the rest re-fetches of what that licence already
@@ -25,6 +25,10 @@ What it does, in order:
 
 With one worker the server is pinned to CPU 0 and wrk to CPU 1; with two workers nothing is pinned,
 so wrk shares their cores (on a 2-core machine that is what limits the factor).
+
+Preparing 10k licences takes a couple of minutes: `--data DIR` keeps the database (SQLite: in DIR;
+PostgreSQL: the database named by the URL), the tokens and each licence's history in DIR, and a
+later run with the same DIR, database and sizes starts from them (the caches are still cold).
 """
 
 from __future__ import annotations
@@ -336,14 +340,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--data", type=Path, help="keep the prepared data here and reuse it on later runs")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed (apt-get install wrk)")
 
     workdir = Path(tempfile.mkdtemp(prefix="syndicate-realistic-"))
-    database_url = (args.database_url or PG_DEFAULT) if args.db == "postgres" else f"sqlite:///{workdir / 'bench.db'}"
-    print(f"preparing {args.db}: {args.articles:,} articles, {args.licences:,} licences", flush=True)
-    article_ids, tokens, holders = prepare(database_url, licences=args.licences, articles=args.articles)
+    data = args.data.resolve() if args.data else workdir
+    data.mkdir(parents=True, exist_ok=True)
+    database_url = (args.database_url or PG_DEFAULT) if args.db == "postgres" else f"sqlite:///{data / 'bench.db'}"
+    kept = _kept_data(data, database_url, args) if args.data else None
+    if kept is None:
+        print(f"preparing {args.db}: {args.articles:,} articles, {args.licences:,} licences", flush=True)
+        article_ids, tokens, holders = prepare(database_url, licences=args.licences, articles=args.articles)
+    else:
+        article_ids, tokens, holders = kept["article_ids"], kept["tokens"], [tuple(h) for h in kept["holders"]]
+        print(f"reusing {args.db} data in {data}: {args.articles:,} articles, {args.licences:,} licences", flush=True)
     pythonpath = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH", "")]))
     env = {**os.environ, "PYTHONPATH": pythonpath, "SYNDICATE_DATABASE_URL": database_url,
            "SYNDICATE_ENVIRONMENT": "production", "SYNDICATE_SECRET_KEY": "bench-secret-key-that-is-long-enough",
@@ -352,7 +364,15 @@ def main() -> None:
     script = workdir / "mix.lua"
     script.write_text(LUA)
     mix = Mix(article_ids, tokens)
-    print(f"  {seed_history(database_url, mix, holders):,} earlier republications recorded", flush=True)
+    if kept is None:
+        print(f"  {seed_history(database_url, mix, holders):,} earlier republications recorded", flush=True)
+        if args.data:
+            (data / KEPT).write_text(json.dumps({
+                "database_url": database_url, "licences": args.licences, "articles": args.articles,
+                "article_ids": article_ids, "tokens": tokens, "holders": holders,
+                "fetched": {str(k): v for k, v in mix.fetched.items()}}))
+    else:
+        mix.fetched = {int(k): v for k, v in kept["fetched"].items()}
 
     log = workdir / "server.log"
     port = free_port()
@@ -413,6 +433,19 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     if not complete:
         raise SystemExit(1)
+
+
+KEPT = "realistic.json"
+
+
+def _kept_data(data: Path, database_url: str, args) -> dict | None:
+    """What an earlier `--data` run prepared, if it was for this database and these sizes."""
+    try:
+        kept = json.loads((data / KEPT).read_text())
+    except (OSError, ValueError):
+        return None
+    same = (kept.get("database_url"), kept.get("licences"), kept.get("articles")) == (database_url, args.licences, args.articles)
+    return kept if same else None
 
 
 def article_requests(lines: list[str], completed: int) -> int:

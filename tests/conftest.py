@@ -57,6 +57,8 @@ def make_settings(database_url: str, **overrides) -> Settings:
         # Likewise the JSON API's limits (the suite's requests all come from one address);
         # tests/core/test_api_limits.py checks the real ones.
         address_rate_limit="", api_key_rate_limit="", anonymous_rate_limit="",
+        # Tests of cache misses need the miss; tests/delivery/test_preload.py preloads by itself.
+        delivery_preload=False,
         **CHEAP_PASSWORD_HASHING,
     )
     values.update(overrides)

@@ -116,6 +116,23 @@ class Settings(BaseSettings):
     # PostgreSQL: the usage log's monthly partitions are created this many months ahead.
     usage_partitions_ahead_months: int = Field(default=3, ge=1, le=24)
 
+    # One JSON line per request on stderr, written in batches off the request (api/core/access_log.py);
+    # false: only server errors (5xx), which are always logged. `syndicate serve` turns uvicorn's off.
+    access_log: bool = True
+
+    # --- content delivery caches, per API process (entries; the least recently used goes first).
+    # Sized for 10k+ articles: an article view is its body (~10 kB), a template one rendition of it
+    # without the licence (~10 kB); a licence view is ~1 kB; a rendition one licence's bytes.
+    delivery_token_cache_size: int = Field(default=50_000, ge=1)
+    delivery_licence_cache_size: int = Field(default=50_000, ge=1)
+    delivery_article_cache_size: int = Field(default=12_000, ge=1)
+    delivery_template_cache_size: int = Field(default=16_000, ge=1)
+    delivery_rendition_cache_size: int = Field(default=1_000, ge=1)
+    # At start, in the background: every active licence (up to its cache's size) and this many of
+    # the most recently updated articles are read in a few queries, instead of one miss each.
+    delivery_preload: bool = True
+    delivery_preload_articles: int = Field(default=4_000, ge=0)
+
     redis_url: str | None = None
     run_worker_in_process: bool = True
     worker_poll_seconds: float = 1.0

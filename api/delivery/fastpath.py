@@ -75,7 +75,8 @@ class ContentFastPath:
         return (scope["type"] == "http" and scope["method"] == "GET" and path.startswith(PREFIX)
                 and len(path) > len(PREFIX) and "/" not in path[len(PREFIX):])
 
-    async def serve(self, scope: Scope, send: Send) -> None:
+    async def serve(self, scope: Scope, send: Send) -> tuple[int, bytes]:
+        """Answers the request; returns its status and request id (for the access log)."""
         path = scope["path"]
         headers = dict(scope["headers"])
         query = dict(parse_qsl(scope["query_string"].decode("latin-1"))) if scope["query_string"] else {}
@@ -97,3 +98,4 @@ class ContentFastPath:
         await send({"type": "http.response.start", "status": outcome.status,
                     "headers": [*outcome.headers, (b"x-request-id", rid)]})
         await send({"type": "http.response.body", "body": outcome.body})
+        return outcome.status, rid

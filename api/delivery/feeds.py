@@ -109,7 +109,7 @@ _SYNC_MARK = "~"
 
 def _page(runtime: DeliveryRuntime, licence: LicenceView, updated_since: datetime | None, cursor: str | None,
           after: int | None, limit: int, with_bodies: bool) -> _Listing:
-    with Session(runtime.engine) as session:
+    with Session(runtime.reader) as session:
         if after is not None:
             page = change_feed.change_page(session, licence, after=after, limit=limit)
             rows = [article for _, article in page.rows]

@@ -100,15 +100,31 @@ def licensed_body(article: ArticleView) -> LicensedBody:
     if not blocked_assets:
         return LicensedBody(article.body_html, article.body_text, article.word_count, assets, [])
     removed = [_note(a) for a in blocked_assets]
-    tree = LexborHTMLParser(article.body_html)
-    root = tree.body
+    root = LexborHTMLParser(article.body_html).body
     if root is None:
         return LicensedBody("", "", 0, assets, removed)
+    doomed, unwrap = _references(root, blocked, base)
+    _remove(doomed)
+    for link in unwrap:
+        link.unwrap()
+    _remove_stray_captions(root, blocked_assets)
+    html = root.inner_html or ""
+    text = html_to_text(html)
+    return LicensedBody(html, text, word_count(text), assets, removed)
+
+
+def _refers_to(node, blocked: set[str], base: str) -> bool:
+    """Whether any attribute of `node` points at a blocked file."""
+    return any(url_key(candidate, base) in blocked
+               for name, value in node.attributes.items() if value for candidate in _candidates(name.lower(), value))
+
+
+def _references(root, blocked: set[str], base: str) -> tuple[list, list]:
+    """What shows a blocked file: (nodes to remove, links to unwrap). A reference inside a figure
+    or other container takes the container; a text link is unwrapped; anything else goes itself."""
     doomed, unwrap = [], []
     for node in root.traverse():
-        if node.mem_id == root.mem_id or not any(
-                url_key(candidate, base) in blocked
-                for name, value in node.attributes.items() if value for candidate in _candidates(name.lower(), value)):
+        if node.mem_id == root.mem_id or not _refers_to(node, blocked, base):
             continue
         container = next((a for a in _ancestors(node) if a.tag in _CONTAINERS), None)
         if container is not None:
@@ -117,14 +133,12 @@ def licensed_body(article: ArticleView) -> LicensedBody:
             unwrap.append(node)
         else:
             doomed.append(node)
-    unwrap = _outermost(unwrap, {n.mem_id for n in doomed})  # links inside removed nodes go with them
-    _remove(doomed)
-    for link in unwrap:
-        link.unwrap()
+    return doomed, _outermost(unwrap, {n.mem_id for n in doomed})  # links inside removed nodes go with them
+
+
+def _remove_stray_captions(root, blocked_assets: list) -> None:
+    """Blocks left holding only a blocked asset's caption or credit (a caption outside any figure)."""
     captions = {_normal(t) for a in blocked_assets
                 for t in (a.caption, a.credit, f"{a.caption or ''} {a.credit or ''}") if _normal(t)}
     if captions:
         _remove([b for b in root.css(_CAPTION_BLOCKS) if _normal(b.text(separator=" ")) in captions])
-    html = root.inner_html or ""
-    text = html_to_text(html)
-    return LicensedBody(html, text, word_count(text), assets, removed)

@@ -88,13 +88,27 @@ def parse_beacon(publisher: Publisher, signed: str) -> tuple[str, str] | None:
 
 # --- the licence-independent part ------------------------------------------------------------------
 
+def licence_terms(licence: LicenceView) -> dict[str, Any]:
+    """The `licence` object of the attribution: all of it that depends on the licence but not on the article."""
+    return {"id": licence.id, "use": licence.use, "scope": licence.scope, "territories": list(licence.territories),
+            "language": licence.language, "starts_at": _iso(licence.starts_at), "ends_at": _iso(licence.ends_at),
+            "conditions": list(licence.conditions), "terms": licence.terms_text()}
+
+
 def attribution(publisher: Publisher, licence: LicenceView, article: ArticleView) -> dict[str, Any]:
+    return attribution_for(publisher, article, licence_id=licence.id, terms=licence_terms(licence),
+                           signature=beacon_signature(publisher, licence.id, article.id))
+
+
+def attribution_for(publisher: Publisher, article: ArticleView, *, licence_id: str, terms: Any,
+                    signature: str) -> dict[str, Any]:
+    """The attribution from its licence-specific parts (templates.py passes placeholders for them)."""
     year = article.published_at.year
     byline = article.byline or ", ".join(article.authors) or None
-    credit = f"{'By ' + byline + ', ' if byline else ''}{publisher.name}. Republished under licence {licence.id}."
+    credit = f"{'By ' + byline + ', ' if byline else ''}{publisher.name}. Republished under licence {licence_id}."
     notice = f"© {year} {publisher.copyright_holder}. All rights reserved."
-    beacon = beacon_url(publisher, licence.id, article.id)
-    licence_url = f"{publisher.base_url}/v1/licences/{licence.id}"
+    beacon = f"{publisher.base_url}/v1/content/beacon/{licence_id}.{article.id}.{signature}.gif"
+    licence_url = f"{publisher.base_url}/v1/licences/{licence_id}"
     json_ld = {
         "@context": "https://schema.org", "@type": "NewsArticle", "headline": article.headline,
         "author": [{"@type": "Person", "name": a} for a in article.authors] or None,
@@ -112,7 +126,7 @@ def attribution(publisher: Publisher, licence: LicenceView, article: ArticleView
         f'<p class="syndicate-attribution">This article was originally published by '
         f'<a href="{url}" rel="canonical">{escape(publisher.name)}</a>'
         f'{" (" + escape(byline) + ")" if byline else ""}. {escape(notice)} '
-        f'Republished under licence <a href="{escape(licence_url, quote=True)}" rel="license">{escape(licence.id)}</a>.'
+        f'Republished under licence <a href="{escape(licence_url, quote=True)}" rel="license">{escape(licence_id)}</a>.'
         f'<img src="{escape(beacon, quote=True)}" width="1" height="1" alt="" '
         f'referrerpolicy="no-referrer-when-downgrade" style="border:0"></p>\n'
         f'<script type="application/ld+json">{ld_text}</script>'
@@ -120,9 +134,7 @@ def attribution(publisher: Publisher, licence: LicenceView, article: ArticleView
     return {
         "credit_line": credit, "canonical_url": article.canonical_url, "copyright_notice": notice, "byline": byline,
         "publisher": publisher.name, "copyright_holder": publisher.copyright_holder,
-        "licence": {"id": licence.id, "use": licence.use, "scope": licence.scope, "territories": list(licence.territories),
-                    "language": licence.language, "starts_at": _iso(licence.starts_at), "ends_at": _iso(licence.ends_at),
-                    "conditions": list(licence.conditions), "terms": licence.terms_text()},
+        "licence": terms,
         "html": html, "json_ld": json_ld, "beacon_url": beacon,
     }
 
@@ -207,14 +219,17 @@ def render_html(base: dict[str, Any], attr: dict[str, Any], article: ArticleView
     return html.encode()
 
 
-def render(publisher: Publisher, licence: LicenceView, article: ArticleView, fmt: str, base: dict[str, Any]) -> Rendered:
-    attr = attribution(publisher, licence, article)
+def render_body(fmt: str, base: dict[str, Any], attr: dict[str, Any], article: ArticleView) -> bytes:
     if fmt == "ninjs":
-        body = render_ninjs(base, attr, article)
-    elif fmt == "html":
-        body = render_html(base, attr, article)
-    else:
-        body = render_json(base, attr)
+        return render_ninjs(base, attr, article)
+    if fmt == "html":
+        return render_html(base, attr, article)
+    return render_json(base, attr)
+
+
+def render(publisher: Publisher, licence: LicenceView, article: ArticleView, fmt: str, base: dict[str, Any]) -> Rendered:
+    """One rendition from scratch: what templates.py splices, byte for byte (the reference for its tests)."""
+    body = render_body(fmt, base, attribution(publisher, licence, article), article)
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
     rendered = Rendered(body=body, content_type=FORMATS[fmt], etag=etag, last_modified=http_date(article.updated_at),
                         canonical_url=article.canonical_url)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Requ
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit.service import Actor
-from api.core.db import make_engine, utcnow
+from api.core.db import make_engine, read_only, utcnow
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
@@ -375,8 +375,10 @@ router.include_router(partner_routes.router)
 
 # --- wiring --------------------------------------------------------------------------------------
 
-# The poller, the usage writer (SQLite) and the default executor's threads (at most 32) use it.
-CONTENT_POOL_SIZE, CONTENT_POOL_OVERFLOW = 8, 32
+# The poller and the usage writer use the first; loads on a cache miss, in the default executor's
+# threads (at most 32), the second.
+CONTENT_POOL_SIZE, CONTENT_POOL_OVERFLOW = 2, 4
+CONTENT_READER_POOL_SIZE, CONTENT_READER_POOL_OVERFLOW = 8, 32
 
 
 def install(app: FastAPI) -> None:
@@ -385,8 +387,10 @@ def install(app: FastAPI) -> None:
     settings = app.state.settings
     # Its own pool, not the JSON API's: a flood of API requests holding every API connection must not
     # make a content request's cache miss (run in the event loop's default executor) wait behind it.
-    runtime = DeliveryRuntime(settings, make_engine(settings.database_url, pool_size=CONTENT_POOL_SIZE,
-                                                    max_overflow=CONTENT_POOL_OVERFLOW))
+    runtime = DeliveryRuntime(
+        settings, make_engine(settings.database_url, pool_size=CONTENT_POOL_SIZE, max_overflow=CONTENT_POOL_OVERFLOW),
+        reader=read_only(make_engine(settings.database_url, pool_size=CONTENT_READER_POOL_SIZE,
+                                     max_overflow=CONTENT_READER_POOL_OVERFLOW)))
     app.state.delivery = runtime
     notifier = app.state.change_notifier = ChangeNotifier(runtime.engine)
     webhook_send.configure(app.state.settings)
@@ -401,6 +405,7 @@ def install(app: FastAPI) -> None:
         await notifier.stop()
         await runtime.stop()
         runtime.engine.dispose()
+        runtime.reader.dispose()
 
     app.state.startup_hooks.append(start)
     app.state.shutdown_hooks.append(stop)

@@ -21,19 +21,21 @@ from sqlmodel import Session, col
 
 from api.core.config import Settings
 from api.core.db import utcnow
-from api.delivery import caps, invalidation, keys as signing_keys, render
+from api.delivery import caps, invalidation, keys as signing_keys, render, templates
 from api.delivery.errors import ContentWithdrawn, InvalidToken, FormatNotAcceptable, NotCovered, TokenRevoked
 from api.delivery.metering import Usage, UsageWriter
 from api.delivery.negotiation import Negotiator
 from api.delivery.models import LicenceToken
 from api.delivery import quotas
 from api.delivery.quotas import Limiter
-from api.delivery.snapshots import ArticleView, LicenceView, ViewCache, load_article, load_licence
+from api.delivery.snapshots import (ArticleView, LicenceView, LRUCache, ViewCache, load_active_licences, load_article,
+                                    load_articles, load_licence, recent_article_ids)
 from api.delivery.tokens import Claims, TokenVerifier
 
 log = logging.getLogger("syndicate.delivery")
 
 POLL_SECONDS = 0.5
+_MISSING = object()
 # SQLite: past this many frames (4 KiB pages) in the write-ahead log, the poller makes it start over.
 WAL_RESTART_FRAMES = 1000
 
@@ -52,11 +54,9 @@ ARTICLE_OFFERS = Negotiator([
 _NOT_ACCEPTABLE = ("This article is available as application/json, application/vnd.iptc.ninjs+json or "
                    "text/html (or ?format=json|ninjs|html).")
 
-# Per process. Licence views are small; article views hold a body (tens of kB): 4,096 of them are
-# ~100 MB at most. Past the cap the oldest stored is evicted; a hit never costs more than a dict lookup.
-LICENCE_CACHE_SIZE = 50_000
-ARTICLE_CACHE_SIZE = 4_096
-RENDERED_CACHE_SIZE = 20_000  # renditions (bytes); cleared together with `bases` when full
+# Bases (the licensed body and the rest of an article's own fields) are kept only until its
+# templates are built: a few per article, soon after it is first served.
+BASE_CACHE_SIZE = 2_000
 
 
 def negotiate(fmt: str | None, accept: str | None) -> str:
@@ -73,25 +73,41 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
 
 
 class DeliveryRuntime:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, reader: Engine | None = None) -> None:
+        """`engine` serves the usage writer and the poller; `reader` (by default `engine`), every
+        load on a cache miss. Give it an engine of its own, made `read_only`: on SQLite a load then
+        starts with a deferred BEGIN and never queues for the write lock behind the usage writer's
+        commits (the writer's raw connections must not come from a pool whose connections were
+        made query-only)."""
         self.settings = settings
         self.engine = engine
+        self.reader = reader or engine
         self.publisher = render.Publisher(
             name=settings.publisher_name, copyright_holder=settings.copyright_holder,
             base_url=settings.public_base_url, secret=("beacon:" + settings.secret_key.get_secret_value()).encode())
-        self.verifier = TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        self.verifier = TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                                      cache_size=settings.delivery_token_cache_size)
         self.writer = UsageWriter(engine)
         self.limiter = Limiter(settings)
-        self.licences: ViewCache = ViewCache(LICENCE_CACHE_SIZE)
-        self.articles: ViewCache = ViewCache(ARTICLE_CACHE_SIZE)
-        self.bases: dict[tuple[str, int], dict[str, Any]] = {}
-        self.rendered: dict[tuple[str, str, int, str], render.Rendered] = {}
+        self.licences: ViewCache = ViewCache(settings.delivery_licence_cache_size)
+        self.articles: ViewCache = ViewCache(settings.delivery_article_cache_size)
+        # (article id, version) -> base; (article id, version, format) -> template (None: render
+        # each licence's from scratch); licence id -> its parts; (licence id, article id, version,
+        # format) -> (licence view, rendition). Licence entries hold the view they were made from:
+        # a reloaded licence (new terms) never gets the old one's bytes.
+        self.bases = LRUCache(BASE_CACHE_SIZE)
+        self.templates = LRUCache(settings.delivery_template_cache_size)
+        self.licence_parts = LRUCache(settings.delivery_licence_cache_size)
+        self.rendered = LRUCache(settings.delivery_rendition_cache_size)
         self.revoked: frozenset[str] = frozenset()
         self._revoked_here: set[str] = set()  # survives a concurrent reload by the poller
         self._marks: tuple[Any, ...] | None = None
+        self._loading_licences: dict[str, asyncio.Future] = {}
+        self._loading_articles: dict[str, asyncio.Future] = {}
         self._keys_loaded_at = 0.0
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self._preloader: threading.Thread | None = None
         invalidation.register(self)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -107,17 +123,25 @@ class DeliveryRuntime:
         self._stop.clear()
         self._poller = threading.Thread(target=self._poll_forever, name="syndicate-delivery-poller", daemon=True)
         self._poller.start()
+        if self.settings.delivery_preload:
+            self._preloader = threading.Thread(target=self._preload_quietly, name="syndicate-delivery-preload",
+                                               daemon=True)
+            self._preloader.start()
 
     async def stop(self) -> None:
         self._stop.set()
         if self._poller:
             self._poller.join(timeout=5)
+        if self._preloader:
+            self._preloader.join(timeout=5)
         await self.writer.aclose()
 
     def clear(self) -> None:
         self.licences.invalidate()
         self.articles.invalidate()
         self.bases.clear()
+        self.templates.clear()
+        self.licence_parts.clear()
         self.rendered.clear()
         self.limiter.reset()
 
@@ -142,12 +166,12 @@ class DeliveryRuntime:
             self.refresh_keys()
 
     def refresh_keys(self) -> None:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             self.verifier.load_keys(signing_keys.verification_keys(session))
         self._keys_loaded_at = time.monotonic()
 
     def refresh_revocations(self) -> None:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             stmt = select(col(LicenceToken.jti)).where(col(LicenceToken.revoked_at).is_not(None), col(LicenceToken.expires_at) > utcnow())
             self.revoked = frozenset(session.execute(stmt).scalars().all()) | self._revoked_here
 
@@ -199,6 +223,39 @@ class DeliveryRuntime:
                 self.articles.invalidate()
         self._marks = marks
 
+    def preload(self) -> None:
+        """Fill the licence and article caches in bulk (a restart would otherwise pay one miss, and
+        one round trip to a thread, per licence and per article)."""
+        epoch = self.licences.epoch
+        with Session(self.reader) as session:
+            licences = load_active_licences(session, self.licences.limit)
+        for licence in licences:
+            self.licences.store(licence.id, licence, epoch)
+        wanted = min(self.settings.delivery_preload_articles, self.articles.limit)
+        with Session(self.reader) as session:
+            ids = recent_article_ids(session, wanted) if wanted else []
+        loaded: list[ArticleView] = []
+        for first in range(0, len(ids), 500):
+            epoch = self.articles.epoch
+            with Session(self.reader) as session:
+                views = load_articles(session, ids[first:first + 500])
+            for article in views:
+                self.articles.store(article.id, article, epoch)
+            loaded += views
+        # The newest first, where most requests go: their templates too (the licensed body's HTML
+        # parse is most of a first request's cost), while the first requests come in.
+        for article in loaded:
+            if self._stop.is_set():
+                return
+            for fmt in render.FORMATS:
+                self._template(article, fmt)
+
+    def _preload_quietly(self) -> None:
+        try:
+            self.preload()
+        except Exception:  # noqa: BLE001 - the caches fill on demand instead
+            log.exception("delivery cache preload failed")
+
     def _poll_forever(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
             try:
@@ -219,11 +276,11 @@ class DeliveryRuntime:
         return self.verifier.verify(raw)
 
     def _load_licence(self, licence_id: str) -> LicenceView | None:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             return load_licence(session, licence_id)
 
     def _load_article(self, article_id: str) -> ArticleView:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             return load_article(session, article_id)
 
     def _cached_authorization(self, raw: str | None) -> tuple[Claims, LicenceView] | None:
@@ -249,42 +306,78 @@ class DeliveryRuntime:
         if not raw:
             raise InvalidToken("Send a licence token as `Authorization: Bearer <token>` or `?token=`; "
                                "mint one with POST /v1/licences/{id}/tokens.")
-        claims = self.verifier.cached(raw) or await self.in_thread(self._verify, raw)
+        claims = self.verifier.cached(raw)
+        if claims is None:
+            # A signature check is CPU work of ~0.1 ms: on the loop, unless the key must be read first.
+            known = self.verifier.knows(self.verifier.kid_of(raw))
+            claims = self.verifier.verify(raw) if known else await self.in_thread(self._verify, raw)
         if claims.jti in self.revoked:  # before touching the database for its licence
             raise TokenRevoked(f"Token {claims.jti} was revoked; mint a new one if the licence is still active.")
         licence = self.licences.get(claims.licence_id)
         if licence is None:
-            epoch = self.licences.epoch  # before the read: a change committed during it must win
-            licence = await self.in_thread(self._load_licence, claims.licence_id)
+            licence = await self._load_shared(self.licences, self._loading_licences, claims.licence_id, self._load_licence)
             if licence is None:
                 raise InvalidToken("The token names a licence that does not exist; mint a new token.")
-            self.licences.store(licence.id, licence, epoch)
         return self._check_authorization(claims, licence)
 
     async def article(self, article_id: str) -> ArticleView:
         article = self.articles.get(article_id)
         if article is None:
-            epoch = self.articles.epoch
-            article = await self.in_thread(self._load_article, article_id)
-            self.articles.store(article_id, article, epoch)
+            article = await self._load_shared(self.articles, self._loading_articles, article_id, self._load_article)
         return article
+
+    async def _load_shared(self, cache: ViewCache, loading: dict[str, asyncio.Future], key: str, load) -> Any:
+        """One read per key however many requests miss it at once (a hot article after a restart
+        or a change is asked for by every connection); each waits for it, none can cancel it."""
+        task = loading.get(key)
+        if task is None:
+            task = loading[key] = asyncio.ensure_future(self._load_and_store(cache, key, load))
+            task.add_done_callback(lambda _done: loading.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _load_and_store(self, cache: ViewCache, key: str, load) -> Any:
+        epoch = cache.epoch  # before the read: a change committed during it must win
+        view = await self.in_thread(load, key)
+        if view is not None:
+            cache.store(key, view, epoch)
+        return view
 
     def rendition(self, licence: LicenceView, article: ArticleView, fmt: str) -> render.Rendered:
         key = (licence.id, article.id, article.version, fmt)
         found = self.rendered.get(key)
-        if found is None:
-            base = self.bases.get((article.id, article.version))
-            if base is None:
-                base = self.bases[(article.id, article.version)] = render.base_json(article)
-            found = render.render(self.publisher, licence, article, fmt, base)
-            if len(self.rendered) >= RENDERED_CACHE_SIZE:
-                self.rendered.clear()
-                self.bases.clear()
-            self.rendered[key] = found
-        return found
+        if found is not None and found[0] is licence:
+            return found[1]
+        template = self._template(article, fmt)
+        parts = self.licence_parts.get(licence.id)
+        if parts is None or parts.licence is not licence:
+            parts = templates.licence_parts(licence)
+            if parts is not None:
+                self.licence_parts.put(licence.id, parts)
+        if template is None or parts is None:
+            rendered = render.render(self.publisher, licence, article, fmt, self._base(article))
+        else:
+            rendered = templates.splice(self.publisher, template, parts)
+        self.rendered.put(key, (licence, rendered))
+        return rendered
+
+    def _template(self, article: ArticleView, fmt: str) -> templates.Template | None:
+        key = (article.id, article.version, fmt)
+        template = self.templates.get(key, _MISSING)
+        if template is _MISSING:
+            template = templates.build(self.publisher, article, fmt, self._base(article))
+            self.templates.put(key, template)
+        return template
+
+    def _base(self, article: ArticleView) -> dict[str, Any]:
+        key = (article.id, article.version)
+        base = self.bases.get(key)
+        if base is None:
+            base = render.base_json(article)
+            self.bases.put(key, base)
+        return base
 
     def _count_usage(self, licence_id: str, since: datetime) -> int:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             return quotas.used_since(session, licence_id, since)
 
     async def used_since(self, licence_id: str, since: datetime) -> int:

@@ -10,10 +10,10 @@ from datetime import datetime
 from itertools import count
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from api.catalogue import service as catalogue
-from api.catalogue.models import ArticleStatus
+from api.catalogue.models import Article, ArticleStatus
 from api.delivery.errors import ContentArticleNotFound, LicenceNotActive, NotCovered
 from api.core.db import utcnow
 from api.licensing import service as licensing
@@ -155,6 +155,27 @@ def load_licence(session: Session, licence_id: str) -> LicenceView | None:
     return LicenceView.of(licence, grants)
 
 
+def load_active_licences(session: Session, limit: int) -> list[LicenceView]:
+    """Views of up to `limit` active licences that have not ended, in three queries at most."""
+    now = utcnow()
+    stmt = (select(Licence).where(Licence.state == LicenceState.active, Licence.ends_at > now)
+            .order_by(Licence.ends_at.desc()).limit(limit))  # type: ignore[attr-defined]
+    licences = list(session.exec(stmt).all())
+    quota_ids = [licence.id for licence in licences if licence.monthly_quota is not None]
+    grants: dict[str, list[QuotaGrant]] = {}
+    if quota_ids:
+        live = select(QuotaGrant).where(col(QuotaGrant.licence_id).in_(quota_ids), col(QuotaGrant.expires_at) > now)
+        for grant in session.exec(live.order_by(QuotaGrant.expires_at, QuotaGrant.id)).all():  # type: ignore[arg-type]
+            grants.setdefault(grant.licence_id, []).append(grant)
+    return [LicenceView.of(licence, grants.get(licence.id, ())) for licence in licences]
+
+
+def recent_article_ids(session: Session, limit: int) -> list[str]:
+    """The `limit` most recently updated articles (where most traffic goes), newest first."""
+    stmt = select(Article.id).order_by(Article.updated_at.desc(), Article.id.desc()).limit(limit)  # type: ignore[attr-defined]
+    return list(session.exec(stmt).all())
+
+
 def load_article(session: Session, article_id: str) -> ArticleView:
     try:
         article = catalogue.get_article(session, article_id)
@@ -184,8 +205,34 @@ def _article_view(article, assets) -> ArticleView:
 _epochs = count(1)
 
 
-class ViewCache(OrderedDict):
-    """Views by id: at most `limit` of them (the oldest stored is evicted first, in O(1)), and an
+class LRUCache(OrderedDict):
+    """At most `limit` entries; past it the least recently used goes, one at a time, in O(1).
+    Safe to read while another thread drops entries (a concurrent removal only loses the recency)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = max(1, limit)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = OrderedDict.get(self, key, default)
+        if value is not default:
+            try:
+                self.move_to_end(key)
+            except KeyError:  # dropped meanwhile by another thread
+                pass
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        while len(self) >= self.limit and key not in self:
+            try:
+                self.popitem(last=False)
+            except KeyError:  # emptied meanwhile by another thread
+                break
+        self[key] = value
+
+
+class ViewCache(LRUCache):
+    """Views by id: at most `limit` of them (the least recently used is evicted first), and an
     `epoch` that moves on every invalidation.
 
     A view read from the database while an invalidation runs may already be stale, and storing it
@@ -193,12 +240,10 @@ class ViewCache(OrderedDict):
     `store(key, view, epoch)`, which keeps the view only if no invalidation came in between.
     Invalidations run on other threads (the poller, threads committing a change), so `invalidate`
     moves the epoch before it drops entries, and `store` looks again after it writes.
-    Reads are plain `dict.get` (the hot path).
     """
 
     def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
+        super().__init__(limit)
         self.epoch = 0
 
     def invalidate(self, key: Any = None) -> None:
@@ -212,11 +257,6 @@ class ViewCache(OrderedDict):
     def store(self, key: Any, view: Any, epoch: int) -> None:
         if self.epoch != epoch:
             return
-        while len(self) >= self.limit:
-            try:
-                self.popitem(last=False)
-            except KeyError:  # emptied meanwhile by an invalidation on another thread
-                break
-        self[key] = view
+        self.put(key, view)
         if self.epoch != epoch:
             self.pop(key, None)

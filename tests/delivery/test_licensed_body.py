@@ -115,3 +115,18 @@ def test_no_format_carries_the_agency_picture_its_caption_or_links_to_it(client,
     assert [a["credit"] for a in as_json["removed_assets"]] == ["Reuters/Jane"]
     plain = next(b for b in answers["ninjs"].json()["bodies"] if b["contentType"] == "text/plain")
     assert plain["value"] == as_json["body_text"] and plain["wordCount"] == as_json["word_count"]
+
+
+def test_a_link_inside_a_removed_figure_goes_with_it_and_an_empty_body_stays_empty():
+    markup = f'<p>a</p><figure><a href="{WIRE}"><img src="{WIRE}"></a><figcaption>Wire</figcaption></figure><p>b</p>'
+    body = licensed_body(_view(markup))
+    assert body.html == "<p>a</p><p>b</p>" and body.text.split() == ["a", "b"] and body.word_count == 2
+    empty = licensed_body(_view(""))
+    assert (empty.html, empty.text, empty.word_count) == ("", "", 0)
+    assert [a.position for a in empty.assets] == [0] and [r["position"] for r in empty.removed] == [1]
+
+
+def test_a_block_is_removed_only_when_it_holds_nothing_but_a_blocked_caption_or_credit():
+    markup = f"<p>x</p><div>{CAPTION}</div><li>Reuters/Jane</li><p>{CAPTION} and more words</p>"
+    body = licensed_body(_view(markup))
+    assert body.html == f"<p>x</p><p>{CAPTION} and more words</p>"
