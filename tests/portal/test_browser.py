@@ -197,7 +197,7 @@ def _desk_approves(browser, url: str, staff, request_id: str, engine):
     desk.click("button[type=submit]")
     desk.goto(f"{url}/console/requests/{request_id}")
     desk.click("button:has-text('Approve')")
-    expect(desk.locator("#request-state")).to_have_text("approved")
+    expect(desk.locator("#request-state")).to_have_text("Approved")
     drain(engine)  # the invoice is issued (the ledger's, or Stripe Checkout's session)
     return desk
 

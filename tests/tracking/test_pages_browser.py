@@ -5,10 +5,10 @@ the CSP refuses nothing; a case is closed through the console's form."""
 from __future__ import annotations
 
 from api.partners.models import Partner
-from tests.browser_checks import assert_no_serious_axe_violation
+from tests.browser_checks import assert_no_serious_axe_violation, own_browser
 from tests.builders import make_api_key, make_staff
 from tests.console.test_browser import (  # noqa: F401 - live_url is a fixture
-    ARGS, CHROMIUM, SCREENSHOTS, live_url, pytestmark, staff_browser,
+    SCREENSHOTS, live_url, pytestmark, staff_browser,
 )
 from tests.tracking.data import copies_with_a_case
 
@@ -24,11 +24,11 @@ def _check(page, url: str, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"tracking-{name}-375.png"), full_page=True)
 
 
-def test_console_sightings_and_still_live_pages_in_a_browser(live_url, session) -> None:  # noqa: F811
+def test_console_sightings_and_still_live_pages_in_a_browser(chromium, live_url, session) -> None:  # noqa: F811
     case = copies_with_a_case(session)
     staff = make_staff(session, roles=["licensing"])
     session.commit()
-    with staff_browser(live_url, staff) as (page, refusals):
+    with staff_browser(chromium, live_url, staff) as (page, refusals):
         _check(page, f"{live_url}/console/sightings", "console-sightings")
         _check(page, f"{live_url}/console/still-live", "console-still-live")
         page.fill(f"#{case.id} input[name=note]", "Removed, confirmed by phone")
@@ -39,23 +39,17 @@ def test_console_sightings_and_still_live_pages_in_a_browser(live_url, session) 
     assert refusals == []
 
 
-def test_portal_where_shown_page_in_a_browser(live_url, session) -> None:  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
+def test_portal_where_shown_page_in_a_browser(chromium, live_url, session) -> None:  # noqa: F811
     case = copies_with_a_case(session)
     key = make_api_key(session, session.get(Partner, case.partner_id))
     session.commit()
     refusals: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda msg: refusals.append(msg.text) if "Content Security Policy" in msg.text else None)
-            page.goto(f"{live_url}/portal/sign-in")
-            page.fill("#api_key", key)
-            with page.expect_navigation():
-                page.press("#api_key", "Enter")
-            _check(page, f"{live_url}/portal/sightings", "portal-sightings")
-        finally:
-            browser.close()
+    with own_browser(chromium) as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda msg: refusals.append(msg.text) if "Content Security Policy" in msg.text else None)
+        page.goto(f"{live_url}/portal/sign-in")
+        page.fill("#api_key", key)
+        with page.expect_navigation():
+            page.press("#api_key", "Enter")
+        _check(page, f"{live_url}/portal/sightings", "portal-sightings")
     assert refusals == []
