@@ -31,11 +31,6 @@ EXCLUDED_PATH_REGEX = "|".join((
     r"^/v1/invoicing/stripe/webhook$",
     # The staff console answers HTML pages and form posts, not the JSON API; tests/console drives it.
     r"^/console",
-    # The long-poll feed: with `wait` it holds the request until a change or the time-out, so the
-    # same call answers 200 or 304 by the clock, which hypothesis's replay cannot reproduce (it
-    # stops as "inconsistent data generation"); tests/delivery/test_longpoll.py and test_feeds.py
-    # drive it, including bad `wait` and cursor values.
-    r"^/v1/content/feed$",
 ))
 
 # Checks switched off everywhere.

@@ -332,8 +332,9 @@ class AutoApprovalRuleBase(BaseModel):
         default=None, description="Empty: `one_off` and `subscription`. Usage billing has no bounded total and is "
                                   "approved only by a rule that lists `usage`.")
     max_amounts: dict[str, int] | None = Field(default=None, description=MAX_AMOUNTS_DESCRIPTION)
-    max_audience: int | None = Field(default=None, ge=1)
-    max_months: int | None = Field(default=None, ge=1)
+    # Bounded to what the rule's integer columns hold (PostgreSQL's INTEGER), so a larger number is a 422, not a 500.
+    max_audience: int | None = Field(default=None, ge=1, le=2_000_000_000)
+    max_months: int | None = Field(default=None, ge=1, le=1200)
 
 
 _RULE_EXAMPLE: JsonDict = {"name": "Small web requests from verified partners", "enabled": True, "require_verified_partner": True,

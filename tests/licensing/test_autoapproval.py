@@ -142,3 +142,13 @@ def test_rules_are_listed_a_page_at_a_time_oldest_first(client, session) -> None
     assert seen == made
     bad = client.get("/v1/staff/auto-approval-rules", headers=staff, params={"cursor": "nonsense"})
     assert bad.status_code == 422 and bad.json()["type"] == "/problems/bad-cursor"
+
+
+def test_a_rule_bound_beyond_what_its_columns_hold_is_refused_not_a_server_error(client, session) -> None:
+    """Schemathesis found this one: an audience of 10^20 reached the database and answered 500."""
+    staff = staff_headers(client, session, roles=["licensing"])
+    for field, value in (("max_audience", 10**20), ("max_months", 10**6)):
+        response = client.post("/v1/staff/auto-approval-rules", headers=staff, json={**RULE, field: value})
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert f"body.{field}" in response.json()["detail"]
