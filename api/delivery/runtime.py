@@ -135,6 +135,7 @@ class DeliveryRuntime:
         if self._preloader:
             self._preloader.join(timeout=5)
         await self.writer.aclose()
+        await self.limiter.disconnect()
 
     def clear(self) -> None:
         self.licences.invalidate()
