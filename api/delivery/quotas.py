@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from limits import parse
 from redis.exceptions import RedisError
@@ -209,3 +209,9 @@ class Limiter:
                                               window=int((end - start).total_seconds()))},
             )
         return QuotaStanding(quota=quota, used=used, resets_at=end, window=int((end - start).total_seconds()))
+
+    async def give_back(self, standing: QuotaStanding, licence: LicenceView, amount: int = 1) -> None:
+        """Undo `take_quota` for a delivery refused after it (by the licence's cap, say)."""
+        start, end = month_bounds(standing.resets_at - timedelta(seconds=1))
+        await self.storage.incr(f"quota/{licence.id}/{start:%Y-%m}", int((end - datetime.now(UTC)).total_seconds()) + 86_400,
+                                -amount)

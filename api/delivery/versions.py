@@ -86,7 +86,6 @@ async def serve_version(runtime: DeliveryRuntime, *, raw_token: str | None, arti
     rendered = render.render(runtime.publisher, licence, version, chosen, render.base_json(version))
     if (if_none_match or if_modified_since) and not_modified(rendered, if_none_match, if_modified_since):
         return Outcome(304, rendered.headers(with_body=False), b"")
-    if licence.monthly_quota is not None:
-        await runtime.limiter.take_quota(licence, lambda since: runtime.used_since(licence.id, since))
-    await runtime.writer.record(Usage(licence.id, licence.partner_id, article.id, number, chosen, claims.jti))
+    # Counted as any delivery is: quota, the live-copy cap (a past version of a new article is a new copy), usage.
+    await runtime.account(licence, [Usage(licence.id, licence.partner_id, article.id, number, chosen, claims.jti)])
     return Outcome(200, list(rendered.ok_headers), rendered.body)
