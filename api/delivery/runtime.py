@@ -24,7 +24,8 @@ from api.core.config import Settings
 from api.core.db import utcnow
 from api.delivery import caps, invalidation, keys as signing_keys, render, templates
 from api.delivery.errors import ContentWithdrawn, InvalidToken, FormatNotAcceptable, NotCovered, TokenRevoked
-from api.delivery.metering import Usage, UsageWriter
+from api.delivery.metering import UsageWriter
+from api.delivery.usage_rows import Usage
 from api.delivery.negotiation import Negotiator
 from api.delivery.models import LicenceToken
 from api.delivery import quotas
