@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit.service import Actor
 from api.core.db import make_engine, read_only, utcnow
-from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
+from api.core.errors import BadCursor, SyndicateError, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
@@ -45,6 +45,8 @@ Cursor = Annotated[str | None, Query(description="From `next_cursor` of the prev
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 TOKEN_ERRORS = (errors.InvalidToken, errors.TokenRevoked, errors.LicenceNotActive, errors.RateLimited)
+# What any read of one licensed article can answer, before its own problems.
+ARTICLE_ERRORS = (*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn)
 JWKS_CACHE_CONTROL = "public, no-cache"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -81,6 +83,14 @@ def _with_headers(responses: dict, **by_status: dict) -> dict:
     for code, headers in by_status.items():
         responses.setdefault(int(code.removeprefix("s")), {}).setdefault("headers", {}).update(headers)
     return responses
+
+
+def _revalidated_responses(content: dict, *problems: type[SyndicateError], s200: dict,
+                           s304: dict = VALIDATORS) -> dict:
+    """`responses=` of a metered, revalidatable GET (a rendition, the feed): 200 in `content`'s media
+    types, 304 when the copy is still fresh, its `problems`, and the headers of 200, 304 and 429."""
+    return _with_headers({200: {"content": content}, 304: {"description": "Not modified"}, **error_responses(*problems)},
+                         s200=s200, s304=s304, s429=RATE_LIMIT_HEADERS)
 
 
 def _response(outcome: Outcome) -> Response:
@@ -167,12 +177,9 @@ def _format_query(formats):
     description="The licensed rendition with attribution, as JSON (default), IPTC ninjs (`format=ninjs` or "
                 "`Accept: application/vnd.iptc.ninjs+json`) or an HTML fragment (`format=html` or `Accept: text/html`). "
                 "Every 200 is metered before it is sent; send `If-None-Match` to revalidate for free.",
-    responses=_with_headers(
-        {200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
-         **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
-                           errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
-                           errors.UsageNotRecorded)},
-        s200={**VALIDATORS, **QUOTA_HEADERS}, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
+    responses=_revalidated_responses(
+        _CONTENT_EXAMPLES, *ARTICLE_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
+        errors.UsageNotRecorded, s200={**VALIDATORS, **QUOTA_HEADERS}),
 )
 async def content_article(
     request: Request, article_id: str, credentials: BearerDep, token: TokenQuery = None,
@@ -192,7 +199,7 @@ async def content_article(
     summary="Every version of a licensed article",
     description="Each version, oldest first: its number, time, what it was (the original, an update, a correction "
                 "with its note) and where to fetch it rendered under your licence. Not metered.",
-    responses=error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn),
+    responses=error_responses(*ARTICLE_ERRORS),
 )
 async def list_article_versions(request: Request, article_id: str, credentials: BearerDep,
                                 token: TokenQuery = None) -> Response:
@@ -206,12 +213,9 @@ async def list_article_versions(request: Request, article_id: str, credentials: 
     description="The version as it was (its headline, body and time), rendered under your licence in the article's "
                 "formats (`format` or Accept: JSON, ninjs, HTML) with the licence's attribution. The standfirst, byline "
                 "and pictures are the article's current ones. Metered like a fetch of the article.",
-    responses=_with_headers(
-        {200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
-         **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
-                           errors.ContentVersionNotFound, errors.FormatNotAcceptable, errors.QuotaExceeded,
-                           errors.UsageNotRecorded, ValidationFailed)},
-        s200=VALIDATORS, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
+    responses=_revalidated_responses(
+        _CONTENT_EXAMPLES, *ARTICLE_ERRORS, errors.ContentVersionNotFound, errors.FormatNotAcceptable,
+        errors.QuotaExceeded, errors.UsageNotRecorded, ValidationFailed, s200=VALIDATORS),
 )
 async def get_article_version(
     request: Request, article_id: str, number: Annotated[int, Path(ge=1, le=1_000_000)], credentials: BearerDep,
@@ -247,16 +251,13 @@ async def get_article_version(
                 "**Long-poll: `wait`** (seconds, at most 30): when there is nothing to list, hold the request until "
                 "something the licence covers changes, then answer with it; if nothing does, answer `304 Not "
                 "Modified` when the request carried `change_cursor` or `If-None-Match`, else an empty page.",
-    responses=_with_headers(
-        {200: {"content": {"application/atom+xml": {"schema": {"type": "string"}},
-                           "application/rss+xml": {"schema": {"type": "string"}}}},
-         304: {"description": "Not modified"},
-         **error_responses(*TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
-                           errors.UsageNotRecorded, ValidationFailed)},
-        s200={**VALIDATORS, **QUOTA_HEADERS,
-              "Link": _header('`<next page URL>; rel="next"` while there are more pages.'),
+    responses=_revalidated_responses(
+        {"application/atom+xml": {"schema": {"type": "string"}}, "application/rss+xml": {"schema": {"type": "string"}}},
+        *TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
+        errors.UsageNotRecorded, ValidationFailed,
+        s200={**VALIDATORS, **QUOTA_HEADERS, "Link": _header('`<next page URL>; rel="next"` while there are more pages.'),
               "Syndicate-Change-Cursor": CHANGE_CURSOR_HEADER},
-        s304={**VALIDATORS, "Syndicate-Change-Cursor": CHANGE_CURSOR_HEADER}, s429=RATE_LIMIT_HEADERS),
+        s304={**VALIDATORS, "Syndicate-Change-Cursor": CHANGE_CURSOR_HEADER}),
 )
 async def content_feed(
     request: Request, credentials: BearerDep, token: TokenQuery = None,
