@@ -193,7 +193,8 @@ def new_login_csrf() -> str:
 
 
 def render(request: Request, template: str, *, staff: Staff | None = None, code: int = 200,
-           error: str | SyndicateError | None = None, inline_styles: Sequence[str] = (), **context: Any) -> HTMLResponse:
+           error: str | SyndicateError | None = None, inline_styles: Sequence[str] = (),
+           **context: Any) -> HTMLResponse:
     """`code` is the HTTP status; `error`, a sentence for the page's error box, or the domain error
     an action raised (its message, and its status: 409, 422... unless `code` says otherwise);
     `inline_styles`, the hashes of the page's own `<style>` elements (a chart's,
