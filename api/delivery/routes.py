@@ -1,4 +1,5 @@
-"""Delivery HTTP API: licence tokens, JWKS, licensed content, feeds, beacons and webhook endpoints.
+"""Delivery HTTP API: licence tokens, JWKS, licensed content, feeds and beacons (webhook endpoints:
+webhook_routes.py; a partner's usage and copies: partner_routes.py).
 
 `GET /v1/content/articles/{id}` is answered by the ASGI fast path (fastpath.py) installed in
 front of the app; the route below documents it and serves the same implementation as a fallback.
@@ -14,11 +15,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit.service import Actor
 from api.core.db import make_engine, read_only, utcnow
-from api.core.errors import BadCursor, SyndicateError, Unauthenticated, ValidationFailed
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.errors import SyndicateError, Unauthenticated, ValidationFailed
+from api.core.pagination import DEFAULT_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
-from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMaySigningKeys
+from api.deps import CurrentPartner, Cursor, Limit, SessionDep, SettingsDep, StaffMaySigningKeys
 from api.delivery import errors, partner_routes, render, service, versions, webhook_routes, webhook_send
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
@@ -28,8 +29,7 @@ from api.delivery.runtime import DeliveryRuntime, Outcome
 from api.delivery.snapshots import load_article, load_licence
 from api.delivery.feeds import FEED_TYPES
 from api.delivery.schemas import (NINJS_EXAMPLE, ArticleVersionList, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
-                                  SigningKeyRead, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
-                                  WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointPage, WebhookEndpointRead)
+                                  SigningKeyRead, TokenCreate, TokenInfo, TokenRead)
 from api.licensing.service import LicenceNotFound
 from api.tracking import beacons, service as tracking, still_live
 from api.tracking.urls import normalise_page_url
@@ -41,8 +41,6 @@ _licence_bearer = HTTPBearer(auto_error=False, scheme_name="LicenceToken",
                              description="A licence token from `POST /v1/licences/{id}/tokens`.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_licence_bearer)]
 TokenQuery = Annotated[str | None, Query(description="The licence token, for clients that cannot send headers.")]
-Cursor = Annotated[str | None, Query(description="From `next_cursor` of the previous page.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 TOKEN_ERRORS = (errors.InvalidToken, errors.TokenRevoked, errors.LicenceNotActive, errors.RateLimited)
 # What any read of one licensed article can answer, before its own problems.
@@ -323,51 +321,6 @@ def beacon(request: Request, signed: str, session: SessionDep,
         still_live.note_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page, kill=kill,
                                  view=counted.view, now=now)
     return Response(PIXEL, media_type="image/gif", headers={"cache-control": "no-store, max-age=0", "pragma": "no-cache"})
-
-
-# --- webhook endpoints (partner API key) ---------------------------------------------------------
-
-@router.post("/v1/webhook-endpoints", response_model=WebhookEndpointCreated, status_code=status.HTTP_201_CREATED,
-             tags=["content"], summary="Register a webhook endpoint",
-             description="Corrections and takedowns of articles you license are POSTed here, signed per Standard "
-                         "Webhooks. The `secret` is shown only in this response. The URL must reach the public "
-                         "internet: one naming, or resolving to, a loopback, private, link-local or reserved address "
-                         "is refused (`bad-webhook-url`, its `reason` and `address` say why), and is checked again "
-                         "before every delivery.",
-             responses=error_responses(errors.BadWebhookUrl))
-def create_endpoint(body: WebhookEndpointCreate, partner: CurrentPartner, session: SessionDep,
-                    settings: SettingsDep) -> WebhookEndpointCreated:
-    endpoint, secret = service.create_endpoint(session, settings, partner_id=partner.id, url=str(body.url),
-                                               description=body.description)
-    return WebhookEndpointCreated(**WebhookEndpointRead.model_validate(endpoint).model_dump(), secret=secret)
-
-
-@router.get("/v1/webhook-endpoints", response_model=WebhookEndpointPage, tags=["content"],
-            summary="List your webhook endpoints", responses=error_responses(Unauthenticated, BadCursor))
-def list_endpoints(partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
-                   limit: Limit = DEFAULT_LIMIT) -> WebhookEndpointPage:
-    rows, next_cursor = service.list_endpoints(session, partner_id=partner.id, cursor=cursor, limit=limit)
-    return WebhookEndpointPage(items=[WebhookEndpointRead.model_validate(r) for r in rows], next_cursor=next_cursor)
-
-
-@router.delete("/v1/webhook-endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["content"],
-               summary="Delete a webhook endpoint", responses=error_responses(errors.WebhookEndpointNotFound))
-def delete_endpoint(endpoint_id: str, partner: CurrentPartner, session: SessionDep) -> Response:
-    service.delete_endpoint(session, endpoint_id=endpoint_id, partner_id=partner.id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries", response_model=WebhookDeliveryPage,
-            tags=["content"], summary="Deliveries to an endpoint, with their attempts",
-            description="Newest first. A failing delivery is retried on Standard Webhooks' schedule for about three "
-                        "days (`status: pending`), then `failed`; `held` while the endpoint is disabled. Each attempt "
-                        "shows its HTTP status or error.",
-            responses=error_responses(Unauthenticated, errors.WebhookEndpointNotFound, BadCursor))
-def list_deliveries(endpoint_id: str, partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
-                    limit: Limit = DEFAULT_LIMIT) -> WebhookDeliveryPage:
-    rows, next_cursor = service.list_deliveries(session, endpoint_id=endpoint_id, partner_id=partner.id,
-                                                cursor=cursor, limit=limit)
-    return WebhookDeliveryPage(items=[WebhookDeliveryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 router.include_router(webhook_routes.router)
