@@ -14,11 +14,15 @@ from api.core import idempotency
 from api.core.config import Settings
 from api.core.db import read_only
 from api.core.errors import Unauthenticated
-from api.core.pagination import SortOrder
+from api.core.pagination import MAX_LIMIT, SortOrder
 from api.partners.keys import authenticate_key
 from api.partners.models import ApiKey, Partner
 from api.staff import permissions, service as staff_service
 from api.staff.models import StaffSession, StaffUser
+
+# A keyset listing's query parameters (api/core/pagination.py).
+Cursor = Annotated[str | None, Query(description="From `next_cursor` of the previous page.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 def get_settings(request: Request) -> Settings:

@@ -97,7 +97,7 @@ def _licence_page(request: Request, session, staff: Staff, licence_id: str, *, e
         history=[(a, describe(a)) for a in history], grants=live, invoices=invoices, uses=list(Use),
         staff_names=staff_names(session, [a.created_by for a in history]),
         amendable=licence.state == LicenceState.active, cancellable=licence.state == LicenceState.awaiting_payment, done=DONE.get(request.query_params.get("done", "")),
-        error=views.error_message(error) if error else None, code=error.status if error else 200,
+        error=error,
         form=form, values=values or {},
     )
 

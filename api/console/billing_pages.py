@@ -30,7 +30,7 @@ def _next_run_page(request: Request, session, staff: Staff, *, period: str | Non
     done = {"invoiced": "Invoice drafted for the usage up to now: the worker sends it shortly, and the period run "
                         "bills only what comes after."}.get(request.query_params.get("done", ""))
     return views.render(request, "next_run.html", staff=staff, period=shown, previews=previews, done=done,
-                        error=views.error_message(error) if error else None, code=error.status if error else 200)
+                        error=error)
 
 
 @router.get("/invoicing/next-run", response_class=HTMLResponse)

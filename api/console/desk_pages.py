@@ -38,12 +38,10 @@ DONE = {"paid": "Payment recorded; the invoice's licences are active.", "active"
 
 
 def _invoices_table(request: Request, session) -> Table:
-    table = Table.read(request, "/console/invoices", [
+    return Table.read(request, "/console/invoices", [
         Filter("status", "Status", choices=choices(InvoiceStatus)), tables.partner_filter(session, request),
         Filter("period", "Month", kind="text", placeholder="2026-03"), *tables.date_range("created", "Issued"),
-    ], invoicing.INVOICE_ORDERS, default_sort="newest")
-    table.exports = True
-    return table
+    ], invoicing.INVOICE_ORDERS, default_sort="newest", exports=True)
 
 
 def _invoice_rows(session, table: Table, cursor: str | None, limit: int = tables.PAGE_SIZE):
@@ -53,18 +51,14 @@ def _invoice_rows(session, table: Table, cursor: str | None, limit: int = tables
                  sort=table.sort, cursor=cursor, limit=limit)
 
 
-def _names(session, rows) -> dict[str, str]:
-    return {pid: partners.get_partner(session, pid).name for pid in {r.partner_id for r in rows}}
-
-
 def _invoices_page(request: Request, session, staff: Staff, *, error: SyndicateError | None = None,
                    failed: str | None = None, values: dict | None = None):
     table = _invoices_table(request, session)
     rows, table.next_cursor = _invoice_rows(session, table, table.cursor)
     return views.render(
-        request, "invoices.html", staff=staff, rows=rows, table=table, names=_names(session, rows),
+        request, "invoices.html", staff=staff, rows=rows, table=table, names=tables.partner_names(session, [r.partner_id for r in rows]),
         done=DONE.get(request.query_params.get("done", "")),
-        error=views.error_message(error) if error else None, code=error.status if error else 200,
+        error=error,
         failed=failed, values=values or {}, paid_by_hand=providers_without("reports_payments"),
     )
 
@@ -78,7 +72,7 @@ def invoices_page(request: Request, staff: ConsoleStaffMayInvoices, session: Ses
 def invoices_csv(request: Request, staff: ConsoleStaffMayInvoices, session: SessionDep) -> Response:
     table = _invoices_table(request, session)
     rows = tables.every_row(lambda cursor: _invoice_rows(session, table, cursor, MAX_LIMIT))
-    names = _names(session, rows)
+    names = tables.partner_names(session, [r.partner_id for r in rows])
     return tables.csv_response("invoices", ["invoice", "number", "partner", "kind", "period", "status", "total",
                                             "due", "paid", "currency", "due date", "issued"],
                                [[i.id, i.number or "", names[i.partner_id], label(i.kind), i.period or "", label(i.status),
@@ -104,12 +98,10 @@ def mark_paid(request: Request, invoice_id: str, staff: PostingStaffMayInvoices,
 
 
 def _partners_table(request: Request) -> Table:
-    table = Table.read(request, "/console/partners", [
+    return Table.read(request, "/console/partners", [
         Filter("status", "Status", choices=choices(PartnerStatus)),
         Filter("text", "Name, website or e-mail", kind="text", placeholder="Gazette"),
-    ], partners.PARTNER_ORDERS, default_sort="newest")
-    table.exports = True
-    return table
+    ], partners.PARTNER_ORDERS, default_sort="newest", exports=True)
 
 
 def _partner_rows(session, table: Table, cursor: str | None, limit: int = tables.PAGE_SIZE):
@@ -122,7 +114,7 @@ def _partners_page(request: Request, session, staff: Staff, *, error: SyndicateE
     rows, table.next_cursor = _partner_rows(session, table, table.cursor)
     return views.render(request, "partners.html", staff=staff, rows=rows, table=table,
                         done=DONE.get(request.query_params.get("done", "")),
-                        error=views.error_message(error) if error else None, code=error.status if error else 200)
+                        error=error)
 
 
 @router.get("/partners", response_class=HTMLResponse)

@@ -33,17 +33,11 @@ DONE = {"approved": "Approved: the licence is granted.", "rejected": "Rejected: 
 PAST = {"approve": "approved", "reject": "rejected", "counter": "countered"}
 
 
-def _partner_names(session, ids) -> dict[str, str]:
-    return {pid: partners.get_partner(session, pid).name for pid in set(ids)}
-
-
 def _queue_table(request: Request, session) -> Table:
-    table = Table.read(request, "/console/requests", [
+    return Table.read(request, "/console/requests", [
         Filter("state", "State", choices=choices(RequestState)), tables.partner_filter(session, request),
         *tables.date_range("received", "Received"),
-    ], licensing.QUEUE_ORDERS, default_sort="age", defaults={"state": RequestState.in_review.value})
-    table.exports = True
-    return table
+    ], licensing.QUEUE_ORDERS, default_sort="age", defaults={"state": RequestState.in_review.value}, exports=True)
 
 
 def _queue_rows(session, table: Table, cursor: str | None, limit: int = tables.PAGE_SIZE):
@@ -57,7 +51,7 @@ def queue(request: Request, staff: Licensing, session: SessionDep) -> HTMLRespon
     table = _queue_table(request, session)
     rows, table.next_cursor = _queue_rows(session, table, table.cursor)
     return views.render(request, "queue.html", staff=staff, rows=rows, table=table,
-                        names=_partner_names(session, [r.partner_id for r in rows]),
+                        names=tables.partner_names(session, [r.partner_id for r in rows]),
                         licence_ids=licensing.licence_ids(session, [r.id for r in rows]))
 
 
@@ -65,7 +59,7 @@ def queue(request: Request, staff: Licensing, session: SessionDep) -> HTMLRespon
 def queue_csv(request: Request, staff: Licensing, session: SessionDep) -> Response:
     table = _queue_table(request, session)
     rows = tables.every_row(lambda cursor: _queue_rows(session, table, cursor, MAX_LIMIT))
-    names = _partner_names(session, [r.partner_id for r in rows])
+    names = tables.partner_names(session, [r.partner_id for r in rows])
     return tables.csv_response("requests", ["request", "partner", "scope", "use", "territories", "state", "quote",
                                             "currency", "received"],
                                [[r.id, names[r.partner_id], label(r.scope), licensing.use_name(r.use),
@@ -95,7 +89,7 @@ def _request_page(request: Request, session, staff: Staff, request_id: str, *, e
         articles=list(zip(row.article_ids, articles)), licence_id=licensing.licence_ids(session, [row.id]).get(row.id),
         next_states=licensing.allowed_transitions("licence_request", row.state), decided_by=_staff_name(session, row.decided_by),
         done=DONE.get(request.query_params.get("done", "")),
-        error=views.error_message(error) if error else None, code=error.status if error else 200,
+        error=error,
         form=form, values=values or {},
     )
 
@@ -147,12 +141,10 @@ def counter(request: Request, request_id: str, staff: LicensingPost, session: Se
 
 
 def _licences_table(request: Request, session) -> Table:
-    table = Table.read(request, "/console/licences", [
+    return Table.read(request, "/console/licences", [
         Filter("state", "State", choices=choices(LicenceState)), tables.partner_filter(session, request),
         *tables.date_range("ends", "Ends"),
-    ], licensing.LICENCE_ORDERS, default_sort="newest")
-    table.exports = True
-    return table
+    ], licensing.LICENCE_ORDERS, default_sort="newest", exports=True)
 
 
 def _licence_rows(session, table: Table, cursor: str | None, limit: int = tables.PAGE_SIZE):
@@ -167,10 +159,9 @@ def _licences_page(request: Request, session, staff: Staff, *, error: SyndicateE
     rows, table.next_cursor = _licence_rows(session, table, table.cursor)
     return views.render(
         request, "licences.html", staff=staff, rows=rows, table=table,
-        names=_partner_names(session, [r.partner_id for r in rows]),
+        names=tables.partner_names(session, [r.partner_id for r in rows]),
         revocable={r.id for r in rows if LicenceState.revoked in licensing.allowed_transitions("licence", r.state)},
-        done=DONE.get(request.query_params.get("done", "")), error=views.error_message(error) if error else None,
-        code=error.status if error else 200, failed=failed, values=values or {},
+        done=DONE.get(request.query_params.get("done", "")), error=error, failed=failed, values=values or {},
     )
 
 
@@ -183,7 +174,7 @@ def licences_page(request: Request, staff: Licensing, session: SessionDep) -> HT
 def licences_csv(request: Request, staff: Licensing, session: SessionDep) -> Response:
     table = _licences_table(request, session)
     rows = tables.every_row(lambda cursor: _licence_rows(session, table, cursor, MAX_LIMIT))
-    names = _partner_names(session, [r.partner_id for r in rows])
+    names = tables.partner_names(session, [r.partner_id for r in rows])
     return tables.csv_response("licences", ["licence", "partner", "scope", "use", "territories", "starts", "ends",
                                             "state", "fee", "currency", "billing"],
                                [[r.id, names[r.partner_id], label(r.scope), licensing.use_name(r.use),

@@ -79,8 +79,7 @@ def _outbox_page(request: Request, session, staff, *, error: SyndicateError | No
                                     limit=tables.PAGE_SIZE)
     done = {"retried": "Message queued again: the worker sends it shortly."}.get(request.query_params.get("done", ""))
     return views.render(request, "outbox.html", staff=staff, rows=rows, table=table, topics=TOPICS,
-                        done=done, error=views.error_message(error) if error else None,
-                        code=error.status if error else 200)
+                        done=done, error=error)
 
 
 @router.get("/operations/outbox", response_class=HTMLResponse)

@@ -37,7 +37,7 @@ def partner_page(request: Request, session, staff: Staff, partner_id: str, *,
         invoices=invoices, entries=audit_lines(session, entries), more={"requests": more_requests, "licences": more_licences,
                                                   "invoices": more_invoices, "entries": more_entries},
         done=DONE.get(request.query_params.get("done", "")),
-        error=views.error_message(error) if error else None, code=error.status if error else 200)
+        error=error)
 
 
 @router.get("/partners/{partner_id}", response_class=HTMLResponse)

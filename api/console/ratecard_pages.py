@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.audit.service import Actor
-from api.console import views
+from api.console import table_views as tables, views
 from api.console.amendment_pages import whole_number
 from api.console.deps import ConsoleStaffMayLicensing, found
 from api.console.views import Staff
@@ -103,7 +103,7 @@ def _page(request: Request, session, staff: Staff, *, card: RateCard, based_on: 
     return views.render(
         request, "rate_card.html", staff=staff, card=card, based_on=based_on, current=current, note=note,
         preview=preview, price_labels=PRICE_LABELS, uses=list(Use), factor=factor, major=major, done=done,
-        error=views.error_message(error) if error else None, code=error.status if error else 200,
+        error=error,
     )
 
 
@@ -161,13 +161,12 @@ def _rules_page(request: Request, session, staff: Staff, *, values: dict | None 
     card, _version = licensing.current_card(session)
     names = {}
     if dry_run:
-        from api.partners import service as partners
-        names = {pid: partners.get_partner(session, pid).name for pid in {r.partner_id for r, _m in dry_run}}
+        names = tables.partner_names(session, [r.partner_id for r, _m in dry_run])
     return views.render(
         request, "rules.html", staff=staff, rules=rules, values=values, editing=editing, dry_run=dry_run,
         partner_names=names, approved_count=sum(m for _r, m in dry_run or []), currencies=card.currencies, uses=list(Use), scopes=list(ScopeKind),
         modes=[m for m in BillingMode if m != BillingMode.free], major=major, done=done,
-        error=views.error_message(error) if error else None, code=error.status if error else 200)
+        error=error)
 
 
 @router.get("/rules", response_class=HTMLResponse)

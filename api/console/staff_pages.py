@@ -41,7 +41,7 @@ def _page(request: Request, session, staff: Staff, *, error: SyndicateError | No
                                     sort=table.sort, cursor=table.cursor, limit=tables.PAGE_SIZE)
     return views.render(request, "staff.html", staff=staff, rows=rows, table=table, roles=ROLES,
                         done=DONE.get(request.query_params.get("done", "")), failed=failed, values=values or {},
-                        error=views.error_message(error) if error else None, code=error.status if error else 200)
+                        error=error)
 
 
 @router.get("/staff", response_class=HTMLResponse)

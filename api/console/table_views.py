@@ -55,7 +55,7 @@ class Table:
 
     @classmethod
     def read(cls, request: Request, path: str, filters: list[Filter], orders: dict[str, SortOrder], *,
-             default_sort: str, defaults: dict[str, str] | None = None) -> Table:
+             default_sort: str, defaults: dict[str, str] | None = None, exports: bool = False) -> Table:
         """The table as the query string asks for it: unknown choices and sorts fall back to the
         defaults (a stale bookmark still opens), a malformed date is refused with a sentence."""
         query, defaults = request.query_params, defaults or {}
@@ -68,7 +68,7 @@ class Table:
                 _day(raw, spec.label)
             values[spec.name] = raw[:200]
         sort = query.get("sort", default_sort)
-        return cls(path=path, filters=filters, orders=orders, values=values, defaults=defaults,
+        return cls(path=path, filters=filters, orders=orders, values=values, defaults=defaults, exports=exports,
                    sort=sort if sort in orders else default_sort, cursor=query.get("cursor") or None)
 
     def value(self, name: str) -> str | None:
@@ -144,6 +144,11 @@ def partner_filter(session, request: Request) -> Filter:
         except SyndicateError:
             pass  # an unknown partner: the filter falls back to any
     return Filter("partner_id", "Partner", choices=[("", "Any partner"), *found])
+
+
+def partner_names(session, ids) -> dict[str, str]:
+    """Partner id -> name, for the rows of a page or an export."""
+    return {pid: partners.get_partner(session, pid).name for pid in set(ids)}
 
 
 def date_range(prefix: str, what: str) -> list[Filter]:

@@ -56,8 +56,7 @@ def _still_live_page(request: Request, session, staff, *, status: str, licence_i
     done = {"closed": "Case closed; the partner is not told again."}.get(request.query_params.get("done", ""))
     return views.render(request, "still_live.html", staff=staff, cases=cases, partners=partners, headlines=headlines,
                         reasons=REASONS, status=status, licence_id=_filter(licence_id) or "", next_cursor=next_cursor,
-                        done=done, failed=failed, note=note, error=views.error_message(error) if error else None,
-                        code=error.status if error else 200)
+                        done=done, failed=failed, note=note, error=error)
 
 
 @router.get("/still-live", response_class=HTMLResponse)

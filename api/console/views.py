@@ -193,9 +193,15 @@ def new_login_csrf() -> str:
 
 
 def render(request: Request, template: str, *, staff: Staff | None = None, code: int = 200,
-           error: str | None = None, inline_styles: Sequence[str] = (), **context: Any) -> HTMLResponse:
-    """`code` is the HTTP status (a domain error's own: 409, 422...); `inline_styles`, the hashes of
-    the page's own `<style>` elements (a chart's, api/console/charts.py), the only inline style allowed."""
+           error: str | SyndicateError | None = None, inline_styles: Sequence[str] = (),
+           **context: Any) -> HTMLResponse:
+    """`code` is the HTTP status; `error`, a sentence for the page's error box, or the domain error
+    an action raised (its message, and its status: 409, 422... unless `code` says otherwise);
+    `inline_styles`, the hashes of the page's own `<style>` elements (a chart's,
+    api/console/charts.py), the only inline style allowed."""
+    if isinstance(error, SyndicateError):
+        code = error.status if code == 200 else code
+        error = error_message(error)
     response = templates.TemplateResponse(request, template, {"staff": staff, "error": error, **context},
                                           status_code=code)
     return pages.with_headers(response, style_src=" ".join(("'self'", *inline_styles)))

@@ -36,7 +36,7 @@ from api.core.errors import BadCursor, ValidationFailed
 from api.delivery import caps, change_feed, render, service
 from api.delivery.errors import FormatNotAcceptable
 from api.delivery.longpoll import ChangeNotifier
-from api.delivery.metering import Usage
+from api.delivery.usage_rows import Usage
 from api.delivery.negotiation import Negotiator
 from api.delivery.runtime import DeliveryRuntime, Outcome, not_modified
 from api.delivery.snapshots import ArticleView, LicenceView, load_articles

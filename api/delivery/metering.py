@@ -14,12 +14,15 @@ side of counting a delivery that was attempted, never of serving one unrecorded.
 Why a task and not a thread: a writer thread must win the GIL back from a busy event loop after
 every database call, and each hand-over waits for the interpreter's switch interval (5 ms), which
 caps 64 connections at ~13k requests/s. On the loop there is no hand-over:
-- PostgreSQL: one asyncio psycopg connection; each batch is one atomic statement, committed in
-  one round trip, and the loop keeps serving (and gathering the next batch) while it is in flight.
-- SQLite: the commit itself runs on the loop (WAL + synchronous=NORMAL: no fsync, ~0.2 ms for 30
-  rows), with busy_timeout=0 so a lock held by another writer never blocks the loop (the batch is
-  retried a millisecond later, for up to `LOCK_PATIENCE` seconds, then its requests get 503), and
-  automatic WAL checkpoints off on this connection (the runtime's poller thread checkpoints).
+- PostgreSQL (`metering_postgres`): one asyncio psycopg connection; each batch is one atomic
+  statement, committed in one round trip, and the loop keeps serving (and gathering the next batch)
+  while it is in flight.
+- SQLite (`metering_sqlite`): the commit itself runs on the loop (WAL + synchronous=NORMAL: no
+  fsync, ~0.2 ms for 30 rows), never waiting on another writer's lock, with automatic WAL
+  checkpoints off on its connection (the runtime's poller thread checkpoints).
+Both speak their driver directly, not SQLAlchemy: the statement is built and sent on the loop, where
+every microsecond is a request not served. This module holds what they share: the batch, the
+waiters, the memory of pairs already billed, and the loop; a backend only writes a batch.
 
 Durability: SQLite WAL + synchronous=NORMAL survives a crash of the API process (SIGKILL) but not
 a power loss or OS crash, which can lose the last commits; PostgreSQL commits are fully durable.
@@ -38,106 +41,47 @@ events it counts, and quotas, reports and invoicing never scan the raw log.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
-import random
-import sqlite3
 import threading
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import Engine
 
 from api.delivery.errors import UsageNotRecorded
+from api.delivery.metering_postgres import PostgresUsageStore
+from api.delivery.metering_sqlite import LOCK_PATIENCE, SqliteUsageStore
+from api.delivery.usage_rows import Usage, first_fetches
 
 log = logging.getLogger("syndicate.delivery.metering")
 
-_COLUMNS = "id, licence_id, partner_id, article_id, article_version, format, token_id, billable, at"
-
-# PostgreSQL: the whole batch in one atomic statement (one round trip, one commit in autocommit
-# mode). Each column travels as ONE text parameter holding an array literal ('{a,b,c}') that the
-# writer joins itself: psycopg's list dumper costs ~5 µs per row on the event loop, a join almost
-# nothing. Both statements are prepared once per connection. Parameters: the eight arrays, then
-# the batch's instant.
-_BATCH = """batch AS (
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::bool[])
-        AS b(id, licence_id, partner_id, article_id, article_version, format, token_id, billable)
-), instant AS (SELECT %s::timestamptz AS at)"""
-# The rollup rows are upserted in key order, so two API workers' writers take their row locks in
-# the same order and cannot deadlock each other.
-_DAILY = """INSERT INTO usage_daily (day, licence_id, article_id, partner_id, deliveries, republications)
-SELECT (instant.at AT TIME ZONE 'UTC')::date, licence_id, article_id, min(partner_id), count(*), {republications}
-FROM batch, instant GROUP BY instant.at, licence_id, article_id ORDER BY licence_id, article_id
-ON CONFLICT (day, licence_id, article_id) DO UPDATE
-SET deliveries = usage_daily.deliveries + excluded.deliveries,
-    republications = usage_daily.republications + excluded.republications"""
-# A batch with no billable candidate (the usual case once each (licence, article) has been billed).
-_POSTGRES_PLAIN = f"""
-WITH {_BATCH}, events AS (
-    INSERT INTO usage_event ({_COLUMNS})
-    SELECT id, licence_id, partner_id, article_id, article_version, format, token_id, false, instant.at FROM batch, instant
-)
-{_DAILY.format(republications="0")}
-"""
-# A batch with candidates (rows flagged billable): each first tries its republication row; those the
-# primary key turns away (this licence already billed this article) are non-billable fetches.
-_POSTGRES_BATCH = f"""
-WITH {_BATCH}, firsts AS (
-    INSERT INTO republication (licence_id, article_id, partner_id, usage_id, at)
-    SELECT licence_id, article_id, partner_id, id, instant.at FROM batch, instant WHERE billable
-    ON CONFLICT DO NOTHING
-    RETURNING usage_id
-), events AS (
-    INSERT INTO usage_event ({_COLUMNS})
-    SELECT id, licence_id, partner_id, article_id, article_version, format, token_id,
-           billable AND id IN (SELECT usage_id FROM firsts), instant.at FROM batch, instant
-)
-{_DAILY.format(republications="count(*) FILTER (WHERE billable AND id IN (SELECT usage_id FROM firsts))")}
-"""
-_SQLITE_REPUBLICATION = "INSERT INTO republication (licence_id, article_id, partner_id, usage_id, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-_SQLITE_DAILY = """INSERT INTO usage_daily (day, licence_id, article_id, partner_id, deliveries, republications)
-VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day, licence_id, article_id) DO UPDATE
-SET deliveries = deliveries + excluded.deliveries, republications = republications + excluded.republications"""
-LOCK_PATIENCE = 5.0
-_CROCKFORD = str.maketrans("0123456789abcdefghijklmnopqrstuv", "0123456789abcdefghjkmnpqrstvwxyz")
+# The writer forgets pairs seen billed past this many (a forgotten pair only costs an ON CONFLICT).
+BILLED_MEMORY = 500_000
 
 
-_last_value = 0
-_id_lock = threading.Lock()
-_PAIRS = ["".join(p) for p in ((a, b) for a in "0123456789abcdefghjkmnpqrstvwxyz" for b in "0123456789abcdefghjkmnpqrstvwxyz")]
+class UsageStore(Protocol):
+    """One backend's connection, held by the writer task from its first batch until it stops."""
+
+    async def write(self, usages: list[Usage], firsts: list[bool]) -> None:
+        """Write the batch atomically (events, first-fetch republications, daily rollup) and commit.
+        `firsts[i]`: usage i may be its pair's first fetch (see usage_rows.first_fetches)."""
+
+    async def discard(self) -> None:
+        """After a failed write: drop the connection (the next batch opens a new one)."""
+
+    async def close(self) -> None:
+        """On stop: hand the connection back as it was found."""
 
 
-def usage_ids(count: int) -> list[str]:
-    """`count` ids of the same shape and ordering as `api.core.db.new_id("use")` (time-ordered,
-    monotonic within the process), cheaply: one random 130-bit value per batch whose low 20 bits
-    count the rows, so each further id costs a table lookup (the writer makes thousands a second;
-    os.urandom would also release the GIL on every call)."""
-    global _last_value
-    with _id_lock:
-        value = ((int(time.time() * 1000) << 80) | random.getrandbits(80)) >> 20 << 20
-        if value <= _last_value:
-            value = (_last_value >> 20) + 1 << 20
-        _last_value = value + count
-    head = "use_" + base64.b32hexencode((value << 6).to_bytes(17, "big"))[:22].decode().lower().translate(_CROCKFORD)
-    return [head + _PAIRS[i >> 10] + _PAIRS[i & 1023] for i in range(count)]
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    licence_id: str
-    partner_id: str
-    article_id: str
-    article_version: int
-    format: str
-    token_id: str | None
+async def open_store(engine: Engine) -> UsageStore:
+    if engine.dialect.name == "sqlite":
+        return SqliteUsageStore(engine)
+    return await PostgresUsageStore.open(engine)
 
 
 class UsageWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
-        self._insert = f"INSERT INTO usage_event ({_COLUMNS}) VALUES ({', '.join(['?'] * 9)})"  # SQLite
         # The open batch: its events, and one future per request in it (a shared future would be
         # cancelled for everyone by one waiter's cancellation).
         self._pending: list[Usage] = []
@@ -151,8 +95,7 @@ class UsageWriter:
         self.gather_seconds = 0.0
         self.batches = 0  # for tests and the benchmark: how many commits served how many events
         self.events = 0
-        self.billable_batches = 0  # PostgreSQL: batches that needed the billable (ON CONFLICT) statement
-        self._fields: dict[Usage, tuple[str, ...]] = {}
+        self.billable_batches = 0  # batches with a first fetch (on PostgreSQL: the ON CONFLICT statement)
 
     def start(self) -> None:
         """Start the writer task on the running event loop (call from a startup hook)."""
@@ -206,7 +149,7 @@ class UsageWriter:
     # --- the writer task -------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        connection = None
+        store: UsageStore | None = None
         try:
             while True:
                 await self._wake.wait()  # type: ignore[union-attr]  # made by start(), before this loop runs
@@ -217,15 +160,15 @@ class UsageWriter:
                 self._pending, self._waiters = [], []
                 if waiters:
                     try:
-                        if connection is None:
-                            connection = await self._connect()
-                        await self._write(connection, usages)
+                        if store is None:
+                            store = await open_store(self.engine)
+                        await self._write(store, usages)
                         _settle(waiters, None)
                     except Exception as exc:  # noqa: BLE001
                         log.exception("usage batch of %d event(s) failed", len(usages))
                         _settle(waiters, exc)
-                        await self._discard(connection)
-                        connection = None
+                        await _discard(store)
+                        store = None
                 if self._waiters:
                     self._wake.set()  # type: ignore[union-attr]  # more arrived while writing
                 elif not self._accepting:
@@ -233,156 +176,28 @@ class UsageWriter:
         finally:
             _settle(self._waiters, UsageNotRecorded("metering stopped"))
             self._pending, self._waiters = [], []
-            await self._close(connection)
+            if store is not None:
+                await store.close()
 
-    async def _connect(self):
-        if self.sqlite:
-            connection = self.engine.raw_connection()
-            connection.execute("PRAGMA busy_timeout=0")  # never block the loop on another writer's lock
-            # A checkpoint (copying the WAL into the database, with an fsync) would stall the loop for
-            # tens of ms; the runtime's poller thread checkpoints instead (see DeliveryRuntime.poll_once).
-            connection.execute("PRAGMA wal_autocheckpoint=0")
-            return connection
-        import psycopg
-
-        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        # Autocommit: each batch is ONE statement (see _POSTGRES_BATCH), so one round trip commits it.
-        return await psycopg.AsyncConnection.connect(url, autocommit=True)
-
-    async def _discard(self, connection) -> None:
-        if connection is None:
-            return None
-        try:
-            if self.sqlite:
-                connection.invalidate()
-            else:
-                await connection.close()
-        except Exception:  # noqa: BLE001
-            pass
-        return None
-
-    async def _close(self, connection) -> None:
-        if connection is None:
-            return
-        if self.sqlite:
-            connection.execute("PRAGMA busy_timeout=30000")  # back to the pool with the engine's settings
-            connection.execute("PRAGMA wal_autocheckpoint=1000")
-            connection.close()
-        else:
-            await connection.close()
-
-    def _rows(self, usages: list[Usage]) -> tuple[list[list], list[list], set[tuple[str, str]]]:
-        now = datetime.now(UTC)
-        at = now.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") if self.sqlite else now
-        ordinary: list[list] = []
-        candidates: list[list] = []
-        new_pairs: set[tuple[str, str]] = set()
-        for id_, u in zip(usage_ids(len(usages)), usages):
-            row = [id_, u.licence_id, u.partner_id, u.article_id, u.article_version, u.format, u.token_id, False, at]
-            pair = (u.licence_id, u.article_id)
-            if pair in self._billed or pair in new_pairs:
-                ordinary.append(row)
-            else:
-                new_pairs.add(pair)
-                candidates.append(row)
-        return ordinary, candidates, new_pairs
-
-    async def _write(self, connection, usages: list[Usage]) -> None:
-        if self.sqlite:
-            ordinary, candidates, new_pairs = self._rows(usages)
-            await self._write_sqlite(connection, ordinary, candidates)
-        else:
-            new_pairs = await self._write_postgres(connection, usages)
+    async def _write(self, store: UsageStore, usages: list[Usage]) -> None:
+        firsts, new_pairs = first_fetches(usages, self._billed)
+        await store.write(usages, firsts)
         self._billed.update(new_pairs)
-        if len(self._billed) > 500_000:
+        if len(self._billed) > BILLED_MEMORY:
             self._billed.clear()
         self.batches += 1
         self.events += len(usages)
-
-    async def _write_sqlite(self, connection, ordinary: list[list], candidates: list[list]) -> None:
-        deadline = time.monotonic() + LOCK_PATIENCE
-        cursor = connection.cursor()
-        try:
-            while True:
-                try:
-                    cursor.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.001)
-            try:
-                for row in candidates:
-                    cursor.execute(_SQLITE_REPUBLICATION, (row[1], row[3], row[2], row[0], row[8]))
-                    row[7] = cursor.rowcount == 1
-                rows = ordinary + candidates
-                cursor.executemany(self._insert, rows)
-                cursor.executemany(_SQLITE_DAILY, _daily_counts(rows))
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-        finally:
-            cursor.close()
-
-    async def _write_postgres(self, connection, usages: list[Usage]) -> set[tuple[str, str]]:
-        from psycopg.errors import DeadlockDetected
-
-        new_pairs: set[tuple[str, str]] = set()
-        flags = []
-        for u in usages:
-            pair = (u.licence_id, u.article_id)
-            if pair in self._billed or pair in new_pairs:
-                flags.append("f")
-            else:
-                new_pairs.add(pair)
-                flags.append("t")
-        fields = self._fields
-        if len(fields) > 10_000:
-            fields.clear()
-        rows = [fields.get(u) or _array_fields(fields, u) for u in usages]
-        columns = ["{" + ",".join(column) + "}" for column in zip(*rows)]
-        ids = "{" + ",".join(usage_ids(len(usages))) + "}"  # our own alphabet: nothing to quote
-        billable = "{" + ",".join(flags) + "}"
-        at = datetime.now(UTC).isoformat()
-        statement, params = _POSTGRES_BATCH if new_pairs else _POSTGRES_PLAIN, [ids, *columns, billable, at]
-        try:
-            await connection.execute(statement, params, prepare=True)
-        except DeadlockDetected:
-            # Another worker's writer upserted overlapping rollup or republication rows; the statement
-            # rolled back whole (autocommit), so running it again cannot count anything twice.
-            await connection.execute(statement, params, prepare=True)
         if new_pairs:
             self.billable_batches += 1
-        return new_pairs
 
 
-def _daily_counts(rows: list[list]) -> list[tuple]:
-    """SQLite: the batch's rows as usage_daily increments, one per (day, licence, article), in key order."""
-    counts: dict[tuple[str, str, str], list] = {}
-    for row in rows:
-        key = (row[8][:10], row[1], row[3])  # `at` is "YYYY-MM-DD HH:MM:SS.ffffff" (UTC)
-        found = counts.get(key)
-        if found is None:
-            found = counts[key] = [row[2], 0, 0]
-        found[1] += 1
-        found[2] += bool(row[7])
-    return [(day, licence, article, partner, deliveries, republications)
-            for (day, licence, article), (partner, deliveries, republications) in sorted(counts.items())]
-
-
-def _array_element(value: str | None) -> str:
-    if value is None:
-        return "NULL"
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _array_fields(cache: dict[Usage, tuple[str, ...]], u: Usage) -> tuple[str, ...]:
-    """A usage's columns (all but id and billable) as array-literal elements; most rows of a batch
-    repeat a few usages, so they are quoted once and cached."""
-    found = cache[u] = (_array_element(u.licence_id), _array_element(u.partner_id), _array_element(u.article_id),
-                        str(int(u.article_version)), _array_element(u.format), _array_element(u.token_id))
-    return found
+async def _discard(store: UsageStore | None) -> None:
+    if store is None:
+        return
+    try:
+        await store.discard()
+    except Exception:  # noqa: BLE001 - the connection is being dropped anyway
+        pass
 
 
 def _settle(waiters: list[asyncio.Future], error: BaseException | None) -> None:

@@ -1,4 +1,5 @@
-"""Delivery HTTP API: licence tokens, JWKS, licensed content, feeds, beacons and webhook endpoints.
+"""Delivery HTTP API: licence tokens, JWKS, licensed content, feeds and beacons (webhook endpoints:
+webhook_routes.py; a partner's usage and copies: partner_routes.py).
 
 `GET /v1/content/articles/{id}` is answered by the ASGI fast path (fastpath.py) installed in
 front of the app; the route below documents it and serves the same implementation as a fallback.
@@ -14,11 +15,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit.service import Actor
 from api.core.db import make_engine, read_only, utcnow
-from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.core.errors import SyndicateError, Unauthenticated, ValidationFailed
+from api.core.pagination import DEFAULT_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
-from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMaySigningKeys
+from api.deps import CurrentPartner, Cursor, Limit, SessionDep, SettingsDep, StaffMaySigningKeys
 from api.delivery import errors, partner_routes, render, service, versions, webhook_routes, webhook_send
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
@@ -28,8 +29,7 @@ from api.delivery.runtime import DeliveryRuntime, Outcome
 from api.delivery.snapshots import load_article, load_licence
 from api.delivery.feeds import FEED_TYPES
 from api.delivery.schemas import (NINJS_EXAMPLE, ArticleVersionList, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
-                                  SigningKeyRead, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
-                                  WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointPage, WebhookEndpointRead)
+                                  SigningKeyRead, TokenCreate, TokenInfo, TokenRead)
 from api.licensing.service import LicenceNotFound
 from api.tracking import beacons, service as tracking, still_live
 from api.tracking.urls import normalise_page_url
@@ -41,10 +41,10 @@ _licence_bearer = HTTPBearer(auto_error=False, scheme_name="LicenceToken",
                              description="A licence token from `POST /v1/licences/{id}/tokens`.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_licence_bearer)]
 TokenQuery = Annotated[str | None, Query(description="The licence token, for clients that cannot send headers.")]
-Cursor = Annotated[str | None, Query(description="From `next_cursor` of the previous page.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 TOKEN_ERRORS = (errors.InvalidToken, errors.TokenRevoked, errors.LicenceNotActive, errors.RateLimited)
+# What any read of one licensed article can answer, before its own problems.
+ARTICLE_ERRORS = (*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn)
 JWKS_CACHE_CONTROL = "public, no-cache"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -81,6 +81,14 @@ def _with_headers(responses: dict, **by_status: dict) -> dict:
     for code, headers in by_status.items():
         responses.setdefault(int(code.removeprefix("s")), {}).setdefault("headers", {}).update(headers)
     return responses
+
+
+def _revalidated_responses(content: dict, *problems: type[SyndicateError], s200: dict,
+                           s304: dict = VALIDATORS) -> dict:
+    """`responses=` of a metered, revalidatable GET (a rendition, the feed): 200 in `content`'s media
+    types, 304 when the copy is still fresh, its `problems`, and the headers of 200, 304 and 429."""
+    return _with_headers({200: {"content": content}, 304: {"description": "Not modified"}, **error_responses(*problems)},
+                         s200=s200, s304=s304, s429=RATE_LIMIT_HEADERS)
 
 
 def _response(outcome: Outcome) -> Response:
@@ -167,12 +175,9 @@ def _format_query(formats):
     description="The licensed rendition with attribution, as JSON (default), IPTC ninjs (`format=ninjs` or "
                 "`Accept: application/vnd.iptc.ninjs+json`) or an HTML fragment (`format=html` or `Accept: text/html`). "
                 "Every 200 is metered before it is sent; send `If-None-Match` to revalidate for free.",
-    responses=_with_headers(
-        {200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
-         **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
-                           errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
-                           errors.UsageNotRecorded)},
-        s200={**VALIDATORS, **QUOTA_HEADERS}, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
+    responses=_revalidated_responses(
+        _CONTENT_EXAMPLES, *ARTICLE_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
+        errors.UsageNotRecorded, s200={**VALIDATORS, **QUOTA_HEADERS}),
 )
 async def content_article(
     request: Request, article_id: str, credentials: BearerDep, token: TokenQuery = None,
@@ -192,7 +197,7 @@ async def content_article(
     summary="Every version of a licensed article",
     description="Each version, oldest first: its number, time, what it was (the original, an update, a correction "
                 "with its note) and where to fetch it rendered under your licence. Not metered.",
-    responses=error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn),
+    responses=error_responses(*ARTICLE_ERRORS),
 )
 async def list_article_versions(request: Request, article_id: str, credentials: BearerDep,
                                 token: TokenQuery = None) -> Response:
@@ -206,12 +211,9 @@ async def list_article_versions(request: Request, article_id: str, credentials: 
     description="The version as it was (its headline, body and time), rendered under your licence in the article's "
                 "formats (`format` or Accept: JSON, ninjs, HTML) with the licence's attribution. The standfirst, byline "
                 "and pictures are the article's current ones. Metered like a fetch of the article.",
-    responses=_with_headers(
-        {200: {"content": _CONTENT_EXAMPLES}, 304: {"description": "Not modified"},
-         **error_responses(*TOKEN_ERRORS, errors.NotCovered, errors.ContentArticleNotFound, errors.ContentWithdrawn,
-                           errors.ContentVersionNotFound, errors.FormatNotAcceptable, errors.QuotaExceeded,
-                           errors.UsageNotRecorded, ValidationFailed)},
-        s200=VALIDATORS, s304=VALIDATORS, s429=RATE_LIMIT_HEADERS),
+    responses=_revalidated_responses(
+        _CONTENT_EXAMPLES, *ARTICLE_ERRORS, errors.ContentVersionNotFound, errors.FormatNotAcceptable,
+        errors.QuotaExceeded, errors.UsageNotRecorded, ValidationFailed, s200=VALIDATORS),
 )
 async def get_article_version(
     request: Request, article_id: str, number: Annotated[int, Path(ge=1, le=1_000_000)], credentials: BearerDep,
@@ -247,16 +249,13 @@ async def get_article_version(
                 "**Long-poll: `wait`** (seconds, at most 30): when there is nothing to list, hold the request until "
                 "something the licence covers changes, then answer with it; if nothing does, answer `304 Not "
                 "Modified` when the request carried `change_cursor` or `If-None-Match`, else an empty page.",
-    responses=_with_headers(
-        {200: {"content": {"application/atom+xml": {"schema": {"type": "string"}},
-                           "application/rss+xml": {"schema": {"type": "string"}}}},
-         304: {"description": "Not modified"},
-         **error_responses(*TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
-                           errors.UsageNotRecorded, ValidationFailed)},
-        s200={**VALIDATORS, **QUOTA_HEADERS,
-              "Link": _header('`<next page URL>; rel="next"` while there are more pages.'),
+    responses=_revalidated_responses(
+        {"application/atom+xml": {"schema": {"type": "string"}}, "application/rss+xml": {"schema": {"type": "string"}}},
+        *TOKEN_ERRORS, errors.FormatNotAcceptable, errors.QuotaExceeded, errors.LiveCapReached,
+        errors.UsageNotRecorded, ValidationFailed,
+        s200={**VALIDATORS, **QUOTA_HEADERS, "Link": _header('`<next page URL>; rel="next"` while there are more pages.'),
               "Syndicate-Change-Cursor": CHANGE_CURSOR_HEADER},
-        s304={**VALIDATORS, "Syndicate-Change-Cursor": CHANGE_CURSOR_HEADER}, s429=RATE_LIMIT_HEADERS),
+        s304={**VALIDATORS, "Syndicate-Change-Cursor": CHANGE_CURSOR_HEADER}),
 )
 async def content_feed(
     request: Request, credentials: BearerDep, token: TokenQuery = None,
@@ -322,51 +321,6 @@ def beacon(request: Request, signed: str, session: SessionDep,
         still_live.note_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page, kill=kill,
                                  view=counted.view, now=now)
     return Response(PIXEL, media_type="image/gif", headers={"cache-control": "no-store, max-age=0", "pragma": "no-cache"})
-
-
-# --- webhook endpoints (partner API key) ---------------------------------------------------------
-
-@router.post("/v1/webhook-endpoints", response_model=WebhookEndpointCreated, status_code=status.HTTP_201_CREATED,
-             tags=["content"], summary="Register a webhook endpoint",
-             description="Corrections and takedowns of articles you license are POSTed here, signed per Standard "
-                         "Webhooks. The `secret` is shown only in this response. The URL must reach the public "
-                         "internet: one naming, or resolving to, a loopback, private, link-local or reserved address "
-                         "is refused (`bad-webhook-url`, its `reason` and `address` say why), and is checked again "
-                         "before every delivery.",
-             responses=error_responses(errors.BadWebhookUrl))
-def create_endpoint(body: WebhookEndpointCreate, partner: CurrentPartner, session: SessionDep,
-                    settings: SettingsDep) -> WebhookEndpointCreated:
-    endpoint, secret = service.create_endpoint(session, settings, partner_id=partner.id, url=str(body.url),
-                                               description=body.description)
-    return WebhookEndpointCreated(**WebhookEndpointRead.model_validate(endpoint).model_dump(), secret=secret)
-
-
-@router.get("/v1/webhook-endpoints", response_model=WebhookEndpointPage, tags=["content"],
-            summary="List your webhook endpoints", responses=error_responses(Unauthenticated, BadCursor))
-def list_endpoints(partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
-                   limit: Limit = DEFAULT_LIMIT) -> WebhookEndpointPage:
-    rows, next_cursor = service.list_endpoints(session, partner_id=partner.id, cursor=cursor, limit=limit)
-    return WebhookEndpointPage(items=[WebhookEndpointRead.model_validate(r) for r in rows], next_cursor=next_cursor)
-
-
-@router.delete("/v1/webhook-endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["content"],
-               summary="Delete a webhook endpoint", responses=error_responses(errors.WebhookEndpointNotFound))
-def delete_endpoint(endpoint_id: str, partner: CurrentPartner, session: SessionDep) -> Response:
-    service.delete_endpoint(session, endpoint_id=endpoint_id, partner_id=partner.id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries", response_model=WebhookDeliveryPage,
-            tags=["content"], summary="Deliveries to an endpoint, with their attempts",
-            description="Newest first. A failing delivery is retried on Standard Webhooks' schedule for about three "
-                        "days (`status: pending`), then `failed`; `held` while the endpoint is disabled. Each attempt "
-                        "shows its HTTP status or error.",
-            responses=error_responses(Unauthenticated, errors.WebhookEndpointNotFound, BadCursor))
-def list_deliveries(endpoint_id: str, partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
-                    limit: Limit = DEFAULT_LIMIT) -> WebhookDeliveryPage:
-    rows, next_cursor = service.list_deliveries(session, endpoint_id=endpoint_id, partner_id=partner.id,
-                                                cursor=cursor, limit=limit)
-    return WebhookDeliveryPage(items=[WebhookDeliveryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 router.include_router(webhook_routes.router)

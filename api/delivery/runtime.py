@@ -19,11 +19,13 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
+from api.core import wal
 from api.core.config import Settings
 from api.core.db import utcnow
 from api.delivery import caps, invalidation, keys as signing_keys, render, templates
 from api.delivery.errors import ContentWithdrawn, InvalidToken, FormatNotAcceptable, NotCovered, TokenRevoked
-from api.delivery.metering import Usage, UsageWriter
+from api.delivery.metering import UsageWriter
+from api.delivery.usage_rows import Usage
 from api.delivery.negotiation import Negotiator
 from api.delivery.models import LicenceToken
 from api.delivery import quotas
@@ -36,8 +38,6 @@ log = logging.getLogger("syndicate.delivery")
 
 POLL_SECONDS = 0.5
 _MISSING = object()
-# SQLite: past this many frames (4 KiB pages) in the write-ahead log, the poller makes it start over.
-WAL_RESTART_FRAMES = 1000
 
 
 @dataclass(slots=True)
@@ -177,6 +177,7 @@ class DeliveryRuntime:
             self.revoked = frozenset(session.execute(stmt).scalars().all()) | self._revoked_here
 
     def _read_marks(self) -> tuple[Any, ...]:
+        """The generation of each kind of cached row, as every process's commits left them."""
         # A raw DBAPI connection outside any transaction: on SQLite, the engine's own connections
         # start every transaction with BEGIN IMMEDIATE, which would take the write lock twice a second.
         connection = self.engine.raw_connection()
@@ -184,22 +185,6 @@ class DeliveryRuntime:
             cursor = connection.cursor()
             cursor.execute("SELECT name, value FROM delivery_generation")
             generations = dict(cursor.fetchall())
-            if self.writer.sqlite:
-                # Under a steady stream of commits a PASSIVE checkpoint never catches up, so the WAL
-                # would grow without bound (to ~1 GB in a minute of load) and every commit with it.
-                # Copy what is there without blocking anyone; once the log is long, RESTART: it
-                # briefly holds back the next writer (the usage writer retries off the loop) so the
-                # log starts over. Only then, because a writer held back also refuses, at once, a
-                # connection that read and now wants to write; the short busy timeout keeps a long
-                # reader from stalling this poller's cache invalidation.
-                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                _busy, frames, _copied = cursor.fetchone() or (0, 0, 0)  # DBAPI types it optional; it always answers a row
-                if frames > WAL_RESTART_FRAMES:
-                    cursor.execute("PRAGMA busy_timeout=100")
-                    try:
-                        cursor.execute("PRAGMA wal_checkpoint(RESTART)")
-                    finally:
-                        cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
             if not self.writer.sqlite:
                 connection.rollback()
@@ -208,9 +193,11 @@ class DeliveryRuntime:
         return tuple(generations.get(name) for name in invalidation.GENERATIONS)
 
     def poll_once(self) -> None:
-        """Drop whatever another process changed since the last poll; on SQLite, checkpoint the WAL
-        here, off the event loop (the usage writer has automatic checkpoints turned off)."""
+        """Drop whatever another process changed since the last poll; on SQLite, also checkpoint
+        the WAL here, off the event loop (the usage writer has automatic checkpoints turned off)."""
         marks = self._read_marks()
+        if self.writer.sqlite:
+            wal.checkpoint(self.engine)
         if self._marks is not None and marks != self._marks:
             old = self._marks
             changed = {name for name, now, before in zip(invalidation.GENERATIONS, marks, old) if now != before}

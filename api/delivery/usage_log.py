@@ -4,10 +4,10 @@
 - `republication`: one row per first fetch of an article under a licence, the billable delivery.
 - `usage_daily`: deliveries and republications per UTC day, licence and article.
 
-The content path writes all three in one statement (api/delivery/metering.py); `add_event` writes
-them through the ORM with the same rules, for imports, demo data and tests. Readers count from the
-rollup wherever their range is made of whole UTC days (quotas, reports), and invoicing counts
-republications, whose instants are exact at any cut-off.
+The content path writes all three in one batch (api/delivery/metering_sqlite.py and
+metering_postgres.py); `add_event` writes them through the ORM with the same rules, for imports,
+demo data and tests. Readers count from the rollup wherever their range is made of whole UTC days
+(quotas, reports), and invoicing counts republications, whose instants are exact at any cut-off.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from api.catalogue.models import ArticleChange, ArticleRevision
 from api.catalogue.text import html_to_text, word_count
 from api.delivery import render
 from api.delivery.errors import ContentVersionNotFound
-from api.delivery.metering import Usage
+from api.delivery.usage_rows import Usage
 from api.delivery.runtime import DeliveryRuntime, Outcome, negotiate, not_modified
 from api.delivery.snapshots import ArticleView
 

@@ -1,23 +1,70 @@
-"""Webhook endpoints after registration: secret rotation, re-enabling after `410 Gone`, the staff
-view of endpoints, and the events themselves in the OpenAPI `webhooks` section."""
+"""Webhook endpoints: registration, listing and deletion, their deliveries, secret rotation,
+re-enabling after `410 Gone`, the staff view of endpoints, and the events themselves in the OpenAPI
+`webhooks` section."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query, Response, status
 
 from api.core.errors import BadCursor, Unauthenticated
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from api.core.pagination import DEFAULT_LIMIT
 from api.core.problems import error_responses
-from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMayPartners
+from api.deps import CurrentPartner, Cursor, Limit, SessionDep, SettingsDep, StaffMayPartners
 from api.delivery import errors, service
-from api.delivery.schemas import (WEBHOOK_EVENTS, StaffWebhookEndpointPage, StaffWebhookEndpointRead, WebhookDeliveryRead,
+from api.delivery.schemas import (WEBHOOK_EVENTS, StaffWebhookEndpointPage, StaffWebhookEndpointRead, WebhookDeliveryPage,
+                                  WebhookDeliveryRead, WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointPage,
                                   WebhookEndpointRead, WebhookEndpointRotated)
 from api.staff.errors import RoleRequired
 
 router = APIRouter()
 PartnerDesk = StaffMayPartners
+
+
+# --- webhook endpoints (partner API key) ---------------------------------------------------------
+
+@router.post("/v1/webhook-endpoints", response_model=WebhookEndpointCreated, status_code=status.HTTP_201_CREATED,
+             tags=["content"], summary="Register a webhook endpoint",
+             description="Corrections and takedowns of articles you license are POSTed here, signed per Standard "
+                         "Webhooks. The `secret` is shown only in this response. The URL must reach the public "
+                         "internet: one naming, or resolving to, a loopback, private, link-local or reserved address "
+                         "is refused (`bad-webhook-url`, its `reason` and `address` say why), and is checked again "
+                         "before every delivery.",
+             responses=error_responses(errors.BadWebhookUrl))
+def create_endpoint(body: WebhookEndpointCreate, partner: CurrentPartner, session: SessionDep,
+                    settings: SettingsDep) -> WebhookEndpointCreated:
+    endpoint, secret = service.create_endpoint(session, settings, partner_id=partner.id, url=str(body.url),
+                                               description=body.description)
+    return WebhookEndpointCreated(**WebhookEndpointRead.model_validate(endpoint).model_dump(), secret=secret)
+
+
+@router.get("/v1/webhook-endpoints", response_model=WebhookEndpointPage, tags=["content"],
+            summary="List your webhook endpoints", responses=error_responses(Unauthenticated, BadCursor))
+def list_endpoints(partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
+                   limit: Limit = DEFAULT_LIMIT) -> WebhookEndpointPage:
+    rows, next_cursor = service.list_endpoints(session, partner_id=partner.id, cursor=cursor, limit=limit)
+    return WebhookEndpointPage(items=[WebhookEndpointRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.delete("/v1/webhook-endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["content"],
+               summary="Delete a webhook endpoint", responses=error_responses(errors.WebhookEndpointNotFound))
+def delete_endpoint(endpoint_id: str, partner: CurrentPartner, session: SessionDep) -> Response:
+    service.delete_endpoint(session, endpoint_id=endpoint_id, partner_id=partner.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries", response_model=WebhookDeliveryPage,
+            tags=["content"], summary="Deliveries to an endpoint, with their attempts",
+            description="Newest first. A failing delivery is retried on Standard Webhooks' schedule for about three "
+                        "days (`status: pending`), then `failed`; `held` while the endpoint is disabled. Each attempt "
+                        "shows its HTTP status or error.",
+            responses=error_responses(Unauthenticated, errors.WebhookEndpointNotFound, BadCursor))
+def list_deliveries(endpoint_id: str, partner: CurrentPartner, session: SessionDep, cursor: Cursor = None,
+                    limit: Limit = DEFAULT_LIMIT) -> WebhookDeliveryPage:
+    rows, next_cursor = service.list_deliveries(session, endpoint_id=endpoint_id, partner_id=partner.id,
+                                                cursor=cursor, limit=limit)
+    return WebhookDeliveryPage(items=[WebhookDeliveryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=WebhookEndpointRotated,
@@ -97,8 +144,7 @@ def staff_list_endpoints(
     session: SessionDep, staff: PartnerDesk,
     status: Annotated[Literal["enabled", "disabled"] | None, Query(description="Only endpoints in this state.")] = None,
     partner_id: Annotated[str | None, Query(max_length=40, description="Only this partner's endpoints.")] = None,
-    cursor: Annotated[str | None, Query(description="From `next_cursor` of the previous page.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
 ) -> StaffWebhookEndpointPage:
     rows, next_cursor = service.list_all_endpoints(session, status=status, partner_id=partner_id, cursor=cursor,
                                                    limit=limit)

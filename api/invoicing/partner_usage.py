@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import false
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.catalogue.models import Article
 from api.core.pagination import keyset_page
@@ -53,5 +53,5 @@ def list_usage(
         stmt = stmt.where(UsageEvent.at >= start, UsageEvent.at < end)
     if kind is not None:
         stmt = stmt.where(UsageEvent.billable == (kind == UsageKind.republication))
-    return keyset_page(session, stmt, columns=[UsageEvent.at, UsageEvent.id], kinds=[datetime, str],  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(UsageEvent.at), col(UsageEvent.id)], kinds=[datetime, str],
                        cursor=cursor, limit=limit, descending=True, key=lambda row: [row[0].at, row[0].id])

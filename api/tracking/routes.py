@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query
 from api.audit.service import Actor
 from api.core.db import utcnow
 from api.core.errors import BadCursor, Unauthenticated
-from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from api.core.pagination import DEFAULT_LIMIT
 from api.core.problems import error_responses
 from api.core.times import UTCTime
-from api.deps import CurrentPartner, SessionDep, StaffMayLicensing, StaffMayUsage
+from api.deps import CurrentPartner, Cursor, Limit, SessionDep, StaffMayLicensing, StaffMayUsage
 from api.licensing.service import LicenceNotFound, get_licence
 from api.staff.errors import RoleRequired
 from api.tracking import service, still_live
@@ -23,8 +23,6 @@ from api.tracking.schemas import (SightingDayRead, SightingPage, SightingRead, S
 
 router = APIRouter()
 
-Cursor = Annotated[str | None, Query(description="From `next_cursor` of the previous page.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 LicenceFilter = Annotated[str | None, Query(max_length=40, description="Only this licence's copies.")]
 ArticleFilter = Annotated[str | None, Query(max_length=40, description="Only copies of this article.")]
 SeenSince = Annotated[UTCTime | None, Query(description="Only pages seen at or after this instant.")]

@@ -126,7 +126,7 @@ def list_sightings(session: Session, *, partner_id: str | None = None, licence_i
         stmt = stmt.where(BeaconSighting.article_id == article_id)
     if seen_since is not None:
         stmt = stmt.where(BeaconSighting.last_seen_at >= seen_since)
-    rows, next_cursor = keyset_page(session, stmt, columns=[BeaconSighting.id], kinds=[str], cursor=cursor,  # type: ignore[list-item]
+    rows, next_cursor = keyset_page(session, stmt, columns=[col(BeaconSighting.id)], kinds=[str], cursor=cursor,
                                     limit=limit, descending=True, key=lambda row: [row[0].id])
     return [(row[0], row[1]) for row in rows], next_cursor
 

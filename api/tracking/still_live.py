@@ -199,5 +199,5 @@ def list_cases(session: Session, *, status: str | None = "open", partner_id: str
         stmt = stmt.where(StillLiveCase.licence_id == licence_id)
     if article_id is not None:
         stmt = stmt.where(StillLiveCase.article_id == article_id)
-    return keyset_page(session, stmt, columns=[StillLiveCase.id], kinds=[str], cursor=cursor, limit=limit,  # type: ignore[list-item]
+    return keyset_page(session, stmt, columns=[col(StillLiveCase.id)], kinds=[str], cursor=cursor, limit=limit,
                        descending=True)

@@ -136,9 +136,9 @@ def test_the_sqlite_write_ahead_log_stays_bounded_under_a_steady_stream_of_commi
 
     if engine.dialect.name != "sqlite":
         pytest.skip("the write-ahead log is SQLite's")
-    from api.delivery import runtime
+    from api.core import wal
 
-    monkeypatch.setattr(runtime, "WAL_RESTART_FRAMES", 100)  # a short log for a short test
+    monkeypatch.setattr(wal, "RESTART_FRAMES", 100)  # a short log for a short test
     path = engine.url.database
     writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     writer.execute("PRAGMA wal_autocheckpoint=0")  # as the usage writer runs

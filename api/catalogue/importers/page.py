@@ -7,8 +7,8 @@ as a sentence (no closing punctuation) or a picture caption sits directly under 
 ("... (Reuters)") become assets; short lines without closing punctuation are subheadings (<h2>);
 everything else is a body paragraph.
 
-HTML page: metadata from JSON-LD (NewsArticle and kin), OpenGraph/article: meta tags and
-<link rel=canonical>; the article is the <article> element (else <main>, else <body>); <figure>s
+HTML page: metadata from JSON-LD, OpenGraph/article: meta tags and <link rel=canonical> (see
+`page_metadata`); the article is the <article> element (else <main>, else <body>); <figure>s
 and other pictures (an <img> in a paragraph, with its caption) become assets; page chrome (nav, aside, footer, share/related/newsletter boxes, teaser boxes
 ending in "Read More") is removed before the paragraphs are read with the text rules.
 """
@@ -16,7 +16,6 @@ ending in "Read More") is removed before the paragraphs are read with the text r
 from __future__ import annotations
 
 import html as html_lib
-import json
 import re
 from datetime import datetime
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from api.catalogue.errors import EmptyArticleBody, EmptyDocument, InvalidArticle
+from api.catalogue.importers import page_metadata as metadata
 from api.catalogue.importers.common import build_article, parse_datetime, resolve_canonical_url, squash
 from api.catalogue.importers.furniture import (
     READ_MORE, Block, ends_sentence, looks_like_heading, split_caption, strip_furniture,
@@ -95,8 +95,6 @@ def _read_body(blocks: list[Block], *, skip: set[str] | None = None) -> tuple[li
 
 # --- HTML pages -------------------------------------------------------------------------------
 
-ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
-                 "backgroundnewsarticle", "reviewnewsarticle", "blogposting", "liveblogposting"}
 CHROME = "script, style, noscript, template, nav, aside, footer, form, iframe, button, svg, dialog, header nav"
 CHROME_CLASS = re.compile(
     r"(^|[\s_-])(share|sharing|social|related|recommended|newsletter|promo|teaser|read-?more|advert|ads?|"
@@ -112,8 +110,8 @@ def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_
     if not markup.strip():
         raise EmptyDocument("The page is empty; send the article page's HTML.")
     tree = LexborHTMLParser(markup)
-    meta = _meta(tree)
-    ld = _json_ld_article(tree)
+    meta = metadata.meta_tags(tree)
+    ld = metadata.json_ld_article(tree)
     container = _article_container(tree)
     if container is None or not squash(container.text(separator=" ")):
         raise EmptyDocument("The HTML page has no visible text; send the full article page.")
@@ -121,10 +119,10 @@ def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_
     headline = _headline(tree, container, ld, meta)
     byline, published = _byline(ld, meta, container), _published(ld, meta, container)
     _remove_chrome(container)
-    assets = _figures(container) or _json_ld_images(ld)
+    assets = _figures(container) or metadata.json_ld_images(ld)
     container, pictures = _without_pictures(container)
     assets += pictures
-    standfirst = _take_standfirst(container) or _described(ld, meta)
+    standfirst = _take_standfirst(container) or metadata.described(ld, meta)
 
     blocks = _body_blocks(container)
     if headline:
@@ -134,34 +132,22 @@ def parse_html_page(markup: str, *, canonical_url: str | None = None, canonical_
     else:  # no <h1>, no metadata: the page is paragraphs only, read it the way a text page is read
         headline, standfirst, body, caption_assets = _article_from_blocks(blocks)
 
-    found_url = _link_canonical(tree) or meta.get("og:url") or _ld_url(ld)
+    found_url = metadata.link_canonical(tree) or meta.get("og:url") or metadata.ld_url(ld)
     fields: dict[str, Any] = {
         "headline": headline, "standfirst": standfirst, "body_html": "".join(body),
         "assets": assets + caption_assets,
         "canonical_url": resolve_canonical_url(found_url, override=canonical_url, template=canonical_template, headline=headline),
-        "byline": byline, "authors": _authors(ld) or ([byline] if byline else []), "published_at": published,
-        **_classification(tree, ld, meta),
+        "byline": byline, "authors": metadata.authors(ld) or ([byline] if byline else []), "published_at": published,
+        **metadata.classification(tree, ld, meta),
     }
     return build_article(fields)
-
-
-def _classification(tree: LexborHTMLParser, ld: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    """Section, tags, language and the CMS's own id, from the page's metadata."""
-    fields: dict[str, Any] = {
-        "section": squash(_first(ld.get("articleSection")) or meta.get("article:section")) or None,
-        "tags": _tags(ld, meta),
-        "language": _language(tree, ld, meta),
-    }
-    if isinstance(ld.get("identifier"), str | int):
-        fields["external_id"] = str(ld["identifier"])
-    return fields
 
 
 def _headline(tree: LexborHTMLParser, container: LexborNode, ld: dict[str, Any], meta: dict[str, Any]) -> str:
     """The article's <h1>, else the page's, else the metadata's title (without the site's name)."""
     h1 = container.css_first("h1") or tree.css_first("h1")
     return squash(h1.text(separator=" ") if h1 else None) or squash(ld.get("headline")) \
-        or _strip_site_name(meta.get("og:title")) or _strip_site_name(_text(tree.css_first("title")))
+        or metadata.strip_site_name(meta.get("og:title")) or metadata.strip_site_name(_text(tree.css_first("title")))
 
 
 def _take_standfirst(container: LexborNode) -> str | None:
@@ -175,11 +161,6 @@ def _take_standfirst(container: LexborNode) -> str | None:
     return None
 
 
-def _described(ld: dict[str, Any], meta: dict[str, Any]) -> str | None:
-    """The metadata's description, when the page shows no standfirst."""
-    return squash(ld.get("description")) or squash(meta.get("og:description")) or squash(meta.get("description")) or None
-
-
 def _body_blocks(container: LexborNode) -> list[Block]:
     """The body's paragraphs and other top-level blocks, less the site's furniture."""
     blocks = [Block(text=squash(n.text(separator=" ")), html=n.html, tag=n.tag or "p") for n in _top_blocks(container)]
@@ -188,97 +169,16 @@ def _body_blocks(container: LexborNode) -> list[Block]:
     return strip_furniture(blocks)
 
 
-def _language(tree: LexborHTMLParser, ld: dict[str, Any], meta: dict[str, Any]) -> str:
-    """JSON-LD's inLanguage, else <html lang>, else og:locale, else English."""
-    html_node = tree.css_first("html")
-    return squash(ld.get("inLanguage") if isinstance(ld.get("inLanguage"), str) else None) \
-        or (html_node.attributes.get("lang") if html_node is not None else None) \
-        or (meta.get("og:locale") or "").replace("_", "-") or "en"
-
-
 def _text(node: LexborNode | None) -> str:
     return squash(node.text(separator=" ")) if node is not None else ""
 
 
-def _first(value: Any) -> Any:
-    return value[0] if isinstance(value, list) and value else value
-
-
-def _strip_site_name(title: str | None) -> str:
-    # "Headline | Middle East Eye" -> "Headline"
-    return squash(re.split(r"\s+[|–—]\s+|\s+-\s+(?=[^-]+$)", title or "")[0])
-
-
-def _meta(tree: LexborHTMLParser) -> dict[str, Any]:
-    found: dict[str, Any] = {"article:tag": []}
-    for node in tree.css("meta"):
-        key = (node.attributes.get("property") or node.attributes.get("name") or "").strip().lower()
-        value = node.attributes.get("content")
-        if not key or value is None:
-            continue
-        if key == "article:tag":
-            found[key].append(value)
-        else:
-            found.setdefault(key, value)
-    return found
-
-
-def _link_canonical(tree: LexborHTMLParser) -> str | None:
-    node = tree.css_first("link[rel=canonical]")
-    return node.attributes.get("href") if node is not None else None
-
-
-def _json_ld_article(tree: LexborHTMLParser) -> dict[str, Any]:
-    for script in tree.css('script[type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text() or "null")
-        except json.JSONDecodeError:
-            continue  # a broken JSON-LD block is the page's problem, not the article's
-        stack = [data]
-        while stack:
-            item = stack.pop(0)
-            if isinstance(item, list):
-                stack.extend(item)
-            elif isinstance(item, dict):
-                types = item.get("@type") or []
-                types = [types] if isinstance(types, str) else types
-                if any(isinstance(t, str) and t.lower() in ARTICLE_TYPES for t in types):
-                    return item
-                stack.extend(item.get("@graph") or [])
-    return {}
-
-
-def _ld_url(ld: dict[str, Any]) -> str | None:
-    entity = ld.get("mainEntityOfPage")
-    if isinstance(entity, dict):
-        entity = entity.get("@id") or entity.get("url")
-    url = ld.get("url") or entity
-    return url if isinstance(url, str) else None
-
-
-def _person_names(value: Any) -> list[str]:
-    people = value if isinstance(value, list) else [value]
-    names = [p.get("name") if isinstance(p, dict) else p for p in people]
-    return [squash(n) for n in names if isinstance(n, str) and squash(n)]
-
-
-def _authors(ld: dict[str, Any]) -> list[str]:
-    return _person_names(ld.get("author"))
-
-
 def _byline(ld: dict[str, Any], meta: dict[str, Any], container: LexborNode) -> str | None:
-    names = _authors(ld)
+    names = metadata.authors(ld)
     if names:
         return " and ".join(names)
     node = container.css_first("[rel=author], .byline, [itemprop=author]")
     return squash(meta.get("author")) or _text(node) or None
-
-
-def _tags(ld: dict[str, Any], meta: dict[str, Any]) -> list[str]:
-    keywords = ld.get("keywords") or meta.get("keywords") or []
-    if isinstance(keywords, str):
-        keywords = keywords.split(",")
-    return [squash(k) for k in [*keywords, *meta["article:tag"]] if isinstance(k, str) and squash(k)]
 
 
 def _published(ld: dict[str, Any], meta: dict[str, Any], container: LexborNode) -> datetime | None:
@@ -385,17 +285,3 @@ def _without_pictures(container: LexborNode) -> tuple[LexborNode, list[dict[str,
     return (rebuilt if rebuilt is not None else container), pictures
 
 
-def _json_ld_images(ld: dict[str, Any]) -> list[dict[str, Any]]:
-    images = ld.get("image")
-    assets = []
-    for image in images if isinstance(images, list) else [images] if images else []:
-        if not isinstance(image, dict):
-            continue  # a bare URL carries no credit: unknown rights, so it is not imported as an asset
-        holders = _person_names(image.get("copyrightHolder")) + _person_names(image.get("author"))
-        credit = image.get("creditText") or (holders[0] if holders else None)
-        if not credit:
-            continue
-        url = image.get("url") or image.get("contentUrl")
-        assets.append({"url": url if isinstance(url, str) else None, "caption": squash(image.get("caption")) or None,
-                       "credit": squash(credit) or None})
-    return assets
