@@ -33,7 +33,7 @@ from sqlmodel import Session
 
 from api.catalogue import changes
 from api.core.errors import BadCursor, ValidationFailed
-from api.delivery import caps, change_feed, render, service
+from api.delivery import change_feed, render, service
 from api.delivery.errors import FormatNotAcceptable
 from api.delivery.longpoll import ChangeNotifier
 from api.delivery.usage_rows import Usage
