@@ -42,6 +42,9 @@ class Article(SQLModel, table=True):
     word_count: int = 0
     status: ArticleStatus = Field(default=ArticleStatus.published, max_length=12)
     embargo_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The `embargo_until` whose lifting is in the change log (api/catalogue/embargoes.py): equal to
+    # `embargo_until` once that embargo's end has been told, so the job records each lift once.
+    embargo_lift_recorded: datetime | None = Field(default=None, sa_type=UTCDateTime)
     licensable: bool = True
     version: int = 1
     content_hash: str = Field(max_length=64)
@@ -87,7 +90,10 @@ class Asset(SQLModel, table=True):
 
 
 class ArticleRevision(SQLModel, table=True):
-    """What each version of an article said, for corrections and audit."""
+    """What each version of an article said, for corrections, audit and rendering a past version
+    (api/delivery/versions.py): everything of it a licensed copy shows. `assets` holds the pictures as
+    they were (position, kind, url, caption, credit, relicensable). The columns after `body_html` are
+    NULL only on rows older than migration 0021 that its backfill could not fill."""
 
     __tablename__ = "article_revision"
     __table_args__ = (UniqueConstraint("article_id", "version"),)
@@ -97,7 +103,12 @@ class ArticleRevision(SQLModel, table=True):
     version: int
     headline: str = Field(max_length=500)
     body_html: str = Field(sa_column=Column(Text, nullable=False))
-    change: str = Field(max_length=20)  # created | updated | corrected | withdrawn
+    standfirst: str | None = Field(default=None, max_length=2000)
+    byline: str | None = Field(default=None, max_length=500)
+    authors: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    assets: list[dict] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    change: str = Field(max_length=20)  # created | updated | corrected | withdrawn | embargo_lifted
     note: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -114,7 +125,7 @@ class ArticleChange(SQLModel, table=True):
                                                            primary_key=True, autoincrement=True))
     article_id: str = Field(foreign_key="article.id", max_length=40, ondelete="CASCADE")
     version: int
-    change: str = Field(max_length=20)  # created | updated | corrected | withdrawn
+    change: str = Field(max_length=20)  # created | updated | corrected | withdrawn | embargo_lifted
     committed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
