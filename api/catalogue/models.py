@@ -23,6 +23,7 @@ class Article(SQLModel, table=True):
         Index("ix_article_published", "published_at", "id"),
         Index("ix_article_section_published", "section", "published_at", "id"),  # section by publication date
         Index("ix_article_section_sync", "section", "updated_at", "id"),  # section feeds, keyset by (updated_at, id)
+        Index("ix_article_embargo", "embargo_until"),  # the embargo-lift job's range scan (api/catalogue/embargoes.py)
     )
 
     id: str = Field(default_factory=lambda: new_id("art"), primary_key=True, max_length=40)

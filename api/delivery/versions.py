@@ -28,7 +28,8 @@ from api.delivery.runtime import DeliveryRuntime, Outcome, negotiate, not_modifi
 from api.delivery.snapshots import ArticleView, AssetView
 
 # What each kind of revision tells a licensee about the version it made.
-CHANGE_KINDS = {"created": "original", "updated": "update", "corrected": "correction", "withdrawn": "withdrawal"}
+CHANGE_KINDS = {"created": "original", "updated": "update", "corrected": "correction", "withdrawn": "withdrawal",
+                "embargo_lifted": "release"}
 
 
 def _revisions(runtime: DeliveryRuntime, article_id: str) -> list[tuple[ArticleRevision, int | None]]:
