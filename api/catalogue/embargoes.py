@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_
+from sqlalchemy import and_, exists, text
 from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.catalogue import service
-from api.catalogue.models import Article, ArticleChange, ArticleStatus
+from api.catalogue.models import EMBARGO_LIFT_PENDING, Article, ArticleChange, ArticleStatus
 from api.core.db import utcnow
 from api.outbox import service as outbox
 
@@ -34,11 +34,10 @@ BATCH = 200  # articles per transaction; the job runs again until none is left
 
 
 def _unrecorded(now: datetime):
-    """SQL: the embargo ended by `now` and its end is not recorded yet."""
-    return and_(col(Article.embargo_until).is_not(None), col(Article.embargo_until) <= now,
-                col(Article.status) != ArticleStatus.withdrawn,
-                or_(col(Article.embargo_lift_recorded).is_(None),
-                    col(Article.embargo_lift_recorded) != col(Article.embargo_until)))
+    """SQL: the embargo ended by `now` and its end is not recorded yet. It states EMBARGO_LIFT_PENDING
+    term for term, so both databases prove the partial index `ix_article_embargo_due` applies."""
+    return and_(text(EMBARGO_LIFT_PENDING), col(Article.embargo_until) <= now,
+                col(Article.status) != ArticleStatus.withdrawn)
 
 
 def due(session: Session, now: datetime, limit: int = BATCH) -> list[str]:

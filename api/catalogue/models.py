@@ -16,6 +16,10 @@ class ArticleStatus(StrEnum):
     withdrawn = "withdrawn"
 
 
+EMBARGO_LIFT_PENDING = ("embargo_until IS NOT NULL AND "
+                        "(embargo_lift_recorded IS NULL OR embargo_lift_recorded <> embargo_until)")
+
+
 class Article(SQLModel, table=True):
     __tablename__ = "article"
     __table_args__ = (
@@ -23,7 +27,11 @@ class Article(SQLModel, table=True):
         Index("ix_article_published", "published_at", "id"),
         Index("ix_article_section_published", "section", "published_at", "id"),  # section by publication date
         Index("ix_article_section_sync", "section", "updated_at", "id"),  # section feeds, keyset by (updated_at, id)
-        Index("ix_article_embargo", "embargo_until"),  # the embargo-lift job's range scan (api/catalogue/embargoes.py)
+        # Only embargoes whose lift is not recorded yet (a handful): the embargo-lift job's range scan
+        # (api/catalogue/embargoes.py, whose query repeats the predicate). Partial, so that no listing's
+        # embargo test (visibility.py) is ever planned on it.
+        Index("ix_article_embargo_due", "embargo_until", sqlite_where=text(EMBARGO_LIFT_PENDING),
+              postgresql_where=text(EMBARGO_LIFT_PENDING)),
     )
 
     id: str = Field(default_factory=lambda: new_id("art"), primary_key=True, max_length=40)
