@@ -3,8 +3,9 @@
 `updated_at` is stamped when a transaction changes the row, not when it commits, so a transaction
 that starts first and commits last publishes a change *older* than one a client has already seen:
 a client syncing with `updated_since` misses it (hence its documented overlap). The change log fixes
-that. Each revision a transaction adds (created, updated, corrected, withdrawn) is noted, and when
-the transaction commits the log rows are inserted as its very last statements:
+that. Each revision a transaction adds (created, updated, corrected, withdrawn; embargo_lifted from
+api/catalogue/embargoes.py) is noted, and when the transaction commits the log rows are inserted as
+its very last statements:
 
 - PostgreSQL: under `pg_advisory_xact_lock`, which the transaction holds until its commit is
   visible. A sequence value taken at insert time is not commit-ordered on its own (a transaction

@@ -16,6 +16,10 @@ class ArticleStatus(StrEnum):
     withdrawn = "withdrawn"
 
 
+EMBARGO_LIFT_PENDING = ("embargo_until IS NOT NULL AND "
+                        "(embargo_lift_recorded IS NULL OR embargo_lift_recorded <> embargo_until)")
+
+
 class Article(SQLModel, table=True):
     __tablename__ = "article"
     __table_args__ = (
@@ -23,6 +27,11 @@ class Article(SQLModel, table=True):
         Index("ix_article_published", "published_at", "id"),
         Index("ix_article_section_published", "section", "published_at", "id"),  # section by publication date
         Index("ix_article_section_sync", "section", "updated_at", "id"),  # section feeds, keyset by (updated_at, id)
+        # Only embargoes whose lift is not recorded yet (a handful): the embargo-lift job's range scan
+        # (api/catalogue/embargoes.py, whose query repeats the predicate). Partial, so that no listing's
+        # embargo test (visibility.py) is ever planned on it.
+        Index("ix_article_embargo_due", "embargo_until", sqlite_where=text(EMBARGO_LIFT_PENDING),
+              postgresql_where=text(EMBARGO_LIFT_PENDING)),
     )
 
     id: str = Field(default_factory=lambda: new_id("art"), primary_key=True, max_length=40)
@@ -42,6 +51,9 @@ class Article(SQLModel, table=True):
     word_count: int = 0
     status: ArticleStatus = Field(default=ArticleStatus.published, max_length=12)
     embargo_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The `embargo_until` whose lifting is in the change log (api/catalogue/embargoes.py): equal to
+    # `embargo_until` once that embargo's end has been told, so the job records each lift once.
+    embargo_lift_recorded: datetime | None = Field(default=None, sa_type=UTCDateTime)
     licensable: bool = True
     version: int = 1
     content_hash: str = Field(max_length=64)
@@ -95,7 +107,10 @@ class Asset(SQLModel, table=True):
 
 
 class ArticleRevision(SQLModel, table=True):
-    """What each version of an article said, for corrections and audit."""
+    """What each version of an article said, for corrections, audit and rendering a past version
+    (api/delivery/versions.py): everything of it a licensed copy shows. `assets` holds the pictures as
+    they were (position, kind, url, caption, credit, relicensable). The columns after `body_html` are
+    NULL only on rows older than migration 0021 that its backfill could not fill."""
 
     __tablename__ = "article_revision"
     __table_args__ = (UniqueConstraint("article_id", "version"),)
@@ -105,7 +120,12 @@ class ArticleRevision(SQLModel, table=True):
     version: int
     headline: str = Field(max_length=500)
     body_html: str = Field(sa_column=Column(Text, nullable=False))
-    change: str = Field(max_length=20)  # created | updated | corrected | withdrawn
+    standfirst: str | None = Field(default=None, max_length=2000)
+    byline: str | None = Field(default=None, max_length=500)
+    authors: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    assets: list[dict] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    change: str = Field(max_length=20)  # created | updated | corrected | withdrawn | embargo_lifted
     note: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -122,7 +142,7 @@ class ArticleChange(SQLModel, table=True):
                                                            primary_key=True, autoincrement=True))
     article_id: str = Field(foreign_key="article.id", max_length=40, ondelete="CASCADE")
     version: int
-    change: str = Field(max_length=20)  # created | updated | corrected | withdrawn
+    change: str = Field(max_length=20)  # created | updated | corrected | withdrawn | embargo_lifted
     committed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

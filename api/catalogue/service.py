@@ -55,6 +55,12 @@ def get_assets(session: Session, article_id: str) -> list[Asset]:
     return list(session.exec(select(Asset).where(col(Asset.article_id) == article_id).order_by(col(Asset.position))).all())
 
 
+def revision_asset(asset: Asset) -> dict[str, Any]:
+    """A picture as a revision keeps it (ArticleRevision.assets); migration 0021 writes the same keys."""
+    return {"position": asset.position, "kind": asset.kind, "url": asset.url, "caption": asset.caption,
+            "credit": asset.credit, "relicensable": asset.relicensable}
+
+
 def get_articles_with_assets(session: Session, article_ids: list[str]) -> list[tuple[Article, list[Asset]]]:
     """The articles of `article_ids` that exist, in that order, each with its assets: two queries
     whatever the number (a feed page must not cost a query per entry)."""
@@ -348,8 +354,12 @@ def withdraw_article(session: Session, article_id: str, *, reason: str, actor: a
 
 
 def _add_revision(session: Session, article: Article, *, change: str, note: str | None = None) -> None:
+    """The new version as a licensee sees it: a past version is rendered from this row alone."""
     revision = ArticleRevision(article_id=article.id, version=article.version, headline=article.headline,
-                               body_html=article.body_html, change=change, note=note)
+                               body_html=article.body_html, standfirst=article.standfirst, byline=article.byline,
+                               authors=list(article.authors or ()), tags=list(article.tags or ()),
+                               assets=[revision_asset(a) for a in get_assets(session, article.id)],
+                               change=change, note=note)
     session.add(revision)
     changes.note(session, revision)  # into the change log, numbered when the transaction commits
 

@@ -48,6 +48,7 @@ VERBS: dict[str, str] = {
     "amendment_settled": "settled the price difference of an amendment to {object}",
     "created": "created {object}", "updated": "updated {object}", "deleted": "deleted {object}",
     "published": "published {object}", "retired": "retired {object}", "withdrawn": "withdrew {object}",
+    "embargo_lifted": "recorded that the embargo on {object} lifted",
     "issued": "issued {object}", "voided": "voided {object}", "void_refused": "could not void {object}",
     "marked_paid": "marked {object} paid", "invoice_now": "invoiced on demand", "held": "held back {object}",
     "retry": "retried {object}", "retry_dead": "revived {object}", "verified": "verified {object}",

@@ -7,14 +7,17 @@ front of the app; the route below documents it and serves the same implementatio
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from sqlmodel import Session
+
 from api.audit.service import Actor
-from api.core.db import make_engine, read_only, utcnow
+from api.core.db import make_engine, read_only, session_scope, utcnow
 from api.core.errors import SyndicateError, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, Page
 from api.core.problems import error_responses
@@ -32,6 +35,7 @@ from api.delivery.schemas import (NINJS_EXAMPLE, ArticleVersionList, TOKEN_CREAT
                                   SigningKeyRead, TokenCreate, TokenInfo, TokenRead)
 from api.licensing.service import LicenceNotFound
 from api.tracking import beacons, service as tracking, still_live
+from api.tracking.beacon_buffer import BeaconBuffer, PendingHit
 from api.tracking.urls import normalise_page_url
 from api.staff.errors import ReauthenticationRequired, RoleRequired
 
@@ -241,9 +245,11 @@ async def get_article_version(
                 "with an overlap (a few minutes before the newest `updated_at` you saw) and expect repeats. The "
                 "change cursor has no such gap: every page carries `change_cursor` (also the "
                 "`Syndicate-Change-Cursor` header, and `data.change_cursor` on article webhooks); send it back as "
-                "`change_cursor` and the listing is the changes (created, updated, corrected, withdrawn) committed "
-                "after it that the licence covers, in commit order, each exactly once, with its `version`, "
-                "`change` and `change_cursor`. `change_cursor=0` starts from the first change. After a snapshot "
+                "`change_cursor` and the listing is the changes (created, updated, corrected, withdrawn, "
+                "embargo_lifted) committed after it that the licence covers, in commit order, each exactly once, "
+                "with its `version`, `change` and `change_cursor`. Changes to an article under embargo are not "
+                "listed; when its embargo ends, an `embargo_lifted` change (a new version, same content) is, "
+                "within seconds. `change_cursor=0` starts from the first change. After a snapshot "
                 "sync (without `change_cursor`), follow changes from the `change_cursor` of any of its pages: it is "
                 "the one read by its first page.\n\n"
                 "**Long-poll: `wait`** (seconds, at most 30): when there is nothing to list, hold the request until "
@@ -278,25 +284,40 @@ async def content_feed(
     return _response(outcome)
 
 
-def _kill(runtime: DeliveryRuntime, session, *, licence_id: str, article_id: str, now) -> still_live.Kill | None:
-    """Whether the copy was killed, from the runtime's cached views (kept fresh on every change)."""
-    licence = runtime.licences.get(licence_id)
-    if licence is None:
-        epoch = runtime.licences.epoch
-        licence = load_licence(session, licence_id)
-        if licence is None:
-            return None
-        runtime.licences.store(licence_id, licence, epoch)
-    article = runtime.articles.get(article_id)
-    if article is None:
-        epoch = runtime.articles.epoch
-        try:
-            article = load_article(session, article_id)
-        except errors.ContentArticleNotFound:
-            return None
-        runtime.articles.store(article_id, article, epoch)
+async def _kill(runtime: DeliveryRuntime, *, licence_id: str, article_id: str, now) -> still_live.Kill | None:
+    """Whether the copy was killed, from the runtime's cached views (kept fresh on every change);
+    a view not cached yet is loaded off the event loop."""
+    licence, article = runtime.licences.get(licence_id), runtime.articles.get(article_id)
+    if licence is None or article is None:
+        return await runtime.in_thread(_load_kill, runtime, licence_id, article_id, now)
     return still_live.kill_of(licence_state=licence.state, licence_ends_at=licence.ends_at,
                               article_status=article.status, now=now)
+
+
+def _load_kill(runtime: DeliveryRuntime, licence_id: str, article_id: str, now) -> still_live.Kill | None:
+    with Session(runtime.reader) as session:
+        licence = runtime.licences.get(licence_id)
+        if licence is None:
+            epoch = runtime.licences.epoch
+            licence = load_licence(session, licence_id)
+            if licence is None:
+                return None
+            runtime.licences.store(licence_id, licence, epoch)
+        article = runtime.articles.get(article_id)
+        if article is None:
+            epoch = runtime.articles.epoch
+            try:
+                article = load_article(session, article_id)
+            except errors.ContentArticleNotFound:
+                return None
+            runtime.articles.store(article_id, article, epoch)
+    return still_live.kill_of(licence_state=licence.state, licence_ends_at=licence.ends_at,
+                              article_status=article.status, now=now)
+
+
+def _day_key(engine, day) -> bytes:
+    with session_scope(engine) as session:
+        return tracking.day_key(session, day)
 
 
 @router.get("/v1/content/beacon/{signed}.gif", tags=["content"], summary="Usage beacon (1x1 GIF)",
@@ -304,22 +325,25 @@ def _kill(runtime: DeliveryRuntime, session, *, licence_id: str, article_id: str
                         "Every request is a raw hit; bots and crawlers, prefetches and one viewer's reloads "
                         "within 30 minutes are not counted as views. Never cacheable.",
             response_class=Response, responses={200: {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}, **error_responses(errors.BadBeacon)})
-def beacon(request: Request, signed: str, session: SessionDep,
-           url: Annotated[str | None, Query(max_length=1000, description="The page displaying the copy.")] = None) -> Response:
+async def beacon(request: Request, signed: str,
+                 url: Annotated[str | None, Query(max_length=1000, description="The page displaying the copy.")] = None) -> Response:
+    # On the event loop, no session: everything it needs is in memory (the day's key, the cached
+    # licence and article views) but on a day's first view or a cache miss, read in a thread.
     runtime = _runtime(request)
     ids = render.parse_beacon(runtime.publisher, signed)
     if ids is None:
         raise errors.BadBeacon("This beacon URL is not one we issued; copy the attribution block again.")
     now = utcnow()
     address = request.client.host if request.client else ""
-    hit = beacons.classify(request.headers, address, lambda: tracking.day_key(session, now.date()))
+    viewer = None
+    if beacons.not_a_view(request.headers) is None:  # bots and prefetches never make or read a day key
+        key = tracking.known_day_key(now.date()) or await runtime.in_thread(_day_key, request.app.state.engine, now.date())
+        viewer = beacons.viewer_key(key, address, request.headers.get("user-agent", ""))
     page = normalise_page_url(url or request.headers.get("referer"))
-    counted = tracking.record_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page, viewer=hit.viewer,
-                                       now=now)
-    kill = _kill(runtime, session, licence_id=ids[0], article_id=ids[1], now=now)
-    if kill is not None:
-        still_live.note_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page, kill=kill,
-                                 view=counted.view, now=now)
+    kill = await _kill(runtime, licence_id=ids[0], article_id=ids[1], now=now)
+    # Counted within ~100 ms, in one transaction with the other hits of the moment (beacon_buffer.py).
+    request.app.state.beacons.add(PendingHit(licence_id=ids[0], article_id=ids[1], page_url=page, viewer=viewer,
+                                             kill=kill, at=now))
     return Response(PIXEL, media_type="image/gif", headers={"cache-control": "no-store, max-age=0", "pragma": "no-cache"})
 
 
@@ -346,6 +370,8 @@ def install(app: FastAPI) -> None:
         reader=read_only(make_engine(settings.database_url, pool_size=CONTENT_READER_POOL_SIZE,
                                      max_overflow=CONTENT_READER_POOL_OVERFLOW)))
     app.state.delivery = runtime
+    # Its own connection: a flood of API requests holding the API's pool must not hold up counting.
+    beacon_hits = app.state.beacons = BeaconBuffer(make_engine(settings.database_url, pool_size=1, max_overflow=1))
     notifier = app.state.change_notifier = ChangeNotifier(runtime.engine)
     webhook_send.configure(app.state.settings)
     webhook_routes.document_events(app)
@@ -353,10 +379,13 @@ def install(app: FastAPI) -> None:
 
     async def start(_app: FastAPI) -> None:
         runtime.start()
+        beacon_hits.start()
         await notifier.start()
 
     async def stop(_app: FastAPI) -> None:
         await notifier.stop()
+        await asyncio.to_thread(beacon_hits.stop)  # counts the hits still buffered
+        beacon_hits.engine.dispose()
         await runtime.stop()
         runtime.engine.dispose()
         runtime.reader.dispose()

@@ -166,9 +166,10 @@ class ContentArticle(BaseModel):
 class ArticleVersionRead(BaseModel):
     version: int
     created_at: datetime = Field(description="When this version was made.")
-    change: Literal["created", "updated", "corrected", "withdrawn"]
-    kind: Literal["original", "update", "correction", "withdrawal"] = Field(
-        description="What the version was: the original, an update, a correction (see `note`) or the withdrawal.")
+    change: Literal["created", "updated", "corrected", "withdrawn", "embargo_lifted"]
+    kind: Literal["original", "update", "correction", "withdrawal", "release"] = Field(
+        description="What the version was: the original, an update, a correction (see `note`), the withdrawal, or "
+                    "the release when its embargo lifted (the same content as the version before, now available).")
     note: str | None = Field(description="The correction note, or the reason for a withdrawal.")
     headline: str
     current: bool = Field(description="The version the article is at now.")
@@ -203,8 +204,11 @@ class FeedItem(BaseModel):
     content_url: str
     published_at: datetime
     updated_at: datetime
-    change: Literal["created", "updated", "corrected", "withdrawn"] | None = Field(
-        default=None, description="By `change_cursor` only: what this change was (`version` is the version it made).")
+    change: Literal["created", "updated", "corrected", "withdrawn", "embargo_lifted"] | None = Field(
+        default=None, description=(
+            "By `change_cursor` only: what this change was (`version` is the version it made). `embargo_lifted`: the "
+            "article's embargo ended, so it can be fetched now (changes made while it was under embargo are not "
+            "listed; this one is, once, when the embargo ends)."))
     change_cursor: str | None = Field(default=None, description="By `change_cursor` only: this change's position.")
     changed_at: datetime | None = Field(default=None, description="By `change_cursor` only: when it committed.")
 
@@ -371,8 +375,9 @@ class ArticleEventData(BaseModel):
     article_id: str
     version: int = Field(description="The article's version, higher with every change: ignore an event whose "
                                      "version is lower than one you have already handled (retries can arrive late).")
-    change: Literal["updated", "corrected", "withdrawn"]
-    occurred_at: datetime = Field(description="When the change was made (the event's own time, unlike `timestamp`).")
+    change: Literal["updated", "corrected", "withdrawn", "embargo_lifted"]
+    occurred_at: datetime = Field(description="When the change was made (the event's own time, unlike `timestamp`; "
+                                              "for `article.embargo_lifted`, when the embargo ended).")
     headline: str
     canonical_url: str
     content_url: str = Field(description="Fetch the current licensed copy here (with your licence token).")
@@ -415,6 +420,15 @@ class ArticleWithdrawnEvent(_ArticleEvent):
         "data": {**_EVENT_DATA, "version": 5, "change": "withdrawn", "reason": "Legal complaint",
                  "action_required": "Remove every copy of this article you published."}}]})
     type: Literal["article.withdrawn"]
+
+
+class ArticleEmbargoLiftedEvent(_ArticleEvent):
+    """An article you license came out of embargo: it can be fetched and published now."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "article.embargo_lifted", "timestamp": "2026-11-25T12:00:04Z",
+        "data": {**_EVENT_DATA, "version": 2, "change": "embargo_lifted"}}]})
+    type: Literal["article.embargo_lifted"]
 
 
 class LicenceAmendedData(BaseModel):
@@ -492,5 +506,5 @@ class WebhookTestEvent(BaseModel):
 from api.tracking.schemas import CopyStillLiveEvent  # noqa: E402 - tracking's event, documented with the others
 
 WEBHOOK_EVENTS: tuple[type[BaseModel], ...] = (ArticleUpdatedEvent, ArticleCorrectedEvent, ArticleWithdrawnEvent,
-                                               LicenceAmendedEvent, LicenceCancelledEvent, CopyStillLiveEvent,
+                                               ArticleEmbargoLiftedEvent, LicenceAmendedEvent, LicenceCancelledEvent, CopyStillLiveEvent,
                                                WebhookTestEvent)

@@ -1,10 +1,14 @@
 """Every version of a licensed article: the list, and each one rendered under the licence.
 
-The catalogue keeps what each version said (`article_revision`: headline and body). A past version
-is rendered like the current one (the same formats, the licensed body with pictures that are not
-the publisher's to relicense removed, the licence's attribution and beacon), with its own headline,
-body and time; the standfirst, byline and pictures are the article's current ones (revisions do
-not keep them). A version is a delivery like any other: metered, and counted against the quota.
+The catalogue keeps what each version showed (`article_revision`: headline, standfirst, body,
+byline and authors, tags, and its pictures with their credits). A past version is rendered like the
+current one (the same formats, the licensed body with pictures that are not the publisher's to
+relicense removed, the licence's attribution and beacon), entirely from its revision, with its own
+time. What is not part of a version stays the article's: its id, canonical URL, section and language,
+and whether the licence covers it (a withdrawn or re-embargoed article's past versions are refused
+like the article). Revisions older than migration 0021 were filled by it from the article as it
+then stood (nothing better was kept); a list column still NULL falls back to the current one. A version is a delivery like any other: metered, and counted
+against the quota.
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ from api.delivery import render
 from api.delivery.errors import ContentVersionNotFound
 from api.delivery.usage_rows import Usage
 from api.delivery.runtime import DeliveryRuntime, Outcome, negotiate, not_modified
-from api.delivery.snapshots import ArticleView
+from api.delivery.snapshots import ArticleView, AssetView
 
 # What each kind of revision tells a licensee about the version it made.
-CHANGE_KINDS = {"created": "original", "updated": "update", "corrected": "correction", "withdrawn": "withdrawal"}
+CHANGE_KINDS = {"created": "original", "updated": "update", "corrected": "correction", "withdrawn": "withdrawal",
+                "embargo_lifted": "release"}
 
 
 def _revisions(runtime: DeliveryRuntime, article_id: str) -> list[tuple[ArticleRevision, int | None]]:
-    with Session(runtime.engine) as session:
+    with Session(runtime.reader) as session:  # the read-only engine: never queued behind the usage writer
         rows = session.exec(
             select(ArticleRevision, ArticleChange.seq)
             .join(ArticleChange, (ArticleChange.article_id == ArticleRevision.article_id)  # type: ignore[arg-type]
@@ -38,7 +43,7 @@ def _revisions(runtime: DeliveryRuntime, article_id: str) -> list[tuple[ArticleR
 
 
 def _revision(runtime: DeliveryRuntime, article_id: str, number: int) -> ArticleRevision | None:
-    with Session(runtime.engine) as session:
+    with Session(runtime.reader) as session:
         return session.exec(select(ArticleRevision).where(ArticleRevision.article_id == article_id,
                                                           ArticleRevision.version == number)).first()
 
@@ -46,9 +51,16 @@ def _revision(runtime: DeliveryRuntime, article_id: str, number: int) -> Article
 def as_of(article: ArticleView, revision: ArticleRevision) -> ArticleView:
     """The article as its version `revision.version` was."""
     text = html_to_text(revision.body_html)
+    assets = article.assets if revision.assets is None else tuple(
+        AssetView(position=a["position"], kind=a["kind"], url=a.get("url"), caption=a.get("caption"),
+                  credit=a.get("credit"), relicensable=bool(a.get("relicensable", True))) for a in revision.assets)
     return replace(article, version=revision.version, headline=revision.headline, body_html=revision.body_html,
                    body_text=text, word_count=word_count(text), updated_at=revision.created_at,
-                   correction_note=revision.note if revision.change == "corrected" else None)
+                   correction_note=revision.note if revision.change == "corrected" else None,
+                   standfirst=revision.standfirst, byline=revision.byline,
+                   authors=article.authors if revision.authors is None else tuple(revision.authors),
+                   tags=article.tags if revision.tags is None else tuple(revision.tags), assets=assets,
+                   licensed_hash=None)  # its own body and pictures: the current licensed copy says nothing of them
 
 
 async def list_versions(runtime: DeliveryRuntime, *, raw_token: str | None, article_id: str) -> Outcome:

@@ -1,4 +1,7 @@
-"""Corrections and takedowns reach licensees: outbox fan-out to partner webhook endpoints.
+"""Corrections, takedowns and embargo lifts reach licensees: outbox fan-out to partner webhook endpoints.
+
+Every `article.changed` outbox message (an update, correction or withdrawal from the catalogue
+service, an embargo lift from api/catalogue/embargoes.py) becomes `article.<change>`.
 
 One delivery per endpoint and event, each sent by its own outbox message in the endpoint's lane (so
 one slow endpoint never holds up the others' deliveries); how an attempt is signed, sent, retried

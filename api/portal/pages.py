@@ -177,7 +177,8 @@ def usage_chart(who: PortalUser, session: SessionDep) -> Response:
 
 
 WEBHOOK_EVENTS = {"article.updated": "Article updated", "article.corrected": "Article corrected",
-                  "article.withdrawn": "Article withdrawn", "licence.cancelled": "Licence cancelled",
+                  "article.withdrawn": "Article withdrawn", "article.embargo_lifted": "Embargo lifted",
+                  "licence.cancelled": "Licence cancelled",
                   "licence.amended": "Licence changed", "copy.still_live": "Copy still live after a kill",
                   "webhook.test": "Test event"}
 DELIVERY_STATES = {"pending": "Waiting to be sent", "succeeded": "Delivered", "failed": "Failed (given up)",

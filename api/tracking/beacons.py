@@ -44,11 +44,18 @@ class Hit:
     reason: str | None  # why not: crawler | prefetch
 
 
+def not_a_view(headers: Mapping[str, str]) -> str | None:
+    """Why the hit is no view (`crawler` or `prefetch`), or None when someone may be reading the page."""
+    if is_crawler(headers.get("user-agent", "")):
+        return "crawler"
+    if is_prefetch(headers):
+        return "prefetch"
+    return None
+
+
 def classify(headers: Mapping[str, str], address: str, day_key: Callable[[], bytes]) -> Hit:
     """`day_key` is asked for only when the hit is a view, so bots never make or read a key."""
-    agent = headers.get("user-agent", "")
-    if is_crawler(agent):
-        return Hit(None, "crawler")
-    if is_prefetch(headers):
-        return Hit(None, "prefetch")
-    return Hit(viewer_key(day_key(), address, agent), None)
+    reason = not_a_view(headers)
+    if reason is not None:
+        return Hit(None, reason)
+    return Hit(viewer_key(day_key(), address, headers.get("user-agent", "")), None)

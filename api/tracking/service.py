@@ -34,6 +34,11 @@ _day_keys: dict[date, bytes] = {}
 _day_keys_lock = threading.Lock()
 
 
+def known_day_key(day: date) -> bytes | None:
+    """The key of `day` if this process holds it already (no query)."""
+    return _day_keys.get(day)
+
+
 def day_key(session: Session, day: date) -> bytes:
     """The random key of `day`, made by whichever process sees the day's first view; every process
     then keeps it in memory until the day is over."""

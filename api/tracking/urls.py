@@ -10,6 +10,7 @@ reaches a server, tracking parameters name the campaign rather than the page, an
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from url_normalize import url_normalize
@@ -32,6 +33,7 @@ def is_tracking(name: str) -> bool:
     return lowered in TRACKING_PARAMETERS or lowered.startswith(TRACKING_PREFIXES)
 
 
+@lru_cache(maxsize=8192)  # a page is seen by many viewers: its beacon hits repeat one address
 def normalise_page_url(raw: str | None) -> str:
     """The page's canonical address, or `unknown` for no address or one that is not http(s)."""
     raw = (raw or "").strip()

@@ -192,7 +192,7 @@ def test_articles_without_a_current_copy_are_served_stripped_and_copied_by_the_p
     api_key = make_api_key(session, partner)
     article = _import(session)
     licence = make_licence(session, partner=partner, articles=[article], scope="article")
-    # As an article written before copies were made at write (migration 0023) is stored.
+    # As an article written before copies were made at write (migration 0022) is stored.
     session.execute(update(Article).where(Article.id == article.id).values(
         licensed_html=None, licensed_text=None, licensed_words=None, licensed_from=None))
     session.commit()

@@ -73,3 +73,18 @@ def test_search_reads_the_full_text_index(session, kwargs) -> None:
             assert "SEARCH article USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
         assert not _scans_a_table(plan), plan
     session.rollback()
+
+
+def test_the_embargo_lift_job_reads_its_partial_index_and_no_listing_does(session) -> None:
+    """The job's query seeks `ix_article_embargo_due` (embargoes not yet recorded, a handful) instead of
+    walking the catalogue every ten seconds; the listings' embargo test never picks that index."""
+    from api.catalogue import embargoes
+
+    for plan in list_plans(session, embargoes.due, {"now": utcnow()}):
+        assert "ix_article_embargo_due" in plan, plan
+        assert not _scans_a_table(plan), plan
+    session.rollback()
+    for kwargs, _sqlite_index, _postgres_index in LISTINGS.values():
+        for plan in list_plans(session, service.list_articles, kwargs):
+            assert "ix_article_embargo_due" not in plan, plan
+        session.rollback()

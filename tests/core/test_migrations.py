@@ -136,3 +136,76 @@ def test_scale_migration_derives_republications_and_rollups_from_existing_usage_
                 assert connection.execute(text("SELECT count(*) FROM usage_event WHERE billable")).scalar_one() == 3
     finally:
         engine.dispose()
+
+
+def test_revision_fields_migration_backfills_revisions_and_marks_past_embargoes_then_downgrades(
+        empty_database_url: str) -> None:
+    """0021_revision_fields on a catalogue with revisions: each gets its article's standfirst, byline,
+    authors, tags and pictures (an article without pictures: an empty list); an embargo already over
+    is marked as recorded, one still ahead is not; downgrading drops the columns, upgrading again works."""
+    import json
+    from datetime import timedelta
+
+    from alembic import command
+    from sqlalchemy import column, insert, table
+
+    from api.core.db import utcnow
+    from api.core.migrations import alembic_config
+
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0020_scale")
+    engine = make_engine(empty_database_url)
+    now = utcnow()
+    sqlite = engine.dialect.name == "sqlite"
+
+    def when(value):
+        return value.replace(tzinfo=None).isoformat(sep=" ") if sqlite else value
+
+    article = table("article", *(column(c) for c in (
+        "id", "slug", "canonical_url", "headline", "standfirst", "body_html", "body_text", "byline", "authors", "tags",
+        "language", "word_count", "status", "embargo_until", "licensable", "version", "content_hash", "published_at",
+        "updated_at", "created_at")))
+    common = {"body_html": "<p>x</p>", "body_text": "x", "language": "en", "word_count": 1, "licensable": True,
+              "version": 1, "content_hash": "0" * 64, "published_at": when(now), "updated_at": when(now),
+              "created_at": when(now), "authors": json.dumps(["Ann Writer"]), "tags": json.dumps(["gulf"])}
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(article), [
+                {**common, "id": "art_a", "slug": "a", "canonical_url": "https://x.example/a", "headline": "A",
+                 "standfirst": "Standfirst A", "byline": "Ann Writer", "status": "published",
+                 "embargo_until": when(now - timedelta(days=2))},
+                {**common, "id": "art_b", "slug": "b", "canonical_url": "https://x.example/b", "headline": "B",
+                 "standfirst": None, "byline": None, "status": "embargoed", "embargo_until": when(now + timedelta(days=2))}])
+            connection.execute(text(
+                "INSERT INTO asset (id, article_id, position, kind, url, caption, credit, relicensable) VALUES "
+                "('ast_1', 'art_a', 0, 'image', 'https://img.example/1.jpg', 'A picture', 'Reuters', false)"))
+            connection.execute(text(
+                "INSERT INTO article_revision (id, article_id, version, headline, body_html, change, created_at) VALUES "
+                "('rev_a', 'art_a', 1, 'A', '<p>x</p>', 'created', :now), "
+                "('rev_b', 'art_b', 1, 'B', '<p>x</p>', 'created', :now)"), {"now": when(now)})
+        for _round in range(2):
+            command.upgrade(config, "head")
+            assert schema_differences(engine) == []
+            with engine.connect() as connection:
+                rows = {r.id: r for r in connection.execute(text(
+                    "SELECT id, standfirst, byline, authors, tags, assets FROM article_revision"))}
+                lifts = dict(connection.execute(text(
+                    "SELECT id, embargo_lift_recorded IS NOT NULL FROM article")).all())
+
+            def decoded(value):
+                return json.loads(value) if isinstance(value, str) else value
+
+            assert (rows["rev_a"].standfirst, rows["rev_a"].byline) == ("Standfirst A", "Ann Writer")
+            assert decoded(rows["rev_a"].authors) == ["Ann Writer"] and decoded(rows["rev_a"].tags) == ["gulf"]
+            assert decoded(rows["rev_a"].assets) == [{"position": 0, "kind": "image", "url": "https://img.example/1.jpg",
+                                                      "caption": "A picture", "credit": "Reuters", "relicensable": False}]
+            assert (rows["rev_b"].standfirst, rows["rev_b"].byline, decoded(rows["rev_b"].assets)) == (None, None, [])
+            assert lifts == {"art_a": True, "art_b": False}
+            command.downgrade(config, "0020_scale")
+            with engine.connect() as connection:
+                columns = [r[1] for r in connection.execute(text("PRAGMA table_info(article_revision)"))] if sqlite else [
+                    r[0] for r in connection.execute(text(
+                        "SELECT column_name FROM information_schema.columns WHERE table_name = 'article_revision'"))]
+            assert "standfirst" not in columns and "assets" not in columns
+    finally:
+        engine.dispose()

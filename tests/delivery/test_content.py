@@ -177,6 +177,8 @@ def test_beacon_records_where_the_copy_was_shown(client, session, licensed):
     for _ in range(2):
         response = client.get(path, params={"url": "https://outlet.example/story"})
         assert response.status_code == 200 and response.headers["content-type"] == "image/gif"
+    client.app.state.beacons.flush()  # answered at once, counted by the flusher within ~100 ms: now
+    session.rollback()
     [sighting] = session.exec(select(BeaconSighting)).all()
     assert (sighting.licence_id, sighting.article_id, sighting.page_url, sighting.hits) == (
         licensed.licence.id, licensed.articles[0].id, "https://outlet.example/story", 2)

@@ -81,3 +81,46 @@ def test_versions_of_an_article_outside_the_licence_or_withdrawn_are_refused(cli
     gone = client.get(f"/v1/content/articles/{licensed.articles[1].id}/versions/1", headers=bearer(token))
     assert gone.status_code == 410
     assert client.get(f"/v1/content/articles/{licensed.articles[1].id}/versions").status_code == 401
+
+
+def test_a_past_version_renders_with_its_own_standfirst_byline_and_pictures(client, session, licensed):
+    """Revisions keep all a rendering shows: version 1 after an edit of the standfirst, byline,
+    authors, tags and pictures is still the original, in JSON and HTML; version 2 is the edit."""
+    from api.catalogue.schemas import AssetCreate
+
+    article = licensed.articles[1]
+    old_standfirst, old_tags = article.standfirst, list(article.tags)
+    catalogue.update_article(session, article.id, ArticleUpdate(
+        standfirst="A rewritten standfirst", byline="Jane Reporter", authors=["Jane Reporter"], tags=["gulf"],
+        assets=[AssetCreate(url="https://img.example.com/new.jpg", caption="New picture", credit="MEE/Staff")]),
+        actor=TEST_ACTOR)
+    session.commit()
+    token = mint(client, licensed)["token"]
+
+    first = client.get(f"/v1/content/articles/{article.id}/versions/1", headers=bearer(token)).json()
+    assert (first["standfirst"], first["byline"], first["authors"], first["tags"]) == (
+        old_standfirst, "MEE staff", ["MEE staff"], old_tags)
+    assert [a["caption"] for a in first["assets"]] == ["Staff picture"]
+    assert first["attribution"]["byline"] == "MEE staff"
+    html = client.get(f"/v1/content/articles/{article.id}/versions/1",
+                      headers={**bearer(token), "Accept": "text/html"}).text
+    assert f'<p class="standfirst">{old_standfirst}</p>' in html and '<p class="byline">MEE staff</p>' in html
+    assert "Jane Reporter" not in html and "rewritten" not in html and "new.jpg" not in html
+
+    second = client.get(f"/v1/content/articles/{article.id}/versions/2", headers=bearer(token)).json()
+    assert (second["standfirst"], second["byline"], second["tags"]) == ("A rewritten standfirst", "Jane Reporter", ["gulf"])
+    assert [a["url"] for a in second["assets"]] == ["https://img.example.com/new.jpg"]
+    current = client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).json()
+    assert {k: current[k] for k in ("standfirst", "byline", "assets")} == {k: second[k] for k in ("standfirst", "byline", "assets")}
+
+
+def test_a_past_version_keeps_a_wire_picture_out_as_it_was_credited(client, session, licensed):
+    """The Reuters picture of version 1 is removed from version 1 even after the article drops it."""
+    article = licensed.articles[0]
+    catalogue.update_article(session, article.id, ArticleUpdate(assets=[]), actor=TEST_ACTOR)
+    session.commit()
+    token = mint(client, licensed)["token"]
+    first = client.get(f"/v1/content/articles/{article.id}/versions/1", headers=bearer(token)).json()
+    assert [a["caption"] for a in first["assets"]] == ["Staff picture"]
+    assert "Reuters" in first["removed_assets"][0]["reason"]
+    assert client.get(f"/v1/content/articles/{article.id}/versions/2", headers=bearer(token)).json()["assets"] == []

@@ -14,3 +14,20 @@ def fresh_day_keys():
     service.forget_day_keys()
     yield
     service.forget_day_keys()
+
+
+_app = None
+
+
+@pytest.fixture(autouse=True)
+def _beacon_buffer(app):
+    global _app
+    _app = app
+    yield
+    app.state.beacons.flush()  # nothing of this test's is left to be counted in the next one's database
+
+
+def flush_beacons() -> None:
+    """Count the hits the app has buffered (its flusher would within ~100 ms): before reading counts."""
+    assert _app is not None
+    _app.state.beacons.flush()

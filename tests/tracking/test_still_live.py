@@ -24,6 +24,7 @@ from api.outbox import email
 from tests.builders import TEST_ACTOR, staff_headers
 from tests.conftest import make_settings
 from tests.delivery.conftest import mint
+from tests.tracking.conftest import flush_beacons
 from tests.delivery.receivers import drain_everything_due
 from tests.live_server import served
 from tests.partners.test_notifications import smtp_server  # noqa: F401 - the real SMTP server fixture
@@ -79,6 +80,7 @@ def _still_live_events(hook) -> list[dict]:
 
 
 def _cases(session) -> list[StillLiveCase]:
+    flush_beacons()  # the buffered hits, counted as the flusher would
     session.rollback()  # a fresh snapshot: the server committed in its own transaction
     return list(session.exec(select(StillLiveCase).order_by(StillLiveCase.id)).all())
 
@@ -126,6 +128,7 @@ def test_the_partner_is_told_again_daily_while_the_copy_is_seen(
         http.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE})
         opened = clock["now"]
         assert still_live.renotify_due(session, now=opened + timedelta(days=2)) == 0  # not seen since the notice
+        flush_beacons()  # the buffered hits, counted as the flusher would
         session.rollback()
         clock["now"] = opened + timedelta(hours=30)
         http.get(beacon_path, headers={"User-Agent": CHROME, "Referer": PAGE})
@@ -190,6 +193,7 @@ def test_staff_list_cases_and_close_one_with_a_note(app, client, session, licens
     again = client.post(f"/v1/staff/still-live/{case_id}/close", headers=headers, json={"note": "again"})
     assert again.status_code == 409 and again.json()["type"].endswith("/still-live-case-closed")
     assert client.post("/v1/staff/still-live/slc_nope/close", headers=headers, json={"note": "x"}).status_code == 404
+    flush_beacons()  # the buffered hits, counted as the flusher would
     session.rollback()
     [entry] = session.exec(select(AuditEntry).where(AuditEntry.action == "still_live.closed")).all()
     assert entry.object_id == case_id and entry.actor_type == "staff" and entry.after["note"] == "Removed, per phone call"

@@ -1,14 +1,14 @@
 """the licensed copy of each article's body, made when it is written
 
-Revision ID: 0023_licensed_copy
-Revises: 0020_scale
+Revision ID: 0022_licensed_copy
+Revises: 0021_revision_fields
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-revision = "0023_licensed_copy"
-down_revision = "0020_scale"
+revision = "0022_licensed_copy"
+down_revision = "0021_revision_fields"
 branch_labels = None
 depends_on = None
 
