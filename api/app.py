@@ -111,6 +111,25 @@ class SyndicateApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+async def build_route_state(app: FastAPI) -> None:
+    """FastAPI builds each included router's per-route state (dependency graphs, pydantic
+    validators) on the first request that walks it: ~0.5-1 s of CPU holding the event loop, paid
+    by whoever comes first after a start. One request for a path that matches nothing walks every
+    router, so it is paid here, before the server listens (and before gc.freeze, which keeps it
+    out of the collector's passes)."""
+    scope = {"type": "http", "method": "GET", "path": "/.syndicate-start", "raw_path": b"/.syndicate-start",
+             "query_string": b"", "headers": [], "root_path": "", "scheme": "http", "http_version": "1.1",
+             "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0)}  # no "app": a plain 404, not an exception
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_message) -> None:
+        return None
+
+    await app.router(scope, receive, send)
+
+
 def check_migrated(settings: Settings, engine) -> None:
     require_current(engine, settings.database_url)
 
@@ -149,6 +168,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             await hook(app)
         app.access_log = AccessLog(everything=settings.access_log)
         app.access_log.start()
+        await build_route_state(app)
         # Everything built so far (routes, models, metadata, SDK modules) lives as long as the process:
         # keep it out of the cyclic collector's full passes, which otherwise stall every request.
         gc.collect()

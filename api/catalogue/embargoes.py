@@ -57,6 +57,7 @@ def record_lift(session: Session, article_id: str, now: datetime) -> bool:
             or article.embargo_lift_recorded == ended):
         return False
     article.embargo_lift_recorded = ended
+    article.status = ArticleStatus.published  # what staff and the public listing read; serving went by the time
     session.add(article)
     told = session.exec(select(exists().where(col(ArticleChange.article_id) == article.id,
                                               col(ArticleChange.committed_at) >= ended))).one()

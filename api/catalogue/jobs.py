@@ -1,5 +1,7 @@
 """The catalogue's periodic work: an embargo that lifts by the clock is recorded as a change
-(api/catalogue/embargoes.py), within about ten seconds of its time."""
+(api/catalogue/embargoes.py), within about ten seconds of its time; and licensed copies are made
+for articles written before they were made at write (or left stale), so their first delivery
+parses no HTML either."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from sqlalchemy import Engine
 from api.core.periodic import periodic
 
 log = logging.getLogger("syndicate.catalogue")
+
+LICENSED_COPY_BATCH = 500
 
 
 @periodic("embargoes.record_lifts", every_seconds=10)
@@ -30,3 +34,13 @@ def record_embargo_lifts(engine: Engine) -> int:
     if total:
         log.info("recorded %d embargo lift(s)", total)
     return total
+
+
+@periodic("licensed_copies.fill", every_seconds=300)
+def fill_licensed_copies(engine: Engine) -> int:
+    """Up to LICENSED_COPY_BATCH articles a run, in one transaction."""
+    from api.catalogue import service
+    from api.core.db import session_scope
+
+    with session_scope(engine) as session:
+        return service.fill_licensed_copies(session, limit=LICENSED_COPY_BATCH)

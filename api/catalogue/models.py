@@ -63,6 +63,14 @@ class Article(SQLModel, table=True):
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     withdrawal_reason: str | None = Field(default=None, max_length=1000)
     correction_note: str | None = Field(default=None, max_length=2000)
+    # The licensed copy of the body (catalogue/licensed.py: nothing that is not the publisher's to
+    # relicense), made when the article is written, from the content whose hash `licensed_from`
+    # holds: a first delivery then parses no HTML. Both copies are NULL when the body needs nothing
+    # removed (it is its own licensed copy); a stale or missing copy is made again on delivery.
+    licensed_html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    licensed_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    licensed_words: int | None = None
+    licensed_from: str | None = Field(default=None, max_length=64)
 
 
 class ArticleTag(SQLModel, table=True):

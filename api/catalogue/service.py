@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, exists, update
+from sqlalchemy import delete, exists, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import SQLColumnExpression
 from sqlmodel import Session, col, select
@@ -16,6 +17,7 @@ from api.catalogue.errors import ArticleNotFound, ArticleWithdrawn, CanonicalUrl
 from api.catalogue.inline_images import extract_images
 from api.catalogue.models import Article, ArticleRevision, ArticleStatus, ArticleTag, Asset
 from api.catalogue.schemas import ArticleCreate, ArticleUpdate, AssetCreate
+from api.catalogue.licensed import LicensableAsset, licensed_body
 from api.catalogue.text import content_hash, html_to_text, is_agency_credit, sanitise_html, slugify, word_count
 from api.catalogue.visibility import (  # noqa: F401 - the rule, for delivery too
     available_clause, available_from, is_available, out_of_embargo_clause,
@@ -120,12 +122,39 @@ def _find_existing(session: Session, data: ArticleCreate) -> Article | None:
     return by_url
 
 
+def _asset_rows(article_id: str, assets: list[AssetCreate]) -> list[Asset]:
+    return [Asset(article_id=article_id, position=position, kind=asset.kind, url=asset.url, caption=asset.caption,
+                  credit=asset.credit, relicensable=_relicensable(asset)) for position, asset in enumerate(assets)]
+
+
 def _replace_assets(session: Session, article_id: str, assets: list[AssetCreate]) -> None:
     session.execute(delete(Asset).where(col(Asset.article_id) == article_id))
     session.flush()  # the old rows go before new ones reuse their (article, position)
-    for position, asset in enumerate(assets):
-        session.add(Asset(article_id=article_id, position=position, kind=asset.kind, url=asset.url,
-                          caption=asset.caption, credit=asset.credit, relicensable=_relicensable(asset)))
+    session.add_all(_asset_rows(article_id, assets))
+
+
+def _set_licensed_copy(article: Article, assets: Sequence[LicensableAsset]) -> None:
+    """The article's licensed copy, from its body and the assets it is stored with."""
+    copy = licensed_body(body_html=article.body_html, body_text=article.body_text, words=article.word_count,
+                         canonical_url=article.canonical_url, assets=assets)
+    kept_whole = not copy.removed  # nothing to remove: the body is its own copy
+    article.licensed_html = None if kept_whole else copy.html
+    article.licensed_text = None if kept_whole else copy.text
+    article.licensed_words = None if kept_whole else copy.word_count
+    article.licensed_from = article.content_hash
+
+
+def fill_licensed_copies(session: Session, *, limit: int) -> int:
+    """Make the licensed copy of up to `limit` articles that have none for their current content."""
+    stale = session.exec(select(Article).where(
+        col(Article.status) != ArticleStatus.withdrawn,
+        or_(col(Article.licensed_from).is_(None), col(Article.licensed_from) != col(Article.content_hash)),
+    ).limit(limit)).all()
+    for article in stale:
+        _set_licensed_copy(article, get_assets(session, article.id))
+        session.add(article)
+    session.flush()
+    return len(stale)
 
 
 def _replace_tags(session: Session, article: Article) -> None:
@@ -220,9 +249,11 @@ def _create(session: Session, data: ArticleCreate, *, fields: dict[str, Any], as
         published_at=data.published_at or utcnow(), content_hash=digest, body_text=body_text,
         word_count=word_count(body_text), **{**fields, "canonical_url": str(data.canonical_url)},
     )
+    rows = _asset_rows(article.id, assets)
+    _set_licensed_copy(article, rows)  # before the insert: a new article is in nobody's cache (no update after it)
     session.add(article)
     session.flush()
-    _replace_assets(session, article.id, assets)
+    session.add_all(rows)
     _replace_tags(session, article)
     _add_revision(session, article, change="created")
     audit.record(session, actor=actor, action="article.created", object_type="article", object_id=article.id,
@@ -271,6 +302,7 @@ def update_article(
     if digest == article.content_hash and not data.correction_note and not force:
         return article
     article.content_hash = digest
+    _set_licensed_copy(article, get_assets(session, article.id))
     article.version += 1
     _touch(session, article)
     session.add(article)

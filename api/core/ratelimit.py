@@ -8,6 +8,8 @@ and the JSON API's per-key and per-address limits (api.core.api_limits), which r
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 
@@ -16,6 +18,8 @@ from limits.aio import storage as aio_storage
 
 from api.core.config import Settings
 from api.core.errors import TooManyRequests
+
+log = logging.getLogger("syndicate.ratelimit")
 
 
 def counter_storage(settings: Settings) -> storage.Storage:
@@ -80,6 +84,80 @@ class LocalCounters:
 
     def reset(self) -> None:
         self._counts.clear()
+
+
+# limits' `incr_expire` script, for many keys in one call: INCRBY, and the window's expiry set by
+# its first hit. ARGV holds (expiry, amount) for each key in turn.
+_INCR_EXPIRE_MANY = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local amount = tonumber(ARGV[2 * i])
+  local current = redis.call("incrby", key, amount)
+  if current == amount then
+    redis.call("expire", key, ARGV[2 * i - 1])
+  end
+  counts[i] = current
+end
+return counts
+"""
+
+
+class BatchedRedisCounters:
+    """The content path's per-token counters in Redis, one round trip and one command for many requests.
+
+    Each `incr` is limits' fixed-window increment (its `incr_expire` script), under the same
+    `syndicate:` key prefix, so the counts are the ones limits' storage reads. What differs is the
+    trip: every increment asked for while one call is in flight goes into the next, as a group
+    commit does, and the batch is one script call. Through limits' storage a request cost a round
+    trip and ~20 % of a worker's CPU in redis-py's per-command machinery (the realistic-mix
+    benchmark's profile); as a pipeline of two commands per request, still ~15 %.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "syndicate", timeout: float = 0.5) -> None:
+        import redis.asyncio as aioredis
+
+        # A stalled Redis must not hold requests for long: each batch gives up after `timeout`.
+        self._client = aioredis.Redis.from_url(url.removeprefix("async+"), socket_timeout=timeout,
+                                               socket_connect_timeout=timeout)
+        self._script = self._client.register_script(_INCR_EXPIRE_MANY)
+        self._prefix = prefix + ":"
+        self._pending: list[tuple[str, int, int, asyncio.Future]] = []
+        self._draining: asyncio.Future | None = None
+        self.round_trips = 0  # for tests and the benchmark: how many calls served how many increments
+        self.increments = 0
+
+    async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((self._prefix + key, int(expiry), amount, future))
+        if self._draining is None:
+            self._draining = asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                args: list[int] = []
+                for _key, expiry, amount, _future in batch:
+                    args += (expiry, amount)
+                try:
+                    counts = await self._script(keys=[key for key, *_rest in batch], args=args)
+                except Exception as exc:  # noqa: BLE001 - each waiting request decides what a failure means
+                    for *_rest, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                self.round_trips += 1
+                self.increments += len(batch)
+                for (*_rest, future), count in zip(batch, counts):
+                    if not future.done():  # a request cancelled while waiting
+                        future.set_result(int(count))
+        finally:
+            self._draining = None
+
+    async def disconnect(self) -> None:
+        """Close the connections (they belong to the loop that made them); the next `incr` reconnects."""
+        await self._client.connection_pool.disconnect()
 
 
 class AddressLimit:

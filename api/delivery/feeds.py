@@ -33,7 +33,7 @@ from sqlmodel import Session
 
 from api.catalogue import changes
 from api.core.errors import BadCursor, ValidationFailed
-from api.delivery import caps, change_feed, render, service
+from api.delivery import change_feed, render, service
 from api.delivery.errors import FormatNotAcceptable
 from api.delivery.longpoll import ChangeNotifier
 from api.delivery.usage_rows import Usage
@@ -256,14 +256,8 @@ async def serve_feed(runtime: DeliveryRuntime, *, raw_token: str | None, fmt: st
         return Outcome(304, headers, b"")
     usages: list[Any] = [Usage(licence.id, licence.partner_id, a.id, a.version, "feed", claims.jti)
                          for a in views if not a.withdrawn]
-    if usages and licence.max_live_articles is not None:  # the page's new articles go live together, or none
-        new = [u.article_id for u in usages if u.article_id not in licence.admitted]
-        if new:
-            await runtime.in_thread(caps.admit_in_own_session, runtime.engine, licence, new)
     if usages:
-        standing = await runtime.limiter.take_quota(licence, lambda since: runtime.used_since(licence.id, since),
-                                                    len(usages))
-        await runtime.writer.record(*usages)
+        standing = await runtime.account(licence, usages)
         if standing is not None:
             headers += standing.raw_headers(time.time())
     headers += [(b"content-type", FEED_TYPES[chosen].encode()), (b"content-length", str(len(body)).encode())]

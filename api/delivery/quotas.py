@@ -8,19 +8,29 @@ hand out a fresh month.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from limits import parse
+from redis.exceptions import RedisError
 from sqlmodel import Session
 
 from api.core.config import Settings
-from api.core.ratelimit import LocalCounters, async_counter_storage, rate_limit_headers, seconds_until
+from api.core.ratelimit import (BatchedRedisCounters, LocalCounters, async_counter_storage, rate_limit_headers,
+                                seconds_until)
 from api.delivery.errors import QuotaExceeded, RateLimited
 from api.delivery.snapshots import LicenceView, load_licence
 from api.delivery.usage_log import deliveries_since
+
+
+log = logging.getLogger("syndicate.delivery")
+
+# Redis unreachable: say so at most this often (every request would otherwise log it).
+OUTAGE_LOG_SECONDS = 10.0
 
 
 def month_bounds(now: datetime) -> tuple[datetime, datetime]:
@@ -105,6 +115,9 @@ class Limiter:
         self.window = self.item.get_expiry()
         self.shared = bool(settings.redis_url)
         self.storage = async_counter_storage(settings)
+        # The per-token counters, batched (one Redis round trip for the requests of a moment).
+        self.token_counters = BatchedRedisCounters(settings.redis_url) if settings.redis_url else None
+        self._outage_logged_at = 0.0
         self._seeded: set[str] = set()
         self._keys: dict[str, str] = {}
 
@@ -113,6 +126,10 @@ class Limiter:
         self._seeded.clear()
         if isinstance(self.storage, LocalCounters):
             self.storage.reset()
+
+    async def disconnect(self) -> None:
+        if self.token_counters is not None:
+            await self.token_counters.disconnect()
 
     def _key(self, jti: str) -> str:
         key = self._keys.get(jti)
@@ -130,9 +147,23 @@ class Limiter:
             self._refuse(self.storage.expiry_now(key))  # type: ignore[union-attr]
 
     async def check_token(self, jti: str) -> None:
-        """A fixed window per token, as limits' FixedWindowRateLimiter.hit, with the key built once."""
+        """A fixed window per token, as limits' FixedWindowRateLimiter.hit, with the key built once,
+        counted in Redis with the other requests in flight (see BatchedRedisCounters)."""
         key = self._key(jti)
-        if await self.storage.incr(key, self.window) > self.item.amount:
+        if self.token_counters is None:
+            self.check_token_here(jti)
+            return
+        try:
+            count = await self.token_counters.incr(key, self.window)
+        except (RedisError, OSError, TimeoutError) as exc:
+            # Counters unreachable: serve rather than refuse every partner (as the JSON API's
+            # limits do); the batch's timeout bounds how long a stalled Redis holds a request.
+            now = time.monotonic()
+            if now - self._outage_logged_at > OUTAGE_LOG_SECONDS:
+                self._outage_logged_at = now
+                log.warning("per-token rate-limit counters unavailable, requests not counted: %r", exc)
+            return
+        if count > self.item.amount:
             self._refuse(await self.storage.get_expiry(key))
 
     def _refuse(self, reset_at: float) -> None:
@@ -178,3 +209,9 @@ class Limiter:
                                               window=int((end - start).total_seconds()))},
             )
         return QuotaStanding(quota=quota, used=used, resets_at=end, window=int((end - start).total_seconds()))
+
+    async def give_back(self, standing: QuotaStanding, licence: LicenceView, amount: int = 1) -> None:
+        """Undo `take_quota` for a delivery refused after it (by the licence's cap, say)."""
+        start, end = month_bounds(standing.resets_at - timedelta(seconds=1))
+        await self.storage.incr(f"quota/{licence.id}/{start:%Y-%m}", int((end - datetime.now(UTC)).total_seconds()) + 86_400,
+                                -amount)

@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from html import escape
 from typing import Any
 
-from api.delivery.licensed import licensed_body
+from api.catalogue.licensed import licensed_body
 from api.delivery.snapshots import ArticleView, LicenceView
 
 FORMATS = {
@@ -142,7 +142,9 @@ def attribution_for(publisher: Publisher, article: ArticleView, *, licence_id: s
 def base_json(article: ArticleView) -> dict[str, Any]:
     """The licence-independent part, from the licensed body (see licensed.py): the body HTML and
     text, word count and assets all come from it, never from the article as stored."""
-    body = licensed_body(article)
+    body = licensed_body(body_html=article.body_html, body_text=article.body_text, words=article.word_count,
+                         canonical_url=article.canonical_url, assets=article.assets,
+                         already_licensed=article.body_is_licensed)
     return {
         "id": article.id, "version": article.version, "headline": article.headline, "standfirst": article.standfirst,
         "byline": article.byline, "authors": list(article.authors), "section": article.section, "tags": list(article.tags),

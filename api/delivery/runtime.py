@@ -135,6 +135,7 @@ class DeliveryRuntime:
         if self._preloader:
             self._preloader.join(timeout=5)
         await self.writer.aclose()
+        await self.limiter.disconnect()
 
     def clear(self) -> None:
         self.licences.invalidate()
@@ -370,6 +371,29 @@ class DeliveryRuntime:
     async def used_since(self, licence_id: str, since: datetime) -> int:
         return await self.in_thread(self._count_usage, licence_id, since)
 
+    async def account(self, licence: LicenceView, usages: list[Usage]) -> quotas.QuotaStanding | None:
+        """Count a delivery before its body goes out, in the order that leaves nothing taken by a
+        refusal: the monthly quota (given back if a later step refuses), then any article that is
+        new to the licence against its live-copy cap, then the usage record the body waits for.
+        Returns the quota standing (for the RateLimit fields), None without a quota."""
+        standing = None
+        if licence.monthly_quota is not None:
+            standing = await self.limiter.take_quota(licence, lambda since: self.used_since(licence.id, since),
+                                                     len(usages))
+        if licence.max_live_articles is not None:
+            new = [article_id for article_id in dict.fromkeys(u.article_id for u in usages)
+                   if article_id not in licence.admitted]
+            if new:  # new live copies: together, or none (a feed page's)
+                try:
+                    await self.in_thread(caps.admit_in_own_session, self.engine, licence, new)
+                except BaseException:
+                    if standing is not None:
+                        await self.limiter.give_back(standing, licence, len(usages))
+                    raise
+        # A failure here (503) leaves any new slot held: the partner's retry is served under it.
+        await self.writer.record(*usages)
+        return standing
+
     def check_article(self, licence: LicenceView, article: ArticleView, territory: str | None) -> None:
         licence.check_covers(article, territory)  # first: others' articles reveal nothing, not even a takedown
         if article.withdrawn:
@@ -397,12 +421,8 @@ class DeliveryRuntime:
         rendered = self.rendition(licence, article, chosen)
         if (if_none_match or if_modified_since) and not_modified(rendered, if_none_match, if_modified_since):
             return Outcome(304, rendered.headers(with_body=False), b"")
-        if licence.max_live_articles is not None and article.id not in licence.admitted:
-            await self.in_thread(caps.admit_in_own_session, self.engine, licence, [article.id])  # a new live copy
-        standing = None
-        if licence.monthly_quota is not None:
-            standing = await self.limiter.take_quota(licence, lambda since: self.used_since(licence.id, since))
-        await self.writer.record(Usage(licence.id, licence.partner_id, article.id, article.version, chosen, claims.jti))
+        standing = await self.account(licence, [Usage(licence.id, licence.partner_id, article.id, article.version,
+                                                      chosen, claims.jti)])
         if standing is not None:  # the quota's RateLimit fields, as `quota_standing` reports them
             return Outcome(200, [*rendered.ok_headers, *standing.raw_headers(time.time())], rendered.body)
         return Outcome(200, rendered.ok_headers, rendered.body)

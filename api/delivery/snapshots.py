@@ -141,10 +141,18 @@ class ArticleView:
     assets: tuple[AssetView, ...]
 
     embargo_until: datetime | None
+    # hash() of `body_html` when the body, text and word count above are the licensed copy the
+    # catalogue stored at write (so rendering parses nothing); None when they are the body as
+    # stored. A view whose body is replaced (a past version) no longer matches, so it is made again.
+    licensed_hash: int | None = None
 
     @property
     def withdrawn(self) -> bool:
         return self.status == ArticleStatus.withdrawn
+
+    @property
+    def body_is_licensed(self) -> bool:
+        return self.licensed_hash is not None and hash(self.body_html) == self.licensed_hash
 
 
 def load_licence(session: Session, licence_id: str) -> LicenceView | None:
@@ -190,15 +198,22 @@ def load_articles(session: Session, article_ids: list[str]) -> list[ArticleView]
 
 
 def _article_view(article, assets) -> ArticleView:
+    body_html, body_text, words = article.body_html, article.body_text, article.word_count
+    licensed_hash = None
+    if article.licensed_from is not None and article.licensed_from == article.content_hash:
+        if article.licensed_html is not None:  # else the body needs nothing removed: it is its own copy
+            body_html, body_text, words = article.licensed_html, article.licensed_text or "", article.licensed_words or 0
+        licensed_hash = hash(body_html)
     return ArticleView(
         id=article.id, version=article.version, status=str(article.status), available_from=catalogue.available_from(article),
         licensable=article.licensable, section=article.section, language=article.language, headline=article.headline,
         standfirst=article.standfirst, byline=article.byline, authors=tuple(article.authors or ()),
-        tags=tuple(article.tags or ()), canonical_url=article.canonical_url, body_html=article.body_html,
-        body_text=article.body_text, word_count=article.word_count, published_at=article.published_at,
+        tags=tuple(article.tags or ()), canonical_url=article.canonical_url, body_html=body_html,
+        body_text=body_text, word_count=words, published_at=article.published_at,
         updated_at=article.updated_at, withdrawn_at=article.withdrawn_at, withdrawal_reason=article.withdrawal_reason,
         correction_note=article.correction_note, embargo_until=article.embargo_until,
         assets=tuple(AssetView(a.position, a.kind, a.url, a.caption, a.credit, a.relicensable) for a in assets),
+        licensed_hash=licensed_hash,
     )
 
 

@@ -100,6 +100,10 @@ class TokenVerifier:
         return None
 
     def kid_of(self, raw: str) -> str:
+        return self._header(raw)[0]
+
+    def _header(self, raw: str) -> tuple[str, Any]:
+        """The token's `kid` and `alg`, read once (jose's decode reads the header again itself)."""
         if raw.count(".") != 2:
             raise InvalidToken("A licence token is a signed JWT of three dot-separated parts; encrypted (JWE) or "
                                "malformed tokens are refused. Mint one with POST /v1/licences/{id}/tokens.")
@@ -110,18 +114,18 @@ class TokenVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise InvalidToken("The token has no `kid` header; mint a new token.")
-        return kid
+        return kid, header.get("alg")
 
     def verify(self, raw: str) -> Claims:
         claims = self.cached(raw)
         if claims is not None:
             return claims
-        kid = self.kid_of(raw)
+        kid, alg = self._header(raw)
         pinned = self._keys.get(kid)
         if pinned is None or time.time() >= self._verify_until.get(kid, _NEVER):
             raise InvalidToken(f"The token was signed with an unknown or retired key ({kid}); mint a new token.")
         algorithm, key = pinned
-        if jwt.get_unverified_header(raw).get("alg") != algorithm:
+        if alg != algorithm:
             raise InvalidToken(f"Tokens signed with key {kid} must use {algorithm}.")
         try:
             payload = jwt.decode(raw, key, algorithms=[algorithm], audience=self.audience, issuer=self.issuer,

@@ -33,7 +33,7 @@ CHANGE_KINDS = {"created": "original", "updated": "update", "corrected": "correc
 
 
 def _revisions(runtime: DeliveryRuntime, article_id: str) -> list[tuple[ArticleRevision, int | None]]:
-    with Session(runtime.engine) as session:
+    with Session(runtime.reader) as session:  # the read-only engine: never queued behind the usage writer
         rows = session.exec(
             select(ArticleRevision, ArticleChange.seq)
             .join(ArticleChange, (ArticleChange.article_id == ArticleRevision.article_id)  # type: ignore[arg-type]
@@ -43,7 +43,7 @@ def _revisions(runtime: DeliveryRuntime, article_id: str) -> list[tuple[ArticleR
 
 
 def _revision(runtime: DeliveryRuntime, article_id: str, number: int) -> ArticleRevision | None:
-    with Session(runtime.engine) as session:
+    with Session(runtime.reader) as session:
         return session.exec(select(ArticleRevision).where(ArticleRevision.article_id == article_id,
                                                           ArticleRevision.version == number)).first()
 
@@ -59,7 +59,8 @@ def as_of(article: ArticleView, revision: ArticleRevision) -> ArticleView:
                    correction_note=revision.note if revision.change == "corrected" else None,
                    standfirst=revision.standfirst, byline=revision.byline,
                    authors=article.authors if revision.authors is None else tuple(revision.authors),
-                   tags=article.tags if revision.tags is None else tuple(revision.tags), assets=assets)
+                   tags=article.tags if revision.tags is None else tuple(revision.tags), assets=assets,
+                   licensed_hash=None)  # its own body and pictures: the current licensed copy says nothing of them
 
 
 async def list_versions(runtime: DeliveryRuntime, *, raw_token: str | None, article_id: str) -> Outcome:
@@ -97,7 +98,6 @@ async def serve_version(runtime: DeliveryRuntime, *, raw_token: str | None, arti
     rendered = render.render(runtime.publisher, licence, version, chosen, render.base_json(version))
     if (if_none_match or if_modified_since) and not_modified(rendered, if_none_match, if_modified_since):
         return Outcome(304, rendered.headers(with_body=False), b"")
-    if licence.monthly_quota is not None:
-        await runtime.limiter.take_quota(licence, lambda since: runtime.used_since(licence.id, since))
-    await runtime.writer.record(Usage(licence.id, licence.partner_id, article.id, number, chosen, claims.jti))
+    # Counted as any delivery is: quota, the live-copy cap (a past version of a new article is a new copy), usage.
+    await runtime.account(licence, [Usage(licence.id, licence.partner_id, article.id, number, chosen, claims.jti)])
     return Outcome(200, list(rendered.ok_headers), rendered.body)

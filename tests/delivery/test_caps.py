@@ -25,7 +25,7 @@ from tests.builders import (
 from tests.delivery.conftest import bearer
 
 
-def _capped_licence(client, session, *, cap: int | None, articles: int = 3):
+def _capped_licence(client, session, *, cap: int | None, articles: int = 3, monthly_quota: int | None = None):
     partner = make_partner(session)
     api_key = make_api_key(session, partner)
     found = [make_article(session) for _ in range(articles)]
@@ -39,7 +39,8 @@ def _capped_licence(client, session, *, cap: int | None, articles: int = 3):
     submitted = client.post("/v1/licence-requests", headers=keys, json=terms)
     assert submitted.status_code == 201, submitted.text
     assert submitted.json()["max_live_articles"] == cap
-    _request, licence = decisions.approve(session, submitted.json()["id"], actor=TEST_ACTOR, amount=0)
+    _request, licence = decisions.approve(session, submitted.json()["id"], actor=TEST_ACTOR, amount=0,
+                                          monthly_quota=monthly_quota)
     session.commit()
     token = client.post(f"/v1/licences/{licence.id}/tokens", headers=keys).json()["token"]
     return keys, licence, found, bearer(token)
@@ -83,6 +84,28 @@ def test_a_new_article_beyond_the_cap_is_refused_until_a_copy_is_retired(client,
     assert client.get(f"/v1/content/articles/{first.id}", headers=token).status_code == 409  # retired: needs a slot
     [standing] = client.get("/v1/partners/me/entitlements", headers=keys).json()["items"]
     assert {a["article_id"] for a in standing["live_articles"]} == {second.id, third.id}
+
+
+def test_a_past_version_of_a_new_article_needs_a_slot_too(client, session):
+    _keys, _licence, (first, second, _third), token = _capped_licence(client, session, cap=1)
+    assert client.get(f"/v1/content/articles/{first.id}/versions/1", headers=token).status_code == 200
+    refused = client.get(f"/v1/content/articles/{second.id}/versions/1", headers=token)
+    assert refused.status_code == 409 and refused.json()["type"] == "/problems/live-article-cap-reached"
+
+
+def test_a_refusal_by_the_quota_takes_no_slot_and_one_by_the_cap_takes_no_quota(client, session):
+    keys, licence, (first, second, third), token = _capped_licence(client, session, cap=2, monthly_quota=2)
+    assert client.get(f"/v1/content/articles/{first.id}", headers=token).status_code == 200  # 1 of 2 this month
+    assert client.get(f"/v1/content/articles/{first.id}", headers=token).status_code == 200  # 2 of 2
+    assert client.get(f"/v1/content/articles/{second.id}", headers=token).status_code == 429
+    [standing] = client.get("/v1/partners/me/entitlements", headers=keys).json()["items"]
+    assert standing["cap"] == {"max_live_articles": 2, "live": 1, "left": 1}  # the refused copy holds no slot
+
+    keys, licence, (first, second, third), token = _capped_licence(client, session, cap=1, monthly_quota=3)
+    assert client.get(f"/v1/content/articles/{first.id}", headers=token).status_code == 200  # 1 of 3
+    assert client.get(f"/v1/content/articles/{second.id}", headers=token).status_code == 409  # the cap: quota given back
+    again = client.get(f"/v1/content/articles/{first.id}", headers=token)
+    assert again.status_code == 200 and again.headers["RateLimit-Remaining"] == "1"  # 2 of 3, not 3 of 3
 
 
 def test_a_withdrawn_article_gives_its_slot_back(client, session):

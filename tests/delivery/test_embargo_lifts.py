@@ -13,7 +13,7 @@ from sqlmodel import Session, col, func, select
 
 from api.catalogue import embargoes, service as catalogue
 from api.catalogue.jobs import record_embargo_lifts
-from api.catalogue.models import ArticleChange
+from api.catalogue.models import Article, ArticleChange
 from api.catalogue.schemas import ArticleUpdate
 from api.core.db import utcnow
 from tests.builders import TEST_ACTOR
@@ -72,6 +72,7 @@ def test_a_lift_is_recorded_once_and_the_cursor_shows_it(client, session, test_e
     assert record_embargo_lifts(test_engine) == 0  # a re-run records nothing
     assert _changes_after(client, token, after) == ([], after)
     assert _lifts(session, article.id) == 1
+    assert session.get(Article, article.id).status == "published"
 
     time.sleep(max(0.0, (until - utcnow()).total_seconds()) + 0.05)  # the content path reads the real clock
     versions = client.get(f"/v1/content/articles/{article.id}/versions", headers=bearer(token)).json()["items"]

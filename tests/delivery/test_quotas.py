@@ -96,3 +96,35 @@ def test_redis_counters_are_shared_between_workers(app, session, database_url):
         assert two.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 200
         assert one.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 429
         assert two.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 429
+
+
+async def test_per_token_counts_in_flight_share_one_redis_round_trip():
+    """Fifty requests counted at once: each gets its own exact count, in far fewer round trips,
+    under the key limits' storage reads (so its expiry and refusals agree)."""
+    from limits.aio.storage import RedisStorage
+
+    from api.core.ratelimit import BatchedRedisCounters
+
+    redis.Redis.from_url(REDIS_URL).delete("syndicate:batched-test")
+    counters = BatchedRedisCounters(REDIS_URL)
+    try:
+        import asyncio
+
+        counts = await asyncio.gather(*(counters.incr("batched-test", 60) for _ in range(50)))
+        assert sorted(counts) == list(range(1, 51))
+        assert counters.increments == 50 and counters.round_trips <= 2
+        limits_view = RedisStorage("async+" + REDIS_URL, implementation="redispy", key_prefix="syndicate")
+        assert await limits_view.get("batched-test") == 50
+        assert 0 < redis.Redis.from_url(REDIS_URL).ttl("syndicate:batched-test") <= 60  # the window, set once
+    finally:
+        await counters.disconnect()
+
+
+def test_content_is_served_when_the_rate_limit_counters_are_unreachable(app, session, database_url, caplog):
+    """Redis down (nothing listens on port 1): partners are served, not refused, and the outage is logged."""
+    api_key, article, licence = _setup(session)
+    with _client(database_url, "redis://127.0.0.1:1/0") as client, caplog.at_level("WARNING"):
+        token = client.post(f"/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
+        for _ in range(3):
+            assert client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 200
+    assert sum("per-token rate-limit counters unavailable" in r.getMessage() for r in caplog.records) == 1

@@ -261,7 +261,7 @@ def test_every_event_is_documented_in_the_openapi_webhooks_section(client):
     document = client.get("/openapi.json").json()
     events = document["webhooks"]
     assert set(events) == {"article.updated", "article.corrected", "article.withdrawn", "licence.amended",
-                           "licence.cancelled", "webhook.test", "copy.still_live"}
+                           "licence.cancelled", "webhook.test", "copy.still_live", "article.embargo_lifted"}
     for name, item in events.items():
         schema_ref = item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         component = document["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]

@@ -1,8 +1,10 @@
 """The licensed body of an article: its HTML and text with nothing that is not the publisher's to
 relicense (wire and agency pictures, see `catalogue.text.is_agency_credit`).
 
-Computed once per article version (the caller caches it). It must hold whatever ingest left in the
-body, so it does not trust the body to reference a blocked asset only by its exact URL:
+Computed when an article is written (the catalogue stores it beside the body, with the content
+hash it was made from) and again only where that stored copy is missing or stale: it is the most
+expensive part of a first delivery (an HTML parse and a text rebuild, ~1-5 ms per article). It must
+hold whatever ingest left in the body, so it does not trust the body to reference a blocked asset only by its exact URL:
 - URLs are compared by host and path: scheme, query (resized variants such as `?w=800`) and
   fragment are ignored, and relative URLs are resolved against the article's canonical URL;
 - every attribute is checked (`src`, `srcset` candidates, `href`, `data-*`, `poster`, `style`
@@ -17,19 +19,35 @@ body, so it does not trust the body to reference a blocked asset only by its exa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
 from api.catalogue.text import html_to_text, word_count
-from api.delivery.snapshots import ArticleView
 
 _CONTAINERS = ("figure", "picture", "video", "audio", "object")
 _CAPTION_BLOCKS = "figcaption, p, div, li, blockquote, h2, h3, h4"
 _STYLE_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)")
 _WORDS = re.compile(r"[^\w]+")
+
+
+class LicensableAsset(Protocol):
+    """A picture or other file of an article, as the catalogue stores it or delivery holds it."""
+    @property
+    def position(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def caption(self) -> str | None: ...
+    @property
+    def credit(self) -> str | None: ...
+    @property
+    def relicensable(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +110,22 @@ def _remove(nodes: list) -> None:
         node.decompose()
 
 
-def licensed_body(article: ArticleView) -> LicensedBody:
-    base = article.canonical_url
-    blocked_assets = [a for a in article.assets if not a.relicensable]
+def licensed_body(*, body_html: str, body_text: str, words: int, canonical_url: str,
+                  assets: Sequence[LicensableAsset], already_licensed: bool = False) -> LicensedBody:
+    """The licensed copy of a body. `already_licensed`: `body_html`, `body_text` and `words` are
+    a copy this function made before (stored at write); only the cheap asset lists are redone."""
+    base = canonical_url
+    blocked_assets = [a for a in assets if not a.relicensable]
     blocked = {key for a in blocked_assets if (key := url_key(a.url, base))}
-    assets = [a for a in article.assets if a.relicensable and url_key(a.url, base) not in blocked]
+    shown = [a for a in assets if a.relicensable and url_key(a.url, base) not in blocked]
     if not blocked_assets:
-        return LicensedBody(article.body_html, article.body_text, article.word_count, assets, [])
+        return LicensedBody(body_html, body_text, words, shown, [])
     removed = [_note(a) for a in blocked_assets]
-    root = LexborHTMLParser(article.body_html).body
+    if already_licensed:
+        return LicensedBody(body_html, body_text, words, shown, removed)
+    root = LexborHTMLParser(body_html).body
     if root is None:
-        return LicensedBody("", "", 0, assets, removed)
+        return LicensedBody("", "", 0, shown, removed)
     doomed, unwrap = _references(root, blocked, base)
     _remove(doomed)
     for link in unwrap:
@@ -110,7 +133,7 @@ def licensed_body(article: ArticleView) -> LicensedBody:
     _remove_stray_captions(root, blocked_assets)
     html = root.inner_html or ""
     text = html_to_text(html)
-    return LicensedBody(html, text, word_count(text), assets, removed)
+    return LicensedBody(html, text, word_count(text), shown, removed)
 
 
 def _refers_to(node, blocked: set[str], base: str) -> bool:

@@ -10,8 +10,8 @@ import pytest
 
 from api.audit.service import Actor
 from api.catalogue import service as catalogue
-from api.catalogue.schemas import ArticleCreate, AssetCreate
-from api.delivery.licensed import licensed_body, url_key
+from api.catalogue.schemas import ArticleCreate, ArticleUpdate, AssetCreate
+from api.catalogue.licensed import licensed_body as licensed_copy, url_key
 from api.delivery.snapshots import ArticleView, AssetView
 from tests.builders import make_api_key, make_licence, make_partner
 from tests.delivery.conftest import bearer
@@ -26,6 +26,11 @@ BODY = (
     "<figure><img src=\"https://img.example.com/staff/damascus.jpg\"><figcaption>Damascus at dawn</figcaption></figure>"
     "<p>The visit lasted three hours.</p>"
 )
+
+
+def licensed_body(view: ArticleView):
+    return licensed_copy(body_html=view.body_html, body_text=view.body_text, words=view.word_count,
+                         canonical_url=view.canonical_url, assets=view.assets)
 
 
 def _view(body: str, *, assets=None) -> ArticleView:
@@ -130,3 +135,83 @@ def test_a_block_is_removed_only_when_it_holds_nothing_but_a_blocked_caption_or_
     markup = f"<p>x</p><div>{CAPTION}</div><li>Reuters/Jane</li><p>{CAPTION} and more words</p>"
     body = licensed_body(_view(markup))
     assert body.html == f"<p>x</p><p>{CAPTION} and more words</p>"
+
+
+def _import(session, body: str = BODY):
+    article, _created, _changed = catalogue.upsert_article(session, ArticleCreate(
+        headline="Putin makes surprise visit to Syria", body_html=body,
+        canonical_url="https://www.middleeasteye.net/news/putin-syria", published_at=datetime(2020, 1, 7, 12, tzinfo=UTC),
+        assets=[AssetCreate(url=WIRE, caption=CAPTION, credit="Reuters/Jane")],
+    ), actor=Actor("system", "tests"))
+    return article
+
+
+def _no_parsing(monkeypatch) -> None:
+    """Any HTML parse of a licensed copy from here on fails the test."""
+    from api.catalogue import licensed
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the licensed copy was parsed again on delivery")
+
+    monkeypatch.setattr(licensed, "LexborHTMLParser", refuse)
+
+
+def test_the_licensed_copy_is_made_at_write_and_a_first_delivery_parses_no_html(client, session, monkeypatch):
+    partner = make_partner(session)
+    api_key = make_api_key(session, partner)
+    article = _import(session)
+    assert article.licensed_from == article.content_hash and "putin-assad" not in (article.licensed_html or "")
+    assert "They discussed the ceasefire." in (article.licensed_text or "") and article.licensed_words
+    licence = make_licence(session, partner=partner, articles=[article], scope="article")
+    session.commit()
+    token = client.post(f"/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
+    _no_parsing(monkeypatch)
+    for fmt in ("json", "ninjs", "html"):
+        response = client.get(f"/v1/content/articles/{article.id}", headers=bearer(token), params={"format": fmt})
+        assert response.status_code == 200 and "putin-assad" not in response.text and CAPTION not in response.text
+    assert client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).json()["word_count"] == article.licensed_words
+
+
+def test_an_edit_makes_a_new_licensed_copy_and_a_body_that_needs_nothing_removed_is_its_own(session):
+    article = _import(session)
+    first = article.licensed_html
+    catalogue.update_article(session, article.id, ArticleUpdate(body_html=BODY + "<p>Update: talks resumed.</p>"),
+                             actor=Actor("system", "tests"))
+    assert article.licensed_from == article.content_hash and article.licensed_html != first
+    assert "talks resumed" in (article.licensed_html or "") and "putin-assad" not in (article.licensed_html or "")
+    catalogue.update_article(session, article.id, ArticleUpdate(assets=[]), actor=Actor("system", "tests"))
+    assert article.licensed_from == article.content_hash and article.licensed_html is None  # nothing blocked now
+
+
+def test_articles_without_a_current_copy_are_served_stripped_and_copied_by_the_periodic_job(client, session):
+    from sqlalchemy import update
+
+    from api.catalogue.models import Article
+
+    partner = make_partner(session)
+    api_key = make_api_key(session, partner)
+    article = _import(session)
+    licence = make_licence(session, partner=partner, articles=[article], scope="article")
+    # As an article written before copies were made at write (migration 0022) is stored.
+    session.execute(update(Article).where(Article.id == article.id).values(
+        licensed_html=None, licensed_text=None, licensed_words=None, licensed_from=None))
+    session.commit()
+    token = client.post(f"/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
+    response = client.get(f"/v1/content/articles/{article.id}", headers=bearer(token))
+    assert response.status_code == 200 and "putin-assad" not in response.text and CAPTION not in response.text
+    assert catalogue.fill_licensed_copies(session, limit=10) == 1
+    session.commit()
+    session.refresh(article)
+    assert article.licensed_from == article.content_hash and "putin-assad" not in (article.licensed_html or "")
+    assert catalogue.fill_licensed_copies(session, limit=10) == 0
+
+
+def test_a_view_whose_body_was_replaced_is_stripped_again():
+    """A past version's view carries the raw body it had: the stored copy's mark no longer matches it."""
+    stored = replace(_view("<p>x</p>"), licensed_hash=hash("<p>x</p>"))
+    assert stored.body_is_licensed
+    past = replace(stored, body_html=BODY)
+    assert not past.body_is_licensed
+    assert "putin-assad" not in licensed_copy(body_html=past.body_html, body_text=past.body_text, words=past.word_count,
+                                              canonical_url=past.canonical_url, assets=past.assets,
+                                              already_licensed=past.body_is_licensed).html
