@@ -44,6 +44,8 @@ def pytest_cmdline_main(config) -> None:
     config.option.numprocesses = "auto"
     if config.option.dist == "no":
         config.option.dist = "loadfile"
+        if hasattr(config.option, "loadscopereorder"):
+            config.option.loadscopereorder = False  # keep SLOWEST_FIRST's order, not the files' test counts
 
 
 # Under pytest-xdist, the files that take longest go first: a worker that drew
