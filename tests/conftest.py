@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,15 +32,77 @@ def pytest_runtest_setup(item) -> None:
         pytest.skip("needs concurrent writers: runs on PostgreSQL (SYNDICATE_TEST_DATABASE_URL)")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config) -> None:
+    """The whole suite (`pytest` with no paths: the README's command, .ci/run) is spread over one
+    pytest-xdist worker per core, each file kept on one worker (its module fixtures, such as the
+    shared Chromium, start once). A run of chosen paths stays in one process unless it asks with
+    `-n`: starting workers would cost it more than they save. `-n 0` or `-p no:xdist` runs serially."""
+    if (not hasattr(config.option, "numprocesses") or hasattr(config, "workerinput")
+            or config.option.numprocesses is not None or config.args_source != pytest.Config.ArgsSource.TESTPATHS):
+        return
+    config.option.numprocesses = "auto"
+    if config.option.dist == "no":
+        config.option.dist = "loadfile"
+        if hasattr(config.option, "loadscopereorder"):
+            config.option.loadscopereorder = False  # keep SLOWEST_FIRST's order, not the files' test counts
+
+
+# Under pytest-xdist, the files that take longest go first: a worker that drew
+# one of them late would run it alone while the others sat idle. A plain run keeps the usual order.
+SLOWEST_FIRST = (
+    "tests/test_schemathesis.py", "tests/benchmarks/", "tests/console/test_every_page_browser.py",
+    "tests/portal/test_browser.py", "tests/console/test_browser.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((i for i, slow in enumerate(SLOWEST_FIRST) if path.startswith(slow)), len(SLOWEST_FIRST))
+    items.sort(key=rank)  # stable: the order within each rank is kept
+
+
 def pytest_report_header(config) -> str:
     return f"syndicate database: {TEST_DATABASE_URL or 'sqlite (temporary file)'}"
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    if TEST_DATABASE_URL:
-        return Settings(database_url=TEST_DATABASE_URL).database_url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'syndicate-test.db'}"
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """SQLite: a file in the run's (under pytest-xdist, the worker's) temporary directory. PostgreSQL:
+    the database SYNDICATE_TEST_DATABASE_URL names; under pytest-xdist each worker gets a database of
+    its own beside it (`<name>_gw0`, ...), made for the run and dropped at its end."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'syndicate-test.db'}"
+        return
+    url = Settings(database_url=TEST_DATABASE_URL).database_url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        yield url
+        return
+    with _worker_database(url, worker) as own:
+        yield own
+
+
+@contextmanager
+def _worker_database(url: str, worker: str) -> Iterator[str]:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:  # a run stopped short may have left it behind
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 # The cheapest Argon2 the settings allow: production strength costs tens of milliseconds of CPU per

@@ -69,6 +69,17 @@ def shadows_a_template(path: str, paths) -> bool:
 BOUNDED = dict(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _lifespan_stopped_after_the_module():
+    """schemathesis starts the app's lifespan on its first ASGI call and keeps it running until the
+    process exits. Stopped here, so the session's app is not left half-started for later tests: a
+    server of it would find the delivery runtime already running on schemathesis's event loop."""
+    yield
+    from schemathesis.python.asgi import shutdown_lifespans
+
+    shutdown_lifespans()
+
+
 @pytest.fixture
 def api_schema(app):
     return schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path_regex=EXCLUDED_PATH_REGEX)

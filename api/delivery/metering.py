@@ -124,9 +124,20 @@ class UsageWriter:
 
     async def aclose(self) -> None:
         self.stop()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=LOCK_PATIENCE + 5)
-            self._tasks = []
+        if not self._tasks:
+            return
+        tasks, owner = self._tasks, self._loop
+        if owner is None or owner is asyncio.get_running_loop():
+            await asyncio.wait(tasks, timeout=LOCK_PATIENCE + 5)
+        elif owner.is_running():
+            # Started by another event loop of this process (a second server of one app, as the tests
+            # run one beside a TestClient): its tasks finish, and can only be awaited, on that loop;
+            # awaited from here they would never report done and the wait would last its timeout.
+            async def finished() -> None:
+                await asyncio.wait(tasks, timeout=LOCK_PATIENCE + 5)
+
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(finished(), owner))
+        self._tasks = []
 
     def submit(self, usages: list[Usage]) -> asyncio.Future:
         """Queue events; the returned future (this caller's own) resolves once they are committed."""
