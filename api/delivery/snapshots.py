@@ -185,16 +185,15 @@ def recent_article_ids(session: Session, limit: int) -> list[str]:
 
 
 def load_article(session: Session, article_id: str) -> ArticleView:
-    try:
-        article = catalogue.get_article(session, article_id)
-    except catalogue.ArticleNotFound as exc:
-        raise ContentArticleNotFound(f"No article {article_id} in the catalogue.") from exc
-    return _article_view(article, catalogue.get_assets(session, article.id))
+    found = load_articles(session, [article_id])
+    if not found:
+        raise ContentArticleNotFound(f"No article {article_id} in the catalogue.")
+    return found[0]
 
 
 def load_articles(session: Session, article_ids: list[str]) -> list[ArticleView]:
     """Views of the articles that exist among `article_ids`, in that order, in two queries."""
-    return [_article_view(article, assets) for article, assets in catalogue.get_articles_with_assets(session, article_ids)]
+    return [_article_view(article, assets) for article, assets in catalogue.article_rows(session, article_ids)]
 
 
 def _article_view(article, assets) -> ArticleView:
