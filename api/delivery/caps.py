@@ -6,8 +6,8 @@ copy or the publisher withdraws the article. Under a capped licence each live ar
 (a `live_copy` row, claimed by its first delivery): the partial unique indexes on (licence, slot)
 and (licence, article) among live rows make two deliveries racing for the last slot, or for the
 same article, find each other, so the cap holds across API processes. A withdrawn article's slot
-is freed when the next new article asks for one. Without a cap, live copies are read from the
-usage log (the republications), less copies retired since their last delivery.
+is freed when the next new article asks for one. Without a cap, live copies are the republications
+less copies retired since their last delivery, read from tables retention never prunes.
 
 The content path calls `admit_in_own_session` only for a capped licence and only for an article
 this process has not yet seen admitted (`LicenceView.admitted`): a re-fetch costs a set lookup.
@@ -16,10 +16,10 @@ this process has not yet seen admitted (`LicenceView.admitted`): a re-fetch cost
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 from itertools import count
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -28,7 +28,7 @@ from api.audit.service import Actor
 from api.catalogue.models import Article, ArticleStatus
 from api.core.db import utcnow
 from api.delivery.errors import CopyNotLive, LiveCapReached
-from api.delivery.models import LiveCopy, UsageEvent
+from api.delivery.models import LiveCopy, Republication, UsageDaily, UsageEvent
 from api.delivery.snapshots import LicenceView
 from api.licensing import service as licensing
 from api.licensing.models import Licence
@@ -60,24 +60,49 @@ def _slotted(session: Session, licence_id: str) -> list[LiveArticle]:
     return [LiveArticle(*row) for row in session.execute(stmt).all()]
 
 
+def _last_deliveries(session: Session, licence_id: str, article_ids: list[str]) -> dict[str, datetime]:
+    """When each article was last delivered under the licence. Retention prunes the oldest raw events
+    first, so an article's newest raw event, when it still has one, is its last delivery; else its
+    last day in the rollup (never pruned) stands for it, taken at that day's midnight: a copy retired
+    that same day stays retired."""
+    if not article_ids:
+        return {}
+    raw = (select(col(UsageEvent.article_id), func.max(UsageEvent.at))
+           .where(col(UsageEvent.licence_id) == licence_id, col(UsageEvent.article_id).in_(article_ids))
+           .group_by(col(UsageEvent.article_id)))
+    daily = (select(col(UsageDaily.article_id), func.max(UsageDaily.day))
+             .where(col(UsageDaily.licence_id) == licence_id, col(UsageDaily.article_id).in_(article_ids))
+             .group_by(col(UsageDaily.article_id)))
+    last = {article_id: datetime.combine(day, time.min, tzinfo=UTC)
+            for article_id, day in session.execute(daily).all()}
+    for article_id, at in session.execute(raw).all():
+        last[article_id] = max(at, last.get(article_id, at))
+    return last
+
+
+def _retired(session: Session, licence_id: str, article_ids: list[str] | None = None) -> dict[str, datetime]:
+    """When each article's copy under the licence was last retired."""
+    stmt = (select(col(LiveCopy.article_id), func.max(LiveCopy.retired_at))
+            .where(col(LiveCopy.licence_id) == licence_id, col(LiveCopy.retired_at).is_not(None))
+            .group_by(col(LiveCopy.article_id)))
+    if article_ids is not None:
+        stmt = stmt.where(col(LiveCopy.article_id).in_(article_ids))
+    return dict(session.execute(stmt).all())
+
+
 def _delivered(session: Session, licence_id: str) -> list[LiveArticle]:
     """Republications (the first delivery of each article) of articles not withdrawn, less the
-    copies retired since their last delivery."""
-    last = (select(col(UsageEvent.article_id), func.max(UsageEvent.at).label("last_at"))
-            .where(UsageEvent.licence_id == licence_id)  # type: ignore[arg-type]
-            .group_by(UsageEvent.article_id).subquery())
-    retired = (select(col(LiveCopy.article_id), func.max(LiveCopy.retired_at).label("retired_at"))
-               .where(col(LiveCopy.licence_id) == licence_id, col(LiveCopy.retired_at).is_not(None))
-               .group_by(LiveCopy.article_id).subquery())
-    stmt = (select(col(UsageEvent.article_id), col(Article.headline), col(UsageEvent.at))
-            .join(Article, Article.id == UsageEvent.article_id)  # type: ignore[arg-type]
-            .join(last, last.c.article_id == UsageEvent.article_id)
-            .outerjoin(retired, retired.c.article_id == UsageEvent.article_id)
-            .where(UsageEvent.licence_id == licence_id, UsageEvent.billable,  # type: ignore[arg-type]
-                   Article.status != ArticleStatus.withdrawn,  # type: ignore[arg-type]
-                   or_(retired.c.retired_at.is_(None), last.c.last_at > retired.c.retired_at))
-            .order_by(UsageEvent.at.desc(), UsageEvent.article_id))  # type: ignore[attr-defined]
-    return [LiveArticle(*row) for row in session.execute(stmt).all()]
+    copies retired since their last delivery. Read from the tables retention never prunes
+    (republication, usage_daily), so a copy stays live however old its deliveries are."""
+    stmt = (select(col(Republication.article_id), col(Article.headline), col(Republication.at))
+            .join(Article, col(Article.id) == col(Republication.article_id))
+            .where(col(Republication.licence_id) == licence_id, col(Article.status) != ArticleStatus.withdrawn)
+            .order_by(col(Republication.at).desc(), col(Republication.article_id)))
+    found = [LiveArticle(*row) for row in session.execute(stmt).all()]
+    retired = _retired(session, licence_id)
+    delivered = {f.article_id for f in found}
+    last = _last_deliveries(session, licence_id, [a for a in retired if a in delivered])
+    return [f for f in found if f.article_id not in retired or last.get(f.article_id, f.live_since) > retired[f.article_id]]
 
 
 def live_articles(session: Session, licence: Licence) -> list[LiveArticle]:
@@ -188,19 +213,16 @@ def retire(session: Session, *, licence_id: str, article_id: str, partner_id: st
     licence = licensing.get_licence(session, licence_id, partner_id=partner_id)
     row = _live_rows(session, licence.id).get(article_id)
     if row is None:
-        deliveries = (select(func.min(UsageEvent.at), func.max(UsageEvent.at))
-                      .where(UsageEvent.licence_id == licence.id, UsageEvent.article_id == article_id))  # type: ignore[arg-type]
-        first, last = session.execute(deliveries).one()
+        first = session.get(Republication, (licence.id, article_id))
         if first is None:
             raise CopyNotLive(f"Article {article_id} has not been delivered under licence {licence.id}, so there is "
                               "no copy to retire.", article_id=article_id)
-        previous = session.execute(
-            select(LiveCopy).where(LiveCopy.licence_id == licence.id, LiveCopy.article_id == article_id,  # type: ignore[arg-type]
-                                   LiveCopy.retired_at.is_not(None))  # type: ignore[union-attr]
-            .order_by(LiveCopy.retired_at.desc()).limit(1)).scalars().first()  # type: ignore[union-attr]
-        if previous is not None and previous.retired_at >= last:
-            return previous
-        row = LiveCopy(licence_id=licence.id, article_id=article_id, slot=None, live_since=first)
+        retired = _retired(session, licence.id, [article_id]).get(article_id)
+        if retired is not None and retired >= _last_deliveries(session, licence.id, [article_id]).get(article_id, first.at):
+            return session.execute(  # retired since its last delivery: nothing changes
+                select(LiveCopy).where(col(LiveCopy.licence_id) == licence.id, col(LiveCopy.article_id) == article_id,
+                                       col(LiveCopy.retired_at) == retired).limit(1)).scalars().one()
+        row = LiveCopy(licence_id=licence.id, article_id=article_id, slot=None, live_since=first.at)
     row.retired_at, row.retired_by = now, "partner"
     session.add(row)
     session.flush()
