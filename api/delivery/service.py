@@ -9,7 +9,7 @@ import base64
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from api.catalogue import service as catalogue
@@ -22,8 +22,6 @@ from api.delivery import invalidation, keys as signing_keys, tokens, webhooks
 from api.delivery.errors import (CannotMintToken, TokenNotFound, WebhookDeliveryInProgress, WebhookDeliveryNotFound,
                                  WebhookEndpointDisabled, WebhookEndpointNotFound)
 from api.delivery.models import LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
-from api.delivery.quotas import QuotaStanding, quota_standing  # noqa: F401 - the portal shows quota used and left
-from api.delivery.caps import live_articles, retire as retire_copy  # noqa: F401 - the portal lists and retires copies
 from api.delivery.snapshots import LicenceView
 from api.delivery.webhook_urls import check_registration
 from api.licensing.service import get_licence
@@ -49,6 +47,24 @@ def list_tokens(session: Session, *, licence_id: str, partner_id: str, cursor: s
     stmt = select(LicenceToken).where(LicenceToken.licence_id == licence_id)
     return keyset_page(session, stmt, columns=[col(LicenceToken.issued_at), col(LicenceToken.jti)], kinds=[datetime, str],
                        cursor=cursor, limit=limit, descending=True)
+
+
+def recent_tokens(session: Session, *, licence_ids: list[str], partner_id: str, limit: int) -> dict[str, list[LicenceToken]]:
+    """The `limit` newest tokens of each of the partner's licences among `licence_ids` (newest first),
+    in one query: what a page listing many licences shows of each."""
+    found: dict[str, list[LicenceToken]] = {licence_id: [] for licence_id in licence_ids}
+    if not licence_ids:
+        return found
+    rank = func.row_number().over(partition_by=col(LicenceToken.licence_id),
+                                  order_by=(col(LicenceToken.issued_at).desc(), col(LicenceToken.jti).desc())).label("rank")
+    ranked = (select(col(LicenceToken.jti), rank)
+              .join(Licence, col(Licence.id) == col(LicenceToken.licence_id))
+              .where(col(LicenceToken.licence_id).in_(licence_ids), col(Licence.partner_id) == partner_id).subquery())
+    stmt = (select(LicenceToken).join(ranked, ranked.c.jti == col(LicenceToken.jti)).where(ranked.c.rank <= limit)
+            .order_by(col(LicenceToken.issued_at).desc(), col(LicenceToken.jti).desc()))
+    for token in session.exec(stmt).all():
+        found[token.licence_id].append(token)
+    return found
 
 
 def revoke_token(session: Session, *, licence_id: str, partner_id: str, jti: str) -> LicenceToken:
