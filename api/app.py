@@ -16,7 +16,7 @@ from api import health, openapi_doc
 from api.core import body_limit, passwords
 from api.core.access_log import AccessLog
 from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
-from api.core.config import Settings, get_settings
+from api.core.config import Settings, configure_worker, get_settings
 from api.core.db import make_engine
 from api.core.middleware import RequestIdMiddleware
 from api.core.operation_ids import operation_id
@@ -42,8 +42,8 @@ log = logging.getLogger("syndicate")
 DOMAIN_ROUTERS = (staff_routes.router, catalogue_routes.router, partners_routes.router, licensing_routes.router,
                   audit_routes.router, invoicing_routes.router, delivery_routes.router, reports_routes.router,
                   outbox_routes.router, tracking_routes.router, console_routes.router, portal_routes.router)
-DOMAIN_INSTALLS = (outbox_routes.install, partners_routes.install, licensing_routes.install, invoicing_routes.install,
-                   delivery_routes.install, console_routes.install, portal_routes.install)
+DOMAIN_INSTALLS = (partners_routes.install, licensing_routes.install, delivery_routes.install, console_routes.install,
+                   portal_routes.install)
 
 DESCRIPTION = """
 Syndicate is a publisher's licensing desk as an API: partner outlets browse the catalogue, get
@@ -127,6 +127,7 @@ def api_engine(settings: Settings):
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     passwords.configure(settings)
+    configure_worker(settings)  # its outbox handlers and jobs (in-process worker) work with the app's settings
     engine = api_engine(settings)
     worker_wanted = settings.run_worker_in_process if run_worker is None else run_worker
 

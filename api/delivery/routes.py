@@ -19,7 +19,7 @@ from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
 from api.deps import CurrentPartner, SessionDep, SettingsDep, StaffMaySigningKeys
-from api.delivery import errors, partner_routes, render, service, versions, webhook_routes, webhook_send
+from api.delivery import errors, partner_routes, render, service, versions, webhook_routes
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
@@ -393,7 +393,6 @@ def install(app: FastAPI) -> None:
                                      max_overflow=CONTENT_READER_POOL_OVERFLOW)))
     app.state.delivery = runtime
     notifier = app.state.change_notifier = ChangeNotifier(runtime.engine)
-    webhook_send.configure(app.state.settings)
     webhook_routes.document_events(app)
     app.front = ContentFastPath(runtime)  # type: ignore[attr-defined]  # FastAPI declares no such attribute; the ASGI wrapper reads it
 

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.catalogue import service as catalogue
-from api.core.config import Settings
+from api.core.config import Settings, worker_settings
 from api.core.db import is_postgres, session_scope, utcnow
 from api.invoicing import issuing, provider
 from api.invoicing.issuing import IssueRequest, Issued, Sent
@@ -232,7 +232,7 @@ class ChargeLicence:
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> ChargeRequest | None:
         return prepare_charge(session, licence_id=payload["licence_id"], backend=provider.backend(),
-                              settings=provider.current_settings())
+                              settings=worker_settings())
 
     def send(self, request: ChargeRequest) -> ChargeResult:
         return send_charge(request)

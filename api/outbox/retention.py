@@ -42,6 +42,6 @@ def prune_done(engine: Engine, *, retention_days: int, now: datetime | None = No
 
 @periodic("outbox.retention", every_seconds=3600)
 def prune_done_messages(engine: Engine) -> int:
-    from api.core.config import get_settings
+    from api.core.config import worker_settings
 
-    return prune_done(engine, retention_days=get_settings().outbox_done_retention_days)
+    return prune_done(engine, retention_days=worker_settings().outbox_done_retention_days)

@@ -13,6 +13,7 @@ from sqlmodel import select
 from standardwebhooks.webhooks import Webhook
 
 import api.jobs  # noqa: F401 - registers the outbox handlers and periodic jobs
+from api.core.config import configure_worker
 from api.audit.models import AuditEntry
 from api.catalogue import service as catalogue
 from api.delivery import routes as delivery_routes
@@ -20,9 +21,7 @@ from api.licensing import licences as licensing
 from api.tracking import still_live
 from api.tracking.models import StillLiveCase
 from api.worker import registered_jobs
-from api.outbox import email
 from tests.builders import TEST_ACTOR, staff_headers
-from tests.conftest import make_settings
 from tests.delivery.conftest import mint
 from tests.delivery.receivers import drain_everything_due
 from tests.live_server import served
@@ -59,13 +58,13 @@ def hook(client, licensed, receiver):
 
 
 @pytest.fixture
-def mail(smtp_server, database_url):  # noqa: F811 - the fixture imported above
-    """The SMTP server, with a `drain` that sends through it: the served app's shutdown resets the e-mail settings."""
-    settings = make_settings(database_url, email_sender="smtp", smtp_host="127.0.0.1", smtp_port=smtp_server.port,
-                             smtp_timeout_seconds=5)
+def mail(smtp_server, settings):  # noqa: F811 - the fixture imported above
+    """The SMTP server, with a `drain` that sends through it with the app's settings (another app built
+    meanwhile, the served one, configures the worker with its own)."""
 
     def drain(engine) -> None:
-        email.configure(settings)
+        configure_worker(settings.model_copy(update={"email_sender": "smtp", "smtp_host": "127.0.0.1",
+                                                     "smtp_port": smtp_server.port, "smtp_timeout_seconds": 5}))
         drain_everything_due(engine)
 
     smtp_server.drain = drain
