@@ -9,7 +9,6 @@ from api.core.db import utcnow
 from api.core.pagination import encode_cursor
 from api.delivery import usage_log
 from api.invoicing import partner_usage, usage_retention
-from api.delivery.models import UsageEvent
 from api.outbox import service as outbox
 from tests.builders import (
     make_api_key,
@@ -56,10 +55,11 @@ def test_usage_pages_sum_exactly_to_the_invoice_lines(client, session):
     partner, keys, first, second, _articles = _usage_partner(client, session)
     # Another partner's delivery in the same span is on nobody else's page.
     stranger = make_partner(session, currency="GBP")
+    stranger_keys = {"X-API-Key": make_api_key(session, stranger)}
     elsewhere = make_licence(session, partner=stranger, articles=[make_article(session)], amount=500, billing_mode="usage")
-    session.add(UsageEvent(licence_id=elsewhere.id, partner_id=stranger.id, article_id=elsewhere.article_ids[0],
-                           article_version=1, format="json", billable=True))
     session.commit()
+    token = client.post(f"/v1/licences/{elsewhere.id}/tokens", headers=stranger_keys).json()["token"]
+    assert client.get(f"/v1/content/articles/{elsewhere.article_ids[0]}", headers=bearer(token)).status_code == 200
 
     staff = staff_headers(client, session, roles=["finance"])
     invoice = client.post(f"/v1/staff/partners/{partner.id}/invoice-now", headers=staff)
