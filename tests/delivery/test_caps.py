@@ -147,9 +147,7 @@ def test_an_atom_page_whose_new_articles_would_pass_the_cap_is_refused_whole(cli
 def test_two_deliveries_racing_for_the_last_slot_admit_one(app, session):
     partner = make_partner(session)
     articles = [make_article(session) for _ in range(3)]
-    licence = make_licence(session, partner=partner, articles=articles, scope="bundle")
-    licence.max_live_articles = 2
-    session.add(licence)
+    licence = make_licence(session, partner=partner, articles=articles, scope="bundle", max_live_articles=2)
     caps.admit(session, licence.id, [articles[0].id], cap=2)
     session.commit()
     engine = app.state.delivery.engine  # the content path's own (on SQLite, transactions begin IMMEDIATE)

@@ -259,11 +259,9 @@ def test_a_live_copy_is_retired_from_the_licences_page(web, session) -> None:
 
     partner = make_partner(session)
     shown, other = make_article(session, headline="A story still shown"), make_article(session)
-    licence = make_licence(session, partner=partner, articles=[shown, other], scope="bundle")
-    licence.max_live_articles = 2
-    session.add(licence)
+    licence = make_licence(session, partner=partner, articles=[shown, other], scope="bundle", max_live_articles=2)
     add_usage(session, licence, shown, at=utcnow(), billable=True)
-    caps.admit(session, licence.id, [shown.id], cap=2)
+    caps.admit(session, licence.id, [shown.id], cap=2)  # the content path's two steps for a first delivery
     csrf = _sign_in(web, session, partner)
     page = web.get("/portal/licences").text
     assert "1 of 2" in page and "A story still shown" in page
