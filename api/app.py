@@ -16,7 +16,7 @@ from api import health, openapi_doc
 from api.core import body_limit, passwords
 from api.core.access_log import AccessLog
 from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
-from api.core.config import Settings, configure_worker, get_settings
+from api.core.config import Settings, configure_worker, default_worker, get_settings
 from api.core.db import make_engine
 from api.core.middleware import RequestIdMiddleware
 from api.core.operation_ids import operation_id
@@ -127,13 +127,14 @@ def api_engine(settings: Settings):
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     passwords.configure(settings)
-    configure_worker(settings)  # its outbox handlers and jobs (in-process worker) work with the app's settings
+    default_worker(settings)  # outbox handlers and jobs run by hand (tests, scripts) before the app starts
     engine = api_engine(settings)
     worker_wanted = settings.run_worker_in_process if run_worker is None else run_worker
 
     @asynccontextmanager
     async def lifespan(app: SyndicateApp) -> AsyncIterator[None]:
         check_migrated(settings, engine)
+        worker_settings_before = configure_worker(settings)  # its outbox handlers and jobs work with its settings
         # Starlette and FastAPI run synchronous handlers and dependencies in anyio's default thread
         # pool: as many threads as the API engine has connections.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             if worker_engine is not None:
                 worker_engine.dispose()
             engine.dispose()
+            configure_worker(worker_settings_before)
 
     app = SyndicateApp(
         title="Syndicate", version="0.1.0", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan,
