@@ -70,21 +70,21 @@ class SmtpServer:
 def smtp_server(database_url) -> Iterator[SmtpServer]:
     server = SmtpServer()
     server.start()
-    configure_worker(make_settings(database_url, email_sender="smtp", smtp_host="127.0.0.1",
-                                         smtp_port=server.port, smtp_timeout_seconds=5,
-                                         staff_notification_email="desk@publisher.example"))
+    before = configure_worker(make_settings(database_url, email_sender="smtp", smtp_host="127.0.0.1",
+                                            smtp_port=server.port, smtp_timeout_seconds=5,
+                                            staff_notification_email="desk@publisher.example"))
     try:
         yield server
     finally:
-        configure_worker(None)
+        configure_worker(before)
         server.stop()
 
 
 @pytest.fixture
 def log_sender(database_url) -> Iterator[None]:
-    configure_worker(make_settings(database_url, email_sender="log"))
+    before = configure_worker(make_settings(database_url, email_sender="log"))
     yield
-    configure_worker(None)
+    configure_worker(before)
 
 
 def email_messages(session) -> list[OutboxMessage]:
