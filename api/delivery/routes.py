@@ -25,7 +25,6 @@ from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
 from api.delivery.longpoll import MAX_WAIT_SECONDS, ChangeNotifier
 from api.delivery.runtime import DeliveryRuntime, Outcome
-from api.delivery.snapshots import load_article, load_licence
 from api.delivery.feeds import FEED_TYPES
 from api.delivery.schemas import (NINJS_EXAMPLE, ArticleVersionList, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
                                   SigningKeyRead, TokenCreate, TokenInfo, TokenRead, WebhookDeliveryPage, WebhookDeliveryRead,
@@ -279,27 +278,6 @@ async def content_feed(
     return _response(outcome)
 
 
-def _kill(runtime: DeliveryRuntime, session, *, licence_id: str, article_id: str, now) -> still_live.Kill | None:
-    """Whether the copy was killed, from the runtime's cached views (kept fresh on every change)."""
-    licence = runtime.licences.get(licence_id)
-    if licence is None:
-        epoch = runtime.licences.epoch
-        licence = load_licence(session, licence_id)
-        if licence is None:
-            return None
-        runtime.licences.store(licence_id, licence, epoch)
-    article = runtime.articles.get(article_id)
-    if article is None:
-        epoch = runtime.articles.epoch
-        try:
-            article = load_article(session, article_id)
-        except errors.ContentArticleNotFound:
-            return None
-        runtime.articles.store(article_id, article, epoch)
-    return still_live.kill_of(licence_state=licence.state, licence_ends_at=licence.ends_at,
-                              article_status=article.status, now=now)
-
-
 @router.get("/v1/content/beacon/{signed}.gif", tags=["content"], summary="Usage beacon (1x1 GIF)",
             description="Embedded by the attribution block; records the page (`url`, else Referer) showing the copy. "
                         "Every request is a raw hit; bots and crawlers, prefetches and one viewer's reloads "
@@ -317,7 +295,7 @@ def beacon(request: Request, signed: str, session: SessionDep,
     page = normalise_page_url(url or request.headers.get("referer"))
     counted = tracking.record_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page, viewer=hit.viewer,
                                        now=now)
-    kill = _kill(runtime, session, licence_id=ids[0], article_id=ids[1], now=now)
+    kill = service.copy_kill(session, runtime, licence_id=ids[0], article_id=ids[1], now=now)
     if kill is not None:
         still_live.note_sighting(session, licence_id=ids[0], article_id=ids[1], page_url=page, kill=kill,
                                  view=counted.view, now=now)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -19,14 +21,18 @@ from api.core.config import Settings
 from api.core.db import utcnow
 from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_page
 from api.delivery import invalidation, keys as signing_keys, tokens, webhooks
-from api.delivery.errors import (CannotMintToken, TokenNotFound, WebhookDeliveryInProgress, WebhookDeliveryNotFound,
+from api.delivery.errors import (CannotMintToken, ContentArticleNotFound, TokenNotFound, WebhookDeliveryInProgress, WebhookDeliveryNotFound,
                                  WebhookEndpointDisabled, WebhookEndpointNotFound)
 from api.delivery.models import LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
-from api.delivery.snapshots import LicenceView
+from api.delivery.snapshots import ArticleView, LicenceView, ViewCache, load_article, load_licence
 from api.delivery.webhook_urls import check_registration
 from api.licensing.service import get_licence
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
+from api.tracking import still_live
+
+if TYPE_CHECKING:
+    from api.delivery.runtime import DeliveryRuntime
 
 
 # --- tokens --------------------------------------------------------------------------------------
@@ -88,9 +94,42 @@ def retire_key(session: Session, settings: Settings, *, kid: str, actor: Actor) 
     return signing_keys.retire(session, settings, kid, actor=actor)
 
 
+# --- beacons -------------------------------------------------------------------------------------
+
+def _cached(cache: ViewCache, session: Session, key: str, load: Callable[[Session, str], Any]) -> Any:
+    """The cache's view, else one loaded and stored under the epoch read before the load (so a change
+    committed during it wins)."""
+    view = cache.get(key)
+    if view is None:
+        epoch = cache.epoch
+        view = load(session, key)
+        if view is not None:
+            cache.store(key, view, epoch)
+    return view
+
+
+def _article_or_none(session: Session, article_id: str) -> ArticleView | None:
+    try:
+        return load_article(session, article_id)
+    except ContentArticleNotFound:
+        return None
+
+
+def copy_kill(session: Session, runtime: DeliveryRuntime, *, licence_id: str, article_id: str,
+              now: datetime) -> still_live.Kill | None:
+    """Whether a beacon's copy was killed, from the runtime's cached views (kept fresh on every
+    change); None for a licence or article that does not exist."""
+    licence = _cached(runtime.licences, session, licence_id, load_licence)
+    article = _cached(runtime.articles, session, article_id, _article_or_none)
+    if licence is None or article is None:
+        return None
+    return still_live.kill_of(licence_state=licence.state, licence_ends_at=licence.ends_at,
+                              article_status=article.status, now=now)
+
+
 # --- feeds ---------------------------------------------------------------------------------------
 
-def _visible(stmt, now: datetime):
+def visible(stmt, now: datetime):
     """Licensable and out of any embargo (`catalogue.out_of_embargo_clause`); withdrawn articles
     stay: the feed announces their takedown."""
     stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
@@ -109,7 +148,7 @@ def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime
     if licence.scope in ("article", "bundle"):
         return _listed_page(session, sorted(licence.article_ids), now=now, updated_since=updated_since,
                             cursor=cursor, limit=limit)
-    stmt = _visible(select(Article), now)
+    stmt = visible(select(Article), now)
     if licence.scope == "section_feed":
         stmt = stmt.where(Article.section == (licence.section or ""))
     if updated_since:
@@ -119,7 +158,7 @@ def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime
 
 
 def listed_keys_statement(ids: list[str], *, now: datetime, updated_since: datetime | None):
-    stmt = _visible(select(col(Article.updated_at), col(Article.id)).where(col(Article.id).in_(ids or [""])), now)
+    stmt = visible(select(col(Article.updated_at), col(Article.id)).where(col(Article.id).in_(ids or [""])), now)
     return stmt.where(Article.updated_at > updated_since) if updated_since else stmt
 
 

@@ -29,10 +29,9 @@ from api.core.db import is_postgres, session_scope, utcnow
 from api.invoicing import issuing, provider
 from api.invoicing.issuing import IssueRequest, Issued, Sent
 from api.invoicing.models import BillingCustomer, BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
-from api.invoicing.policy import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC
 from api.invoicing.store import add_lines, claim_invoice, insert_ignore, pending_messages
 from api.licensing.models import BillingMode, Licence
-from api.licensing.service import USE_LABELS
+from api.licensing.service import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC, USE_LABELS
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
 from api.partners import service as partners

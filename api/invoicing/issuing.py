@@ -30,7 +30,8 @@ from api.core.config import Settings, worker_settings
 from api.core.db import session_scope, utcnow
 from api.invoicing import provider
 from api.invoicing.models import BillingCustomer, Invoice, InvoiceKind, InvoiceStatus
-from api.invoicing.policy import BILLING_MAX_ATTEMPTS, ISSUE_TOPIC
+from api.invoicing.policy import ISSUE_TOPIC
+from api.licensing.service import BILLING_MAX_ATTEMPTS
 from api.invoicing.service import apply_provider_state, settle
 from api.invoicing.store import as_specs, insert_ignore, lines_of
 from api.outbox import service as outbox

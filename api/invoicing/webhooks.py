@@ -25,7 +25,7 @@ from api.core.db import is_postgres, session_scope, utcnow
 from api.invoicing import charging, money_back, provider
 from api.invoicing.matching import Context, StrayInvoice, local_invoice, retry_if_ours
 from api.invoicing.models import BillingSubscription, Invoice, InvoiceKind, InvoiceStatus, StripeEvent
-from api.invoicing.policy import BILLING_MAX_ATTEMPTS
+from api.licensing.service import BILLING_MAX_ATTEMPTS
 from api.invoicing.service import apply_provider_state, settle
 from api.invoicing.store import add_lines, insert_ignore, pending_messages
 from api.licensing import service as licensing

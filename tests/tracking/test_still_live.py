@@ -222,3 +222,32 @@ def test_the_follow_up_job_closes_after_the_configured_quiet_period(session, eng
     assert jobs.follow_up_still_live(engine) == 1
     [closed] = _cases(session)
     assert closed.id == case.id and closed.closed_by == "system" and closed.close_note == "Not seen for 7 days."
+
+
+def test_a_beacons_kill_is_read_from_the_runtimes_views_loaded_once(app, session, licensed):
+    """`delivery.copy_kill`: a cache miss loads and stores the licence and article views; the next
+    hit reads them with no query; an unknown article is no kill."""
+    from sqlalchemy import event
+
+    from api.core.db import utcnow
+    from api.delivery import service as delivery
+
+    runtime = app.state.delivery
+    runtime.licences.invalidate()
+    runtime.articles.invalidate()
+    article = licensed.articles[0]
+    catalogue.withdraw_article(session, article.id, reason="Legal complaint", actor=TEST_ACTOR)
+    session.commit()
+    kill = delivery.copy_kill(session, runtime, licence_id=licensed.licence.id, article_id=article.id, now=utcnow())
+    assert kill is not None and kill.reason == "article_withdrawn"
+    assert runtime.licences.get(licensed.licence.id) is not None and runtime.articles.get(article.id) is not None
+    statements: list[str] = []
+    record = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(app.state.engine, "before_cursor_execute", record)
+    try:
+        again = delivery.copy_kill(session, runtime, licence_id=licensed.licence.id, article_id=article.id, now=utcnow())
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", record)
+    assert again == kill and statements == []
+    assert delivery.copy_kill(session, runtime, licence_id=licensed.licence.id, article_id="art_missing",
+                              now=utcnow()) is None
