@@ -16,7 +16,7 @@ from api import health, openapi_doc
 from api.core import body_limit, passwords
 from api.core.access_log import AccessLog
 from api.core.api_limits import ApiRateLimitMiddleware, CapacityGate
-from api.core.config import Settings, get_settings
+from api.core.config import Settings, configure_worker, default_worker, get_settings
 from api.core.db import make_engine
 from api.core.middleware import RequestIdMiddleware
 from api.core.operation_ids import operation_id
@@ -42,8 +42,8 @@ log = logging.getLogger("syndicate")
 DOMAIN_ROUTERS = (staff_routes.router, catalogue_routes.router, partners_routes.router, licensing_routes.router,
                   audit_routes.router, invoicing_routes.router, delivery_routes.router, reports_routes.router,
                   outbox_routes.router, tracking_routes.router, console_routes.router, portal_routes.router)
-DOMAIN_INSTALLS = (outbox_routes.install, partners_routes.install, licensing_routes.install, invoicing_routes.install,
-                   delivery_routes.install, console_routes.install, portal_routes.install)
+DOMAIN_INSTALLS = (partners_routes.install, licensing_routes.install, delivery_routes.install, console_routes.install,
+                   portal_routes.install)
 
 DESCRIPTION = """
 Syndicate is a publisher's licensing desk as an API: partner outlets browse the catalogue, get
@@ -146,12 +146,14 @@ def api_engine(settings: Settings):
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     passwords.configure(settings)
+    default_worker(settings)  # outbox handlers and jobs run by hand (tests, scripts) before the app starts
     engine = api_engine(settings)
     worker_wanted = settings.run_worker_in_process if run_worker is None else run_worker
 
     @asynccontextmanager
     async def lifespan(app: SyndicateApp) -> AsyncIterator[None]:
         check_migrated(settings, engine)
+        worker_settings_before = configure_worker(settings)  # its outbox handlers and jobs work with its settings
         # Starlette and FastAPI run synchronous handlers and dependencies in anyio's default thread
         # pool: as many threads as the API engine has connections.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
@@ -185,6 +187,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             if worker_engine is not None:
                 worker_engine.dispose()
             engine.dispose()
+            configure_worker(worker_settings_before)
 
     app = SyndicateApp(
         title="Syndicate", version="0.1.0", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan,

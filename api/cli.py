@@ -222,7 +222,10 @@ def worker(once: Annotated[bool, typer.Option(help="Run one pass and exit.")] = 
     from api.worker import Worker, run_once
 
     logging.basicConfig(level=logging.INFO)
+    from api.core.config import configure_worker
+
     settings = _settings()
+    configure_worker(settings)
     engine = _engine()
     if once:
         typer.echo(f"delivered {run_once(engine, settings)} outbox message(s)")

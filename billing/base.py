@@ -119,33 +119,14 @@ class WebhookEvent:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a payment system does by itself. Callers ask these instead of comparing backend names,
-    so a second provider is a new entry in PROVIDER_CAPABILITIES, not a hunt for `== "ledger"`."""
+    """What a payment system does by itself, declared by its backend (`BillingBackend.capabilities`).
+    Callers ask these instead of comparing backend names, so a second provider is a new backend
+    class, not a hunt for `== "ledger"`."""
 
     keeps_invoices: bool  # holds its own copy of our invoices: reconcile against it, void them there
     bills_subscriptions: bool  # raises a subscription's monthly invoices itself (else our period run does)
     hosted_payment_pages: bool  # hosts a page where a partner pays a one-off invoice (Checkout)
     reports_payments: bool  # tells us of payments by signed webhooks; else finance records each one by hand
-
-
-# By the provider name our rows store (`invoice.provider`, `billing_subscription.provider`): a row
-# made by one provider is handled by that provider's rules even after the deployment switches.
-PROVIDER_CAPABILITIES: dict[str, Capabilities] = {
-    "ledger": Capabilities(keeps_invoices=False, bills_subscriptions=False, hosted_payment_pages=False,
-                           reports_payments=False),
-    "stripe": Capabilities(keeps_invoices=True, bills_subscriptions=True, hosted_payment_pages=True,
-                           reports_payments=True),
-}
-
-
-def capabilities_of(provider: str) -> Capabilities:
-    """The capabilities of the provider a stored row names (KeyError for a name Syndicate never had)."""
-    return PROVIDER_CAPABILITIES[provider]
-
-
-def providers_without(capability: str) -> list[str]:
-    """The provider names lacking `capability` (a Capabilities field), for a query over stored rows."""
-    return [name for name, caps in PROVIDER_CAPABILITIES.items() if not getattr(caps, capability)]
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from billing.base import (
-    PROVIDER_CAPABILITIES, BadWebhookSignature, CollectionMethod, LineSpec, ProviderCharge, ProviderCheckout,
+    BadWebhookSignature, Capabilities, CollectionMethod, LineSpec, ProviderCharge, ProviderCheckout,
     ProviderDispute, ProviderInvoice, ProviderSubscription, WebhookEvent,
 )
 
@@ -25,7 +25,8 @@ def _ref(prefix: str, key: str) -> str:
 
 class LedgerBackend:
     name = "ledger"
-    capabilities = PROVIDER_CAPABILITIES["ledger"]
+    capabilities = Capabilities(keeps_invoices=False, bills_subscriptions=False, hosted_payment_pages=False,
+                                reports_payments=False)
 
     def ensure_customer(self, *, partner_id: str, name: str, email: str, currency: str) -> str:
         return f"ledger_{partner_id}"

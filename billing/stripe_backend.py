@@ -16,7 +16,7 @@ from typing import Any, Literal
 import stripe
 
 from billing.base import (
-    PROVIDER_CAPABILITIES, BadWebhookSignature, CollectionMethod, LineSpec, PaymentDeclined, ProviderCharge,
+    BadWebhookSignature, Capabilities, CollectionMethod, LineSpec, PaymentDeclined, ProviderCharge,
     ProviderCheckout, ProviderDispute, ProviderInvoice, ProviderRejected, ProviderSubscription, ProviderUnavailable,
     WebhookEvent,
 )
@@ -79,7 +79,8 @@ def _checkout(data: dict[str, Any]) -> ProviderCheckout:
 
 class StripeBackend:
     name = "stripe"
-    capabilities = PROVIDER_CAPABILITIES["stripe"]
+    capabilities = Capabilities(keeps_invoices=True, bills_subscriptions=True, hosted_payment_pages=True,
+                                reports_payments=True)
 
     def __init__(self, api_key: str, *, api_base: str | None = None, webhook_secret: str | None = None,
                  max_network_retries: int = 2) -> None:

@@ -78,6 +78,7 @@ def make_licence(
     session: Session, *, partner: Partner, articles: list[Article] | None = None, scope: str | None = None,
     section: str | None = None, amount: int = 0, billing_mode: str = "one_off", use: str = "web",
     territories: list[str] | None = None, days: int = 30, monthly_quota: int | None = None,
+    max_live_articles: int | None = None,
 ):
     """A request submitted and approved through the licensing services, and its licence (active
     when free, awaiting payment otherwise).
@@ -104,7 +105,7 @@ def make_licence(
         article_ids=[a.id for a in articles] if scope in ("article", "bundle") else [],
         section=section if scope == "section_feed" else None, language="en", starts_at=starts_at,
         ends_at=min(max(ends_at, now + timedelta(days=1)), now + timedelta(days=365 * 3)),
-        billing_mode=billing_mode if billing_mode in offered else None,
+        billing_mode=billing_mode if billing_mode in offered else None, max_live_articles=max_live_articles,
     )
     request = requests.submit(session, partner=partner, terms=terms)
     if str(request.billing_mode) != billing_mode and billing_mode != "free":

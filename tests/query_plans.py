@@ -95,3 +95,18 @@ def list_plans(session: Session, function, kwargs: dict[str, Any]) -> list[str]:
         function(session, **kwargs)
     assert statements, "the function ran no SELECT"
     return [explain(session, statement, parameters) for statement, parameters in statements]
+
+
+@contextmanager
+def counted(engine) -> Iterator[list[str]]:
+    """Every statement run on `engine` (and the engines derived from it, such as `read_only`'s) meanwhile."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -172,3 +172,14 @@ def test_every_problem_type_is_declared_in_its_domains_errors_module() -> None:
     stray = sorted(f"{cls.__module__}.{cls.__qualname__}" for cls in subclasses(SyndicateError)
                    if cls.__module__.startswith("api.") and not cls.__module__.endswith(".errors"))
     assert stray == []
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """A name starting with `_` is its module's own: another module needing it means it is public."""
+    found = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("api") and not node.level:
+                found += [f"{name} imports {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []

@@ -276,3 +276,28 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# The settings of work done outside a request (outbox handlers, periodic jobs), which gets only a
+# session or an engine. A running app's are in force from its start to its shutdown (an app built
+# but not started provides them when none are yet); the worker command configures its own at start;
+# anything else (a bare script) reads the environment.
+_worker_settings: Settings | None = None
+
+
+def configure_worker(settings: Settings | None) -> Settings | None:
+    """Use `settings` for work outside a request (None: the environment's). Returns the settings
+    configured before, for whoever puts them back (tests)."""
+    global _worker_settings
+    previous, _worker_settings = _worker_settings, settings
+    return previous
+
+
+def default_worker(settings: Settings) -> None:
+    """`configure_worker(settings)`, unless settings are configured already."""
+    if _worker_settings is None:
+        configure_worker(settings)
+
+
+def worker_settings() -> Settings:
+    return _worker_settings or get_settings()

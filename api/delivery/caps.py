@@ -6,8 +6,8 @@ copy or the publisher withdraws the article. Under a capped licence each live ar
 (a `live_copy` row, claimed by its first delivery): the partial unique indexes on (licence, slot)
 and (licence, article) among live rows make two deliveries racing for the last slot, or for the
 same article, find each other, so the cap holds across API processes. A withdrawn article's slot
-is freed when the next new article asks for one. Without a cap, live copies are read from the
-usage log (the republications), less copies retired since their last delivery.
+is freed when the next new article asks for one. Without a cap, live copies are the republications
+less copies retired since their last delivery, read from tables retention never prunes.
 
 The content path calls `admit_in_own_session` only for a capped licence and only for an article
 this process has not yet seen admitted (`LicenceView.admitted`): a re-fetch costs a set lookup.
@@ -15,11 +15,12 @@ this process has not yet seen admitted (`LicenceView.admitted`): a re-fetch cost
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 from itertools import count
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -28,7 +29,7 @@ from api.audit.service import Actor
 from api.catalogue.models import Article, ArticleStatus
 from api.core.db import utcnow
 from api.delivery.errors import CopyNotLive, LiveCapReached
-from api.delivery.models import LiveCopy, UsageEvent
+from api.delivery.models import LiveCopy, Republication, UsageDaily, UsageEvent
 from api.delivery.snapshots import LicenceView
 from api.licensing import service as licensing
 from api.licensing.models import Licence
@@ -51,38 +52,89 @@ def retire_path(licence_id: str, article_id: str = "{article_id}") -> str:
 # --- what is live ------------------------------------------------------------------------------
 
 
-def _slotted(session: Session, licence_id: str) -> list[LiveArticle]:
-    stmt = (select(col(LiveCopy.article_id), col(Article.headline), col(LiveCopy.live_since))
-            .join(Article, Article.id == LiveCopy.article_id)  # type: ignore[arg-type]
-            .where(col(LiveCopy.licence_id) == licence_id, col(LiveCopy.retired_at).is_(None),
-                   Article.status != ArticleStatus.withdrawn)  # type: ignore[arg-type]
-            .order_by(LiveCopy.live_since.desc(), LiveCopy.article_id))  # type: ignore[attr-defined]
-    return [LiveArticle(*row) for row in session.execute(stmt).all()]
+def _slotted(session: Session, licence_ids: list[str]) -> dict[str, list[LiveArticle]]:
+    found: dict[str, list[LiveArticle]] = {}
+    if not licence_ids:
+        return found
+    stmt = (select(col(LiveCopy.licence_id), col(LiveCopy.article_id), col(Article.headline), col(LiveCopy.live_since))
+            .join(Article, col(Article.id) == col(LiveCopy.article_id))
+            .where(col(LiveCopy.licence_id).in_(licence_ids), col(LiveCopy.retired_at).is_(None),
+                   col(Article.status) != ArticleStatus.withdrawn)
+            .order_by(col(LiveCopy.live_since).desc(), col(LiveCopy.article_id)))
+    for licence_id, *row in session.execute(stmt).all():
+        found.setdefault(licence_id, []).append(LiveArticle(*row))
+    return found
 
 
-def _delivered(session: Session, licence_id: str) -> list[LiveArticle]:
+Pair = tuple[str, str]  # (licence id, article id)
+
+
+def _last_deliveries(session: Session, pairs: list[Pair]) -> dict[Pair, datetime]:
+    """When each article was last delivered under each licence. Retention prunes the oldest raw
+    events first, so an article's newest raw event, when it still has one, is its last delivery;
+    else its last day in the rollup (never pruned) stands for it, taken at that day's midnight: a
+    copy retired that same day stays retired."""
+    if not pairs:
+        return {}
+    licence_ids, article_ids = list({p[0] for p in pairs}), list({p[1] for p in pairs})
+    raw = (select(col(UsageEvent.licence_id), col(UsageEvent.article_id), func.max(UsageEvent.at))
+           .where(col(UsageEvent.licence_id).in_(licence_ids), col(UsageEvent.article_id).in_(article_ids))
+           .group_by(col(UsageEvent.licence_id), col(UsageEvent.article_id)))
+    daily = (select(col(UsageDaily.licence_id), col(UsageDaily.article_id), func.max(UsageDaily.day))
+             .where(col(UsageDaily.licence_id).in_(licence_ids), col(UsageDaily.article_id).in_(article_ids))
+             .group_by(col(UsageDaily.licence_id), col(UsageDaily.article_id)))
+    last = {(licence_id, article_id): datetime.combine(day, time.min, tzinfo=UTC)
+            for licence_id, article_id, day in session.execute(daily).all()}
+    for licence_id, article_id, at in session.execute(raw).all():
+        last[licence_id, article_id] = max(at, last.get((licence_id, article_id), at))
+    return last
+
+
+def _retired(session: Session, licence_ids: list[str], article_id: str | None = None) -> dict[Pair, datetime]:
+    """When each article's copy under each licence was last retired."""
+    stmt = (select(col(LiveCopy.licence_id), col(LiveCopy.article_id), func.max(LiveCopy.retired_at))
+            .where(col(LiveCopy.licence_id).in_(licence_ids), col(LiveCopy.retired_at).is_not(None))
+            .group_by(col(LiveCopy.licence_id), col(LiveCopy.article_id)))
+    if article_id is not None:
+        stmt = stmt.where(col(LiveCopy.article_id) == article_id)
+    return {(licence_id, found): at for licence_id, found, at in session.execute(stmt).all()}
+
+
+def _delivered(session: Session, licence_ids: list[str]) -> dict[str, list[LiveArticle]]:
     """Republications (the first delivery of each article) of articles not withdrawn, less the
-    copies retired since their last delivery."""
-    last = (select(col(UsageEvent.article_id), func.max(UsageEvent.at).label("last_at"))
-            .where(UsageEvent.licence_id == licence_id)  # type: ignore[arg-type]
-            .group_by(UsageEvent.article_id).subquery())
-    retired = (select(col(LiveCopy.article_id), func.max(LiveCopy.retired_at).label("retired_at"))
-               .where(col(LiveCopy.licence_id) == licence_id, col(LiveCopy.retired_at).is_not(None))
-               .group_by(LiveCopy.article_id).subquery())
-    stmt = (select(col(UsageEvent.article_id), col(Article.headline), col(UsageEvent.at))
-            .join(Article, Article.id == UsageEvent.article_id)  # type: ignore[arg-type]
-            .join(last, last.c.article_id == UsageEvent.article_id)
-            .outerjoin(retired, retired.c.article_id == UsageEvent.article_id)
-            .where(UsageEvent.licence_id == licence_id, UsageEvent.billable,  # type: ignore[arg-type]
-                   Article.status != ArticleStatus.withdrawn,  # type: ignore[arg-type]
-                   or_(retired.c.retired_at.is_(None), last.c.last_at > retired.c.retired_at))
-            .order_by(UsageEvent.at.desc(), UsageEvent.article_id))  # type: ignore[attr-defined]
-    return [LiveArticle(*row) for row in session.execute(stmt).all()]
+    copies retired since their last delivery. Read from the tables retention never prunes
+    (republication, usage_daily), so a copy stays live however old its deliveries are."""
+    found: dict[str, list[LiveArticle]] = {}
+    if not licence_ids:
+        return found
+    stmt = (select(col(Republication.licence_id), col(Republication.article_id), col(Article.headline),
+                   col(Republication.at))
+            .join(Article, col(Article.id) == col(Republication.article_id))
+            .where(col(Republication.licence_id).in_(licence_ids), col(Article.status) != ArticleStatus.withdrawn)
+            .order_by(col(Republication.at).desc(), col(Republication.article_id)))
+    rows = session.execute(stmt).all()
+    retired = _retired(session, licence_ids)
+    last = _last_deliveries(session, [(row[0], row[1]) for row in rows if (row[0], row[1]) in retired])
+    for licence_id, *row in rows:
+        copy = LiveArticle(*row)
+        ended = retired.get((licence_id, copy.article_id))
+        if ended is None or last.get((licence_id, copy.article_id), copy.live_since) > ended:
+            found.setdefault(licence_id, []).append(copy)
+    return found
+
+
+def live_by_licence(session: Session, licences: Iterable[Licence]) -> dict[str, list[LiveArticle]]:
+    """Each licence's live copies, newest first, in a few queries whatever the number of licences."""
+    licences = list(licences)
+    found: dict[str, list[LiveArticle]] = {licence.id: [] for licence in licences}
+    found.update(_slotted(session, [lic.id for lic in licences if lic.max_live_articles is not None]))
+    found.update(_delivered(session, [lic.id for lic in licences if lic.max_live_articles is None]))
+    return found
 
 
 def live_articles(session: Session, licence: Licence) -> list[LiveArticle]:
     """The licence's live copies, newest first."""
-    return _slotted(session, licence.id) if licence.max_live_articles is not None else _delivered(session, licence.id)
+    return live_by_licence(session, [licence])[licence.id]
 
 
 def live_count(session: Session, licence_id: str) -> tuple[int, int | None]:
@@ -166,7 +218,7 @@ def _seed_slots(session: Session, licence: Licence) -> None:
     if licence.max_live_articles is None:
         return
     rows = _live_rows(session, licence.id)
-    missing = [found for found in _delivered(session, licence.id) if found.article_id not in rows]
+    missing = [found for found in _delivered(session, [licence.id]).get(licence.id, []) if found.article_id not in rows]
     taken = {row.slot for row in rows.values()}
     free = (slot for slot in count(1) if slot not in taken)
     for found in missing:
@@ -188,19 +240,17 @@ def retire(session: Session, *, licence_id: str, article_id: str, partner_id: st
     licence = licensing.get_licence(session, licence_id, partner_id=partner_id)
     row = _live_rows(session, licence.id).get(article_id)
     if row is None:
-        deliveries = (select(func.min(UsageEvent.at), func.max(UsageEvent.at))
-                      .where(UsageEvent.licence_id == licence.id, UsageEvent.article_id == article_id))  # type: ignore[arg-type]
-        first, last = session.execute(deliveries).one()
+        first = session.get(Republication, (licence.id, article_id))
         if first is None:
             raise CopyNotLive(f"Article {article_id} has not been delivered under licence {licence.id}, so there is "
                               "no copy to retire.", article_id=article_id)
-        previous = session.execute(
-            select(LiveCopy).where(LiveCopy.licence_id == licence.id, LiveCopy.article_id == article_id,  # type: ignore[arg-type]
-                                   LiveCopy.retired_at.is_not(None))  # type: ignore[union-attr]
-            .order_by(LiveCopy.retired_at.desc()).limit(1)).scalars().first()  # type: ignore[union-attr]
-        if previous is not None and previous.retired_at >= last:
-            return previous
-        row = LiveCopy(licence_id=licence.id, article_id=article_id, slot=None, live_since=first)
+        pair = (licence.id, article_id)
+        retired = _retired(session, [licence.id], article_id).get(pair)
+        if retired is not None and retired >= _last_deliveries(session, [pair]).get(pair, first.at):
+            return session.execute(  # retired since its last delivery: nothing changes
+                select(LiveCopy).where(col(LiveCopy.licence_id) == licence.id, col(LiveCopy.article_id) == article_id,
+                                       col(LiveCopy.retired_at) == retired).limit(1)).scalars().one()
+        row = LiveCopy(licence_id=licence.id, article_id=article_id, slot=None, live_since=first.at)
     row.retired_at, row.retired_by = now, "partner"
     session.add(row)
     session.flush()

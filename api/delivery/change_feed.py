@@ -15,7 +15,7 @@ from api.catalogue import changes
 from api.catalogue.models import Article, ArticleChange
 from api.core.db import utcnow
 from api.core.pagination import MAX_LIMIT
-from api.delivery.service import _visible
+from api.delivery.service import visible
 from api.delivery.snapshots import LicenceView
 
 
@@ -27,7 +27,7 @@ class ChangePage:
 
 
 def changes_statement(licence: LicenceView, *, after: int, limit: int):
-    stmt = _visible(select(ArticleChange, Article).join(Article, Article.id == ArticleChange.article_id), utcnow())  # type: ignore[arg-type]
+    stmt = visible(select(ArticleChange, Article).join(Article, Article.id == ArticleChange.article_id), utcnow())  # type: ignore[arg-type]
     if licence.scope in ("article", "bundle"):
         stmt = stmt.where(ArticleChange.article_id.in_(sorted(licence.article_ids) or [""]))  # type: ignore[attr-defined]
     elif licence.scope == "section_feed":

@@ -11,7 +11,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
-from api.delivery import caps, entitlements
+from api.delivery import caps, entitlements, quotas
 from api.invoicing import partner_usage
 from api.delivery.errors import CopyNotLive
 from api.delivery.partner_schemas import (
@@ -52,7 +52,7 @@ def _entitlement(found: entitlements.Entitlement) -> EntitlementRead:
                             conditions=list(licence.conditions or ())),
         quota=QuotaRead(monthly_limit=quota.quota, used=quota.used, left=quota.left, resets_at=quota.resets_at),
         cap=_cap(cap, len(found.live)),
-        live_articles=[LiveArticleRead.model_validate(c) for c in found.live[:entitlements.caps.LIVE_LISTED]],
+        live_articles=[LiveArticleRead.model_validate(c) for c in found.live[:caps.LIVE_LISTED]],
     )
 
 
@@ -73,7 +73,7 @@ def get_entitlements(partner: CurrentPartner, session: ReadSessionDep, settings:
     return EntitlementsPage(items=[_entitlement(e) for e in found], next_cursor=next_cursor,
                             rate_limits=[RateLimitRead(name=p.name, per=p.per, limit=p.limit,
                                                        window_seconds=p.window_seconds)
-                                         for p in entitlements.rate_limits(settings)])
+                                         for p in quotas.rate_policies(settings)])
 
 
 @router.get(

@@ -107,8 +107,9 @@ class UsageRead(BaseModel):
     licence_id: str
     article_id: str
     headline: str | None
-    article_version: int
-    format: str = Field(description="json, ninjs, html or feed.")
+    article_version: int | None = Field(description="Null only for a billed delivery whose raw record is past "
+                                                    "retention (listed by `invoice_line`).")
+    format: str | None = Field(description="json, ninjs, html or feed; null as `article_version` is.")
     kind: str = Field(description="`republication`: the first delivery of the article under the licence (what "
                                   "usage billing counts); `refetch`: a later one (never billed).")
     token_id: str | None = Field(description="The `jti` of the licence token that fetched it.")

@@ -23,13 +23,12 @@ from api.core.pagination import DEFAULT_LIMIT, Page
 from api.core.problems import error_responses
 from api.core.times import UTCTime
 from api.deps import CurrentPartner, Cursor, Limit, SessionDep, SettingsDep, StaffMaySigningKeys
-from api.delivery import errors, partner_routes, render, service, versions, webhook_routes, webhook_send
+from api.delivery import errors, partner_routes, render, service, versions, webhook_routes
 from api.delivery.fastpath import ContentFastPath
 from api.delivery.feeds import serve_feed
 from api.delivery.keys import jwks as published_keys
 from api.delivery.longpoll import MAX_WAIT_SECONDS, ChangeNotifier
 from api.delivery.runtime import DeliveryRuntime, Outcome
-from api.delivery.snapshots import load_article, load_licence
 from api.delivery.feeds import FEED_TYPES
 from api.delivery.schemas import (NINJS_EXAMPLE, ArticleVersionList, TOKEN_CREATE_EXAMPLES, TOKEN_PAGE_EXAMPLE, ContentArticle, FeedPage, Jwks,
                                   SigningKeyRead, TokenCreate, TokenInfo, TokenRead)
@@ -296,23 +295,7 @@ async def _kill(runtime: DeliveryRuntime, *, licence_id: str, article_id: str, n
 
 def _load_kill(runtime: DeliveryRuntime, licence_id: str, article_id: str, now) -> still_live.Kill | None:
     with Session(runtime.reader) as session:
-        licence = runtime.licences.get(licence_id)
-        if licence is None:
-            epoch = runtime.licences.epoch
-            licence = load_licence(session, licence_id)
-            if licence is None:
-                return None
-            runtime.licences.store(licence_id, licence, epoch)
-        article = runtime.articles.get(article_id)
-        if article is None:
-            epoch = runtime.articles.epoch
-            try:
-                article = load_article(session, article_id)
-            except errors.ContentArticleNotFound:
-                return None
-            runtime.articles.store(article_id, article, epoch)
-    return still_live.kill_of(licence_state=licence.state, licence_ends_at=licence.ends_at,
-                              article_status=article.status, now=now)
+        return service.copy_kill(session, runtime, licence_id=licence_id, article_id=article_id, now=now)
 
 
 def _day_key(engine, day) -> bytes:
@@ -373,7 +356,6 @@ def install(app: FastAPI) -> None:
     # Its own connection: a flood of API requests holding the API's pool must not hold up counting.
     beacon_hits = app.state.beacons = BeaconBuffer(make_engine(settings.database_url, pool_size=1, max_overflow=1))
     notifier = app.state.change_notifier = ChangeNotifier(runtime.engine)
-    webhook_send.configure(app.state.settings)
     webhook_routes.document_events(app)
     app.front = ContentFastPath(runtime)  # type: ignore[attr-defined]  # FastAPI declares no such attribute; the ASGI wrapper reads it
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from api.catalogue import service as catalogue
@@ -19,16 +21,18 @@ from api.core.config import Settings
 from api.core.db import utcnow
 from api.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor, keyset_page
 from api.delivery import invalidation, keys as signing_keys, tokens, webhooks
-from api.delivery.errors import (CannotMintToken, TokenNotFound, WebhookDeliveryInProgress, WebhookDeliveryNotFound,
+from api.delivery.errors import (CannotMintToken, ContentArticleNotFound, TokenNotFound, WebhookDeliveryInProgress, WebhookDeliveryNotFound,
                                  WebhookEndpointDisabled, WebhookEndpointNotFound)
 from api.delivery.models import LicenceToken, SigningKey, WebhookDelivery, WebhookEndpoint
-from api.delivery.quotas import QuotaStanding, quota_standing  # noqa: F401 - the portal shows quota used and left
-from api.delivery.caps import live_articles, retire as retire_copy  # noqa: F401 - the portal lists and retires copies
-from api.delivery.snapshots import LicenceView
+from api.delivery.snapshots import ArticleView, LicenceView, ViewCache, load_article, load_licence
 from api.delivery.webhook_urls import check_registration
 from api.licensing.service import get_licence
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState
+from api.tracking import still_live
+
+if TYPE_CHECKING:
+    from api.delivery.runtime import DeliveryRuntime
 
 
 # --- tokens --------------------------------------------------------------------------------------
@@ -49,6 +53,24 @@ def list_tokens(session: Session, *, licence_id: str, partner_id: str, cursor: s
     stmt = select(LicenceToken).where(LicenceToken.licence_id == licence_id)
     return keyset_page(session, stmt, columns=[col(LicenceToken.issued_at), col(LicenceToken.jti)], kinds=[datetime, str],
                        cursor=cursor, limit=limit, descending=True)
+
+
+def recent_tokens(session: Session, *, licence_ids: list[str], partner_id: str, limit: int) -> dict[str, list[LicenceToken]]:
+    """The `limit` newest tokens of each of the partner's licences among `licence_ids` (newest first),
+    in one query: what a page listing many licences shows of each."""
+    found: dict[str, list[LicenceToken]] = {licence_id: [] for licence_id in licence_ids}
+    if not licence_ids:
+        return found
+    rank = func.row_number().over(partition_by=col(LicenceToken.licence_id),
+                                  order_by=(col(LicenceToken.issued_at).desc(), col(LicenceToken.jti).desc())).label("rank")
+    ranked = (select(col(LicenceToken.jti), rank)
+              .join(Licence, col(Licence.id) == col(LicenceToken.licence_id))
+              .where(col(LicenceToken.licence_id).in_(licence_ids), col(Licence.partner_id) == partner_id).subquery())
+    stmt = (select(LicenceToken).join(ranked, ranked.c.jti == col(LicenceToken.jti)).where(ranked.c.rank <= limit)
+            .order_by(col(LicenceToken.issued_at).desc(), col(LicenceToken.jti).desc()))
+    for token in session.exec(stmt).all():
+        found[token.licence_id].append(token)
+    return found
 
 
 def revoke_token(session: Session, *, licence_id: str, partner_id: str, jti: str) -> LicenceToken:
@@ -72,9 +94,42 @@ def retire_key(session: Session, settings: Settings, *, kid: str, actor: Actor) 
     return signing_keys.retire(session, settings, kid, actor=actor)
 
 
+# --- beacons -------------------------------------------------------------------------------------
+
+def _cached(cache: ViewCache, session: Session, key: str, load: Callable[[Session, str], Any]) -> Any:
+    """The cache's view, else one loaded and stored under the epoch read before the load (so a change
+    committed during it wins)."""
+    view = cache.get(key)
+    if view is None:
+        epoch = cache.epoch
+        view = load(session, key)
+        if view is not None:
+            cache.store(key, view, epoch)
+    return view
+
+
+def _article_or_none(session: Session, article_id: str) -> ArticleView | None:
+    try:
+        return load_article(session, article_id)
+    except ContentArticleNotFound:
+        return None
+
+
+def copy_kill(session: Session, runtime: DeliveryRuntime, *, licence_id: str, article_id: str,
+              now: datetime) -> still_live.Kill | None:
+    """Whether a beacon's copy was killed, from the runtime's cached views (kept fresh on every
+    change); None for a licence or article that does not exist."""
+    licence = _cached(runtime.licences, session, licence_id, load_licence)
+    article = _cached(runtime.articles, session, article_id, _article_or_none)
+    if licence is None or article is None:
+        return None
+    return still_live.kill_of(licence_state=licence.state, licence_ends_at=licence.ends_at,
+                              article_status=article.status, now=now)
+
+
 # --- feeds ---------------------------------------------------------------------------------------
 
-def _visible(stmt, now: datetime):
+def visible(stmt, now: datetime):
     """Licensable and out of any embargo (`catalogue.out_of_embargo_clause`); withdrawn articles
     stay: the feed announces their takedown."""
     stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
@@ -93,7 +148,7 @@ def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime
     if licence.scope in ("article", "bundle"):
         return _listed_page(session, sorted(licence.article_ids), now=now, updated_since=updated_since,
                             cursor=cursor, limit=limit)
-    stmt = _visible(select(Article), now)
+    stmt = visible(select(Article), now)
     if licence.scope == "section_feed":
         stmt = stmt.where(Article.section == (licence.section or ""))
     if updated_since:
@@ -103,7 +158,7 @@ def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime
 
 
 def listed_keys_statement(ids: list[str], *, now: datetime, updated_since: datetime | None):
-    stmt = _visible(select(col(Article.updated_at), col(Article.id)).where(col(Article.id).in_(ids or [""])), now)
+    stmt = visible(select(col(Article.updated_at), col(Article.id)).where(col(Article.id).in_(ids or [""])), now)
     return stmt.where(Article.updated_at > updated_since) if updated_since else stmt
 
 

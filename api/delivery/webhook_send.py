@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 from sqlmodel import Session
 
-from api.core.config import Settings, get_settings
+from api.core.config import Settings, worker_settings
 from api.core.db import utcnow
 from api.delivery import keys as signing_keys
 from api.delivery.models import WebhookDelivery, WebhookEndpoint
@@ -50,19 +50,6 @@ SCHEDULE = (timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), t
 MAX_ATTEMPTS = len(SCHEDULE) + 1
 JITTER = 0.1  # each wait is moved by up to ±10 %, so endpoints failing together are not retried together
 RETRY_AFTER_STATUSES = (429, 503)
-
-_configured: Settings | None = None
-
-
-def configure(settings: Settings) -> None:
-    """The API process's settings (the worker process reads them from the environment)."""
-    global _configured
-    _configured = settings
-
-
-def current_settings() -> Settings:
-    return _configured or get_settings()
-
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix("whsec_"))
@@ -159,7 +146,7 @@ class WebhookSend:
 
     @property
     def timeout(self) -> float:
-        return current_settings().webhook_attempt_timeout_seconds
+        return worker_settings().webhook_attempt_timeout_seconds
 
     @staticmethod
     def retry_delay(attempts: int) -> timedelta:
@@ -179,7 +166,7 @@ class WebhookSend:
             delivery.status, delivery.attempts = "held", attempts
             session.add(delivery)
             return None
-        settings = current_settings()
+        settings = worker_settings()
         body = json.dumps(delivery.payload, separators=(",", ":")).encode()
         timestamp = int(time.time())
         headers = {"content-type": "application/json", "user-agent": "Syndicate-Webhooks/1",

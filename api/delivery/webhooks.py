@@ -27,7 +27,8 @@ from api.catalogue.models import ArticleChange
 from api.core.db import new_id, utcnow
 from api.delivery.models import Republication, WebhookDelivery, WebhookEndpoint
 from api.delivery.snapshots import load_article
-from api.delivery.webhook_send import MAX_ATTEMPTS, SEND_TOPIC, current_settings
+from api.core.config import worker_settings
+from api.delivery.webhook_send import MAX_ATTEMPTS, SEND_TOPIC
 from api.licensing import service as licensing
 from api.licensing.models import Licence, LicenceAmendment, ScopeKind
 from api.licensing.states import LicenceState
@@ -83,7 +84,7 @@ def _licensees(session: Session, article_id: str) -> set[str]:
 
 def _event(session: Session, payload: dict[str, Any]) -> dict[str, Any]:
     article = catalogue.get_article(session, payload["article_id"])
-    base = current_settings().public_base_url
+    base = worker_settings().public_base_url
     data = {"article_id": article.id, "version": payload["version"], "change": payload["change"],
             "occurred_at": payload.get("occurred_at") or article.updated_at.isoformat(),
             "headline": article.headline, "canonical_url": article.canonical_url,
@@ -132,7 +133,7 @@ def licence_amended(session: Session, payload: dict[str, Any]) -> None:
             "occurred_at": amendment.created_at.isoformat(), "kind": amendment.kind,
             "before": amendment.before, "after": amendment.after, "reason": amendment.reason,
             "price_difference": amendment.price_difference, "currency": amendment.currency,
-            "licence_url": f"{current_settings().public_base_url}/v1/licences/{amendment.licence_id}",
+            "licence_url": f"{worker_settings().public_base_url}/v1/licences/{amendment.licence_id}",
             "monthly_quota": licence.monthly_quota if licence else None}
     event = {"type": "licence.amended", "timestamp": utcnow().isoformat(), "data": data}
     deliver(session, {amendment.partner_id}, event_key=f"licence.amended:{amendment.id}", event=event)

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
-from api.core.config import Settings
+from api.core.config import Settings, worker_settings
 from api.core.money import format_money
 from api.invoicing import issuing, provider
 from api.invoicing.models import BillingCustomer, Invoice, InvoiceKind, InvoiceStatus
@@ -116,7 +116,7 @@ class SettleAmendment:
     def prepare(self, session: Session, payload: dict[str, Any]) -> tuple[CreditRequest, BillingBackend] | None:
         backend = provider.backend()
         request = prepare_settlement(session, amendment_id=payload["amendment_id"], backend=backend,
-                                     settings=provider.current_settings())
+                                     settings=worker_settings())
         return (request, backend) if request is not None else None
 
     def send(self, request: tuple[CreditRequest, BillingBackend]) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from api.audit.service import Actor
 from api.core.db import utcnow
 from api.invoicing import provider
 from api.invoicing.models import Invoice, InvoiceStatus
-from api.invoicing.policy import VOID_TOPIC
+from api.licensing.service import VOID_TOPIC
 from api.licensing import service as licensing
 from api.licensing.models import Licence
 from api.licensing.states import LicenceState

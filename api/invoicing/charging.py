@@ -24,15 +24,14 @@ from sqlmodel import Session, col, select
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.catalogue import service as catalogue
-from api.core.config import Settings
+from api.core.config import Settings, worker_settings
 from api.core.db import is_postgres, session_scope, utcnow
 from api.invoicing import issuing, provider
 from api.invoicing.issuing import IssueRequest, Issued, Sent
 from api.invoicing.models import BillingCustomer, BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
-from api.invoicing.policy import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC
 from api.invoicing.store import add_lines, claim_invoice, insert_ignore, pending_messages
 from api.licensing.models import BillingMode, Licence
-from api.licensing.service import USE_LABELS
+from api.licensing.service import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC, USE_LABELS
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox
 from api.partners import service as partners
@@ -232,7 +231,7 @@ class ChargeLicence:
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> ChargeRequest | None:
         return prepare_charge(session, licence_id=payload["licence_id"], backend=provider.backend(),
-                              settings=provider.current_settings())
+                              settings=worker_settings())
 
     def send(self, request: ChargeRequest) -> ChargeResult:
         return send_charge(request)

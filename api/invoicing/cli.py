@@ -24,9 +24,10 @@ def run(period: Annotated[Optional[str], typer.Option(help="Month to invoice, YY
     from api.core.db import make_engine, session_scope, utcnow
     from api.core.errors import SyndicateError
     from api.core.money import format_amount
+    from api.core.config import worker_settings
     from api.invoicing import periods, provider
 
-    settings = provider.current_settings()
+    settings = worker_settings()
     period = period or periods.previous_period(utcnow())
     engine = make_engine(settings.database_url)
     console = Console()
@@ -73,6 +74,7 @@ def invoice_now(
     from api.core.db import make_engine, session_scope
     from api.core.errors import SyndicateError
     from api.core.money import format_amount
+    from api.core.config import worker_settings
     from api.invoicing import cutoffs, issuing, provider
     from billing import BillingError
 
@@ -80,7 +82,7 @@ def invoice_now(
     if not partner and not licence:
         console.print("[red]error:[/red] name the partner (--partner) or the licence (--licence) to invoice.")
         raise typer.Exit(2)
-    settings = provider.current_settings()
+    settings = worker_settings()
     backend = provider.backend(settings)
     engine = make_engine(settings.database_url)
     try:
@@ -109,10 +111,11 @@ def reconcile() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from api.core.config import worker_settings
     from api.core.db import make_engine, read_only, session_scope
     from api.invoicing import periods, provider
 
-    settings = provider.current_settings()
+    settings = worker_settings()
     # Read-only: the provider's invoices are listed with no write transaction (SQLite's lock) held.
     with session_scope(read_only(make_engine(settings.database_url))) as session:
         diffs = periods.reconcile(session, backend=provider.backend(settings))

@@ -26,11 +26,12 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
-from api.core.config import Settings
+from api.core.config import Settings, worker_settings
 from api.core.db import session_scope, utcnow
 from api.invoicing import provider
 from api.invoicing.models import BillingCustomer, Invoice, InvoiceKind, InvoiceStatus
-from api.invoicing.policy import BILLING_MAX_ATTEMPTS, ISSUE_TOPIC
+from api.invoicing.policy import ISSUE_TOPIC
+from api.licensing.service import BILLING_MAX_ATTEMPTS
 from api.invoicing.service import apply_provider_state, settle
 from api.invoicing.store import as_specs, insert_ignore, lines_of
 from api.outbox import service as outbox
@@ -223,7 +224,7 @@ class IssueInvoice:
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> tuple[IssueRequest, BillingBackend] | None:
         backend = provider.backend()
-        request = take(session, payload["invoice_id"], backend=backend, settings=provider.current_settings())
+        request = take(session, payload["invoice_id"], backend=backend, settings=worker_settings())
         if isinstance(request, Issued):
             if request.outcome == "busy":
                 raise RuntimeError(f"invoice {request.invoice_id} is being sent by another worker; trying later")

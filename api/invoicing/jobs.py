@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy import Engine
 
+from api.core.config import worker_settings
 from api.core.db import session_scope, utcnow
 from api.core.periodic import periodic
 from api.invoicing import amendments, webhooks  # noqa: F401 - register their outbox senders
@@ -29,7 +30,7 @@ def sweep_uncharged(engine: Engine) -> None:
 @periodic("invoicing.suspend_overdue", every_seconds=3600)
 def suspend_overdue(engine: Engine) -> None:
     with session_scope(engine) as session:
-        suspended = invoicing.suspend_overdue(session, grace_days=provider.current_settings().payment_grace_days)
+        suspended = invoicing.suspend_overdue(session, grace_days=worker_settings().payment_grace_days)
     if suspended:
         log.info("suspended %d licence(s) with invoices unpaid past the grace period", len(suspended))
 
@@ -38,7 +39,7 @@ def suspend_overdue(engine: Engine) -> None:
 def cancel_unpaid(engine: Engine) -> None:
     """Licences never paid: cancelled once their invoice is past due plus the grace period."""
     with session_scope(engine) as session:
-        cancelled = cancellations.cancel_overdue(session, grace_days=provider.current_settings().payment_grace_days)
+        cancelled = cancellations.cancel_overdue(session, grace_days=worker_settings().payment_grace_days)
     if cancelled:
         log.info("cancelled %d unpaid licence(s) past their due date and grace period", len(cancelled))
 
@@ -47,7 +48,7 @@ def cancel_unpaid(engine: Engine) -> None:
 def invoice_last_period(engine: Engine) -> None:
     """Invoice the month that just ended. Hourly, because repeating it is free and catches up after downtime."""
     period = periods.previous_period(utcnow())
-    summary = periods.run_period(engine, period, backend=provider.backend(), settings=provider.current_settings())
+    summary = periods.run_period(engine, period, backend=provider.backend(), settings=worker_settings())
     if summary.invoices_created or summary.failed:
         log.info("billing run %s: %d invoice(s), %d failed", period, summary.invoices_created, len(summary.failed))
 
@@ -56,16 +57,14 @@ def invoice_last_period(engine: Engine) -> None:
 @periodic("usage_event.partitions", every_seconds=6 * 3600)
 def create_usage_partitions(engine: Engine) -> list[str]:
     """PostgreSQL: the usage log's monthly partitions, created months before they are written."""
-    from api.core.config import get_settings
     from api.invoicing import usage_retention
 
-    return usage_retention.ensure_partitions(engine, ahead_months=get_settings().usage_partitions_ahead_months)
+    return usage_retention.ensure_partitions(engine, ahead_months=worker_settings().usage_partitions_ahead_months)
 
 
 @periodic("usage_event.retention", every_seconds=3600)
 def prune_usage_events(engine: Engine) -> int:
     """Raw usage events past retention go (whole months on PostgreSQL); rollups stay."""
-    from api.core.config import get_settings
     from api.invoicing import usage_retention
 
-    return usage_retention.prune_usage_events(engine, retention_days=get_settings().usage_event_retention_days)
+    return usage_retention.prune_usage_events(engine, retention_days=worker_settings().usage_event_retention_days)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, FastAPI, Header, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Header, Query, Request, status
 
 from api.audit.service import Actor
 from api.core.errors import BadCursor, Forbidden, Unauthenticated
@@ -15,7 +15,7 @@ from api.deps import (
 )
 from api.core import idempotency
 from api.core.errors import IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused, ValidationFailed
-from api.invoicing import cutoffs, periods, provider, webhooks
+from api.invoicing import cutoffs, periods, webhooks
 from api.invoicing import service as invoicing
 from api.licensing.errors import LicenceNotFound
 from api.invoicing.models import Invoice, InvoiceStatus
@@ -32,18 +32,6 @@ from api.partners.errors import PartnerNotFound
 
 router = APIRouter(tags=["invoicing"])
 
-
-def install(app: FastAPI) -> None:
-    """The running app's worker bills through the app's own billing settings."""
-
-    async def on_startup(app: FastAPI) -> None:
-        app.state.billing_settings_before = provider.configure(app.state.settings)
-
-    async def on_shutdown(app: FastAPI) -> None:
-        provider.configure(app.state.billing_settings_before)
-
-    app.state.startup_hooks.append(on_startup)
-    app.state.shutdown_hooks.append(on_shutdown)
 Finance = StaffMayInvoices
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]

@@ -114,7 +114,9 @@ def settle(session: Session, invoice: Invoice, *, actor: Actor, reason: str) -> 
 def mark_paid(session: Session, invoice_id: str, *, reference: str, paid_at: datetime | None, actor: Actor) -> Invoice:
     """Finance records a bank transfer against a ledger invoice; its licences activate."""
     invoice = get_invoice(session, invoice_id)
-    if capabilities_of(invoice.provider).reports_payments:
+    # A provider this deployment does not know reports nothing: a payment can only be recorded by hand.
+    capabilities = capabilities_of(invoice.provider)
+    if capabilities is not None and capabilities.reports_payments:
         raise InvoiceNotPayable(
             f"Invoice {invoice.id} is collected by {invoice.provider}; its payment arrives from there, "
             "not by hand.", provider=invoice.provider)

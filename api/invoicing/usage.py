@@ -20,19 +20,17 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from api.delivery.models import Republication as Rep
-from api.delivery.models import UsageEvent
 from api.invoicing.models import Invoice, InvoiceLine
 from api.licensing.models import BillingMode, Licence
 
 
 def billed_by(line: InvoiceLine) -> list[Any] | None:
-    """The conditions on `usage_event` that select exactly the deliveries a usage line bills (its
-    licence's billable deliveries in [usage_from, usage_to), as `unbilled` counted them), or None for
-    a line that bills no usage (a fee)."""
+    """The conditions on `republication` that select exactly the deliveries a usage line bills (its
+    licence's republications in [usage_from, usage_to), as `unbilled` counted them), or None for a
+    line that bills no usage (a fee)."""
     if line.licence_id is None or line.usage_from is None or line.usage_to is None:
         return None
-    return [UsageEvent.licence_id == line.licence_id, UsageEvent.billable,
-            UsageEvent.at >= line.usage_from, UsageEvent.at < line.usage_to]
+    return [col(Rep.licence_id) == line.licence_id, col(Rep.at) >= line.usage_from, col(Rep.at) < line.usage_to]
 
 
 @dataclass(frozen=True)

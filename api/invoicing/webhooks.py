@@ -20,12 +20,12 @@ from sqlmodel import Session, select
 
 from api.audit import service as audit
 from api.audit.service import Actor
-from api.core.config import Settings
+from api.core.config import Settings, worker_settings
 from api.core.db import is_postgres, session_scope, utcnow
 from api.invoicing import charging, money_back, provider
 from api.invoicing.matching import Context, StrayInvoice, local_invoice, retry_if_ours
 from api.invoicing.models import BillingSubscription, Invoice, InvoiceKind, InvoiceStatus, StripeEvent
-from api.invoicing.policy import BILLING_MAX_ATTEMPTS
+from api.licensing.service import BILLING_MAX_ATTEMPTS
 from api.invoicing.service import apply_provider_state, settle
 from api.invoicing.store import add_lines, insert_ignore, pending_messages
 from api.licensing import service as licensing
@@ -86,7 +86,7 @@ def prepare_event(session: Session, *, event_id: str, backend: BillingBackend,
         invoice = _checkout_invoice(Context(session, backend, settings), obj["id"], dict(obj.get("metadata") or {}))
         if invoice is not None and invoice.checkout_session_id == obj["id"]:
             renewal = charging.plan_new_checkout(session, invoice, backend=backend,
-                                                 settings=settings or provider.current_settings())
+                                                 settings=settings or worker_settings())
             request = replace(request, renewal=renewal)
     return request
 
@@ -147,7 +147,7 @@ class HandleStripeEvent:
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> EventRequest | None:
         return prepare_event(session, event_id=payload["event_id"], backend=provider.backend(),
-                             settings=provider.current_settings())
+                             settings=worker_settings())
 
     def send(self, request: EventRequest) -> dict[str, Any]:
         return fetch_event(request)

@@ -241,6 +241,16 @@ def get_amendment(session: Session, amendment_id: str) -> LicenceAmendment | Non
     return session.get(LicenceAmendment, amendment_id)
 
 
+def quota_grants_by_licence(session: Session, licence_ids: list[str], *, live_at: datetime) -> dict[str, list[QuotaGrant]]:
+    """`quota_grants` not yet ended at `live_at` for many licences in one query."""
+    found: dict[str, list[QuotaGrant]] = {}
+    if licence_ids:
+        stmt = select(QuotaGrant).where(col(QuotaGrant.licence_id).in_(licence_ids), col(QuotaGrant.expires_at) > live_at)
+        for grant in session.exec(stmt.order_by(col(QuotaGrant.expires_at), col(QuotaGrant.id))).all():
+            found.setdefault(grant.licence_id, []).append(grant)
+    return found
+
+
 def quota_grants(session: Session, licence_id: str, *, live_at: datetime | None = None) -> list[QuotaGrant]:
     """The licence's grants, soonest ending first; with `live_at`, only those not yet ended then."""
     stmt = select(QuotaGrant).where(QuotaGrant.licence_id == licence_id)

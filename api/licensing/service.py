@@ -12,7 +12,8 @@ from __future__ import annotations
 from api.licensing import errors
 from api.licensing.amendments import SETTLE_TOPIC as AMENDMENT_SETTLE_TOPIC
 from api.licensing.amendments import WEBHOOK_TOPIC as AMENDED_WEBHOOK_TOPIC
-from api.licensing.amendments import amend, get_amendment, grant_quota, list_amendments, quota_grants
+from api.licensing.amendments import (amend, get_amendment, grant_quota, list_amendments, quota_grants,
+                                      quota_grants_by_licence)
 from api.licensing.autoapproval import create_rule, delete_rule, get_rule, list_rules, update_rule
 from api.licensing.billing_work import BILLING_MAX_ATTEMPTS, CHARGE_TOPIC, VOID_TOPIC
 from api.licensing.decisions import accept_counter, approve, counter, decline_counter, reject
@@ -48,7 +49,7 @@ __all__ = [
     "grant", "get_licence", "list_licences", "LICENCE_ORDERS", "activate", "suspend", "expire", "revoke", "cancel_licence",
     "expire_due", "on_licence_change", "notify_changed", "allowed_transitions",
     # changing licences after approval
-    "amend", "grant_quota", "list_amendments", "get_amendment", "quota_grants", "AMENDMENT_SETTLE_TOPIC",
+    "amend", "grant_quota", "list_amendments", "get_amendment", "quota_grants", "quota_grants_by_licence", "AMENDMENT_SETTLE_TOPIC",
     "AMENDED_WEBHOOK_TOPIC",
     # the work licensing queues for billing (billing handles these topics)
     "CHARGE_TOPIC", "VOID_TOPIC", "BILLING_MAX_ATTEMPTS",

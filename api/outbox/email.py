@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from api.core.config import Settings, get_settings
+from api.core.config import Settings, worker_settings
 from api.outbox import service as outbox
 
 log = logging.getLogger("syndicate.email")
@@ -95,21 +95,6 @@ def build_sender(settings: Settings) -> EmailSender:
     return SmtpSender(settings) if settings.email_sender == "smtp" else LogSender()
 
 
-# The worker's settings. Apps register theirs (see `configure`); a bare `syndicate worker` reads
-# the environment, which is where a deployed worker's configuration lives.
-_configured: Settings | None = None
-
-
-def configure(settings: Settings | None) -> None:
-    """Use these settings for sending (None: fall back to the environment)."""
-    global _configured
-    _configured = settings
-
-
-def current_settings() -> Settings:
-    return _configured or get_settings()
-
-
 def build_message(payload: dict[str, Any], settings: Settings) -> EmailMessage:
     to = list(payload.get("to") or [])
     if payload.get("audience") == STAFF:
@@ -132,10 +117,10 @@ class EmailDelivery:
 
     @property
     def timeout(self) -> float:
-        return current_settings().smtp_timeout_seconds
+        return worker_settings().smtp_timeout_seconds
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> tuple[EmailSender, EmailMessage]:
-        settings = current_settings()
+        settings = worker_settings()
         return build_sender(settings), build_message(payload, settings)
 
     def send(self, request: tuple[EmailSender, EmailMessage]) -> None:

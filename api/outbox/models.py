@@ -23,6 +23,8 @@ class OutboxMessage(SQLModel, table=True):
         Index("ix_outbox_message_topic_status_id", "topic", "status", "id"),
         # The claim counts each lane's messages in flight.
         Index("ix_outbox_message_lane", "lane", "status"),
+        # Retention deletes done messages delivered before a cut-off (api/outbox/retention.py).
+        Index("ix_outbox_message_done", "status", "done_at"),
     )
 
     id: str = Field(default_factory=lambda: new_id("obx"), primary_key=True, max_length=40)

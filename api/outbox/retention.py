@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, Select, delete, select
 from sqlmodel import col
 
 from api.core.db import utcnow
@@ -21,16 +21,20 @@ from api.core.periodic import periodic
 BATCH = 5_000
 
 
+def spent(cutoff: datetime, *, batch: int = BATCH) -> Select:
+    """Ids of one batch of done messages delivered before `cutoff` (index ix_outbox_message_done)."""
+    return (select(col(OutboxMessage.id))
+            .where(col(OutboxMessage.status) == "done", col(OutboxMessage.done_at) < cutoff).limit(batch))
+
+
 def prune_done(engine: Engine, *, retention_days: int, now: datetime | None = None, batch: int = BATCH) -> int:
     """Delete done messages delivered more than `retention_days` ago; returns how many."""
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     removed = 0
     while True:
-        spent = (select(col(OutboxMessage.id)).where(col(OutboxMessage.status) == "done",
-                                                     col(OutboxMessage.done_at) < cutoff)
-                 .limit(batch))
         with engine.begin() as connection:
-            count = connection.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(spent))).rowcount  # type: ignore[attr-defined]
+            count = connection.execute(delete(OutboxMessage).where(
+                col(OutboxMessage.id).in_(spent(cutoff, batch=batch)))).rowcount
         removed += count
         if count < batch:
             return removed
@@ -38,6 +42,6 @@ def prune_done(engine: Engine, *, retention_days: int, now: datetime | None = No
 
 @periodic("outbox.retention", every_seconds=3600)
 def prune_done_messages(engine: Engine) -> int:
-    from api.core.config import get_settings
+    from api.core.config import worker_settings
 
-    return prune_done(engine, retention_days=get_settings().outbox_done_retention_days)
+    return prune_done(engine, retention_days=worker_settings().outbox_done_retention_days)

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Query
 
 from api.audit.service import Actor
 from api.core.errors import BadCursor, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
 from api.deps import SessionDep, StaffMayOutbox, sort_query
-from api.outbox import email, service
+from api.outbox import service
 from api.outbox.schemas import OutboxMessagePage, OutboxMessageRead
 from api.outbox.errors import OutboxMessageNotFound, OutboxMessageNotRetryable
 from api.staff.errors import ReauthenticationRequired, RoleRequired
 
 router = APIRouter(prefix="/v1/staff/outbox", tags=["staff"])
 Admin = StaffMayOutbox
-
-
-def install(app: FastAPI) -> None:
-    """The running app's worker sends e-mail with the app's settings (a bare worker reads the environment)."""
-
-    async def on_startup(app: FastAPI) -> None:
-        email.configure(app.state.settings)
-
-    async def on_shutdown(app: FastAPI) -> None:
-        email.configure(None)
-
-    app.state.startup_hooks.append(on_startup)
-    app.state.shutdown_hooks.append(on_shutdown)
 
 
 @router.get("", response_model=OutboxMessagePage, summary="List outbox messages",

@@ -13,6 +13,7 @@ from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.core.db import utcnow
 from api.core.errors import SyndicateError
+from api.delivery import caps, entitlements
 from api.delivery import service as delivery
 from api.deps import SessionDep, SettingsDep
 from api.invoicing import service as invoicing
@@ -57,10 +58,9 @@ def decline(request_id: str, who: PostingUser, session: SessionDep, reason: Anno
 def _licences_page(request: Request, session, settings, who, *, minted: str | None = None,
                    minted_for: str | None = None, error: str | None = None, done: str | None = None) -> HTMLResponse:
     rows, _next = licensing.list_licences(session, partner_id=who.partner.id, limit=50)
-    tokens = {r.id: delivery.list_tokens(session, licence_id=r.id, partner_id=who.partner.id, cursor=None,
-                                         limit=10)[0] for r in rows}
-    quotas = {r.id: delivery.quota_standing(session, r.id) for r in rows}
-    live = {r.id: delivery.live_articles(session, r) for r in rows if r.state == "active"}
+    tokens = delivery.recent_tokens(session, licence_ids=[r.id for r in rows], partner_id=who.partner.id, limit=10)
+    quotas = entitlements.standings(session, list(rows), now=utcnow())
+    live = caps.live_by_licence(session, [r for r in rows if r.state == "active"])
     ids = list(dict.fromkeys(a for r in rows for a in r.article_ids))
     headlines = {article.id: article.headline for article, _assets in catalogue.get_articles_with_assets(session, ids)}
     example = next((r.article_ids[0] for r in rows if r.id == minted_for and r.article_ids), "ARTICLE_ID")
@@ -87,8 +87,8 @@ def cancel_licence(licence_id: str, who: PostingUser, session: SessionDep, reaso
 
 @router.post("/portal/licences/{licence_id}/copies/{article_id}/retire")
 def retire_copy(licence_id: str, article_id: str, who: PostingUser, session: SessionDep):
-    error = attempt(session, lambda: delivery.retire_copy(session, licence_id=licence_id, article_id=article_id,
-                                                          partner_id=who.partner.id, actor=Actor("partner", who.partner.id)))
+    error = attempt(session, lambda: caps.retire(session, licence_id=licence_id, article_id=article_id,
+                                                    partner_id=who.partner.id, actor=Actor("partner", who.partner.id)))
     if error:
         raise _refusal(error)
     return views.redirect("/portal/licences?done=retired")

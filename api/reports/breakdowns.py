@@ -12,7 +12,7 @@ from api.delivery.models import UsageDaily as Daily
 from api.invoicing.models import Invoice, InvoiceStatus
 from api.licensing.models import Licence
 from api.partners.models import Partner
-from api.reports.service import _days, _deliveries, _republications, check_range
+from api.reports.service import check_range, days_between, deliveries_sum, republications_sum
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,10 @@ class BilledDelivered:
 
 def usage_by_use(session: Session, *, start: date, end: date) -> list[UseUsage]:
     since, until = check_range(start, end)
-    deliveries = _deliveries()
+    deliveries = deliveries_sum()
     rows = session.exec(
-        select(Licence.use, deliveries, _republications()).join(Licence, col(Licence.id) == col(Daily.licence_id))
-        .where(*_days(since, until))
+        select(Licence.use, deliveries, republications_sum()).join(Licence, col(Licence.id) == col(Daily.licence_id))
+        .where(*days_between(since, until))
         .group_by(Licence.use).order_by(deliveries.desc(), Licence.use)).all()
     return [UseUsage(str(u), int(d), int(r)) for u, d, r in rows]
 
@@ -51,7 +51,7 @@ def billed_vs_delivered(session: Session, *, start: date, end: date, limit: int 
                col(Invoice.status).in_([InvoiceStatus.open, InvoiceStatus.paid, InvoiceStatus.uncollectible]))
         .group_by(Invoice.partner_id, Invoice.currency)).all()
     delivered = dict(session.exec(
-        select(Daily.partner_id, _deliveries()).where(*_days(since, until))
+        select(Daily.partner_id, deliveries_sum()).where(*days_between(since, until))
         .group_by(Daily.partner_id)).all())
     ids = {p for p, *_ in billed} | set(delivered)
     names = dict(session.exec(select(col(Partner.id), col(Partner.name)).where(col(Partner.id).in_(ids))).all()) if ids else {}

@@ -55,15 +55,15 @@ def _month(session: Session, column) -> ColumnElement:
     return func.strftime("%Y-%m", column)  # SQLite stores UTC as naive text
 
 
-def _republications() -> ColumnElement:
+def republications_sum() -> ColumnElement:
     return func.coalesce(func.sum(Daily.republications), 0).cast(Integer)
 
 
-def _deliveries() -> ColumnElement:
+def deliveries_sum() -> ColumnElement:
     return func.coalesce(func.sum(Daily.deliveries), 0).cast(Integer).label("deliveries")
 
 
-def _days(start: datetime, end: datetime) -> tuple[ColumnElement, ColumnElement]:
+def days_between(start: datetime, end: datetime) -> tuple[ColumnElement, ColumnElement]:
     return col(Daily.day) >= day_of(start), col(Daily.day) < day_of(end)
 
 
@@ -111,26 +111,26 @@ def revenue(session: Session, *, start: date, end: date, now: datetime | None = 
 
 
 def usage_by_article_statement(start: datetime, end: datetime, limit: int) -> Select:
-    deliveries = _deliveries()
-    return (select(Daily.article_id, Article.headline, deliveries, _republications())
+    deliveries = deliveries_sum()
+    return (select(Daily.article_id, Article.headline, deliveries, republications_sum())
             .join(Article, col(Article.id) == col(Daily.article_id))
-            .where(*_days(start, end))
+            .where(*days_between(start, end))
             .group_by(Daily.article_id, Article.headline)
             .order_by(deliveries.desc(), Daily.article_id).limit(limit))
 
 
 def usage(session: Session, *, start: date, end: date, limit: int = 20) -> UsageReport:
     since, until = check_range(start, end)
-    in_range = _days(since, until)
-    deliveries = _deliveries()
-    total = session.exec(select(deliveries, _republications()).where(*in_range)).one()
+    in_range = days_between(since, until)
+    deliveries = deliveries_sum()
+    total = session.exec(select(deliveries, republications_sum()).where(*in_range)).one()
     partners = session.exec(
-        select(Daily.partner_id, Partner.name, deliveries, _republications())
+        select(Daily.partner_id, Partner.name, deliveries, republications_sum())
         .join(Partner, col(Partner.id) == col(Daily.partner_id)).where(*in_range)
         .group_by(Daily.partner_id, Partner.name).order_by(deliveries.desc(), Daily.partner_id).limit(limit)
     ).all()
     licences = session.exec(
-        select(Daily.licence_id, Daily.partner_id, deliveries, _republications()).where(*in_range)
+        select(Daily.licence_id, Daily.partner_id, deliveries, republications_sum()).where(*in_range)
         .group_by(Daily.licence_id, Daily.partner_id)
         .order_by(deliveries.desc(), Daily.licence_id).limit(limit)
     ).all()
@@ -158,8 +158,8 @@ def partner_usage_by_month(session: Session, *, licence_ids: list[str], since: d
         return []
     month = _day_month(session).label("month")
     return list(session.execute(  # six columns: past the widest `select` sqlmodel types
-        sql_select(month, col(Daily.licence_id), col(Daily.article_id), col(Article.headline), _deliveries(),
-                   _republications())
+        sql_select(month, col(Daily.licence_id), col(Daily.article_id), col(Article.headline), deliveries_sum(),
+                   republications_sum())
         .join(Article, col(Article.id) == col(Daily.article_id))
         .where(col(Daily.licence_id).in_(licence_ids), col(Daily.day) >= day_of(since))
         .group_by(month, Daily.licence_id, Daily.article_id, Article.headline)
@@ -178,6 +178,6 @@ def dashboard(session: Session, *, today: date | None = None) -> DashboardFigure
     awaiting = session.exec(select(func.count()).select_from(Licence)
                             .where(Licence.state == LicenceState.awaiting_payment)).one()
     paid = session.exec(_paid_statement(since, until)).all()
-    used = session.exec(select(_deliveries(), _republications()).where(*_days(since, until))).one()
+    used = session.exec(select(deliveries_sum(), republications_sum()).where(*days_between(since, until))).one()
     return DashboardFigures(queue_size=int(queue), awaiting_payment=int(awaiting), revenue_this_month=_totals(paid),
                             usage_this_month=UsageCounts(deliveries=int(used[0]), republications=int(used[1])))

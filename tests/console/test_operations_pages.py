@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from api.app import create_app
+from api.core.config import configure_worker
 from api.core.db import utcnow
 from api.delivery.models import WebhookDelivery, WebhookEndpoint
 from api.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
@@ -20,6 +23,8 @@ from tests.conftest import make_settings
 from tests.console.helpers import csrf_in, log_in
 from tests.delivery.conftest import bearer, licensed, mint  # noqa: F401 - the delivery fixture
 
+FAILING = "test.console-failing"  # a topic whose handler always fails, with the error its payload names
+
 
 @pytest.mark.parametrize("path, allowed", [("/console/operations/reconcile", {"finance", "admin"}),
                                            ("/console/operations/outbox", {"admin"}),
@@ -30,21 +35,59 @@ def test_pages_by_role(console, session, path, allowed, role):
     assert console.get(path).status_code == (200 if role in allowed else 403)
 
 
-def test_a_dead_message_is_shown_in_words_and_retried_with_the_button(console, session):
-    outbox.enqueue(session, "email.send", {"subject": "x"}, dedupe_key="email:test-dead")
-    message = session.exec(select(OutboxMessage)).one()
-    message.status, message.attempts, message.last_error = "dead", 12, "SMTPServerDisconnected: gone"
-    session.add(message)
+@outbox.handler(FAILING)
+def _failing(session, payload) -> None:
+    raise ConnectionError(payload["error"])
+
+
+def _queued(session, dedupe_key: str) -> OutboxMessage:
+    return session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)).one()
+
+
+def _attempt(session, engine, message_id: str, times: int) -> None:
+    """Run the worker on the message `times` times, each retry made due at once rather than waited for."""
+    for _ in range(times):
+        session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(next_attempt_at=utcnow()))
+        session.commit()
+        outbox.drain(engine, topics={FAILING, "email.send"})
+
+
+def _failed(session, engine, key: str, *, failures: int, max_attempts: int) -> OutboxMessage:
+    """A message of the failing topic, tried `failures` times by the worker."""
+    outbox.enqueue(session, FAILING, {"error": f"error of the {key} one"}, dedupe_key=f"failing:{key}",
+                   max_attempts=max_attempts)
     session.commit()
+    message = _queued(session, f"failing:{key}")
+    _attempt(session, engine, message.id, failures)
+    session.expire_all()
+    return message
+
+
+def test_a_dead_message_is_shown_in_words_and_retried_with_the_button(console, session, engine, settings):
+    with socket.socket() as closed:  # a port nothing listens on: the SMTP server is down
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    before = configure_worker(settings.model_copy(update={"email_sender": "smtp", "smtp_host": "127.0.0.1",
+                                                          "smtp_port": port, "smtp_timeout_seconds": 2}))
+    try:
+        outbox.enqueue(session, "email.send", {"to": ["desk@outlet.example"], "subject": "x", "body": "y"},
+                       dedupe_key="email:test-dead", max_attempts=2)
+        session.commit()
+        message = _queued(session, "email:test-dead")
+        _attempt(session, engine, message.id, 2)
+    finally:
+        configure_worker(before)
+    session.expire_all()
+    assert session.get(OutboxMessage, message.id).status == "dead"
     log_in(console, session, roles=["admin"])
     page = console.get("/console/operations/outbox")
-    assert "E-mail" in page.text and "SMTPServerDisconnected: gone" in page.text and "12 of" in page.text
+    assert "E-mail" in page.text and "ConnectionRefusedError" in page.text and "2 of 2" in page.text
     retried = console.post(f"/console/operations/outbox/{message.id}/retry", data={"csrf_token": csrf_in(page.text)},
                            follow_redirects=False)
     assert retried.status_code == 303
     session.expire_all()
     assert session.get(OutboxMessage, message.id).status == "pending"
-    again = console.post(f"/console/operations/outbox/obx_missing/retry", data={"csrf_token": csrf_in(page.text)})
+    again = console.post("/console/operations/outbox/obx_missing/retry", data={"csrf_token": csrf_in(page.text)})
     assert again.status_code == 404
 
 
@@ -110,13 +153,11 @@ def test_content_is_served_while_the_reconcile_page_waits_on_stripe(
     assert [page.status_code for page in pages] == [200]
 
 
-def test_the_outbox_shows_dead_messages_first_and_retrying_ones_on_request(console, session):
-    for key, status, attempts in (("dead", "dead", 12), ("retrying", "pending", 3), ("waiting", "pending", 0)):
-        outbox.enqueue(session, "email.send", {"subject": key}, dedupe_key=f"email:{key}")
-        message = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"email:{key}")).one()
-        message.status, message.attempts, message.last_error = status, attempts, f"error of the {key} one"
-        session.add(message)
-    session.commit()
+def test_the_outbox_shows_dead_messages_first_and_retrying_ones_on_request(console, session, engine):
+    assert _failed(session, engine, "dead", failures=2, max_attempts=2).status == "dead"
+    retrying = _failed(session, engine, "retrying", failures=1, max_attempts=5)
+    assert (retrying.status, retrying.attempts) == ("pending", 1)
+    _failed(session, engine, "waiting", failures=0, max_attempts=5)
     log_in(console, session, roles=["admin"])
     dead = console.get("/console/operations/outbox").text
     assert "error of the dead one" in dead and "error of the retrying one" not in dead

@@ -142,3 +142,26 @@ def test_a_retired_setting_stops_start_up_and_names_its_replacement(monkeypatch)
         Settings()
     monkeypatch.delenv("SYNDICATE_STAFF_TOKEN_MINUTES")
     assert Settings().staff_session_idle_minutes == 30
+
+
+def test_the_apps_settings_are_the_workers_for_email_webhooks_and_billing(engine, settings) -> None:
+    """One setting, in force while the app runs, reaches every outbox sender and the billing backend;
+    the settings before are back after its shutdown (an app built for a test leaves nothing behind)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.core.config import configure_worker, worker_settings
+    from api.delivery.webhook_send import WebhookSend
+    from api.invoicing import provider
+    from api.outbox.email import EmailDelivery
+
+    own = settings.model_copy(update={"smtp_timeout_seconds": 7.5, "webhook_attempt_timeout_seconds": 3.25})
+    previous = configure_worker(settings)
+    try:
+        with TestClient(create_app(own, run_worker=False)):
+            assert worker_settings() is own
+            assert EmailDelivery().timeout == 7.5 and WebhookSend().timeout == 3.25
+            assert provider.backend().name == own.billing_backend
+        assert worker_settings() is settings
+    finally:
+        configure_worker(previous)

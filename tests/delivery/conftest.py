@@ -47,11 +47,11 @@ def licensed(session) -> Setup:
 @pytest.fixture
 def allow_private_networks(settings, monkeypatch):
     """The receivers listen on 127.0.0.1, which webhooks may reach only when the setting says so."""
-    from api.delivery import webhook_send
+    from api.core import config
 
     monkeypatch.setattr(settings, "webhook_allow_private_networks", True)
     # The worker's settings are the app's; another app built meanwhile (the OpenAPI render) replaces them.
-    monkeypatch.setattr(webhook_send, "_configured", settings)
+    monkeypatch.setattr(config, "_worker_settings", settings)
     return settings
 
 

@@ -170,9 +170,7 @@ def test_an_atom_page_whose_new_articles_would_pass_the_cap_is_refused_whole(cli
 def test_two_deliveries_racing_for_the_last_slot_admit_one(app, session):
     partner = make_partner(session)
     articles = [make_article(session) for _ in range(3)]
-    licence = make_licence(session, partner=partner, articles=articles, scope="bundle")
-    licence.max_live_articles = 2
-    session.add(licence)
+    licence = make_licence(session, partner=partner, articles=articles, scope="bundle", max_live_articles=2)
     caps.admit(session, licence.id, [articles[0].id], cap=2)
     session.commit()
     engine = app.state.delivery.engine  # the content path's own (on SQLite, transactions begin IMMEDIATE)
@@ -203,3 +201,36 @@ def _fresh_caches(app):
     """Licence views cache which articles were admitted; each test starts from what the database says."""
     app.state.delivery.clear()
     yield
+
+
+def test_live_copies_and_retiring_outlast_the_raw_usage_log(engine, session):
+    """Retention prunes the raw events of old deliveries; the copies they made are still live (read
+    from the republications and the daily rollup) and can still be retired."""
+    from datetime import timedelta
+
+    from api.core.db import utcnow
+    from api.delivery import usage_log
+    from api.delivery.models import UsageEvent
+    from api.invoicing import usage_retention
+
+    partner = make_partner(session)
+    first, second, third = (make_article(session) for _ in range(3))
+    licence = make_licence(session, partner=partner, articles=[first, second, third], scope="bundle")  # free, no cap
+    long_ago = utcnow() - timedelta(days=500)
+    for article in (first, second, third):
+        usage_log.add_event(session, licence_id=licence.id, partner_id=partner.id, article_id=article.id, at=long_ago)
+    caps.retire(session, licence_id=licence.id, article_id=third.id, partner_id=partner.id, actor=TEST_ACTOR,
+                now=long_ago + timedelta(hours=1))
+    session.commit()
+
+    assert usage_retention.prune_usage_events(engine, retention_days=400) == 3
+    session.rollback()
+    assert session.exec(select(UsageEvent).where(UsageEvent.licence_id == licence.id)).first() is None
+
+    assert sorted(a.article_id for a in caps.live_articles(session, licence)) == sorted([first.id, second.id])
+    retired = caps.retire(session, licence_id=licence.id, article_id=first.id, partner_id=partner.id, actor=TEST_ACTOR)
+    assert retired.retired_at is not None
+    again = caps.retire(session, licence_id=licence.id, article_id=third.id, partner_id=partner.id, actor=TEST_ACTOR)
+    assert again.retired_at == long_ago + timedelta(hours=1)  # retired before, nothing delivered since
+    session.commit()
+    assert [a.article_id for a in caps.live_articles(session, licence)] == [second.id]

@@ -62,3 +62,49 @@ def test_entitlements_show_only_the_callers_licences_and_page(client, session, l
     seen = [i["licence_id"] for i in first["items"] + second["items"]]
     assert len(seen) == 2 and licensed.licence.id in seen and second["next_cursor"] is None
     assert client.get("/v1/partners/me/entitlements").status_code == 401
+
+
+def _partner_with_licences(client, session, count: int):
+    """A partner with `count` licences, each with a quota and a grant, deliveries and a token; every
+    other one capped with a copy live, the rest with a copy retired."""
+    from datetime import timedelta
+
+    from api.core.db import utcnow
+    from api.delivery import caps
+    from api.licensing import amendments
+    from tests.builders import TEST_ACTOR
+    from tests.reports.data import add_usage
+
+    partner = make_partner(session)
+    keys = {"X-API-Key": make_api_key(session, partner)}
+    for n in range(count):
+        articles = [make_article(session), make_article(session)]
+        licence = make_licence(session, partner=partner, articles=articles, scope="bundle",
+                               monthly_quota=10, max_live_articles=2 if n % 2 == 0 else None)
+        assert licence.max_live_articles == (2 if n % 2 == 0 else None)
+        for article in articles:
+            add_usage(session, licence, article, at=utcnow(), billable=True)
+        if licence.max_live_articles is not None:
+            caps.admit(session, licence.id, [articles[0].id], cap=2)
+        else:
+            caps.retire(session, licence_id=licence.id, article_id=articles[1].id, partner_id=partner.id,
+                        actor=TEST_ACTOR)
+        amendments.grant_quota(session, licence.id, extra=5, expires_at=utcnow() + timedelta(days=3),
+                               reason="A big week.", actor=TEST_ACTOR)
+        session.commit()
+        assert client.post(f"/v1/licences/{licence.id}/tokens", headers=keys).status_code == 201
+    return partner, keys
+
+
+def test_entitlements_take_as_many_queries_for_ten_licences_as_for_one_of_each_kind(app, client, session):
+    from tests.query_plans import counted
+
+    answers = {}
+    for count in (1, 2, 10):
+        _partner, keys = _partner_with_licences(client, session, count)
+        client.get("/v1/partners/me/entitlements", headers=keys)  # the key's first use is recorded
+        with counted(app.state.engine) as statements:
+            answer = client.get("/v1/partners/me/entitlements", headers=keys)
+        assert answer.status_code == 200 and len(answer.json()["items"]) == count
+        answers[count] = len(statements)
+    assert answers[1] <= answers[2] == answers[10], answers

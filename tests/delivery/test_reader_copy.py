@@ -15,7 +15,8 @@ def test_the_html_copy_credits_everyone_and_keeps_partner_notes_out(client, lice
     token = mint(client, licensed)["token"]
     html = client.get(f"/v1/content/articles/{article.id}", headers=bearer(token), params={"format": "html"}).text
     assert "MEE staff" in html  # the author
-    assert ">Middle East Eye</a>" in html or "Middle East Eye" in html  # the publisher
+    assert 'rel="canonical">Middle East Eye</a>' in html  # the publisher, in the visible attribution
+    assert '"publisher": {"@type": "Organization", "name": "Middle East Eye"}' in html  # and in the JSON-LD
     assert f'rel="license">{licensed.licence.id}</a>' in html and f"/v1/licences/{licensed.licence.id}" in html
     assert f'<link rel="canonical" href="{article.canonical_url}">' in html
     assert PARTNER_NOTE not in html and "Reuters" not in html and "syndicate-removed" not in html

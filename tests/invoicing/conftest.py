@@ -9,11 +9,10 @@ from sqlmodel import Session
 
 from api.app import create_app
 from api.audit.service import Actor
-from api.core.config import Settings
+from api.core.config import Settings, configure_worker
 from api.delivery import usage_log
 from api.delivery.models import UsageEvent
 import api.invoicing.jobs  # noqa: F401 - registers the outbox handlers
-from api.invoicing import provider
 from tests.billing.conftest import stripe_backend, stripe_double  # noqa: F401 - shared fixtures
 from tests.billing.events import WEBHOOK_SECRET
 from tests.billing.stripe_server import StripeDouble
@@ -26,18 +25,18 @@ FINANCE = Actor("staff", "stf_finance")
 def ledger_settings(settings: Settings) -> Iterator[Settings]:
     """Outbox handlers and jobs bill through the ledger unless a test switches to Stripe (as the
     app's start-up configures them, for handlers run outside an app)."""
-    before = provider.configure(settings)
+    before = configure_worker(settings)
     yield settings
-    provider.configure(before)
+    configure_worker(before)
 
 
 @pytest.fixture
 def stripe_settings(database_url: str, stripe_double: StripeDouble, ledger_settings) -> Iterator[Settings]:  # noqa: F811
     configured = make_settings(database_url, billing_backend="stripe", stripe_api_key="sk_test_syndicate",
                                stripe_api_base=stripe_double.url, stripe_webhook_secret=WEBHOOK_SECRET)
-    before = provider.configure(configured)
+    before = configure_worker(configured)
     yield configured
-    provider.configure(before)
+    configure_worker(before)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from api.core.config import worker_settings
 from api.audit.models import AuditEntry
 from api.invoicing.models import BillingCustomer, BillingSubscription, Invoice, InvoiceLine, InvoiceStatus
 from api.invoicing import service as invoicing
@@ -51,7 +52,7 @@ def test_charging_twice_makes_one_invoice(session, engine) -> None:
     session.commit()
     for _ in range(2):
         charging.charge_now(engine, licence_id=licence.id, backend=provider.backend(),
-                            settings=provider.current_settings())
+                            settings=worker_settings())
     assert len(session.exec(select(Invoice)).all()) == 1
     assert len(session.exec(select(InvoiceLine)).all()) == 1
     assert len(session.exec(select(BillingCustomer)).all()) == 1

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from api.core.config import worker_settings
 from api.audit.service import Actor
 from api.cli import app as cli
 from api.core.db import utcnow
@@ -32,7 +33,7 @@ def _usage_licence(session, partner, *, amount: int, days: list[int]):
 
 
 def _run(engine, period: str = PERIOD, **kwargs):
-    settings = provider.current_settings()
+    settings = worker_settings()
     return periods.run_period(engine, period, backend=provider.backend(settings), settings=settings, **kwargs)
 
 

@@ -3,12 +3,13 @@ deliveries they bill, so the pages add up to each line exactly."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from api.core.db import utcnow
 from api.core.pagination import encode_cursor
-from api.invoicing import partner_usage
-from api.delivery.models import UsageEvent
+from api.delivery import usage_log
+from api.invoicing import partner_usage, usage_retention
+from api.outbox import service as outbox
 from tests.builders import (
     make_api_key,
     make_article,
@@ -54,10 +55,11 @@ def test_usage_pages_sum_exactly_to_the_invoice_lines(client, session):
     partner, keys, first, second, _articles = _usage_partner(client, session)
     # Another partner's delivery in the same span is on nobody else's page.
     stranger = make_partner(session, currency="GBP")
+    stranger_keys = {"X-API-Key": make_api_key(session, stranger)}
     elsewhere = make_licence(session, partner=stranger, articles=[make_article(session)], amount=500, billing_mode="usage")
-    session.add(UsageEvent(licence_id=elsewhere.id, partner_id=stranger.id, article_id=elsewhere.article_ids[0],
-                           article_version=1, format="json", billable=True))
     session.commit()
+    token = client.post(f"/v1/licences/{elsewhere.id}/tokens", headers=stranger_keys).json()["token"]
+    assert client.get(f"/v1/content/articles/{elsewhere.article_ids[0]}", headers=bearer(token)).status_code == 200
 
     staff = staff_headers(client, session, roles=["finance"])
     invoice = client.post(f"/v1/staff/partners/{partner.id}/invoice-now", headers=staff)
@@ -78,6 +80,37 @@ def test_usage_pages_sum_exactly_to_the_invoice_lines(client, session):
         assert len({d["article_id"] for d in deliveries}) == len(deliveries)  # each names its article once
         checked += line["amount"]
     assert checked == detail.json()["total"] == 2 * 500 + 1 * 700
+
+
+def test_an_invoice_lines_deliveries_still_add_up_after_retention_prunes_the_raw_log(engine, client, session):
+    """The line was counted from the republications; the listing reads them too, so it keeps its
+    promise (as many deliveries as the line's quantity) once retention has removed the raw events."""
+    partner = make_partner(session, currency="GBP")
+    keys = {"X-API-Key": make_api_key(session, partner)}
+    articles = [make_article(session) for _ in range(3)]
+    licence = make_licence(session, partner=partner, articles=articles, scope="bundle", amount=500, billing_mode="usage")
+    long_ago = utcnow() - timedelta(days=500)
+    for n, article in enumerate(articles):
+        usage_log.add_event(session, licence_id=licence.id, partner_id=partner.id, article_id=article.id,
+                            at=long_ago + timedelta(minutes=n))
+    usage_log.add_event(session, licence_id=licence.id, partner_id=partner.id, article_id=articles[0].id)  # a refetch, kept
+    session.commit()
+    staff = staff_headers(client, session, roles=["finance"])
+    invoice = client.post(f"/v1/staff/partners/{partner.id}/invoice-now", headers=staff)
+    assert invoice.status_code == 201, invoice.text
+    outbox.drain(engine)  # issued: a draft would hold its span's raw events back from retention
+    detail = client.get(f"/v1/invoices/{invoice.json()['id']}", headers=keys).json()
+    assert detail["status"] == "open"
+    [line] = [line for line in detail["lines"] if line["usage_url"]]
+    assert line["quantity"] == 3
+
+    assert usage_retention.prune_usage_events(engine, retention_days=400) == 3
+    deliveries = _all_pages(client, keys, invoice_line=line["id"])
+    assert len(deliveries) == line["quantity"]
+    assert sorted(d["article_id"] for d in deliveries) == sorted(a.id for a in articles)
+    assert {(d["kind"], d["format"]) for d in deliveries} == {("republication", None)}
+    assert len(_all_pages(client, keys, invoice_line=line["id"], article=articles[1].id)) == 1
+    assert _all_pages(client, keys, invoice_line=line["id"], kind="refetch") == []
 
 
 def test_usage_filters_by_licence_article_month_and_kind(client, session):

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from api.core.config import worker_settings
 from api.cli import app as cli
 from api.invoicing import periods, provider
 from api.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
@@ -40,7 +41,7 @@ def _usage_world(session, *, partners: int = 2):
 
 
 def _run(engine, settings=None):
-    settings = settings or provider.current_settings()
+    settings = settings or worker_settings()
     return periods.run_period(engine, PERIOD, backend=provider.backend(settings), settings=settings)
 
 
@@ -259,7 +260,7 @@ def test_ledger_feed_first_month_then_monthly_fee_on_period_invoice(session, eng
     now = utcnow()
     next_month = f"{now.year + 1}-01" if now.month == 12 else f"{now.year}-{now.month + 1:02d}"
     this_month = f"{now:%Y-%m}"
-    settings = provider.current_settings()
+    settings = worker_settings()
     later = periods.parse_period(next_month)[1]  # both months have ended by then
     assert periods.run_period(engine, this_month, backend=provider.backend(settings), settings=settings,
                               now=later).partners == 0

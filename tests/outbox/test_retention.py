@@ -11,6 +11,7 @@ from api.core.db import session_scope, utcnow
 from api.outbox import retention
 from api.outbox import service as outbox
 from api.outbox.models import OutboxMessage
+from tests.query_plans import statement_plan
 
 
 def test_done_messages_past_retention_are_deleted_in_batches(engine) -> None:
@@ -32,3 +33,9 @@ def test_done_messages_past_retention_are_deleted_in_batches(engine) -> None:
         left = sorted(m.payload["name"] for m in session.exec(select(OutboxMessage)).all())
     assert left == ["fresh done", "old dead", "pending"]
     assert retention.prune_done(engine, retention_days=30, now=now) == 0
+
+
+def test_the_retention_batch_seeks_its_index(session) -> None:
+    plan = statement_plan(session, retention.spent(utcnow()))
+    assert "ix_outbox_message_done" in plan, plan
+    session.rollback()

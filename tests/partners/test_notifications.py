@@ -18,10 +18,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import update
 from sqlmodel import select
 
+from api.core.config import configure_worker
 from api.core.db import make_engine, session_scope, utcnow
 from api.outbox import service as outbox
 from api.outbox.models import OutboxMessage
-from api.outbox import email as outbox_email
 from api.partners import notifications, service
 from api.partners.notifications import notify_partner
 from api.staff.notifications import notify_staff
@@ -70,21 +70,21 @@ class SmtpServer:
 def smtp_server(database_url) -> Iterator[SmtpServer]:
     server = SmtpServer()
     server.start()
-    outbox_email.configure(make_settings(database_url, email_sender="smtp", smtp_host="127.0.0.1",
-                                         smtp_port=server.port, smtp_timeout_seconds=5,
-                                         staff_notification_email="desk@publisher.example"))
+    before = configure_worker(make_settings(database_url, email_sender="smtp", smtp_host="127.0.0.1",
+                                            smtp_port=server.port, smtp_timeout_seconds=5,
+                                            staff_notification_email="desk@publisher.example"))
     try:
         yield server
     finally:
-        outbox_email.configure(None)
+        configure_worker(before)
         server.stop()
 
 
 @pytest.fixture
 def log_sender(database_url) -> Iterator[None]:
-    outbox_email.configure(make_settings(database_url, email_sender="log"))
+    before = configure_worker(make_settings(database_url, email_sender="log"))
     yield
-    outbox_email.configure(None)
+    configure_worker(before)
 
 
 def email_messages(session) -> list[OutboxMessage]:

@@ -259,11 +259,9 @@ def test_a_live_copy_is_retired_from_the_licences_page(web, session) -> None:
 
     partner = make_partner(session)
     shown, other = make_article(session, headline="A story still shown"), make_article(session)
-    licence = make_licence(session, partner=partner, articles=[shown, other], scope="bundle")
-    licence.max_live_articles = 2
-    session.add(licence)
+    licence = make_licence(session, partner=partner, articles=[shown, other], scope="bundle", max_live_articles=2)
     add_usage(session, licence, shown, at=utcnow(), billable=True)
-    caps.admit(session, licence.id, [shown.id], cap=2)
+    caps.admit(session, licence.id, [shown.id], cap=2)  # the content path's two steps for a first delivery
     csrf = _sign_in(web, session, partner)
     page = web.get("/portal/licences").text
     assert "1 of 2" in page and "A story still shown" in page
@@ -273,3 +271,19 @@ def test_a_live_copy_is_retired_from_the_licences_page(web, session) -> None:
     assert done.status_code == 200 and "The copy is retired" in done.text and "0 of 2" in done.text
     assert web.post(f"/portal/licences/{licence.id}/copies/{other.id}/retire",
                     data={"csrf_token": csrf}).status_code == 404
+
+
+def test_the_licences_page_takes_as_many_queries_for_ten_licences_as_for_one_of_each_kind(app, web, session) -> None:
+    from tests.delivery.test_entitlements import _partner_with_licences
+    from tests.query_plans import counted
+
+    answers = {}
+    for count in (1, 2, 10):
+        partner, _keys = _partner_with_licences(web, session, count)
+        _sign_in(web, session, partner)
+        web.get("/portal/licences")
+        with counted(app.state.engine) as statements:
+            page = web.get("/portal/licences")
+        assert page.status_code == 200 and page.text.count("/tokens/") >= count
+        answers[count] = len(statements)
+    assert answers[1] <= answers[2] == answers[10], answers

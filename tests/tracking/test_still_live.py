@@ -13,6 +13,7 @@ from sqlmodel import select
 from standardwebhooks.webhooks import Webhook
 
 import api.jobs  # noqa: F401 - registers the outbox handlers and periodic jobs
+from api.core.config import configure_worker
 from api.audit.models import AuditEntry
 from api.catalogue import service as catalogue
 from api.delivery import routes as delivery_routes
@@ -20,9 +21,7 @@ from api.licensing import licences as licensing
 from api.tracking import still_live
 from api.tracking.models import StillLiveCase
 from api.worker import registered_jobs
-from api.outbox import email
 from tests.builders import TEST_ACTOR, staff_headers
-from tests.conftest import make_settings
 from tests.delivery.conftest import mint
 from tests.tracking.conftest import flush_beacons
 from tests.delivery.receivers import drain_everything_due
@@ -60,13 +59,13 @@ def hook(client, licensed, receiver):
 
 
 @pytest.fixture
-def mail(smtp_server, database_url):  # noqa: F811 - the fixture imported above
-    """The SMTP server, with a `drain` that sends through it: the served app's shutdown resets the e-mail settings."""
-    settings = make_settings(database_url, email_sender="smtp", smtp_host="127.0.0.1", smtp_port=smtp_server.port,
-                             smtp_timeout_seconds=5)
+def mail(smtp_server, settings):  # noqa: F811 - the fixture imported above
+    """The SMTP server, with a `drain` that sends through it with the app's settings (another app built
+    meanwhile, the served one, configures the worker with its own)."""
 
     def drain(engine) -> None:
-        email.configure(settings)
+        configure_worker(settings.model_copy(update={"email_sender": "smtp", "smtp_host": "127.0.0.1",
+                                                     "smtp_port": smtp_server.port, "smtp_timeout_seconds": 5}))
         drain_everything_due(engine)
 
     smtp_server.drain = drain
@@ -227,3 +226,32 @@ def test_the_follow_up_job_closes_after_the_configured_quiet_period(session, eng
     assert jobs.follow_up_still_live(engine) == 1
     [closed] = _cases(session)
     assert closed.id == case.id and closed.closed_by == "system" and closed.close_note == "Not seen for 7 days."
+
+
+def test_a_beacons_kill_is_read_from_the_runtimes_views_loaded_once(app, session, licensed):
+    """`delivery.copy_kill`: a cache miss loads and stores the licence and article views; the next
+    hit reads them with no query; an unknown article is no kill."""
+    from sqlalchemy import event
+
+    from api.core.db import utcnow
+    from api.delivery import service as delivery
+
+    runtime = app.state.delivery
+    runtime.licences.invalidate()
+    runtime.articles.invalidate()
+    article = licensed.articles[0]
+    catalogue.withdraw_article(session, article.id, reason="Legal complaint", actor=TEST_ACTOR)
+    session.commit()
+    kill = delivery.copy_kill(session, runtime, licence_id=licensed.licence.id, article_id=article.id, now=utcnow())
+    assert kill is not None and kill.reason == "article_withdrawn"
+    assert runtime.licences.get(licensed.licence.id) is not None and runtime.articles.get(article.id) is not None
+    statements: list[str] = []
+    record = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(app.state.engine, "before_cursor_execute", record)
+    try:
+        again = delivery.copy_kill(session, runtime, licence_id=licensed.licence.id, article_id=article.id, now=utcnow())
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", record)
+    assert again == kill and statements == []
+    assert delivery.copy_kill(session, runtime, licence_id=licensed.licence.id, article_id="art_missing",
+                              now=utcnow()) is None
