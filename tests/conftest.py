@@ -247,3 +247,29 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def stalled_redis():
+    """A Redis URL whose server takes connections and never answers (a stalled Redis), and the
+    connections it took, so a test can see who asked it."""
+    import socket
+    import threading
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def take_and_ignore() -> None:
+        while True:
+            try:
+                accepted.append(silent.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=take_and_ignore, daemon=True).start()
+    try:
+        yield f"redis://127.0.0.1:{silent.getsockname()[1]}/0", accepted
+    finally:
+        silent.close()
+        for connection in accepted:
+            connection.close()

@@ -231,6 +231,15 @@ class AtCapacity(ServiceUnavailable):
     title = "The service is at capacity"
 
 
+class CountersUnavailable(ServiceUnavailable):
+    """The counters behind a limit that guards against guessing (sign-in, registration) could not
+    be reached, so the attempt was not counted and not allowed. Retry after `Retry-After` seconds;
+    limits that guard nothing but load serve uncounted instead."""
+
+    slug = "counters-unavailable"
+    title = "Rate-limit counters unavailable"
+
+
 class IdempotencyKeyInvalid(BadRequest):
     """The Idempotency-Key header is empty, too long or not printable ASCII; send 1 to 255 printable characters (a UUID
     is ideal).

@@ -14,17 +14,24 @@ import math
 import time
 
 from limits import parse, storage, strategies
+from redis.exceptions import RedisError
 from limits.aio import storage as aio_storage
 
 from api.core.config import Settings
-from api.core.errors import TooManyRequests
+from api.core.errors import CountersUnavailable, TooManyRequests
 
 log = logging.getLogger("syndicate.ratelimit")
 
 
+# How long any limit waits for Redis before it gives up (redis-py waits forever by default, so a
+# stalled Redis would hold every request that counts something).
+REDIS_TIMEOUT_SECONDS = 0.5
+
+
 def counter_storage(settings: Settings) -> storage.Storage:
     if settings.redis_url:
-        return storage.RedisStorage(settings.redis_url, key_prefix="syndicate")
+        return storage.RedisStorage(settings.redis_url, key_prefix="syndicate", socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                    socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
     return storage.MemoryStorage()
 
 
@@ -33,7 +40,8 @@ def async_counter_storage(settings: Settings) -> aio_storage.Storage | LocalCoun
         url = settings.redis_url
         # redis-py's asyncio client (a project dependency), not limits' default coredis.
         return aio_storage.RedisStorage(url if url.startswith("async+") else "async+" + url,
-                                        implementation="redispy", key_prefix="syndicate")
+                                        implementation="redispy", key_prefix="syndicate",
+                                        socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
     return LocalCounters()
 
 
@@ -113,7 +121,7 @@ class BatchedRedisCounters:
     benchmark's profile); as a pipeline of two commands per request, still ~15 %.
     """
 
-    def __init__(self, url: str, *, prefix: str = "syndicate", timeout: float = 0.5) -> None:
+    def __init__(self, url: str, *, prefix: str = "syndicate", timeout: float = REDIS_TIMEOUT_SECONDS) -> None:
         import redis.asyncio as aioredis
 
         # A stalled Redis must not hold requests for long: each batch gives up after `timeout`.
@@ -176,19 +184,30 @@ class AddressLimit:
 
     def hit(self, address: str) -> None:
         """Count one hit for `address`; raise `error` (with Retry-After) past the limit."""
-        if self.item is None or self.limiter.hit(self.item, self.scope, address):
+        if self.item is None or self._counted(self.limiter.hit, address):
             return
         self._refuse(address)
 
     def check(self, key: str) -> None:
         """Raise `error` if `key` has used up its window, counting nothing (for limits on failures only)."""
-        if self.item is not None and not self.limiter.test(self.item, self.scope, key):
+        if self.item is not None and not self._counted(self.limiter.test, key):
             self._refuse(key)
 
     def record(self, key: str) -> None:
         """Count one hit for `key` without refusing anything (a failure that `check` will weigh next time)."""
         if self.item is not None:
-            self.limiter.hit(self.item, self.scope, key)
+            self._counted(self.limiter.hit, key)
+
+    def _counted(self, step, key: str) -> bool:
+        """These limits guard against guessing: with the counters unreachable the attempt is refused
+        (503, not a bare 500), never let through uncounted."""
+        try:
+            return step(self.item, self.scope, key)
+        except (RedisError, OSError) as exc:
+            log.warning("rate-limit counters unavailable for %s: %r", self.scope, exc)
+            raise CountersUnavailable(f"The counters that limit {self.what} could not be reached, so this attempt "
+                                      "was not allowed; retry in a few seconds.",
+                                      headers={"Retry-After": "5"}) from exc
 
     def clear(self, key: str) -> None:
         if self.item is not None:

@@ -115,6 +115,38 @@ def test_anonymous_quotes_are_limited_per_address_through_redis(database_url, ap
         _assert_refused(one.post("/v1/quotes", json={}))
 
 
+def test_a_stalled_redis_gives_up_and_the_request_is_served_uncounted(database_url, app, stalled_redis) -> None:
+    """redis-py waits forever by default: every limit's Redis client has a timeout, and the JSON
+    API's limits serve rather than refuse when it passes."""
+    redis_url, accepted = stalled_redis
+    limited = dict(redis_url=redis_url, anonymous_rate_limit="2/minute", address_rate_limit="", api_key_rate_limit="")
+    with _client(database_url, **limited) as client:
+        for _ in range(3):  # past the limit: nothing was counted
+            assert client.post("/v1/quotes", json={}).status_code == 422
+    assert accepted  # it did ask the stalled Redis
+
+
+def test_a_sign_in_is_refused_with_a_503_not_let_through_when_its_counters_are_stalled(database_url, app,
+                                                                                       stalled_redis) -> None:
+    """The sign-in limits guard against guessing passwords: unreachable counters refuse the attempt
+    with a problem saying so (and when to retry), not a bare 500 and never an uncounted try."""
+    redis_url, _accepted = stalled_redis
+    with _client(database_url, redis_url=redis_url, login_rate_limit="5/minute") as client:
+        answer = client.post("/v1/staff/login", json={"email": "someone@example.com", "password": "x" * 12})
+    assert answer.status_code == 503 and answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"] == "/problems/counters-unavailable" and answer.headers["retry-after"] == "5"
+
+
+def test_every_limit_gives_up_on_redis_after_its_timeout(database_url) -> None:
+    from api.core.ratelimit import REDIS_TIMEOUT_SECONDS, async_counter_storage, counter_storage
+
+    settings = make_settings(database_url, redis_url=REDIS_URL)
+    for client in (async_counter_storage(settings).bridge.get_connection(),  # type: ignore[union-attr]
+                   counter_storage(settings).get_connection()):  # type: ignore[attr-defined]
+        options = client.connection_pool.connection_kwargs
+        assert options["socket_timeout"] == options["socket_connect_timeout"] == REDIS_TIMEOUT_SECONDS
+
+
 def test_a_request_that_finds_no_connection_is_a_quick_503_and_health_still_answers(database_url, app) -> None:
     with _client(database_url, api_threads=2, db_pool_timeout_seconds=0.2) as client:
         engine = client.app.state.engine

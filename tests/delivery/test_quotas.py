@@ -47,7 +47,7 @@ def _setup(session, *, monthly_quota=None):
 
 def test_token_rate_limit_answers_429_with_headers(app, session, database_url, storage):
     api_key, article, licence = _setup(session)
-    with _client(database_url, storage, token_rate_limit=f"3/hour") as client:
+    with _client(database_url, storage, token_rate_limit="3/hour") as client:
         token = client.post(f"/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
         statuses = [client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code for _ in range(3)]
         assert statuses == [200, 200, 200]
@@ -88,7 +88,7 @@ def test_redis_counters_are_shared_between_workers(app, session, database_url):
     if not _redis_available():
         pytest.fail("Redis is expected on 127.0.0.1:6379")
     api_key, article, licence = _setup(session)
-    limit = f"2/hour"
+    limit = "2/hour"
     with _client(database_url, REDIS_URL, token_rate_limit=limit) as one, \
             _client(database_url, REDIS_URL, token_rate_limit=limit) as two:
         token = one.post(f"/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
@@ -127,4 +127,21 @@ def test_content_is_served_when_the_rate_limit_counters_are_unreachable(app, ses
         token = client.post(f"/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
         for _ in range(3):
             assert client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 200
+    assert sum("per-token rate-limit counters unavailable" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_stalled_redis_holds_one_request_and_the_next_are_served_uncounted(app, session, database_url, caplog,
+                                                                             stalled_redis):
+    """A Redis that takes connections and never answers: the first request gives up after the
+    counters' timeout and is served; for the back-off after it, requests do not ask Redis at all."""
+    redis_url, accepted = stalled_redis
+    api_key, article, licence = _setup(session)
+    with _client(database_url, redis_url) as client, caplog.at_level("WARNING"):
+        token = client.post(f"/v1/licences/{licence.id}/tokens", headers={"X-API-Key": api_key}).json()["token"]
+        assert client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 200
+        asked = len(accepted)
+        assert asked >= 1  # the first request did try the counters
+        for _ in range(5):
+            assert client.get(f"/v1/content/articles/{article.id}", headers=bearer(token)).status_code == 200
+        assert len(accepted) == asked  # backing off: nobody asked the stalled Redis again
     assert sum("per-token rate-limit counters unavailable" in r.getMessage() for r in caplog.records) == 1
