@@ -52,4 +52,10 @@ def test_portal_where_shown_page_in_a_browser(chromium, live_url, session) -> No
         with page.expect_navigation():
             page.press("#api_key", "Enter")
         _check(page, f"{live_url}/portal/sightings", "portal-sightings")
+        # At 375 px a long page URL stays on one line (cut with an ellipsis, whole in its link):
+        # broken anywhere, it had made each row over a thousand pixels tall, a column of letters.
+        tallest = page.evaluate("Math.max(...[...document.querySelectorAll('#sightings tbody tr, #still-live tbody tr')]"
+                                ".map(row => row.getBoundingClientRect().height))")
+        assert tallest < 200, f"a sightings row is {tallest}px tall at 375px"
+        assert page.evaluate("[...document.querySelectorAll('a.page-url')].every(a => a.title === a.href)")
     assert refusals == []
