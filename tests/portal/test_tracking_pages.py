@@ -15,7 +15,7 @@ def test_a_partner_sees_where_its_copies_are_shown_and_what_is_still_live(web, s
     _sign_in(web, session, session.get(Partner, case.partner_id))
     page = web.get("/portal/sightings")
     assert page.status_code == 200
-    assert page.text.count('<tr><td>https://') == 3 + 1  # three pages, and the one still live
+    assert page.text.count('<a class="page-url" href="https://') == 3 + 1  # three pages, and the one still live
     assert "Still live after a kill" in page.text and "The article was withdrawn on" in page.text
     assert case.page_url in page.text and "By day" in page.text
     assert 'href="/portal/sightings" aria-current="page"' in page.text
