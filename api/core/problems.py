@@ -119,6 +119,14 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _malformed_json_detail(error: dict[str, Any]) -> str:
+    loc = error.get("loc", ())
+    offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    reason = (error.get("ctx") or {}).get("error")
+    where = f" at character {offset}" if offset is not None else ""
+    return f"The request body is not valid JSON{where}" + (f" ({reason})." if reason else ".")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SyndicateError)
     async def _domain_error(request: Request, exc: SyndicateError) -> JSONResponse:
@@ -127,6 +135,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        malformed = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if malformed is not None:
+            # FastAPI reports a body that is not JSON at all as field `body.<offset>`: say what it is.
+            return problem_response(
+                status=422, type_=ValidationFailed.type_uri(), title=ValidationFailed.title,
+                detail=_malformed_json_detail(malformed), instance=request.url.path,
+                errors=[{"field": "body", "message": _malformed_json_detail(malformed), "type": "json_invalid"}],
+            )
         errors = [
             {"field": _field_name(e.get("loc", ())), "message": e.get("msg", "invalid"), "type": e.get("type", "")}
             for e in exc.errors()

@@ -30,3 +30,12 @@ def test_health_and_readiness(client) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.headers["x-request-id"]
+
+
+def test_a_body_that_is_not_json_is_named_as_such(client) -> None:
+    response = client.post("/v1/staff/login", content=b'{"email": ', headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["detail"].startswith("The request body is not valid JSON at character 10")
+    assert problem["errors"] == [{"field": "body", "message": problem["detail"], "type": "json_invalid"}]
