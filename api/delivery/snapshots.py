@@ -65,6 +65,9 @@ class LicenceView:
         return self.monthly_quota + sum(extra for extra, start, end in self.quota_grants if start <= now < end)
 
     def check_usable(self, now: float) -> None:
+        if self.state == LicenceState.awaiting_payment:
+            raise LicenceNotActive(f"Licence {self.id} is awaiting payment; its tokens give access once its invoice "
+                                   "is paid.", licence_status=self.state)
         if self.state != LicenceState.active:
             raise LicenceNotActive(f"Licence {self.id} is {self.state}; its tokens no longer give access. "
                                    "Contact the licensing desk.", licence_status=self.state)

@@ -24,7 +24,9 @@ def rate_card(session, settings, partner, articles) -> list[str]:
 
 def licences(session, settings, partner, articles) -> list[str]:
     """A free, active licence for the whole catalogue, and a paid request waiting in the staff queue."""
-    existing = session.exec(select(Licence).where(Licence.partner_id == partner.id)).first()
+    # The demo's own catalogue licence, not whichever licence someone trying the demo approved since.
+    existing = session.exec(select(Licence).where(Licence.partner_id == partner.id, Licence.scope == ScopeKind.catalogue)
+                            .order_by(Licence.created_at)).first()
     if existing is None:
         now = utcnow()
         terms = TermsInput(scope=ScopeKind.catalogue, use=Use.web, territories=["GB"], audience_size=50_000, language="en",

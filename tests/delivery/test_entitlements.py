@@ -108,3 +108,13 @@ def test_entitlements_take_as_many_queries_for_ten_licences_as_for_one_of_each_k
         assert answer.status_code == 200 and len(answer.json()["items"]) == count
         answers[count] = len(statements)
     assert answers[1] <= answers[2] == answers[10], answers
+
+
+def test_an_unpaid_licence_says_its_tokens_work_once_paid(client, session, licensed):
+    unpaid = make_licence(session, partner=licensed.partner, articles=licensed.articles, amount=5000)
+    session.commit()
+    items = client.get("/v1/partners/me/entitlements", headers=licensed.key_headers).json()["items"]
+    [item] = [i for i in items if i["licence_id"] == unpaid.id]
+    assert item["status"] == "awaiting_payment" and item["usable"] is False
+    assert "awaiting payment" in item["unusable_reason"] and "once its invoice is paid" in item["unusable_reason"]
+    assert "no longer" not in item["unusable_reason"]

@@ -52,3 +52,20 @@ def test_the_banner_formats_money(engine, settings) -> None:
     lines = load_demo(engine, settings)
     queued = next(line for line in lines if "waiting in the staff queue" in line)
     assert "minor units" not in queued and queued.rstrip().endswith("GBP)")
+
+
+def test_the_banner_keeps_naming_the_demo_licence_after_the_queued_request_is_approved(engine, settings) -> None:
+    from sqlmodel import Session
+
+    from api.audit.service import Actor
+    from api.licensing import service as licensing
+
+    lines = load_demo(engine, settings)
+    demo_licence = next(line for line in lines if line.startswith("licence lic_"))
+    queued_id = next(line for line in lines if "waiting in the staff queue" in line).split()[2]
+    with Session(engine) as session:
+        licensing.approve(session, queued_id, actor=Actor("staff", "test"), amount=5000)
+        session.commit()
+    again = load_demo(engine, settings)
+    assert demo_licence in again and "(active, catalogue)" in demo_licence
+    assert not any("awaiting_payment" in line for line in again)
