@@ -136,11 +136,12 @@ def check_migrated(settings: Settings, engine) -> None:
 
 def api_engine(settings: Settings):
     """The JSON API's engine: one connection per API thread (see `api_threads`), and a request that
-    cannot have one within `db_pool_timeout_seconds` is answered 503 (api.core.problems) rather than
+    cannot have one within `db_pool_timeout_seconds`, or waits on a lock past `db_lock_timeout_seconds`,
+    is answered 503 (api.core.problems) rather than
     queueing. The content path and the in-process worker have engines of their own, so a flood of API
     requests never makes them wait."""
     return make_engine(settings.database_url, pool_size=settings.api_threads, max_overflow=0,
-                       pool_timeout=settings.db_pool_timeout_seconds)
+                       pool_timeout=settings.db_pool_timeout_seconds, lock_timeout=settings.db_lock_timeout_seconds)
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:

@@ -166,6 +166,10 @@ class Settings(BaseSettings):
     api_threads: int = Field(default=40, ge=1, le=1000)
     # How long a request waits for a database connection before it is answered 503 with Retry-After.
     db_pool_timeout_seconds: float = Field(default=2.0, gt=0)
+    # How long an API request waits for a lock another transaction holds (SQLite's write lock,
+    # PostgreSQL's row and table locks) before it is answered 503 `database-busy` with Retry-After.
+    # PostgreSQL's own default is to wait for ever. Jobs and the worker wait 30 s.
+    db_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     # Production refuses an http:// public URL (cookies could not be Secure) unless this says the
     # service is reachable only on a private network.
     allow_insecure_public_url: bool = False

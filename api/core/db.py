@@ -81,20 +81,24 @@ READ_ONLY = "syndicate_read_only"
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None, pool_timeout: float = 30.0,
-                immediate: bool = True) -> Engine:
+                immediate: bool = True, lock_timeout: float = 30.0) -> Engine:
     """`pool_size` connections (plus `max_overflow`, by default as many again) for a file or server
-    database; a checkout that waits `pool_timeout` seconds raises sqlalchemy's TimeoutError.
+    database; a checkout that waits `pool_timeout` seconds raises sqlalchemy's TimeoutError. A
+    statement that waits `lock_timeout` seconds for a lock raises OperationalError (SQLite's
+    "database is locked", PostgreSQL's lock_not_available), which the API answers 503.
     `immediate=False` (SQLite only) starts transactions deferred: for readers that must not
     hold the write lock, such as a test inspecting rows while requests write."""
     pool = {"pool_size": pool_size, "max_overflow": pool_size if max_overflow is None else max_overflow,
             "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": lock_timeout},
                                **({} if in_memory else pool))
-        _configure_sqlite(engine, immediate=immediate)
+        _configure_sqlite(engine, immediate=immediate, busy_ms=round(lock_timeout * 1000))
         return engine
-    engine = create_engine(url, pool_pre_ping=True, **pool)
+    # A URL that sets libpq `options` itself keeps them (connect_args would replace them).
+    lock_option = {} if "options=" in url else {"options": f"-c lock_timeout={round(lock_timeout * 1000)}"}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=lock_option, **pool)
     _configure_postgres(engine)
     return engine
 
@@ -114,7 +118,7 @@ def _is_reader(connection) -> bool:
     return bool(connection.get_execution_options().get(READ_ONLY))
 
 
-def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+def _configure_sqlite(engine: Engine, *, immediate: bool, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # pysqlite's own transaction handling is bypassed so that every transaction starts
@@ -122,7 +126,7 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

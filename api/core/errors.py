@@ -223,6 +223,15 @@ class ApiRateLimited(TooManyRequests):
     title = "Too many requests from this key or address"
 
 
+class DatabaseBusy(ServiceUnavailable):
+    """Another transaction held the rows or the database this request needed to write for longer than the
+    database waits (SQLite's busy timeout, PostgreSQL's lock or statement timeout); nothing was stored. Retry
+    after `Retry-After` seconds."""
+
+    slug = "database-busy"
+    title = "The database is busy"
+
+
 class AtCapacity(ServiceUnavailable):
     """Every API thread or database connection of this server stayed busy for longer than
     `SYNDICATE_DB_POOL_TIMEOUT_SECONDS`; the request was not run. Retry after `Retry-After` seconds."""

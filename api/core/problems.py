@@ -14,13 +14,13 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.core.errors import (
-    BadRequest, Conflict, AtCapacity, Forbidden, Gone, HttpError, InternalError, InvalidData, MethodNotAllowed,
-    NotAcceptable, NotFound, PayloadTooLarge, SyndicateError, TooManyRequests, Unauthenticated, UnsupportedMediaType,
-    ValidationFailed,
+    AtCapacity, BadRequest, Conflict, DatabaseBusy, DatabaseUnreachable, Forbidden, Gone, HttpError, InternalError,
+    InvalidData, MethodNotAllowed, NotAcceptable, NotFound, PayloadTooLarge, ServiceUnavailable, SyndicateError,
+    TooManyRequests, Unauthenticated, UnsupportedMediaType, ValidationFailed,
 )
 
 log = logging.getLogger("syndicate.errors")
@@ -127,6 +127,24 @@ def _malformed_json_detail(error: dict[str, Any]) -> str:
     return f"The request body is not valid JSON{where}" + (f" ({reason})." if reason else ".")
 
 
+_BUSY_SQLSTATES = {"55P03", "57014", "40001", "40P01"}  # lock_not_available, query_canceled, serialization, deadlock
+
+
+def database_fault(exc: OperationalError) -> str | None:
+    """'busy' for a lock or timeout the client may retry, 'unreachable' for a lost PostgreSQL
+    connection, None for anything else (SQLite reports schema errors as OperationalError too)."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _BUSY_SQLSTATES:
+        return "busy"
+    message = str(orig).lower()
+    if "database is locked" in message or "database table is locked" in message:
+        return "busy"
+    sqlstate = getattr(orig, "sqlstate", None)
+    if type(orig).__module__.startswith("psycopg") and (sqlstate is None or sqlstate.startswith("08")):
+        return "unreachable"
+    return None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SyndicateError)
     async def _domain_error(request: Request, exc: SyndicateError) -> JSONResponse:
@@ -176,6 +194,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail="A value in the request cannot be stored or compared (for instance text holding a NUL "
                    "character); correct it and try again.", instance=request.url.path,
         )
+
+    @app.exception_handler(OperationalError)
+    async def _operational_error(request: Request, exc: OperationalError) -> JSONResponse:
+        # A lock held past the database's wait, or a connection lost mid-request: the client may
+        # retry, so a 503 naming which, rather than a 500. Anything else stays an internal error.
+        kind = database_fault(exc)
+        if kind is None:
+            return await _unexpected(request, exc)
+        error: type[ServiceUnavailable] = DatabaseBusy if kind == "busy" else DatabaseUnreachable
+        log.warning("database %s on %s %s: %s", kind, request.method, request.url.path,
+                    str(exc.orig or exc).splitlines()[0] if str(exc.orig or exc) else type(exc.orig).__name__)
+        detail = ("Another transaction held what this request needed to write; nothing was stored. Retry in 2 s."
+                  if kind == "busy" else "The connection to the database was lost; nothing was stored. Retry in 2 s.")
+        return problem_response(status=error.status, type_=error.type_uri(), title=error.title, detail=detail,
+                                instance=request.url.path, headers={"Retry-After": "2"}, retry_after=2)
 
     @app.exception_handler(PoolTimeout)
     async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.audit.service import Actor
 from api.core.db import utcnow
@@ -26,7 +26,7 @@ def licences(session, settings, partner, articles) -> list[str]:
     """A free, active licence for the whole catalogue, and a paid request waiting in the staff queue."""
     # The demo's own catalogue licence, not whichever licence someone trying the demo approved since.
     existing = session.exec(select(Licence).where(Licence.partner_id == partner.id, Licence.scope == ScopeKind.catalogue)
-                            .order_by(Licence.created_at)).first()
+                            .order_by(col(Licence.created_at))).first()
     if existing is None:
         now = utcnow()
         terms = TermsInput(scope=ScopeKind.catalogue, use=Use.web, territories=["GB"], audience_size=50_000, language="en",
