@@ -57,5 +57,6 @@ def build_backend(settings: Any) -> BillingBackend:
         if not api_key:
             raise BillingNotConfigured("billing_backend is 'stripe' but SYNDICATE_STRIPE_API_KEY is not set.")
         return StripeBackend(api_key, api_base=settings.stripe_api_base,
-                             webhook_secret=_secret(settings.stripe_webhook_secret))
+                             webhook_secret=_secret(settings.stripe_webhook_secret),
+                             timeout=getattr(settings, "stripe_timeout_seconds", 20.0))
     raise BillingNotConfigured(f"Unknown billing backend {settings.billing_backend!r}; use 'ledger' or 'stripe'.")

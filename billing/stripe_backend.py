@@ -83,11 +83,15 @@ class StripeBackend:
                                 reports_payments=True)
 
     def __init__(self, api_key: str, *, api_base: str | None = None, webhook_secret: str | None = None,
-                 max_network_retries: int = 2) -> None:
+                 max_network_retries: int = 2, timeout: float = 20.0) -> None:
+        # The SDK waits 80 s for an answer by default; a stalled Stripe would hold an outbox worker
+        # for minutes across its retries. `timeout` bounds each attempt (connect and read).
         self._client = stripe.StripeClient(
             api_key, base_addresses={"api": api_base} if api_base else {}, max_network_retries=max_network_retries,
+            http_client=stripe.new_default_http_client(timeout=timeout),
         )
         self._webhook_secret = webhook_secret
+        self.timeout = timeout
 
     # customers and prices ------------------------------------------------------------------
 

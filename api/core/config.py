@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str | None = None
     stripe_webhook_secret: SecretStr | None = None
+    # How long one call to Stripe may take (connect and read) before the SDK retries it, and then
+    # the outbox later; the SDK's own default is 80 s.
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
     invoice_days_until_due: int = 30
     payment_grace_days: int = 7
     # How a one-off fee is collected: an invoice with payment terms, an automatic card charge,

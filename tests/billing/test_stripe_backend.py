@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -134,6 +135,38 @@ def test_outage_and_server_errors_are_retryable(stripe_backend, stripe_double) -
     stripe_double.stop()
     with pytest.raises(ProviderUnavailable, match="could not be reached"):
         _invoice(stripe_backend)
+
+
+def test_a_stalled_stripe_is_given_up_on_after_the_timeout(stalled_redis) -> None:
+    # stalled_redis is only a TCP server that takes connections and never answers: a stalled Stripe.
+    url, accepted = stalled_redis
+    stalled = StripeBackend("sk_test_syndicate", api_base=url.replace("redis://", "http://").rsplit("/", 1)[0],
+                            webhook_secret=WEBHOOK_SECRET, max_network_retries=0, timeout=0.3)
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            stalled.ensure_customer(partner_id="ptn_1", name="Outlet", email="billing@outlet.example", currency="GBP")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            raised.append(exc)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    caller.join(10)  # a liveness bound, far above 0.3 s and far below the SDK's own 80 s
+    assert not caller.is_alive(), "the call to a stalled Stripe was still waiting"
+    assert accepted and len(raised) == 1 and isinstance(raised[0], ProviderUnavailable)
+    assert "could not be reached" in str(raised[0])
+
+
+def test_the_factory_passes_the_configured_timeout(settings) -> None:
+    from pydantic import SecretStr
+
+    from billing.factory import build_backend
+
+    configured = settings.model_copy(update={"billing_backend": "stripe", "stripe_api_key": SecretStr("sk_test_x"),
+                                             "stripe_webhook_secret": SecretStr("whsec_x"), "stripe_timeout_seconds": 7.5})
+    backend = build_backend(configured)
+    assert isinstance(backend, StripeBackend) and backend.timeout == 7.5
 
 
 def test_card_error_becomes_payment_declined(stripe_backend, stripe_double) -> None:
