@@ -76,7 +76,8 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
     from api.catalogue.schemas import ArticleCreate
     from api.core.db import make_engine, session_scope
     from api.core.migrations import upgrade
-    from api.invoicing.usage_retention import add_months, ensure_partitions, month_start
+    from api.core.months import add_months, month_start
+    from api.invoicing.usage_retention import ensure_partitions
     from api.licensing import service as licensing
     from api.licensing.models import LicenceRequest
     from api.licensing.states import RequestState
