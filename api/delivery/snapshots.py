@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article, ArticleStatus
+from api.catalogue.visibility import available_from
 from api.delivery.errors import ContentArticleNotFound, LicenceNotActive, NotCovered
 from api.core.db import utcnow
 from api.licensing import service as licensing
@@ -208,7 +209,7 @@ def _article_view(article, assets) -> ArticleView:
             body_html, body_text, words = article.licensed_html, article.licensed_text or "", article.licensed_words or 0
         licensed_hash = hash(body_html)
     return ArticleView(
-        id=article.id, version=article.version, status=str(article.status), available_from=catalogue.available_from(article),
+        id=article.id, version=article.version, status=str(article.status), available_from=available_from(article),
         licensable=article.licensable, section=article.section, language=article.language, headline=article.headline,
         standfirst=article.standfirst, byline=article.byline, authors=tuple(article.authors or ()),
         tags=tuple(article.tags or ()), canonical_url=article.canonical_url, body_html=body_html,

@@ -15,8 +15,8 @@ import langcodes
 import pycountry
 from sqlmodel import Session, col, select
 
-from api.catalogue import service as catalogue
 from api.catalogue.models import Article, ArticleStatus
+from api.catalogue.visibility import is_available
 from api.core.db import utcnow
 from api.core.months import add_months, months_between
 from api.core.money import format_money as _money
@@ -182,7 +182,7 @@ def _check_article(article: Article | None, article_id: str) -> None:
     if not article.licensable:
         raise ArticleNotLicensable(f"Article {article_id} is not offered for republication; remove it from article_ids.",
                                    article_id=article_id)
-    if not catalogue.is_available(article):
+    if not is_available(article):
         raise ArticleNotYetPublished(f"Article {article_id} is not published yet; ask again after its embargo ends.",
                                      article_id=article_id)
 
