@@ -86,9 +86,9 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
 
     engine = make_engine(database_url)
     if engine.dialect.name == "postgresql":
-        from benchmarks.delivery import _fresh_postgres_database
+        from benchmarks.delivery import fresh_postgres_database
 
-        _fresh_postgres_database(engine)
+        fresh_postgres_database(engine)
     upgrade(database_url)
     period_start = add_months(month_start(now), -1)
     period_end = month_start(now)
