@@ -72,11 +72,6 @@ def months_between(start: When, end: When, limit: int) -> int:
     return months
 
 
-def month_label(value: date) -> str:
-    """"YYYY-MM" of the month containing `value` (UTC): how periods and partitions name a month."""
-    return f"{_utc(value):%Y-%m}"
-
-
 def parse_month(label: str) -> datetime:
     """"2026-12" -> 2026-12-01T00:00Z; ValueError for anything that is not YYYY-MM."""
     found = _MONTH.fullmatch(label or "")
