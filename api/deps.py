@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from api.core import idempotency
 from api.core.config import Settings
-from api.core.db import read_only
+from api.core.db import read_only, session_scope
 from api.core.errors import Unauthenticated
 from api.core.pagination import MAX_LIMIT, SortOrder
 from api.partners.keys import authenticate_key
@@ -34,14 +34,10 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """The request's unit of work: committed when the handler returns, rolled back if it raises."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """The request's unit of work (`session_scope`, as jobs have): committed when the handler
+    returns, rolled back if it raises."""
+    with session_scope(request.app.state.engine) as session:
+        yield session
 
 
 def get_read_session(request: Request) -> Iterator[Session]:

@@ -75,11 +75,11 @@ def build(database_url: str, n: int) -> float:
     from api.catalogue.models import Article, ArticleTag
     from api.core.db import make_engine
     from api.core.migrations import upgrade
-    from api.delivery.bench import _fresh_postgres_database
+    from benchmarks.delivery import fresh_postgres_database
 
     engine = make_engine(database_url)
     if engine.dialect.name == "postgresql":
-        _fresh_postgres_database(engine)
+        fresh_postgres_database(engine)
     upgrade(database_url)
     started = time.perf_counter()
     articles, tags = [], []

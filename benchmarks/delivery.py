@@ -74,17 +74,13 @@ def prepare(database_url: str) -> tuple[str, str]:
     from api.core.config import Settings
     from api.core.db import make_engine, session_scope, utcnow
     from api.core.migrations import upgrade
-    from api.delivery import service as delivery
-    from api.licensing import service as licensing
-    from api.licensing.models import LicenceRequest
-    from api.licensing.states import RequestState
     from api.partners import service as partners
     from api.partners.models import PartnerStatus
 
     settings = Settings(database_url=database_url)
     engine = make_engine(settings.database_url)
     if engine.dialect.name == "postgresql":
-        _fresh_postgres_database(engine)
+        fresh_postgres_database(engine)
     upgrade(settings.database_url)  # the schema production runs: the migrations, not create_all
     actor = Actor.system()
     paragraph = ("<p>Russia's president made a surprise visit to Damascus on Tuesday, meeting his Syrian counterpart "
@@ -100,21 +96,33 @@ def prepare(database_url: str) -> tuple[str, str]:
             canonical_url="https://www.middleeasteye.net/news/putin-syria-visit", section="news",
             tags=["Russia", "Syria"], assets=[AssetCreate(url="https://img.example.com/p.jpg", caption="Putin and Assad",
                                                           credit="Reuters")]), actor=actor)
-        now = utcnow()
-        request = LicenceRequest(
-            partner_id=partner.id, scope="catalogue", use="web", territories=["GB"], language="en",
-            starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(days=30), audience_size=1000,
-            currency="GBP", quoted_amount=0, billing_mode="free", state=RequestState.approved)
-        session.add(request)
-        session.flush()
-        licence = licensing.grant(session, request, amount=0, conditions=[], actor=actor)
-        token, _row, _lic = delivery.mint_token(session, settings, licence_id=licence.id, partner_id=partner.id)
+        _licence_id, token = free_catalogue_token(session, settings, partner.id, now=utcnow(), actor=actor)
         article_id = article.id
     engine.dispose()
     return article_id, token
 
 
-def _fresh_postgres_database(engine) -> None:
+def free_catalogue_token(session, settings, partner_id: str, *, now, actor) -> tuple[str, str]:
+    """A free web licence to the whole catalogue for 30 days, granted, and a token for it:
+    (licence id, token)."""
+
+    from api.delivery import service as delivery
+    from api.licensing import service as licensing
+    from api.licensing.models import LicenceRequest
+    from api.licensing.states import RequestState
+
+    request = LicenceRequest(
+        partner_id=partner_id, scope="catalogue", use="web", territories=["GB"], language="en",
+        starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(days=30), audience_size=1000,
+        currency="GBP", quoted_amount=0, billing_mode="free", state=RequestState.approved)
+    session.add(request)
+    session.flush()
+    licence = licensing.grant(session, request, amount=0, conditions=[], actor=actor)
+    token, _row, _lic = delivery.mint_token(session, settings, licence_id=licence.id, partner_id=partner_id)
+    return licence.id, token
+
+
+def fresh_postgres_database(engine) -> None:
     """Create the benchmark database if it is missing, and empty it if it is not."""
     from sqlalchemy import create_engine, text
 

@@ -48,8 +48,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from benchmarks.delivery import (PG_DEFAULT, REPOSITORY, _fresh_postgres_database, count_usage, free_port, pinned,
-                                 stop_server)
+from benchmarks.delivery import (PG_DEFAULT, REPOSITORY, count_usage, free_catalogue_token, free_port,
+                                 fresh_postgres_database, pinned, stop_server)
 
 RESPONSES_ENV = "SYNDICATE_BENCH_RESPONSES"
 FORMATS = (("json", "application/json", 0.60), ("ninjs", "application/vnd.iptc.ninjs+json", 0.20),
@@ -116,17 +116,13 @@ def prepare(database_url: str, *, licences: int, articles: int) -> tuple[list[st
     from api.core.config import Settings
     from api.core.db import make_engine, session_scope, utcnow
     from api.core.migrations import upgrade
-    from api.delivery import service as delivery
-    from api.licensing import service as licensing
-    from api.licensing.models import LicenceRequest
-    from api.licensing.states import RequestState
     from api.partners import service as partners
     from api.partners.models import PartnerStatus
 
     settings = Settings(database_url=database_url)
     engine = make_engine(settings.database_url)
     if engine.dialect.name == "postgresql":
-        _fresh_postgres_database(engine)
+        fresh_postgres_database(engine)
     upgrade(settings.database_url)
     actor = Actor.system()
     paragraph = ("<p>Russia's president made a surprise visit to Damascus on Tuesday, meeting his Syrian counterpart "
@@ -157,16 +153,9 @@ def prepare(database_url: str, *, licences: int, articles: int) -> tuple[list[st
                     currency="GBP", website=f"https://outlet{n}.example",
                     contacts=[{"name": "Editor", "email": f"editor{n}@outlet.example"}],
                     status=PartnerStatus.active, actor=actor)
-                request = LicenceRequest(
-                    partner_id=partner.id, scope="catalogue", use="web", territories=["GB"], language="en",
-                    starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(days=30), audience_size=1000,
-                    currency="GBP", quoted_amount=0, billing_mode="free", state=RequestState.approved)
-                session.add(request)
-                session.flush()
-                licence = licensing.grant(session, request, amount=0, conditions=[], actor=actor)
-                token, _row, _lic = delivery.mint_token(session, settings, licence_id=licence.id, partner_id=partner.id)
+                licence_id, token = free_catalogue_token(session, settings, partner.id, now=now, actor=actor)
                 tokens.append(token)
-                holders.append((licence.id, partner.id))
+                holders.append((licence_id, partner.id))
     print(f"  {licences:,} licences and tokens in {time.monotonic() - started:.0f}s", flush=True)
     engine.dispose()
     return article_ids, tokens, holders

@@ -76,7 +76,8 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
     from api.catalogue.schemas import ArticleCreate
     from api.core.db import make_engine, session_scope
     from api.core.migrations import upgrade
-    from api.invoicing.usage_retention import add_months, ensure_partitions, month_start
+    from api.core.months import add_months, month_start
+    from api.invoicing.usage_retention import ensure_partitions
     from api.licensing import service as licensing
     from api.licensing.models import LicenceRequest
     from api.licensing.states import RequestState
@@ -85,9 +86,9 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
 
     engine = make_engine(database_url)
     if engine.dialect.name == "postgresql":
-        from benchmarks.delivery import _fresh_postgres_database
+        from benchmarks.delivery import fresh_postgres_database
 
-        _fresh_postgres_database(engine)
+        fresh_postgres_database(engine)
     upgrade(database_url)
     period_start = add_months(month_start(now), -1)
     period_end = month_start(now)

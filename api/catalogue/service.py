@@ -20,9 +20,7 @@ from api.catalogue.models import Article, ArticleRevision, ArticleStatus, Articl
 from api.catalogue.schemas import ArticleCreate, ArticleUpdate, AssetCreate
 from api.catalogue.licensed import LicensableAsset, licensed_body
 from api.catalogue.text import content_hash, html_to_text, is_agency_credit, sanitise_html, slugify, word_count
-from api.catalogue.visibility import (  # noqa: F401 - the rule, for delivery too
-    available_clause, available_from, is_available, out_of_embargo_clause,
-)
+from api.catalogue.visibility import available_clause, is_available
 from api.core.db import utcnow
 from api.core.errors import SyndicateError
 from api.core.pagination import keyset_page

@@ -71,14 +71,13 @@ def invoices_page(request: Request, staff: ConsoleStaffMayInvoices, session: Ses
 @router.get("/invoices.csv")
 def invoices_csv(request: Request, staff: ConsoleStaffMayInvoices, session: SessionDep) -> Response:
     table = _invoices_table(request, session)
-    rows = tables.every_row(lambda cursor: _invoice_rows(session, table, cursor, MAX_LIMIT))
-    names = tables.partner_names(session, [r.partner_id for r in rows])
-    return tables.csv_response("invoices", ["invoice", "number", "partner", "kind", "period", "status", "total",
-                                            "due", "paid", "currency", "due date", "issued"],
-                               [[i.id, i.number or "", names[i.partner_id], label(i.kind), i.period or "", label(i.status),
-                                 *(views.plain_amount(a, i.currency) for a in (i.total, i.amount_due, i.amount_paid)),
-                                 i.currency, i.due_at.date().isoformat() if i.due_at else "", i.created_at.isoformat()]
-                                for i in rows])
+    return tables.partner_csv(
+        session, "invoices", ["invoice", "number", "partner", "kind", "period", "status", "total", "due", "paid",
+                              "currency", "due date", "issued"],
+        lambda cursor: _invoice_rows(session, table, cursor, MAX_LIMIT),
+        lambda i, partner: [i.id, i.number or "", partner, label(i.kind), i.period or "", label(i.status),
+                            *(views.plain_amount(a, i.currency) for a in (i.total, i.amount_due, i.amount_paid)),
+                            i.currency, i.due_at.date().isoformat() if i.due_at else "", i.created_at.isoformat()])
 
 
 @router.post("/invoices/{invoice_id}/mark-paid", response_class=HTMLResponse)

@@ -58,13 +58,13 @@ def queue(request: Request, staff: Licensing, session: SessionDep) -> HTMLRespon
 @router.get("/requests.csv")
 def queue_csv(request: Request, staff: Licensing, session: SessionDep) -> Response:
     table = _queue_table(request, session)
-    rows = tables.every_row(lambda cursor: _queue_rows(session, table, cursor, MAX_LIMIT))
-    names = tables.partner_names(session, [r.partner_id for r in rows])
-    return tables.csv_response("requests", ["request", "partner", "scope", "use", "territories", "state", "quote",
-                                            "currency", "received"],
-                               [[r.id, names[r.partner_id], label(r.scope), licensing.use_name(r.use),
-                                 names_of.countries(r.territories), label(r.state), views.plain_amount(r.quoted_amount, r.currency),
-                                 r.currency, r.created_at.isoformat()] for r in rows])
+    return tables.partner_csv(
+        session, "requests", ["request", "partner", "scope", "use", "territories", "state", "quote", "currency",
+                              "received"],
+        lambda cursor: _queue_rows(session, table, cursor, MAX_LIMIT),
+        lambda r, partner: [r.id, partner, label(r.scope), licensing.use_name(r.use), names_of.countries(r.territories),
+                            label(r.state), views.plain_amount(r.quoted_amount, r.currency), r.currency,
+                            r.created_at.isoformat()])
 
 
 def _staff_name(session, staff_id: str | None) -> str | None:
@@ -173,14 +173,13 @@ def licences_page(request: Request, staff: Licensing, session: SessionDep) -> HT
 @router.get("/licences.csv")
 def licences_csv(request: Request, staff: Licensing, session: SessionDep) -> Response:
     table = _licences_table(request, session)
-    rows = tables.every_row(lambda cursor: _licence_rows(session, table, cursor, MAX_LIMIT))
-    names = tables.partner_names(session, [r.partner_id for r in rows])
-    return tables.csv_response("licences", ["licence", "partner", "scope", "use", "territories", "starts", "ends",
-                                            "state", "fee", "currency", "billing"],
-                               [[r.id, names[r.partner_id], label(r.scope), licensing.use_name(r.use),
-                                 names_of.countries(r.territories), r.starts_at.date().isoformat(),
-                                 r.ends_at.date().isoformat(), label(r.state), views.plain_amount(r.amount, r.currency),
-                                 r.currency, label(r.billing_mode)] for r in rows])
+    return tables.partner_csv(
+        session, "licences", ["licence", "partner", "scope", "use", "territories", "starts", "ends", "state", "fee",
+                              "currency", "billing"],
+        lambda cursor: _licence_rows(session, table, cursor, MAX_LIMIT),
+        lambda r, partner: [r.id, partner, label(r.scope), licensing.use_name(r.use), names_of.countries(r.territories),
+                            r.starts_at.date().isoformat(), r.ends_at.date().isoformat(), label(r.state),
+                            views.plain_amount(r.amount, r.currency), r.currency, label(r.billing_mode)])
 
 
 @router.post("/licences/{licence_id}/revoke", response_class=HTMLResponse)

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.console import charts, labels, views
 from api.console.deps import ConsoleStaffMayRevenue, found
 from api.core.db import utcnow
+from api.core.months import add_months, next_month
 from api.deps import SessionDep
 from api.reports import breakdowns
 from api.reports import service as reports
@@ -22,11 +23,10 @@ TABLES = ("months", "partners", "articles", "uses", "billed", "unpaid")
 
 
 def _range(start: str | None, end: str | None) -> tuple[date, date]:
-    today = utcnow().date()
-    _first, next_month = reports.month_of(today)
-    default_start = next_month.replace(year=next_month.year - 1)
+    default_end = next_month(utcnow().date())  # the twelve calendar months up to this one's end
+    default_start = add_months(default_end, -12)
     try:
-        return (date.fromisoformat(start) if start else default_start), (date.fromisoformat(end) if end else next_month)
+        return (date.fromisoformat(start) if start else default_start), (date.fromisoformat(end) if end else default_end)
     except ValueError:
         raise views.ConsoleRefusal("Dates are written like 2026-01-01.", status=422) from None
 

@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -169,6 +169,15 @@ def every_row(page: Callable[[str | None], tuple[list, str | None]], *, limit: i
         rows.extend(batch)
         if not cursor or len(rows) >= limit:
             return rows[:limit]
+
+
+def partner_csv(session, name: str, header: list[str], page: Callable[[str | None], tuple[list, str | None]],
+                row: Callable[[Any, str], list[object]]) -> Response:
+    """The export of a table whose rows belong to partners: `every_row(page)`, each written as
+    `row(item, its partner's name)`, as the CSV download `name`."""
+    rows = every_row(page)
+    names = partner_names(session, [item.partner_id for item in rows])
+    return csv_response(name, header, [row(item, names[item.partner_id]) for item in rows])
 
 
 def _cell(value: object) -> object:

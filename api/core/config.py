@@ -152,7 +152,7 @@ class Settings(BaseSettings):
 
     default_currency: str = Field(default="GBP", min_length=3, max_length=3)
 
-    # --- JSON API capacity and rate limits (issue 11) ------------------------------------------
+    # --- JSON API capacity and rate limits ----------------------------------------------------
     # Fixed windows in `limits` notation ("" turns one off), counted in Redis when redis_url is set.
     # Every /v1 request (the content path has its own per-token limit) per client address:
     address_rate_limit: str = "1200/minute"

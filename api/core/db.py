@@ -150,7 +150,8 @@ def _configure_postgres(engine: Engine) -> None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A unit of work for jobs and CLI commands: commit on success, roll back on error."""
+    """A unit of work for requests (`api.deps.get_session`), jobs and CLI commands: commit on
+    success, roll back on error."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

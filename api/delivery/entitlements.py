@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from api.delivery import caps, quotas, render, usage_log
+from api.delivery import caps, quotas, render
 from api.delivery.errors import LicenceNotActive
 from api.delivery.feeds import FEED_TYPES
-from api.delivery.snapshots import LicenceView
+from api.delivery.snapshots import LicenceView, licence_views
 from api.licensing import service as licensing
 from api.licensing.models import Licence
 
@@ -40,36 +40,16 @@ def _usable(view: LicenceView, now: datetime) -> tuple[bool, str | None]:
     return True, None
 
 
-def standings(session: Session, licences: list[Licence], *, now: datetime) -> dict[str, quotas.QuotaStanding]:
-    """Each licence's `quotas.QuotaStanding` (the same figures `quota_standing` gives one licence),
-    in two queries whatever the number of licences."""
-    return {licence_id: standing for licence_id, (_view, standing) in _standings(session, licences, now=now).items()}
-
-
-def _standings(session: Session, licences: list[Licence], *,
-               now: datetime) -> dict[str, tuple[LicenceView, quotas.QuotaStanding]]:
-    grants = licensing.quota_grants_by_licence(
-        session, [lic.id for lic in licences if lic.monthly_quota is not None], live_at=now)
-    start, end = quotas.month_bounds(now)
-    used = usage_log.deliveries_by_licence(session, [lic.id for lic in licences], start)
-    found = {}
-    for licence in licences:
-        view = LicenceView.of(licence, grants.get(licence.id, ()))
-        found[licence.id] = (view, quotas.QuotaStanding(quota=view.quota_at(now.timestamp()), used=used[licence.id],
-                                                        resets_at=end, window=int((end - start).total_seconds())))
-    return found
-
-
 def entitlements(session: Session, licences: list[Licence], *, now: datetime) -> list[Entitlement]:
     """The standing of each licence, in a handful of queries whatever the number of licences."""
-    standing = _standings(session, licences, now=now)
+    views = licence_views(session, licences, now=now)
+    standings = quotas.quota_standings(session, views, now=now)
     live = caps.live_by_licence(session, licences)
     found = []
-    for licence in licences:
-        view, quota = standing[licence.id]
+    for licence, view in zip(licences, views, strict=True):
         usable, reason = _usable(view, now)
         found.append(Entitlement(licence=licence, usable=usable, unusable_reason=reason, formats=list(render.FORMATS),
-                                 feed_formats=list(FEED_TYPES), quota=quota, live=live[licence.id]))
+                                 feed_formats=list(FEED_TYPES), quota=standings[licence.id], live=live[licence.id]))
     return found
 
 

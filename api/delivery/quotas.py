@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,11 +20,12 @@ from redis.exceptions import RedisError
 from sqlmodel import Session
 
 from api.core.config import Settings
+from api.core.months import month_bounds
 from api.core.ratelimit import (BatchedRedisCounters, LocalCounters, async_counter_storage, rate_limit_headers,
                                 seconds_until)
 from api.delivery.errors import QuotaExceeded, RateLimited
-from api.delivery.snapshots import LicenceView, load_licence
-from api.delivery.usage_log import deliveries_since
+from api.delivery.snapshots import LicenceView
+from api.delivery.usage_log import deliveries_by_licence, deliveries_since
 
 
 log = logging.getLogger("syndicate.delivery")
@@ -34,12 +35,6 @@ OUTAGE_LOG_SECONDS = 10.0
 # ... and stop asking it for this long after a failure: a stalled Redis would otherwise hold every
 # request for the client's timeout (measured from outside: 60 requests took 6 s, the slowest 1 s).
 OUTAGE_BACKOFF_SECONDS = 5.0
-
-
-def month_bounds(now: datetime) -> tuple[datetime, datetime]:
-    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-    return start, end
 
 
 def used_since(session: Session, licence_id: str, since: datetime) -> int:
@@ -55,6 +50,12 @@ class QuotaStanding:
     used: int
     resets_at: datetime
     window: int  # the month's length in seconds: the quota's window
+
+    @classmethod
+    def in_month(cls, quota: int | None, used: int, month: tuple[datetime, datetime]) -> QuotaStanding:
+        """The standing with `used` deliveries counted in `month` ([start, end), as `month_bounds` gives)."""
+        start, end = month
+        return cls(quota=quota, used=used, resets_at=end, window=int((end - start).total_seconds()))
 
     @property
     def left(self) -> int | None:
@@ -100,16 +101,14 @@ def rate_policies(settings: Settings) -> list[RatePolicy]:
     return policies
 
 
-def quota_standing(session: Session, licence_id: str, *, now: datetime | None = None) -> QuotaStanding | None:
-    """The quota in force now (the licence's own plus running grants), deliveries recorded this month
-    and when the count starts again; None for an unknown licence."""
-    licence = load_licence(session, licence_id)
-    if licence is None:
-        return None
-    now = now or datetime.now(UTC)
-    start, end = month_bounds(now)
-    return QuotaStanding(quota=licence.quota_at(now.timestamp()), used=used_since(session, licence_id, start),
-                         resets_at=end, window=int((end - start).total_seconds()))
+def quota_standings(session: Session, licences: Sequence[LicenceView], *, now: datetime) -> dict[str, QuotaStanding]:
+    """Each licence's standing at `now` by its id: the quota in force (its own plus the grants its
+    view carries: `snapshots.licence_views`), the deliveries recorded this calendar month, and when
+    the count starts again; one query whatever the number of licences."""
+    month = month_bounds(now)
+    used = deliveries_by_licence(session, [licence.id for licence in licences], month[0])
+    return {licence.id: QuotaStanding.in_month(licence.quota_at(now.timestamp()), used[licence.id], month)
+            for licence in licences}
 
 
 class Limiter:
@@ -202,8 +201,7 @@ class Limiter:
                     await self.storage.incr(key, expiry, recorded)
             self._seeded.add(key)
         if amount <= 0:
-            return QuotaStanding(quota=quota, used=await self.storage.get(key), resets_at=end,
-                                 window=int((end - start).total_seconds()))
+            return QuotaStanding.in_month(quota, await self.storage.get(key), (start, end))
         used = await self.storage.incr(key, expiry, amount)
         if used > quota:
             await self.storage.incr(key, expiry, -amount)  # give back what this refusal took
@@ -217,7 +215,7 @@ class Limiter:
                          **rate_limit_headers(limit=quota, remaining=remaining, reset=retry,
                                               window=int((end - start).total_seconds()))},
             )
-        return QuotaStanding(quota=quota, used=used, resets_at=end, window=int((end - start).total_seconds()))
+        return QuotaStanding.in_month(quota, used, (start, end))
 
     async def give_back(self, standing: QuotaStanding, licence: LicenceView, amount: int = 1) -> None:
         """Undo `take_quota` for a delivery refused after it (by the licence's cap, say)."""

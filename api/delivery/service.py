@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from api.catalogue import service as catalogue
 from api.catalogue.models import Article
+from api.catalogue.visibility import out_of_embargo_clause
 from api.audit.service import Actor
 from api.core.config import Settings
 from api.core.db import utcnow
@@ -130,10 +130,10 @@ def copy_kill(session: Session, runtime: DeliveryRuntime, *, licence_id: str, ar
 # --- feeds ---------------------------------------------------------------------------------------
 
 def visible(stmt, now: datetime):
-    """Licensable and out of any embargo (`catalogue.out_of_embargo_clause`); withdrawn articles
+    """Licensable and out of any embargo (`visibility.out_of_embargo_clause`); withdrawn articles
     stay: the feed announces their takedown."""
     stmt = stmt.where(Article.licensable.is_(True))  # type: ignore[attr-defined]
-    return stmt.where(catalogue.out_of_embargo_clause(now))
+    return stmt.where(out_of_embargo_clause(now))
 
 
 def feed_page(session: Session, licence: LicenceView, *, updated_since: datetime | None, cursor: str | None,

@@ -4,16 +4,17 @@ the bounded caches that hold them."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from api.catalogue import service as catalogue
 from api.catalogue.models import Article, ArticleStatus
+from api.catalogue.visibility import available_from
 from api.delivery.errors import ContentArticleNotFound, LicenceNotActive, NotCovered
 from api.core.db import utcnow
 from api.licensing import service as licensing
@@ -166,19 +167,20 @@ def load_licence(session: Session, licence_id: str) -> LicenceView | None:
     return LicenceView.of(licence, grants)
 
 
+def licence_views(session: Session, licences: Sequence[Licence], *, now: datetime) -> list[LicenceView]:
+    """Views of these licences, each with its quota grants not yet ended at `now`, in one query
+    whatever their number (none when no licence has a monthly quota)."""
+    grants = licensing.quota_grants_by_licence(
+        session, [licence.id for licence in licences if licence.monthly_quota is not None], live_at=now)
+    return [LicenceView.of(licence, grants.get(licence.id, ())) for licence in licences]
+
+
 def load_active_licences(session: Session, limit: int) -> list[LicenceView]:
-    """Views of up to `limit` active licences that have not ended, in three queries at most."""
+    """Views of up to `limit` active licences that have not ended, in two queries at most."""
     now = utcnow()
     stmt = (select(Licence).where(Licence.state == LicenceState.active, Licence.ends_at > now)
             .order_by(Licence.ends_at.desc()).limit(limit))  # type: ignore[attr-defined]
-    licences = list(session.exec(stmt).all())
-    quota_ids = [licence.id for licence in licences if licence.monthly_quota is not None]
-    grants: dict[str, list[QuotaGrant]] = {}
-    if quota_ids:
-        live = select(QuotaGrant).where(col(QuotaGrant.licence_id).in_(quota_ids), col(QuotaGrant.expires_at) > now)
-        for grant in session.exec(live.order_by(QuotaGrant.expires_at, QuotaGrant.id)).all():  # type: ignore[arg-type]
-            grants.setdefault(grant.licence_id, []).append(grant)
-    return [LicenceView.of(licence, grants.get(licence.id, ())) for licence in licences]
+    return licence_views(session, list(session.exec(stmt).all()), now=now)
 
 
 def recent_article_ids(session: Session, limit: int) -> list[str]:
@@ -207,7 +209,7 @@ def _article_view(article, assets) -> ArticleView:
             body_html, body_text, words = article.licensed_html, article.licensed_text or "", article.licensed_words or 0
         licensed_hash = hash(body_html)
     return ArticleView(
-        id=article.id, version=article.version, status=str(article.status), available_from=catalogue.available_from(article),
+        id=article.id, version=article.version, status=str(article.status), available_from=available_from(article),
         licensable=article.licensable, section=article.section, language=article.language, headline=article.headline,
         standfirst=article.standfirst, byline=article.byline, authors=tuple(article.authors or ()),
         tags=tuple(article.tags or ()), canonical_url=article.canonical_url, body_html=body_html,

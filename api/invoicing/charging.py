@@ -25,7 +25,7 @@ from api.audit import service as audit
 from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.core.config import Settings, worker_settings
-from api.core.db import is_postgres, session_scope, utcnow
+from api.core.db import is_postgres, utcnow
 from api.invoicing import issuing, provider
 from api.invoicing.issuing import IssueRequest, Issued, Sent
 from api.invoicing.models import BillingCustomer, BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
@@ -211,18 +211,9 @@ def record_charge(session: Session, request: ChargeRequest, result: ChargeResult
 
 def charge_now(engine: Engine, *, licence_id: str, backend: BillingBackend, settings: Settings) -> None:
     """The three steps in a row, each of its own (the outbox sender's work, for callers without it)."""
-    with session_scope(engine) as session:
-        request = prepare_charge(session, licence_id=licence_id, backend=backend, settings=settings)
-    if request is None:
-        return
-    try:
-        result = send_charge(request)
-    except Exception:
-        with session_scope(engine) as session:
-            record_charge(session, request, None)
-        raise
-    with session_scope(engine) as session:
-        record_charge(session, request, result)
+    outbox.run_in_row(engine, lambda session: prepare_charge(session, licence_id=licence_id, backend=backend,
+                                                             settings=settings),
+                      send_charge, record_charge)
 
 
 @outbox.sender(CHARGE_TOPIC)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import and_
@@ -15,10 +15,10 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from api.catalogue.models import Article
+from api.core.months import month_bounds, parse_month
 from api.core.pagination import keyset_page
 from api.delivery.models import Republication as Rep
 from api.delivery.models import UsageEvent
-from api.delivery.quotas import month_bounds
 from api.invoicing import service as invoicing
 from api.invoicing.models import InvoiceLine
 from api.invoicing.usage import billed_by
@@ -27,12 +27,6 @@ from api.invoicing.usage import billed_by
 class UsageKind(StrEnum):
     republication = "republication"  # the first delivery of an article under a licence: what usage billing counts
     refetch = "refetch"              # any later delivery of it: never billed
-
-
-def month_start(month: str) -> datetime:
-    """"2026-12" -> 2026-12-01T00:00Z (the route's pattern has checked the shape)."""
-    year, number = month.split("-")
-    return datetime(int(year), int(number), 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +67,7 @@ def list_usage(
     if article_id is not None:
         stmt = stmt.where(UsageEvent.article_id == article_id)
     if month is not None:
-        start, end = month_bounds(month_start(month))
+        start, end = month_bounds(parse_month(month))
         stmt = stmt.where(UsageEvent.at >= start, UsageEvent.at < end)
     if kind is not None:
         stmt = stmt.where(UsageEvent.billable == (kind == UsageKind.republication))
@@ -102,7 +96,7 @@ def _billed(
     if article_id is not None:
         stmt = stmt.where(col(Rep.article_id) == article_id)
     if month is not None:
-        start, end = month_bounds(month_start(month))
+        start, end = month_bounds(parse_month(month))
         stmt = stmt.where(col(Rep.at) >= start, col(Rep.at) < end)
     rows, next_cursor = keyset_page(session, stmt, columns=[col(Rep.at), col(Rep.usage_id)], kinds=[datetime, str],
                                     cursor=cursor, limit=limit, descending=True,

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete, func, select, text
 from sqlmodel import Session, col
 
+from api.core.months import add_months, month_start
 from api.delivery.models import USAGE_EVENT_DEFAULT_PARTITION, UsageEvent
 
 log = logging.getLogger("syndicate.invoicing.usage_retention")
@@ -33,15 +34,6 @@ _PARTITION = re.compile(r"usage_event_y(\d{4})m(\d{2})")
 # Creating or dropping a partition locks the parent table briefly; behind a long query it would make
 # the usage writer queue behind it, so give up after this long and try again on the next run.
 LOCK_TIMEOUT = "2s"
-
-
-def month_start(instant: datetime) -> datetime:
-    return instant.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def add_months(month: datetime, count: int) -> datetime:
-    index = month.year * 12 + month.month - 1 + count
-    return month.replace(year=index // 12, month=index % 12 + 1)
 
 
 def partition_name(month: datetime) -> str:

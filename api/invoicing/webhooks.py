@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.config import Settings, worker_settings
-from api.core.db import is_postgres, session_scope, utcnow
+from api.core.db import is_postgres, utcnow
 from api.invoicing import charging, money_back, provider
 from api.invoicing.matching import Context, StrayInvoice, local_invoice, retry_if_ours
 from api.invoicing.models import BillingSubscription, Invoice, InvoiceKind, InvoiceStatus, StripeEvent
@@ -125,18 +125,9 @@ def record_event(session: Session, request: EventRequest, fetched: dict[str, Any
 def handle_event(engine: Engine, *, event_id: str, backend: BillingBackend,
                  settings: Settings | None = None) -> str | None:
     """The three steps in a row, each in its own transaction (for callers without the outbox)."""
-    with session_scope(engine) as session:
-        request = prepare_event(session, event_id=event_id, backend=backend, settings=settings)
-    if request is None:
-        return None
-    try:
-        fetched = fetch_event(request)
-    except Exception:
-        with session_scope(engine) as session:
-            record_event(session, request, None)
-        raise
-    with session_scope(engine) as session:
-        return record_event(session, request, fetched)
+    return outbox.run_in_row(engine, lambda session: prepare_event(session, event_id=event_id, backend=backend,
+                                                                   settings=settings),
+                             fetch_event, record_event)
 
 
 @outbox.sender(TOPIC)

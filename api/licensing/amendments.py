@@ -29,11 +29,12 @@ from api.audit import service as audit
 from api.audit.service import Actor
 from api.core.db import is_postgres, utcnow
 from api.core.money import format_money
+from api.core.months import months_between
 from api.licensing import grants
 from api.licensing.billing_work import BILLING_MAX_ATTEMPTS
 from api.licensing.errors import AmendmentRefused, LicenceNotAmendable, LicenceNotFound
 from api.licensing.models import BillingMode, Licence, LicenceAmendment, QuotaGrant, Use
-from api.licensing.quotes import Terms, check_territories, months_between, price
+from api.licensing.quotes import Terms, check_territories, price
 from api.licensing.ratecard import current_card
 from api.licensing.states import LicenceState
 from api.outbox import service as outbox

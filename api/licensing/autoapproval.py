@@ -18,11 +18,12 @@ from sqlmodel import Session, col, select
 
 from api.audit import service as audit
 from api.core.db import utcnow
+from api.core.months import months_between
 from api.core.pagination import keyset_page
 from api.licensing import decisions
 from api.licensing.errors import AutoApprovalRuleNotFound
 from api.licensing.models import AutoApprovalRule, BillingMode, LicenceRequest
-from api.licensing.quotes import months_between, total_commitment
+from api.licensing.quotes import total_commitment
 from api.partners.models import Partner, PartnerStatus
 
 AUTO_APPROVER = audit.Actor.system("auto-approval")

@@ -14,9 +14,10 @@ from sqlmodel import Session, col, select
 
 from api.core.db import utcnow
 from api.core.errors import SyndicateError
+from api.core.months import add_months
 from api.licensing.autoapproval import normalise, rule_matches
 from api.licensing.models import AutoApprovalRule, BillingMode, LicenceRequest, ScopeKind, Use
-from api.licensing.quotes import Terms, add_months, price
+from api.licensing.quotes import Terms, price
 from api.licensing.ratecard import RateCard, current_card, validate_card
 from api.partners.models import Partner
 

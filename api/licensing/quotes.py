@@ -8,7 +8,6 @@ the same price.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -16,9 +15,10 @@ import langcodes
 import pycountry
 from sqlmodel import Session, col, select
 
-from api.catalogue import service as catalogue
 from api.catalogue.models import Article, ArticleStatus
+from api.catalogue.visibility import is_available
 from api.core.db import utcnow
+from api.core.months import add_months, months_between
 from api.core.money import format_money as _money
 from api.licensing.errors import (
     ArticleNotLicensable, ArticleNotYetPublished, AudienceOutOfRange, BillingModeNotOffered, CurrencyNotPriced,
@@ -108,21 +108,6 @@ class Quote:
     terms: Terms
 
 
-def add_months(start: datetime, months: int) -> datetime:
-    """Same day-of-month `months` later, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
-    index = start.month - 1 + months
-    year, month = start.year + index // 12, index % 12 + 1
-    return start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
-
-
-def months_between(start: datetime, end: datetime, limit: int) -> int:
-    """Whole calendar months covering start..end, a part month counting as one."""
-    months = 1
-    while add_months(start, months) < end and months <= limit:
-        months += 1
-    return months
-
-
 def total_commitment(mode: BillingMode | str, amount: int, months: int) -> int | None:
     """What the partner commits to over the whole period: the fee (one-off), the monthly fee for
     every month (subscription). Usage billing has no bound (it depends on how many articles are
@@ -197,7 +182,7 @@ def _check_article(article: Article | None, article_id: str) -> None:
     if not article.licensable:
         raise ArticleNotLicensable(f"Article {article_id} is not offered for republication; remove it from article_ids.",
                                    article_id=article_id)
-    if not catalogue.is_available(article):
+    if not is_available(article):
         raise ArticleNotYetPublished(f"Article {article_id} is not published yet; ask again after its embargo ends.",
                                      article_id=article_id)
 

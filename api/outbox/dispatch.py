@@ -132,6 +132,31 @@ def sender(topic: str) -> Callable[[type[S]], type[S]]:
     return register
 
 
+Request = TypeVar("Request")
+Result = TypeVar("Result")
+Recorded = TypeVar("Recorded")
+
+
+def run_in_row(engine: Engine, prepare: Callable[[Session], Request | None], send: Callable[[Request], Result],
+               record: Callable[[Session, Request, Result | None], Recorded]) -> Recorded | None:
+    """A sender's three steps in a row, for callers without the outbox (commands, tests): `prepare`
+    and `record` each in a transaction of its own, `send` (the network call) in none, as the
+    outbox runs them. A send that raises is recorded as failed (`None`), then raised again.
+    Returns what `record` returns, or None when `prepare` finds nothing to send."""
+    with session_scope(engine) as session:
+        request = prepare(session)
+    if request is None:
+        return None
+    try:
+        result = send(request)
+    except Exception:
+        with session_scope(engine) as session:
+            record(session, request, None)
+        raise
+    with session_scope(engine) as session:
+        return record(session, request, result)
+
+
 def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2 ** min(attempts, 30)), BACKOFF_CAP)
 

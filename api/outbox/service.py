@@ -19,7 +19,7 @@ from api.audit.service import Actor
 from api.core.db import utcnow
 from api.core.pagination import SortOrder, sorted_page
 from api.outbox.dispatch import (  # noqa: F401 - the outbox's public interface
-    LEASE, RETRY_WINDOW, Capacity, Handler, Outcome, Sender, attempts_within, backoff, drain, handler, sender,
+    LEASE, RETRY_WINDOW, Capacity, Handler, Outcome, Sender, attempts_within, backoff, drain, handler, run_in_row, sender,
 )
 from api.outbox.models import OutboxMessage
 from api.outbox.errors import BadOutboxStatus, OutboxMessageNotFound, OutboxMessageNotRetryable

@@ -13,7 +13,9 @@ from api.audit.service import Actor
 from api.catalogue import service as catalogue
 from api.core.db import utcnow
 from api.core.errors import SyndicateError
-from api.delivery import caps, entitlements
+from api.delivery import caps
+from api.delivery.quotas import quota_standings
+from api.delivery.snapshots import licence_views
 from api.delivery import service as delivery
 from api.deps import SessionDep, SettingsDep
 from api.invoicing import service as invoicing
@@ -59,7 +61,8 @@ def _licences_page(request: Request, session, settings, who, *, minted: str | No
                    minted_for: str | None = None, error: str | None = None, done: str | None = None) -> HTMLResponse:
     rows, _next = licensing.list_licences(session, partner_id=who.partner.id, limit=50)
     tokens = delivery.recent_tokens(session, licence_ids=[r.id for r in rows], partner_id=who.partner.id, limit=10)
-    quotas = entitlements.standings(session, list(rows), now=utcnow())
+    now = utcnow()
+    quotas = quota_standings(session, licence_views(session, rows, now=now), now=now)
     live = caps.live_by_licence(session, [r for r in rows if r.state == "active"])
     ids = list(dict.fromkeys(a for r in rows for a in r.article_ids))
     headlines = {article.id: article.headline for article, _assets in catalogue.get_articles_with_assets(session, ids)}

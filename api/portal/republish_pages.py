@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 from api.catalogue import service as catalogue
 from api.catalogue.errors import ArticleNotFound
 from api.catalogue.models import Article, ArticleStatus
+from api.catalogue.visibility import is_available
 from api.core.config import Settings
 from api.core.errors import SyndicateError
 from api.deps import SessionDep, SettingsDep
@@ -66,7 +67,7 @@ def _article_or_gone(session, slug_or_id: str) -> tuple[Article, str | None]:
         return article, "The publisher has withdrawn this article, so it can no longer be republished."
     if not article.licensable:
         return article, "This article is not offered for republication (for example, it belongs to another agency)."
-    if not catalogue.is_available(article):
+    if not is_available(article):
         return article, "This article is not published yet; it can be republished once it is."
     return article, None
 

@@ -4,13 +4,14 @@ chart (pygal), from the reports service's one query."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pygal
 from pygal.style import Style
 from sqlmodel import Session
 
 from api.core.db import utcnow
+from api.core.months import last_n_months
 from api.invoicing import partner_usage
 from api.invoicing import service as invoicing
 from api.licensing import service as licensing
@@ -22,9 +23,10 @@ CHART_STYLE = Style(background="white", plot_background="white", foreground="#1d
                     font_family="system-ui, sans-serif")
 
 
-def rows(session: Session, partner_id: str) -> list[tuple]:
+def rows(session: Session, partner_id: str, *, now: datetime | None = None) -> list[tuple]:
+    """The usage of the last MONTHS calendar months, this one included."""
     licences, _next = licensing.list_licences(session, partner_id=partner_id, limit=100)
-    since = (utcnow() - timedelta(days=31 * (MONTHS - 1))).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    since = last_n_months(now or utcnow(), MONTHS)
     return reports.partner_usage_by_month(session, licence_ids=[lic.id for lic in licences], since=since)
 
 

@@ -201,17 +201,24 @@ def require_recent_password(staff_session: StaffSession, settings: Settings, now
             within_minutes=minutes)
 
 
-async def reauthenticate(session: Session, settings: Settings, *, user: StaffUser, staff_session_id: str,
-                         password: str, throttle: LoginThrottle | None = None) -> StaffSession:
-    """Confirm the signed-in user's password for the admin actions of the next few minutes; audited.
-    Failures count towards the account's log-in limit, so a stolen session cannot guess the password."""
+async def _check_own_password(user: StaffUser, password: str, throttle: LoginThrottle | None, *, wrong: str) -> None:
+    """WrongPassword (saying `wrong`) unless `password` is the signed-in user's own; a wrong one
+    counts towards the account's log-in limit, as a failed log-in does."""
     check_length(password)
     if throttle:
         await to_thread.run_sync(throttle.before_password, user.email)
     if not await verify_password_async(user.password_hash, password):
         if throttle:
             await to_thread.run_sync(throttle.failed, user.email)
-        raise WrongPassword("That is not the password of the account you are signed in with.")
+        raise WrongPassword(wrong)
+
+
+async def reauthenticate(session: Session, settings: Settings, *, user: StaffUser, staff_session_id: str,
+                         password: str, throttle: LoginThrottle | None = None) -> StaffSession:
+    """Confirm the signed-in user's password for the admin actions of the next few minutes; audited.
+    Failures count towards the account's log-in limit, so a stolen session cannot guess the password."""
+    await _check_own_password(user, password, throttle,
+                              wrong="That is not the password of the account you are signed in with.")
     return await to_thread.run_sync(_confirm_password, session, user.id, staff_session_id)
 
 
@@ -231,13 +238,7 @@ async def change_password(session: Session, settings: Settings, *, user: StaffUs
                           current_password: str, new_password: str, throttle: LoginThrottle | None = None) -> None:
     """Set a new password after checking the current one (a wrong one counts towards the account's
     log-in limit) and the new one's strength; every other session of the account ends. Audited."""
-    check_length(current_password)
-    if throttle:
-        await to_thread.run_sync(throttle.before_password, user.email)
-    if not await verify_password_async(user.password_hash, current_password):
-        if throttle:
-            await to_thread.run_sync(throttle.failed, user.email)
-        raise WrongPassword("The current password is wrong.")
+    await _check_own_password(user, current_password, throttle, wrong="The current password is wrong.")
     check_new_password(new_password, email=user.email, name=user.name)
     new_hash = await hash_password_async(new_password)
     await to_thread.run_sync(_store_password, session, user.id, staff_session_id, new_hash)

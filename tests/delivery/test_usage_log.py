@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from api.core.db import session_scope
+from api.core.months import add_months
 from api.delivery import usage_log
 from api.invoicing import usage_retention
 from api.delivery.models import Republication, UsageDaily, UsageEvent
@@ -137,7 +138,7 @@ def test_retention_never_reaches_into_the_previous_month(session):
         datetime(2026, 2, 1, tzinfo=UTC)  # February's period may still be invoiced
     assert usage_retention.usage_cutoff(session, retention_days=62, now=datetime(2026, 1, 31, tzinfo=UTC)) == \
         datetime(2025, 11, 30, tzinfo=UTC)
-    assert usage_retention.add_months(datetime(2026, 1, 1, tzinfo=UTC), -1) == datetime(2025, 12, 1, tzinfo=UTC)
+    assert add_months(datetime(2026, 1, 1, tzinfo=UTC), -1) == datetime(2025, 12, 1, tzinfo=UTC)
 
 
 def _partition_of(engine, event_id: str) -> str:

@@ -52,7 +52,7 @@ def _send_topic_messages(session) -> list[OutboxMessage]:
     return list(rows)
 
 
-# --- one slow endpoint does not delay the others (issue 11, item 4) -------------------------------
+# --- one slow endpoint does not delay the others -------------------------------------------------
 
 def test_hung_and_trickling_endpoints_do_not_delay_a_healthy_one(client, session, engine, licensed, receiver,
                                                                  misbehaving, settings, monkeypatch):

@@ -1,5 +1,5 @@
 """A `webhook.test` ping to one endpoint and a re-send of one delivery, both through the normal signed
-delivery path (issue 12): what arrives verifies with the endpoint's secret, a re-send keeps its
+delivery path: what arrives verifies with the endpoint's secret, a re-send keeps its
 `webhook-id`, and nothing is sent to a disabled endpoint or for another partner."""
 
 from __future__ import annotations

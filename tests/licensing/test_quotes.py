@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pytest
 
 from api.core.db import utcnow
+from api.core.months import add_months
 from api.licensing import quotes, ratecard
 from api.licensing.models import BillingMode, ScopeKind, Use
-from api.licensing.quotes import Terms, TermsInput, add_months, months_between
+from api.licensing.quotes import Terms, TermsInput
 from api.licensing.ratecard import DEFAULT_RATE_CARD as CARD
 from tests.builders import make_article
 
@@ -62,21 +62,6 @@ def test_feeds_are_monthly_and_usage_is_per_article() -> None:
     usage = quotes.price(CARD, _terms(scope=ScopeKind.catalogue, article_ids=[], months=12, audience_size=200_000,
                                       billing_mode=BillingMode.usage), currency="GBP", version=1)
     assert usage.amount == 4000 * 25000 // 10000 and usage.interval == "article" and usage.estimated_total is None
-
-
-@pytest.mark.parametrize(("start", "months", "end"), [
-    (datetime(2027, 1, 31, tzinfo=UTC), 1, datetime(2027, 2, 28, tzinfo=UTC)),
-    (datetime(2028, 1, 31, tzinfo=UTC), 1, datetime(2028, 2, 29, tzinfo=UTC)),
-    (datetime(2027, 11, 15, tzinfo=UTC), 3, datetime(2028, 2, 15, tzinfo=UTC)),
-])
-def test_add_months_clamps_to_month_end(start, months, end) -> None:
-    assert add_months(start, months) == end
-
-
-def test_an_end_date_counts_part_months_as_whole() -> None:
-    start = datetime(2027, 3, 1, tzinfo=UTC)
-    assert months_between(start, datetime(2027, 4, 1, tzinfo=UTC), 36) == 1
-    assert months_between(start, datetime(2027, 4, 2, tzinfo=UTC), 36) == 2
 
 
 def test_quote_service_records_the_rate_card_version(session) -> None:

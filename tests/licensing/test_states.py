@@ -27,10 +27,10 @@ def _transitions_paragraph(text: str) -> str:
     return next(p for p in section.split("\n\n") if p.lstrip().startswith("`submitted ->"))
 
 
-BRIEF = _transitions_paragraph(RULES.read_text())
+TRANSITIONS = _transitions_paragraph(RULES.read_text())
 
 
-def _brief_pairs(text: str) -> set[tuple[str, str]]:
+def _listed_pairs(text: str) -> set[tuple[str, str]]:
     """Every (from, to) the product rules list. A chain `a -> b -> c | d` gives a->b, b->c, b->d; a bare
     `x` after "or" continues the previous chain's last source (`suspended -> active` or `revoked`)."""
     pairs: set[tuple[str, str]] = set()
@@ -46,14 +46,14 @@ def _brief_pairs(text: str) -> set[tuple[str, str]]:
     return pairs
 
 
-BRIEF_PAIRS = _brief_pairs(BRIEF)
+LISTED_PAIRS = _listed_pairs(TRANSITIONS)
 REQUEST_STATES, LICENCE_STATES = {str(s) for s in RequestState}, {str(s) for s in LicenceState}
 ALLOWED = {
-    "licence_request": {(a, b) for a, b in BRIEF_PAIRS if a in REQUEST_STATES and b in REQUEST_STATES},
-    "licence": {(a, b) for a, b in BRIEF_PAIRS if a in LICENCE_STATES and b in LICENCE_STATES},
+    "licence_request": {(a, b) for a, b in LISTED_PAIRS if a in REQUEST_STATES and b in REQUEST_STATES},
+    "licence": {(a, b) for a, b in LISTED_PAIRS if a in LICENCE_STATES and b in LICENCE_STATES},
 }
 # `approved -> awaiting_payment` and `approved -> active`: an approval creates the licence in one of these.
-GRANTED = {b for a, b in BRIEF_PAIRS if a in REQUEST_STATES and b in LICENCE_STATES}
+GRANTED = {b for a, b in LISTED_PAIRS if a in REQUEST_STATES and b in LICENCE_STATES}
 PAIRS = [("licence_request", a, b) for a, b in product(RequestState, RequestState)] + \
         [("licence", a, b) for a, b in product(LicenceState, LicenceState)]
 
@@ -69,19 +69,19 @@ def _thing(session, kind: str, state: str):
     return thing
 
 
-def test_the_brief_is_read_as_written() -> None:
-    assert BRIEF_PAIRS == {
+def test_the_product_rules_are_read_as_written() -> None:
+    assert LISTED_PAIRS == {
         ("submitted", "in_review"), ("in_review", "approved"), ("in_review", "rejected"), ("in_review", "countered"),
         ("countered", "approved"), ("countered", "declined"), ("approved", "awaiting_payment"),
         ("awaiting_payment", "active"), ("approved", "active"), ("awaiting_payment", "cancelled"), ("active", "expired"), ("active", "revoked"),
         ("active", "suspended"), ("suspended", "active"), ("suspended", "revoked"),
     }
     # Every state the rules name is one of ours, and the rules' pairs are all accounted for.
-    assert {s for pair in BRIEF_PAIRS for s in pair} == REQUEST_STATES | LICENCE_STATES
-    assert len(ALLOWED["licence_request"]) + len(ALLOWED["licence"]) + len(GRANTED) == len(BRIEF_PAIRS)
+    assert {s for pair in LISTED_PAIRS for s in pair} == REQUEST_STATES | LICENCE_STATES
+    assert len(ALLOWED["licence_request"]) + len(ALLOWED["licence"]) + len(GRANTED) == len(LISTED_PAIRS)
 
 
-def test_the_machine_is_the_product_brief() -> None:
+def test_the_machine_is_the_product_rules() -> None:
     for kind, allowed in ALLOWED.items():
         listed = {(a, b) for a, nexts in states.MACHINES[kind].items() for b in nexts}
         assert listed == allowed, f"{kind}: not in the product rules {listed - allowed}, missing {allowed - listed}"
@@ -90,7 +90,7 @@ def test_the_machine_is_the_product_brief() -> None:
 
 
 @pytest.mark.parametrize(("amount", "state"), [(0, "active"), (5000, "awaiting_payment")])
-def test_an_approval_grants_a_licence_in_a_state_the_brief_allows(session, amount: int, state: str) -> None:
+def test_an_approval_grants_a_licence_in_a_state_the_product_rules_allow(session, amount: int, state: str) -> None:
     licence = make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=amount)
     assert licence.state == state and state in GRANTED
 

@@ -149,7 +149,7 @@ def test_each_licence_shows_quota_used_and_left_as_the_content_path_counts_it(we
     from datetime import timedelta
 
     from api.core.db import utcnow
-    from api.delivery.quotas import month_bounds
+    from api.core.months import month_bounds
     from api.licensing import amendments
     from tests.reports.data import add_usage
 
