@@ -24,6 +24,9 @@ from api.core.migrations import stamp
 
 TEST_DATABASE_URL = os.environ.get("SYNDICATE_TEST_DATABASE_URL")
 
+# Keeps the assertion-rewritten test modules between runs and workers (this environment writes no .pyc).
+pytest_plugins = ("tests.rewrite_cache",)
+
 
 def pytest_runtest_setup(item) -> None:
     """`@pytest.mark.postgres_only` tests prove behaviour under truly concurrent writers, which
