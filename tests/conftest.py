@@ -24,6 +24,9 @@ from api.core.migrations import stamp
 
 TEST_DATABASE_URL = os.environ.get("SYNDICATE_TEST_DATABASE_URL")
 
+# Keeps the assertion-rewritten test modules between runs and workers (this environment writes no .pyc).
+pytest_plugins = ("tests.rewrite_cache",)
+
 
 def pytest_runtest_setup(item) -> None:
     """`@pytest.mark.postgres_only` tests prove behaviour under truly concurrent writers, which
@@ -32,20 +35,45 @@ def pytest_runtest_setup(item) -> None:
         pytest.skip("needs concurrent writers: runs on PostgreSQL (SYNDICATE_TEST_DATABASE_URL)")
 
 
+# Workers per core for the whole suite: its tests wait on servers, sockets and databases as much as
+# they compute, so two per core keep both cores busy (measured in the README's test section).
+WORKERS_PER_CORE = 2
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config) -> None:
-    """The whole suite (`pytest` with no paths: the README's command, .ci/run) is spread over one
-    pytest-xdist worker per core, each file kept on one worker (its module fixtures, such as the
-    shared Chromium, start once). A run of chosen paths stays in one process unless it asks with
-    `-n`: starting workers would cost it more than they save. `-n 0` or `-p no:xdist` runs serially."""
+    """The whole suite (`pytest` with no paths: the README's command, .ci/run) is spread over
+    WORKERS_PER_CORE pytest-xdist workers per core, each file kept on one worker (its module fixtures,
+    such as the shared Chromium, start once) except those of SPREAD_BY_TEST. A run of chosen paths
+    stays in one process unless it asks with `-n`: starting workers would cost it more than they save.
+    `-n 0` or `-p no:xdist` runs serially."""
     if (not hasattr(config.option, "numprocesses") or hasattr(config, "workerinput")
             or config.option.numprocesses is not None or config.args_source != pytest.Config.ArgsSource.TESTPATHS):
         return
-    config.option.numprocesses = "auto"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    config.option.numprocesses = WORKERS_PER_CORE * cores
     if config.option.dist == "no":
         config.option.dist = "loadfile"
         if hasattr(config.option, "loadscopereorder"):
             config.option.loadscopereorder = False  # keep SLOWEST_FIRST's order, not the files' test counts
+
+
+# Files whose tests are handed to workers one by one rather than the whole file to one worker: each
+# of their tests is long, and they share nothing costly to start.
+SPREAD_BY_TEST = ("tests/test_schemathesis.py",)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.option.dist != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesExceptSpreadByTest(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid.split("[", 1)[0] if path in SPREAD_BY_TEST else path
+
+    return FilesExceptSpreadByTest(config, log)
 
 
 # Under pytest-xdist, the files that take longest go first: a worker that drew

@@ -58,14 +58,35 @@ def plan_problems(session: Session, statements: list[tuple[str, Any]], *, search
     return problems
 
 
+# The tables' statistics as a fresh database has them: no column statistics, and sizes never measured.
+_FRESH_STATISTICS = (
+    "DELETE FROM pg_statistic WHERE starelid IN (SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace)",
+    "UPDATE pg_class SET relpages = 0, reltuples = -1, relallvisible = 0 WHERE relnamespace = current_schema()::regnamespace",
+)
+
+
+def _settle_the_planner(connection, *, sorts: bool) -> None:
+    """PostgreSQL plans from statistics, and under pytest-xdist a worker's database holds whatever its
+    earlier tests made autovacuum gather (TRUNCATE keeps both the column statistics and the measured
+    sizes). Put back as on a fresh database for this transaction only (the test rolls it back), so a
+    plan does not depend on which tests ran before. Sequential scans (and without `sorts`, sorts) are
+    priced out too, so on the tests' tiny tables the plan shows the index it would use, and a Sort
+    only where no index gives the order."""
+    for statement in _FRESH_STATISTICS:
+        connection.exec_driver_sql(statement)
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    if not sorts:
+        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+
+
 def statement_plan(session: Session, stmt) -> str:
-    """The plan of a SQLAlchemy statement on either database, as text. PostgreSQL is told not to
-    choose sequential scans, so on the tests' tiny tables it shows the index it would use."""
+    """The plan of a SQLAlchemy statement on either database, as text (on PostgreSQL, see
+    `_settle_the_planner`)."""
     from sqlalchemy import text
 
     compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     if session.get_bind().dialect.name == "postgresql":
-        session.exec(text("SET LOCAL enable_seqscan = off"))
+        _settle_the_planner(session.connection(), sorts=True)
         return "\n".join(r[0] for r in session.exec(text(f"EXPLAIN {compiled}")).all())
     return "\n".join(str(r[-1]) for r in session.exec(text(f"EXPLAIN QUERY PLAN {compiled}")).all())
 
@@ -78,13 +99,11 @@ def list_problems(session: Session, function, kwargs: dict[str, Any], *, search:
 
 
 def explain(session: Session, statement: str, parameters: Any) -> str:
-    """The plan of a captured statement on either database, as text. PostgreSQL is told not to choose
-    sequential scans or sorts, so on the tests' tiny tables it shows the index it would use, and a
-    Sort only where no index gives the order."""
+    """The plan of a captured statement on either database, as text (on PostgreSQL, see
+    `_settle_the_planner`)."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        _settle_the_planner(connection, sorts=False)
         return "\n".join(r[0] for r in connection.exec_driver_sql("EXPLAIN " + statement, parameters).all())
     return "\n".join(str(r[-1]) for r in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all())
 

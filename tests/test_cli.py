@@ -87,7 +87,7 @@ def test_database_commands_refuse_an_unmigrated_database_with_the_servers_messag
     args = [a.replace("{sample}", str(SAMPLES / "mee-article-putin-syria.txt")) for a in args]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert isinstance(result.exception, SystemExit)
     assert f"is at migration none, but this version of Syndicate needs {head_revision(url)}" in result.output
     assert "Run `syndicate db upgrade` first." in result.output and "Traceback" not in result.output
 

@@ -10,6 +10,8 @@ Everything excluded is listed below with its reason; nothing else is.
 
 from __future__ import annotations
 
+import types
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
@@ -113,10 +115,48 @@ def test_the_shadowing_rule_names_only_literal_paths_under_a_template() -> None:
     assert not shadows_a_template("/v1/staff/articles", paths)
 
 
-@schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, phases=[Phase.explicit, Phase.generate], **BOUNDED)
+# The stateless run in groups of operations, one pytest test each, so that pytest-xdist can spread
+# them over its workers (tests/conftest.py schedules this file by test, not whole): as one test it
+# took a minute, and its worker ran nothing else meanwhile. Every operation is in exactly one group
+# (checked below). The staff operations stay one test, in the document's order, so each meets the
+# state it always met: /v1/staff/logout, early in that order, ends the shared staff session, and the
+# staff operations after it are answered 401 (which their checks accept).
+OPERATION_GROUPS = {
+    "partner_accounts": r"^/v1/(partners|webhook-endpoints)(/|$)",
+    "partner_licensing": r"^/v1/(licence-requests|licences)(/|$)",
+    "staff": r"^/v1/staff(/|$)",
+    "public_and_the_rest": r"^/(?!v1/(partners|webhook-endpoints|licence-requests|licences|staff)(/|$))",
+}
+
+
+def test_every_operation_is_in_exactly_one_group(app) -> None:
+    import re
+
+    paths = app.openapi()["paths"]
+    groups = {path: [name for name, regex in OPERATION_GROUPS.items() if re.search(regex, path)] for path in paths}
+    assert {path: names for path, names in groups.items() if len(names) != 1} == {}
+
+
 def test_each_operation(case, credentials) -> None:
     case.call_and_validate(headers=_headers(case, credentials), excluded_checks=_excluded(case))
+
+
+test_each_operation.__test__ = False  # run through its groups below
+
+
+def _each_operation_in(group: str):
+    """`test_each_operation` for one group's operations. A copy of that very function, not one
+    written again: with `derandomize`, hypothesis seeds the examples from the test function's source,
+    so each operation gets the cases it always got."""
+    copy = types.FunctionType(test_each_operation.__code__, test_each_operation.__globals__)
+    bounded = settings(max_examples=MAX_EXAMPLES, phases=[Phase.explicit, Phase.generate], **BOUNDED)(copy)
+    return schema.include(path_regex=OPERATION_GROUPS[group]).parametrize()(bounded)
+
+
+test_each_partner_account_operation = _each_operation_in("partner_accounts")
+test_each_partner_licensing_operation = _each_operation_in("partner_licensing")
+test_each_staff_operation = _each_operation_in("staff")
+test_each_public_and_other_operation = _each_operation_in("public_and_the_rest")
 
 
 def test_chains_of_operations(api_schema, credentials) -> None:

@@ -204,6 +204,11 @@ def test_a_view_cache_keeps_only_what_was_read_after_the_last_invalidation():
 
 def test_view_caches_are_bounded_and_evict_the_oldest(client, session, licensed, app, monkeypatch):
     runtime = app.state.delivery
+    # The poller empties both caches when it sees this test's own commits (as another process's would
+    # be), at a moment of its choosing: stopped first (and waited for), so only this process's reads
+    # and evictions decide what is kept. The client's lifespan starts a new one for the next test.
+    runtime._stop.set()
+    runtime._poller.join()
     monkeypatch.setattr(runtime.articles, "limit", 2)
     monkeypatch.setattr(runtime.licences, "limit", 1)
     token = mint(client, licensed)["token"]

@@ -86,8 +86,8 @@ async def test_requests_that_miss_the_same_article_at_once_share_one_read(app, l
             article_id = licensed.articles[0].id
             url = f"/v1/content/articles/{article_id}"
             requests = [asyncio.create_task(c.get(url, headers=bearer(token))) for _ in range(5)]
-            for _ in range(1000):  # until all five wait on the one read in flight (10 s at most)
-                if waiting.count(article_id) == 5 and article_id in runtime._loading_articles:
+            for _ in range(1000):  # until all five wait on the one read, begun in its thread (10 s at most)
+                if waiting.count(article_id) == 5 and article_id in runtime._loading_articles and reads:
                     break
                 await asyncio.sleep(0.01)
             assert waiting.count(article_id) == 5 and reads == [article_id]
