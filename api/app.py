@@ -80,15 +80,18 @@ class SyndicateApp(FastAPI):
     access_log: AccessLog | None = None
 
     async def __call__(self, scope, receive, send) -> None:
-        access_log = self.access_log
-        if access_log is None or scope["type"] != "http":
-            await self._dispatch(scope, receive, send)
-            return
+        # One dispatch for every scope: the front first, then FastAPI; HTTP requests are logged
+        # once the access log runs (from the lifespan on; lifespan and websocket scopes never are).
+        access_log = self.access_log if scope["type"] == "http" else None
         started = time.perf_counter()
         front = self.front
         if front is not None and front.handles(scope):
             status, request_id = await front.serve(scope, send)
-            access_log.record(scope, status, started, request_id)
+            if access_log is not None:
+                access_log.record(scope, status, started, request_id)
+            return
+        if access_log is None:
+            await super().__call__(scope, receive, send)
             return
         answered: list = [500, None]  # what a request that fails before answering is logged as
 
@@ -102,13 +105,6 @@ class SyndicateApp(FastAPI):
             await super().__call__(scope, receive, sending)
         finally:
             access_log.record(scope, answered[0], started, answered[1])
-
-    async def _dispatch(self, scope, receive, send) -> None:
-        front = self.front
-        if front is not None and front.handles(scope):
-            await front.serve(scope, send)
-            return
-        await super().__call__(scope, receive, send)
 
 
 async def build_route_state(app: FastAPI) -> None:
