@@ -160,8 +160,6 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Migrate, load demo data and print demo credentials first.")] = False,
 ) -> None:
     """Run the API server."""
-    import uvicorn
-
     settings = _settings()
     base = listening_url(host, port)
     if "public_base_url" not in settings.model_fields_set:
@@ -196,8 +194,27 @@ def serve(
         typer.echo(line)
     # The app itself believes X-Forwarded-For only from SYNDICATE_TRUSTED_PROXIES (see api.app).
     # The app writes its own access log (SYNDICATE_ACCESS_LOG, api/core/access_log.py), off the event loop.
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers, proxy_headers=False, log_level="info",
-                access_log=False)
+    run_server(host, port, workers)
+
+
+def run_server(host: str, port: int, workers: int) -> None:
+    """`uvicorn.run("api.main:app", ...)`, plus what it cannot pass: uvicorn's `callback_notify`, by
+    which each worker process learns that it listens, so the in-process worker and the cache preload
+    start then, not before (api/core/startup.py)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from api.core.startup import server_listening
+
+    config = uvicorn.Config("api.main:app", host=host, port=port, workers=workers, proxy_headers=False,
+                            log_level="info", access_log=False, callback_notify=server_listening)
+    if workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's own status for a server that never started
 
 
 def listening_url(host: str, port: int) -> str:

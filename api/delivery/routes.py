@@ -372,5 +372,9 @@ def install(app: FastAPI) -> None:
         runtime.engine.dispose()
         runtime.reader.dispose()
 
+    async def preload() -> None:
+        runtime.start_preload()
+
     app.state.startup_hooks.append(start)
+    app.state.after_listening_hooks.append(preload)
     app.state.shutdown_hooks.append(stop)

@@ -127,7 +127,11 @@ class DeliveryRuntime:
         self._stop.clear()
         self._poller = threading.Thread(target=self._poll_forever, name="syndicate-delivery-poller", daemon=True)
         self._poller.start()
-        if self.settings.delivery_preload:
+
+    def start_preload(self) -> None:
+        """Fill the caches in the background, when the settings ask for it (the app calls this once
+        the server listens: the preload's CPU would otherwise delay that moment)."""
+        if self.settings.delivery_preload and self._preloader is None:
             self._preloader = threading.Thread(target=self._preload_quietly, name="syndicate-delivery-preload",
                                                daemon=True)
             self._preloader.start()
@@ -138,6 +142,7 @@ class DeliveryRuntime:
             self._poller.join(timeout=5)
         if self._preloader:
             self._preloader.join(timeout=5)
+            self._preloader = None
         await self.writer.aclose()
         await self.limiter.disconnect()
 
