@@ -32,8 +32,10 @@ class _Syndicate(TyperGroup):
         return name, command, rest
 
 
+# Plain click help and errors (rich_markup_mode=None): rich's help renderer alone took longer to
+# import than the rest of `syndicate --help` (benchmarks: README, "Start").
 app = typer.Typer(cls=_Syndicate, help="Syndicate: a publisher's content-licensing desk.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+                  pretty_exceptions_show_locals=False, rich_markup_mode=None)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
