@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -22,6 +23,7 @@ from api.core.middleware import RequestIdMiddleware
 from api.core.operation_ids import operation_id
 from api.core.migrations import require_current
 from api.core.problems import install_problem_handlers
+from api.core.startup import AfterListening
 from api.audit import routes as audit_routes
 from api.catalogue import routes as catalogue_routes
 from api.console import routes as console_routes
@@ -78,17 +80,24 @@ class SyndicateApp(FastAPI):
 
     front = None  # an object with `handles(scope) -> bool` and `async serve(scope, send) -> (status, request id)`
     access_log: AccessLog | None = None
+    after_listening_pending = False  # the first request proves the server listens (api.core.startup)
 
     async def __call__(self, scope, receive, send) -> None:
-        access_log = self.access_log
-        if access_log is None or scope["type"] != "http":
-            await self._dispatch(scope, receive, send)
-            return
+        # One dispatch for every scope: the front first, then FastAPI; HTTP requests are logged
+        # once the access log runs (from the lifespan on; lifespan and websocket scopes never are).
+        access_log = self.access_log if scope["type"] == "http" else None
         started = time.perf_counter()
+        if self.after_listening_pending and access_log is not None:
+            self.after_listening_pending = False
+            self.state.after_listening.trigger()
         front = self.front
         if front is not None and front.handles(scope):
             status, request_id = await front.serve(scope, send)
-            access_log.record(scope, status, started, request_id)
+            if access_log is not None:
+                access_log.record(scope, status, started, request_id)
+            return
+        if access_log is None:
+            await super().__call__(scope, receive, send)
             return
         answered: list = [500, None]  # what a request that fails before answering is logged as
 
@@ -102,13 +111,6 @@ class SyndicateApp(FastAPI):
             await super().__call__(scope, receive, sending)
         finally:
             access_log.record(scope, answered[0], started, answered[1])
-
-    async def _dispatch(self, scope, receive, send) -> None:
-        front = self.front
-        if front is not None and front.handles(scope):
-            await front.serve(scope, send)
-            return
-        await super().__call__(scope, receive, send)
 
 
 async def build_route_state(app: FastAPI) -> None:
@@ -158,8 +160,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         # Starlette and FastAPI run synchronous handlers and dependencies in anyio's default thread
         # pool: as many threads as the API engine has connections.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
-        worker = worker_engine = None
-        if worker_wanted:
+        worker: Any = None
+        worker_engine = None
+
+        async def start_worker() -> None:
+            nonlocal worker, worker_engine
             from api.worker import Worker
 
             # Its own pool, off the API's: each message in flight (settings.outbox_concurrency) may
@@ -167,6 +172,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             worker_engine = make_engine(settings.database_url, pool_size=2, max_overflow=settings.outbox_concurrency)
             worker = Worker(worker_engine, settings.worker_poll_seconds, settings)
             worker.start_thread()
+
+        async def prepare_passwords() -> None:
+            await anyio.to_thread.run_sync(passwords.prepare)
+
         for hook in app.state.startup_hooks:
             await hook(app)
         app.access_log = AccessLog(everything=settings.access_log)
@@ -176,9 +185,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         # keep it out of the cyclic collector's full passes, which otherwise stall every request.
         gc.collect()
         gc.freeze()
+        # What is not needed to answer correctly starts once the server listens (api.core.startup).
+        after_listening = [*(start_worker,) * worker_wanted, *app.state.after_listening_hooks, prepare_passwords]
+        app.state.after_listening.arm(after_listening)
+        app.after_listening_pending = True
         try:
             yield
         finally:
+            app.after_listening_pending = False
+            await app.state.after_listening.disarm()
             if app.access_log is not None:
                 app.access_log.stop()
             for hook in app.state.shutdown_hooks:
@@ -198,6 +213,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.engine = engine
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    app.state.after_listening_hooks = []  # async, no argument: run once the server listens
+    app.state.after_listening = AfterListening()
     install_problem_handlers(app)
 
     app.include_router(health.router)

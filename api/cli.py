@@ -32,8 +32,10 @@ class _Syndicate(TyperGroup):
         return name, command, rest
 
 
+# Plain click help and errors (rich_markup_mode=None): rich's help renderer alone took longer to
+# import than the rest of `syndicate --help` (benchmarks: README, "Start").
 app = typer.Typer(cls=_Syndicate, help="Syndicate: a publisher's content-licensing desk.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+                  pretty_exceptions_show_locals=False, rich_markup_mode=None)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -160,8 +162,6 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Migrate, load demo data and print demo credentials first.")] = False,
 ) -> None:
     """Run the API server."""
-    import uvicorn
-
     settings = _settings()
     base = listening_url(host, port)
     if "public_base_url" not in settings.model_fields_set:
@@ -196,8 +196,27 @@ def serve(
         typer.echo(line)
     # The app itself believes X-Forwarded-For only from SYNDICATE_TRUSTED_PROXIES (see api.app).
     # The app writes its own access log (SYNDICATE_ACCESS_LOG, api/core/access_log.py), off the event loop.
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers, proxy_headers=False, log_level="info",
-                access_log=False)
+    run_server(host, port, workers)
+
+
+def run_server(host: str, port: int, workers: int) -> None:
+    """`uvicorn.run("api.main:app", ...)`, plus what it cannot pass: uvicorn's `callback_notify`, by
+    which each worker process learns that it listens, so the in-process worker and the cache preload
+    start then, not before (api/core/startup.py)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from api.core.startup import server_listening
+
+    config = uvicorn.Config("api.main:app", host=host, port=port, workers=workers, proxy_headers=False,
+                            log_level="info", access_log=False, callback_notify=server_listening)
+    if workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's own status for a server that never started
 
 
 def listening_url(host: str, port: int) -> str:

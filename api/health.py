@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.core.errors import DatabaseUnreachable, NotFound, SyndicateError, Unmigrated
+from api.core.errors import DatabaseUnreachable, NotFound, Starting, SyndicateError, Unmigrated
 from api.core.problems import error_responses
 from api.core.readiness import check_ready
 from api.deps import EngineDep, SettingsDep
@@ -22,7 +22,8 @@ class HealthStatus(BaseModel):
 
 class ReadyStatus(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ready"}]})
-    status: str = Field(description="`ready` when the database answers and is migrated.")
+    status: str = Field(description="`ready` when the database answers and is migrated, and the server has "
+                                    "started its background work.")
 
 
 class ProblemType(BaseModel):
@@ -50,9 +51,22 @@ async def healthz() -> HealthStatus:
     return HealthStatus(status="ok")
 
 
+# How long /readyz waits for the work started once the server listens (a moment: threads to start).
+STARTING_PATIENCE_SECONDS = 2.0
+
+
+async def started(request: Request) -> None:
+    """Raise Starting while the work the server starts once it listens (api.core.startup) is not done."""
+    after = getattr(request.app.state, "after_listening", None)
+    if after is not None and not await after.wait(STARTING_PATIENCE_SECONDS):
+        detail = ("Starting its background work failed; see the server's log." if after.failed is not None
+                  else "The server is starting its background work; retry in a moment.")
+        raise Starting(detail, headers={"Retry-After": "1"})
+
+
 @router.get("/readyz", response_model=ReadyStatus, operation_id="health.ready",
-            summary="The database is reachable and migrated",
-            responses=error_responses(DatabaseUnreachable, Unmigrated))
+            summary="The database is reachable and migrated, and the server has started",
+            responses=error_responses(DatabaseUnreachable, Unmigrated, Starting), dependencies=[Depends(started)])
 def readyz(engine: EngineDep, settings: SettingsDep) -> ReadyStatus:
     check_ready(engine, settings.database_url)
     return ReadyStatus(status="ready")

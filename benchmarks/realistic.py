@@ -20,8 +20,12 @@ What it does, in order:
 4. Starts a bare ASGI app on the same uvicorn settings (without an access log: the ceiling), which
    answers each request with the bytes and headers the real endpoint sent for that format.
 5. Alternates the two under `wrk -t1 -c64` (with a Lua script walking the mix), `--rounds` times,
-   and prints requests/s, p50/p99/p99.9, the ratio, the server's RSS at the end and the usage
-   accounting check (every 200 recorded as a usage event).
+   and prints requests/s, p50/p99/p99.9, CPU time per request of each app's processes (from
+   /proc/<pid>/stat), the ratio, the server's RSS at the end and the usage accounting check (every
+   200 recorded as a usage event).
+
+`--starts N` starts the shipped command N times (the last start is the one measured) and prints how
+long each took to listen, and their median.
 
 With one worker the server is pinned to CPU 0 and wrk to CPU 1; with two workers nothing is pinned,
 so wrk shares their cores (on a 2-core machine that is what limits the factor).
@@ -252,13 +256,15 @@ def wait_for(port: int, process: subprocess.Popen, what: str, timeout: float = 6
     raise SystemExit(f"{what} did not start")
 
 
-def start_shipped(port: int, workers: int, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, float]:
-    """`syndicate serve` as the Dockerfile runs it; returns the process and seconds until it listened."""
+def start_shipped(port: int, workers: int, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, float, float]:
+    """`syndicate serve` as the Dockerfile runs it; returns the process, seconds until it listened and
+    the CPU seconds its processes had used by then (less sensitive than the first to a loaded machine)."""
     command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers)]
     command = pinned(0, command) if workers == 1 else command
     process = subprocess.Popen(command, env=env, start_new_session=True, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    return process, wait_for(port, process, "syndicate serve")
+    ready = wait_for(port, process, "syndicate serve")
+    return process, ready, cpu_seconds(process)
 
 
 def start_bare(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
@@ -270,19 +276,32 @@ def start_bare(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen
     return process
 
 
-def rss_mb(process: subprocess.Popen) -> float:
-    """Resident memory of the server and its worker processes."""
-    pids = {process.pid}
+def _group_stats(process: subprocess.Popen) -> dict[int, list[str]]:
+    """/proc/<pid>/stat fields (after the command name) of the server and its worker processes."""
+    group = os.getpgid(process.pid)
+    stats: dict[int, list[str]] = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) in pids or int(fields[2]) == os.getpgid(process.pid):
-                pids.add(int(proc.name))
+            if int(proc.name) == process.pid or int(fields[1]) == process.pid or int(fields[2]) == group:
+                stats[int(proc.name)] = fields
+    return stats
+
+
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """User + system CPU time used so far by the server and its worker processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    # utime and stime are the 14th and 15th fields of stat; the 12th and 13th after the name.
+    return sum(int(fields[11]) + int(fields[12]) for fields in _group_stats(process).values()) / ticks
+
+
+def rss_mb(process: subprocess.Popen) -> float:
+    """Resident memory of the server and its worker processes."""
     total = 0
-    for pid in pids:
+    for pid in _group_stats(process):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
@@ -292,13 +311,18 @@ def rss_mb(process: subprocess.Popen) -> float:
     return total / 1024
 
 
-def run_wrk(port: int, lines_file: Path, script: Path, connections: int, seconds: int, workers: int) -> dict[str, float]:
+def run_wrk(port: int, lines_file: Path, script: Path, connections: int, seconds: int, workers: int,
+            server: subprocess.Popen) -> dict[str, float]:
+    """One round of the mix against `server`; its figures, with the server's CPU time per request."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}",
                "--", str(lines_file)]
     command = pinned(1, command) if workers == 1 else command
+    cpu_before = cpu_seconds(server)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu_used = cpu_seconds(server) - cpu_before
     result = json.loads(output.split("RESULT ", 1)[1].splitlines()[0])
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["cpu_ms"] = cpu_used * 1000 / max(result["requests"], 1)
     return result
 
 
@@ -330,6 +354,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--data", type=Path, help="keep the prepared data here and reuse it on later runs")
+    parser.add_argument("--starts", type=int, default=1,
+                        help="start the shipped command this many times and report how long each took to listen")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed (apt-get install wrk)")
@@ -365,7 +391,15 @@ def main() -> None:
 
     log = workdir / "server.log"
     port = free_port()
-    server, ready = start_shipped(port, args.workers, env, log)
+    starts, start_cpu = [], []
+    for _ in range(args.starts - 1):  # starts only measured: stopped as soon as they listen
+        server, ready, cpu = start_shipped(port, args.workers, env, log)
+        stop_server(server)
+        starts.append(ready)
+        start_cpu.append(cpu)
+    server, ready, cpu = start_shipped(port, args.workers, env, log)
+    starts.append(ready)
+    start_cpu.append(cpu)
     try:
         responses = capture_responses(port, article_ids[-1], tokens[0], workdir)
         (workdir / "responses.json").write_text(json.dumps(responses))
@@ -379,9 +413,10 @@ def main() -> None:
                 lines = workdir / f"round{round_}.tsv"
                 mixed = mix.lines(40_000 * args.duration)
                 lines.write_text("\n".join(mixed) + "\n")
-                shipped_runs.append(run_wrk(port, lines, script, args.connections, args.duration, args.workers))
+                shipped_runs.append(run_wrk(port, lines, script, args.connections, args.duration, args.workers,
+                                            server))
                 articles_served += article_requests(mixed, int(shipped_runs[-1]["requests"]))
-                bare_runs.append(run_wrk(bare_port, lines, script, args.connections, args.duration, args.workers))
+                bare_runs.append(run_wrk(bare_port, lines, script, args.connections, args.duration, args.workers, bare))
                 print(f"  round {round_ + 1}: shipped {shipped_runs[-1]['rps']:,.0f}/s, bare {bare_runs[-1]['rps']:,.0f}/s",
                       flush=True)
         finally:
@@ -401,13 +436,16 @@ def main() -> None:
     log_lines = sum(1 for _ in log.open("rb"))
 
     print(f"\ndatabase {args.db}; {args.workers} API worker(s); {args.licences:,} licences, {args.articles:,} articles; "
-          f"{args.connections} connections; {args.rounds} x {args.duration}s per app; `syndicate serve` listening "
-          f"after {ready:.2f}s")
-    print(f"{'app':<20}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'non-2xx':>9}")
+          f"{args.connections} connections; {args.rounds} x {args.duration}s per app; load average "
+          f"{' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    print(f"`syndicate serve` listening after {statistics.median(starts):.2f}s (median of {len(starts)} start(s): "
+          f"{', '.join(f'{s:.2f}' for s in starts)}); CPU used by then {statistics.median(start_cpu):.2f}s (median)")
+    print(f"{'app':<20}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'CPU ms/req':>12}{'non-2xx':>9}")
     for name, runs in (("syndicate serve", shipped_runs), ("bare ASGI", bare_runs)):
         print(f"{name:<20}{statistics.median(r['rps'] for r in runs):>12,.0f}"
               f"{statistics.median(r['p50'] for r in runs):>9.2f}{statistics.median(r['p99'] for r in runs):>9.2f}"
-              f"{statistics.median(r['p999'] for r in runs):>10.2f}{sum(r['non2xx'] for r in runs):>9.0f}")
+              f"{statistics.median(r['p999'] for r in runs):>10.2f}{statistics.median(r['cpu_ms'] for r in runs):>12.3f}"
+              f"{sum(r['non2xx'] for r in runs):>9.0f}")
     ratio = statistics.median(r["rps"] for r in shipped_runs) / statistics.median(r["rps"] for r in bare_runs)
     print(f"ratio shipped/bare (median of rounds): {ratio:.2f}x (target >= 0.60x)")
     print(f"server RSS at the end: {memory:.0f} MB; server log lines: {log_lines:,}")

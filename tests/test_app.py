@@ -48,3 +48,46 @@ def test_routes_are_built_at_start_not_by_the_first_requests(engine, database_ur
         for path in ("/v1/content/feed", "/v1/articles", "/console/login", "/no-such-page"):
             client.get(path)
         assert len(built) == at_start
+
+
+class _PingFront:
+    """A front that answers GET /ping itself, as the content fast path answers its own paths."""
+
+    @staticmethod
+    def handles(scope) -> bool:
+        return scope["type"] == "http" and scope["path"] == "/ping"
+
+    async def serve(self, scope, send) -> tuple[int, bytes]:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-request-id", b"front-1")]})
+        await send({"type": "http.response.body", "body": b"pong"})
+        return 200, b"front-1"
+
+
+def test_the_front_and_fastapi_answer_with_and_without_the_access_log() -> None:
+    """One dispatch: the front answers its paths and FastAPI the rest, before the access log runs
+    (no lifespan) and after; with it, each request is logged once, from whichever answered."""
+    import io
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from api.app import SyndicateApp
+    from api.core.access_log import AccessLog
+
+    app = SyndicateApp()
+    app.front = _PingFront()  # type: ignore[assignment]
+
+    @app.get("/routed")
+    def routed() -> dict:
+        return {"routed": True}
+
+    client = TestClient(app)
+    assert client.get("/ping").content == b"pong" and client.get("/routed").json() == {"routed": True}
+    buffer = io.StringIO()
+    app.access_log = AccessLog(stream=buffer)
+    assert client.get("/ping").content == b"pong" and client.get("/routed").json() == {"routed": True}
+    assert client.get("/nowhere").status_code == 404
+    app.access_log.flush()
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert [(line["path"], line["status"]) for line in lines] == [("/ping", 200), ("/routed", 200), ("/nowhere", 404)]
+    assert lines[0]["request_id"] == "front-1"

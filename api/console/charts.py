@@ -13,23 +13,32 @@ import hashlib
 import html
 import re
 from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import TYPE_CHECKING
 
-import pygal
-from lxml import etree
-from pygal.style import Style
+if TYPE_CHECKING:
+    import pygal
 
-STYLE = Style(background="#ffffff", plot_background="#ffffff", foreground="#1d2430", foreground_strong="#1d2430",
-              foreground_subtle="#5d6878", colors=("#1f5fbf", "#17753b", "#b46b00", "#8e3aa8", "#b42318", "#2a8a8a"),
-              font_family="system-ui, sans-serif", label_font_size=13, major_label_font_size=13, legend_font_size=13,
-              title_font_size=15, value_font_size=12)
+
+@cache
+def _style():
+    """pygal is imported when the first chart is drawn: it is not needed to start the server."""
+    from pygal.style import Style
+
+    return Style(background="#ffffff", plot_background="#ffffff", foreground="#1d2430", foreground_strong="#1d2430",
+                 foreground_subtle="#5d6878", colors=("#1f5fbf", "#17753b", "#b46b00", "#8e3aa8", "#b42318", "#2a8a8a"),
+                 font_family="system-ui, sans-serif", label_font_size=13, major_label_font_size=13, legend_font_size=13,
+                 title_font_size=15, value_font_size=12)
 
 
 def _config(**extra) -> dict:
-    return {"disable_xml_declaration": True, "js": [], "style": STYLE, "width": 720, "height": 320,
+    return {"disable_xml_declaration": True, "js": [], "style": _style(), "width": 720, "height": 320,
             "show_legend": True, "legend_at_bottom": True, "print_values": False, "margin": 12, **extra}
 
 
 def to_svg(chart: pygal.graph.graph.Graph, title: str) -> str:
+    from lxml import etree
+
     tree = chart.render_tree()
     for script in [el for el in tree.iter() if isinstance(el.tag, str) and el.tag.rsplit("}", 1)[-1] == "script"]:
         script.getparent().remove(script)
@@ -43,6 +52,8 @@ def to_svg(chart: pygal.graph.graph.Graph, title: str) -> str:
 
 def bars(title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]], *,
          horizontal: bool = False, value_suffix: str = "") -> str:
+    import pygal
+
     kind = pygal.HorizontalBar if horizontal else pygal.Bar
     chart = kind(**_config(title=title, x_label_rotation=0 if horizontal else 30, truncate_label=40))
     chart.x_labels = list(labels)

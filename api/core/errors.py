@@ -143,6 +143,14 @@ class DatabaseUnreachable(ServiceUnavailable):
     title = "Database unreachable"
 
 
+class Starting(ServiceUnavailable):
+    """The server has just started and is still starting its background work (the in-process worker, the cache
+    preload); it will be ready in a moment. Retry after `Retry-After` seconds."""
+
+    slug = "starting"
+    title = "The service is starting"
+
+
 class InvalidData(Invalid):
     """The database refused a value the request carried (a NUL character in text, a number out of range); nothing
     was stored. Remove or correct that value and send again."""

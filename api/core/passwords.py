@@ -33,8 +33,10 @@ def _hasher_with(time_cost: int, memory_kib: int, parallelism: int) -> PasswordH
 
 
 _hasher = _hasher_with(**PRODUCTION_PASSWORD_HASHING)
-# Verified against when the e-mail is unknown, so both paths cost the same.
-_DUMMY_HASH = _hasher.hash("syndicate-timing-equaliser")
+# Verified against when the e-mail is unknown, so both paths cost the same: made with the current
+# hasher when first needed (or by `prepare` once the server listens), not at import, where its
+# tens of milliseconds at production strength were paid by every start and every command.
+_dummy: tuple[PasswordHasher, str] | None = None
 
 
 _SETTINGS = ("password_hash_time_cost", "password_hash_memory_kib", "password_hash_parallelism")
@@ -47,13 +49,33 @@ def configure(settings: Settings) -> None:
     starts at production strength, and settings left at their defaults leave it as it is, so an app
     built for a moment in a process that chose another cost (the contract renderer inside the test
     run) does not undo that choice."""
-    global _hasher, _DUMMY_HASH
+    global _hasher
     if not settings.model_fields_set & set(_SETTINGS):
         return
     wanted = tuple(getattr(settings, name) for name in _SETTINGS)
     if wanted != (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism):
-        hasher = _hasher_with(*wanted)
-        _hasher, _DUMMY_HASH = hasher, hasher.hash("syndicate-timing-equaliser")
+        _hasher = _hasher_with(*wanted)
+
+
+def _dummy_hash() -> str:
+    """The timing equaliser for the current cost. Two threads may both make it the first time;
+    either result does."""
+    global _dummy
+    hasher, dummy = _hasher, _dummy
+    if dummy is None or dummy[0] is not hasher:
+        dummy = _dummy = (hasher, hasher.hash("syndicate-timing-equaliser"))
+    return dummy[1]
+
+
+def prepare() -> None:
+    """Make the timing equaliser now (the server calls this once it listens, off the event loop),
+    so the first login for an unknown e-mail costs what any other does."""
+    _dummy_hash()
+
+
+def has_dummy_hash() -> bool:
+    """Whether the equaliser for the current cost is made."""
+    return _dummy is not None and _dummy[0] is _hasher
 
 
 def current_parameters() -> dict[str, int]:
@@ -66,7 +88,7 @@ def _hash(password: str) -> str:
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -17,7 +17,6 @@ Tombstones are not deliveries: they are not metered and take no quota.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -126,18 +125,10 @@ def _page(runtime: DeliveryRuntime, licence: LicenceView, updated_since: datetim
         return _Listing(rows, None, f"{next_cursor}{_SYNC_MARK}{start}" if next_cursor else None, start, views)
 
 
-# Pages being read now, by everything that determines them: requests asking the same thing at the same
-# moment (a crowd of long-pollers woken by one commit) share one read instead of a query each.
-_reading: dict[tuple, asyncio.Future] = {}
-
-
 async def _shared_page(runtime: DeliveryRuntime, licence: LicenceView, *args: Any) -> _Listing:
-    key = (id(runtime), licence, *args)
-    reading = _reading.get(key)
-    if reading is None:
-        reading = _reading[key] = asyncio.ensure_future(runtime.in_thread(_page, runtime, licence, *args))
-        reading.add_done_callback(lambda _done: _reading.pop(key, None))
-    return await asyncio.shield(reading)
+    """The page, read once for every request asking the same thing at the same moment (a crowd of
+    long-pollers woken by one commit), keyed by everything that determines it."""
+    return await runtime.feed_pages.run((licence, *args), runtime.in_thread, _page, runtime, licence, *args)
 
 
 def _decode_change_cursor(value: str, name: str) -> int:

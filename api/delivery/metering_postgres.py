@@ -8,12 +8,14 @@ round trip while the loop keeps serving (and gathering the next batch).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import psycopg
-from psycopg.errors import DeadlockDetected
 from sqlalchemy import Engine
 
 from api.delivery.usage_rows import COLUMNS, Usage, usage_ids
+
+if TYPE_CHECKING:
+    import psycopg
 
 # Each column travels as ONE text parameter holding an array literal ('{a,b,c}') that the writer
 # joins itself: psycopg's list dumper costs ~5 µs per row on the event loop, a join almost nothing.
@@ -64,11 +66,15 @@ class PostgresUsageStore:
 
     @classmethod
     async def open(cls, engine: Engine) -> PostgresUsageStore:
+        import psycopg  # imported when first used: not needed to start the server (nor on SQLite at all)
+
         url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         # Autocommit: each batch is ONE statement, so one round trip commits it.
         return cls(await psycopg.AsyncConnection.connect(url, autocommit=True))
 
     async def write(self, usages: list[Usage], firsts: list[bool]) -> None:
+        from psycopg.errors import DeadlockDetected  # loaded with the connection: a lookup
+
         fields = self._fields
         if len(fields) > 10_000:
             fields.clear()

@@ -357,7 +357,7 @@ def install(app: FastAPI) -> None:
     beacon_hits = app.state.beacons = BeaconBuffer(make_engine(settings.database_url, pool_size=1, max_overflow=1))
     notifier = app.state.change_notifier = ChangeNotifier(runtime.engine)
     webhook_routes.document_events(app)
-    app.front = ContentFastPath(runtime)  # type: ignore[attr-defined]  # FastAPI declares no such attribute; the ASGI wrapper reads it
+    app.front = ContentFastPath(runtime, notifier)  # type: ignore[attr-defined]  # FastAPI declares no such attribute; the ASGI wrapper reads it
 
     async def start(_app: FastAPI) -> None:
         runtime.start()
@@ -372,5 +372,9 @@ def install(app: FastAPI) -> None:
         runtime.engine.dispose()
         runtime.reader.dispose()
 
+    async def preload() -> None:
+        runtime.start_preload()
+
     app.state.startup_hooks.append(start)
+    app.state.after_listening_hooks.append(preload)
     app.state.shutdown_hooks.append(stop)

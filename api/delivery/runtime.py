@@ -22,6 +22,7 @@ from sqlmodel import Session, col
 from api.core import wal
 from api.core.config import Settings
 from api.core.db import utcnow
+from api.core.singleflight import SingleFlight
 from api.delivery import caps, invalidation, keys as signing_keys, render, templates
 from api.delivery.errors import ContentWithdrawn, InvalidToken, FormatNotAcceptable, NotCovered, TokenRevoked
 from api.delivery.metering import UsageWriter
@@ -102,8 +103,11 @@ class DeliveryRuntime:
         self.revoked: frozenset[str] = frozenset()
         self._revoked_here: set[str] = set()  # survives a concurrent reload by the poller
         self._marks: tuple[Any, ...] | None = None
-        self._loading_licences: dict[str, asyncio.Future] = {}
-        self._loading_articles: dict[str, asyncio.Future] = {}
+        # One read per key however many requests miss it at once (a hot article after a restart or a
+        # change is asked for by every connection); each waits for it, none can cancel it.
+        self.licence_loads: SingleFlight[LicenceView | None] = SingleFlight()
+        self.article_loads: SingleFlight[ArticleView] = SingleFlight()
+        self.feed_pages: SingleFlight[Any] = SingleFlight()  # api.delivery.feeds
         self._keys_loaded_at = 0.0
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -123,7 +127,11 @@ class DeliveryRuntime:
         self._stop.clear()
         self._poller = threading.Thread(target=self._poll_forever, name="syndicate-delivery-poller", daemon=True)
         self._poller.start()
-        if self.settings.delivery_preload:
+
+    def start_preload(self) -> None:
+        """Fill the caches in the background, when the settings ask for it (the app calls this once
+        the server listens: the preload's CPU would otherwise delay that moment)."""
+        if self.settings.delivery_preload and self._preloader is None:
             self._preloader = threading.Thread(target=self._preload_quietly, name="syndicate-delivery-preload",
                                                daemon=True)
             self._preloader.start()
@@ -134,6 +142,7 @@ class DeliveryRuntime:
             self._poller.join(timeout=5)
         if self._preloader:
             self._preloader.join(timeout=5)
+            self._preloader = None
         await self.writer.aclose()
         await self.limiter.disconnect()
 
@@ -303,7 +312,8 @@ class DeliveryRuntime:
             raise TokenRevoked(f"Token {claims.jti} was revoked; mint a new one if the licence is still active.")
         licence = self.licences.get(claims.licence_id)
         if licence is None:
-            licence = await self._load_shared(self.licences, self._loading_licences, claims.licence_id, self._load_licence)
+            licence = await self.licence_loads.run(claims.licence_id, self._load_and_store, self.licences,
+                                                   claims.licence_id, self._load_licence)
             if licence is None:
                 raise InvalidToken("The token names a licence that does not exist; mint a new token.")
         return self._check_authorization(claims, licence)
@@ -311,17 +321,9 @@ class DeliveryRuntime:
     async def article(self, article_id: str) -> ArticleView:
         article = self.articles.get(article_id)
         if article is None:
-            article = await self._load_shared(self.articles, self._loading_articles, article_id, self._load_article)
+            article = await self.article_loads.run(article_id, self._load_and_store, self.articles, article_id,
+                                                   self._load_article)
         return article
-
-    async def _load_shared(self, cache: ViewCache, loading: dict[str, asyncio.Future], key: str, load) -> Any:
-        """One read per key however many requests miss it at once (a hot article after a restart
-        or a change is asked for by every connection); each waits for it, none can cancel it."""
-        task = loading.get(key)
-        if task is None:
-            task = loading[key] = asyncio.ensure_future(self._load_and_store(cache, key, load))
-            task.add_done_callback(lambda _done: loading.pop(key, None))
-        return await asyncio.shield(task)
 
     async def _load_and_store(self, cache: ViewCache, key: str, load) -> Any:
         epoch = cache.epoch  # before the read: a change committed during it must win

@@ -27,9 +27,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlmodel import Session
 
 from api.core.config import Settings, worker_settings
@@ -38,6 +37,9 @@ from api.delivery import keys as signing_keys
 from api.delivery.models import WebhookDelivery, WebhookEndpoint
 from api.delivery.webhook_urls import Target, resolve_for_send
 from api.outbox import service as outbox
+
+if TYPE_CHECKING:
+    import httpx
 from api.delivery.errors import BadWebhookUrl
 
 log = logging.getLogger("syndicate.delivery.webhooks")
@@ -124,6 +126,8 @@ class AttemptFailed(Exception):
 
 
 async def _post(target: Target, request: WebhookRequest) -> httpx.Response:
+    import httpx  # imported when first used: not needed to start the server
+
     extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
     async with httpx.AsyncClient(timeout=request.deadline, follow_redirects=False) as client:
         async with client.stream("POST", target.url, content=request.body, extensions=extensions,
@@ -181,6 +185,8 @@ class WebhookSend:
                               retry_after_cap=timedelta(seconds=settings.webhook_retry_after_max_seconds))
 
     def send(self, request: WebhookRequest) -> dict[str, Any]:
+        import httpx  # imported when first used: not needed to start the server
+
         started = time.perf_counter()
         attempt: dict[str, Any] = {"at": utcnow().isoformat(), "status_code": None, "error": None}
         retry_after = None

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-import langcodes
 import pycountry
 from sqlmodel import Session, col, select
 
@@ -202,6 +201,8 @@ def check_territories(codes: list[str]) -> list[str]:
 
 
 def _check_language(tag: str) -> str:
+    import langcodes  # imported when first used: not needed to start the server
+
     if not tag or not langcodes.tag_is_valid(tag.strip()):
         raise UnknownLanguage(f"'{tag}' is not a valid BCP 47 language tag (for example en, ar, fr-CA).", language=tag)
     return langcodes.standardize_tag(tag.strip())

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from functools import cache
 
-import pygal
-from pygal.style import Style
 from sqlmodel import Session
 
 from api.core.db import utcnow
@@ -18,9 +17,16 @@ from api.licensing import service as licensing
 from api.reports import service as reports
 
 MONTHS = 12
-CHART_STYLE = Style(background="white", plot_background="white", foreground="#1d2430", foreground_strong="#1d2430",
-                    foreground_subtle="#4f5a6a", colors=("#1a56b0", "#146c34", "#a61f14", "#8a5a00"),
-                    font_family="system-ui, sans-serif")
+
+
+@cache
+def _chart_style():
+    """pygal is imported when the first chart is drawn: it is not needed to start the server."""
+    from pygal.style import Style
+
+    return Style(background="white", plot_background="white", foreground="#1d2430", foreground_strong="#1d2430",
+                 foreground_subtle="#4f5a6a", colors=("#1a56b0", "#146c34", "#a61f14", "#8a5a00"),
+                 font_family="system-ui, sans-serif")
 
 
 def rows(session: Session, partner_id: str, *, now: datetime | None = None) -> list[tuple]:
@@ -56,7 +62,9 @@ def chart_svg(usage: list[tuple]) -> bytes:
         deliveries[month] += int(count)
         republications[month] += int(first)
     months = sorted(deliveries)
-    chart = pygal.Bar(style=CHART_STYLE, js=[], disable_xml_declaration=False, width=800, height=320,
+    import pygal
+
+    chart = pygal.Bar(style=_chart_style(), js=[], disable_xml_declaration=False, width=800, height=320,
                       legend_at_bottom=True, truncate_legend=-1, show_y_guides=True, print_values=False,
                       title="Deliveries by month", no_data_text="No deliveries yet")
     chart.x_labels = [month_label(m) for m in months]

@@ -8,8 +8,6 @@ A password it scores below 3 (fewer than about 10^8 guesses) is refused, with it
 
 from __future__ import annotations
 
-from zxcvbn import zxcvbn
-
 from api.staff.errors import PasswordRejected
 
 MIN_LENGTH = 12
@@ -28,6 +26,8 @@ def check_new_password(password: str, *, email: str = "", name: str = "") -> Non
     if len(password) < MIN_LENGTH:
         raise PasswordRejected(f"A staff password needs at least {MIN_LENGTH} characters.")
     inputs = [value for value in (email, email.split("@")[0], name, *name.split()) if value]
+    from zxcvbn import zxcvbn  # imported when first used: not needed to start the server (its dictionaries take a while to load)
+
     verdict = zxcvbn(password, user_inputs=inputs, max_length=MAX_LENGTH)
     if verdict["score"] < MIN_SCORE:
         feedback = verdict["feedback"]

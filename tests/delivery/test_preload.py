@@ -69,28 +69,19 @@ async def test_requests_that_miss_the_same_article_at_once_share_one_read(app, l
         release.wait(10)
         return real(article_id)
 
-    shared, waiting = runtime._load_shared, []
-
-    async def counted_shared(cache, loading, key, load):
-        # Nothing in `_load_shared` yields before it awaits the shared read, so a request counted
-        # here, with the read in `loading`, is waiting on that read.
-        waiting.append(key)
-        return await shared(cache, loading, key, load)
-
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://syndicate.test") as c:
             token = (await c.post(f"/v1/licences/{licensed.licence.id}/tokens", headers=licensed.key_headers)).json()["token"]
             await c.get(f"/v1/content/articles/{licensed.articles[1].id}", headers=bearer(token))  # licence now cached
             monkeypatch.setattr(runtime, "_load_article", slow_load)
-            monkeypatch.setattr(runtime, "_load_shared", counted_shared)
             article_id = licensed.articles[0].id
             url = f"/v1/content/articles/{article_id}"
             requests = [asyncio.create_task(c.get(url, headers=bearer(token))) for _ in range(5)]
             for _ in range(1000):  # until all five wait on the one read, begun in its thread (10 s at most)
-                if waiting.count(article_id) == 5 and article_id in runtime._loading_articles and reads:
+                if runtime.article_loads.waiters(article_id) == 5 and reads:
                     break
                 await asyncio.sleep(0.01)
-            assert waiting.count(article_id) == 5 and reads == [article_id]
+            assert runtime.article_loads.waiters(article_id) == 5 and reads == [article_id]
             release.set()
             statuses = [(await request).status_code for request in requests]
     finally:

@@ -31,12 +31,12 @@ def test_content_operations_are_documented(app):
     assert "/.well-known/jwks.json" in document["paths"] and "/v1/content/feed" in document["paths"]
 
 
-def test_fast_path_takes_only_article_gets():
+def test_fast_path_takes_only_article_and_feed_gets():
     def scope(method, path):
         return {"type": "http", "method": method, "path": path}
 
     assert ContentFastPath.handles(scope("GET", "/v1/content/articles/art_1"))
-    for method, path in (("POST", "/v1/content/articles/art_1"), ("GET", "/v1/content/feed"),
+    for method, path in (("POST", "/v1/content/articles/art_1"), ("POST", "/v1/content/feed"),
                          ("GET", "/v1/content/articles/"), ("GET", "/v1/content/articles/a/b")):
         assert not ContentFastPath.handles(scope(method, path))
 
