@@ -9,9 +9,10 @@ from sqlmodel import select
 
 from api.audit.models import AuditEntry
 from api.core.db import utcnow
+from api.core.months import months_between
 from api.licensing import amendments, grants
 from api.licensing.errors import AmendmentRefused, LicenceNotAmendable
-from api.licensing.quotes import months_between, price
+from api.licensing.quotes import price
 from api.licensing.ratecard import current_card
 from api.outbox.models import OutboxMessage
 from tests.builders import TEST_ACTOR, make_article, make_licence, make_partner, staff_headers
