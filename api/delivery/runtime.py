@@ -425,7 +425,7 @@ class DeliveryRuntime:
             return Outcome(304, rendered.headers(with_body=False), b"")
         standing = await self.account(licence, [Usage(licence.id, licence.partner_id, article.id, article.version,
                                                       chosen, claims.jti)])
-        if standing is not None:  # the quota's RateLimit fields, as `quota_standing` reports them
+        if standing is not None:  # the quota's RateLimit fields, as `quotas.quota_standings` reports them
             return Outcome(200, [*rendered.ok_headers, *standing.raw_headers(time.time())], rendered.body)
         return Outcome(200, rendered.ok_headers, rendered.body)
 
