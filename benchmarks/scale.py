@@ -7,12 +7,15 @@ Run from the repository root. Not a test (tests/benchmarks/test_scale_smoke.py r
 
 What it does:
 1. A fresh database through the migrations; 50 articles, one partner and its usage-billed licence
-   through the services, then `--partners - 1` copies of that partner, its request and licence by SQL.
+   through the services, the licence's charge (which makes the partner's provider customer, as the
+   outbox does at approval), then `--partners - 1` copies of that partner, its request, licence and
+   customer by SQL.
 2. The last month's usage partitions through the partitions job, then `--events` usage events
    generated in SQL (generate_series on PostgreSQL, a recursive CTE on SQLite) spread evenly over
    the month: each licence fetches 50 articles, its first fetch of each billable; republications
    and daily rollups are derived from the events by SQL, as the writer would have written them.
-3. The period run for that month on the ledger backend, counting every provider call, timed.
+3. The period run for that month on the ledger backend, counting every provider call (calls of
+   the billing interface: on Stripe, issue_invoice is several HTTP requests), timed.
 4. The staff usage report for that month (the console's usage page runs the same queries), timed;
    and one licence's quota seed (this month's deliveries), timed.
 """
@@ -74,14 +77,20 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
     from api.audit.service import Actor
     from api.catalogue import service as catalogue
     from api.catalogue.schemas import ArticleCreate
+    from sqlmodel import select
+
+    from api.core.config import Settings
     from api.core.db import make_engine, session_scope
     from api.core.migrations import upgrade
+    from api.invoicing import charging
+    from api.invoicing.models import BillingCustomer
     from api.invoicing.usage_retention import add_months, ensure_partitions, month_start
     from api.licensing import service as licensing
     from api.licensing.models import LicenceRequest
     from api.licensing.states import RequestState
     from api.partners import service as partner_service
     from api.partners.models import PartnerStatus
+    from billing.ledger import LedgerBackend
 
     engine = make_engine(database_url)
     if engine.dialect.name == "postgresql":
@@ -114,6 +123,11 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
         session.flush()
         licence = licensing.grant(session, request, amount=25, conditions=[], actor=actor)
         template = {"partner": partner.id, "request": request.id, "licence": licence.id}
+    # The approval's charge: a metered licence gets its partner's provider customer, nothing else.
+    charging.charge_now(engine, licence_id=template["licence"], backend=LedgerBackend(),
+                        settings=Settings(database_url=database_url))
+    with session_scope(engine) as session:
+        template["customer"] = session.exec(select(BillingCustomer.id)).one()
     suffix = "'_' || CAST(g AS TEXT)"
     with engine.begin() as connection:
         copies = partners - 1
@@ -125,6 +139,9 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
             _clone(connection, "licence", template["licence"], copies,
                    {"id": f"id || {suffix}", "partner_id": f"partner_id || {suffix}",
                     "request_id": f"request_id || {suffix}"})
+            _clone(connection, "billing_customer", template["customer"], copies,
+                   {"id": f"id || {suffix}", "partner_id": f"partner_id || {suffix}",
+                    "provider_customer_id": f"provider_customer_id || {suffix}"})
         # Number the licences and articles, for the events' generator to pick from.
         connection.execute(text("CREATE TABLE bench_licence (n INTEGER PRIMARY KEY, id VARCHAR(40), partner_id VARCHAR(40))"))
         connection.execute(text("INSERT INTO bench_licence SELECT ROW_NUMBER() OVER (ORDER BY id) - 1, id, partner_id FROM licence"))
@@ -168,7 +185,8 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
         if postgres:
             connection.execute(text("ANALYZE"))
         counts = {name: connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
-                  for name in ("partner", "licence", "usage_event", "republication", "usage_daily")}
+                  for name in ("partner", "licence", "usage_event", "republication", "usage_daily",
+                               "usage_licence_daily", "usage_article_daily")}
     timings["republications and rollups (s)"] = time.monotonic() - started
     engine.dispose()
     return {"counts": counts, "timings": timings, "period": f"{period_start:%Y-%m}", "period_start": period_start,
@@ -231,7 +249,7 @@ def main() -> None:
           f"({result['invoices']:,} invoices, {result['lines']:,} lines, {result['failed']} failed), "
           f"{1000 * result['invoice_seconds'] / max(1, result['partners']):.1f} ms a partner")
     print(f"  provider calls: {sum(calls.values()):,} ({', '.join(f'{k} {v:,}' for k, v in sorted(calls.items()))}); "
-          f"{calls.get('prepare_invoice', 0) / max(1, result['partners']):.2f} invoice(s) prepared a partner")
+          f"{sum(calls.values()) / max(1, result['partners']):.2f} provider call(s) a partner")
     print(f"usage report page (the month, top 20 each): {1000 * result['report_seconds']:.0f} ms "
           f"({result['report_deliveries']:,} deliveries, {result['report_republications']:,} republications)")
     print(f"quota seed (one licence, the month): {1000 * result['quota_seed_seconds']:.1f} ms ({result['quota_seed']:,})")
