@@ -2,6 +2,7 @@
 
     python -m benchmarks.scale --db postgres [--database-url URL] [--partners 10000] [--events 10000000]
     python -m benchmarks.scale --db sqlite [--partners 10000] [--events 1000000]
+    python -m benchmarks.scale --db postgres --database-url URL --reuse   # again on a database built before
 
 Run from the repository root. Not a test (tests/benchmarks/test_scale_smoke.py runs it tiny).
 
@@ -224,9 +225,40 @@ def measure(database_url: str, built: dict, *, now: datetime) -> dict:
             "quota_seed": used}
 
 
-def run(database_url: str, *, partners: int, events: int) -> dict:
+def reuse(database_url: str, *, now: datetime) -> dict:
+    """A database an earlier run built (perhaps by an older version): migrated to head (timed: the
+    migrations' backfills at this size), its invoices removed, customers made for partners without
+    one (as approval would have), so the period run starts over."""
+    from sqlalchemy import text
+
+    from api.core.db import make_engine
+    from api.core.migrations import upgrade
+    from api.invoicing.usage_retention import add_months, month_start
+
+    started = time.monotonic()
+    upgrade(database_url)
+    timings = {"migrations to head (s)": time.monotonic() - started}
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        for table in ("invoice_line", "invoice"):
+            connection.execute(text(f"DELETE FROM {table}"))
+        connection.execute(text(
+            "INSERT INTO billing_customer (id, partner_id, provider, provider_customer_id, created_at) "
+            "SELECT 'bcu_' || id, id, 'ledger', 'ledger_' || id, CURRENT_TIMESTAMP FROM partner "
+            "WHERE id NOT IN (SELECT partner_id FROM billing_customer)"))
+        licence = connection.execute(text("SELECT min(id) FROM licence")).scalar_one()
+        counts = {name: connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
+                  for name in ("partner", "licence", "usage_event", "republication", "usage_daily",
+                               "usage_licence_daily", "usage_article_daily")}
+    engine.dispose()
+    period_start, period_end = add_months(month_start(now), -1), month_start(now)
+    return {"counts": counts, "timings": timings, "period": f"{period_start:%Y-%m}", "period_start": period_start,
+            "period_end": period_end, "licence": licence}
+
+
+def run(database_url: str, *, partners: int, events: int, reused: bool = False) -> dict:
     now = datetime.now(UTC)
-    built = build(database_url, partners=partners, events=events, now=now)
+    built = reuse(database_url, now=now) if reused else build(database_url, partners=partners, events=events, now=now)
     return {**built, **measure(database_url, built, now=now)}
 
 
@@ -236,11 +268,13 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--partners", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=None, help="default: 10M on PostgreSQL, 1M on SQLite")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure again on the database (--database-url) an earlier run built, upgraded to head")
     args = parser.parse_args()
     events = args.events or (10_000_000 if args.db == "postgres" else 1_000_000)
     url = args.database_url or (PG_DEFAULT if args.db == "postgres" else
                                 f"sqlite:///{os.path.join(tempfile.mkdtemp(prefix='syndicate-scale-'), 'scale.db')}")
-    result = run(url, partners=args.partners, events=events)
+    result = run(url, partners=args.partners, events=events, reused=args.reuse)
     calls = result["provider_calls"]
     print(f"database: {args.db}; {result['counts']}")
     for name, seconds in result["timings"].items():
