@@ -2,17 +2,21 @@
 
     python -m benchmarks.scale --db postgres [--database-url URL] [--partners 10000] [--events 10000000]
     python -m benchmarks.scale --db sqlite [--partners 10000] [--events 1000000]
+    python -m benchmarks.scale --db postgres --database-url URL --reuse   # again on a database built before
 
 Run from the repository root. Not a test (tests/benchmarks/test_scale_smoke.py runs it tiny).
 
 What it does:
 1. A fresh database through the migrations; 50 articles, one partner and its usage-billed licence
-   through the services, then `--partners - 1` copies of that partner, its request and licence by SQL.
+   through the services, the licence's charge (which makes the partner's provider customer, as the
+   outbox does at approval), then `--partners - 1` copies of that partner, its request, licence and
+   customer by SQL.
 2. The last month's usage partitions through the partitions job, then `--events` usage events
    generated in SQL (generate_series on PostgreSQL, a recursive CTE on SQLite) spread evenly over
    the month: each licence fetches 50 articles, its first fetch of each billable; republications
    and daily rollups are derived from the events by SQL, as the writer would have written them.
-3. The period run for that month on the ledger backend, counting every provider call, timed.
+3. The period run for that month on the ledger backend, counting every provider call (calls of
+   the billing interface: on Stripe, issue_invoice is several HTTP requests), timed.
 4. The staff usage report for that month (the console's usage page runs the same queries), timed;
    and one licence's quota seed (this month's deliveries), timed.
 """
@@ -74,15 +78,21 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
     from api.audit.service import Actor
     from api.catalogue import service as catalogue
     from api.catalogue.schemas import ArticleCreate
+    from sqlmodel import select
+
+    from api.core.config import Settings
     from api.core.db import make_engine, session_scope
     from api.core.migrations import upgrade
     from api.core.months import add_months, month_start
+    from api.invoicing import charging
+    from api.invoicing.models import BillingCustomer
     from api.invoicing.usage_retention import ensure_partitions
     from api.licensing import service as licensing
     from api.licensing.models import LicenceRequest
     from api.licensing.states import RequestState
     from api.partners import service as partner_service
     from api.partners.models import PartnerStatus
+    from billing.ledger import LedgerBackend
 
     engine = make_engine(database_url)
     if engine.dialect.name == "postgresql":
@@ -115,6 +125,11 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
         session.flush()
         licence = licensing.grant(session, request, amount=25, conditions=[], actor=actor)
         template = {"partner": partner.id, "request": request.id, "licence": licence.id}
+    # The approval's charge: a metered licence gets its partner's provider customer, nothing else.
+    charging.charge_now(engine, licence_id=template["licence"], backend=LedgerBackend(),
+                        settings=Settings(database_url=database_url))
+    with session_scope(engine) as session:
+        template["customer"] = session.exec(select(BillingCustomer.id)).one()
     suffix = "'_' || CAST(g AS TEXT)"
     with engine.begin() as connection:
         copies = partners - 1
@@ -126,6 +141,9 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
             _clone(connection, "licence", template["licence"], copies,
                    {"id": f"id || {suffix}", "partner_id": f"partner_id || {suffix}",
                     "request_id": f"request_id || {suffix}"})
+            _clone(connection, "billing_customer", template["customer"], copies,
+                   {"id": f"id || {suffix}", "partner_id": f"partner_id || {suffix}",
+                    "provider_customer_id": f"provider_customer_id || {suffix}"})
         # Number the licences and articles, for the events' generator to pick from.
         connection.execute(text("CREATE TABLE bench_licence (n INTEGER PRIMARY KEY, id VARCHAR(40), partner_id VARCHAR(40))"))
         connection.execute(text("INSERT INTO bench_licence SELECT ROW_NUMBER() OVER (ORDER BY id) - 1, id, partner_id FROM licence"))
@@ -169,7 +187,8 @@ def build(database_url: str, *, partners: int, events: int, now: datetime) -> di
         if postgres:
             connection.execute(text("ANALYZE"))
         counts = {name: connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
-                  for name in ("partner", "licence", "usage_event", "republication", "usage_daily")}
+                  for name in ("partner", "licence", "usage_event", "republication", "usage_daily",
+                               "usage_licence_daily", "usage_article_daily")}
     timings["republications and rollups (s)"] = time.monotonic() - started
     engine.dispose()
     return {"counts": counts, "timings": timings, "period": f"{period_start:%Y-%m}", "period_start": period_start,
@@ -207,9 +226,40 @@ def measure(database_url: str, built: dict, *, now: datetime) -> dict:
             "quota_seed": used}
 
 
-def run(database_url: str, *, partners: int, events: int) -> dict:
+def reuse(database_url: str, *, now: datetime) -> dict:
+    """A database an earlier run built (perhaps by an older version): migrated to head (timed: the
+    migrations' backfills at this size), its invoices removed, customers made for partners without
+    one (as approval would have), so the period run starts over."""
+    from sqlalchemy import text
+
+    from api.core.db import make_engine
+    from api.core.migrations import upgrade
+    from api.core.months import add_months, month_start
+
+    started = time.monotonic()
+    upgrade(database_url)
+    timings = {"migrations to head (s)": time.monotonic() - started}
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        for table in ("invoice_line", "invoice"):
+            connection.execute(text(f"DELETE FROM {table}"))
+        connection.execute(text(
+            "INSERT INTO billing_customer (id, partner_id, provider, provider_customer_id, created_at) "
+            "SELECT 'bcu_' || id, id, 'ledger', 'ledger_' || id, CURRENT_TIMESTAMP FROM partner "
+            "WHERE id NOT IN (SELECT partner_id FROM billing_customer)"))
+        licence = connection.execute(text("SELECT min(id) FROM licence")).scalar_one()
+        counts = {name: connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
+                  for name in ("partner", "licence", "usage_event", "republication", "usage_daily",
+                               "usage_licence_daily", "usage_article_daily")}
+    engine.dispose()
+    period_start, period_end = add_months(month_start(now), -1), month_start(now)
+    return {"counts": counts, "timings": timings, "period": f"{period_start:%Y-%m}", "period_start": period_start,
+            "period_end": period_end, "licence": licence}
+
+
+def run(database_url: str, *, partners: int, events: int, reused: bool = False) -> dict:
     now = datetime.now(UTC)
-    built = build(database_url, partners=partners, events=events, now=now)
+    built = reuse(database_url, now=now) if reused else build(database_url, partners=partners, events=events, now=now)
     return {**built, **measure(database_url, built, now=now)}
 
 
@@ -219,11 +269,13 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--partners", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=None, help="default: 10M on PostgreSQL, 1M on SQLite")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure again on the database (--database-url) an earlier run built, upgraded to head")
     args = parser.parse_args()
     events = args.events or (10_000_000 if args.db == "postgres" else 1_000_000)
     url = args.database_url or (PG_DEFAULT if args.db == "postgres" else
                                 f"sqlite:///{os.path.join(tempfile.mkdtemp(prefix='syndicate-scale-'), 'scale.db')}")
-    result = run(url, partners=args.partners, events=events)
+    result = run(url, partners=args.partners, events=events, reused=args.reuse)
     calls = result["provider_calls"]
     print(f"database: {args.db}; {result['counts']}")
     for name, seconds in result["timings"].items():
@@ -232,7 +284,7 @@ def main() -> None:
           f"({result['invoices']:,} invoices, {result['lines']:,} lines, {result['failed']} failed), "
           f"{1000 * result['invoice_seconds'] / max(1, result['partners']):.1f} ms a partner")
     print(f"  provider calls: {sum(calls.values()):,} ({', '.join(f'{k} {v:,}' for k, v in sorted(calls.items()))}); "
-          f"{calls.get('prepare_invoice', 0) / max(1, result['partners']):.2f} invoice(s) prepared a partner")
+          f"{sum(calls.values()) / max(1, result['partners']):.2f} provider call(s) a partner")
     print(f"usage report page (the month, top 20 each): {1000 * result['report_seconds']:.0f} ms "
           f"({result['report_deliveries']:,} deliveries, {result['report_republications']:,} republications)")
     print(f"quota seed (one licence, the month): {1000 * result['quota_seed_seconds']:.1f} ms ({result['quota_seed']:,})")

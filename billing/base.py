@@ -147,20 +147,22 @@ class BillingBackend(Protocol):
         """The provider's price id for `lookup_key`, created on first use."""
         ...
 
-    def prepare_invoice(
-        self, *, idempotency_key: str, customer_id: str, currency: str, lines: Sequence[LineSpec],
+    def issue_invoice(
+        self, *, idempotency_key: str, attempt: int, customer_id: str, currency: str, lines: Sequence[LineSpec],
         collection_method: CollectionMethod, days_until_due: int | None, description: str,
         metadata: dict[str, str],
     ) -> ProviderInvoice:
-        """The invoice for `idempotency_key`, holding exactly `lines`, as a draft that is not sent.
+        """Issue the invoice for `idempotency_key` holding exactly `lines`: ONE call of ours per
+        invoice, however many requests the provider needs for it.
 
-        Finds the invoice an earlier attempt made (even after the provider forgot the idempotency
-        key) instead of making a second one; a draft's lines are brought in line with `lines`. An
-        invoice already finalized is returned as it is, never changed."""
-        ...
-
-    def finalize_invoice(self, invoice: ProviderInvoice, *, idempotency_key: str) -> ProviderInvoice:
-        """Finalize a prepared draft: from here on the provider sends (or charges) it."""
+        Finalized (from then on the provider sends or charges it) only once the provider's total
+        equals the sum of `lines` in `currency`; otherwise it is left an unsent draft and returned
+        as one, for the caller to hold back. Finds the invoice an earlier attempt made (even after
+        the provider forgot its idempotency keys) instead of making a second one, and brings a
+        draft's lines in line with `lines`; an invoice already finalized is returned as it is.
+        `attempt` (the caller's count of failed attempts) goes into the provider's idempotency
+        keys: a retry after a crash repeats the same keys, a retry after a failure gets fresh ones
+        rather than the failure saved under the old."""
         ...
 
     def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> ProviderInvoice:

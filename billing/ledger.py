@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -37,22 +36,20 @@ class LedgerBackend:
     ) -> str:
         return _ref("ledgerprice", lookup_key)
 
-    def prepare_invoice(
-        self, *, idempotency_key: str, customer_id: str, currency: str, lines: Sequence[LineSpec],
+    def issue_invoice(
+        self, *, idempotency_key: str, attempt: int, customer_id: str, currency: str, lines: Sequence[LineSpec],
         collection_method: CollectionMethod, days_until_due: int | None, description: str,
         metadata: dict[str, str],
     ) -> ProviderInvoice:
+        # The invoice is our row; issuing it here only hands out its stable reference and number.
         total = sum(line.amount for line in lines)
         ref = _ref("ledgerinv", idempotency_key)
         return ProviderInvoice(
-            id=ref, status="draft", amount_due=total, amount_paid=0, currency=currency.upper(), total=total,
+            id=ref, status="open", amount_due=total, amount_paid=0, currency=currency.upper(), total=total,
             number="SYN-" + ref.rsplit("_", 1)[1][:10].upper(), hosted_url=None,
             due_at=datetime.now(UTC) + timedelta(days=days_until_due or 30), customer_id=customer_id,
             metadata=dict(metadata),
         )
-
-    def finalize_invoice(self, invoice: ProviderInvoice, *, idempotency_key: str) -> ProviderInvoice:
-        return replace(invoice, status="open")
 
     def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> ProviderInvoice:
         # The ledger's invoices are our rows: the caller marks its own row void.

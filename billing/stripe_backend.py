@@ -6,6 +6,7 @@ server while another talks to Stripe.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -71,6 +72,13 @@ def invoice_from_stripe(data: dict[str, Any]) -> ProviderInvoice:
     )
 
 
+def _lines_digest(lines: Sequence[LineSpec]) -> str:
+    """The lines an add_lines request carries, in its idempotency key: other lines (late usage
+    after an attempt died) are another request, not a replay refused for other parameters."""
+    text = "|".join(f"{line.key}={line.amount}{line.currency}" for line in lines)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _checkout(data: dict[str, Any]) -> ProviderCheckout:
     return ProviderCheckout(id=str(data["id"]), url=data.get("url"), status=data.get("status"),
                             payment_status=data.get("payment_status"), invoice_id=_id(data.get("invoice")),
@@ -127,11 +135,15 @@ class StripeBackend:
 
     # invoices --------------------------------------------------------------------------------
 
-    def prepare_invoice(
-        self, *, idempotency_key: str, customer_id: str, currency: str, lines: Sequence[LineSpec],
+    def issue_invoice(
+        self, *, idempotency_key: str, attempt: int, customer_id: str, currency: str, lines: Sequence[LineSpec],
         collection_method: CollectionMethod, days_until_due: int | None, description: str,
         metadata: dict[str, str],
     ) -> ProviderInvoice:
+        """Find or create the draft, bring its lines to ours in one add_lines, compare totals,
+        finalize. Several requests, because `invoices.create` takes no lines and an invoice
+        finalized at creation (auto_advance) would go out before its total was checked."""
+        keys = f"{idempotency_key}:attempt-{attempt}" if attempt else idempotency_key
         with _translated():
             found = self._find_invoice(customer_id, idempotency_key)
             if found is not None and found.get("status") != "draft":
@@ -146,13 +158,23 @@ class StripeBackend:
                 }
                 if collection_method == "send_invoice":
                     params["days_until_due"] = days_until_due or 30
-                created = self._client.v1.invoices.create(
-                    params=params, options={"idempotency_key": f"{idempotency_key}:create"})
-                invoice_id = created.id
+                draft = self._client.v1.invoices.create(params=params, options={"idempotency_key": f"{keys}:create"})
+                invoice_id, missing = draft.id, list(lines)
             else:
-                invoice_id = str(found["id"])
-            self._fill(invoice_id, customer_id, lines, idempotency_key)
-            return invoice_from_stripe(self._client.v1.invoices.retrieve(invoice_id).to_dict())
+                invoice_id, missing = str(found["id"]), self._drop_stale_lines(str(found["id"]), lines)
+            if missing:
+                current = self._client.v1.invoices.add_lines(invoice_id, params={"lines": [
+                    {"amount": line.amount, "description": line.description,
+                     "metadata": {**line.metadata, "syndicate_line": line.key}} for line in missing]},
+                    options={"idempotency_key": f"{keys}:lines:{_lines_digest(missing)}"}).to_dict()
+            else:
+                current = self._client.v1.invoices.retrieve(invoice_id).to_dict()
+            draft_read = invoice_from_stripe(current)
+            if draft_read.total != sum(line.amount for line in lines) or draft_read.currency != currency.upper():
+                return draft_read  # left a draft: the caller holds it back, nothing is sent
+            final = self._client.v1.invoices.finalize_invoice(
+                invoice_id, params={"auto_advance": True}, options={"idempotency_key": f"{keys}:finalize"})
+        return invoice_from_stripe(final.to_dict())
 
     def _find_invoice(self, customer_id: str, key: str) -> dict[str, Any] | None:
         """The invoice an earlier attempt created under `key`, whatever Stripe's idempotency store
@@ -165,11 +187,9 @@ class StripeBackend:
                 return data
         return None
 
-    def _fill(self, invoice_id: str, customer_id: str, lines: Sequence[LineSpec], key: str) -> None:
-        """Make the draft hold exactly `lines`: keep items that match, delete stale ones, add the rest.
-
-        A line's idempotency key carries its amount, so a line whose quantity changed (late usage
-        before the invoice was issued) is a new write, not a replay refused for other parameters."""
+    def _drop_stale_lines(self, invoice_id: str, lines: Sequence[LineSpec]) -> list[LineSpec]:
+        """On a draft an earlier attempt left: keep its items that match our lines, delete the
+        others (a quantity that grew with late usage), and return the lines still to add."""
         wanted = {line.key: line for line in lines}
         kept: set[str] = set()
         for item in self._client.v1.invoice_items.list(params={"invoice": invoice_id, "limit": 100}).auto_paging_iter():
@@ -180,22 +200,7 @@ class StripeBackend:
                 kept.add(line.key)
             else:
                 self._client.v1.invoice_items.delete(item.id)
-        for line in lines:
-            if line.key in kept:
-                continue
-            self._client.v1.invoice_items.create(
-                params={"customer": customer_id, "invoice": invoice_id, "amount": line.amount,
-                        "currency": line.currency.lower(), "description": line.description,
-                        "metadata": {**line.metadata, "syndicate_line": line.key}},
-                options={"idempotency_key": f"{key}:line:{line.key}:{line.amount}"},
-            )
-
-    def finalize_invoice(self, invoice: ProviderInvoice, *, idempotency_key: str) -> ProviderInvoice:
-        with _translated():
-            final = self._client.v1.invoices.finalize_invoice(
-                invoice.id, params={"auto_advance": True}, options={"idempotency_key": f"{idempotency_key}:finalize"},
-            )
-        return invoice_from_stripe(final.to_dict())
+        return [line for line in lines if line.key not in kept]
 
     def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> ProviderInvoice:
         with _translated():

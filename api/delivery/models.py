@@ -7,6 +7,8 @@ from sqlalchemy import DDL, JSON, Column, Index, Text, UniqueConstraint, event, 
 from sqlmodel import Field, SQLModel
 
 from api.core.db import UTCDateTime, metadata, new_id, utcnow
+from api.delivery.rollups import POSTGRES_TRIGGERS as POSTGRES_ROLLUP_TRIGGERS
+from api.delivery.rollups import SQLITE_TRIGGERS as SQLITE_ROLLUP_TRIGGERS
 
 
 class UsageEvent(SQLModel, table=True):
@@ -101,6 +103,40 @@ class UsageDaily(SQLModel, table=True):
     deliveries: int = 0
     republications: int = 0
 
+
+class UsageLicenceDaily(SQLModel, table=True):
+    """`usage_daily` summed per UTC day and licence, kept by triggers on it (api/delivery/rollups.py):
+    what quotas, the usage report's partners and licences, and per-period sums read."""
+
+    __tablename__ = "usage_licence_daily"
+    # A licence's days (quotas, a period's sums); a partner's (its report line, invoicing's checks).
+    __table_args__ = (Index("ix_usage_licence_daily_licence_day", "licence_id", "day"),
+                      Index("ix_usage_licence_daily_partner_day", "partner_id", "day"))
+
+    day: date = Field(primary_key=True)
+    licence_id: str = Field(primary_key=True, max_length=40)
+    partner_id: str = Field(max_length=40)
+    deliveries: int = 0
+    republications: int = 0
+
+
+class UsageArticleDaily(SQLModel, table=True):
+    """`usage_daily` summed per UTC day and article, kept by triggers on it: the top articles' source."""
+
+    __tablename__ = "usage_article_daily"
+
+    day: date = Field(primary_key=True)
+    article_id: str = Field(primary_key=True, max_length=40)
+    deliveries: int = 0
+    republications: int = 0
+
+
+# The rollups' triggers come with usage_daily in a database built from the models (the tests', the
+# demo's); migration 0024_rollups_attempts makes the same ones in a migrated database.
+for _statement in SQLITE_ROLLUP_TRIGGERS:
+    event.listen(UsageDaily.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))  # type: ignore[attr-defined]
+for _statement in POSTGRES_ROLLUP_TRIGGERS:
+    event.listen(UsageDaily.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))  # type: ignore[attr-defined]
 
 class LiveCopy(SQLModel, table=True):
     """An article live under a licence with a cap on live articles, in one of its slots, until retired.

@@ -2,12 +2,16 @@
 
 - `usage_event`: one raw row per delivery (partitioned by month on PostgreSQL, bounded by retention).
 - `republication`: one row per first fetch of an article under a licence, the billable delivery.
-- `usage_daily`: deliveries and republications per UTC day, licence and article.
+- `usage_daily`: deliveries and republications per UTC day, licence and article; the database's
+  triggers sum it per day and licence (`usage_licence_daily`) and per day and article
+  (`usage_article_daily`) as it changes (api/delivery/rollups.py).
 
 The content path writes all three in one batch (api/delivery/metering_sqlite.py and
 metering_postgres.py); `add_event` writes them through the ORM with the same rules, for imports,
-demo data and tests. Readers count from the rollup wherever their range is made of whole UTC days
-(quotas, reports), and invoicing counts republications, whose instants are exact at any cut-off.
+demo data and tests. Readers count from the rollups wherever their range is made of whole UTC days
+(quotas and reports from the per-licence one, top articles from the per-article one), and invoicing
+counts republications, whose instants are exact at any cut-off (an invoice-now bills up to the
+second it ran; a day's rollup cannot split there).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from api.core.db import utcnow
-from api.delivery.models import Republication, UsageDaily, UsageEvent
+from api.delivery.models import Republication, UsageDaily, UsageEvent, UsageLicenceDaily
 
 
 def add_event(session: Session, *, licence_id: str, partner_id: str, article_id: str, article_version: int = 1,
@@ -58,9 +62,9 @@ def deliveries_by_licence(session: Session, licence_ids: list[str], since: datet
     """`deliveries_since` a midnight for many licences in one query (each licence present, 0 if none)."""
     found = dict.fromkeys(licence_ids, 0)
     if licence_ids:
-        stmt = (select(col(UsageDaily.licence_id), func.sum(UsageDaily.deliveries))
-                .where(col(UsageDaily.licence_id).in_(licence_ids), col(UsageDaily.day) >= day_of(since))
-                .group_by(col(UsageDaily.licence_id)))
+        stmt = (select(col(UsageLicenceDaily.licence_id), func.sum(UsageLicenceDaily.deliveries))
+                .where(col(UsageLicenceDaily.licence_id).in_(licence_ids), col(UsageLicenceDaily.day) >= day_of(since))
+                .group_by(col(UsageLicenceDaily.licence_id)))
         found.update({licence_id: int(total) for licence_id, total in session.execute(stmt).all()})
     return found
 
@@ -70,8 +74,9 @@ def deliveries_since(session: Session, licence_id: str, since: datetime) -> int:
     events of the part-day before the first whole day when `since` is not a midnight."""
     since = since.astimezone(UTC)
     first_day = since.date() if since.time() == time(0) else since.date() + timedelta(days=1)
-    total = session.execute(select(func.coalesce(func.sum(UsageDaily.deliveries), 0))
-                            .where(col(UsageDaily.licence_id) == licence_id, col(UsageDaily.day) >= first_day)).scalar_one()
+    total = session.execute(select(func.coalesce(func.sum(UsageLicenceDaily.deliveries), 0))
+                            .where(col(UsageLicenceDaily.licence_id) == licence_id,
+                                   col(UsageLicenceDaily.day) >= first_day)).scalar_one()
     if since.time() != time(0):
         midnight = datetime.combine(first_day, time(0), tzinfo=UTC)
         total += session.execute(select(func.count()).select_from(UsageEvent).where(

@@ -1,7 +1,8 @@
 """Charging an approved licence: the `invoicing.charge_licence` outbox sender's work.
 
-Runs after the approval has committed, in the outbox's three steps so that no provider call
-happens inside a database transaction: `prepare_charge` (short transaction) locks the licence,
+Runs after the approval has committed, for every licence with a fee (a metered licence only gets
+its partner's provider customer here, so that each period invoice later is one provider call), in
+the outbox's three steps so that no provider call happens inside a database transaction: `prepare_charge` (short transaction) locks the licence,
 writes the draft invoice and its line, and reads what the provider needs; `send_charge` (no
 transaction) ensures the customer and makes the subscription, the Checkout session or the
 invoice; `record_charge` (short transaction) stores what came back. If the provider is
@@ -118,15 +119,18 @@ def prepare_charge(session: Session, *, licence_id: str, backend: BillingBackend
     if is_postgres(session):
         stmt = stmt.with_for_update()
     licence = session.exec(stmt).first()
-    if licence is None or licence.state != LicenceState.awaiting_payment:
+    metered = licence is not None and licence.billing_mode == BillingMode.usage
+    if licence is None or licence.state != (LicenceState.active if metered else LicenceState.awaiting_payment):
         return None  # gone, paid already, or cancelled before we got to it
-    if licence.billing_mode == BillingMode.usage:
-        return None  # billed from metered usage at the end of each period
     partner = partners.get_partner(session, licence.partner_id)
     customer = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner.id)).first()
     base = ChargeRequest(licence.id, partner.id, partner.name, partner.billing_email, licence.currency,
                          customer.provider_customer_id if customer and customer.provider == backend.name else None,
                          backend)
+    if metered:
+        # Billed from metered usage at the end of each period. Its customer is made now, once, so
+        # that each period invoice is a single provider call.
+        return base if base.customer_id is None else None
     subscription = None
     if licence.billing_mode == BillingMode.subscription:
         subscribed = session.exec(select(BillingSubscription).where(BillingSubscription.licence_id == licence.id)).first()

@@ -1,9 +1,11 @@
 """Sending a prepared draft invoice to the provider in three steps, never inside a transaction.
 
 `take` (short transaction): lease the draft to this caller and read what the provider needs as
-plain data. `send` (no transaction open): ensure the customer, bring the provider's draft to our
-lines, compare totals, finalize. `record` (short transaction): store the customer and the
-provider's state on our row and release the lease. On SQLite every write transaction holds the
+plain data. `send` (no transaction open): one `issue_invoice` call, in which the backend brings
+its draft to our lines, compares totals and finalizes (the partner's customer was made when its
+licence was charged, api/invoicing/charging.py, so a period invoice costs one provider call a
+partner). `record` (short transaction): store the provider's state on our row, count a failed
+attempt, and release the lease. On SQLite every write transaction holds the
 database's only write lock, so waiting on Stripe inside one stops content delivery from recording
 usage; here a slow provider only delays its own invoice.
 
@@ -55,12 +57,13 @@ class IssueRequest:
     partner_name: str
     partner_email: str
     currency: str
-    customer_id: str | None  # None: ensured at the provider during `send`
+    customer_id: str | None  # None: ensured at the provider during `send` (a partner charged before there was one)
     lines: list[LineSpec]
     collection_method: CollectionMethod
     days_until_due: int | None
     description: str
     metadata: dict[str, str] = field(default_factory=dict)
+    attempt: int = 0  # the invoice's failed attempts so far: part of the provider's idempotency keys
 
 
 @dataclass(frozen=True)
@@ -126,26 +129,26 @@ def take(session: Session, invoice_id: str, *, backend: BillingBackend, settings
         partner_name=partner.name, partner_email=partner.billing_email, currency=invoice.currency,
         customer_id=customer.provider_customer_id if customer and customer.provider == backend.name else None,
         lines=as_specs(lines_of(session, invoice.id)), collection_method=collection,
-        days_until_due=settings.invoice_days_until_due, description=text, metadata=metadata)
+        days_until_due=settings.invoice_days_until_due, description=text, metadata=metadata,
+        attempt=invoice.issue_attempts)
 
 
 def send(request: IssueRequest, backend: BillingBackend) -> Sent:
-    """The provider calls, with no transaction open: draft the invoice, compare its total with
-    ours, and finalize it (which sends or charges it) only when they agree to the unit. `total`
-    is compared, not `amount_due`: a credit balance lowers what is due, never what was invoiced."""
+    """The provider call, with no transaction open: `issue_invoice` finalizes (sends or charges)
+    the invoice only when the provider's total agrees with ours to the unit, and we check the
+    same again on what it returns. `total` is compared, not `amount_due`: a credit balance lowers
+    what is due, never what was invoiced."""
     customer_id = request.customer_id or backend.ensure_customer(
         partner_id=request.partner_id, name=request.partner_name, email=request.partner_email,
         currency=request.currency)
     ours = sum(line.amount for line in request.lines)
-    remote = backend.prepare_invoice(
-        idempotency_key=request.idempotency_key, customer_id=customer_id, currency=request.currency,
-        lines=request.lines, collection_method=request.collection_method, days_until_due=request.days_until_due,
-        description=request.description, metadata=request.metadata)
-    if remote.total != ours or remote.currency != request.currency.upper():
+    remote = backend.issue_invoice(
+        idempotency_key=request.idempotency_key, attempt=request.attempt, customer_id=customer_id,
+        currency=request.currency, lines=request.lines, collection_method=request.collection_method,
+        days_until_due=request.days_until_due, description=request.description, metadata=request.metadata)
+    if remote.total != ours or remote.currency != request.currency.upper() or remote.status == InvoiceStatus.draft:
         return Sent(customer_id, remote, f"{backend.name} invoice {remote.id} totals {remote.total} {remote.currency}, "
                                          f"ours {ours} {request.currency}: left {remote.status}, not sent")
-    if remote.status == InvoiceStatus.draft:
-        remote = backend.finalize_invoice(remote, idempotency_key=request.idempotency_key)
     return Sent(customer_id, remote, None)
 
 
@@ -157,6 +160,10 @@ def record(session: Session, request: IssueRequest, sent: Sent | None, *, backen
         log.error("invoice %s: lease lost while sending; the outcome is left to its new holder", invoice.id)
         return Issued("busy", invoice.id, invoice.total, invoice.currency)
     invoice.issue_lease_token, invoice.issue_lease_until = None, None
+    if sent is None or sent.held:
+        # The next attempt sends under fresh idempotency keys: Stripe replays a saved failure (a 500,
+        # a refusal) to the same key. A crash records nothing, so its retry repeats the keys.
+        invoice.issue_attempts += 1
     if sent is None:
         session.add(invoice)
         return Issued("failed", invoice.id, invoice.total, invoice.currency)

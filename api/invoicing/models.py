@@ -89,6 +89,11 @@ class Invoice(SQLModel, table=True):
     # Who is sending this draft to the provider right now (see invoicing.issuing): one at a time.
     issue_lease_token: str | None = Field(default=None, max_length=32)
     issue_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Attempts to issue it that ended in a known failure (the provider refused or was unreachable):
+    # each attempt's provider writes carry it in their idempotency keys, so a retry after a failure
+    # is not answered with the failure Stripe saved under the old key, while a retry after a crash
+    # (nothing recorded) repeats the very same keys and gets what the dead attempt made.
+    issue_attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

@@ -1,4 +1,4 @@
-"""More staff reports, each one GROUP BY over an indexed range of the daily usage rollup: deliveries per use, and what each
+"""More staff reports, each one GROUP BY over an indexed range of the per-licence daily usage rollup: deliveries per use, and what each
 partner was billed beside what it was delivered (the same range, invoices by `created_at`)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlmodel import Session, col, func, select
 
-from api.delivery.models import UsageDaily as Daily
+from api.delivery.models import UsageLicenceDaily as Daily
 from api.invoicing.models import Invoice, InvoiceStatus
 from api.licensing.models import Licence
 from api.partners.models import Partner

@@ -183,6 +183,21 @@ class StripeDouble:
                 for key in ("amount_due", "amount_remaining", "subtotal", "total"):
                     invoice[key] += amount
             return 200, item
+        if (m := re.fullmatch(r"/v1/invoices/(in_\w+)/add_lines", path)) and method == "POST":
+            invoice = objs[m[1]]
+            if invoice["status"] != "draft":
+                return 400, _error("invalid_request_error", f"Invoice {m[1]} is not a draft.")
+            for line in p["lines"]:  # a line with an amount becomes an invoice item on the invoice, as at Stripe
+                amount = int(line["amount"])
+                item = self._new("invoiceitem", "ii", customer=invoice["customer"], invoice=m[1], amount=amount,
+                                 currency=invoice["currency"], description=line.get("description"),
+                                 metadata=line.get("metadata") or {}, parent=None)
+                invoice["lines"]["data"].append({"id": f"il_{item['id']}", "amount": amount,
+                                                 "currency": invoice["currency"], "description": line.get("description"),
+                                                 "object": "line_item", "metadata": line.get("metadata") or {}})
+                for key in ("amount_due", "amount_remaining", "subtotal", "total"):
+                    invoice[key] += amount
+            return 200, invoice
         if (method, path) == ("GET", "/v1/invoiceitems"):
             return 200, self._list([o for o in self.of_kind("invoiceitem")
                                     if "invoice" not in p or o.get("invoice") == p["invoice"]], path)

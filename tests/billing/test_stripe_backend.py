@@ -17,31 +17,31 @@ LINES = [LineSpec(key="lic_a", description="Licence A", unit_amount=5000, quanti
          LineSpec(key="lic_b", description="Licence B", unit_amount=1250, quantity=1, currency="GBP")]
 
 
-def _draft(backend: StripeBackend, key: str = "invoice:ptn_1:2026-11", lines=LINES, customer: str = "cus_x"):
-    return backend.prepare_invoice(idempotency_key=key, customer_id=customer, currency="GBP", lines=lines,
-                                   collection_method="send_invoice", days_until_due=14, description="Usage 2026-11",
-                                   metadata={"syndicate_partner_id": "ptn_1"})
+def _invoice(backend: StripeBackend, key: str = "invoice:ptn_1:2026-11", lines=LINES, customer: str = "cus_x",
+             attempt: int = 0):
+    return backend.issue_invoice(idempotency_key=key, attempt=attempt, customer_id=customer, currency="GBP",
+                                 lines=lines, collection_method="send_invoice", days_until_due=14,
+                                 description="Usage 2026-11", metadata={"syndicate_partner_id": "ptn_1"})
 
 
-def _invoice(backend: StripeBackend, key: str = "invoice:ptn_1:2026-11", lines=LINES):
-    draft = _draft(backend, key, lines)
-    return backend.finalize_invoice(draft, idempotency_key=key) if draft.status == "draft" else draft
-
-
-def test_invoice_is_created_filled_and_finalized_with_our_keys(stripe_backend, stripe_double) -> None:
+def test_invoice_is_created_filled_and_finalized_in_one_call_with_our_keys(stripe_backend, stripe_double) -> None:
     invoice = _invoice(stripe_backend)
-    assert (invoice.status, invoice.amount_due, invoice.currency) == ("open", 16250, "GBP")
+    assert (invoice.status, invoice.amount_due, invoice.total, invoice.currency) == ("open", 16250, 16250, "GBP")
+    # One call of ours; at Stripe: find an earlier draft, create, add every line at once, finalize.
+    assert [(r.method, r.path.replace(invoice.id, "ID")) for r in stripe_double.state.requests] == [
+        ("GET", "/v1/invoices"), ("POST", "/v1/invoices"), ("POST", "/v1/invoices/ID/add_lines"),
+        ("POST", "/v1/invoices/ID/finalize")]
     created = stripe_double.calls("POST", "/v1/invoices")[0]
     assert created.idempotency_key == "invoice:ptn_1:2026-11:create"
     assert created.params["collection_method"] == "send_invoice"
     assert created.params["days_until_due"] == "14"
     assert created.params["currency"] == "gbp"
     assert created.params["pending_invoice_items_behavior"] == "exclude"
-    items = stripe_double.calls("POST", "/v1/invoiceitems")
     assert created.params["auto_advance"] == "false"  # a draft left behind is never sent by Stripe on its own
-    assert [(i.params["amount"], i.idempotency_key) for i in items] == [
-        ("15000", "invoice:ptn_1:2026-11:line:lic_a:15000"), ("1250", "invoice:ptn_1:2026-11:line:lic_b:1250")]
-    assert all(i.params["invoice"] == invoice.id for i in items)
+    (added,) = stripe_double.calls("POST", r"/v1/invoices/in_\w+/add_lines")
+    assert added.idempotency_key.startswith("invoice:ptn_1:2026-11:lines:")
+    assert [(added.params[f"lines[{n}][amount]"], added.params[f"lines[{n}][metadata][syndicate_line]"])
+            for n in range(2)] == [("15000", "lic_a"), ("1250", "lic_b")]
     finalize = stripe_double.calls("POST", r"/v1/invoices/in_\w+/finalize")
     assert finalize[0].idempotency_key == "invoice:ptn_1:2026-11:finalize"
     assert finalize[0].params["auto_advance"] == "true"
@@ -49,12 +49,42 @@ def test_invoice_is_created_filled_and_finalized_with_our_keys(stripe_backend, s
     assert stripe_double.state.objects[invoice.id]["amount_due"] == sum(line.amount for line in LINES)
 
 
-def test_repeating_a_create_replays_the_same_objects(stripe_backend, stripe_double) -> None:
+def test_repeating_an_issue_returns_the_invoice_it_issued(stripe_backend, stripe_double) -> None:
     first = _invoice(stripe_backend)
-    again = _invoice(stripe_backend)
-    assert again.id == first.id
+    stripe_double.forget_idempotency_keys()
+    again = _invoice(stripe_backend, attempt=1)
+    assert again.id == first.id and again.status == "open"
     assert len(stripe_double.of_kind("invoice")) == 1
     assert len(stripe_double.of_kind("invoiceitem")) == 2
+
+
+def test_failure_in_the_middle_then_retry_issues_one_invoice_under_fresh_keys(stripe_backend, stripe_double) -> None:
+    """Stripe saves a 500 under its idempotency key and replays it: the retry (the caller's next
+    attempt) uses fresh keys, finds the draft the failed attempt made and finishes it."""
+    stripe_double.fail("POST", r"/v1/invoices/in_\w+/finalize", status=500)
+    with pytest.raises(ProviderUnavailable):
+        _invoice(stripe_backend)
+    (draft,) = stripe_double.of_kind("invoice")
+    assert draft["status"] == "draft" and draft["total"] == 16250
+    final = _invoice(stripe_backend, attempt=1)
+    assert final.id == draft["id"] and final.status == "open" and final.total == 16250
+    assert len(stripe_double.of_kind("invoice")) == 1 and len(stripe_double.of_kind("invoiceitem")) == 2
+    assert len(stripe_double.calls("POST", "/v1/invoices")) == 1  # found, not created again
+    assert [c.idempotency_key for c in stripe_double.calls("POST", r"/v1/invoices/in_\w+/finalize")] == [
+        "invoice:ptn_1:2026-11:finalize", "invoice:ptn_1:2026-11:attempt-1:finalize"]
+
+
+def test_a_total_that_disagrees_is_never_finalized(stripe_backend, stripe_double) -> None:
+    """The provider's total differs from ours (a tax or fee added at Stripe): left a draft, unsent."""
+    stripe_double.fail("POST", r"/v1/invoices/in_\w+/finalize", status=500)
+    with pytest.raises(ProviderUnavailable):
+        _invoice(stripe_backend)
+    (draft,) = stripe_double.of_kind("invoice")
+    stripe_double.update(draft["id"], total=draft["total"] + 75)
+    held = _invoice(stripe_backend, attempt=1)
+    assert (held.id, held.status, held.total) == (draft["id"], "draft", 16250 + 75)
+    assert len(stripe_double.calls("POST", r"/v1/invoices/in_\w+/finalize")) == 1  # only the failed first try
+    assert stripe_double.state.objects[draft["id"]]["status"] == "draft"
 
 
 def test_same_key_with_other_parameters_is_refused(stripe_backend) -> None:
@@ -68,20 +98,24 @@ def test_same_key_with_other_parameters_is_refused(stripe_backend) -> None:
 def test_found_draft_is_reused_and_its_lines_follow_ours(stripe_backend, stripe_double) -> None:
     """Beyond Stripe's 24 h the keys are forgotten: the draft is found by our metadata, a line
     whose quantity grew is replaced, and nothing is created twice."""
-    first = _draft(stripe_backend)
+    stripe_double.fail("POST", r"/v1/invoices/in_\w+/finalize", status=500)
+    with pytest.raises(ProviderUnavailable):
+        _invoice(stripe_backend)
+    (first,) = stripe_double.of_kind("invoice")
     stale = next(o["id"] for o in stripe_double.of_kind("invoiceitem") if o["amount"] == 15000)
     stripe_double.forget_idempotency_keys()
     grown = [LineSpec(key="lic_a", description="Licence A", unit_amount=5000, quantity=4, currency="GBP"), LINES[1]]
-    again = _draft(stripe_backend, lines=grown)
-    assert again.id == first.id and again.status == "draft" and again.total == 4 * 5000 + 1250
+    final = _invoice(stripe_backend, lines=grown, attempt=1)
+    assert final.id == first["id"] and final.status == "open" and final.total == 4 * 5000 + 1250
     assert len(stripe_double.calls("POST", "/v1/invoices")) == 1
     assert [r.path for r in stripe_double.state.requests if r.method == "DELETE"] == [f"/v1/invoiceitems/{stale}"]
     assert sorted(o["amount"] for o in stripe_double.of_kind("invoiceitem")) == [1250, 20000]
-    final = stripe_backend.finalize_invoice(again, idempotency_key="invoice:ptn_1:2026-11")
+    added = stripe_double.calls("POST", r"/v1/invoices/in_\w+/add_lines")
+    assert len(added) == 2 and added[1].params["lines[0][amount]"] == "20000" and "lines[1][amount]" not in added[1].params
     stripe_double.forget_idempotency_keys()
-    assert _draft(stripe_backend, lines=grown).id == final.id  # finalized: returned as it is, never refilled
-    assert len(stripe_double.calls("POST", "/v1/invoiceitems")) == 3
-    assert _draft(stripe_backend, customer="cus_other").id != first.id  # another customer's invoice is not ours
+    assert _invoice(stripe_backend, lines=LINES, attempt=2).id == final.id  # finalized: returned as it is
+    assert len(stripe_double.calls("POST", r"/v1/invoices/in_\w+/add_lines")) == 2
+    assert _invoice(stripe_backend, customer="cus_other").id != first["id"]  # another customer's invoice is not ours
 
 
 def test_customer_is_found_before_it_is_created(stripe_backend, stripe_double) -> None:

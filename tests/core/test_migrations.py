@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 
 from api.core.db import make_engine
@@ -207,5 +208,77 @@ def test_revision_fields_migration_backfills_revisions_and_marks_past_embargoes_
                     r[0] for r in connection.execute(text(
                         "SELECT column_name FROM information_schema.columns WHERE table_name = 'article_revision'"))]
             assert "standfirst" not in columns and "assets" not in columns
+    finally:
+        engine.dispose()
+
+
+def test_rollups_migration_backfills_from_existing_usage_keeps_them_after_and_downgrades(
+        empty_database_url: str) -> None:
+    """0024_rollups_attempts on a database with usage_daily rows and an invoice: the per-licence and
+    per-article rollups are filled from those rows, the triggers keep them from then on, the invoice
+    starts at zero attempts; downgrading removes tables, triggers and column, upgrading again works."""
+    from alembic import command
+
+    from api.core.migrations import alembic_config
+
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0023_outbox_done")
+    engine = make_engine(empty_database_url)
+    insert_daily = text("INSERT INTO usage_daily (day, licence_id, article_id, partner_id, deliveries, republications) "
+                        "VALUES (:day, :lic, :art, :ptn, :d, :r)")
+    existing = [{"day": "2026-10-03", "lic": "lic_a", "art": "art_1", "ptn": "ptn_a", "d": 5, "r": 1},
+                {"day": "2026-10-03", "lic": "lic_a", "art": "art_2", "ptn": "ptn_a", "d": 2, "r": 1},
+                {"day": "2026-10-03", "lic": "lic_b", "art": "art_1", "ptn": "ptn_b", "d": 3, "r": 1},
+                {"day": "2026-10-04", "lic": "lic_a", "art": "art_1", "ptn": "ptn_a", "d": 1, "r": 0}]
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert_daily, existing)
+            connection.execute(text(
+                "INSERT INTO partner (id, name, country, billing_email, currency, status, created_at, updated_at) "
+                "VALUES ('ptn_a', 'Outlet', 'GB', 'b@o.example', 'GBP', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            connection.execute(text(
+                "INSERT INTO invoice (id, partner_id, kind, provider, status, currency, total, amount_due, amount_paid, "
+                "amount_refunded, amount_disputed, charge_key, collection_method, created_at, updated_at) VALUES "
+                "('inv_1', 'ptn_a', 'period', 'ledger', 'draft', 'GBP', 0, 0, 0, 0, 0, 'period:ptn_a:2026-10', "
+                "'send_invoice', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        for _round in range(2):
+            command.upgrade(config, "head")
+            assert schema_differences(engine) == []
+            with engine.begin() as connection:
+                licences = connection.execute(text(
+                    "SELECT CAST(day AS TEXT), licence_id, partner_id, deliveries, republications "
+                    "FROM usage_licence_daily ORDER BY 1, 2")).all()
+                assert [tuple(r) for r in licences] == [("2026-10-03", "lic_a", "ptn_a", 7, 2),
+                                                        ("2026-10-03", "lic_b", "ptn_b", 3, 1),
+                                                        ("2026-10-04", "lic_a", "ptn_a", 1, 0)]
+                articles = connection.execute(text(
+                    "SELECT CAST(day AS TEXT), article_id, deliveries, republications FROM usage_article_daily "
+                    "ORDER BY 1, 2")).all()
+                assert [tuple(r) for r in articles] == [("2026-10-03", "art_1", 8, 2), ("2026-10-03", "art_2", 2, 1),
+                                                        ("2026-10-04", "art_1", 1, 0)]
+                assert connection.execute(text("SELECT issue_attempts FROM invoice")).scalar_one() == 0
+                # From here on the triggers count: a new row and an upsert onto an existing one.
+                connection.execute(text(
+                    "INSERT INTO usage_daily (day, licence_id, article_id, partner_id, deliveries, republications) "
+                    "VALUES ('2026-10-04', 'lic_a', 'art_1', 'ptn_a', 4, 1), ('2026-10-05', 'lic_b', 'art_2', 'ptn_b', 1, 1) "
+                    "ON CONFLICT (day, licence_id, article_id) DO UPDATE SET "
+                    "deliveries = usage_daily.deliveries + excluded.deliveries, "
+                    "republications = usage_daily.republications + excluded.republications"))
+                assert connection.execute(text(
+                    "SELECT deliveries, republications FROM usage_licence_daily "
+                    "WHERE licence_id = 'lic_a' AND CAST(day AS TEXT) = '2026-10-04'")).one() == (5, 1)
+                assert connection.execute(text(
+                    "SELECT sum(deliveries) FROM usage_article_daily")).scalar_one() == 16
+            command.downgrade(config, "0023_outbox_done")
+            with engine.begin() as connection:
+                names = set(sa_inspect(connection).get_table_names())
+                assert not {"usage_licence_daily", "usage_article_daily"} & names
+                assert "issue_attempts" not in {c["name"] for c in sa_inspect(connection).get_columns("invoice")}
+                # usage_daily takes writes with no trigger left pointing at the dropped tables; this
+                # puts back the rows the next round starts from.
+                connection.execute(insert_daily, [{**existing[0], "day": "2026-10-09"}])
+                connection.execute(text("DELETE FROM usage_daily WHERE CAST(day AS TEXT) >= '2026-10-05'"))
+                connection.execute(text("UPDATE usage_daily SET deliveries = 1, republications = 0 "
+                                        "WHERE CAST(day AS TEXT) = '2026-10-04'"))
     finally:
         engine.dispose()

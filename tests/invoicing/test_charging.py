@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from api.core.config import worker_settings
@@ -71,8 +73,8 @@ def test_stripe_one_off_invoice_is_sent_with_payment_terms(session, engine, stri
     assert created.params["days_until_due"] == str(stripe_settings.invoice_days_until_due)
     assert created.params["currency"] == "gbp"
     assert created.params["metadata[syndicate_licence_id]"] == licence.id
-    item = stripe_double.calls("POST", "/v1/invoiceitems")[0]
-    assert item.params["amount"] == "25000" and licence.id in item.params["description"]
+    (lines,) = stripe_double.calls("POST", r"/v1/invoices/in_\w+/add_lines")
+    assert lines.params["lines[0][amount]"] == "25000" and licence.id in lines.params["lines[0][description]"]
     remote = stripe_double.state.objects[invoice.provider_invoice_id]
     assert remote["amount_due"] == invoice.amount_due == 25_000  # both sides agree to the unit
     assert invoice.hosted_url == remote["hosted_invoice_url"]
@@ -157,12 +159,20 @@ def test_stripe_checkout_when_chosen_uses_one_price_per_amount(session, engine, 
         assert not any("price_data" in key or "product_data" in key for key in sent.params)
 
 
-def test_usage_licence_is_not_charged_at_approval(session, engine, stripe_settings, stripe_double) -> None:
-    make_licence(session, partner=make_partner(session), articles=[make_article(session)], amount=500,
-                 billing_mode="usage")
+def test_usage_licence_is_not_charged_at_approval_but_gets_its_customer(
+        session, engine, stripe_settings, stripe_double) -> None:
+    """Billed per period later; its customer is made now, so each period invoice is one provider call."""
+    partner = make_partner(session)
+    make_licence(session, partner=partner, articles=[make_article(session)], amount=500, billing_mode="usage")
+    make_licence(session, partner=partner, articles=[make_article(session)], amount=700, billing_mode="usage")
     session.commit()
     outbox.drain(engine)
-    assert session.exec(select(Invoice)).all() == [] and stripe_double.state.requests == []
+    assert session.exec(select(Invoice)).all() == []
+    assert {(r.method, r.path) for r in stripe_double.state.requests} == {("GET", "/v1/customers"),
+                                                                         ("POST", "/v1/customers")}
+    assert len(stripe_double.of_kind("customer")) == 1  # two charges at once: the second's create is replayed
+    customer = session.exec(select(BillingCustomer).where(BillingCustomer.partner_id == partner.id)).one()
+    assert customer.provider == "stripe" and customer.provider_customer_id == stripe_double.of_kind("customer")[0]["id"]
 
 
 def test_concurrent_approvals_create_one_customer(session, engine, stripe_settings, stripe_double) -> None:
@@ -228,8 +238,8 @@ def test_one_off_invoice_whose_total_disagrees_is_held_unsent(session, engine, s
 
     def with_surprise_fee(method, path, params):
         status, body = original(method, path, params)
-        if (method, path, status) == ("POST", "/v1/invoiceitems", 200):
-            stripe_double.state.objects[body["invoice"]]["total"] += 30
+        if method == "POST" and re.fullmatch(r"/v1/invoices/in_\w+/add_lines", path) and status == 200:
+            body["total"] += 30
         return status, body
 
     stripe_double.route = with_surprise_fee

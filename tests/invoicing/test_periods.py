@@ -89,6 +89,53 @@ def test_stripe_run_that_died_halfway_resumes(session, engine, stripe_settings, 
     assert periods.reconcile(session, backend=provider.backend(stripe_settings)) == []
 
 
+def test_a_period_invoice_is_one_provider_call_a_partner(session, engine, stripe_settings, stripe_double) -> None:
+    """The customers were made when the licences were charged at approval (the outbox's charge
+    messages); the period run then costs one billing-interface call per partner: issue_invoice."""
+    from api.invoicing.models import BillingCustomer
+    from api.outbox import service as outbox
+    from benchmarks.scale import CountingBackend
+
+    made = _usage_world(session, partners=3)
+    outbox.drain(engine)
+    assert len(session.exec(select(BillingCustomer)).all()) == 3
+    session.rollback()  # end the test's read, which SQLite's snapshot would otherwise keep
+    before = len(stripe_double.state.requests)
+    counting = CountingBackend(provider.backend(stripe_settings))
+    summary = periods.run_period(engine, PERIOD, backend=counting, settings=stripe_settings)  # type: ignore[arg-type]
+    assert summary.invoices_created == 3 and summary.failed == {}
+    assert dict(counting.calls) == {"issue_invoice": 3}
+    during = stripe_double.state.requests[before:]
+    assert not [r for r in during if "customers" in r.path]
+    assert len([r for r in during if r.method == "POST"]) == 3 * 3  # create, add_lines, finalize a partner
+    assert {i.partner_id for i in session.exec(select(Invoice)).all()} == {p.id for p, _ in made}
+    assert periods.reconcile(session, backend=provider.backend(stripe_settings)) == []
+
+
+def test_a_failed_attempt_is_counted_and_its_retry_reuses_the_draft_under_fresh_keys(
+        session, engine, stripe_settings, stripe_double) -> None:
+    """Adding the lines fails (Stripe saves a 500 under that key and would replay it): the attempt
+    is counted on our invoice, the next run sends under the next attempt's keys, finds the draft
+    the failed attempt made, and issues exactly one invoice."""
+    ((partner, _licence),) = _usage_world(session, partners=1)
+    stripe_double.fail("POST", r"/v1/invoices/in_\w+/add_lines", status=500, times=3)  # the SDK retries twice
+    first = _run(engine, stripe_settings)
+    assert list(first.failed) == [partner.id]
+    invoice = session.exec(select(Invoice)).one()
+    assert (invoice.status, invoice.issue_attempts) == (InvoiceStatus.draft, 1)
+    session.rollback()
+    resumed = _run(engine, stripe_settings)
+    assert resumed.invoices_created == 1 and resumed.failed == {}
+    session.refresh(invoice)
+    assert (invoice.status, invoice.issue_attempts) == (InvoiceStatus.open, 1)
+    (remote,) = stripe_double.of_kind("invoice")
+    assert remote["id"] == invoice.provider_invoice_id and remote["status"] == "open"
+    assert len(stripe_double.calls("POST", "/v1/invoices")) == 1  # the draft was found, not made again
+    key = f"invoice:{partner.id}:{PERIOD}"
+    assert stripe_double.calls("POST", r"/v1/invoices/in_\w+/finalize")[0].idempotency_key == f"{key}:attempt-1:finalize"
+    assert remote["total"] == invoice.total == invoice.amount_due
+
+
 @pytest.mark.postgres_only
 def test_two_concurrent_runs_make_each_invoice_once(session, engine, stripe_settings, stripe_double) -> None:
     made = _usage_world(session, partners=4)
@@ -172,8 +219,8 @@ def test_provider_total_that_disagrees_leaves_an_unsent_draft(session, engine, s
 
     def with_surprise_tax(method, path, params):
         status, body = original(method, path, params)
-        if (method, path, status) == ("POST", "/v1/invoiceitems", 200):
-            stripe_double.state.objects[body["invoice"]]["total"] += 75
+        if method == "POST" and re.fullmatch(r"/v1/invoices/in_\w+/add_lines", path) and status == 200:
+            body["total"] += 75
         return status, body
 
     stripe_double.route = with_surprise_tax

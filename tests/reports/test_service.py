@@ -101,7 +101,12 @@ def test_report_queries_use_their_time_indexes(session) -> None:
     expected = ("ix_invoice_status_paid",) if session.get_bind().dialect.name == "sqlite" else (
         "ix_invoice_status_paid", "ix_invoice_status_due", "ix_invoice_status_id", "ix_invoice_status_total")
     assert any(name in revenue_plan for name in expected), revenue_plan
-    # Usage reads the daily rollup through its primary key, which starts with the day.
+    # Usage reads the per-article and per-licence rollups through their primary keys, which start
+    # with the day, never the big usage_daily.
     usage_plan = statement_plan(session, reports.usage_by_article_statement(since, until, 10))
-    assert any(name in usage_plan for name in ("sqlite_autoindex_usage_daily_1", "pk_usage_daily")), usage_plan
+    assert any(name in usage_plan for name in ("sqlite_autoindex_usage_article_daily_1", "pk_usage_article_daily")), usage_plan
+    partners_plan = statement_plan(session, reports.top_partners_statement(since, until, 10))
+    assert any(name in partners_plan for name in ("sqlite_autoindex_usage_licence_daily_1", "pk_usage_licence_daily")), \
+        partners_plan
+    assert "usage_daily" not in partners_plan.replace("usage_licence_daily", ""), partners_plan
     session.rollback()
