@@ -19,6 +19,7 @@ from typing import TypeVar
 When = TypeVar("When", date, datetime)
 
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+FIRST_YEAR, LAST_YEAR = 1, 9998
 
 
 def _utc(value: When) -> When:
@@ -77,4 +78,7 @@ def parse_month(label: str) -> datetime:
     found = _MONTH.fullmatch(label or "")
     if found is None:
         raise ValueError(f"{label!r} is not a month; use YYYY-MM, e.g. 2026-11")
-    return datetime(int(found[1]), int(found[2]), 1, tzinfo=UTC)
+    year = int(found[1])
+    if not FIRST_YEAR <= year <= LAST_YEAR:  # the month and the next one must both be datetimes
+        raise ValueError(f"{label!r} is out of range; a month runs from {FIRST_YEAR:04d}-01 to {LAST_YEAR}-12")
+    return datetime(year, int(found[2]), 1, tzinfo=UTC)

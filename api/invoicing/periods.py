@@ -19,17 +19,17 @@ reconcile shows.
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.core.config import Settings
 from api.core.db import session_scope, utcnow
+from api.core.months import month_bounds, parse_month
 from api.invoicing import issuing
 from api.invoicing.models import BillingSubscription, Invoice, InvoiceKind, InvoiceStatus
 from api.invoicing.store import Span, claim_invoice, lock_partner, set_lines
@@ -45,12 +45,10 @@ log = logging.getLogger("syndicate.invoicing.periods")
 
 def parse_period(period: str) -> tuple[datetime, datetime]:
     """'2026-11' -> [2026-11-01, 2026-12-01) in UTC."""
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period or ""):
-        raise BadPeriod(f"Period {period!r} is not a month; use YYYY-MM, e.g. 2026-11.")
-    year, month = int(period[:4]), int(period[5:])
-    start = datetime(year, month, 1, tzinfo=UTC)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-    return start, end
+    try:
+        return month_bounds(parse_month(period))
+    except ValueError as error:
+        raise BadPeriod(f"Period {error}.") from None
 
 
 def closed_period(period: str, *, now: datetime | None = None) -> tuple[datetime, datetime]:

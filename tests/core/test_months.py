@@ -86,6 +86,7 @@ def test_months_between_stops_just_past_the_limit() -> None:
 
 def test_a_month_is_read_from_yyyy_mm() -> None:
     assert parse_month("2026-12") == datetime(2026, 12, 1, tzinfo=UTC)
-    for bad in ("2026-13", "2026-1", "26-01", "", "2026-00"):
+    assert parse_month("0001-01") == datetime(1, 1, 1, tzinfo=UTC) and next_month(parse_month("9998-12")).year == 9999
+    for bad in ("2026-13", "2026-1", "26-01", "", "2026-00", "0000-01", "9999-12"):
         with pytest.raises(ValueError):
             parse_month(bad)

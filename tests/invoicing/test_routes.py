@@ -110,3 +110,7 @@ def test_staff_starts_a_billing_run(client, session, engine) -> None:
     session.commit()
     bad = client.post("/v1/staff/invoicing/runs", json={"period": "2026-13"}, headers=headers)
     assert bad.status_code == 422 and bad.json()["type"] == "/problems/validation"
+    for out_of_range in ("0000-01", "9999-12"):  # a month without a datetime, or without a next month: a 500 once
+        bad = client.post("/v1/staff/invoicing/runs", json={"period": out_of_range}, headers=headers)
+        assert bad.status_code == 422, bad.text
+        assert bad.headers["content-type"].startswith("application/problem+json") and out_of_range in bad.json()["detail"]
