@@ -68,6 +68,9 @@ def chart_svg(usage: list[tuple]) -> bytes:
                       legend_at_bottom=True, truncate_legend=-1, show_y_guides=True, print_values=False,
                       title="Deliveries by month", no_data_text="No deliveries yet")
     chart.x_labels = [month_label(m) for m in months]
+    top = max(deliveries.values(), default=0)
+    if 0 < top <= 10:  # deliveries are counted whole: pygal's own scale would read 0.2, 0.4, ...
+        chart.y_labels = list(range(top + 1))
     chart.add("Deliveries", [deliveries[m] for m in months])
     chart.add("Republications", [republications[m] for m in months])
     return chart.render()
