@@ -174,6 +174,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI turns a JSON body that is not UTF-8 into a bare 400 "error parsing the body";
+            # it is malformed JSON like any other, so the same 422, saying where.
+            cause = exc.__cause__
+            detail = (f"The request body is not UTF-8 "
+                      f"(byte 0x{cause.object[cause.start]:02x} at position {cause.start}).")
+            return problem_response(
+                status=422, type_=ValidationFailed.type_uri(), title=ValidationFailed.title, detail=detail,
+                instance=request.url.path, errors=[{"field": "body", "message": detail, "type": "json_invalid"}],
+            )
         err = _HTTP_ERRORS.get(exc.status_code, HttpError)
         headers = getattr(exc, "headers", None)
         if exc.status_code == MethodNotAllowed.status:

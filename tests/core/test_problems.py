@@ -39,3 +39,14 @@ def test_a_body_that_is_not_json_is_named_as_such(client) -> None:
     problem = response.json()
     assert problem["detail"].startswith("The request body is not valid JSON at character 10")
     assert problem["errors"] == [{"field": "body", "message": problem["detail"], "type": "json_invalid"}]
+
+
+def test_a_body_that_is_not_utf8_is_named_as_such(client) -> None:
+    # JSON is UTF-8 (RFC 8259 §8.1): a body that does not decode is the client's malformed JSON, a
+    # 422 like any other, not FastAPI's bare 400 "There was an error parsing the body".
+    response = client.post("/v1/staff/login", content=b'{"email": "\xff"}', headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["detail"] == "The request body is not UTF-8 (byte 0xff at position 11)."
+    assert problem["errors"] == [{"field": "body", "message": problem["detail"], "type": "json_invalid"}]
