@@ -11,6 +11,7 @@ Everything excluded is listed below with its reason; nothing else is.
 from __future__ import annotations
 
 import types
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
@@ -92,11 +93,15 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(path_regex=EXCLU
 
 
 @pytest.fixture
-def credentials(client, session) -> dict[str, dict[str, str]]:
+def credentials(client, session, request) -> Iterator[dict[str, dict[str, str]]]:
     make_article(session)
     _partner, partner = partner_with_key(session)
     session.commit()
-    return {"partner": partner, "staff": staff_headers(client, session, roles=list(ROLES))}
+    staff = staff_headers(client, session, roles=list(ROLES))
+    yield {"partner": partner, "staff": staff}
+    if request.node.name == "test_each_staff_operation":
+        # Had an operation ended the session, the staff operations after it met only 401s.
+        assert client.get("/v1/staff/me", headers=staff).status_code == 200, "the staff session ended mid-run"
 
 
 def _headers(case, credentials) -> dict[str, str]:
@@ -118,13 +123,14 @@ def test_the_shadowing_rule_names_only_literal_paths_under_a_template() -> None:
 # The stateless run in groups of operations, one pytest test each, so that pytest-xdist can spread
 # them over its workers (tests/conftest.py schedules this file by test, not whole): as one test it
 # took a minute, and its worker ran nothing else meanwhile. Every operation is in exactly one group
-# (checked below). The staff operations stay one test, in the document's order, so each meets the
-# state it always met: /v1/staff/logout, early in that order, ends the shared staff session, and the
-# staff operations after it are answered 401 (which their checks accept).
+# (checked below). Each group logs in afresh (`credentials` is per test), so /v1/staff/logout is a
+# group of its own: in the staff group, early in the document's order, it ended the shared staff
+# session and every staff operation after it met only 401s.
 OPERATION_GROUPS = {
     "partner_accounts": r"^/v1/(partners|webhook-endpoints)(/|$)",
     "partner_licensing": r"^/v1/(licence-requests|licences)(/|$)",
-    "staff": r"^/v1/staff(/|$)",
+    "staff": r"^/v1/staff(?!/logout$)(/|$)",
+    "staff_logout": r"^/v1/staff/logout$",
     "public_and_the_rest": r"^/(?!v1/(partners|webhook-endpoints|licence-requests|licences|staff)(/|$))",
 }
 
@@ -156,6 +162,7 @@ def _each_operation_in(group: str):
 test_each_partner_account_operation = _each_operation_in("partner_accounts")
 test_each_partner_licensing_operation = _each_operation_in("partner_licensing")
 test_each_staff_operation = _each_operation_in("staff")
+test_staff_logout = _each_operation_in("staff_logout")
 test_each_public_and_other_operation = _each_operation_in("public_and_the_rest")
 
 

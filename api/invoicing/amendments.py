@@ -111,7 +111,10 @@ def _settled(session: Session, amendment: LicenceAmendment, ref: str, backend: B
 class SettleAmendment:
     """The worker's side of `invoicing.settle_amendment`: a credit is sent with no transaction open."""
 
-    timeout = 80.0  # the Stripe SDK's request timeout
+    # Read by nothing in dispatch: the lease is Capacity.lease, renewed by a heartbeat while send runs, so a slow
+    # send keeps its message. This states the longest a send takes: issue_invoice's four Stripe requests at the
+    # default SYNDICATE_STRIPE_TIMEOUT_SECONDS (20 s); every Stripe sender states the same bound.
+    timeout = 80.0
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> tuple[CreditRequest, BillingBackend] | None:
         backend = provider.backend()

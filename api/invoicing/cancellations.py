@@ -49,7 +49,10 @@ class VoidRequest:
 
 @outbox.sender(VOID_TOPIC)
 class VoidLicenceInvoices:
-    timeout = 80.0  # the Stripe SDK's own request timeout
+    # Read by nothing in dispatch: the lease is Capacity.lease, renewed by a heartbeat while send runs, so a slow
+    # send keeps its message. This states the longest a send takes: issue_invoice's four Stripe requests at the
+    # default SYNDICATE_STRIPE_TIMEOUT_SECONDS (20 s); every Stripe sender states the same bound.
+    timeout = 80.0
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> VoidRequest | None:
         rows = session.exec(select(Invoice).where(Invoice.licence_id == payload["licence_id"],

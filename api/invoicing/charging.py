@@ -222,7 +222,10 @@ def charge_now(engine: Engine, *, licence_id: str, backend: BillingBackend, sett
 
 @outbox.sender(CHARGE_TOPIC)
 class ChargeLicence:
-    timeout = 80.0  # the Stripe SDK's request timeout
+    # Read by nothing in dispatch: the lease is Capacity.lease, renewed by a heartbeat while send runs, so a slow
+    # send keeps its message. This states the longest a send takes: issue_invoice's four Stripe requests at the
+    # default SYNDICATE_STRIPE_TIMEOUT_SECONDS (20 s); every Stripe sender states the same bound.
+    timeout = 80.0
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> ChargeRequest | None:
         return prepare_charge(session, licence_id=payload["licence_id"], backend=provider.backend(),

@@ -227,7 +227,10 @@ def queue(session: Session, invoice: Invoice) -> None:
 class IssueInvoice:
     """The worker's side of `invoicing.issue_invoice`: the same three steps under the outbox's lease."""
 
-    timeout = 80.0  # the Stripe SDK's request timeout; the invoice's own lease is longer still
+    # Read by nothing in dispatch: the lease is Capacity.lease, renewed by a heartbeat while send runs, so a slow
+    # send keeps its message. This states the longest a send takes: issue_invoice's four Stripe requests at the
+    # default SYNDICATE_STRIPE_TIMEOUT_SECONDS (20 s); every Stripe sender states the same bound.
+    timeout = 80.0
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> tuple[IssueRequest, BillingBackend] | None:
         backend = provider.backend()

@@ -134,7 +134,10 @@ def handle_event(engine: Engine, *, event_id: str, backend: BillingBackend,
 class HandleStripeEvent:
     """The worker's side of `invoicing.stripe_event`: the provider is read with no transaction open."""
 
-    timeout = 80.0  # the Stripe SDK's request timeout
+    # Read by nothing in dispatch: the lease is Capacity.lease, renewed by a heartbeat while send runs, so a slow
+    # send keeps its message. This states the longest a send takes: issue_invoice's four Stripe requests at the
+    # default SYNDICATE_STRIPE_TIMEOUT_SECONDS (20 s); every Stripe sender states the same bound.
+    timeout = 80.0
 
     def prepare(self, session: Session, payload: dict[str, Any]) -> EventRequest | None:
         return prepare_event(session, event_id=payload["event_id"], backend=provider.backend(),

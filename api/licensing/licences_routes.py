@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
@@ -11,6 +10,7 @@ from api.audit.service import Actor
 from api.core.errors import BadCursor, InvalidStateTransition, Unauthenticated, ValidationFailed
 from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.core.problems import error_responses
+from api.core.times import UTCTime
 from api.deps import CurrentPartner, SessionDep, StaffMayLicensing, sort_query
 from api.licensing import service
 from api.licensing.errors import InvalidDecision, LicenceNotFound
@@ -58,7 +58,7 @@ def cancel_licence(licence_id: str, session: SessionDep, partner: CurrentPartner
 def staff_list_licences(
     session: SessionDep, staff: Licensing, partner_id: str | None = None, status: LicenceState | None = None,
     request_id: str | None = None,
-    ends_before: Annotated[datetime | None, Query(description="Only licences ending before this time.")] = None,
+    ends_before: Annotated[UTCTime | None, Query(description="Only licences ending before this time.")] = None,
     cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT, sort: Annotated[str, sort_query(service.LICENCE_ORDERS)] = "newest",
 ) -> LicencePage:
     rows, next_cursor = service.list_licences(session, partner_id=partner_id, state=status, request_id=request_id,

@@ -69,6 +69,8 @@ def _terms(t: Typical) -> Terms:
 
 
 def _price(card: RateCard, t: Typical, currency: str, version: int) -> int | None:
+    if t.months > card.max_months:
+        return None  # longer than the card offers: a quote would refuse it (InvalidPeriod)
     try:
         return price(card, _terms(t), currency=currency, version=version).amount
     except (SyndicateError, KeyError):

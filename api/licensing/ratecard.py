@@ -9,7 +9,7 @@ is integer arithmetic from end to end.
 from __future__ import annotations
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -20,15 +20,16 @@ from api.core.fields import Code
 from api.licensing.errors import InvalidRateCard, RateCardNotFound, RateCardNotPublished, RateCardVersionConflict
 from api.licensing.models import RateCardVersion, ScopeKind, Use
 
-Money = dict[str, int]
+# Integers are StrictInt: pydantic's lax mode would read "2500", 2500.0 and true (as 1) as integers.
+Money = dict[str, StrictInt]
 
 
 class AudienceTier(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=40)
     label: str = Field(min_length=1, max_length=100)
-    max_audience: int | None = Field(default=None, ge=1, description="Inclusive upper bound; null on the last tier.")
-    multiplier_bp: int = Field(ge=1, le=1_000_000, description="Basis points: 10000 is x1.00.")
+    max_audience: StrictInt | None = Field(default=None, ge=1, description="Inclusive upper bound; null on the last tier.")
+    multiplier_bp: StrictInt = Field(ge=1, le=1_000_000, description="Basis points: 10000 is x1.00.")
 
 
 class TerritoryZone(BaseModel):
@@ -38,13 +39,13 @@ class TerritoryZone(BaseModel):
     countries: list[Code] | None = Field(
         max_length=300,
         default=None, description="ISO 3166-1 alpha-2 codes; null on the one zone that covers every other country.")
-    multiplier_bp: int = Field(ge=1, le=1_000_000)
+    multiplier_bp: StrictInt = Field(ge=1, le=1_000_000)
 
 
 class DurationBand(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_months: int = Field(ge=1, le=120, description="Periods up to this many months (inclusive) use this band.")
-    multiplier_bp: int = Field(ge=1, le=1_000_000)
+    max_months: StrictInt = Field(ge=1, le=120, description="Periods up to this many months (inclusive) use this band.")
+    multiplier_bp: StrictInt = Field(ge=1, le=1_000_000)
 
 
 class RateCard(BaseModel):
@@ -57,14 +58,14 @@ class RateCard(BaseModel):
     section_feed_monthly: Money = Field(description="A section feed, per month.")
     catalogue_monthly: Money = Field(description="The whole catalogue, per month.")
     usage_article_price: Money = Field(description="Each article used under per-article (usage) billing.")
-    use_multipliers_bp: dict[Use, int]
+    use_multipliers_bp: dict[Use, StrictInt]
     audience_tiers: list[AudienceTier] = Field(min_length=1)
     territory_zones: list[TerritoryZone] = Field(min_length=1)
     duration_bands: list[DurationBand] = Field(
         min_length=1, description="One-off scopes: multiplier by period length. The last band's max_months is the longest period offered.")
-    translation_surcharge_bp: int = Field(ge=0, le=1_000_000, description="Added when the partner translates: 2500 is +25%.")
-    max_audience: int = Field(ge=1, description="Largest audience the card prices; larger requests need a conversation.")
-    max_bundle_articles: int = Field(default=100, ge=2, le=1000)
+    translation_surcharge_bp: StrictInt = Field(ge=0, le=1_000_000, description="Added when the partner translates: 2500 is +25%.")
+    max_audience: StrictInt = Field(ge=1, description="Largest audience the card prices; larger requests need a conversation.")
+    max_bundle_articles: StrictInt = Field(default=100, ge=2, le=1000)
 
     def base_prices(self, scope: ScopeKind) -> Money:
         return {

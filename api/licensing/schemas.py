@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.json_schema import JsonDict, JsonValue
 
 from api.core.fields import Code, HttpUrl, Id
@@ -331,10 +331,10 @@ class AutoApprovalRuleBase(BaseModel):
     billing_modes: list[BillingMode] | None = Field(
         default=None, description="Empty: `one_off` and `subscription`. Usage billing has no bounded total and is "
                                   "approved only by a rule that lists `usage`.")
-    max_amounts: dict[str, int] | None = Field(default=None, description=MAX_AMOUNTS_DESCRIPTION)
+    max_amounts: dict[str, StrictInt] | None = Field(default=None, description=MAX_AMOUNTS_DESCRIPTION)
     # Bounded to what the rule's integer columns hold (PostgreSQL's INTEGER), so a larger number is a 422, not a 500.
-    max_audience: int | None = Field(default=None, ge=1, le=2_000_000_000)
-    max_months: int | None = Field(default=None, ge=1, le=1200)
+    max_audience: StrictInt | None = Field(default=None, ge=1, le=2_000_000_000)
+    max_months: StrictInt | None = Field(default=None, ge=1, le=1200)
 
 
 _RULE_EXAMPLE: JsonDict = {"name": "Small web requests from verified partners", "enabled": True, "require_verified_partner": True,
@@ -345,7 +345,7 @@ _RULE_EXAMPLE: JsonDict = {"name": "Small web requests from verified partners", 
 class AutoApprovalRuleCreate(AutoApprovalRuleBase):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_RULE_EXAMPLE]})
     name: str = Field(min_length=1, max_length=200)
-    max_amounts: dict[str, int] = Field(description=MAX_AMOUNTS_DESCRIPTION)
+    max_amounts: dict[str, StrictInt] = Field(description=MAX_AMOUNTS_DESCRIPTION)
 
 
 class AutoApprovalRuleUpdate(AutoApprovalRuleBase):

@@ -6,6 +6,7 @@ the outbox, and a self-registration is announced to the licensing desk.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -113,6 +114,15 @@ PARTNER_ORDERS = {
     "newest": SortOrder("Newest first", [Partner.created_at, Partner.id], [datetime, str], descending=True),  # type: ignore[list-item]
     "name": SortOrder("By name", [Partner.name, Partner.id], [str, str]),  # type: ignore[list-item]
 }
+
+
+def partner_names(session: Session, ids: Iterable[str]) -> dict[str, str]:
+    """Partner id -> name for the partners of `ids` that exist, in one query (a page's or an export's rows)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.exec(select(Partner.id, Partner.name).where(col(Partner.id).in_(wanted))).all()
+    return {pid: name for pid, name in rows}
 
 
 def list_partners(

@@ -162,3 +162,15 @@ def test_each_tables_csv_has_the_same_filters_and_every_page(console, session) -
     assert "'=HYPERLINK Gazette" in exported.text and ",=HYPERLINK" not in exported.text
     for path in ("/console/requests.csv", "/console/partners.csv?sort=name"):
         assert console.get(path).status_code == 200, path
+
+
+def test_partner_names_are_one_query_for_any_number_of_partners(session) -> None:
+    from api.console import table_views
+    from tests.query_plans import counted
+
+    made = [make_partner(session) for _ in range(5)]
+    session.commit()
+    with counted(session.get_bind()) as statements:
+        names = table_views.partner_names(session, [p.id for p in made] + [made[0].id])
+    assert names == {p.id: p.name for p in made}
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1, statements

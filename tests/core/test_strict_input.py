@@ -45,3 +45,49 @@ def test_body_times_are_not_unix_timestamps(client, session) -> None:
     session.commit()
     response = client.post("/v1/quotes", headers=headers, json={**request_body(), "starts_at": 1900000000})
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "body.starts_at"
+
+
+@pytest.mark.parametrize("value", ["2500", 2500.0, True])
+@pytest.mark.parametrize("call", ["preview", "publish"])
+def test_rate_card_integers_are_json_integers(client, session, value, call) -> None:
+    from api.licensing.ratecard import DEFAULT_RATE_CARD, ensure_default_rate_card
+
+    ensure_default_rate_card(session)
+    staff = staff_headers(client, session, roles=["licensing"])
+    card = {**DEFAULT_RATE_CARD.model_dump(mode="json"), "translation_surcharge_bp": value}
+    if call == "preview":
+        response = client.post("/v1/staff/rate-card/preview", headers=staff, json={"card": card})
+    else:
+        response = client.put("/v1/staff/rate-card", headers=staff, json={"card": card})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["errors"][0]["field"] == "body.card.translation_surcharge_bp"
+
+
+@pytest.mark.parametrize("value", ["5", 5.0, True])
+@pytest.mark.parametrize("path", ["/v1/staff/auto-approval-rules", "/v1/staff/auto-approval-rules/dry-run"])
+def test_rule_amounts_are_json_integers(client, session, value, path) -> None:
+    staff = staff_headers(client, session, roles=["licensing"])
+    response = client.post(path, headers=staff, json={"name": "Small", "max_amounts": {"GBP": value}})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "body.max_amounts.GBP"
+    months = client.post(path, headers=staff, json={"name": "Small", "max_amounts": {"GBP": 5}, "max_months": "3"})
+    assert months.status_code == 422 and months.json()["errors"][0]["field"] == "body.max_months"
+
+
+@pytest.mark.parametrize("value", ["0", "1700000000", "0.5"])
+def test_licence_end_filter_is_iso_8601(client, session, value) -> None:
+    staff = staff_headers(client, session, roles=["licensing"])
+    response = client.get("/v1/staff/licences", params={"ends_before": value}, headers=staff)
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "query.ends_before"
+    # A day without a time is read as UTC midnight (it was a 500: a naive time compared with a UTC column).
+    assert client.get("/v1/staff/licences", params={"ends_before": "2026-01-01"}, headers=staff).status_code == 200
+
+
+def test_an_imported_documents_own_url_must_be_a_url_even_when_the_parameter_replaces_it(client, session) -> None:
+    editor = staff_headers(client, session, roles=["editor"])
+    doc = {"external_id": "e1", "headline": "H", "body_html": "<p>b</p>", "canonical_url": "0", "section": "news"}
+    response = client.post("/v1/staff/articles/import", params={"canonical_url": "https://www.middleeasteye.net/news/a"},
+                           json=[doc], headers=editor)
+    assert response.status_code == 422 and response.json()["type"] == "/problems/invalid-article"
+    assert response.json()["errors"][0]["field"] == "canonical_url"

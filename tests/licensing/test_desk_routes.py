@@ -57,3 +57,13 @@ def test_dry_run_says_which_recent_requests_a_rule_would_approve(client, session
                          json={**rule, "max_amounts": {"GBP": small.quoted_amount - 1}})
     assert strict.json()["would_approve"] == 0
     assert client.get("/v1/staff/auto-approval-rules", headers=staff).json()["items"] == []  # nothing saved
+
+
+def test_preview_of_a_card_with_shorter_periods_leaves_longer_typical_requests_unpriced(client, session):
+    ensure_default_rate_card(session)
+    staff = staff_headers(client, session, roles=["licensing"])
+    answer = client.post("/v1/staff/rate-card/preview", headers=staff,
+                         json={"card": _card(duration_bands=[{"max_months": 1, "multiplier_bp": 10000}])})
+    assert answer.status_code == 200, answer.text  # was a 500: StopIteration looking for a duration band
+    longer = [p for p in answer.json()["items"] if p["after"] is None]
+    assert longer and all(p["before"] is not None for p in longer)
