@@ -143,6 +143,8 @@ def _worker_database(url: str, worker: str) -> Iterator[str]:
 # The cheapest Argon2 the settings allow: production strength costs tens of milliseconds of CPU per
 # staff login, paid hundreds of times a run. tests/core/test_passwords.py checks production's cost.
 CHEAP_PASSWORD_HASHING = dict(password_hash_time_cost=1, password_hash_memory_kib=8, password_hash_parallelism=1)
+# The same for a server or CLI the tests start as a process of its own (it reads its environment).
+CHEAP_PASSWORD_HASHING_ENV = {f"SYNDICATE_{name.upper()}": str(value) for name, value in CHEAP_PASSWORD_HASHING.items()}
 
 
 def make_settings(database_url: str, **overrides) -> Settings:
@@ -259,8 +261,8 @@ def production_password_hashing(settings: Settings) -> Iterator[None]:
 def cli_env(monkeypatch, database_url: str, engine: Engine) -> Iterator[None]:
     """The CLI builds its settings from the environment: point it at the migrated test database."""
     monkeypatch.setenv("SYNDICATE_DATABASE_URL", database_url)
-    for name, value in CHEAP_PASSWORD_HASHING.items():
-        monkeypatch.setenv(f"SYNDICATE_{name.upper()}", str(value))
+    for name, value in CHEAP_PASSWORD_HASHING_ENV.items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
