@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from tests.conftest import CHEAP_PASSWORD_HASHING_ENV
 
 
 def _commands(group, prefix=()):
@@ -195,8 +196,9 @@ def test_serve_demo_prints_where_it_listens_and_the_demo_credentials(tmp_path) -
     from api.demo.loader import DEMO_PASSWORD
 
     port = _free_port()
+    # Cheap Argon2: the demo's staff are hashed as it starts (tests/core/test_passwords checks production's cost).
     env = {"SYNDICATE_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}", "PATH": "/usr/bin:/bin",
-           "SYNDICATE_RUN_WORKER_IN_PROCESS": "false", "PYTHONUNBUFFERED": "1"}
+           "SYNDICATE_RUN_WORKER_IN_PROCESS": "false", "PYTHONUNBUFFERED": "1", **CHEAP_PASSWORD_HASHING_ENV}
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

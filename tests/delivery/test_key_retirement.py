@@ -22,7 +22,7 @@ from api.core.db import session_scope
 from api.delivery import keys, service, tokens
 from api.delivery.runtime import POLL_SECONDS
 from tests.builders import staff_headers
-from tests.conftest import cli_runner
+from tests.conftest import CHEAP_PASSWORD_HASHING_ENV, cli_runner
 from tests.delivery.conftest import bearer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def _serve(settings, port: int, log: Path) -> subprocess.Popen:
            "SYNDICATE_ENVIRONMENT": "test", "SYNDICATE_SECRET_KEY": settings.secret_key.get_secret_value(),
            "SYNDICATE_PUBLIC_BASE_URL": settings.public_base_url, "SYNDICATE_RUN_WORKER_IN_PROCESS": "false",
            "SYNDICATE_EMAIL_SENDER": "log", "SYNDICATE_JWT_ISSUER": settings.jwt_issuer,
-           "SYNDICATE_JWT_AUDIENCE": settings.jwt_audience}
+           "SYNDICATE_JWT_AUDIENCE": settings.jwt_audience, **CHEAP_PASSWORD_HASHING_ENV}
     env.pop("SYNDICATE_REDIS_URL", None)
     with log.open("w") as out:
         return subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
